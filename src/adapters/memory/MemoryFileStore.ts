@@ -1,0 +1,93 @@
+// Files in memory, published only once their whole body has arrived, with links that expire like presigned
+// ones: `open` refuses a link past its expiry, read on the Effect clock.
+import { Clock, DateTime, Duration, Effect, Layer, Option, Ref, Stream } from "effect"
+import { FileStore } from "../../application/ports/FileStore.js"
+import type { FileMetadata } from "../../application/ports/FileStore.js"
+import { LinkSigningFailed, UploadFailed } from "../../domain/Errors.js"
+import type { ObjectKey } from "../../domain/ExportJob.js"
+import { FaultInjection } from "./FaultInjection.js"
+
+export interface StoredFile extends FileMetadata {
+  readonly bytes: Uint8Array
+}
+
+const LINK_PREFIX = "memory://files/"
+
+export type LinkProblem = "expired" | "not-found" | "malformed"
+
+const concat = (parts: ReadonlyArray<Uint8Array>, size: number): Uint8Array => {
+  const bytes = new Uint8Array(size)
+  let offset = 0
+  for (const part of parts) {
+    bytes.set(part, offset)
+    offset += part.length
+  }
+  return bytes
+}
+
+export class MemoryFileStore extends Effect.Service<MemoryFileStore>()("exports/memory/MemoryFileStore", {
+  effect: Effect.gen(function*() {
+    const faults = yield* FaultInjection
+    const files = yield* Ref.make(new Map<string, StoredFile>())
+    const uploadsStarted = yield* Ref.make(0)
+
+    const upload = <E>(key: ObjectKey, body: Stream.Stream<Uint8Array, E>, metadata: FileMetadata) =>
+      Effect.gen(function*() {
+        yield* Ref.update(uploadsStarted, (n) => n + 1)
+        const fault = yield* faults.fire("upload")
+        const parts: Array<Uint8Array> = []
+        let size = 0
+        yield* Stream.runForEach(body, (part) =>
+          Effect.suspend(() => {
+            if (Option.isSome(fault) && size + part.length > fault.value.afterBytes) {
+              return Effect.fail(
+                new UploadFailed({
+                  objectKey: key,
+                  detail: "injected fault: upload failed",
+                  retryable: fault.value.retryable
+                })
+              )
+            }
+            parts.push(part)
+            size += part.length
+            return Effect.void
+          }))
+        yield* Ref.update(files, (map) => new Map(map).set(key, { ...metadata, bytes: concat(parts, size) }))
+      })
+
+    const signDownload = (key: ObjectKey, ttl: Duration.Duration) =>
+      Effect.gen(function*() {
+        if (Option.isSome(yield* faults.fire("signing"))) {
+          return yield* new LinkSigningFailed({ objectKey: key, detail: "injected fault: signing failed" })
+        }
+        if (!(yield* Ref.get(files)).has(key)) {
+          return yield* new LinkSigningFailed({ objectKey: key, detail: "no such object" })
+        }
+        const expiresAt = DateTime.unsafeMake((yield* Clock.currentTimeMillis) + Duration.toMillis(ttl))
+        return { url: `${LINK_PREFIX}${key}?expires=${DateTime.toEpochMillis(expiresAt)}`, expiresAt }
+      })
+
+    return {
+      upload,
+      signDownload,
+      /** The stored file, as a test or the simulator reads it back. */
+      read: (key: string) => Effect.map(Ref.get(files), (map) => Option.fromNullable(map.get(key))),
+      keys: Effect.map(Ref.get(files), (map) => Array.from(map.keys())),
+      uploadsStarted: Ref.get(uploadsStarted),
+      /** Follows a signed link as a browser would. */
+      open: (url: string): Effect.Effect<StoredFile, LinkProblem> =>
+        Effect.gen(function*() {
+          const match = /^memory:\/\/files\/([^?]+)\?expires=(\d+)$/.exec(url)
+          if (match === null) return yield* Effect.fail("malformed" as const)
+          if ((yield* Clock.currentTimeMillis) >= Number(match[2])) return yield* Effect.fail("expired" as const)
+          const file = (yield* Ref.get(files)).get(match[1]!)
+          return file === undefined ? yield* Effect.fail("not-found" as const) : file
+        })
+    }
+  })
+}) {}
+
+export const FileStoreMemory = Layer.effect(
+  FileStore,
+  Effect.map(MemoryFileStore, (store) => FileStore.of({ upload: store.upload, signDownload: store.signDownload }))
+)

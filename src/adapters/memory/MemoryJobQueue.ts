@@ -1,0 +1,80 @@
+// A queue in memory with the delivery semantics the worker must survive: at-least-once delivery, explicit
+// acknowledgement, redelivery of what is not acknowledged, and a dead-letter list.
+import { Effect, Layer, Option, Queue, Ref } from "effect"
+import { encodeMessage } from "../../application/ExportWorker.js"
+import { JobQueue } from "../../application/ports/JobQueue.js"
+import { QueueUnavailable } from "../../domain/Errors.js"
+import { FaultInjection } from "./FaultInjection.js"
+
+export interface Delivery {
+  readonly body: string
+  /** 1 on the first delivery of a message. */
+  readonly receiveCount: number
+  readonly ack: Effect.Effect<void>
+  /** Puts the message back to be delivered again (a visibility timeout running out, in SQS terms). */
+  readonly retry: Effect.Effect<void>
+  /** Moves the message to the dead-letter list. */
+  readonly reject: Effect.Effect<void>
+}
+
+interface Envelope {
+  readonly body: string
+  readonly receiveCount: number
+}
+
+export class MemoryJobQueue extends Effect.Service<MemoryJobQueue>()("exports/memory/MemoryJobQueue", {
+  effect: Effect.gen(function*() {
+    const faults = yield* FaultInjection
+    const ready = yield* Queue.unbounded<Envelope>()
+    const published = yield* Ref.make<ReadonlyArray<string>>([])
+    const deadLetters = yield* Ref.make<ReadonlyArray<string>>([])
+    const inFlight = yield* Ref.make(0)
+
+    const deliveryOf = (envelope: Envelope): Delivery => {
+      const settle = (then: Effect.Effect<unknown>) =>
+        Ref.update(inFlight, (n) => n - 1).pipe(Effect.zipRight(then), Effect.asVoid)
+      return {
+        body: envelope.body,
+        receiveCount: envelope.receiveCount,
+        ack: settle(Effect.void),
+        retry: settle(Queue.offer(ready, envelope)),
+        reject: settle(Ref.update(deadLetters, (list) => [...list, envelope.body]))
+      }
+    }
+
+    return {
+      publishBody: (body: string) =>
+        Effect.gen(function*() {
+          if (Option.isSome(yield* faults.fire("queue"))) {
+            return yield* new QueueUnavailable({ detail: "injected fault: queue down" })
+          }
+          yield* Ref.update(published, (list) => [...list, body])
+          yield* Queue.offer(ready, { body, receiveCount: 0 })
+        }),
+      /** Waits for the next message. */
+      receive: Queue.take(ready).pipe(
+        Effect.tap(() => Ref.update(inFlight, (n) => n + 1)),
+        Effect.map((envelope) => deliveryOf({ ...envelope, receiveCount: envelope.receiveCount + 1 }))
+      ),
+      /** The next message if one is waiting. */
+      poll: Queue.poll(ready).pipe(
+        Effect.tap((envelope) => Option.isSome(envelope) ? Ref.update(inFlight, (n) => n + 1) : Effect.void),
+        Effect.map(Option.map((envelope) => deliveryOf({ ...envelope, receiveCount: envelope.receiveCount + 1 })))
+      ),
+      /** Delivers a message once more, as a queue with at-least-once delivery may. */
+      duplicate: (body: string) => Queue.offer(ready, { body, receiveCount: 0 }),
+      published: Ref.get(published),
+      deadLetters: Ref.get(deadLetters),
+      /** Messages waiting plus messages handed out and not yet settled. */
+      outstanding: Effect.zipWith(Queue.size(ready), Ref.get(inFlight), (waiting, taken) => waiting + taken)
+    }
+  })
+}) {}
+
+export const JobQueueMemory = Layer.effect(
+  JobQueue,
+  Effect.map(
+    MemoryJobQueue,
+    (queue) => JobQueue.of({ publish: (message) => queue.publishBody(encodeMessage(message)) })
+  )
+)

@@ -1,0 +1,57 @@
+// Reading exports, for their owner only. A job that exists but belongs to someone else is reported exactly as
+// one that does not exist, so ids reveal nothing across tenants.
+import { Effect, Either, Encoding, Option, Schema } from "effect"
+import { JobNotFound } from "../domain/Errors.js"
+import { ExportJobId } from "../domain/Identifiers.js"
+import type { Owner } from "../domain/Identifiers.js"
+import { decodeInput } from "../domain/Validation.js"
+import { JobStore } from "./ports/JobStore.js"
+import type { JobPage } from "./ports/JobStore.js"
+
+const isJobId = Schema.is(ExportJobId)
+
+export const getExport = Effect.fn("Exports.get")(function*(owner: Owner, jobId: string) {
+  if (!isJobId(jobId)) return yield* new JobNotFound({ jobId })
+  const store = yield* JobStore
+  const job = yield* store.get(jobId)
+  if (Option.isNone(job) || !owner.isOwnerOf(job.value)) return yield* new JobNotFound({ jobId })
+  return job.value
+})
+
+export const ListExportsQuery = Schema.Struct({
+  limit: Schema.optionalWith(
+    Schema.NumberFromString.pipe(
+      Schema.compose(Schema.Int),
+      Schema.between(1, 100, { message: () => "must be a whole number from 1 to 100" })
+    ),
+    { default: () => 20 }
+  ),
+  cursor: Schema.optional(
+    Schema.StringFromBase64Url.pipe(
+      Schema.compose(ExportJobId),
+      Schema.annotations({ identifier: "cursor", message: () => "must be a cursor from a previous page" })
+    )
+  )
+})
+
+export interface ExportPage {
+  readonly jobs: JobPage["jobs"]
+  /** Opaque to clients: pass it back as `cursor` for the next page. */
+  readonly nextCursor: string | undefined
+}
+
+const decodeListQuery = decodeInput(ListExportsQuery)
+
+/** `query` is as it came in a URL: `{ limit?: "20", cursor?: "..." }`. */
+export const listExports = Effect.fn("Exports.list")(function*(owner: Owner, query: unknown) {
+  const { cursor, limit } = yield* Either.match(decodeListQuery(query), {
+    onLeft: Effect.fail,
+    onRight: Effect.succeed
+  })
+  const store = yield* JobStore
+  const page = yield* store.listByOwner(owner, { limit, after: cursor })
+  return {
+    jobs: page.jobs,
+    nextCursor: page.continueAfter === undefined ? undefined : Encoding.encodeBase64Url(page.continueAfter)
+  } satisfies ExportPage
+})

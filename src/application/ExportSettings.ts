@@ -1,0 +1,63 @@
+// The knobs of the export flow, read from configuration once at start-up. A malformed value fails start-up
+// with the setting's name, never a job later.
+import { Config, Context, Duration, Layer } from "effect"
+
+export interface ExportSettingsShape {
+  /** How long the download link in the email stays valid. */
+  readonly linkTtl: Duration.Duration
+  /** The most one attempt of a query may run, from its start to its last row (see ADR 0004). */
+  readonly queryTimeout: Duration.Duration
+  /** How many times a worker may start one job before it is failed for good. */
+  readonly maxAttempts: number
+  /** Start files with a UTF-8 byte order mark, so that Excel reads accents right. */
+  readonly csvBom: boolean
+  /** The web app's address: notifications link to the export's page there. */
+  readonly appBaseUrl: string
+}
+
+const MAX_LINK_TTL = Duration.days(7)
+
+export class ExportSettings extends Context.Tag("exports/ExportSettings")<ExportSettings, ExportSettingsShape>() {
+  static readonly defaults: ExportSettingsShape = {
+    linkTtl: Duration.hours(24),
+    queryTimeout: Duration.minutes(10),
+    maxAttempts: 3,
+    csvBom: false,
+    appBaseUrl: "http://127.0.0.1:3000"
+  }
+
+  static readonly config: Config.Config<ExportSettingsShape> = Config.all({
+    linkTtl: Config.duration("EXPORT_LINK_TTL").pipe(
+      Config.withDefault(ExportSettings.defaults.linkTtl),
+      Config.validate({
+        message: "must be a positive duration of at most 7 days (S3 presigned links cannot last longer)",
+        validation: (ttl) => Duration.greaterThan(ttl, Duration.zero) && Duration.lessThanOrEqualTo(ttl, MAX_LINK_TTL)
+      })
+    ),
+    queryTimeout: Config.duration("EXPORT_QUERY_TIMEOUT").pipe(
+      Config.withDefault(ExportSettings.defaults.queryTimeout),
+      Config.validate({
+        message: "must be a positive duration",
+        validation: (timeout) => Duration.greaterThan(timeout, Duration.zero)
+      })
+    ),
+    maxAttempts: Config.integer("EXPORT_MAX_ATTEMPTS").pipe(
+      Config.withDefault(ExportSettings.defaults.maxAttempts),
+      Config.validate({ message: "must be from 1 to 10", validation: (n) => n >= 1 && n <= 10 })
+    ),
+    csvBom: Config.boolean("EXPORT_CSV_BOM").pipe(Config.withDefault(ExportSettings.defaults.csvBom)),
+    appBaseUrl: Config.url("APP_BASE_URL").pipe(
+      Config.map((url) => url.toString().replace(/\/$/, "")),
+      Config.withDefault(ExportSettings.defaults.appBaseUrl)
+    )
+  })
+
+  static readonly layer = Layer.effect(ExportSettings, ExportSettings.config)
+
+  static readonly layerWith = (overrides: Partial<ExportSettingsShape> = {}) =>
+    Layer.succeed(ExportSettings, { ...ExportSettings.defaults, ...overrides })
+}
+
+/** The web app's page for one export. */
+export const exportPageUrl = (settings: ExportSettingsShape, jobId: string): string =>
+  `${settings.appBaseUrl}/exports/${jobId}`

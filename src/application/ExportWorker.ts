@@ -1,0 +1,42 @@
+// One queue delivery in, one verdict out: the part of every worker runtime (in-process, SQS poller, Lambda)
+// that is not about its queue. Runtimes only turn the verdict into their queue's acknowledgement.
+import { Cause, Effect, Schema } from "effect"
+import { ExportMessage } from "./ports/JobQueue.js"
+import { runExport } from "./RunExport.js"
+import type { RunOutcome } from "./RunExport.js"
+
+export type DeliveryVerdict =
+  /** Done with, for good: delete the message. */
+  | { readonly _tag: "Ack"; readonly outcome: RunOutcome }
+  /** Could not be handled now: leave it for the queue to deliver again. */
+  | { readonly _tag: "Retry"; readonly reason: string }
+  /** Can never be handled (not an export message): send it to the dead-letter queue. */
+  | { readonly _tag: "Reject"; readonly reason: string }
+
+const decodeMessage = Schema.decodeUnknown(Schema.parseJson(ExportMessage))
+
+export const handleDelivery = Effect.fn("Exports.handleDelivery")(function*(body: string) {
+  const decoded = yield* Effect.either(decodeMessage(body))
+  if (decoded._tag === "Left") {
+    yield* Effect.logError("undecodable export message", { detail: decoded.left.message.slice(0, 500) })
+    return { _tag: "Reject", reason: "undecodable message" } satisfies DeliveryVerdict
+  }
+  return yield* runExport(decoded.right).pipe(
+    Effect.map((outcome): DeliveryVerdict => ({ _tag: "Ack", outcome })),
+    Effect.catchTag(
+      "JobStoreUnavailable",
+      (error) =>
+        Effect.logWarning("job store unavailable; the message will be delivered again", { detail: error.detail }).pipe(
+          Effect.as<DeliveryVerdict>({ _tag: "Retry", reason: "job store unavailable" })
+        )
+    ),
+    Effect.catchAllDefect((defect) =>
+      Effect.logError("export crashed; the message will be delivered again", Cause.die(defect)).pipe(
+        Effect.as<DeliveryVerdict>({ _tag: "Retry", reason: "defect" })
+      )
+    ),
+    Effect.annotateLogs({ jobId: decoded.right.jobId })
+  )
+})
+
+export const encodeMessage = Schema.encodeSync(Schema.parseJson(ExportMessage))

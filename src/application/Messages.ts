@@ -1,0 +1,89 @@
+// What the user reads: the in-app notification and the email for each outcome. Only words a user can act on;
+// technical detail stays in the logs.
+import { DateTime } from "effect"
+import type { FailedJob, SucceededJob } from "../domain/ExportJob.js"
+import { definitionOf } from "../domain/Reports.js"
+import type { EmailMessage } from "./ports/EmailSender.js"
+import type { SignedLink } from "./ports/FileStore.js"
+import { InAppNotification } from "./ports/InAppNotifier.js"
+
+const escapeHtml = (text: string): string =>
+  text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll("\"", "&quot;")
+
+const humanBytes = (bytes: number): string => {
+  if (bytes < 1024) return `${bytes} B`
+  const units = ["KB", "MB", "GB", "TB"]
+  let value = bytes / 1024
+  let unit = 0
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024
+    unit++
+  }
+  return `${value.toFixed(1)} ${units[unit]}`
+}
+
+const describe = (job: SucceededJob | FailedJob): string => {
+  const { params } = job.report
+  return `${definitionOf(job.report).title} (${params.dateFrom} to ${params.dateTo})`
+}
+
+const utc = (at: DateTime.Utc): string => `${DateTime.formatIso(at).slice(0, 16).replace("T", " ")} UTC`
+
+export const notificationId = (job: SucceededJob | FailedJob): string =>
+  `${job.jobId}:${job._tag === "Succeeded" ? "export_succeeded" : "export_failed"}`
+
+export const inAppNotificationFor = (
+  job: SucceededJob | FailedJob,
+  exportPage: string,
+  createdAt: DateTime.Utc
+): InAppNotification =>
+  new InAppNotification({
+    id: notificationId(job),
+    owner: job.owner,
+    jobId: job.jobId,
+    kind: job._tag === "Succeeded" ? "export_succeeded" : "export_failed",
+    title: job._tag === "Succeeded" ? "Export ready" : "Export failed",
+    body: job._tag === "Succeeded"
+      ? `${describe(job)}: ${job.result.rowCount} rows, ${humanBytes(job.result.byteSize)}. ` +
+        `Download it before ${utc(job.result.linkExpiresAt)}.`
+      : `${describe(job)}: ${job.failure.userMessage}`,
+    link: exportPage,
+    createdAt
+  })
+
+export const successEmailFor = (job: SucceededJob, link: SignedLink, exportPage: string): EmailMessage => {
+  const summary = `${job.result.rowCount} rows, ${humanBytes(job.result.byteSize)}`
+  const expires = utc(link.expiresAt)
+  return {
+    to: job.email,
+    jobId: job.jobId,
+    subject: `Your export is ready: ${describe(job)}`,
+    text: [
+      `Your export ${describe(job)} is ready (${summary}).`,
+      "",
+      `Download it here (the link works until ${expires}):`,
+      link.url,
+      "",
+      `You can also find it in the app: ${exportPage}`
+    ].join("\n"),
+    html: `<p>Your export <strong>${escapeHtml(describe(job))}</strong> is ready (${summary}).</p>` +
+      `<p><a href="${escapeHtml(link.url)}">Download the CSV file</a> (the link works until ${expires}).</p>` +
+      `<p>You can also find it <a href="${escapeHtml(exportPage)}">in the app</a>.</p>`
+  }
+}
+
+export const failureEmailFor = (job: FailedJob, exportPage: string): EmailMessage => ({
+  to: job.email,
+  jobId: job.jobId,
+  subject: `Your export failed: ${describe(job)}`,
+  text: [
+    `We could not finish your export ${describe(job)}.`,
+    "",
+    job.failure.userMessage,
+    "",
+    `Details and a retry are in the app: ${exportPage}`
+  ].join("\n"),
+  html: `<p>We could not finish your export <strong>${escapeHtml(describe(job))}</strong>.</p>` +
+    `<p>${escapeHtml(job.failure.userMessage)}</p>` +
+    `<p>Details and a retry are <a href="${escapeHtml(exportPage)}">in the app</a>.</p>`
+})

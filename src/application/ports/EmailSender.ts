@@ -1,0 +1,17 @@
+import type { Effect, Redacted } from "effect"
+import { Context } from "effect"
+import type { NotificationFailed } from "../../domain/Errors.js"
+import type { EmailAddress, ExportJobId } from "../../domain/Identifiers.js"
+
+export interface EmailMessage {
+  readonly to: Redacted.Redacted<EmailAddress>
+  readonly subject: string
+  readonly text: string
+  readonly html: string
+  /** The job it is about, for the provider's tags and our logs. */
+  readonly jobId: ExportJobId
+}
+
+export class EmailSender extends Context.Tag("exports/EmailSender")<EmailSender, {
+  readonly send: (message: EmailMessage) => Effect.Effect<void, NotificationFailed>
+}>() {}

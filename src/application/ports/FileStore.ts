@@ -1,0 +1,28 @@
+import type { DateTime, Duration, Effect, Stream } from "effect"
+import { Context } from "effect"
+import type { LinkSigningFailed, UploadFailed } from "../../domain/Errors.js"
+import type { ObjectKey } from "../../domain/ExportJob.js"
+
+export interface FileMetadata {
+  readonly contentType: string
+  /** The name a browser saves the file under (Content-Disposition: attachment). */
+  readonly downloadName: string
+}
+
+export interface SignedLink {
+  readonly url: string
+  readonly expiresAt: DateTime.Utc
+}
+
+/**
+ * Object storage for finished exports. `upload` publishes the object only if the whole body arrived: when the
+ * body fails or the upload is interrupted, nothing is left under the key.
+ */
+export class FileStore extends Context.Tag("exports/FileStore")<FileStore, {
+  readonly upload: <E>(
+    key: ObjectKey,
+    body: Stream.Stream<Uint8Array, E>,
+    metadata: FileMetadata
+  ) => Effect.Effect<void, UploadFailed | E>
+  readonly signDownload: (key: ObjectKey, ttl: Duration.Duration) => Effect.Effect<SignedLink, LinkSigningFailed>
+}>() {}

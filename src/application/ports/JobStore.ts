@@ -1,0 +1,28 @@
+import type { Effect, Option } from "effect"
+import { Context } from "effect"
+import type { JobConflict, JobStoreUnavailable } from "../../domain/Errors.js"
+import type { ExportJob, QueuedJob } from "../../domain/ExportJob.js"
+import type { ExportJobId, Owner } from "../../domain/Identifiers.js"
+
+export interface JobPage {
+  readonly jobs: ReadonlyArray<ExportJob>
+  /** The last job of this page when more follow: ask for the jobs after it next. */
+  readonly continueAfter: ExportJobId | undefined
+}
+
+export interface PageRequest {
+  readonly limit: number
+  /** Only jobs older than this one (ids sort by creation time). */
+  readonly after: ExportJobId | undefined
+}
+
+/** Durable record of export jobs. Writes after creation are conditional on the revision read. */
+export class JobStore extends Context.Tag("exports/JobStore")<JobStore, {
+  readonly create: (job: QueuedJob) => Effect.Effect<void, JobConflict | JobStoreUnavailable>
+  /** Any job by id. Callers acting for a user must check ownership themselves (see GetExport). */
+  readonly get: (jobId: ExportJobId) => Effect.Effect<Option.Option<ExportJob>, JobStoreUnavailable>
+  /** Replaces `next.jobId` with `next` only if its stored revision is still `expectedRevision`. */
+  readonly update: (next: ExportJob, expectedRevision: number) => Effect.Effect<void, JobConflict | JobStoreUnavailable>
+  /** The owner's jobs, newest first. */
+  readonly listByOwner: (owner: Owner, page: PageRequest) => Effect.Effect<JobPage, JobStoreUnavailable>
+}>() {}

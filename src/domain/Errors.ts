@@ -1,0 +1,82 @@
+// Every expected failure of the export flow, as tagged, serialisable errors. The domain says nothing about
+// HTTP: each driving adapter maps these to its own status codes.
+import { Schema } from "effect"
+import { ExportJobId } from "./Identifiers.js"
+
+/** One broken rule on one input field. `field` is a dotted path ("params.dateTo"); `rule` a stable code. */
+export class FieldIssue extends Schema.Class<FieldIssue>("FieldIssue")({
+  field: Schema.String,
+  rule: Schema.String,
+  message: Schema.String
+}) {}
+
+export class ValidationError extends Schema.TaggedError<ValidationError>()("ValidationError", {
+  issues: Schema.NonEmptyArray(FieldIssue)
+}) {
+  override get message(): string {
+    return this.issues.map((issue) => `${issue.field || "(body)"}: ${issue.message} [${issue.rule}]`).join("; ")
+  }
+}
+
+export class QueueUnavailable extends Schema.TaggedError<QueueUnavailable>()("QueueUnavailable", {
+  detail: Schema.String
+}) {}
+
+export class QueryTimeout extends Schema.TaggedError<QueryTimeout>()("QueryTimeout", {
+  jobId: ExportJobId,
+  afterMillis: Schema.Number,
+  rowsBeforeTimeout: Schema.Number
+}) {}
+
+export class QueryFailed extends Schema.TaggedError<QueryFailed>()("QueryFailed", {
+  jobId: ExportJobId,
+  detail: Schema.String,
+  retryable: Schema.Boolean
+}) {}
+
+export class UploadFailed extends Schema.TaggedError<UploadFailed>()("UploadFailed", {
+  objectKey: Schema.String,
+  detail: Schema.String,
+  retryable: Schema.Boolean
+}) {}
+
+export class LinkSigningFailed extends Schema.TaggedError<LinkSigningFailed>()("LinkSigningFailed", {
+  objectKey: Schema.String,
+  detail: Schema.String
+}) {}
+
+export const NotificationChannel = Schema.Literal("inApp", "email")
+export type NotificationChannel = typeof NotificationChannel.Type
+
+export class NotificationFailed extends Schema.TaggedError<NotificationFailed>()("NotificationFailed", {
+  channel: NotificationChannel,
+  detail: Schema.String
+}) {}
+
+export class JobNotFound extends Schema.TaggedError<JobNotFound>()("JobNotFound", {
+  jobId: Schema.String
+}) {}
+
+export class InvalidTransition extends Schema.TaggedError<InvalidTransition>()("InvalidTransition", {
+  jobId: ExportJobId,
+  from: Schema.String,
+  event: Schema.String
+}) {
+  override get message(): string {
+    return `job ${this.jobId}: ${this.event} is not allowed from ${this.from}`
+  }
+}
+
+/** Someone else changed the job since we read it (optimistic concurrency): re-read and decide again. */
+export class JobConflict extends Schema.TaggedError<JobConflict>()("JobConflict", {
+  jobId: ExportJobId,
+  expectedRevision: Schema.Number
+}) {}
+
+export class JobStoreUnavailable extends Schema.TaggedError<JobStoreUnavailable>()("JobStoreUnavailable", {
+  detail: Schema.String
+}) {}
+
+export class NotificationNotFound extends Schema.TaggedError<NotificationNotFound>()("NotificationNotFound", {
+  notificationId: Schema.String
+}) {}
