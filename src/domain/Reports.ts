@@ -83,17 +83,15 @@ export const rangeDays = (range: DateRange): number => epochDay(range.dateTo) - 
 const boundedRange = (maxDays: number) => <A extends DateRange, I>(self: Schema.Schema<A, I, never>) =>
   self.pipe(
     Schema.filter<Schema.Schema<A, I, never>>(
-      (range) => {
-        if (range.dateFrom > range.dateTo) {
-          return { path: ["dateTo"], message: "must not be before dateFrom" }
-        }
-        if (rangeDays(range) > maxDays) {
-          return { path: ["dateTo"], message: `must be at most ${maxDays} days after dateFrom, both included` }
-        }
-        return true
-      },
+      (range) => range.dateFrom <= range.dateTo || { path: ["dateTo"], message: "must not be before dateFrom" },
+      { identifier: "date-order" }
+    ),
+    Schema.filter<Schema.Schema<A, I, never>>(
+      (range) =>
+        rangeDays(range) <= maxDays ||
+        { path: ["dateTo"], message: `must be at most ${maxDays} days after dateFrom, both included` },
       {
-        identifier: `date-range-max-${maxDays}-days`,
+        identifier: "max-range",
         arbitrary: () => (fc) =>
           fc.tuple(Arbitrary.make(self), fc.integer({ min: 0, max: maxDays - 1 })).map(([range, extraDays]) => {
             const end = Math.min(epochDay(range.dateFrom) + extraDays, epochDay(CalendarDate.make("2099-12-31")))
