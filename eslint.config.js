@@ -3,7 +3,7 @@ import effect from "@effect/eslint-plugin"
 import tseslint from "typescript-eslint"
 
 export default tseslint.config(
-  { ignores: ["node_modules/**", "dist/**", "coverage/**", ".data/**"] },
+  { ignores: ["node_modules/**", "dist/**", "coverage/**", ".data/**", ".scratch/**"] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {

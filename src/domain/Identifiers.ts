@@ -7,7 +7,7 @@ const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f
 /** A UUIDv7: its first 48 bits are the creation time in milliseconds, so ids sort by age. */
 export const ExportJobId = Schema.String.pipe(
   Schema.pattern(UUID_V7, { identifier: "uuid-v7", message: () => "must be a UUIDv7 in lower-case hex form" }),
-  Schema.brand("ExportJobId")
+  Schema.brand("ExportJobId", { identifier: "uuid-v7" })
 )
 export type ExportJobId = typeof ExportJobId.Type
 
@@ -50,14 +50,14 @@ export const MerchantId = Schema.String.pipe(
     identifier: "merchant-id",
     message: () => "must be 1 to 64 letters, digits, '_' or '-'"
   }),
-  Schema.brand("MerchantId")
+  Schema.brand("MerchantId", { identifier: "merchant-id" })
 )
 export type MerchantId = typeof MerchantId.Type
 
 export const EmailAddress = Schema.String.pipe(
   Schema.maxLength(254, { message: () => "must be at most 254 characters" }),
   Schema.pattern(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, { identifier: "email", message: () => "must be an email address" }),
-  Schema.brand("EmailAddress")
+  Schema.brand("EmailAddress", { identifier: "email" })
 )
 export type EmailAddress = typeof EmailAddress.Type
 

@@ -29,7 +29,7 @@ export const CalendarDate = Schema.String.pipe(
       fc.date({ min: new Date("2000-01-01T00:00:00Z"), max: new Date("2099-12-31T00:00:00Z"), noInvalidDate: true })
         .map(toIsoDate)
   }),
-  Schema.brand("CalendarDate")
+  Schema.brand("CalendarDate", { identifier: "calendar-date" })
 )
 export type CalendarDate = typeof CalendarDate.Type
 
@@ -58,7 +58,7 @@ export const TimeZone = Schema.String.pipe(
     message: () => "must be an IANA time zone such as \"Europe/Paris\" or \"UTC\"",
     arbitrary: () => (fc) => fc.constantFrom(...SAMPLE_TIME_ZONES)
   }),
-  Schema.brand("TimeZone")
+  Schema.brand("TimeZone", { identifier: "iana-time-zone" })
 )
 export type TimeZone = typeof TimeZone.Type
 
@@ -122,7 +122,9 @@ export type OrdersParams = typeof OrdersParams.Type
 export const TopProductsParams = Schema.Struct({
   ...dateRangeFields,
   limit: Schema.optionalWith(
-    Schema.Int.pipe(Schema.between(1, 1000, { message: () => "must be a whole number from 1 to 1000" })),
+    Schema.Int.pipe(
+      Schema.between(1, 1000, { identifier: "limit-range", message: () => "must be a whole number from 1 to 1000" })
+    ),
     { default: () => 100 }
   )
 }).pipe(boundedRange(3 * 366))

@@ -5,58 +5,86 @@ import { FieldIssue, ValidationError } from "./Errors.js"
 
 const fieldOf = (path: ReadonlyArray<PropertyKey>): string => path.map(String).join(".")
 
-const typeRule = (ast: SchemaAST.AST): string => {
-  const identifier = SchemaAST.getIdentifierAnnotation(ast)
-  if (Option.isSome(identifier)) return identifier.value
+const literalsOf = (ast: SchemaAST.AST): ReadonlyArray<SchemaAST.LiteralValue> | undefined => {
+  if (ast._tag === "Literal") return [ast.literal]
+  if (ast._tag !== "Union") return undefined
+  const literals: Array<SchemaAST.LiteralValue> = []
+  for (const member of ast.types) {
+    if (member._tag === "UndefinedKeyword") continue
+    const inner = literalsOf(member)
+    if (inner === undefined) return undefined
+    literals.push(...inner)
+  }
+  return literals
+}
+
+const isObjectLike = (ast: SchemaAST.AST): boolean =>
+  ast._tag === "TypeLiteral" || ast._tag === "Transformation" && isObjectLike(ast.to) ||
+  ast._tag === "Union" && ast.types.every(isObjectLike) || ast._tag === "Refinement" && isObjectLike(ast.from)
+
+/** A rule code and a short message for a value of the wrong type or shape. */
+const typeIssue = (ast: SchemaAST.AST): { rule: string; message: string } | undefined => {
+  const literals = literalsOf(ast)
+  if (literals !== undefined) {
+    return { rule: "one-of", message: `must be one of ${literals.map((l) => JSON.stringify(l)).join(", ")}` }
+  }
+  if (isObjectLike(ast)) return { rule: "object", message: "must be an object" }
   switch (ast._tag) {
     case "StringKeyword":
-      return "string"
+      return { rule: "string", message: "must be a string" }
     case "NumberKeyword":
-      return "number"
+      return { rule: "number", message: "must be a number" }
     case "BooleanKeyword":
-      return "boolean"
-    case "Literal":
-    case "Union":
-      return "one-of"
-    case "TypeLiteral":
-      return "object"
+      return { rule: "boolean", message: "must be true or false" }
     case "TupleType":
-      return "array"
+      return { rule: "array", message: "must be an array" }
+    case "Union": {
+      const defined = ast.types.filter((member) => member._tag !== "UndefinedKeyword")
+      return defined.length === 1 ? typeIssue(defined[0]!) : undefined
+    }
     default:
-      return "type"
+      return undefined
   }
 }
 
-const formatted = (issue: ParseResult.ParseIssue): string =>
-  ParseResult.ArrayFormatter.formatIssueSync(issue)[0]?.message ?? "is invalid"
+const formatted = (issue: ParseResult.ParseIssue): ReadonlyArray<ParseResult.ArrayFormatterIssue> =>
+  ParseResult.ArrayFormatter.formatIssueSync(issue)
 
 const collect = (
   issue: ParseResult.ParseIssue,
   path: ReadonlyArray<PropertyKey>,
-  rule: string | undefined,
   out: Array<FieldIssue>
 ): void => {
   switch (issue._tag) {
     case "Pointer":
-      return collect(issue.issue, [...path, ...Arr.ensure(issue.path)], rule, out)
-    case "Composite":
-      for (const inner of Arr.ensure(issue.issues)) collect(inner, path, rule, out)
+      return collect(issue.issue, [...path, ...Arr.ensure(issue.path)], out)
+    case "Composite": {
+      // An optional field is a union with `undefined`; a wrong value fails both members, and only the defined
+      // member's complaint helps the client. A union of literals is one rule: "one of these".
+      if (issue.ast._tag === "Union") {
+        const literals = literalsOf(issue.ast)
+        const objectExpected = isObjectLike(issue.ast) && (typeof issue.actual !== "object" || issue.actual === null)
+        if (literals !== undefined || objectExpected) {
+          out.push(new FieldIssue({ field: fieldOf(path), ...typeIssue(issue.ast)! }))
+          return
+        }
+      }
+      for (const inner of Arr.ensure(issue.issues)) {
+        if (!(inner._tag === "Type" && inner.ast._tag === "UndefinedKeyword")) collect(inner, path, out)
+      }
       return
+    }
     case "Refinement":
       if (issue.kind === "Predicate") {
-        const identifier = SchemaAST.getIdentifierAnnotation(issue.ast)
-        out.push(
-          new FieldIssue({
-            field: fieldOf(path),
-            rule: Option.getOrElse(identifier, () => rule ?? "constraint"),
-            message: formatted(issue)
-          })
-        )
+        const rule = Option.getOrElse(SchemaAST.getIdentifierAnnotation(issue.ast), () => "constraint")
+        for (const entry of formatted(issue)) {
+          out.push(new FieldIssue({ field: fieldOf([...path, ...entry.path]), rule, message: entry.message }))
+        }
         return
       }
-      return collect(issue.issue, path, rule, out)
+      return collect(issue.issue, path, out)
     case "Transformation":
-      return collect(issue.issue, path, rule, out)
+      return collect(issue.issue, path, out)
     case "Missing":
       out.push(new FieldIssue({ field: fieldOf(path), rule: "required", message: "is required" }))
       return
@@ -64,17 +92,25 @@ const collect = (
       out.push(new FieldIssue({ field: fieldOf(path), rule: "unknown-field", message: "is not an allowed field" }))
       return
     case "Forbidden":
-      out.push(new FieldIssue({ field: fieldOf(path), rule: "forbidden", message: formatted(issue) }))
+      out.push(new FieldIssue({ field: fieldOf(path), rule: "forbidden", message: "cannot be checked" }))
       return
-    case "Type":
-      out.push(new FieldIssue({ field: fieldOf(path), rule: rule ?? typeRule(issue.ast), message: formatted(issue) }))
+    case "Type": {
+      const known = typeIssue(issue.ast)
+      out.push(
+        new FieldIssue({
+          field: fieldOf(path),
+          rule: known?.rule ?? "type",
+          message: known?.message ?? formatted(issue)[0]?.message ?? "is invalid"
+        })
+      )
       return
+    }
   }
 }
 
 export const validationErrorFromParseError = (error: ParseResult.ParseError): ValidationError => {
   const issues: Array<FieldIssue> = []
-  collect(error.issue, [], undefined, issues)
+  collect(error.issue, [], issues)
   return new ValidationError({
     issues: Arr.isNonEmptyArray(issues)
       ? issues
