@@ -177,11 +177,13 @@ export const JobEvent = Schema.Union(Started, Completed, Failed, Cancelled, Noti
 export type JobEvent = typeof JobEvent.Type
 
 /**
- * A user who was answered with an error when asking (the queue was down) is not notified again later.
- * Every other failure is news to the user and is owed on both channels.
+ * A user whose request was answered with an error (the queue was down, so the job never started) is not
+ * notified again later. Every other failure is news to the user and is owed on both channels.
  */
-const ledgerFor = (failure: JobFailure): NotificationLedger =>
-  failure.reason === "QueueUnavailable" ? NotificationLedger.skipped : NotificationLedger.pending
+const ledgerFor = (job: ExportJob, failure: JobFailure): NotificationLedger =>
+  job._tag === "Queued" && failure.reason === "QueueUnavailable"
+    ? NotificationLedger.skipped
+    : NotificationLedger.pending
 
 const invalid = (job: ExportJob, event: JobEvent) =>
   Either.left(new InvalidTransition({ jobId: job.jobId, from: job._tag, event: event._tag }))
@@ -216,7 +218,7 @@ export const transition = (job: ExportJob, event: JobEvent): Either.Either<Expor
             ...(job._tag === "Running" ? { startedAt: job.startedAt } : {}),
             finishedAt: event.at,
             failure: event.failure,
-            notifications: ledgerFor(event.failure)
+            notifications: ledgerFor(job, event.failure)
           })
         )
         : invalid(job, event)

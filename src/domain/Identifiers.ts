@@ -40,6 +40,7 @@ export const exportJobIdTime = (jobId: ExportJobId): number =>
 export const UserId = Schema.String.pipe(
   Schema.minLength(1, { message: () => "must not be empty" }),
   Schema.maxLength(255, { message: () => "must be at most 255 characters" }),
+  Schema.pattern(/^\S(.*\S)?$/s, { identifier: "trimmed", message: () => "must not start or end with spaces" }),
   Schema.brand("UserId")
 )
 export type UserId = typeof UserId.Type

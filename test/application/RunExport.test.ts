@@ -1,27 +1,373 @@
 import { describe, expect, it } from "@effect/vitest"
 import { parse } from "csv-parse/sync"
-import { Effect, Option } from "effect"
+import {
+  DateTime,
+  Duration,
+  Effect,
+  Either,
+  FastCheck,
+  Fiber,
+  HashMap,
+  Layer,
+  Logger,
+  Option,
+  Ref,
+  Stream,
+  TestClock
+} from "effect"
+import { createHash } from "node:crypto"
+import { FaultInjection } from "../../src/adapters/memory/FaultInjection.js"
+import type { FaultName, Faults } from "../../src/adapters/memory/FaultInjection.js"
 import { MemoryFileStore } from "../../src/adapters/memory/MemoryFileStore.js"
+import { MemoryJobQueue } from "../../src/adapters/memory/MemoryJobQueue.js"
 import { MemoryEmailSender, MemoryInAppNotifier } from "../../src/adapters/memory/MemoryNotifications.js"
+import { encodeMessage, handleDelivery } from "../../src/application/ExportWorker.js"
 import { JobStore } from "../../src/application/ports/JobStore.js"
-import { requestExport } from "../../src/application/RequestExport.js"
-import { alice, drainQueue, ordersInput, testLayer } from "../support/Fixtures.js"
+import { ReportSource } from "../../src/application/ports/ReportSource.js"
+import { messageFor, requestExport } from "../../src/application/RequestExport.js"
+import { encodeRow } from "../../src/domain/Csv.js"
+import { JobStoreUnavailable } from "../../src/domain/Errors.js"
+import type { ExportJob } from "../../src/domain/ExportJob.js"
+import { NotificationLedger, objectKeyFor, SucceededJob, transition } from "../../src/domain/ExportJob.js"
+import { Orders } from "../../src/domain/Reports.js"
+import { alice, bob, drainQueue, ordersInput, testLayer } from "../support/Fixtures.js"
+
+const ROWS = 50
+
+/** Runs `effect` while the test clock jumps far ahead, so retry backoffs and timeouts elapse at once. */
+const withTimePassing = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const fiber = yield* Effect.fork(effect)
+    yield* TestClock.adjust(Duration.hours(1))
+    return yield* Fiber.join(fiber)
+  })
+
+const storedJob = (jobId: ExportJob["jobId"]) =>
+  Effect.flatMap(JobStore, (store) => store.get(jobId)).pipe(Effect.map(Option.getOrThrow))
+
+const sentTo = (jobId: string) =>
+  Effect.gen(function*() {
+    const emails = (yield* (yield* MemoryEmailSender).outbox).filter((m) => m.jobId === jobId)
+    const inApp = (yield* (yield* MemoryInAppNotifier).deliveries).filter((n) => n.jobId === jobId)
+    return { emails, inApp }
+  })
+
+const forceTo = (job: ExportJob, next: ExportJob) =>
+  Effect.flatMap(JobStore, (store) => store.update(next, job.revision))
 
 describe("RunExport", () => {
-  it.effect("exports the orders report to a CSV file and tells the user twice", () =>
+  it.effect("streams the report into a CSV file, signs a 24 h link and tells the user in-app and by email", () =>
     Effect.gen(function*() {
       const job = yield* requestExport(alice, ordersInput())
       const verdicts = yield* drainQueue
-      expect(verdicts.map((v) => v._tag)).toEqual(["Ack"])
-      const stored = Option.getOrThrow(yield* (yield* JobStore).get(job.jobId))
-      expect(stored._tag).toBe("Succeeded")
-      if (stored._tag !== "Succeeded") return
-      const file = Option.getOrThrow(yield* (yield* MemoryFileStore).read(stored.result.objectKey))
-      const rows: Array<Array<string>> = parse(Buffer.from(file.bytes), { relax_column_count: false })
-      expect(rows.length).toBe(51)
-      expect(stored.result.rowCount).toBe(50)
-      expect(stored.result.byteSize).toBe(file.bytes.length)
-      expect((yield* (yield* MemoryEmailSender).outbox).length).toBe(1)
-      expect((yield* (yield* MemoryInAppNotifier).deliveries).length).toBe(1)
-    }).pipe(Effect.provide(testLayer(50))))
+      expect(verdicts.map((v) => v._tag)).toStrictEqual(["Ack"])
+
+      const done = yield* storedJob(job.jobId)
+      if (done._tag !== "Succeeded") return expect.fail(`job ended ${done._tag}`)
+      const files = yield* MemoryFileStore
+      const file = Option.getOrThrow(yield* files.read(done.result.objectKey))
+      expect(done.result.objectKey).toBe(`exports/m-acme/${job.jobId}.csv`)
+      expect(file.contentType).toBe("text/csv; charset=utf-8")
+      expect(file.downloadName).toBe("orders_2024-01-01_2024-03-31.csv")
+
+      // The file holds exactly the rows the source gives, encoded, after the header.
+      const source = yield* ReportSource
+      const expectedRows = yield* Stream.runCollect(
+        source.rows({
+          jobId: job.jobId,
+          merchantId: alice.owner.merchantId,
+          report: job.report,
+          timeout: Duration.minutes(1)
+        })
+      )
+      const text = Buffer.from(file.bytes).toString("utf8")
+      const parsed: Array<Array<string>> = parse(text)
+      expect(parsed[0]).toStrictEqual(Orders.columns.map((c) => c.header))
+      expect(parsed.slice(1)).toStrictEqual(
+        Array.from(expectedRows, (row) => parse(encodeRow(row))[0])
+      )
+      expect(done.result.rowCount).toBe(ROWS)
+      expect(done.result.byteSize).toBe(file.bytes.length)
+      expect(done.result.sha256).toBe(createHash("sha256").update(file.bytes).digest("hex"))
+      expect(DateTime.toEpochMillis(done.result.linkExpiresAt) - DateTime.toEpochMillis(done.finishedAt))
+        .toBe(Duration.toMillis(Duration.hours(24)))
+
+      const { emails, inApp } = yield* sentTo(job.jobId)
+      expect(emails).toHaveLength(1)
+      expect(inApp).toHaveLength(1)
+      expect(inApp[0]!.kind).toBe("export_succeeded")
+      expect(inApp[0]!.link).toBe(`http://127.0.0.1:3000/exports/${job.jobId}`)
+      const link = /memory:\/\/files\/\S+/.exec(emails[0]!.text)?.[0]
+      expect(link).toBeDefined()
+      expect(emails[0]!.html).toContain(link!)
+      expect(emails[0]!.text).toContain("50 rows")
+      expect(done.notifications).toMatchObject({ inApp: "sent", email: "sent" })
+
+      // The link works for 24 hours, then no longer.
+      expect((yield* files.open(link!)).bytes).toStrictEqual(file.bytes)
+      yield* TestClock.adjust(Duration.sum(Duration.hours(24), Duration.millis(1)))
+      expect(yield* Effect.flip(files.open(link!))).toBe("expired")
+    }).pipe(Effect.provide(testLayer(ROWS))))
+
+  it.effect("writes only the caller's merchant's rows", () =>
+    Effect.gen(function*() {
+      const mine = yield* requestExport(alice, ordersInput())
+      const theirs = yield* requestExport(bob, ordersInput())
+      yield* drainQueue
+      const files = yield* MemoryFileStore
+      for (const [job, merchant] of [[mine, "m-acme"], [theirs, "m-globex"]] as const) {
+        const file = Option.getOrThrow(yield* files.read(objectKeyFor(job)))
+        const rows: Array<Array<string>> = parse(Buffer.from(file.bytes)).slice(1)
+        expect(rows).toHaveLength(ROWS)
+        for (const row of rows) expect(row[0]!.startsWith(`${merchant}-`)).toBe(true)
+      }
+    }).pipe(Effect.provide(testLayer(ROWS))))
+
+  describe("a failure injected at any step", () => {
+    type Step = { readonly faults: Faults; readonly times: Partial<Record<FaultName, number>> }
+    const times = FastCheck.option(FastCheck.integer({ min: 1, max: 3 }), { nil: undefined })
+    const step: FastCheck.Arbitrary<Step> = FastCheck.oneof(
+      FastCheck.constant({ faults: {}, times: {} }),
+      FastCheck.record({
+        kind: FastCheck.constantFrom("timeout" as const, "error" as const, "hang" as const),
+        afterRows: FastCheck.integer({ min: 0, max: ROWS + 5 }),
+        retryable: FastCheck.boolean(),
+        n: times
+      }).map(({ n, ...query }) => ({ faults: { query }, times: n === undefined ? {} : { query: n } })),
+      FastCheck.record({
+        afterBytes: FastCheck.integer({ min: 0, max: 8_000 }),
+        retryable: FastCheck.boolean(),
+        n: times
+      }).map(({ n, ...upload }) => ({ faults: { upload }, times: n === undefined ? {} : { upload: n } })),
+      FastCheck.constantFrom("signing" as const, "email" as const, "inApp" as const).chain((name) =>
+        times.map((n) => ({ faults: { [name]: true }, times: n === undefined ? {} : { [name]: n } }))
+      )
+    )
+
+    it.effect.prop(
+      "ends Failed with one failure notice per channel, or Succeeded with one success notice per channel, never both",
+      [step],
+      ([{ faults, times: counts }]) =>
+        Effect.gen(function*() {
+          const job = yield* requestExport(alice, ordersInput())
+          yield* (yield* FaultInjection).set(faults, counts)
+          yield* withTimePassing(drainQueue)
+          const done = yield* storedJob(job.jobId)
+          const { emails, inApp } = yield* sentTo(job.jobId)
+          const file = yield* (yield* MemoryFileStore).read(objectKeyFor(job))
+
+          expect(["Succeeded", "Failed"]).toContain(done._tag)
+          const emailOk = faults.email === undefined || (counts.email ?? Infinity) < 1
+          const inAppOk = faults.inApp === undefined || (counts.inApp ?? Infinity) < 1
+          expect(emails).toHaveLength(emailOk ? 1 : 0)
+          expect(inApp).toHaveLength(inAppOk ? 1 : 0)
+          const kinds = new Set([
+            ...inApp.map((n) => n.kind),
+            ...emails.map((m) => (m.subject.startsWith("Your export is ready") ? "export_succeeded" : "export_failed"))
+          ])
+          expect(kinds.size).toBeLessThanOrEqual(1)
+
+          if (done._tag === "Succeeded") {
+            if (kinds.size === 1) expect([...kinds]).toStrictEqual(["export_succeeded"])
+            const bytes = Option.getOrThrow(file).bytes
+            expect(done.result.sha256).toBe(createHash("sha256").update(bytes).digest("hex"))
+            expect(done.result.rowCount).toBe(ROWS)
+          } else if (done._tag === "Failed") {
+            expect([...kinds]).toStrictEqual(["export_failed"])
+            const expectedReason = faults.query !== undefined
+              ? faults.query.kind === "error" ? "QueryFailed" : "QueryTimeout"
+              : faults.upload !== undefined
+              ? "UploadFailed"
+              : "LinkSigningFailed"
+            expect(done.failure.reason).toBe(expectedReason)
+            // No half-written file is ever published; only a complete file can be left without a link.
+            if (done.failure.reason !== "LinkSigningFailed") expect(Option.isNone(file)).toBe(true)
+            expect(inApp[0]!.body).toContain(done.failure.userMessage)
+          }
+        }).pipe(Effect.provide(testLayer(ROWS))),
+      { fastCheck: { numRuns: 120 } }
+    )
+  })
+
+  it.effect.prop(
+    "a message delivered again for a finished job causes no side effect",
+    [FastCheck.integer({ min: 1, max: 4 }), FastCheck.boolean()],
+    ([extraDeliveries, failIt]) =>
+      Effect.gen(function*() {
+        const job = yield* requestExport(alice, ordersInput())
+        if (failIt) yield* (yield* FaultInjection).set({ query: { kind: "error", afterRows: 3, retryable: false } })
+        yield* drainQueue
+        yield* (yield* FaultInjection).clear
+        const finished = yield* storedJob(job.jobId)
+        const queue = yield* MemoryJobQueue
+        for (let i = 0; i < extraDeliveries; i++) yield* queue.duplicate(encodeMessage(messageFor(job)))
+        const verdicts = yield* drainQueue
+        expect(verdicts.map((v) => v._tag === "Ack" && v.outcome._tag)).toStrictEqual(
+          Array.from({ length: extraDeliveries }, () => "AlreadyFinished")
+        )
+        expect(yield* storedJob(job.jobId)).toStrictEqual(finished)
+        const { emails, inApp } = yield* sentTo(job.jobId)
+        expect(emails).toHaveLength(1)
+        expect(inApp).toHaveLength(1)
+        expect(yield* (yield* MemoryFileStore).uploadsStarted).toBe(1)
+      }).pipe(Effect.provide(testLayer(10))),
+    { fastCheck: { numRuns: 100 } }
+  )
+
+  it.effect("after a crash between finishing and notifying, the next delivery sends what is owed, once", () =>
+    Effect.gen(function*() {
+      const job = yield* requestExport(alice, ordersInput())
+      yield* drainQueue
+      const done = yield* storedJob(job.jobId)
+      if (done._tag !== "Succeeded") return expect.fail(done._tag)
+      // The state a worker leaves when it dies right after recording success.
+      const crashed = new SucceededJob({
+        ...done,
+        revision: done.revision + 1,
+        notifications: NotificationLedger.pending
+      })
+      yield* forceTo(done, crashed)
+      yield* TestClock.adjust(Duration.hours(2))
+
+      const queue = yield* MemoryJobQueue
+      yield* queue.duplicate(encodeMessage(messageFor(job)))
+      yield* queue.duplicate(encodeMessage(messageFor(job)))
+      const verdicts = yield* drainQueue
+      expect(verdicts.map((v) => v._tag === "Ack" && v.outcome._tag)).toStrictEqual(["Finished", "AlreadyFinished"])
+      const { emails, inApp } = yield* sentTo(job.jobId)
+      expect(emails).toHaveLength(2) // the first run's email and the one owed after the "crash"
+      expect(inApp).toHaveLength(2)
+      // The new link still expires when the first one promised, not 24 h after the redelivery.
+      const url = /memory:\/\/files\/\S+/.exec(emails[1]!.text)![0]
+      expect(url).toContain(`expires=${DateTime.toEpochMillis(done.result.linkExpiresAt)}`)
+    }).pipe(Effect.provide(testLayer(10))))
+
+  it.effect("restarts a job whose worker died while running, and finishes it once", () =>
+    Effect.gen(function*() {
+      const job = yield* requestExport(alice, ordersInput())
+      const running = Either.getOrThrow(transition(job, { _tag: "Started", at: yield* DateTime.now }))
+      yield* forceTo(job, running)
+      yield* drainQueue
+      const done = yield* storedJob(job.jobId)
+      expect(done._tag).toBe("Succeeded")
+      expect(done.attempts).toBe(2)
+      const { emails } = yield* sentTo(job.jobId)
+      expect(emails).toHaveLength(1)
+    }).pipe(Effect.provide(testLayer(10))))
+
+  it.effect("fails a job, and tells the user, once it has been started as often as allowed", () =>
+    Effect.gen(function*() {
+      const job = yield* requestExport(alice, ordersInput())
+      let current: ExportJob = job
+      for (let i = 0; i < 3; i++) {
+        const next: ExportJob = Either.getOrThrow(transition(current, { _tag: "Started", at: yield* DateTime.now }))
+        yield* forceTo(current, next)
+        current = next
+      }
+      yield* drainQueue
+      const done = yield* storedJob(job.jobId)
+      expect(done._tag === "Failed" && done.failure.reason).toBe("AttemptsExhausted")
+      const { emails, inApp } = yield* sentTo(job.jobId)
+      expect(emails).toHaveLength(1)
+      expect(inApp.map((n) => n.kind)).toStrictEqual(["export_failed"])
+      expect(yield* (yield* MemoryFileStore).uploadsStarted).toBe(0)
+    }).pipe(Effect.provide(testLayer(10))))
+
+  it.effect("times a silent query out when the query timeout elapses, not before", () =>
+    Effect.gen(function*() {
+      const job = yield* requestExport(alice, ordersInput())
+      yield* (yield* FaultInjection).set({ query: { kind: "hang", afterRows: 5 } })
+      const worker = yield* Effect.fork(drainQueue)
+      yield* TestClock.adjust(Duration.minutes(9))
+      expect((yield* storedJob(job.jobId))._tag).toBe("Running")
+      yield* TestClock.adjust(Duration.minutes(1))
+      yield* Fiber.join(worker)
+      const done = yield* storedJob(job.jobId)
+      expect(done._tag === "Failed" && done.failure.reason).toBe("QueryTimeout")
+      expect(Option.isNone(yield* (yield* MemoryFileStore).read(objectKeyFor(job)))).toBe(true)
+    }).pipe(Effect.provide(testLayer(20))))
+
+  it.effect("retries a transient upload failure after 2 s and then succeeds", () =>
+    Effect.gen(function*() {
+      const job = yield* requestExport(alice, ordersInput())
+      yield* (yield* FaultInjection).set({ upload: { afterBytes: 100, retryable: true } }, { upload: 1 })
+      const worker = yield* Effect.fork(drainQueue)
+      yield* TestClock.adjust(Duration.millis(1999))
+      const files = yield* MemoryFileStore
+      expect(yield* files.uploadsStarted).toBe(1)
+      yield* TestClock.adjust(Duration.millis(1))
+      yield* Fiber.join(worker)
+      expect(yield* files.uploadsStarted).toBe(2)
+      expect((yield* storedJob(job.jobId))._tag).toBe("Succeeded")
+    }).pipe(Effect.provide(testLayer(20))))
+
+  it.effect("gives up on a transient failure that lasts past the retry schedule (three attempts in all)", () =>
+    Effect.gen(function*() {
+      const job = yield* requestExport(alice, ordersInput())
+      yield* (yield* FaultInjection).set({ upload: { afterBytes: 100, retryable: true } })
+      yield* withTimePassing(drainQueue)
+      expect(yield* (yield* MemoryFileStore).uploadsStarted).toBe(3)
+      const done = yield* storedJob(job.jobId)
+      expect(done._tag === "Failed" && done.failure).toMatchObject({ reason: "UploadFailed", retryable: true })
+    }).pipe(Effect.provide(testLayer(20))))
+
+  it.effect("discards a message whose owner does not match the job, touching nothing", () =>
+    Effect.gen(function*() {
+      const job = yield* requestExport(alice, ordersInput())
+      const queue = yield* MemoryJobQueue
+      yield* queue.poll // the genuine message, set aside
+      const forged = { ...messageFor(job), merchantId: bob.owner.merchantId }
+      const verdict = yield* handleDelivery(encodeMessage(forged))
+      expect(verdict).toMatchObject({ _tag: "Ack", outcome: { _tag: "Discarded", reason: "owner mismatch" } })
+      expect((yield* storedJob(job.jobId))._tag).toBe("Queued")
+      expect(yield* (yield* MemoryFileStore).uploadsStarted).toBe(0)
+    }).pipe(Effect.provide(testLayer(10))))
+
+  it.effect("rejects an undecodable message to the dead-letter path and keeps going", () =>
+    Effect.gen(function*() {
+      const queue = yield* MemoryJobQueue
+      const job = yield* requestExport(alice, ordersInput())
+      yield* queue.duplicate("{not json")
+      yield* queue.duplicate(JSON.stringify({ jobId: "nope" }))
+      const verdicts = yield* drainQueue
+      expect(verdicts.map((v) => v._tag)).toStrictEqual(["Ack", "Reject", "Reject"])
+      expect(yield* queue.deadLetters).toStrictEqual(["{not json", JSON.stringify({ jobId: "nope" })])
+      expect((yield* storedJob(job.jobId))._tag).toBe("Succeeded")
+    }).pipe(Effect.provide(testLayer(10))))
+
+  it.effect("asks for the message again when the job store is down", () =>
+    Effect.gen(function*() {
+      const job = yield* requestExport(alice, ordersInput())
+      const down = Layer.succeed(JobStore, {
+        ...(yield* JobStore),
+        get: () => Effect.fail(new JobStoreUnavailable({ detail: "store down" }))
+      })
+      const verdict = yield* handleDelivery(encodeMessage(messageFor(job))).pipe(Effect.provide(down))
+      expect(verdict._tag).toBe("Retry")
+    }).pipe(Effect.provide(testLayer(10))))
+
+  it.effect("puts the jobId on every log line of a job and never the user's address", () =>
+    Effect.gen(function*() {
+      const lines = yield* Ref.make<ReadonlyArray<{ message: string; jobId: unknown }>>([])
+      const capture = Logger.make(({ annotations, message }) => {
+        Effect.runSync(
+          Ref.update(lines, (list) => [...list, {
+            message: JSON.stringify(message),
+            jobId: Option.getOrUndefined(HashMap.get(annotations, "jobId"))
+          }])
+        )
+      })
+      const job = yield* requestExport(alice, ordersInput()).pipe(
+        Effect.provide(Logger.replace(Logger.defaultLogger, capture))
+      )
+      yield* (yield* FaultInjection).set({ email: true })
+      yield* drainQueue.pipe(Effect.provide(Logger.replace(Logger.defaultLogger, capture)))
+      const logged = yield* Ref.get(lines)
+      expect(logged.length).toBeGreaterThan(5)
+      for (const line of logged) {
+        expect(line.jobId).toBe(job.jobId)
+        expect(line.message).not.toContain("alice@example.com")
+      }
+      expect(logged.some((line) => line.message.includes("notification failed"))).toBe(true)
+    }).pipe(Effect.provide(testLayer(10))))
 })

@@ -1,12 +1,11 @@
-import { Effect, Layer, Option, Redacted } from "effect"
+import { Layer, Redacted } from "effect"
 import { demoOrderLines } from "../../src/adapters/memory/DemoOrders.js"
 import { MemoryAdapters } from "../../src/adapters/memory/MemoryAdapters.js"
-import { MemoryJobQueue } from "../../src/adapters/memory/MemoryJobQueue.js"
 import type { OrderLineDataset } from "../../src/adapters/memory/MemoryReportSource.js"
 import { ExportSettings } from "../../src/application/ExportSettings.js"
-import { handleDelivery } from "../../src/application/ExportWorker.js"
 import type { Caller } from "../../src/application/RequestExport.js"
 import { EmailAddress, MerchantId, Owner, UserId } from "../../src/domain/Identifiers.js"
+import { drainQueue as drainQueueUpTo } from "../../src/runtimes/local/InProcessWorker.js"
 
 export const callerOf = (userId: string, merchantId: string, email = `${userId}@example.com`): Caller => ({
   owner: new Owner({ userId: UserId.make(userId), merchantId: MerchantId.make(merchantId) }),
@@ -37,20 +36,5 @@ export const ordersInput = (params: Record<string, unknown> = {}) => ({
 export const testLayer = (lines = 50, settings: Partial<typeof ExportSettings.defaults> = {}) =>
   MemoryAdapters(datasetOf(lines)).pipe(Layer.provideMerge(ExportSettings.layerWith(settings)))
 
-/** Runs the worker over every waiting message until the queue is empty (bounded, so a bug cannot spin). */
-export const drainQueue = Effect.gen(function*() {
-  const queue = yield* MemoryJobQueue
-  const verdicts = []
-  for (let i = 0; i < 1000; i++) {
-    const delivery = yield* queue.poll
-    if (Option.isNone(delivery)) return verdicts
-    const verdict = yield* handleDelivery(delivery.value.body)
-    verdicts.push(verdict)
-    yield* verdict._tag === "Ack"
-      ? delivery.value.ack
-      : verdict._tag === "Retry"
-      ? delivery.value.retry
-      : delivery.value.reject
-  }
-  return yield* Effect.dieMessage("queue did not drain in 1000 deliveries")
-})
+/** Runs the in-process worker over every waiting message until the queue is empty. */
+export const drainQueue = drainQueueUpTo(1000)

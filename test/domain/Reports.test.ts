@@ -1,0 +1,112 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Arbitrary, Either, Schema } from "effect"
+import { ExportCommand } from "../../src/application/RequestExport.js"
+import { MerchantId } from "../../src/domain/Identifiers.js"
+import {
+  OrdersParams,
+  queryParametersOf,
+  rangeDays,
+  ReportCatalogue,
+  ReportRequest,
+  SalesTrendParams,
+  TopProductsParams
+} from "../../src/domain/Reports.js"
+import { decodeInput } from "../../src/domain/Validation.js"
+
+const decodeCommand = decodeInput(ExportCommand)
+
+const issuesOf = (input: unknown) =>
+  Either.match(decodeCommand(input), {
+    onLeft: (error) => error.issues.map(({ field, rule }) => ({ field, rule })),
+    onRight: () => []
+  })
+
+const placeholders = (sql: string): Array<string> => Array.from(sql.matchAll(/\{(\w+):\w+\}/g), (m) => m[1]!)
+
+describe("report catalogue", () => {
+  it.prop(
+    "every report's SQL is scoped to the caller's merchant and bound only to parameters it is given",
+    [Arbitrary.make(ReportRequest), Arbitrary.make(MerchantId)],
+    ([request, merchantId]) => {
+      const definition = ReportCatalogue[request._tag]
+      const parameters = queryParametersOf(merchantId, request)
+      expect(definition.sql).toContain("merchant_id = {merchantId:String}")
+      expect(parameters["merchantId"]).toBe(merchantId)
+      for (const name of placeholders(definition.sql)) expect(Object.keys(parameters)).toContain(name)
+      expect(definition.sql).not.toMatch(/\$\{|'\s*\+/)
+    },
+    { fastCheck: { numRuns: 100 } }
+  )
+
+  it.prop(
+    "valid parameters respect their limits",
+    [Arbitrary.make(SalesTrendParams), Arbitrary.make(OrdersParams), Arbitrary.make(TopProductsParams)],
+    ([trend, orders, top]) => {
+      expect(trend.dateFrom <= trend.dateTo && rangeDays(trend) <= 3 * 366).toBe(true)
+      expect(orders.dateFrom <= orders.dateTo && rangeDays(orders) <= 366).toBe(true)
+      expect(top.limit >= 1 && top.limit <= 1000).toBe(true)
+      expect(Schema.is(SalesTrendParams)(trend)).toBe(true)
+      expect(Schema.is(OrdersParams)(orders)).toBe(true)
+      expect(Schema.is(TopProductsParams)(top)).toBe(true)
+    },
+    { fastCheck: { numRuns: 100 } }
+  )
+
+  it("has one column definition per selected value", () => {
+    for (const definition of Object.values(ReportCatalogue)) {
+      expect(new Set(definition.columns.map((c) => c.name)).size).toBe(definition.columns.length)
+      for (const column of definition.columns) expect(definition.sql).toMatch(new RegExp(`\\b${column.name}\\b`))
+    }
+  })
+})
+
+describe("export request validation", () => {
+  const valid = { reportType: "orders", format: "csv", params: { dateFrom: "2024-01-01", dateTo: "2024-01-31" } }
+
+  it("accepts a valid request and fills defaults", () => {
+    const decoded = Either.getOrThrow(decodeCommand(valid))
+    expect(decoded.params).toMatchObject({ timezone: "UTC", dateFrom: "2024-01-01", dateTo: "2024-01-31" })
+  })
+
+  it.each([
+    [{ ...valid, reportType: "revenue" }, [{ field: "reportType", rule: "one-of" }]],
+    [{ ...valid, format: "xlsx" }, [{ field: "format", rule: "one-of" }]],
+    [{ ...valid, params: { dateFrom: "2024-02-30", dateTo: "2024-03-01" } }, [{
+      field: "params.dateFrom",
+      rule: "calendar-date"
+    }]],
+    [{ ...valid, params: { dateFrom: "2024-03-01", dateTo: "2024-01-01" } }, [{
+      field: "params.dateTo",
+      rule: "date-order"
+    }]],
+    [{ ...valid, params: { dateFrom: "2022-01-01", dateTo: "2024-01-01" } }, [{
+      field: "params.dateTo",
+      rule: "max-range"
+    }]],
+    [{ ...valid, params: { ...valid.params, timezone: "Mars/Olympus" } }, [{
+      field: "params.timezone",
+      rule: "iana-time-zone"
+    }]],
+    [{ ...valid, params: { ...valid.params, dateTo: 20240131 } }, [{ field: "params.dateTo", rule: "string" }]],
+    [{ ...valid, params: { ...valid.params, sql: "1=1" } }, [{ field: "params.sql", rule: "unknown-field" }]],
+    [{ ...valid, extra: true }, [{ field: "extra", rule: "unknown-field" }]],
+    [{ reportType: "orders", format: "csv" }, [{ field: "params", rule: "required" }]],
+    [{ ...valid, reportType: "top-products", params: { ...valid.params, limit: 0 } }, [{
+      field: "params.limit",
+      rule: "limit-range"
+    }]],
+    [{ ...valid, reportType: "sales-trend", params: { ...valid.params, granularity: "hour" } }, [{
+      field: "params.granularity",
+      rule: "one-of"
+    }]],
+    ["not an object", [{ field: "", rule: "object" }]]
+  ])("rejects %j naming the field and the rule", (input, expected) => {
+    expect(issuesOf(input)).toStrictEqual(expected)
+  })
+
+  it("reports every broken rule at once", () => {
+    const fields = issuesOf({ reportType: "orders", format: "pdf", params: { dateFrom: "x", dateTo: "y", z: 1 } })
+      .map((issue) => issue.field)
+    expect(fields).toEqual(expect.arrayContaining(["format", "params.dateFrom", "params.dateTo", "params.z"]))
+  })
+})
