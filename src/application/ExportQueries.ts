@@ -18,20 +18,36 @@ export const getExport = Effect.fn("Exports.get")(function*(owner: Owner, jobId:
   return job.value
 })
 
-export const ListExportsQuery = Schema.Struct({
-  limit: Schema.optionalWith(
-    Schema.NumberFromString.pipe(
-      Schema.compose(Schema.Int),
-      Schema.between(1, 100, { message: () => "must be a whole number from 1 to 100" })
-    ),
-    { default: () => 20 }
+const jobIdOfCursor = (cursor: string): Option.Option<ExportJobId> =>
+  Either.getRight(Encoding.decodeBase64UrlString(cursor)).pipe(Option.filter(isJobId))
+
+/** A page size as it comes in a query string. */
+const Limit = Schema.transform(
+  Schema.String.pipe(
+    Schema.filter((text) => /^\d{1,3}$/.test(text) && Number(text) >= 1 && Number(text) <= 100, {
+      identifier: "limit-range",
+      message: () => "must be a whole number from 1 to 100"
+    })
   ),
-  cursor: Schema.optional(
-    Schema.StringFromBase64Url.pipe(
-      Schema.compose(ExportJobId),
-      Schema.annotations({ identifier: "cursor", message: () => "must be a cursor from a previous page" })
-    )
-  )
+  Schema.Number,
+  { strict: true, decode: Number, encode: String }
+)
+
+/** Where the previous page ended: opaque to clients, a job id to the store. Not signed: it only says where to start. */
+const Cursor = Schema.transform(
+  Schema.String.pipe(
+    Schema.filter((text) => Option.isSome(jobIdOfCursor(text)), {
+      identifier: "cursor",
+      message: () => "must be a cursor from a previous page"
+    })
+  ),
+  ExportJobId,
+  { strict: true, decode: (text) => Option.getOrThrow(jobIdOfCursor(text)), encode: Encoding.encodeBase64Url }
+)
+
+export const ListExportsQuery = Schema.Struct({
+  limit: Schema.optionalWith(Limit, { default: () => 20 }),
+  cursor: Schema.optional(Cursor)
 })
 
 export interface ExportPage {

@@ -53,10 +53,13 @@ export const localDateTime = (epochMillis: number, timeZone: string): { date: st
 
 /** Cents as ClickHouse prints a Decimal(18, 2): no trailing zeros ("12.5", "12", "12.05"). */
 export const formatCents = (cents: number): string => {
-  const whole = Math.trunc(cents / 100)
-  const fraction = Math.abs(cents % 100)
-  if (fraction === 0) return String(whole)
-  return fraction % 10 === 0 ? `${whole}.${fraction / 10}` : `${whole}.${String(fraction).padStart(2, "0")}`
+  const sign = cents < 0 ? "-" : ""
+  const whole = Math.floor(Math.abs(cents) / 100)
+  const fraction = Math.abs(cents) % 100
+  if (fraction === 0) return `${sign}${whole}`
+  return fraction % 10 === 0
+    ? `${sign}${whole}.${fraction / 10}`
+    : `${sign}${whole}.${String(fraction).padStart(2, "0")}`
 }
 
 const mondayOf = (date: string): string => {

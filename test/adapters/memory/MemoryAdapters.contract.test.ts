@@ -1,0 +1,60 @@
+// The port contracts run against the in-memory adapters, each test on a fresh layer without injected faults.
+import { Effect, Layer, Option, Redacted } from "effect"
+import { FaultInjection } from "../../../src/adapters/memory/FaultInjection.js"
+import { FileStoreMemory, MemoryFileStore } from "../../../src/adapters/memory/MemoryFileStore.js"
+import { JobStoreMemory } from "../../../src/adapters/memory/MemoryJobStore.js"
+import {
+  EmailSenderMemory,
+  InAppNotifierMemory,
+  MemoryEmailSender,
+  MemoryInAppNotifier
+} from "../../../src/adapters/memory/MemoryNotifications.js"
+import { ReportSourceMemory } from "../../../src/adapters/memory/MemoryReportSource.js"
+import { MerchantId } from "../../../src/domain/Identifiers.js"
+import { emailSenderContract } from "../../contracts/EmailSenderContract.js"
+import { fileStoreContract } from "../../contracts/FileStoreContract.js"
+import { inAppNotifierContract } from "../../contracts/InAppNotifierContract.js"
+import { jobStoreContract } from "../../contracts/JobStoreContract.js"
+import { reportSourceContract } from "../../contracts/ReportSourceContract.js"
+import { datasetOf } from "../../support/Fixtures.js"
+
+jobStoreContract("memory", () => JobStoreMemory)
+
+fileStoreContract(
+  "memory",
+  () => FileStoreMemory.pipe(Layer.provideMerge(MemoryFileStore.Default), Layer.provide(FaultInjection.Default)),
+  (key) =>
+    Effect.flatMap(MemoryFileStore, (store) => store.read(key)).pipe(Effect.map(Option.map((file) => file.bytes)))
+)
+
+// 600 lines per merchant over 2024-01-01..2024-03-31: February has lines, and so do the months either side.
+reportSourceContract(
+  "memory",
+  () => ReportSourceMemory(datasetOf(600)).pipe(Layer.provide(FaultInjection.Default)),
+  {
+    merchantId: MerchantId.make("m-acme"),
+    otherMerchantId: MerchantId.make("m-globex"),
+    dateFrom: "2024-02-01",
+    dateTo: "2024-02-29"
+  }
+)
+
+inAppNotifierContract(
+  "memory",
+  () => InAppNotifierMemory.pipe(Layer.provide(MemoryInAppNotifier.Default), Layer.provide(FaultInjection.Default))
+)
+
+emailSenderContract(
+  "memory",
+  () => EmailSenderMemory.pipe(Layer.provideMerge(MemoryEmailSender.Default), Layer.provide(FaultInjection.Default)),
+  (recipient) =>
+    Effect.map(Effect.flatMap(MemoryEmailSender, (sender) => sender.outbox), (outbox) =>
+      outbox
+        .filter((message) => Redacted.value(message.to) === recipient)
+        .map((message) => ({
+          to: [Redacted.value(message.to)],
+          subject: message.subject,
+          text: message.text,
+          html: message.html
+        })))
+)

@@ -1,0 +1,43 @@
+// What the port contracts share: ids and owners unique to each test, so that a real store shared by every test
+// and every run (one DynamoDB table, one bucket) needs no cleaning between them, and equality by value.
+import { expect } from "@effect/vitest"
+import { Equal, Schema } from "effect"
+import { randomBytes } from "node:crypto"
+import type { ExportJobId } from "../../src/domain/Identifiers.js"
+import { makeExportJobId, MerchantId, Owner, UserId } from "../../src/domain/Identifiers.js"
+
+/** A UUIDv7 made at `millis`, with fresh random bits. */
+export const jobIdAt = (millis: number): ExportJobId => makeExportJobId(millis, randomBytes(10))
+
+export const uniqueSuffix = (): string => randomBytes(6).toString("hex")
+
+export interface Owners {
+  readonly alice: Owner
+  /** Another user of Alice's merchant. */
+  readonly bobAtAcme: Owner
+  /** Alice's user id in another merchant. */
+  readonly aliceAtGlobex: Owner
+}
+
+/** Three owners no other test uses, two of which share the merchant and two the user id. */
+export const uniqueOwners = (): Owners => {
+  const suffix = uniqueSuffix()
+  const acme = MerchantId.make(`m-acme-${suffix}`)
+  const globex = MerchantId.make(`m-globex-${suffix}`)
+  const aliceId = UserId.make(`alice-${suffix}`)
+  return {
+    alice: new Owner({ userId: aliceId, merchantId: acme }),
+    bobAtAcme: new Owner({ userId: UserId.make(`bob-${suffix}`), merchantId: acme }),
+    aliceAtGlobex: new Owner({ userId: aliceId, merchantId: globex })
+  }
+}
+
+/**
+ * Asserts that two values are equal by value. The encoded forms are compared first for a readable diff; the
+ * `Equal` check then catches what they hide (vitest's own equality sees no difference between two Redacted).
+ */
+export const expectSame = <A, I>(schema: Schema.Schema<A, I, never>, actual: A, expected: A): void => {
+  const encode = Schema.encodeSync(schema)
+  expect(encode(actual)).toEqual(encode(expected))
+  expect(Equal.equals(actual, expected)).toBe(true)
+}

@@ -1,0 +1,242 @@
+// The behaviour every JobStore must have: conditional writes on the revision, owner-scoped listings newest first,
+// and pages that visit every job once. Run against the in-memory store now and the durable one later.
+import { describe, expect, it } from "@effect/vitest"
+import { DateTime, Effect, Either, Option, Redacted, Schema } from "effect"
+import type { Layer } from "effect"
+import { JobStore } from "../../src/application/ports/JobStore.js"
+import type { JobPage } from "../../src/application/ports/JobStore.js"
+import {
+  Cancelled,
+  Completed,
+  ExportJob,
+  ExportResult,
+  newJob,
+  NotificationSettled,
+  objectKeyFor,
+  Started,
+  transition
+} from "../../src/domain/ExportJob.js"
+import type { JobEvent, QueuedJob } from "../../src/domain/ExportJob.js"
+import type { ExportJobId, Owner } from "../../src/domain/Identifiers.js"
+import { EmailAddress } from "../../src/domain/Identifiers.js"
+import { ReportRequest } from "../../src/domain/Reports.js"
+import { expectSame, jobIdAt, uniqueOwners } from "./ContractSupport.js"
+
+const BASE_MILLIS = Date.parse("2024-04-02T10:00:00Z")
+
+const report = Schema.decodeUnknownSync(ReportRequest)({
+  _tag: "orders",
+  params: { dateFrom: "2024-01-01", dateTo: "2024-03-31", timezone: "Europe/Paris", status: "paid" }
+})
+
+const queuedJob = (owner: Owner, millis = BASE_MILLIS, jobId: ExportJobId = jobIdAt(millis)): QueuedJob =>
+  newJob({
+    jobId,
+    owner,
+    email: Redacted.make(EmailAddress.make(`${owner.userId}@example.com`)),
+    report,
+    format: "csv",
+    requestedAt: DateTime.unsafeMake(millis)
+  })
+
+const after = (job: ExportJob, event: JobEvent): ExportJob => Either.getOrThrow(transition(job, event))
+
+const at = (millis: number) => DateTime.unsafeMake(BASE_MILLIS + millis)
+
+const idsOf = (page: JobPage): ReadonlyArray<ExportJobId> => page.jobs.map((job) => job.jobId)
+
+/** Every page of the owner's listing, first to last (bounded, so that a store that loops cannot hang the test). */
+const allPages = (owner: Owner, limit: number) =>
+  Effect.gen(function*() {
+    const store = yield* JobStore
+    const pages: Array<JobPage> = []
+    let next: ExportJobId | undefined = undefined
+    do {
+      const page: JobPage = yield* store.listByOwner(owner, { limit, after: next })
+      pages.push(page)
+      next = page.continueAfter
+    } while (next !== undefined && pages.length < 100)
+    return pages
+  })
+
+export const jobStoreContract = <E>(name: string, makeLayer: () => Layer.Layer<JobStore, E>) =>
+  describe(`JobStore contract: ${name}`, () => {
+    const withStore = <A, E2>(test: Effect.Effect<A, E2, JobStore>) => Effect.provide(test, makeLayer())
+
+    it.effect("create then get returns an equal job", () =>
+      withStore(Effect.gen(function*() {
+        const store = yield* JobStore
+        const job = queuedJob(uniqueOwners().alice)
+        yield* store.create(job)
+        const stored = yield* store.get(job.jobId)
+        expect(Option.isSome(stored)).toBe(true)
+        expectSame(ExportJob, Option.getOrThrow(stored), job)
+      })))
+
+    it.effect("create twice with the same id fails with JobConflict and keeps the first job", () =>
+      withStore(Effect.gen(function*() {
+        const store = yield* JobStore
+        const { alice, bobAtAcme } = uniqueOwners()
+        const first = queuedJob(alice)
+        yield* store.create(first)
+        const error = yield* Effect.flip(store.create(queuedJob(bobAtAcme, BASE_MILLIS + 5, first.jobId)))
+        expect(error._tag).toBe("JobConflict")
+        expect(error._tag === "JobConflict" && error.jobId).toBe(first.jobId)
+        expectSame(ExportJob, Option.getOrThrow(yield* store.get(first.jobId)), first)
+      })))
+
+    it.effect("update with the expected revision lands, through every state a job can reach", () =>
+      withStore(Effect.gen(function*() {
+        const store = yield* JobStore
+        const queued = queuedJob(uniqueOwners().alice)
+        const running = after(queued, Started.make({ at: at(1_000) }))
+        const succeeded = after(
+          running,
+          Completed.make({
+            at: at(9_000),
+            result: new ExportResult({
+              objectKey: objectKeyFor(queued),
+              rowCount: 1234,
+              byteSize: 56_789,
+              sha256: "0123456789abcdef".repeat(4),
+              linkExpiresAt: at(7 * 86_400_000)
+            })
+          })
+        )
+        const emailed = after(succeeded, NotificationSettled.make({ channel: "email", outcome: "sent" }))
+        yield* store.create(queued)
+        for (const [previous, next] of [[queued, running], [running, succeeded], [succeeded, emailed]] as const) {
+          yield* store.update(next, previous.revision)
+          expectSame(ExportJob, Option.getOrThrow(yield* store.get(queued.jobId)), next)
+        }
+        expect(Option.getOrThrow(yield* store.get(queued.jobId)).revision).toBe(3)
+      })))
+
+    it.effect("update with a stale revision fails with JobConflict and leaves the stored job unchanged", () =>
+      withStore(Effect.gen(function*() {
+        const store = yield* JobStore
+        const queued = queuedJob(uniqueOwners().alice)
+        const running = after(queued, Started.make({ at: at(1_000) }))
+        yield* store.create(queued)
+        yield* store.update(running, queued.revision)
+        // A second worker computed its change from the queued job it read before the first one wrote.
+        const lateCancel = after(queued, Cancelled.make({ at: at(2_000) }))
+        const error = yield* Effect.flip(store.update(lateCancel, queued.revision))
+        expect(error._tag).toBe("JobConflict")
+        expect(error._tag === "JobConflict" && error.jobId).toBe(queued.jobId)
+        expectSame(ExportJob, Option.getOrThrow(yield* store.get(queued.jobId)), running)
+      })))
+
+    it.effect("update with a revision ahead of the stored one fails with JobConflict", () =>
+      withStore(Effect.gen(function*() {
+        const store = yield* JobStore
+        const queued = queuedJob(uniqueOwners().alice)
+        yield* store.create(queued)
+        const running = after(queued, Started.make({ at: at(1_000) }))
+        const error = yield* Effect.flip(store.update(running, queued.revision + 1))
+        expect(error._tag).toBe("JobConflict")
+        expectSame(ExportJob, Option.getOrThrow(yield* store.get(queued.jobId)), queued)
+      })))
+
+    it.effect("update of a job never created fails with JobConflict and creates nothing", () =>
+      withStore(Effect.gen(function*() {
+        const store = yield* JobStore
+        const queued = queuedJob(uniqueOwners().alice)
+        const running = after(queued, Started.make({ at: at(1_000) }))
+        const error = yield* Effect.flip(store.update(running, queued.revision))
+        expect(error._tag).toBe("JobConflict")
+        expect(Option.isNone(yield* store.get(queued.jobId))).toBe(true)
+      })))
+
+    it.effect("get of an unknown id is None", () =>
+      withStore(Effect.gen(function*() {
+        const store = yield* JobStore
+        yield* store.create(queuedJob(uniqueOwners().alice))
+        expect(Option.isNone(yield* store.get(jobIdAt(BASE_MILLIS)))).toBe(true)
+      })))
+
+    it.effect("listByOwner returns only that owner's jobs: neither a colleague's nor a namesake's elsewhere", () =>
+      withStore(Effect.gen(function*() {
+        const store = yield* JobStore
+        const { alice, aliceAtGlobex, bobAtAcme } = uniqueOwners()
+        const jobs = [
+          queuedJob(alice, BASE_MILLIS + 1),
+          queuedJob(bobAtAcme, BASE_MILLIS + 2),
+          queuedJob(alice, BASE_MILLIS + 3),
+          queuedJob(aliceAtGlobex, BASE_MILLIS + 4),
+          queuedJob(bobAtAcme, BASE_MILLIS + 5)
+        ]
+        yield* Effect.forEach(jobs, store.create, { discard: true })
+        for (const owner of [alice, bobAtAcme, aliceAtGlobex]) {
+          const page = yield* store.listByOwner(owner, { limit: 100, after: undefined })
+          const expected = jobs.filter((job) => owner.isOwnerOf(job)).map((job) => job.jobId)
+          expect([...idsOf(page)].sort()).toEqual([...expected].sort())
+          expect(page.continueAfter).toBeUndefined()
+        }
+      })))
+
+    it.effect("listByOwner of an owner without jobs is an empty last page", () =>
+      withStore(Effect.gen(function*() {
+        const store = yield* JobStore
+        const { alice, bobAtAcme } = uniqueOwners()
+        yield* store.create(queuedJob(alice))
+        const page = yield* store.listByOwner(bobAtAcme, { limit: 10, after: undefined })
+        expect(page.jobs).toEqual([])
+        expect(page.continueAfter).toBeUndefined()
+      })))
+
+    it.effect("listByOwner lists newest first, whatever the order of creation, with the stored jobs", () =>
+      withStore(Effect.gen(function*() {
+        const store = yield* JobStore
+        const { alice } = uniqueOwners()
+        const jobs = [3, 1, 4, 0, 2].map((minutes) => queuedJob(alice, BASE_MILLIS + minutes * 60_000))
+        yield* Effect.forEach(jobs, store.create, { discard: true })
+        const page = yield* store.listByOwner(alice, { limit: 100, after: undefined })
+        const newestFirst = [...jobs].sort((a, b) => b.requestedAt.epochMillis - a.requestedAt.epochMillis)
+        expect(idsOf(page)).toEqual(newestFirst.map((job) => job.jobId))
+        page.jobs.forEach((job, i) => expectSame(ExportJob, job, newestFirst[i]!))
+      })))
+
+    it.effect("listByOwner pages with limit and after; walking every page yields every job once", () =>
+      withStore(Effect.gen(function*() {
+        const store = yield* JobStore
+        const { alice, bobAtAcme } = uniqueOwners()
+        const jobs = Array.from({ length: 7 }, (_, i) => queuedJob(alice, BASE_MILLIS + ((i * 5) % 7) * 1_000))
+        yield* Effect.forEach(jobs, store.create, { discard: true })
+        yield* store.create(queuedJob(bobAtAcme, BASE_MILLIS + 3_500))
+        const pages = yield* allPages(alice, 3)
+        expect(pages.map((page) => page.jobs.length)).toEqual([3, 3, 1])
+        expect(pages.map((page) => page.continueAfter)).toEqual([
+          pages[0]!.jobs[2]!.jobId,
+          pages[1]!.jobs[2]!.jobId,
+          undefined
+        ])
+        const newestFirst = [...jobs].sort((a, b) => b.requestedAt.epochMillis - a.requestedAt.epochMillis)
+        expect(pages.flatMap(idsOf)).toEqual(newestFirst.map((job) => job.jobId))
+      })))
+
+    it.effect("listByOwner says no more pages when the last page is exactly full", () =>
+      withStore(Effect.gen(function*() {
+        const store = yield* JobStore
+        const { alice } = uniqueOwners()
+        const jobs = Array.from({ length: 4 }, (_, i) => queuedJob(alice, BASE_MILLIS + i * 1_000))
+        yield* Effect.forEach(jobs, store.create, { discard: true })
+        const pages = yield* allPages(alice, 2)
+        expect(pages.map((page) => page.jobs.length)).toEqual([2, 2])
+        expect(pages[1]!.continueAfter).toBeUndefined()
+        const whole = yield* store.listByOwner(alice, { limit: 4, after: undefined })
+        expect(whole.jobs.length).toBe(4)
+        expect(whole.continueAfter).toBeUndefined()
+      })))
+
+    it.effect("listByOwner after a job returns only older jobs", () =>
+      withStore(Effect.gen(function*() {
+        const store = yield* JobStore
+        const { alice } = uniqueOwners()
+        const jobs = Array.from({ length: 5 }, (_, i) => queuedJob(alice, BASE_MILLIS + i * 1_000))
+        yield* Effect.forEach(jobs, store.create, { discard: true })
+        const page = yield* store.listByOwner(alice, { limit: 10, after: jobs[2]!.jobId })
+        expect(idsOf(page)).toEqual([jobs[1]!.jobId, jobs[0]!.jobId])
+        expect(page.continueAfter).toBeUndefined()
+      })))
+  })
