@@ -1,9 +1,16 @@
 // The synchronous half of an export: validate, record the job, queue it, answer with its id. Nothing here
 // grows with the report's size, so it answers in milliseconds whatever was asked for.
 import type { Redacted } from "effect"
-import { Clock, DateTime, Effect, Either, Schema } from "effect"
-import { newJob, queueUnavailableFailure, transition } from "../domain/ExportJob.js"
-import type { QueuedJob } from "../domain/ExportJob.js"
+import { Clock, DateTime, Effect, Either, Option, Schema } from "effect"
+import { IdempotencyKeyReused } from "../domain/Errors.js"
+import {
+  IDEMPOTENCY_WINDOW_MILLIS,
+  newJob,
+  queueUnavailableFailure,
+  sameRequest,
+  transition
+} from "../domain/ExportJob.js"
+import type { ExportJob } from "../domain/ExportJob.js"
 import type { EmailAddress } from "../domain/Identifiers.js"
 import type { Owner } from "../domain/Identifiers.js"
 import { ExportFormat, OrdersParams, SalesTrendParams, TopProductsParams } from "../domain/Reports.js"
@@ -43,7 +50,7 @@ const reportOf = (cmd: ExportCommand): ReportRequest => {
   }
 }
 
-export const messageFor = (job: QueuedJob): ExportMessage =>
+export const messageFor = (job: ExportJob): ExportMessage =>
   new ExportMessage({
     jobId: job.jobId,
     userId: job.owner.userId,
@@ -51,27 +58,83 @@ export const messageFor = (job: QueuedJob): ExportMessage =>
     report: job.report
   })
 
+export interface RequestOptions {
+  /** The client's Idempotency-Key header, if any. */
+  readonly idempotencyKey?: string | undefined
+}
+
+const IdempotencyKey = Schema.String.pipe(
+  Schema.pattern(/^[\x21-\x7e]{1,255}$/, {
+    identifier: "idempotency-key",
+    message: () => "must be 1 to 255 visible ASCII characters"
+  })
+)
+const decodeKey = decodeInput(Schema.Struct({ "Idempotency-Key": Schema.optional(IdempotencyKey) }))
+
+/** A job this request should answer with instead of starting another: same key, or same export in progress. */
+const existingAnswer = (owner: Owner, wanted: Pick<ExportJob, "report" | "format">, key: string | undefined) =>
+  Effect.gen(function*() {
+    const store = yield* JobStore
+    const now = yield* Clock.currentTimeMillis
+    if (key !== undefined) {
+      const prior = yield* store.findByIdempotencyKey(owner, key)
+      if (Option.isSome(prior) && now - prior.value.requestedAt.epochMillis < IDEMPOTENCY_WINDOW_MILLIS) {
+        if (!sameRequest(prior.value, wanted)) return yield* new IdempotencyKeyReused({ jobId: prior.value.jobId })
+        return Option.some(prior.value)
+      }
+    }
+    const inProgress = (yield* store.listActive(owner)).find((job) => sameRequest(job, wanted))
+    return Option.fromNullable(inProgress)
+  })
+
 /**
  * Validates `input`, records a Queued job and publishes it. When the queue refuses the message the job is marked
  * Failed (QueueUnavailable) before the error is returned, so no job waits in Queued for a message that never left.
+ * A request repeated with the same Idempotency-Key within a day, or while the same export is still in progress,
+ * gets the existing job instead of a second one.
  */
-export const requestExport = Effect.fn("Exports.request")(function*(caller: Caller, input: unknown) {
+export const requestExport = Effect.fn("Exports.request")(function*(
+  caller: Caller,
+  input: unknown,
+  options: RequestOptions = {}
+) {
   const cmd = yield* Either.match(decodeCommand(input), { onLeft: Effect.fail, onRight: Effect.succeed })
+  const key = (yield* Either.match(decodeKey({ "Idempotency-Key": options.idempotencyKey }), {
+    onLeft: Effect.fail,
+    onRight: Effect.succeed
+  }))["Idempotency-Key"]
+  const wanted = { report: reportOf(cmd), format: cmd.format }
   const store = yield* JobStore
   const queue = yield* JobQueue
+
+  const existing = yield* existingAnswer(caller.owner, wanted, key)
+  if (Option.isSome(existing)) {
+    yield* Effect.logInfo("answering with the existing export", { status: existing.value._tag }).pipe(
+      Effect.annotateLogs({ jobId: existing.value.jobId })
+    )
+    return existing.value
+  }
+
   const jobId = yield* JobIds.pipe(Effect.flatMap((ids) => ids.next))
   const requestedAt = DateTime.unsafeMake(yield* Clock.currentTimeMillis)
-  const job = newJob({
-    jobId,
-    owner: caller.owner,
-    email: caller.email,
-    report: reportOf(cmd),
-    format: cmd.format,
-    requestedAt
-  })
+  const job = newJob({ jobId, owner: caller.owner, email: caller.email, ...wanted, requestedAt, idempotencyKey: key })
 
   return yield* Effect.gen(function*() {
-    yield* store.create(job)
+    const created = yield* store.create(job).pipe(
+      Effect.as(true),
+      // Another request with the same key won the race: answer as it was answered.
+      Effect.catchTag("JobConflict", (conflict) =>
+        key === undefined
+          ? Effect.fail(conflict)
+          : Effect.as(Effect.logInfo("same idempotency key created concurrently"), false))
+    )
+    if (!created) {
+      return yield* existingAnswer(caller.owner, wanted, key).pipe(
+        Effect.flatMap(
+          Option.match({ onNone: () => Effect.dieMessage("idempotent job vanished"), onSome: Effect.succeed })
+        )
+      )
+    }
     yield* queue.publish(messageFor(job)).pipe(
       Effect.tapError((error) =>
         Effect.gen(function*() {

@@ -80,3 +80,19 @@ export class JobStoreUnavailable extends Schema.TaggedError<JobStoreUnavailable>
 export class NotificationNotFound extends Schema.TaggedError<NotificationNotFound>()("NotificationNotFound", {
   notificationId: Schema.String
 }) {}
+
+/** The export has no file yet (still running) or will never have one (failed, cancelled). */
+export class ExportNotReady extends Schema.TaggedError<ExportNotReady>()("ExportNotReady", {
+  jobId: Schema.String,
+  status: Schema.String
+}) {}
+
+/** The export's file is past the expiry promised to the user: its links no longer work. */
+export class ExportExpired extends Schema.TaggedError<ExportExpired>()("ExportExpired", {
+  jobId: Schema.String
+}) {}
+
+/** The same Idempotency-Key was used within its lifetime for a different request. */
+export class IdempotencyKeyReused extends Schema.TaggedError<IdempotencyKeyReused>()("IdempotencyKeyReused", {
+  jobId: Schema.String
+}) {}

@@ -5,7 +5,7 @@
 // on the job is what lets a redelivered queue message finish a delivery that a crash interrupted, while a
 // delivery already made is never made twice.
 import type { DateTime } from "effect"
-import { Either, Match, Schema } from "effect"
+import { Data, Either, Equal, Match, Schema } from "effect"
 import type { LinkSigningFailed, QueryFailed, QueryTimeout, UploadFailed } from "./Errors.js"
 import { InvalidTransition, NotificationChannel } from "./Errors.js"
 import { EmailAddress, ExportJobId, Owner } from "./Identifiers.js"
@@ -115,7 +115,9 @@ const jobFields = {
   /** How many times a worker has started the job: at most one more than the number of crashed attempts. */
   attempts: Count,
   /** Bumped by every transition: the token for optimistic concurrency in the job store. */
-  revision: Count
+  revision: Count,
+  /** The client's Idempotency-Key, if it sent one: the same key within a day names the same export. */
+  idempotencyKey: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(255)))
 }
 
 export class QueuedJob extends Schema.TaggedClass<QueuedJob>()("Queued", jobFields) {}
@@ -255,8 +257,18 @@ const common = (job: ExportJob) => ({
   format: job.format,
   requestedAt: job.requestedAt,
   attempts: job.attempts,
-  revision: job.revision
+  revision: job.revision,
+  ...(job.idempotencyKey === undefined ? {} : { idempotencyKey: job.idempotencyKey })
 })
+
+/** How long an Idempotency-Key names the same export. */
+export const IDEMPOTENCY_WINDOW_MILLIS = 24 * 60 * 60 * 1000
+
+/** Two requests for the same report, parameters and format are the same export. */
+export const sameRequest = (a: Pick<ExportJob, "report" | "format">, b: Pick<ExportJob, "report" | "format">) =>
+  a.format === b.format && Equal.equals(Data.struct(flatten(a.report)), Data.struct(flatten(b.report)))
+
+const flatten = (report: ExportJob["report"]) => ({ _tag: report._tag, ...report.params })
 
 export const newJob = (fields: {
   readonly jobId: ExportJobId
@@ -265,4 +277,13 @@ export const newJob = (fields: {
   readonly report: ReportRequest
   readonly format: ExportFormat
   readonly requestedAt: DateTime.Utc
-}): QueuedJob => new QueuedJob({ ...fields, attempts: 0, revision: 0 })
+  readonly idempotencyKey?: string | undefined
+}): QueuedJob => {
+  const { idempotencyKey, ...rest } = fields
+  return new QueuedJob({
+    ...rest,
+    attempts: 0,
+    revision: 0,
+    ...(idempotencyKey === undefined ? {} : { idempotencyKey })
+  })
+}

@@ -7,7 +7,7 @@ import type { Caller } from "../../src/application/RequestExport.js"
 import { JobNotFound } from "../../src/domain/Errors.js"
 import { ExportJob } from "../../src/domain/ExportJob.js"
 import { makeExportJobId } from "../../src/domain/Identifiers.js"
-import { alice, bob, callerOf, drainQueue, ordersInput, testLayer } from "../support/Fixtures.js"
+import { alice, bob, callerOf, dayOf2024, drainQueue, ordersInput, testLayer } from "../support/Fixtures.js"
 
 /** Same merchant as alice, another user. */
 const carol = callerOf("carol", "m-acme")
@@ -16,11 +16,15 @@ const aliceAtGlobex = callerOf("alice", "m-globex")
 
 const encodeJob = Schema.encodeSync(ExportJob)
 
-/** One export per caller, in order, 1 ms apart: each job gets its own creation time, hence its own id order. */
+/**
+ * One export per caller, in order, 1 ms apart: each job gets its own creation time, hence its own id order. Each
+ * asks for a different range, since an identical export still in progress is answered with the first job.
+ */
 const requestInOrder = (callers: ReadonlyArray<Caller>) =>
   Effect.forEach(
     callers,
-    (caller) => requestExport(caller, ordersInput()).pipe(Effect.zipLeft(TestClock.adjust("1 millis")))
+    (caller, i) =>
+      requestExport(caller, ordersInput({ dateFrom: dayOf2024(i) })).pipe(Effect.zipLeft(TestClock.adjust("1 millis")))
   )
 
 const idsOf = (jobs: ReadonlyArray<{ readonly jobId: string }>) => jobs.map((job) => job.jobId)

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Option, Ref, Schema } from "effect"
+import { Duration, Effect, Layer, Option, Ref, Schema, TestClock } from "effect"
+import { MemoryJobQueue } from "../../src/adapters/memory/MemoryJobQueue.js"
 import { JobStoreMemory } from "../../src/adapters/memory/MemoryJobStore.js"
 import { ExportSettings } from "../../src/application/ExportSettings.js"
 import { JobIds } from "../../src/application/JobIds.js"
@@ -7,7 +8,7 @@ import { ExportMessage, JobQueue } from "../../src/application/ports/JobQueue.js
 import { JobStore } from "../../src/application/ports/JobStore.js"
 import { requestExport } from "../../src/application/RequestExport.js"
 import { QueueUnavailable } from "../../src/domain/Errors.js"
-import { alice, ordersInput } from "../support/Fixtures.js"
+import { alice, bob, dayOf2024, drainQueue, ordersInput, testLayer } from "../support/Fixtures.js"
 
 /** The queue faked, as the design's testing notes ask: it records what it is given, or refuses it. */
 const fakeQueue = (refuse: boolean) =>
@@ -81,8 +82,72 @@ describe("RequestExport", () => {
     withFakeQueue(false, () =>
       Effect.gen(function*() {
         const ids: Array<string> = []
-        for (let i = 0; i < 20; i++) ids.push((yield* requestExport(alice, ordersInput())).jobId)
+        for (let i = 0; i < 20; i++) {
+          ids.push((yield* requestExport(alice, ordersInput({ dateFrom: dayOf2024(i) }))).jobId)
+        }
         expect(new Set(ids).size).toBe(20)
         expect([...ids].sort()).toStrictEqual(ids)
       })))
+
+  describe("repeated requests", () => {
+    it.effect("answers the same Idempotency-Key and body within a day with the same job, published once", () =>
+      Effect.gen(function*() {
+        const first = yield* requestExport(alice, ordersInput(), { idempotencyKey: "click-1" })
+        yield* drainQueue
+        const again = yield* requestExport(alice, ordersInput(), { idempotencyKey: "click-1" })
+        expect(again.jobId).toBe(first.jobId)
+        expect(again._tag).toBe("Succeeded")
+        expect(yield* (yield* MemoryJobQueue).published).toHaveLength(1)
+      }).pipe(Effect.provide(testLayer(5))))
+
+    it.effect("refuses the same Idempotency-Key with another body", () =>
+      Effect.gen(function*() {
+        const first = yield* requestExport(alice, ordersInput(), { idempotencyKey: "click-1" })
+        const error = yield* Effect.flip(
+          requestExport(alice, ordersInput({ dateFrom: "2024-02-01" }), { idempotencyKey: "click-1" })
+        )
+        expect(error).toMatchObject({ _tag: "IdempotencyKeyReused", jobId: first.jobId })
+      }).pipe(Effect.provide(testLayer(5))))
+
+    it.effect("forgets an Idempotency-Key after 24 hours", () =>
+      Effect.gen(function*() {
+        const first = yield* requestExport(alice, ordersInput(), { idempotencyKey: "click-1" })
+        yield* drainQueue
+        yield* TestClock.adjust(Duration.hours(24))
+        const later = yield* requestExport(alice, ordersInput({ dateFrom: "2024-02-01" }), {
+          idempotencyKey: "click-1"
+        })
+        expect(later.jobId).not.toBe(first.jobId)
+      }).pipe(Effect.provide(testLayer(5))))
+
+    it.effect("keeps one user's Idempotency-Key apart from another's", () =>
+      Effect.gen(function*() {
+        const mine = yield* requestExport(alice, ordersInput(), { idempotencyKey: "click-1" })
+        const theirs = yield* requestExport(bob, ordersInput({ dateFrom: "2024-02-01" }), { idempotencyKey: "click-1" })
+        expect(theirs.jobId).not.toBe(mine.jobId)
+        expect(theirs.owner).toStrictEqual(bob.owner)
+      }).pipe(Effect.provide(testLayer(5))))
+
+    it.effect("answers an identical export with the one still in progress, and starts a new one once it finished", () =>
+      Effect.gen(function*() {
+        const first = yield* requestExport(alice, ordersInput())
+        const second = yield* requestExport(alice, ordersInput())
+        expect(second.jobId).toBe(first.jobId)
+        const other = yield* requestExport(alice, ordersInput({ timezone: "Europe/Paris" }))
+        expect(other.jobId).not.toBe(first.jobId)
+        yield* drainQueue
+        const third = yield* requestExport(alice, ordersInput())
+        expect(third.jobId).not.toBe(first.jobId)
+        expect(third._tag).toBe("Queued")
+      }).pipe(Effect.provide(testLayer(5))))
+
+    it.effect("rejects a malformed Idempotency-Key, naming it", () =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(requestExport(alice, ordersInput(), { idempotencyKey: "has space" }))
+        expect(error._tag === "ValidationError" && error.issues.map((i) => [i.field, i.rule])).toStrictEqual([[
+          "Idempotency-Key",
+          "idempotency-key"
+        ]])
+      }).pipe(Effect.provide(testLayer(5))))
+  })
 })

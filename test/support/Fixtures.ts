@@ -26,6 +26,9 @@ export const datasetOf = (lines: number): OrderLineDataset => (merchantId) => ({
     })
 })
 
+/** 2024-01-01 plus `n` days, as YYYY-MM-DD: distinct ranges make distinct exports. */
+export const dayOf2024 = (n: number): string => new Date(Date.UTC(2024, 0, 1 + n)).toISOString().slice(0, 10)
+
 export const ordersInput = (params: Record<string, unknown> = {}) => ({
   reportType: "orders",
   format: "csv",

@@ -18,7 +18,18 @@ export interface PageRequest {
 
 /** Durable record of export jobs. Writes after creation are conditional on the revision read. */
 export class JobStore extends Context.Tag("exports/JobStore")<JobStore, {
+  /**
+   * Records a new job. Fails with JobConflict when its id exists, or when it carries an idempotency key that a job
+   * of the same owner was created with less than IDEMPOTENCY_WINDOW_MILLIS before it.
+   */
   readonly create: (job: QueuedJob) => Effect.Effect<void, JobConflict | JobStoreUnavailable>
+  /** The owner's newest job created with this idempotency key, however old: callers judge its age. */
+  readonly findByIdempotencyKey: (
+    owner: Owner,
+    key: string
+  ) => Effect.Effect<Option.Option<ExportJob>, JobStoreUnavailable>
+  /** The owner's jobs still Queued or Running. */
+  readonly listActive: (owner: Owner) => Effect.Effect<ReadonlyArray<ExportJob>, JobStoreUnavailable>
   /** Any job by id. Callers acting for a user must check ownership themselves (see GetExport). */
   readonly get: (jobId: ExportJobId) => Effect.Effect<Option.Option<ExportJob>, JobStoreUnavailable>
   /** Replaces `next.jobId` with `next` only if its stored revision is still `expectedRevision`. */
