@@ -104,22 +104,24 @@ const boundedRange = (maxDays: number) => <A extends DateRange, I>(self: Schema.
 export const Granularity = Schema.Literal("day", "week", "month")
 export type Granularity = typeof Granularity.Type
 
-export const SalesTrendParams = Schema.Struct({
+const SalesTrendParamsFields = {
   ...dateRangeFields,
   granularity: Schema.optionalWith(Granularity, { default: () => "day" as const })
-}).pipe(boundedRange(3 * 366))
+}
+export const SalesTrendParams = Schema.Struct(SalesTrendParamsFields).pipe(boundedRange(3 * 366))
 export type SalesTrendParams = typeof SalesTrendParams.Type
 
 export const OrderStatus = Schema.Literal("placed", "paid", "shipped", "delivered", "refunded", "cancelled")
 export type OrderStatus = typeof OrderStatus.Type
 
-export const OrdersParams = Schema.Struct({
+const OrdersParamsFields = {
   ...dateRangeFields,
   status: Schema.optional(OrderStatus)
-}).pipe(boundedRange(366))
+}
+export const OrdersParams = Schema.Struct(OrdersParamsFields).pipe(boundedRange(366))
 export type OrdersParams = typeof OrdersParams.Type
 
-export const TopProductsParams = Schema.Struct({
+const TopProductsParamsFields = {
   ...dateRangeFields,
   limit: Schema.optionalWith(
     Schema.Int.pipe(
@@ -127,7 +129,8 @@ export const TopProductsParams = Schema.Struct({
     ),
     { default: () => 100 }
   )
-}).pipe(boundedRange(3 * 366))
+}
+export const TopProductsParams = Schema.Struct(TopProductsParamsFields).pipe(boundedRange(3 * 366))
 export type TopProductsParams = typeof TopProductsParams.Type
 
 export const SalesTrendRequest = Schema.TaggedStruct("sales-trend", { params: SalesTrendParams })

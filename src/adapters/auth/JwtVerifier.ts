@@ -1,0 +1,140 @@
+// Bearer tokens verified with jose: HS256 with a shared secret for local use, or RS256/ES256 keys from an
+// identity provider's JWKS URL. Algorithms are pinned, issuer and audience checked, clock skew bounded, and the
+// token itself never reaches a log line.
+import { Clock, Config, ConfigError, Context, Duration, Effect, Either, Layer, Option, Redacted, Schema } from "effect"
+import * as Jose from "jose"
+import type { Caller } from "../../application/RequestExport.js"
+import { EmailAddress, MerchantId, Owner, UserId } from "../../domain/Identifiers.js"
+
+export class TokenRejected extends Schema.TaggedError<TokenRejected>()("TokenRejected", {
+  reason: Schema.Literal("missing", "malformed", "expired", "signature", "claims", "key-unavailable")
+}) {}
+
+export interface JwtSettings {
+  readonly keys:
+    | { readonly _tag: "SharedSecret"; readonly secret: Redacted.Redacted<string> }
+    | { readonly _tag: "Jwks"; readonly url: URL; readonly algorithms: ReadonlyArray<string> }
+  readonly issuer: string
+  readonly audience: string
+  readonly clockSkew: Duration.Duration
+  readonly merchantClaim: string
+  readonly emailClaim: string
+}
+
+export const DEV_ISSUER = "async-data-export-dev"
+export const DEV_AUDIENCE = "async-data-export"
+
+export const jwtSettingsConfig: Config.Config<JwtSettings> = Config.all({
+  secret: Config.option(Config.redacted("AUTH_JWT_SECRET")),
+  jwksUrl: Config.option(Config.url("AUTH_JWKS_URL")),
+  algorithms: Config.array(Config.literal("RS256", "ES256", "PS256", "EdDSA")("AUTH_JWKS_ALGORITHMS")).pipe(
+    Config.withDefault(["RS256", "ES256"] as const)
+  ),
+  issuer: Config.string("AUTH_ISSUER").pipe(Config.withDefault(DEV_ISSUER)),
+  audience: Config.string("AUTH_AUDIENCE").pipe(Config.withDefault(DEV_AUDIENCE)),
+  clockSkew: Config.duration("AUTH_CLOCK_SKEW").pipe(
+    Config.withDefault(Duration.seconds(30)),
+    Config.validate({
+      message: "must be at most 5 minutes",
+      validation: (skew) => Duration.lessThanOrEqualTo(skew, Duration.minutes(5))
+    })
+  ),
+  merchantClaim: Config.string("AUTH_MERCHANT_CLAIM").pipe(Config.withDefault("merchant_id")),
+  emailClaim: Config.string("AUTH_EMAIL_CLAIM").pipe(Config.withDefault("email"))
+}).pipe(
+  Config.mapOrFail(({ algorithms, jwksUrl, secret, ...rest }): Either.Either<JwtSettings, ConfigError.ConfigError> => {
+    if (Option.isSome(secret) === Option.isSome(jwksUrl)) {
+      return Either.left(
+        ConfigError.InvalidData(["AUTH_JWT_SECRET"], "set exactly one of AUTH_JWT_SECRET or AUTH_JWKS_URL")
+      )
+    }
+    if (Option.isSome(secret)) {
+      return Redacted.value(secret.value).length < 32
+        ? Either.left(ConfigError.InvalidData(["AUTH_JWT_SECRET"], "must be at least 32 characters"))
+        : Either.right({ ...rest, keys: { _tag: "SharedSecret", secret: secret.value } })
+    }
+    return Either.right({ ...rest, keys: { _tag: "Jwks", url: Option.getOrThrow(jwksUrl), algorithms } })
+  })
+)
+
+const decodeUserId = Schema.decodeUnknownOption(UserId)
+const decodeMerchantId = Schema.decodeUnknownOption(MerchantId)
+const decodeEmail = Schema.decodeUnknownOption(EmailAddress)
+
+const reasonOf = (error: unknown): TokenRejected["reason"] => {
+  if (error instanceof Jose.errors.JWTExpired) return "expired"
+  if (error instanceof Jose.errors.JWTClaimValidationFailed) return "claims"
+  if (error instanceof Jose.errors.JWSSignatureVerificationFailed) return "signature"
+  if (error instanceof Jose.errors.JOSEAlgNotAllowed || error instanceof Jose.errors.JWKSNoMatchingKey) {
+    return "signature"
+  }
+  if (error instanceof Jose.errors.JWKSTimeout || error instanceof Jose.errors.JWKSInvalid) return "key-unavailable"
+  return "malformed"
+}
+
+export const makeJwtVerifier = (settings: JwtSettings) => {
+  const key = settings.keys._tag === "SharedSecret"
+    ? new TextEncoder().encode(Redacted.value(settings.keys.secret))
+    // Keys are fetched on first use and cached, so building this does no network I/O.
+    : Jose.createRemoteJWKSet(settings.keys.url)
+  const algorithms = settings.keys._tag === "SharedSecret" ? ["HS256"] : [...settings.keys.algorithms]
+
+  const verify = (token: string): Effect.Effect<Caller, TokenRejected> =>
+    Effect.gen(function*() {
+      if (token.length === 0) return yield* new TokenRejected({ reason: "missing" })
+      const now = yield* Clock.currentTimeMillis
+      const { payload } = yield* Effect.tryPromise({
+        try: () =>
+          Jose.jwtVerify(token, key as Uint8Array, {
+            algorithms,
+            issuer: settings.issuer,
+            audience: settings.audience,
+            clockTolerance: Math.floor(Duration.toSeconds(settings.clockSkew)),
+            currentDate: new Date(now),
+            requiredClaims: ["sub", "exp"]
+          }),
+        catch: (error) => new TokenRejected({ reason: reasonOf(error) })
+      })
+      const userId = decodeUserId(payload.sub)
+      const merchantId = decodeMerchantId(payload[settings.merchantClaim])
+      const email = decodeEmail(payload[settings.emailClaim])
+      if (Option.isNone(userId) || Option.isNone(merchantId) || Option.isNone(email)) {
+        return yield* new TokenRejected({ reason: "claims" })
+      }
+      return {
+        owner: new Owner({ userId: userId.value, merchantId: merchantId.value }),
+        email: Redacted.make(email.value)
+      }
+    })
+  return { verify }
+}
+
+export class JwtVerifier extends Context.Tag("exports/auth/JwtVerifier")<
+  JwtVerifier,
+  ReturnType<typeof makeJwtVerifier>
+>() {
+  static readonly layer = (settings: JwtSettings) => Layer.succeed(JwtVerifier, makeJwtVerifier(settings))
+  static readonly layerConfig = Layer.effect(JwtVerifier, Effect.map(jwtSettingsConfig, makeJwtVerifier))
+}
+
+/** A token the embedded server accepts (HS256): for `npm run dev-token` and tests, never for production keys. */
+export const signDevToken = (options: {
+  readonly secret: Redacted.Redacted<string>
+  readonly sub: string
+  readonly merchantId: string
+  readonly email: string
+  readonly ttl: Duration.Duration
+  readonly issuer?: string
+  readonly audience?: string
+  readonly now?: number
+}): Promise<string> => {
+  const issuedAt = Math.floor((options.now ?? Date.now()) / 1000)
+  return new Jose.SignJWT({ merchant_id: options.merchantId, email: options.email })
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setSubject(options.sub)
+    .setIssuer(options.issuer ?? DEV_ISSUER)
+    .setAudience(options.audience ?? DEV_AUDIENCE)
+    .setIssuedAt(issuedAt)
+    .setExpirationTime(issuedAt + Math.floor(Duration.toSeconds(options.ttl)))
+    .sign(new TextEncoder().encode(Redacted.value(options.secret)))
+}

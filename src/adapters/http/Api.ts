@@ -1,0 +1,184 @@
+// The HTTP API, declared apart from its handlers: paths, payloads, responses, error statuses and security.
+// The server, the Lambda handler, the OpenAPI document and the typed client are all derived from it.
+import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
+import { Schema } from "effect"
+import { CalendarDate, ExportFormat, Granularity, OrderStatus, TimeZone } from "../../domain/Reports.js"
+import {
+  BadRequest,
+  Conflict,
+  Gone,
+  NotFound,
+  PayloadTooLarge,
+  ServiceUnavailable,
+  UnsupportedMediaType
+} from "./ApiErrors.js"
+import { Authentication } from "./Authentication.js"
+
+export const ExportStatus = Schema.Literal("queued", "running", "succeeded", "failed", "cancelled")
+export type ExportStatus = typeof ExportStatus.Type
+
+/** The body of POST /api/v1/reports/export: the report, the format and the report's own parameters, flat. */
+const range = {
+  format: ExportFormat,
+  dateFrom: CalendarDate,
+  dateTo: CalendarDate,
+  timezone: Schema.optional(TimeZone)
+}
+
+// Defaults are the application's to apply: here every optional parameter is optional for the client too.
+export const ExportRequestBody = Schema.Union(
+  Schema.Struct({ reportType: Schema.Literal("sales-trend"), ...range, granularity: Schema.optional(Granularity) }),
+  Schema.Struct({ reportType: Schema.Literal("orders"), ...range, status: Schema.optional(OrderStatus) }),
+  Schema.Struct({
+    reportType: Schema.Literal("top-products"),
+    ...range,
+    limit: Schema.optional(Schema.Int.pipe(Schema.between(1, 1000)))
+  })
+).annotations({
+  identifier: "ExportRequest",
+  description: "Dates are YYYY-MM-DD, both included, in `timezone` (IANA, default UTC). Ranges are limited: " +
+    "orders to 366 days, sales-trend and top-products to 1098 days."
+})
+
+export class ExportAccepted extends Schema.Class<ExportAccepted>("ExportAccepted")({
+  jobId: Schema.String,
+  status: ExportStatus,
+  statusUrl: Schema.String
+}) {}
+
+export class ExportFile extends Schema.Class<ExportFile>("ExportFile")({
+  rowCount: Schema.Number,
+  byteSize: Schema.Number,
+  sha256: Schema.String,
+  expiresAt: Schema.DateTimeUtc,
+  expired: Schema.Boolean,
+  /** Our download endpoint: it checks the caller again and redirects to a short-lived signed link. */
+  downloadUrl: Schema.String
+}) {}
+
+export class ExportFailure extends Schema.Class<ExportFailure>("ExportFailure")({
+  reason: Schema.String,
+  message: Schema.String,
+  retryable: Schema.Boolean
+}) {}
+
+export class ExportView extends Schema.Class<ExportView>("ExportView")({
+  jobId: Schema.String,
+  status: ExportStatus,
+  reportType: Schema.String,
+  format: Schema.String,
+  params: Schema.Record({ key: Schema.String, value: Schema.Union(Schema.String, Schema.Number) }),
+  requestedAt: Schema.DateTimeUtc,
+  startedAt: Schema.optional(Schema.DateTimeUtc),
+  finishedAt: Schema.optional(Schema.DateTimeUtc),
+  attempts: Schema.Number,
+  statusUrl: Schema.String,
+  file: Schema.optional(ExportFile),
+  failure: Schema.optional(ExportFailure)
+}) {}
+
+export class ExportList extends Schema.Class<ExportList>("ExportList")({
+  items: Schema.Array(ExportView),
+  nextCursor: Schema.optional(Schema.String)
+}) {}
+
+export class DownloadLink extends Schema.Class<DownloadLink>("DownloadLink")({
+  url: Schema.String,
+  expiresAt: Schema.DateTimeUtc
+}) {}
+
+export class NotificationView extends Schema.Class<NotificationView>("NotificationView")({
+  id: Schema.String,
+  jobId: Schema.String,
+  kind: Schema.Literal("export_succeeded", "export_failed"),
+  title: Schema.String,
+  body: Schema.String,
+  link: Schema.String,
+  createdAt: Schema.DateTimeUtc,
+  readAt: Schema.optional(Schema.DateTimeUtc)
+}) {}
+
+export class NotificationList extends Schema.Class<NotificationList>("NotificationList")({
+  items: Schema.Array(NotificationView)
+}) {}
+
+export class Health extends Schema.Class<Health>("Health")({ status: Schema.Literal("ok") }) {}
+
+export class Readiness extends Schema.Class<Readiness>("Readiness")({
+  status: Schema.Literal("ready"),
+  checks: Schema.Record({ key: Schema.String, value: Schema.String })
+}) {}
+
+const jobId = HttpApiSchema.param("jobId", Schema.String)
+const notificationId = HttpApiSchema.param("notificationId", Schema.String)
+
+export class ExportsGroup extends HttpApiGroup.make("exports")
+  .add(
+    HttpApiEndpoint.post("requestExport", "/api/v1/reports/export")
+      .setPayload(ExportRequestBody)
+      .setHeaders(Schema.Struct({ "idempotency-key": Schema.optional(Schema.String) }))
+      .addSuccess(ExportAccepted, { status: 202 })
+      .addError(BadRequest)
+      .addError(Conflict)
+      .addError(PayloadTooLarge)
+      .addError(UnsupportedMediaType)
+      .annotate(OpenApi.Summary, "Start an export")
+      .annotate(
+        OpenApi.Description,
+        "Validates the request, queues the export and answers at once with its job id. The same Idempotency-Key " +
+          "within 24 hours answers with the same job; a different body under that key is a 409."
+      )
+  )
+  .add(
+    HttpApiEndpoint.get("listExports", "/api/v1/reports/exports")
+      .setUrlParams(Schema.Struct({ limit: Schema.optional(Schema.String), cursor: Schema.optional(Schema.String) }))
+      .addSuccess(ExportList)
+      .addError(BadRequest)
+      .annotate(OpenApi.Summary, "The caller's exports, newest first")
+  )
+  .add(
+    HttpApiEndpoint.get("getExport")`/api/v1/reports/exports/${jobId}`
+      .addSuccess(ExportView)
+      .addError(NotFound)
+      .annotate(OpenApi.Summary, "An export's state, and its file once finished")
+  )
+  .add(
+    HttpApiEndpoint.get("downloadExport")`/api/v1/reports/exports/${jobId}/download`
+      .addSuccess(DownloadLink)
+      .addError(NotFound)
+      .addError(Conflict)
+      .addError(Gone)
+      .annotate(OpenApi.Summary, "Download an export")
+      .annotate(
+        OpenApi.Description,
+        "Checks the caller and the expiry at click time, then redirects (302) to a signed link valid a few minutes. " +
+          "A client that sends `Accept: application/json` gets `{ url, expiresAt }` instead."
+      )
+  )
+  .addError(ServiceUnavailable)
+  .middleware(Authentication)
+{}
+
+export class NotificationsGroup extends HttpApiGroup.make("notifications")
+  .add(HttpApiEndpoint.get("listNotifications", "/api/v1/notifications").addSuccess(NotificationList))
+  .add(
+    HttpApiEndpoint.post("markNotificationRead")`/api/v1/notifications/${notificationId}/read`
+      .addSuccess(NotificationView)
+      .addError(NotFound)
+  )
+  .addError(ServiceUnavailable)
+  .middleware(Authentication)
+{}
+
+export class HealthGroup extends HttpApiGroup.make("health")
+  .add(HttpApiEndpoint.get("health", "/health").addSuccess(Health))
+  .add(HttpApiEndpoint.get("ready", "/ready").addSuccess(Readiness).addError(ServiceUnavailable))
+{}
+
+export class ExportApi extends HttpApi.make("async-data-export")
+  .add(ExportsGroup)
+  .add(NotificationsGroup)
+  .add(HealthGroup)
+  .annotate(OpenApi.Title, "async-data-export")
+  .annotate(OpenApi.Description, "Large CSV exports: 202 Accepted now, a signed download link later.")
+{}

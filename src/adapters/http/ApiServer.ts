@@ -1,0 +1,66 @@
+// The API as a served application: handlers, OpenAPI document and docs page, and the middleware every request
+// passes through (request id, one error shape for what the platform answers itself, access log).
+import { HttpApiBuilder, HttpApiSwagger, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import type { HttpApp } from "@effect/platform"
+import { Cause, Clock, Effect, Layer, Option, Predicate } from "effect"
+import { ExportApi } from "./Api.js"
+import { currentRequestId } from "./ApiErrors.js"
+import { ExportsHttp } from "./ExportsHttp.js"
+import { HealthHttp } from "./HealthHttp.js"
+import { NotificationsHttp } from "./NotificationsHttp.js"
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/
+
+const errorResponse = (status: number, code: string, message: string, requestId: string) =>
+  HttpServerResponse.unsafeJson({ error: { code, message }, requestId }, { status })
+
+/** Wraps the whole application: what it adds holds for every route, the API's and any other. */
+export const apiMiddleware = (app: HttpApp.Default): HttpApp.Default =>
+  Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const started = yield* Clock.currentTimeMillis
+    const incoming = request.headers["x-request-id"]
+    const requestId = incoming !== undefined && REQUEST_ID.test(incoming) ? incoming : globalThis.crypto.randomUUID()
+
+    const response = yield* app.pipe(
+      Effect.locally(currentRequestId, requestId),
+      Effect.catchAllCause((cause) => {
+        if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause)
+        // The router's own failure; its type is not in HttpApp's signature but it arrives here all the same.
+        const failure = Cause.failureOption(cause)
+        if (Option.isSome(failure) && Predicate.isTagged(failure.value, "RouteNotFound")) {
+          const path = request.url.split("?")[0]
+          return Effect.succeed(errorResponse(404, "not_found", `No route for ${request.method} ${path}.`, requestId))
+        }
+        return Effect.logError("request failed unexpectedly", cause).pipe(
+          Effect.as(errorResponse(500, "internal_error", "Something went wrong on our side.", requestId))
+        )
+      })
+    )
+
+    const headers: Record<string, string> = { "x-request-id": requestId }
+    if (response.status === 401 && response.headers["www-authenticate"] === undefined) {
+      headers["www-authenticate"] = "Bearer realm=\"async-data-export\", error=\"invalid_token\""
+    }
+    if (response.status === 503 && response.headers["retry-after"] === undefined) headers["retry-after"] = "30"
+    const finished = yield* Clock.currentTimeMillis
+    yield* Effect.logInfo("http", {
+      method: request.method,
+      path: request.url.split("?")[0],
+      status: response.status,
+      ms: finished - started
+    }).pipe(Effect.annotateLogs({ requestId }))
+    return HttpServerResponse.setHeaders(response, headers)
+  })
+
+/** The API's handlers. They need the application's ports and an Authentication implementation. */
+export const ApiLive = HttpApiBuilder.api(ExportApi).pipe(
+  Layer.provide([ExportsHttp, NotificationsHttp, HealthHttp])
+)
+
+/** Serves the API with its documents: /openapi.json and the /docs page. Needs an HttpServer. */
+export const ApiServerLive = HttpApiBuilder.serve(apiMiddleware).pipe(
+  Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
+  Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
+  Layer.provide(ApiLive)
+)

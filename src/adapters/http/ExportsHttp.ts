@@ -1,0 +1,101 @@
+// Handlers of the exports group: each translates HTTP to a use case and the use case's errors to API errors.
+import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
+import { DateTime, Effect, Schema } from "effect"
+import { downloadExport } from "../../application/DownloadExport.js"
+import { getExport, listExports } from "../../application/ExportQueries.js"
+import { requestExport } from "../../application/RequestExport.js"
+import { DownloadLink, ExportAccepted, ExportApi, ExportList } from "./Api.js"
+import {
+  exportExpired,
+  exportNotFound,
+  exportNotReady,
+  idempotencyKeyReused,
+  invalidRequest,
+  linkUnavailable,
+  queueUnavailable,
+  storeUnavailable
+} from "./ApiErrors.js"
+import { CurrentCaller } from "./Authentication.js"
+import { readJsonBody } from "./RequestBody.js"
+import { exportPath, exportView, statusOf } from "./Views.js"
+
+/** The API's body is flat; the application's command keeps the report's parameters apart. */
+const commandOf = (body: unknown): unknown => {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return body
+  const { format, reportType, ...params } = body as Record<string, unknown>
+  return { reportType, format, params }
+}
+
+/** Field paths as the client wrote them: "params.dateTo" is the body's "dateTo". */
+const bodyField = (field: string): string => field.replace(/^params\.?/, "")
+
+const encodeAccepted = Schema.encode(ExportAccepted)
+const encodeLink = Schema.encode(DownloadLink)
+
+export const ExportsHttp = HttpApiBuilder.group(ExportApi, "exports", (handlers) =>
+  handlers
+    .handleRaw("requestExport", ({ request }) =>
+      Effect.gen(function*() {
+        const caller = yield* CurrentCaller
+        const body = yield* readJsonBody(request)
+        const job = yield* requestExport(caller, commandOf(body), {
+          idempotencyKey: request.headers["idempotency-key"]
+        }).pipe(
+          Effect.catchTags({
+            ValidationError: (error) => invalidRequest(error, bodyField),
+            QueueUnavailable: queueUnavailable,
+            JobStoreUnavailable: storeUnavailable,
+            IdempotencyKeyReused: idempotencyKeyReused,
+            JobConflict: Effect.die
+          })
+        )
+        const accepted = new ExportAccepted({
+          jobId: job.jobId,
+          status: statusOf(job),
+          statusUrl: exportPath(job.jobId)
+        })
+        return HttpServerResponse.unsafeJson(yield* Effect.orDie(encodeAccepted(accepted)), {
+          status: 202,
+          headers: { location: accepted.statusUrl }
+        })
+      }))
+    .handle("listExports", ({ urlParams }) =>
+      Effect.gen(function*() {
+        const caller = yield* CurrentCaller
+        const page = yield* listExports(caller.owner, urlParams).pipe(
+          Effect.catchTags({ ValidationError: (error) => invalidRequest(error), JobStoreUnavailable: storeUnavailable })
+        )
+        const now = yield* DateTime.now
+        return new ExportList({
+          items: page.jobs.map((job) => exportView(job, now)),
+          ...(page.nextCursor === undefined ? {} : { nextCursor: page.nextCursor })
+        })
+      }))
+    .handle("getExport", ({ path }) =>
+      Effect.gen(function*() {
+        const caller = yield* CurrentCaller
+        const job = yield* getExport(caller.owner, path.jobId).pipe(
+          Effect.catchTags({ JobNotFound: exportNotFound, JobStoreUnavailable: storeUnavailable })
+        )
+        return exportView(job, yield* DateTime.now)
+      }))
+    .handleRaw("downloadExport", ({ path, request }) =>
+      Effect.gen(function*() {
+        const caller = yield* CurrentCaller
+        const link = yield* downloadExport(caller.owner, path.jobId).pipe(
+          Effect.catchTags({
+            JobNotFound: exportNotFound,
+            JobStoreUnavailable: storeUnavailable,
+            ExportNotReady: exportNotReady,
+            ExportExpired: exportExpired,
+            LinkSigningFailed: linkUnavailable
+          })
+        )
+        const noStore = { "cache-control": "no-store" }
+        // A script cannot read where a redirect goes, so a client that asks for JSON gets the link itself.
+        if ((request.headers["accept"] ?? "").includes("application/json")) {
+          const body = yield* Effect.orDie(encodeLink(new DownloadLink({ url: link.url, expiresAt: link.expiresAt })))
+          return HttpServerResponse.unsafeJson(body, { headers: noStore })
+        }
+        return HttpServerResponse.redirect(link.url, { status: 302, headers: noStore })
+      })))

@@ -1,0 +1,74 @@
+// What the API shows of a job and a notification: the domain's records translated for clients, with links
+// that lead back through the API (never a storage URL, which would outlive the caller's rights).
+import { DateTime } from "effect"
+import type { InAppNotification } from "../../application/ports/InAppNotifier.js"
+import type { ExportJob } from "../../domain/ExportJob.js"
+import type { ExportStatus } from "./Api.js"
+import { ExportFailure, ExportFile, ExportView, NotificationView } from "./Api.js"
+
+export const exportPath = (jobId: string): string => `/api/v1/reports/exports/${jobId}`
+export const downloadPath = (jobId: string): string => `${exportPath(jobId)}/download`
+
+const STATUS: Record<ExportJob["_tag"], ExportStatus> = {
+  Queued: "queued",
+  Running: "running",
+  Succeeded: "succeeded",
+  Failed: "failed",
+  Cancelled: "cancelled"
+}
+
+const definedParams = (params: object): Record<string, string | number> =>
+  Object.fromEntries(
+    Object.entries(params).filter((entry): entry is [string, string | number] =>
+      typeof entry[1] === "string" || typeof entry[1] === "number"
+    )
+  )
+
+export const statusOf = (job: ExportJob): ExportStatus => STATUS[job._tag]
+
+export const exportView = (job: ExportJob, now: DateTime.Utc): ExportView =>
+  new ExportView({
+    jobId: job.jobId,
+    status: statusOf(job),
+    reportType: job.report._tag,
+    format: job.format,
+    params: definedParams(job.report.params),
+    requestedAt: job.requestedAt,
+    ...("startedAt" in job && job.startedAt !== undefined ? { startedAt: job.startedAt } : {}),
+    ...("finishedAt" in job ? { finishedAt: job.finishedAt } : {}),
+    attempts: job.attempts,
+    statusUrl: exportPath(job.jobId),
+    ...(job._tag === "Succeeded"
+      ? {
+        file: new ExportFile({
+          rowCount: job.result.rowCount,
+          byteSize: job.result.byteSize,
+          sha256: job.result.sha256,
+          expiresAt: job.result.linkExpiresAt,
+          expired: DateTime.greaterThanOrEqualTo(now, job.result.linkExpiresAt),
+          downloadUrl: downloadPath(job.jobId)
+        })
+      }
+      : {}),
+    ...(job._tag === "Failed"
+      ? {
+        failure: new ExportFailure({
+          reason: job.failure.reason,
+          message: job.failure.userMessage,
+          retryable: job.failure.retryable
+        })
+      }
+      : {})
+  })
+
+export const notificationView = (notification: InAppNotification): NotificationView =>
+  new NotificationView({
+    id: notification.id,
+    jobId: notification.jobId,
+    kind: notification.kind,
+    title: notification.title,
+    body: notification.body,
+    link: notification.link,
+    createdAt: notification.createdAt,
+    ...(notification.readAt === undefined ? {} : { readAt: notification.readAt })
+  })
