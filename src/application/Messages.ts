@@ -32,11 +32,16 @@ const utc = (at: DateTime.Utc): string => `${DateTime.formatIso(at).slice(0, 16)
 export const notificationId = (job: SucceededJob | FailedJob): string =>
   `${job.jobId}:${job._tag === "Succeeded" ? "export_succeeded" : "export_failed"}`
 
-export const inAppNotificationFor = (
-  job: SucceededJob | FailedJob,
-  exportPage: string,
-  createdAt: DateTime.Utc
-): InAppNotification =>
+/**
+ * Where an in-app notification leads: the API's download endpoint for a file (it checks the user again at click
+ * time), the export's status for a failure. Relative, so it works behind any host the app is served from.
+ */
+export const inAppLinkFor = (job: SucceededJob | FailedJob): string =>
+  job._tag === "Succeeded"
+    ? `/api/v1/reports/exports/${job.jobId}/download`
+    : `/api/v1/reports/exports/${job.jobId}`
+
+export const inAppNotificationFor = (job: SucceededJob | FailedJob, createdAt: DateTime.Utc): InAppNotification =>
   new InAppNotification({
     id: notificationId(job),
     owner: job.owner,
@@ -47,7 +52,7 @@ export const inAppNotificationFor = (
       ? `${describe(job)}: ${job.result.rowCount} rows, ${humanBytes(job.result.byteSize)}. ` +
         `Download it before ${utc(job.result.linkExpiresAt)}.`
       : `${describe(job)}: ${job.failure.userMessage}`,
-    link: exportPage,
+    link: inAppLinkFor(job),
     createdAt
   })
 

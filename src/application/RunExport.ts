@@ -153,7 +153,7 @@ const deliver = (job: SucceededJob | FailedJob, channel: NotificationChannel, fr
     const page = exportPageUrl(settings, job.jobId)
     if (channel === "inApp") {
       const notifier = yield* InAppNotifier
-      return yield* notifier.deliver(inAppNotificationFor(job, page, yield* DateTime.now))
+      return yield* notifier.deliver(inAppNotificationFor(job, yield* DateTime.now))
     }
     const email = yield* EmailSender
     const message = job._tag === "Succeeded"

@@ -43,7 +43,8 @@ describe("listNotifications", () => {
       expect(notification.kind).toBe("export_succeeded")
       expect(notification.title.trim()).not.toBe("")
       expect(notification.body).toContain(`${ROWS} rows`)
-      expect(notification.link).toBe(`${APP}/exports/${job.jobId}`)
+      // The API's download endpoint, which checks the user again when they click.
+      expect(notification.link).toBe(`/api/v1/reports/exports/${job.jobId}/download`)
       expect(notification.readAt).toBeUndefined()
     }).pipe(Effect.provide(testLayer(ROWS, { appBaseUrl: APP }))))
 
@@ -72,7 +73,7 @@ describe("listNotifications", () => {
       expect(notification.body).toContain(job.failure.userMessage)
       expect(notification.body).not.toContain("injected fault")
       expect(notification.body).not.toContain("QueryFailed")
-      expect(notification.link).toBe(`${APP}/exports/${job.jobId}`)
+      expect(notification.link).toBe(`/api/v1/reports/exports/${job.jobId}`)
       expect(yield* listNotifications(bob.owner)).toEqual([])
     }).pipe(Effect.provide(testLayer(ROWS, { appBaseUrl: APP }))))
 })

@@ -96,7 +96,8 @@ describe("RunExport", () => {
       expect(emails).toHaveLength(1)
       expect(inApp).toHaveLength(1)
       expect(inApp[0]!.kind).toBe("export_succeeded")
-      expect(inApp[0]!.link).toBe(`http://127.0.0.1:3000/exports/${job.jobId}`)
+      expect(inApp[0]!.link).toBe(`/api/v1/reports/exports/${job.jobId}/download`)
+      expect(emails[0]!.text).toContain(`http://127.0.0.1:3000/exports/${job.jobId}`)
       const link = /memory:\/\/files\/\S+/.exec(emails[0]!.text)?.[0]
       expect(link).toBeDefined()
       expect(emails[0]!.html).toContain(link!)

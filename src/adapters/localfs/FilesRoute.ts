@@ -1,0 +1,60 @@
+// The route that serves the local file store's signed links: the embedded default's stand-in for a presigned
+// object-storage URL. The signature is checked before anything touches the disk.
+import { HttpApiBuilder, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { Effect, FiberRef } from "effect"
+import { currentRequestId } from "../http/ApiErrors.js"
+import { FILES_ROUTE, LocalFileStore } from "./LocalFileStore.js"
+
+const errorResponse = (status: number, code: string, message: string) =>
+  Effect.map(
+    FiberRef.get(currentRequestId),
+    (requestId) => HttpServerResponse.unsafeJson({ error: { code, message }, requestId }, { status })
+  )
+
+/** RFC 6266: an ASCII fallback name plus the exact UTF-8 name. */
+const contentDisposition = (name: string): string =>
+  `attachment; filename="${name.replace(/[^\x20-\x7e]|["\\]/g, "_")}"; filename*=UTF-8''${encodeURIComponent(name)}`
+
+export const FilesRoute = HttpApiBuilder.Router.use((router) =>
+  Effect.gen(function*() {
+    const store = yield* LocalFileStore
+    yield* router.get(
+      `${FILES_ROUTE}*`,
+      Effect.gen(function*() {
+        const request = yield* HttpServerRequest.HttpServerRequest
+        const url = new URL(request.url, "http://localhost")
+        const key = (() => {
+          try {
+            return decodeURIComponent(url.pathname.slice(FILES_ROUTE.length))
+          } catch {
+            return ""
+          }
+        })()
+        return yield* store.openSigned(
+          key,
+          url.searchParams.get("expires") ?? "",
+          url.searchParams.get("signature") ?? ""
+        )
+          .pipe(
+            Effect.map((file) =>
+              HttpServerResponse.stream(file.stream, {
+                contentType: file.contentType,
+                contentLength: file.size,
+                headers: {
+                  "content-disposition": contentDisposition(file.downloadName),
+                  "cache-control": "private, no-store",
+                  "x-content-type-options": "nosniff"
+                }
+              })
+            ),
+            Effect.catchTags({
+              LinkTampered: () => errorResponse(403, "link_invalid", "This download link is not valid."),
+              LinkExpired: () =>
+                errorResponse(410, "link_expired", "This download link has expired. Ask for the file again."),
+              FileNotFound: () => errorResponse(404, "file_not_found", "This file no longer exists.")
+            })
+          )
+      })
+    )
+  })
+)

@@ -1,0 +1,175 @@
+// The .eml files as a mail client reads them: MIME structure, encoded subjects, the job header, the Effect clock's
+// date; and the outbox as the development page lists it.
+import { describe, expect, it } from "@effect/vitest"
+import { DateTime, Duration, Effect, HashMap, Layer, Logger, Redacted, TestClock } from "effect"
+import { readdirSync, rmSync, writeFileSync } from "node:fs"
+import * as NodePath from "node:path"
+import { EmlEmailSender } from "../../../src/adapters/eml/EmlEmailSender.js"
+import { EmailSender } from "../../../src/application/ports/EmailSender.js"
+import type { EmailMessage } from "../../../src/application/ports/EmailSender.js"
+import { EmailAddress } from "../../../src/domain/Identifiers.js"
+import { jobIdAt, uniqueSuffix } from "../../contracts/ContractSupport.js"
+import { decodeEncodedWords, parameterOf, parseEml, partOf, withLf } from "./EmlParser.js"
+import { emlEmailSenderInTempDir } from "./EmlSupport.js"
+
+const START = Date.parse("2024-05-06T07:08:09.010Z")
+
+const withSender = <A, E>(test: Effect.Effect<A, E, EmailSender | EmlEmailSender>) =>
+  Effect.provide(test, emlEmailSenderInTempDir())
+
+const messageTo = (recipient: string, subject: string): EmailMessage => ({
+  to: Redacted.make(EmailAddress.make(recipient)),
+  subject,
+  text: "Your export is ready.\n\nDownload it: https://example.com/exports/1\n",
+  html: "<p>Your export is <strong>ready</strong>.</p>\n<p><a href=\"https://example.com/exports/1\">Download</a></p>",
+  jobId: jobIdAt(START)
+})
+
+/** Sends one message and returns the raw text of the file it became. */
+const sendAndRead = (message: EmailMessage) =>
+  Effect.gen(function*() {
+    const outbox = yield* EmlEmailSender
+    yield* (yield* EmailSender).send(message)
+    const [newest] = yield* outbox.listOutbox(1)
+    return yield* outbox.readMessage(newest!.file)
+  })
+
+describe("EmlEmailSender", () => {
+  it.effect("writes a MIME multipart/alternative message with the text and HTML parts", () =>
+    withSender(Effect.gen(function*() {
+      yield* TestClock.setTime(START)
+      const recipient = `alice-${uniqueSuffix()}@example.com`
+      const message = messageTo(recipient, "Your export is ready")
+      const text = yield* sendAndRead(message)
+
+      // Every line ends with CRLF and stays within RFC 5322's 998 characters.
+      expect(text.replace(/\r\n/g, "")).not.toMatch(/[\r\n]/)
+      expect(Math.max(...text.split("\r\n").map((line) => line.length))).toBeLessThanOrEqual(998)
+
+      const eml = parseEml(text)
+      expect(eml.headers.get("from")).toBe("\"Exports\" <exports@example.test>")
+      expect(eml.headers.get("to")).toBe(recipient)
+      expect(eml.headers.get("subject")).toBe("Your export is ready")
+      expect(eml.headers.get("date")).toBe("Mon, 06 May 2024 07:08:09 +0000")
+      expect(eml.headers.get("message-id")).toMatch(/^<[^<>@\s]+@example\.test>$/)
+      expect(eml.headers.get("mime-version")).toBe("1.0")
+      expect(eml.headers.get("x-export-job-id")).toBe(message.jobId)
+      const contentType = eml.headers.get("content-type") ?? ""
+      expect(contentType).toMatch(/^multipart\/alternative;/)
+      expect(parameterOf(contentType, "boundary")).toBeDefined()
+
+      expect(eml.parts.map((part) => part.headers.get("content-type"))).toEqual([
+        "text/plain; charset=UTF-8",
+        "text/html; charset=UTF-8"
+      ])
+      expect(withLf(partOf(eml, "text/plain")!.body)).toBe(message.text)
+      expect(withLf(partOf(eml, "text/html")!.body)).toBe(message.html)
+    })))
+
+  it.effect("a subject that is not ASCII is encoded per RFC 2047 and decodes back", () =>
+    withSender(Effect.gen(function*() {
+      const subjects = [
+        "Votre export « Commandes, T1 » est prêt ✅",
+        // Long enough for several encoded-words, with characters of 2, 3 and 4 bytes at every offset.
+        "Экспорт готов — 注文一覧 📦 ".repeat(8),
+        // ASCII that looks like an encoded-word must not be read as one.
+        "Report =?UTF-8?B?SGk=?= ready",
+        "Line\r\nBcc: someone@example.com"
+      ]
+      for (const subject of subjects) {
+        const text = yield* sendAndRead(messageTo("bob@example.com", subject))
+        const raw = parseEml(text).headers.get("subject") ?? ""
+        expect(raw).toMatch(/^=\?UTF-8\?B\?/)
+        for (const word of raw.split(" ")) expect(word.length).toBeLessThanOrEqual(75)
+        expect(decodeEncodedWords(raw)).toBe(subject)
+        expect(parseEml(text).headers.has("bcc")).toBe(false)
+      }
+    })))
+
+  it.effect("lists the outbox newest first, with the clock's dates, in sending order within one instant", () =>
+    withSender(Effect.gen(function*() {
+      const sender = yield* EmailSender
+      const outbox = yield* EmlEmailSender
+      yield* TestClock.setTime(START)
+      yield* sender.send(messageTo("first@example.com", "First"))
+      yield* sender.send(messageTo("second@example.com", "Second — même instant"))
+      yield* TestClock.adjust(Duration.seconds(90))
+      const third = messageTo("third@example.com", "Third")
+      yield* sender.send(third)
+
+      const entries = yield* outbox.listOutbox()
+      expect(entries.map((entry) => [entry.to, entry.subject])).toEqual([
+        ["third@example.com", "Third"],
+        ["second@example.com", "Second — même instant"],
+        ["first@example.com", "First"]
+      ])
+      expect(entries[0]!.jobId).toBe(third.jobId)
+      expect(entries.map((entry) => DateTime.toEpochMillis(entry.date))).toEqual([
+        START - 10 + 90_000,
+        START - 10,
+        START - 10
+      ])
+      expect(yield* outbox.listOutbox(2)).toEqual(entries.slice(0, 2))
+      // Nothing but the messages themselves: no temporary file is left behind.
+      expect(readdirSync(outbox.outbox).sort()).toEqual(entries.map((entry) => entry.file).sort())
+    })))
+
+  it.effect("readMessage refuses any name that is not a message of the outbox", () =>
+    withSender(Effect.gen(function*() {
+      const outbox = yield* EmlEmailSender
+      yield* (yield* EmailSender).send(messageTo("bob@example.com", "Hello"))
+      const [entry] = yield* outbox.listOutbox()
+      writeFileSync(NodePath.join(outbox.outbox, "..", "secret.eml"), "not yours")
+      for (
+        const file of [
+          "../secret.eml",
+          `../${NodePath.basename(outbox.outbox)}/${entry!.file}`,
+          "/etc/passwd",
+          "",
+          ".",
+          entry!.file.replace(/\.eml$/, ".txt"),
+          `${entry!.file}/..`
+        ]
+      ) {
+        const error = yield* Effect.flip(outbox.readMessage(file))
+        expect(error).toMatchObject({ _tag: "OutboxMessageNotFound", file })
+      }
+      rmSync(NodePath.join(outbox.outbox, "..", "secret.eml"))
+    })))
+
+  it.effect("a write failure is a NotificationFailed on the email channel", () =>
+    withSender(Effect.gen(function*() {
+      const outbox = yield* EmlEmailSender
+      // The outbox directory replaced by a plain file: nothing can be written into it any more.
+      rmSync(outbox.outbox, { recursive: true })
+      writeFileSync(outbox.outbox, "")
+      const recipient = `carol-${uniqueSuffix()}@example.com`
+      const error = yield* Effect.flip((yield* EmailSender).send(messageTo(recipient, "Hello")))
+      expect(error).toMatchObject({ _tag: "NotificationFailed", channel: "email" })
+      expect(error.detail).not.toContain(recipient)
+    })))
+
+  it.effect("logs the recipient masked, never in full", () =>
+    Effect.gen(function*() {
+      const lines: Array<string> = []
+      const capture = Logger.make(({ annotations, message }) => {
+        lines.push(JSON.stringify({ message, annotations: HashMap.toEntries(annotations) }))
+      })
+      const recipient = `dora-${uniqueSuffix()}@example.com`
+      yield* withSender(Effect.flatMap(EmailSender, (sender) => sender.send(messageTo(recipient, "Hello")))).pipe(
+        Effect.provide(Logger.add(capture))
+      )
+      expect(lines.join("\n")).toContain("d***@example.com")
+      expect(lines.join("\n")).not.toContain(recipient)
+    }))
+})
+
+describe("EmlEmailSender setup", () => {
+  it.effect("refuses a From that is not an address", () =>
+    Effect.gen(function*() {
+      for (const from of ["", "exports", "Exports <not an address>", "a@b.test\r\nBcc: x@y.test"]) {
+        const error = yield* Effect.flip(Effect.scoped(Layer.build(EmlEmailSender.layer({ outbox: "unused", from }))))
+        expect(error._tag).toBe("EmlEmailSenderSetupFailed")
+      }
+    }))
+})
