@@ -1,6 +1,7 @@
 // A worker in the same process as the in-memory queue: takes deliveries, hands them to the application and
 // settles each as the verdict says.
-import { Effect, Option } from "effect"
+import type { Duration } from "effect"
+import { Deferred, Effect, Fiber, Layer, Option, Ref } from "effect"
 import { MemoryJobQueue } from "../../adapters/memory/MemoryJobQueue.js"
 import type { Delivery } from "../../adapters/memory/MemoryJobQueue.js"
 import { handleDelivery } from "../../application/ExportWorker.js"
@@ -32,3 +33,52 @@ export const drainQueue = (maxDeliveries = 10_000) =>
     }
     return yield* Effect.dieMessage(`queue did not drain in ${maxDeliveries} deliveries`)
   })
+
+export interface WorkerOptions {
+  /** How many exports run at once. */
+  readonly concurrency: number
+  /** On shutdown, how long running exports may take to finish before they are interrupted and put back. */
+  readonly shutdownGrace: Duration.Duration
+}
+
+/**
+ * Workers that take deliveries for as long as the layer lives. On release they stop taking new messages, give
+ * running exports `shutdownGrace` to finish, then interrupt what is left and put those messages back.
+ */
+export const InProcessWorkers = (options: WorkerOptions) =>
+  Layer.scopedDiscard(Effect.gen(function*() {
+    const queue = yield* MemoryJobQueue
+    const stopping = yield* Deferred.make<void>()
+    const busy = yield* Ref.make(0)
+    const nextDelivery = Effect.raceFirst(
+      Effect.map(queue.receive, Option.some),
+      Effect.as(Deferred.await(stopping), Option.none())
+    )
+    const worker = Effect.gen(function*() {
+      while (true) {
+        const delivery = yield* nextDelivery
+        if (Option.isNone(delivery)) return
+        yield* Ref.update(busy, (n) => n + 1)
+        yield* processDelivery(delivery.value).pipe(
+          Effect.onInterrupt(() => delivery.value.retry),
+          Effect.ensuring(Ref.update(busy, (n) => n - 1))
+        )
+      }
+    })
+    const fibers = yield* Effect.forEach(
+      Array.from({ length: options.concurrency }),
+      () => Effect.forkDaemon(worker)
+    )
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function*() {
+        const running = yield* Ref.get(busy)
+        yield* Effect.logInfo("workers stopping", { running })
+        yield* Deferred.succeed(stopping, undefined)
+        const finished = yield* Fiber.joinAll(fibers).pipe(Effect.timeout(options.shutdownGrace), Effect.option)
+        if (Option.isNone(finished)) {
+          yield* Effect.logWarning("exports still running after the grace period; putting them back")
+          yield* Fiber.interruptAll(fibers)
+        }
+      })
+    )
+  }))

@@ -1,0 +1,107 @@
+// The report catalogue run on the embedded ClickHouse (chdb) exactly as production runs it: the catalogue's SQL,
+// its parameters bound by the engine, rows streamed block by block as the export reads them.
+import { Chunk, Duration, Effect, Layer, Stream } from "effect"
+import { ReportSource } from "../../application/ports/ReportSource.js"
+import type { ReportQuery } from "../../application/ports/ReportSource.js"
+import { QueryFailed, QueryTimeout } from "../../domain/Errors.js"
+import type { Cell, Column, ReportDefinition, ReportRequest, ReportRow } from "../../domain/Reports.js"
+import { definitionOf, queryParametersOf } from "../../domain/Reports.js"
+import type { ChdbError, ChdbSettings, JsonRow } from "./ChdbEngine.js"
+import { ChdbEngine } from "./ChdbEngine.js"
+
+/** ClickHouse's TIMEOUT_EXCEEDED: the query ran past its `max_execution_time`. */
+const TIMEOUT_EXCEEDED = 159
+
+/**
+ * Failures that another attempt, seconds later, may not meet: the engine was short of memory or of query slots
+ * while other exports ran. Anything else (unknown table or column, bad SQL, a cancelled query) fails the same way
+ * every time, so it is not worth a retry.
+ */
+const TRANSIENT_CODES: ReadonlySet<number> = new Set([
+  173, // CANNOT_ALLOCATE_MEMORY
+  202, // TOO_MANY_SIMULTANEOUS_QUERIES
+  241 // MEMORY_LIMIT_EXCEEDED
+])
+
+const MAX_DETAIL_LENGTH = 1_000
+
+/**
+ * The query's timeout, enforced by the engine too, so that it stops working when the export gives up (the
+ * application enforces the same timeout on its side). ClickHouse measures it in wall-clock time from the start of
+ * the query, time spent waiting on a slow consumer included, as the port defines it.
+ */
+const settingsFor = (timeout: Duration.Duration): ChdbSettings => {
+  const millis = Duration.toMillis(timeout)
+  return {
+    ...(Number.isFinite(millis) ? { max_execution_time: Math.max(1, Math.ceil(millis)) / 1000 } : {}),
+    // 'break' would end the result early without an error: a truncated file that looks complete.
+    timeout_overflow_mode: "throw"
+  }
+}
+
+const integerOf = (text: string): number | bigint => {
+  const value = Number(text)
+  return Number.isSafeInteger(value) ? value : BigInt(text)
+}
+
+/**
+ * The engine quotes 64-bit integers (counts, sums) so that none loses precision on the way: they come back as
+ * numbers here, or as bigints past 2^53. Other cells are used as JSON gives them; decimals are strings already
+ * (the catalogue's SQL prints them with toString).
+ */
+const decoderFor = (columns: ReadonlyArray<Column>) => {
+  const integerColumns = columns.flatMap((column, index) => (column.type === "integer" ? [index] : []))
+  return (row: JsonRow): ReportRow => {
+    const cells = row as Array<Cell>
+    for (const index of integerColumns) {
+      const cell = cells[index]
+      if (typeof cell === "string") cells[index] = integerOf(cell)
+    }
+    return cells
+  }
+}
+
+/** A timeout is the user's to act on (narrow the range); any other failure is ours, with ClickHouse's words. */
+export const reportErrorOf = (query: ReportQuery, rowsRead: number, error: ChdbError): QueryTimeout | QueryFailed =>
+  error.clickhouseCode === TIMEOUT_EXCEEDED || error.kind === "CHDB_TIMEOUT"
+    ? new QueryTimeout({
+      jobId: query.jobId,
+      afterMillis: Duration.toMillis(query.timeout),
+      rowsBeforeTimeout: rowsRead
+    })
+    : new QueryFailed({
+      jobId: query.jobId,
+      detail: `chdb ${error.operation} failed: ${error.message}`.slice(0, MAX_DETAIL_LENGTH),
+      retryable: error.clickhouseCode !== undefined && TRANSIENT_CODES.has(error.clickhouseCode)
+    })
+
+/**
+ * A ReportSource over the engine. `catalogue` gives each report's definition; it is the report catalogue but for
+ * tests that need a query the catalogue cannot make slow or broken.
+ */
+export const makeChdbReportSource = (catalogue: (report: ReportRequest) => ReportDefinition = definitionOf) =>
+  Effect.gen(function*() {
+    const engine = yield* ChdbEngine
+    return ReportSource.of({
+      rows: (query) =>
+        Stream.suspend(() => {
+          const definition = catalogue(query.report)
+          const decode = decoderFor(definition.columns)
+          let rowsRead = 0
+          return engine.stream(definition.sql, queryParametersOf(query.merchantId, query.report), {
+            settings: settingsFor(query.timeout),
+            label: query.jobId
+          }).pipe(
+            Stream.mapChunks((chunk) => {
+              rowsRead += chunk.length
+              return Chunk.map(chunk, decode)
+            }),
+            Stream.mapError((error) => reportErrorOf(query, rowsRead, error)),
+            Stream.withSpan("ChdbReportSource.rows", { attributes: { reportType: query.report._tag } })
+          )
+        })
+    })
+  })
+
+/** The catalogue's reports from the embedded engine. Needs a ChdbEngine whose data directory has order_lines. */
+export const ReportSourceChdb = Layer.effect(ReportSource, makeChdbReportSource())

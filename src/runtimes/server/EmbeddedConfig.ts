@@ -1,0 +1,58 @@
+// Settings of the embedded default (`npm start`): where it listens, where it keeps its data, and the secrets
+// it makes for itself on first start so that no secret is ever a default shipped in the source.
+import { Config, Duration, Effect, Redacted } from "effect"
+import { randomBytes } from "node:crypto"
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { join, resolve } from "node:path"
+
+export interface EmbeddedConfig {
+  readonly host: string
+  readonly port: number
+  readonly dataDir: string
+  /** The address users reach this server at; signed file links and notifications point there. */
+  readonly publicBaseUrl: string
+  readonly workerConcurrency: number
+  readonly shutdownGrace: Duration.Duration
+  /** How many order lines the demo dataset holds when it is first made. */
+  readonly demoRows: number
+}
+
+export const embeddedConfig: Config.Config<EmbeddedConfig> = Config.all({
+  host: Config.string("HOST").pipe(Config.withDefault("127.0.0.1")),
+  port: Config.port("PORT").pipe(Config.withDefault(3000)),
+  dataDir: Config.string("DATA_DIR").pipe(Config.withDefault(".data"), Config.map((dir) => resolve(dir))),
+  publicBaseUrl: Config.option(Config.url("PUBLIC_BASE_URL")),
+  workerConcurrency: Config.integer("WORKER_CONCURRENCY").pipe(
+    Config.withDefault(2),
+    Config.validate({ message: "must be from 1 to 16", validation: (n) => n >= 1 && n <= 16 })
+  ),
+  shutdownGrace: Config.duration("SHUTDOWN_GRACE").pipe(Config.withDefault(Duration.seconds(30))),
+  demoRows: Config.integer("DEMO_ROWS").pipe(
+    Config.withDefault(1_200_000),
+    Config.validate({ message: "must be from 1000 to 100000000", validation: (n) => n >= 1000 && n <= 100_000_000 })
+  )
+}).pipe(
+  Config.map(({ publicBaseUrl, ...rest }) => ({
+    ...rest,
+    publicBaseUrl: publicBaseUrl._tag === "Some"
+      ? publicBaseUrl.value.toString().replace(/\/$/, "")
+      : `http://${rest.host.includes(":") ? `[${rest.host}]` : rest.host}:${rest.port}`
+  }))
+)
+
+/**
+ * A secret kept in the data directory, made on first use (48 random bytes, readable by this user only). The
+ * server and `npm run dev-token` share it, whichever runs first.
+ */
+export const localSecret = (dataDir: string, name: string): Effect.Effect<Redacted.Redacted<string>> =>
+  Effect.sync(() => {
+    const dir = join(dataDir, "secrets")
+    const file = join(dir, name)
+    mkdirSync(dir, { recursive: true, mode: 0o700 })
+    try {
+      writeFileSync(file, randomBytes(48).toString("base64url"), { flag: "wx", mode: 0o600 })
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error
+    }
+    return Redacted.make(readFileSync(file, "utf8").trim())
+  })

@@ -1,0 +1,110 @@
+// The embedded default: API and worker in one process, report data from chdb (seeded on first start), files on
+// the local disk behind signed links, emails as .eml files, jobs, notifications and queue in memory.
+// A composition of layers and nothing else: every rule lives in the application.
+import { NodeHttpServer } from "@effect/platform-node"
+import { Config, Duration, Effect, Layer, Option } from "effect"
+import { createServer } from "node:http"
+import { join } from "node:path"
+import { AuthenticationJwt } from "../../adapters/auth/JwtAuthentication.js"
+import { DEV_AUDIENCE, DEV_ISSUER, JwtVerifier } from "../../adapters/auth/JwtVerifier.js"
+import { ChdbEngine } from "../../adapters/chdb/ChdbEngine.js"
+import { ReportSourceChdb } from "../../adapters/chdb/ChdbReportSource.js"
+import { DEMO_SEED, DemoOrdersChdb } from "../../adapters/chdb/DemoSeed.js"
+import { EmlEmailSender } from "../../adapters/eml/EmlEmailSender.js"
+import { OutboxRoute } from "../../adapters/eml/OutboxRoute.js"
+import { ApiServerLive } from "../../adapters/http/ApiServer.js"
+import { ReadinessChecks } from "../../adapters/http/HealthHttp.js"
+import { FilesRoute } from "../../adapters/localfs/FilesRoute.js"
+import { LocalFileStore } from "../../adapters/localfs/LocalFileStore.js"
+import { FaultInjection } from "../../adapters/memory/FaultInjection.js"
+import { JobQueueMemory, MemoryJobQueue } from "../../adapters/memory/MemoryJobQueue.js"
+import { JobStoreMemory } from "../../adapters/memory/MemoryJobStore.js"
+import { InAppNotifierMemory, MemoryInAppNotifier } from "../../adapters/memory/MemoryNotifications.js"
+import { ExportSettings } from "../../application/ExportSettings.js"
+import { JobIds } from "../../application/JobIds.js"
+import { InProcessWorkers } from "../local/InProcessWorker.js"
+import type { EmbeddedConfig } from "./EmbeddedConfig.js"
+import { localSecret } from "./EmbeddedConfig.js"
+
+/** The demo dataset scaled to `DEMO_ROWS` order lines (orders have two lines on average). */
+const demoSeedFor = (rows: number) => {
+  const scale = rows / 1_200_000
+  return {
+    ...DEMO_SEED,
+    merchants: DEMO_SEED.merchants.map((merchant) => ({
+      ...merchant,
+      orders: Math.max(1, Math.round(merchant.orders * scale))
+    }))
+  }
+}
+
+/** AUTH_JWT_SECRET or AUTH_JWKS_URL when set; otherwise the local secret that `npm run dev-token` signs with. */
+const jwtVerifierFor = (config: EmbeddedConfig) =>
+  Layer.unwrapEffect(Effect.gen(function*() {
+    const configured = yield* Config.option(Config.string("AUTH_JWT_SECRET")).pipe(
+      Effect.zipWith(Config.option(Config.string("AUTH_JWKS_URL")), (secret, jwks) =>
+        Option.isSome(secret) || Option.isSome(jwks))
+    )
+    if (configured) {
+      return JwtVerifier.layerConfig
+    }
+    return JwtVerifier.layer({
+      keys: { _tag: "SharedSecret", secret: yield* localSecret(config.dataDir, "jwt-secret") },
+      issuer: DEV_ISSUER,
+      audience: DEV_AUDIENCE,
+      clockSkew: Duration.seconds(30),
+      merchantClaim: "merchant_id",
+      emailClaim: "email"
+    })
+  }))
+
+export const EmbeddedServerLive = (config: EmbeddedConfig) => {
+  const engine = ChdbEngine.Default(join(config.dataDir, "clickhouse"))
+  const reports = ReportSourceChdb.pipe(
+    Layer.provide(DemoOrdersChdb(demoSeedFor(config.demoRows))),
+    Layer.provideMerge(engine)
+  )
+
+  const files = Layer.unwrapEffect(
+    Effect.map(
+      localSecret(config.dataDir, "link-secret"),
+      (secret) =>
+        LocalFileStore.layer({ root: join(config.dataDir, "files"), publicBaseUrl: config.publicBaseUrl, secret })
+    )
+  )
+  const email = EmlEmailSender.layer({
+    outbox: join(config.dataDir, "outbox"),
+    from: "Exports <exports@localhost>"
+  })
+  const inMemory = Layer.mergeAll(JobStoreMemory, JobQueueMemory, InAppNotifierMemory, JobIds.Default).pipe(
+    Layer.provideMerge(Layer.mergeAll(MemoryJobQueue.Default, MemoryInAppNotifier.Default)),
+    Layer.provide(FaultInjection.Default)
+  )
+  const settings = Layer.effect(
+    ExportSettings,
+    ExportSettings.config.pipe(
+      Effect.map((read) => ({
+        ...read,
+        // Unless told otherwise, the "app" that emails link to is this server.
+        appBaseUrl: read.appBaseUrl === ExportSettings.defaults.appBaseUrl ? config.publicBaseUrl : read.appBaseUrl
+      }))
+    )
+  )
+
+  const adapters = Layer.mergeAll(reports, files, email, inMemory, settings)
+  const readiness = Layer.effect(
+    ReadinessChecks,
+    Effect.map(ChdbEngine, (chdb) => [{ name: "clickhouse", check: chdb.query("SELECT 1") }])
+  )
+
+  const http = Layer.mergeAll(ApiServerLive, FilesRoute, OutboxRoute).pipe(
+    Layer.provide(AuthenticationJwt),
+    Layer.provide(jwtVerifierFor(config)),
+    Layer.provide(readiness),
+    Layer.provide(NodeHttpServer.layer(createServer, { port: config.port, host: config.host }))
+  )
+
+  const workers = InProcessWorkers({ concurrency: config.workerConcurrency, shutdownGrace: config.shutdownGrace })
+
+  return Layer.mergeAll(http, workers).pipe(Layer.provideMerge(adapters))
+}

@@ -1,0 +1,37 @@
+// `npm start`: the service on its embedded defaults. Prints where it listens and a command to try it.
+import { NodeRuntime } from "@effect/platform-node"
+import { Console, Effect, Layer, Logger, LogLevel } from "effect"
+import { embeddedConfig } from "./EmbeddedConfig.js"
+import { EmbeddedServerLive } from "./EmbeddedServer.js"
+
+const banner = (base: string, dataDir: string) =>
+  [
+    "",
+    `async-data-export is running on its embedded defaults at ${base}`,
+    `  API docs      ${base}/docs   (OpenAPI: ${base}/openapi.json)`,
+    `  sent emails   ${base}/dev/outbox`,
+    `  data          ${dataDir}   (jobs, notifications and the queue are in memory)`,
+    "",
+    "Try it:",
+    "  TOKEN=$(npm run -s dev-token -- --sub demo-user --merchant m-acme --email demo@example.com)",
+    `  curl -s -X POST ${base}/api/v1/reports/export -H "Authorization: Bearer $TOKEN" \\`,
+    "    -H 'Content-Type: application/json' \\",
+    "    -d '{\"reportType\":\"orders\",\"format\":\"csv\",\"dateFrom\":\"2025-01-01\",\"dateTo\":\"2025-03-31\"}'",
+    `  curl -s ${base}/api/v1/reports/exports -H "Authorization: Bearer $TOKEN"`,
+    ""
+  ].join("\n")
+
+const program = Effect.gen(function*() {
+  const config = yield* embeddedConfig
+  yield* Effect.logInfo("starting", { dataDir: config.dataDir, port: config.port })
+  return yield* Layer.launch(
+    EmbeddedServerLive(config).pipe(
+      Layer.tap(() => Console.log(banner(config.publicBaseUrl, config.dataDir)))
+    )
+  )
+})
+
+NodeRuntime.runMain(
+  program.pipe(Effect.provide(Logger.json), Logger.withMinimumLogLevel(LogLevel.Info)),
+  { disablePrettyLogger: true }
+)
