@@ -124,8 +124,12 @@ export type OrdersParams = typeof OrdersParams.Type
 const TopProductsParamsFields = {
   ...dateRangeFields,
   limit: Schema.optionalWith(
-    Schema.Int.pipe(
-      Schema.between(1, 1000, { identifier: "limit-range", message: () => "must be a whole number from 1 to 1000" })
+    Schema.Number.pipe(
+      Schema.filter((n) => Number.isInteger(n) && n >= 1 && n <= 1000, {
+        identifier: "limit-range",
+        message: () => "must be a whole number from 1 to 1000",
+        arbitrary: () => (fc) => fc.integer({ min: 1, max: 1000 })
+      })
     ),
     { default: () => 100 }
   )

@@ -63,7 +63,8 @@ const collect = (
       // member's complaint helps the client. A union of literals is one rule: "one of these".
       if (issue.ast._tag === "Union") {
         const literals = literalsOf(issue.ast)
-        const objectExpected = isObjectLike(issue.ast) && (typeof issue.actual !== "object" || issue.actual === null)
+        const objectExpected = isObjectLike(issue.ast) &&
+          (typeof issue.actual !== "object" || issue.actual === null || Array.isArray(issue.actual))
         if (literals !== undefined || objectExpected) {
           out.push(new FieldIssue({ field: fieldOf(path), ...typeIssue(issue.ast)! }))
           return

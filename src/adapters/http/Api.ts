@@ -109,6 +109,8 @@ export class Readiness extends Schema.Class<Readiness>("Readiness")({
   checks: Schema.Record({ key: Schema.String, value: Schema.String })
 }) {}
 
+const QueryValue = Schema.Union(Schema.String, Schema.Array(Schema.String))
+
 const jobId = HttpApiSchema.param("jobId", Schema.String)
 const notificationId = HttpApiSchema.param("notificationId", Schema.String)
 
@@ -131,7 +133,8 @@ export class ExportsGroup extends HttpApiGroup.make("exports")
   )
   .add(
     HttpApiEndpoint.get("listExports", "/api/v1/reports/exports")
-      .setUrlParams(Schema.Struct({ limit: Schema.optional(Schema.String), cursor: Schema.optional(Schema.String) }))
+      // Repeated parameters decode here and are refused by the use case, in the API's own error shape.
+      .setUrlParams(Schema.Struct({ limit: Schema.optional(QueryValue), cursor: Schema.optional(QueryValue) }))
       .addSuccess(ExportList)
       .addError(BadRequest)
       .annotate(OpenApi.Summary, "The caller's exports, newest first")

@@ -24,61 +24,82 @@ export const FieldIssueBody = Schema.Struct({
   message: Schema.String
 })
 
-export const ErrorBody = Schema.Struct({
-  code: Schema.String,
-  message: Schema.String,
-  details: Schema.optional(Schema.Array(FieldIssueBody))
+/**
+ * The fields of an error response, with the codes its status may carry. Distinct codes per class also let the
+ * API tell its error classes apart: the platform picks the first class whose shape fits an error value.
+ */
+const errorFields = <const Codes extends ReadonlyArray<string>>(...codes: Codes) => ({
+  error: Schema.Struct({
+    code: Schema.Literal(...codes),
+    message: Schema.String,
+    details: Schema.optional(Schema.Array(FieldIssueBody))
+  }),
+  requestId: Schema.String
 })
 
-const errorFields = { error: ErrorBody, requestId: Schema.String }
-
-export class BadRequest
-  extends Schema.Class<BadRequest>("BadRequest")(errorFields, HttpApiSchema.annotations({ status: 400 }))
-{}
-export class Unauthorized
-  extends Schema.Class<Unauthorized>("Unauthorized")(errorFields, HttpApiSchema.annotations({ status: 401 }))
-{}
-export class Forbidden
-  extends Schema.Class<Forbidden>("Forbidden")(errorFields, HttpApiSchema.annotations({ status: 403 }))
-{}
-export class NotFound
-  extends Schema.Class<NotFound>("NotFound")(errorFields, HttpApiSchema.annotations({ status: 404 }))
-{}
-export class Conflict
-  extends Schema.Class<Conflict>("Conflict")(errorFields, HttpApiSchema.annotations({ status: 409 }))
-{}
-export class Gone extends Schema.Class<Gone>("Gone")(errorFields, HttpApiSchema.annotations({ status: 410 })) {}
-export class PayloadTooLarge
-  extends Schema.Class<PayloadTooLarge>("PayloadTooLarge")(errorFields, HttpApiSchema.annotations({ status: 413 }))
-{}
+export class BadRequest extends Schema.Class<BadRequest>("BadRequest")(
+  errorFields("invalid_request", "malformed_json", "unreadable_body"),
+  HttpApiSchema.annotations({ status: 400 })
+) {}
+export class Unauthorized extends Schema.Class<Unauthorized>("Unauthorized")(
+  errorFields("unauthorized", "token_expired"),
+  HttpApiSchema.annotations({ status: 401 })
+) {}
+export class NotFound extends Schema.Class<NotFound>("NotFound")(
+  errorFields("export_not_found", "notification_not_found", "not_found"),
+  HttpApiSchema.annotations({ status: 404 })
+) {}
+export class Conflict extends Schema.Class<Conflict>("Conflict")(
+  errorFields("idempotency_key_reused", "export_not_ready"),
+  HttpApiSchema.annotations({ status: 409 })
+) {}
+export class Gone extends Schema.Class<Gone>("Gone")(
+  errorFields("export_expired"),
+  HttpApiSchema.annotations({ status: 410 })
+) {}
+export class PayloadTooLarge extends Schema.Class<PayloadTooLarge>("PayloadTooLarge")(
+  errorFields("payload_too_large"),
+  HttpApiSchema.annotations({ status: 413 })
+) {}
 export class UnsupportedMediaType extends Schema.Class<UnsupportedMediaType>("UnsupportedMediaType")(
-  errorFields,
+  errorFields("unsupported_media_type"),
   HttpApiSchema.annotations({ status: 415 })
 ) {}
 export class ServiceUnavailable extends Schema.Class<ServiceUnavailable>("ServiceUnavailable")(
-  errorFields,
+  errorFields(
+    "queue_unavailable",
+    "store_unavailable",
+    "notifications_unavailable",
+    "download_unavailable",
+    "not_ready"
+  ),
   HttpApiSchema.annotations({ status: 503 })
 ) {}
 
-type ErrorClass<E> = new(props: { error: typeof ErrorBody.Type; requestId: string }) => E
+type FieldIssue = typeof FieldIssueBody.Type
+interface ErrorProps<Code extends string> {
+  readonly error: { readonly code: Code; readonly message: string; readonly details?: ReadonlyArray<FieldIssue> }
+  readonly requestId: string
+}
+type ErrorClass<Code extends string, E> = new(props: ErrorProps<Code>) => E
 
 /** Builds an API error for the current request. */
-export const apiError = <E>(
-  Class: ErrorClass<E>,
-  code: string,
+export const apiError = <Code extends string, E>(
+  Class: ErrorClass<Code, E>,
+  code: Code,
   message: string,
-  details?: ReadonlyArray<typeof FieldIssueBody.Type>
+  details?: ReadonlyArray<FieldIssue>
 ): Effect.Effect<E> =>
   Effect.map(
     FiberRef.get(currentRequestId),
     (requestId) => new Class({ error: { code, message, ...(details === undefined ? {} : { details }) }, requestId })
   )
 
-export const fail = <E>(
-  Class: ErrorClass<E>,
-  code: string,
+export const fail = <Code extends string, E>(
+  Class: ErrorClass<Code, E>,
+  code: NoInfer<Code>,
   message: string,
-  details?: ReadonlyArray<typeof FieldIssueBody.Type>
+  details?: ReadonlyArray<FieldIssue>
 ): Effect.Effect<never, E> => Effect.flatMap(apiError(Class, code, message, details), Effect.fail)
 
 // ---- translations of the domain's errors ----

@@ -1,7 +1,6 @@
 // The API as a served application: handlers, OpenAPI document and docs page, and the middleware every request
 // passes through (request id, one error shape for what the platform answers itself, access log).
-import { HttpApiBuilder, HttpApiSwagger, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import type { HttpApp } from "@effect/platform"
+import { HttpApiBuilder, HttpApiSwagger, HttpApp, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Cause, Clock, Effect, Layer, Option, Predicate } from "effect"
 import { ExportApi } from "./Api.js"
 import { currentRequestId } from "./ApiErrors.js"
@@ -14,43 +13,67 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/
 const errorResponse = (status: number, code: string, message: string, requestId: string) =>
   HttpServerResponse.unsafeJson({ error: { code, message }, requestId }, { status })
 
-/** Wraps the whole application: what it adds holds for every route, the API's and any other. */
+/** Headers every response gets, whoever wrote its body (a handler, the API's error encoder, a route). */
+const finishResponse =
+  (requestId: string, started: number) =>
+  (request: HttpServerRequest.HttpServerRequest, response: HttpServerResponse.HttpServerResponse) =>
+    Effect.gen(function*() {
+      const headers: Record<string, string> = { "x-request-id": requestId }
+      if (response.status === 401 && response.headers["www-authenticate"] === undefined) {
+        headers["www-authenticate"] = "Bearer realm=\"async-data-export\", error=\"invalid_token\""
+      }
+      if (response.status === 503 && response.headers["retry-after"] === undefined) headers["retry-after"] = "30"
+      const finished = yield* Clock.currentTimeMillis
+      yield* Effect.logInfo("http", {
+        method: request.method,
+        path: request.url.split("?")[0],
+        status: response.status,
+        ms: finished - started
+      }).pipe(Effect.annotateLogs({ requestId }))
+      return HttpServerResponse.setHeaders(response, headers)
+    })
+
+/**
+ * Wraps every route of the API's router. Typed API errors pass through to the API's encoder; what the platform
+ * would otherwise answer in its own way (no route, a parameter it could not decode, a defect) gets our shape.
+ */
 export const apiMiddleware = (app: HttpApp.Default): HttpApp.Default =>
   Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const started = yield* Clock.currentTimeMillis
     const incoming = request.headers["x-request-id"]
     const requestId = incoming !== undefined && REQUEST_ID.test(incoming) ? incoming : globalThis.crypto.randomUUID()
+    yield* HttpApp.appendPreResponseHandler(finishResponse(requestId, started))
 
-    const response = yield* app.pipe(
+    // The platform reads any 7 characters as the scheme; only "Bearer" is one we accept.
+    const authorization = request.headers["authorization"]
+    if (authorization !== undefined && !/^Bearer /i.test(authorization)) {
+      return errorResponse(401, "unauthorized", "Use the Bearer scheme: Authorization: Bearer <token>.", requestId)
+    }
+
+    return yield* app.pipe(
       Effect.locally(currentRequestId, requestId),
       Effect.catchAllCause((cause) => {
         if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause)
-        // The router's own failure; its type is not in HttpApp's signature but it arrives here all the same.
+        // These failures are not in HttpApp's signature, but the router and the API's decoder raise them.
         const failure = Cause.failureOption(cause)
-        if (Option.isSome(failure) && Predicate.isTagged(failure.value, "RouteNotFound")) {
-          const path = request.url.split("?")[0]
-          return Effect.succeed(errorResponse(404, "not_found", `No route for ${request.method} ${path}.`, requestId))
+        if (Option.isSome(failure)) {
+          if (Predicate.isTagged(failure.value, "RouteNotFound")) {
+            const path = request.url.split("?")[0]
+            return Effect.succeed(errorResponse(404, "not_found", `No route for ${request.method} ${path}.`, requestId))
+          }
+          if (Predicate.isTagged(failure.value, "HttpApiDecodeError")) {
+            return Effect.succeed(
+              errorResponse(400, "invalid_request", "The request's path or query is not valid.", requestId)
+            )
+          }
+          return Effect.failCause(cause)
         }
         return Effect.logError("request failed unexpectedly", cause).pipe(
           Effect.as(errorResponse(500, "internal_error", "Something went wrong on our side.", requestId))
         )
       })
     )
-
-    const headers: Record<string, string> = { "x-request-id": requestId }
-    if (response.status === 401 && response.headers["www-authenticate"] === undefined) {
-      headers["www-authenticate"] = "Bearer realm=\"async-data-export\", error=\"invalid_token\""
-    }
-    if (response.status === 503 && response.headers["retry-after"] === undefined) headers["retry-after"] = "30"
-    const finished = yield* Clock.currentTimeMillis
-    yield* Effect.logInfo("http", {
-      method: request.method,
-      path: request.url.split("?")[0],
-      status: response.status,
-      ms: finished - started
-    }).pipe(Effect.annotateLogs({ requestId }))
-    return HttpServerResponse.setHeaders(response, headers)
   })
 
 /** The API's handlers. They need the application's ports and an Authentication implementation. */
@@ -59,7 +82,8 @@ export const ApiLive = HttpApiBuilder.api(ExportApi).pipe(
 )
 
 /** Serves the API with its documents: /openapi.json and the /docs page. Needs an HttpServer. */
-export const ApiServerLive = HttpApiBuilder.serve(apiMiddleware).pipe(
+export const ApiServerLive = HttpApiBuilder.serve().pipe(
+  Layer.provide(HttpApiBuilder.middleware(apiMiddleware)),
   Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
   Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
   Layer.provide(ApiLive)

@@ -7,6 +7,8 @@ import { BadRequest, fail, PayloadTooLarge, UnsupportedMediaType } from "./ApiEr
 /** Export requests are a few hundred bytes; anything near this is not one. */
 export const MAX_BODY_BYTES = 16 * 1024
 
+const DRAIN_LIMIT_BYTES = 1024 * 1024
+
 export const readJsonBody = (request: HttpServerRequest.HttpServerRequest, maxBytes = MAX_BODY_BYTES) =>
   Effect.gen(function*() {
     const contentType = (request.headers["content-type"] ?? "").toLowerCase()
@@ -18,18 +20,21 @@ export const readJsonBody = (request: HttpServerRequest.HttpServerRequest, maxBy
     if (declared > maxBytes) return yield* tooLarge
     const parts: Array<Uint8Array> = []
     let size = 0
+    // Past the limit the rest is read and dropped, up to a bound, so the client gets its 413 rather than a reset
+    // connection; beyond the bound the connection is cut.
     yield* request.stream.pipe(
       Stream.catchAll(() =>
         Stream.fromEffect(fail(BadRequest, "unreadable_body", "The request body could not be read."))
       ),
       Stream.runForEach((chunk) => {
         size += chunk.length
-        if (size > maxBytes) return tooLarge
-        parts.push(chunk)
+        if (size > DRAIN_LIMIT_BYTES) return tooLarge
+        if (size <= maxBytes) parts.push(chunk)
         return Effect.void
       })
     )
-    const text = Buffer.concat(parts).toString("utf8")
+    if (size > maxBytes) return yield* tooLarge
+    const text = Buffer.concat(parts).toString("utf8").replace(/^\uFEFF/, "")
     return yield* Effect.try({
       try: (): unknown => JSON.parse(text),
       catch: () => "malformed" as const

@@ -96,21 +96,43 @@ export const expectApiError = (response: RawResponse, status: number, code: stri
   return expectErrorShape(response, code)
 }
 
-/**
- * A client error (4xx) with `code`, in the one error shape, for checks that hold whichever 4xx the API picks:
- * the request was refused and said why, without data.
- */
-export const expectRefused = (response: RawResponse, code: string): ErrorBody => {
-  expect(response.status, response.text).toBeGreaterThanOrEqual(400)
-  expect(response.status, response.text).toBeLessThan(500)
-  return expectErrorShape(response, code)
+/** The status each error code is answered with: part of the API's contract. */
+export const STATUS_OF_CODE: Readonly<Record<string, number>> = {
+  invalid_request: 400,
+  malformed_json: 400,
+  unreadable_body: 400,
+  unauthorized: 401,
+  token_expired: 401,
+  export_not_found: 404,
+  notification_not_found: 404,
+  not_found: 404,
+  idempotency_key_reused: 409,
+  export_not_ready: 409,
+  export_expired: 410,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  queue_unavailable: 503,
+  store_unavailable: 503,
+  notifications_unavailable: 503,
+  download_unavailable: 503,
+  not_ready: 503
 }
 
-/** An error with `code` in the one error shape, whatever its status, as long as it is not a success. */
-export const expectError = (response: RawResponse, code: string): ErrorBody => {
-  expect(response.status, response.text).toBeGreaterThanOrEqual(400)
-  return expectErrorShape(response, code)
+const statusOfCode = (code: string): number => {
+  const status = STATUS_OF_CODE[code]
+  if (status === undefined) throw new Error(`no status known for error code ${code}`)
+  return status
 }
+
+/** A client error with `code`, answered with that code's status, in the one error shape. */
+export const expectRefused = (response: RawResponse, code: string): ErrorBody => {
+  expect(statusOfCode(code)).toBeLessThan(500)
+  return expectApiError(response, statusOfCode(code), code)
+}
+
+/** An error with `code`, answered with that code's status, in the one error shape. */
+export const expectError = (response: RawResponse, code: string): ErrorBody =>
+  expectApiError(response, statusOfCode(code), code)
 
 /** The `(field, rule)` pairs of an error's details, without their messages. */
 export const issuesOf = (body: ErrorBody): Array<{ field: string; rule: string }> =>
