@@ -74,7 +74,12 @@ export const InProcessWorkers = (options: WorkerOptions) =>
         const running = yield* Ref.get(busy)
         yield* Effect.logInfo("workers stopping", { running })
         yield* Deferred.succeed(stopping, undefined)
-        const finished = yield* Fiber.joinAll(fibers).pipe(Effect.timeout(options.shutdownGrace), Effect.option)
+        // Finalizers run uninterruptibly; the wait must be interruptible for its timeout to be able to end it.
+        const finished = yield* Fiber.joinAll(fibers).pipe(
+          Effect.interruptible,
+          Effect.timeout(options.shutdownGrace),
+          Effect.option
+        )
         if (Option.isNone(finished)) {
           yield* Effect.logWarning("exports still running after the grace period; putting them back")
           yield* Fiber.interruptAll(fibers)
