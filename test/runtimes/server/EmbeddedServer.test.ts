@@ -60,6 +60,10 @@ describe("npm start composition", () => {
           )
         )
         const auth = { authorization: `Bearer ${token}` }
+        const ready = yield* Effect.promise(() =>
+          fetch(`${base}/ready`).then(async (r) => ({ status: r.status, body: await r.json() }))
+        )
+        expect(ready).toStrictEqual({ status: 200, body: { status: "ready", checks: { clickhouse: "ok" } } })
         const body = {
           reportType: "orders",
           format: "csv",

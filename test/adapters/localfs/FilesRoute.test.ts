@@ -1,0 +1,98 @@
+// The embedded server's /files route over HTTP: a signed link downloads the file with its name and type; a
+// tampered link is 403, an expired one 410, a link to a deleted file 404, each in the API's error shape.
+import { HttpClient, HttpClientRequest } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import { describe, expect, it } from "@effect/vitest"
+import { Duration, Effect, Layer, Stream, TestClock } from "effect"
+import { rmSync } from "node:fs"
+import { join } from "node:path"
+import { AuthenticationJwt } from "../../../src/adapters/auth/JwtAuthentication.js"
+import { JwtVerifier } from "../../../src/adapters/auth/JwtVerifier.js"
+import { ApiServerLive } from "../../../src/adapters/http/ApiServer.js"
+import { ReadinessChecks } from "../../../src/adapters/http/HealthHttp.js"
+import { FilesRoute } from "../../../src/adapters/localfs/FilesRoute.js"
+import { LocalFileStore } from "../../../src/adapters/localfs/LocalFileStore.js"
+import { ObjectKey } from "../../../src/domain/ExportJob.js"
+import { testJwtSettings } from "../../support/ApiHarness.js"
+import { testLayer } from "../../support/Fixtures.js"
+import { localFileStoreInTempDir } from "./LocalFsSupport.js"
+
+const serverLayer = () =>
+  Layer.mergeAll(ApiServerLive, FilesRoute).pipe(
+    Layer.provide(AuthenticationJwt),
+    Layer.provide(JwtVerifier.layer(testJwtSettings)),
+    Layer.provide(ReadinessChecks.none),
+    Layer.provideMerge(localFileStoreInTempDir()),
+    Layer.provideMerge(testLayer(5)),
+    Layer.provideMerge(NodeHttpServer.layerTest)
+  )
+
+const key = ObjectKey.make("exports/m-acme/01900000-0000-7000-8000-000000000001.csv")
+const content = "Name,Note\r\nCafé,\"a, b\"\r\n"
+
+const uploadAndSign = (ttl: Duration.Duration) =>
+  Effect.gen(function*() {
+    const store = yield* LocalFileStore
+    yield* store.upload(key, Stream.make(new TextEncoder().encode(content)), {
+      contentType: "text/csv; charset=utf-8",
+      downloadName: "orders_café.csv"
+    })
+    const link = yield* store.signDownload(key, ttl)
+    return new URL(link.url)
+  })
+
+const get = (url: URL) =>
+  Effect.flatMap(
+    HttpClient.HttpClient,
+    (client) => client.execute(HttpClientRequest.get(`${url.pathname}${url.search}`))
+  )
+
+describe("/files route", () => {
+  it.effect("serves a signed link with the file's type, name and bytes", () =>
+    Effect.gen(function*() {
+      const response = yield* get(yield* uploadAndSign(Duration.hours(1)))
+      expect(response.status).toBe(200)
+      expect(response.headers["content-type"]).toBe("text/csv; charset=utf-8")
+      expect(response.headers["content-disposition"]).toBe(
+        "attachment; filename=\"orders_caf_.csv\"; filename*=UTF-8''orders_caf%C3%A9.csv"
+      )
+      expect(response.headers["cache-control"]).toBe("private, no-store")
+      expect(yield* response.text).toBe(content)
+    }).pipe(Effect.provide(serverLayer())))
+
+  it.effect("answers a tampered link with 403 before reading anything", () =>
+    Effect.gen(function*() {
+      const url = yield* uploadAndSign(Duration.hours(1))
+      const tampered = [
+        new URL(url.href.replace("m-acme", "m-globex")),
+        new URL(url.href.replace(/expires=\d+/, (m) => `${m}9`)),
+        new URL(url.href.replace(/signature=./, "signature=A"))
+      ]
+      for (const link of tampered) {
+        const response = yield* get(link)
+        expect(response.status).toBe(403)
+        const body = (yield* response.json) as { error: { code: string }; requestId: string }
+        expect(body.error.code).toBe("link_invalid")
+        expect(body.requestId).toBe(response.headers["x-request-id"])
+      }
+    }).pipe(Effect.provide(serverLayer())))
+
+  it.effect("answers 410 once the link has expired", () =>
+    Effect.gen(function*() {
+      const url = yield* uploadAndSign(Duration.hours(1))
+      yield* TestClock.adjust(Duration.sum(Duration.hours(1), Duration.seconds(2)))
+      const response = yield* get(url)
+      expect(response.status).toBe(410)
+      expect(((yield* response.json) as { error: { code: string } }).error.code).toBe("link_expired")
+    }).pipe(Effect.provide(serverLayer())))
+
+  it.effect("answers 404 when the file is gone", () =>
+    Effect.gen(function*() {
+      const url = yield* uploadAndSign(Duration.hours(1))
+      const store = yield* LocalFileStore
+      rmSync(join(store.root, key))
+      const response = yield* get(url)
+      expect(response.status).toBe(404)
+      expect(((yield* response.json) as { error: { code: string } }).error.code).toBe("file_not_found")
+    }).pipe(Effect.provide(serverLayer())))
+})
