@@ -1,0 +1,607 @@
+// `npm run bench:accept [-- --duration 10 --warmup 3 --connections 50 --rounds 2 --worker-concurrency 1]`
+//
+// Loads POST /api/v1/reports/export of the embedded default (`npm start`: HTTP API, in-process workers, chdb,
+// local files) with autocannon, beside a baseline in the same command: a bare node:http server that parses the
+// same JSON body and answers 202 with a small JSON body. Each server runs in a child process of its own, started
+// fresh for every run, one at a time, alternating (baseline, service, baseline, service, ...), on 127.0.0.1 and a
+// free port; load goes to loopback only, for a bounded time and number of connections. Prints every run, the
+// medians, service/baseline requests per second, the p99s and whether the issue's targets are met:
+//   - p99 under 20 ms at 50 connections;
+//   - at least half the baseline's requests per second.
+// Every request is a new export (a different user, day or time zone each time), so the service never answers
+// from an export already in progress. Exits with 1 when a run is invalid (a response other than 202, a
+// connection error or timeout, a job id seen twice, a server that died).
+import autocannon from "autocannon"
+import { Duration, Effect } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
+import { mkdtempSync, readdirSync, rmSync } from "node:fs"
+import { createServer } from "node:net"
+import { cpus, loadavg, tmpdir, totalmem } from "node:os"
+import { dirname, join } from "node:path"
+import { createInterface } from "node:readline"
+import { fileURLToPath } from "node:url"
+import { parseArgs } from "node:util"
+import { signDevToken } from "../src/adapters/auth/JwtVerifier.js"
+import { localSecret } from "../src/runtimes/server/EmbeddedConfig.js"
+import { isStatsReply, READY_PREFIX } from "./childProtocol.js"
+import type { ReadyLine, StatsReply } from "./childProtocol.js"
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..")
+const PATH = "/api/v1/reports/export"
+const P99_TARGET_MS = 20
+const RPS_RATIO_TARGET = 0.5
+
+// ---------------------------------------------------------------------------------------------------- options
+
+const USAGE = "Usage: npm run bench:accept -- [--duration 10] [--warmup 3] [--connections 50] [--rounds 2] " +
+  "[--worker-concurrency 1] [--demo-rows 20000]"
+
+const { values: flags } = parseArgs({
+  options: {
+    duration: { type: "string", default: "10" },
+    warmup: { type: "string", default: "3" },
+    connections: { type: "string", default: "50" },
+    rounds: { type: "string", default: "2" },
+    "worker-concurrency": { type: "string", default: "1" },
+    "demo-rows": { type: "string", default: "20000" },
+    help: { type: "boolean", default: false }
+  },
+  strict: true
+})
+
+if (flags.help) {
+  process.stdout.write(`${USAGE}\n`)
+  process.exit(0)
+}
+
+const integerFlag = (name: string, value: string, min: number, max: number): number => {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < min || n > max) {
+    process.stderr.write(`--${name} must be an integer from ${min} to ${max}\n${USAGE}\n`)
+    process.exit(2)
+  }
+  return n
+}
+
+const options = {
+  duration: integerFlag("duration", flags.duration, 1, 120),
+  warmup: integerFlag("warmup", flags.warmup, 0, 60),
+  connections: integerFlag("connections", flags.connections, 1, 200),
+  rounds: integerFlag("rounds", flags.rounds, 1, 10),
+  workerConcurrency: integerFlag("worker-concurrency", flags["worker-concurrency"], 1, 16),
+  demoRows: integerFlag("demo-rows", flags["demo-rows"], 1000, 10_000_000)
+}
+
+// --------------------------------------------------------------------------------------------------- requests
+
+// Every request is a different export: request i is made by user i % USERS and asks for one day (in the demo
+// data's two years) in one time zone, so no two requests of a run share user, day and time zone. One-day ranges
+// also keep the exports that the in-process workers run meanwhile small.
+const MERCHANTS = ["m-acme", "m-globex", "m-initech"] as const
+const USERS = 120
+const TIME_ZONES = [
+  "UTC",
+  "Europe/Paris",
+  "America/New_York",
+  "Asia/Tokyo",
+  "Australia/Sydney",
+  "America/Sao_Paulo",
+  "Africa/Lagos",
+  "Asia/Kolkata"
+] as const
+const DAYS: ReadonlyArray<string> = (() => {
+  const days: Array<string> = []
+  for (let t = Date.UTC(2024, 0, 1); t <= Date.UTC(2025, 11, 31); t += 86_400_000) {
+    days.push(new Date(t).toISOString().slice(0, 10))
+  }
+  return days
+})()
+const DISTINCT_REQUESTS = USERS * DAYS.length * TIME_ZONES.length
+
+const bodyOf = (i: number): string => {
+  const k = Math.floor(i / USERS)
+  const day = DAYS[k % DAYS.length]!
+  const timezone = TIME_ZONES[Math.floor(k / DAYS.length) % TIME_ZONES.length]!
+  return JSON.stringify({ reportType: "orders", format: "csv", dateFrom: day, dateTo: day, timezone })
+}
+
+const tokensFor = (dataDir: string): Promise<Array<string>> =>
+  Effect.runPromise(localSecret(dataDir, "jwt-secret")).then((secret) =>
+    Promise.all(
+      Array.from({ length: USERS }, (_, u) =>
+        signDevToken({
+          secret,
+          sub: `bench-user-${u}`,
+          merchantId: MERCHANTS[u % MERCHANTS.length]!,
+          email: `bench-${u}@example.com`,
+          ttl: Duration.hours(1)
+        }))
+    )
+  )
+
+// ----------------------------------------------------------------------------------------------- the children
+
+type ServerKind = "baseline" | "service"
+
+interface Child {
+  readonly process: ChildProcess
+  readonly port: number
+  /** Lines the child wrote other than its ready line, stdout and stderr, each with when it came. */
+  readonly lines: Array<{ readonly at: number; readonly text: string }>
+  readonly exited: Promise<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>
+  exit: { readonly code: number | null; readonly signal: NodeJS.Signals | null } | undefined
+}
+
+/** What runs now, for the signal handlers: the server child and the run's data directory. */
+const running: { child: Pick<Child, "process" | "exited"> | undefined; dataDir: string | undefined } = {
+  child: undefined,
+  dataDir: undefined
+}
+
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      server.close(() => resolve(port))
+    })
+  })
+
+const childEnv = (kind: ServerKind, dataDir: string, port: number): NodeJS.ProcessEnv => {
+  const env: NodeJS.ProcessEnv = { ...process.env }
+  // The tokens are signed with the data directory's local secret: the server must not be told to use another.
+  for (const name of ["AUTH_JWT_SECRET", "AUTH_JWKS_URL", "PUBLIC_BASE_URL", "APP_BASE_URL", "HOST", "PORT"]) {
+    delete env[name]
+  }
+  if (kind === "baseline") return env
+  return {
+    ...env,
+    HOST: "127.0.0.1",
+    PORT: String(port),
+    DATA_DIR: dataDir,
+    DEMO_ROWS: String(options.demoRows),
+    WORKER_CONCURRENCY: String(options.workerConcurrency),
+    SHUTDOWN_GRACE: "2 seconds"
+  }
+}
+
+const startChild = async (kind: ServerKind, dataDir: string): Promise<Child> => {
+  const entry = join(ROOT, "bench", kind === "baseline" ? "baselineServer.ts" : "acceptServer.ts")
+  const port = kind === "service" ? await freePort() : 0
+  const child = spawn(process.execPath, ["--import", "tsx", entry], {
+    cwd: ROOT,
+    env: childEnv(kind, dataDir, port),
+    stdio: ["ignore", "pipe", "pipe", "ipc"]
+  })
+  const lines: Child["lines"] = []
+  const exited = new Promise<NonNullable<Child["exit"]>>((resolve) =>
+    child.once("exit", (code, signal) => resolve({ code, signal }))
+  )
+  running.child = { process: child, exited }
+  const ready = new Promise<ReadyLine>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${kind} did not get ready within 120 s`)), 120_000)
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      if (line.startsWith(READY_PREFIX)) {
+        clearTimeout(timer)
+        resolve(JSON.parse(line.slice(READY_PREFIX.length)) as ReadyLine)
+      } else {
+        lines.push({ at: Date.now(), text: line })
+      }
+    })
+    createInterface({ input: child.stderr! }).on("line", (line) => lines.push({ at: Date.now(), text: line }))
+    void exited.then(({ code, signal }) => {
+      clearTimeout(timer)
+      reject(new Error(`${kind} exited before it was ready (code ${code}, signal ${signal})`))
+    })
+  })
+  const handle: Child = { process: child, port, lines, exited, exit: undefined }
+  void exited.then((exit) => (handle.exit = exit))
+  try {
+    const line = await ready
+    return { ...handle, port: line.port }
+  } catch (error) {
+    await stopChild(handle)
+    const output = lines.map((l) => `  | ${l.text}`).join("\n")
+    throw new Error(`${String(error)}${output.length > 0 ? `\n${output}` : ""}`)
+  }
+}
+
+const statsOf = (child: Child): Promise<StatsReply | undefined> =>
+  new Promise((resolve) => {
+    if (child.exit !== undefined || !child.process.connected) return resolve(undefined)
+    const timer = setTimeout(() => {
+      child.process.off("message", onMessage)
+      resolve(undefined)
+    }, 5_000)
+    const onMessage = (message: unknown) => {
+      if (!isStatsReply(message)) return
+      clearTimeout(timer)
+      child.process.off("message", onMessage)
+      resolve(message)
+    }
+    child.process.on("message", onMessage)
+    child.process.send("stats")
+  })
+
+/** SIGTERM to the child by its handle, then SIGKILL if it has not exited 30 s later. */
+const stopChild = async (child: Pick<Child, "process" | "exited">): Promise<void> => {
+  if (child.process.exitCode === null && child.process.signalCode === null) {
+    child.process.kill("SIGTERM")
+    const timer = setTimeout(() => child.process.kill("SIGKILL"), 30_000)
+    await child.exited
+    clearTimeout(timer)
+  }
+  if (running.child?.process === child.process) running.child = undefined
+}
+
+/** Stops the server child, if any, removes the run's data directory and exits. */
+const abandon = async (code: number): Promise<never> => {
+  if (running.child !== undefined) await stopChild(running.child)
+  if (running.dataDir !== undefined) rmSync(running.dataDir, { recursive: true, force: true })
+  process.exit(code)
+}
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => void abandon(130))
+}
+
+// ------------------------------------------------------------------------------------------------------- load
+
+interface Load {
+  readonly result: autocannon.Result
+  readonly seconds: number
+  /** Every response's time in milliseconds, as autocannon measured it (its histogram keeps whole ms only). */
+  readonly latencies: Float64Array
+  readonly statuses: Map<number, number>
+  readonly perSecond: Array<number>
+  readonly loadgenCpu: number
+}
+
+interface RunState {
+  next: number
+  readonly tokens: ReadonlyArray<string>
+  readonly jobIds: Set<string>
+  duplicateJobIds: number
+  missingJobIds: number
+}
+
+const JOB_ID = /"jobId":"([^"]+)"/
+
+const load = (port: number, seconds: number, state: RunState): Promise<Load> =>
+  new Promise((resolve, reject) => {
+    let latencies = new Float64Array(1 << 16)
+    let count = 0
+    const statuses = new Map<number, number>()
+    const perSecond: Array<number> = []
+    const started = performance.now()
+    const cpuBefore = process.cpuUsage()
+    const instance = autocannon({
+      url: `http://127.0.0.1:${port}`,
+      connections: options.connections,
+      duration: seconds,
+      pipelining: 1,
+      timeout: 10,
+      requests: [{
+        method: "POST",
+        path: PATH,
+        setupRequest: (request) => {
+          const i = state.next++
+          return {
+            ...request,
+            headers: {
+              ...request.headers,
+              authorization: `Bearer ${state.tokens[i % USERS]!}`,
+              "content-type": "application/json"
+            },
+            body: bodyOf(i)
+          }
+        },
+        onResponse: (status, body) => {
+          if (status !== 202) return
+          const jobId = JOB_ID.exec(body)?.[1]
+          if (jobId === undefined) state.missingJobIds++
+          else if (state.jobIds.has(jobId)) state.duplicateJobIds++
+          else state.jobIds.add(jobId)
+        }
+      }]
+    }, (error, result) => {
+      if (error !== null) return reject(error)
+      const cpu = process.cpuUsage(cpuBefore)
+      const wallMicros = (performance.now() - started) * 1000
+      resolve({
+        result,
+        seconds: result.duration,
+        latencies: latencies.subarray(0, count),
+        statuses,
+        perSecond,
+        loadgenCpu: (cpu.user + cpu.system) / wallMicros
+      })
+    })
+    instance.on("response", (_client: unknown, status: number, _bytes: number, responseTime: number) => {
+      if (count === latencies.length) {
+        const larger = new Float64Array(latencies.length * 2)
+        larger.set(latencies)
+        latencies = larger
+      }
+      latencies[count++] = responseTime
+      statuses.set(status, (statuses.get(status) ?? 0) + 1)
+      const second = Math.floor((performance.now() - started) / 1000)
+      perSecond[second] = (perSecond[second] ?? 0) + 1
+    })
+  })
+
+// ------------------------------------------------------------------------------------------------------- runs
+
+interface Run {
+  readonly round: number
+  readonly kind: ServerKind
+  readonly responses: number
+  readonly seconds: number
+  readonly rps: number
+  readonly p50: number
+  readonly p99: number
+  readonly max: number
+  readonly autocannonP99: number
+  readonly statuses: string
+  readonly non202: number
+  readonly errors: number
+  readonly timeouts: number
+  readonly perSecond: ReadonlyArray<number>
+  readonly loadgenCpu: number
+  readonly serverCpu: number | undefined
+  readonly peakRssBytes: number | undefined
+  readonly rssAtReadyBytes: number | undefined
+  readonly distinctJobs: number
+  readonly duplicateJobIds: number
+  readonly missingJobIds: number
+  /** Service only: exports the workers had finished (an email written) by the end of the run. */
+  readonly exportsFinished: number | undefined
+  readonly warmupNon202: number
+  readonly serverOutput: ReadonlyArray<string>
+  readonly died: string | undefined
+  readonly problems: ReadonlyArray<string>
+}
+
+const percentile = (sorted: Float64Array, q: number): number =>
+  sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
+
+const countFiles = (dir: string, suffix: string): number => {
+  try {
+    return readdirSync(dir).filter((name) => name.endsWith(suffix)).length
+  } catch {
+    return 0
+  }
+}
+
+const statusesOf = (statuses: Map<number, number>): string =>
+  [...statuses.entries()].sort(([a], [b]) => a - b).map(([status, n]) => `${status}×${n}`).join(" ")
+
+const non202Of = (statuses: Map<number, number>): number =>
+  [...statuses.entries()].reduce((sum, [status, n]) => (status === 202 ? sum : sum + n), 0)
+
+const measure = async (kind: ServerKind, round: number): Promise<Run> => {
+  const dataDir = mkdtempSync(join(tmpdir(), `ade-bench-${kind}-`))
+  running.dataDir = dataDir
+  try {
+    const state: RunState = {
+      next: 0,
+      tokens: await tokensFor(dataDir),
+      jobIds: new Set(),
+      duplicateJobIds: 0,
+      missingJobIds: 0
+    }
+    process.stdout.write(`round ${round} ${kind}: starting… `)
+    const child = await startChild(kind, dataDir)
+    try {
+      process.stdout.write(`pid ${child.process.pid} on 127.0.0.1:${child.port}; `)
+      const atReady = await statsOf(child)
+      let warmupNon202 = 0
+      if (options.warmup > 0) {
+        process.stdout.write(`warm-up ${options.warmup} s… `)
+        const warm = await load(child.port, options.warmup, state)
+        warmupNon202 = non202Of(warm.statuses) + warm.result.errors
+      }
+      const before = await statsOf(child)
+      const runStarted = Date.now()
+      process.stdout.write(`load ${options.duration} s… `)
+      const measured = await load(child.port, options.duration, state)
+      const after = await statsOf(child)
+      const exportsFinished = kind === "service" ? countFiles(join(dataDir, "outbox"), ".eml") : undefined
+      const died = child.exit === undefined
+        ? undefined
+        : `exited during the run (code ${child.exit.code}, signal ${child.exit.signal})`
+      process.stdout.write("done\n")
+
+      const sorted = Float64Array.from(measured.latencies).sort()
+      const non202 = non202Of(measured.statuses)
+      const responses = measured.latencies.length
+      const serverOutput = child.lines.filter((line) => line.at >= runStarted - options.warmup * 1000 - 1000)
+        .map((line) => line.text)
+      const problems: Array<string> = []
+      if (non202 > 0) problems.push(`${non202} responses other than 202 (${statusesOf(measured.statuses)})`)
+      if (warmupNon202 > 0) problems.push(`${warmupNon202} responses other than 202 or errors during the warm-up`)
+      if (measured.result.errors > 0) {
+        problems.push(`${measured.result.errors} connection errors (${measured.result.timeouts} timeouts)`)
+      }
+      if (state.duplicateJobIds > 0) problems.push(`${state.duplicateJobIds} job ids answered twice`)
+      if (state.missingJobIds > 0) problems.push(`${state.missingJobIds} 202 responses without a job id`)
+      if (state.next > DISTINCT_REQUESTS) problems.push(`more requests than distinct exports (${DISTINCT_REQUESTS})`)
+      if (died !== undefined) problems.push(`the ${kind} ${died}`)
+      return {
+        round,
+        kind,
+        responses,
+        seconds: measured.seconds,
+        rps: responses / measured.seconds,
+        p50: percentile(sorted, 0.5),
+        p99: percentile(sorted, 0.99),
+        max: sorted.length === 0 ? Number.NaN : sorted[sorted.length - 1]!,
+        autocannonP99: measured.result.latency.p99,
+        statuses: statusesOf(measured.statuses),
+        non202,
+        errors: measured.result.errors,
+        timeouts: measured.result.timeouts,
+        perSecond: measured.perSecond,
+        loadgenCpu: measured.loadgenCpu,
+        serverCpu: before !== undefined && after !== undefined
+          ? (after.cpuMicros - before.cpuMicros) / (measured.seconds * 1e6)
+          : undefined,
+        peakRssBytes: after?.maxRssBytes,
+        rssAtReadyBytes: atReady?.rssBytes,
+        distinctJobs: state.jobIds.size,
+        duplicateJobIds: state.duplicateJobIds,
+        missingJobIds: state.missingJobIds,
+        exportsFinished,
+        warmupNon202,
+        serverOutput,
+        died,
+        problems
+      }
+    } finally {
+      await stopChild(child)
+    }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true })
+    running.dataDir = undefined
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------- report
+
+const median = (values: ReadonlyArray<number>): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
+}
+
+const ms = (value: number): string => value.toFixed(2)
+const int = (value: number): string => Math.round(value).toLocaleString("en-US")
+const mib = (bytes: number | undefined): string => (bytes === undefined ? "n/a" : `${(bytes / 2 ** 20).toFixed(0)}`)
+const pct = (value: number | undefined): string => (value === undefined ? "n/a" : `${(value * 100).toFixed(0)}%`)
+
+const main = async () => {
+  const cpuList = cpus()
+  const machine = `${cpuList.length} × ${cpuList[0]?.model.trim() ?? "unknown CPU"}, ` +
+    `${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}, ${process.platform}/${process.arch}`
+  process.stdout.write(
+    [
+      `bench:accept  ${new Date().toISOString()}  (load average before: ${
+        loadavg().map((l) => l.toFixed(2)).join(" ")
+      })`,
+      `machine: ${machine}`,
+      `load: autocannon, ${options.connections} connections, pipelining 1, ${options.warmup} s warm-up then ` +
+      `${options.duration} s measured, POST ${PATH} on 127.0.0.1; servers in child processes, one at a time, ` +
+      `a fresh process per run`,
+      `requests: every one a new export: ${USERS} users (tokens pre-signed with the data directory's jwt-secret), ` +
+      `one-day "orders" ranges over 2024-2025, ${TIME_ZONES.length} time zones; user, day and zone never repeat ` +
+      `in a run (${int(DISTINCT_REQUESTS)} distinct bodies); the same requests go to the baseline`,
+      `service: the npm start composition, DEMO_ROWS=${options.demoRows}, ` +
+      `WORKER_CONCURRENCY=${options.workerConcurrency}, logs at warning and above; its in-process workers run the ` +
+      `accepted (one-day) exports in the background during the load and share the CPU`,
+      ""
+    ].join("\n") + "\n"
+  )
+
+  const runs: Array<Run> = []
+  for (let round = 1; round <= options.rounds; round++) {
+    for (const kind of ["baseline", "service"] as const) {
+      runs.push(await measure(kind, round))
+    }
+  }
+
+  const header = "| run | server | responses | req/s | p50 ms | p99 ms | max ms | non-202 | errors | " +
+    "server CPU | loadgen CPU | peak RSS MiB |"
+  const rows = runs.map((run) =>
+    `| ${run.round} | ${run.kind} | ${int(run.responses)} | ${int(run.rps)} | ${ms(run.p50)} | ${ms(run.p99)} | ` +
+    `${ms(run.max)} | ${run.non202} | ${run.errors} | ${pct(run.serverCpu)} | ${pct(run.loadgenCpu)} | ` +
+    `${mib(run.peakRssBytes)} |`
+  )
+  const of = (kind: ServerKind) => runs.filter((run) => run.kind === kind)
+  const baseline = of("baseline")
+  const service = of("service")
+  const medianOf = (list: Array<Run>, pick: (run: Run) => number) => median(list.map(pick))
+  const medianRow = (kind: ServerKind, list: Array<Run>) =>
+    `| median | ${kind} | ${int(medianOf(list, (r) => r.responses))} | ${int(medianOf(list, (r) => r.rps))} | ` +
+    `${ms(medianOf(list, (r) => r.p50))} | ${ms(medianOf(list, (r) => r.p99))} | ` +
+    `${ms(medianOf(list, (r) => r.max))} | | | | | |`
+
+  const serviceRps = medianOf(service, (r) => r.rps)
+  const baselineRps = medianOf(baseline, (r) => r.rps)
+  const ratio = serviceRps / baselineRps
+  const serviceP99 = medianOf(service, (r) => r.p99)
+  const worstP99 = Math.max(...service.map((r) => r.p99))
+  const invalid = runs.filter((run) => run.problems.length > 0)
+  const p99Met = serviceP99 < P99_TARGET_MS
+  const ratioMet = ratio >= RPS_RATIO_TARGET
+
+  const lines = [
+    "",
+    header,
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ...rows,
+    medianRow("baseline", baseline),
+    medianRow("service", service),
+    "",
+    `service / baseline requests/s: ${int(serviceRps)} / ${int(baselineRps)} = ${ratio.toFixed(2)}  ` +
+    `(target ≥ ${RPS_RATIO_TARGET}: ${ratioMet ? "MET" : "NOT MET"})`,
+    `p99: service ${ms(serviceP99)} ms (worst run ${ms(worstP99)} ms), baseline ` +
+    `${ms(medianOf(baseline, (r) => r.p99))} ms  (target < ${P99_TARGET_MS} ms at ${options.connections} ` +
+    `connections: ${p99Met ? "MET" : "NOT MET"}${
+      p99Met && worstP99 >= P99_TARGET_MS ? " on the median, not in every run" : ""
+    })`,
+    `peak RSS of the service process: ${
+      service.map((r) => `${mib(r.peakRssBytes)} MiB`).join(", ")
+    } (over its life: seeding, warm-up and run; RSS once ready, before any load: ${
+      service.map((r) => `${mib(r.rssAtReadyBytes)} MiB`).join(", ")
+    }; the baseline's peak: ${baseline.map((r) => `${mib(r.peakRssBytes)} MiB`).join(", ")})`,
+    "",
+    "per run:",
+    ...runs.map((run) =>
+      `  ${run.round} ${run.kind.padEnd(8)} statuses ${run.statuses || "none"}; ${int(run.distinctJobs)} distinct ` +
+      `job ids over warm-up and run` +
+      (run.exportsFinished === undefined ? "" : `; exports finished by the workers meanwhile: ` +
+        `${int(run.exportsFinished)}`) +
+      `; autocannon p99 ${run.autocannonP99} ms (whole ms); responses in each second of the ${run.seconds} s run: ` +
+      Array.from(run.perSecond, (n) => n ?? 0).join(" ")
+    ),
+    "",
+    "Latencies are every response's time as autocannon measured it; requests/s is responses / run time. " +
+    "server CPU is the server process's CPU time over the run (every thread, 100% = one core); loadgen CPU is " +
+    "this process's (autocannon's)."
+  ]
+  for (const run of runs) {
+    if (run.serverOutput.length > 0) {
+      lines.push(
+        "",
+        `round ${run.round} ${run.kind} wrote ${run.serverOutput.length} line(s) at warning level or above ` +
+          "(or to stderr) from its warm-up on; the first 10:",
+        ...run.serverOutput.slice(0, 10).map((text) => `  | ${text.slice(0, 400)}`)
+      )
+    }
+  }
+  const loadgenBound = baseline.filter((run) => run.loadgenCpu >= 0.9 && (run.serverCpu ?? 1) < 0.9)
+  if (loadgenBound.length > 0) {
+    lines.push(
+      "",
+      `The baseline was limited by the load generator in ${loadgenBound.length} of ${baseline.length} runs ` +
+        "(autocannon near one core, the baseline server below): its req/s is a lower bound of what it could " +
+        "serve, so the service/baseline ratio is an upper bound."
+    )
+  }
+  lines.push("")
+  if (invalid.length > 0) {
+    lines.push("INVALID:")
+    for (const run of invalid) lines.push(`  round ${run.round} ${run.kind}: ${run.problems.join("; ")}`)
+  } else {
+    lines.push("valid: every response was a 202 with a new job id; no connection error, no timeout.")
+  }
+  process.stdout.write(lines.join("\n") + "\n")
+  process.exitCode = invalid.length > 0 ? 1 : 0
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench:accept failed: ${error instanceof Error ? error.message : String(error)}\n`)
+  return abandon(1)
+})

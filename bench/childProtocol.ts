@@ -1,0 +1,43 @@
+// What a benchmark's server child and its parent say to each other: the child prints one ready line with its
+// port on stdout, and, when started with an IPC channel, answers "stats" with its resource usage so far.
+
+export const READY_PREFIX = "bench-ready "
+
+export interface ReadyLine {
+  readonly port: number
+  readonly pid: number
+}
+
+export interface StatsReply {
+  readonly type: "stats"
+  /** Peak resident set size over the process's life so far. */
+  readonly maxRssBytes: number
+  readonly rssBytes: number
+  /** CPU time used so far, user plus system, in microseconds (every thread of the process). */
+  readonly cpuMicros: number
+}
+
+export const isStatsReply = (message: unknown): message is StatsReply =>
+  typeof message === "object" && message !== null && (message as { type?: unknown }).type === "stats"
+
+export const announceReady = (port: number): void => {
+  const line: ReadyLine = { port, pid: process.pid }
+  process.stdout.write(`${READY_PREFIX}${JSON.stringify(line)}\n`)
+}
+
+/** Answers the parent's "stats" messages; stops this process (as SIGTERM would) if the parent goes away. */
+export const serveParent = (): void => {
+  if (process.send === undefined) return
+  process.on("message", (message) => {
+    if (message !== "stats") return
+    const usage = process.resourceUsage()
+    const reply: StatsReply = {
+      type: "stats",
+      maxRssBytes: usage.maxRSS * 1024,
+      rssBytes: process.memoryUsage.rss(),
+      cpuMicros: usage.userCPUTime + usage.systemCPUTime
+    }
+    process.send?.(reply)
+  })
+  process.on("disconnect", () => process.kill(process.pid, "SIGTERM"))
+}
