@@ -50,13 +50,14 @@ const reportOf = (cmd: ExportCommand): ReportRequest => {
   }
 }
 
+/** Built from a job's already typed fields, so not validated again. */
 export const messageFor = (job: ExportJob): ExportMessage =>
   new ExportMessage({
     jobId: job.jobId,
     userId: job.owner.userId,
     merchantId: job.owner.merchantId,
     report: job.report
-  })
+  }, true)
 
 export interface RequestOptions {
   /** The client's Idempotency-Key header, if any. */

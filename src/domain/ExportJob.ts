@@ -187,6 +187,12 @@ const ledgerFor = (job: ExportJob, failure: JobFailure): NotificationLedger =>
     ? NotificationLedger.skipped
     : NotificationLedger.pending
 
+/**
+ * Constructors called with values that are already typed domain values skip re-validating them: `transition` runs
+ * on every step of every job, and the property tests check that every job it returns is valid.
+ */
+const TYPED = true
+
 const invalid = (job: ExportJob, event: JobEvent) =>
   Either.left(new InvalidTransition({ jobId: job.jobId, from: job._tag, event: event._tag }))
 
@@ -196,7 +202,9 @@ export const transition = (job: ExportJob, event: JobEvent): Either.Either<Expor
   switch (event._tag) {
     case "Started":
       return job._tag === "Queued" || job._tag === "Running"
-        ? Either.right(new RunningJob({ ...common(job), attempts: job.attempts + 1, revision, startedAt: event.at }))
+        ? Either.right(
+          new RunningJob({ ...common(job), attempts: job.attempts + 1, revision, startedAt: event.at }, TYPED)
+        )
         : invalid(job, event)
     case "Completed":
       return job._tag === "Running"
@@ -208,7 +216,7 @@ export const transition = (job: ExportJob, event: JobEvent): Either.Either<Expor
             finishedAt: event.at,
             result: event.result,
             notifications: NotificationLedger.pending
-          })
+          }, TYPED)
         )
         : invalid(job, event)
     case "Failed":
@@ -221,7 +229,7 @@ export const transition = (job: ExportJob, event: JobEvent): Either.Either<Expor
             finishedAt: event.at,
             failure: event.failure,
             notifications: ledgerFor(job, event.failure)
-          })
+          }, TYPED)
         )
         : invalid(job, event)
     case "Cancelled":
@@ -232,7 +240,7 @@ export const transition = (job: ExportJob, event: JobEvent): Either.Either<Expor
             revision,
             ...(job._tag === "Running" ? { startedAt: job.startedAt } : {}),
             finishedAt: event.at
-          })
+          }, TYPED)
         )
         : invalid(job, event)
     case "NotificationSettled": {
@@ -242,8 +250,8 @@ export const transition = (job: ExportJob, event: JobEvent): Either.Either<Expor
       const notifications = new NotificationLedger({ ...job.notifications, [event.channel]: event.outcome })
       return Either.right(
         job._tag === "Succeeded"
-          ? new SucceededJob({ ...job, revision, notifications })
-          : new FailedJob({ ...job, revision, notifications })
+          ? new SucceededJob({ ...job, revision, notifications }, TYPED)
+          : new FailedJob({ ...job, revision, notifications }, TYPED)
       )
     }
   }
@@ -285,5 +293,5 @@ export const newJob = (fields: {
     attempts: 0,
     revision: 0,
     ...(idempotencyKey === undefined ? {} : { idempotencyKey })
-  })
+  }, TYPED)
 }

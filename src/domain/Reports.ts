@@ -33,13 +33,22 @@ export const CalendarDate = Schema.String.pipe(
 )
 export type CalendarDate = typeof CalendarDate.Type
 
+// Building an Intl.DateTimeFormat is the only way to ask whether a zone exists, and it is costly: every request
+// names a zone, and there are a few hundred of them, so answers are remembered (a bounded number of them).
+const knownZones = new Map<string, boolean>()
+
 const isTimeZone = (value: string): boolean => {
+  const known = knownZones.get(value)
+  if (known !== undefined) return known
+  let valid: boolean
   try {
     new Intl.DateTimeFormat("en-US", { timeZone: value })
-    return value.length <= 64
+    valid = value.length <= 64
   } catch {
-    return false
+    valid = false
   }
+  if (knownZones.size < 2_000) knownZones.set(value, valid)
+  return valid
 }
 
 const SAMPLE_TIME_ZONES = [

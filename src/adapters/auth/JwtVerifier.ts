@@ -72,6 +72,8 @@ const reasonOf = (error: unknown): TokenRejected["reason"] => {
   return "malformed"
 }
 
+const VERIFIED_TOKENS_CACHED = 10_000
+
 export const makeJwtVerifier = (settings: JwtSettings) => {
   const key = settings.keys._tag === "SharedSecret"
     ? new TextEncoder().encode(Redacted.value(settings.keys.secret))
@@ -79,10 +81,24 @@ export const makeJwtVerifier = (settings: JwtSettings) => {
     : Jose.createRemoteJWKSet(settings.keys.url)
   const algorithms = settings.keys._tag === "SharedSecret" ? ["HS256"] : [...settings.keys.algorithms]
 
+  // A token that verified stays valid until it expires (JWTs cannot be revoked), so a client's repeated calls
+  // skip the signature check until then. Bounded: the oldest entries go first.
+  const verified = new Map<string, { readonly caller: Caller; readonly validUntil: number }>()
+  const remember = (token: string, caller: Caller, exp: number | undefined) => {
+    if (exp === undefined) return
+    if (verified.size >= VERIFIED_TOKENS_CACHED) verified.delete(verified.keys().next().value!)
+    verified.set(token, { caller, validUntil: exp * 1000 + Duration.toMillis(settings.clockSkew) })
+  }
+
   const verify = (token: string): Effect.Effect<Caller, TokenRejected> =>
     Effect.gen(function*() {
       if (token.length === 0) return yield* new TokenRejected({ reason: "missing" })
       const now = yield* Clock.currentTimeMillis
+      const cached = verified.get(token)
+      if (cached !== undefined) {
+        if (now < cached.validUntil) return cached.caller
+        verified.delete(token)
+      }
       const { payload } = yield* Effect.tryPromise({
         try: () =>
           Jose.jwtVerify(token, key as Uint8Array, {
@@ -101,10 +117,12 @@ export const makeJwtVerifier = (settings: JwtSettings) => {
       if (Option.isNone(userId) || Option.isNone(merchantId) || Option.isNone(email)) {
         return yield* new TokenRejected({ reason: "claims" })
       }
-      return {
+      const caller: Caller = {
         owner: new Owner({ userId: userId.value, merchantId: merchantId.value }),
         email: Redacted.make(email.value)
       }
+      remember(token, caller, payload.exp)
+      return caller
     })
   return { verify }
 }

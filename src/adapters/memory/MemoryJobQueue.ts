@@ -26,7 +26,8 @@ export class MemoryJobQueue extends Effect.Service<MemoryJobQueue>()("exports/me
   effect: Effect.gen(function*() {
     const faults = yield* FaultInjection
     const ready = yield* Queue.unbounded<Envelope>()
-    const published = yield* Ref.make<ReadonlyArray<string>>([])
+    // Appended to in place: the embedded server publishes for as long as it runs.
+    const published: Array<string> = []
     const deadLetters = yield* Ref.make<ReadonlyArray<string>>([])
     const inFlight = yield* Ref.make(0)
 
@@ -48,7 +49,7 @@ export class MemoryJobQueue extends Effect.Service<MemoryJobQueue>()("exports/me
           if (Option.isSome(yield* faults.fire("queue"))) {
             return yield* new QueueUnavailable({ detail: "injected fault: queue down" })
           }
-          yield* Ref.update(published, (list) => [...list, body])
+          published.push(body)
           yield* Queue.offer(ready, { body, receiveCount: 0 })
         }),
       /** Waits for the next message. */
@@ -63,7 +64,7 @@ export class MemoryJobQueue extends Effect.Service<MemoryJobQueue>()("exports/me
       ),
       /** Delivers a message once more, as a queue with at-least-once delivery may. */
       duplicate: (body: string) => Queue.offer(ready, { body, receiveCount: 0 }),
-      published: Ref.get(published),
+      published: Effect.sync((): ReadonlyArray<string> => published.slice()),
       deadLetters: Ref.get(deadLetters),
       /** Messages waiting plus messages handed out and not yet settled. */
       outstanding: Effect.zipWith(Queue.size(ready), Ref.get(inFlight), (waiting, taken) => waiting + taken)

@@ -1,66 +1,96 @@
-// Jobs in a map, with the same conditional-write rule as the durable stores: an update lands only on the
-// revision it was computed from.
-import { Effect, Layer, Option, Ref } from "effect"
+// Jobs in memory, with the same conditional-write rule as the durable stores: an update lands only on the
+// revision it was computed from. Indexed by owner so that each call costs what its answer costs, not the size of
+// the whole store (the embedded server keeps every job of its lifetime here).
+import { Effect, Layer, Option } from "effect"
 import { JobStore } from "../../application/ports/JobStore.js"
 import { JobConflict } from "../../domain/Errors.js"
 import type { ExportJob, QueuedJob } from "../../domain/ExportJob.js"
 import { IDEMPOTENCY_WINDOW_MILLIS } from "../../domain/ExportJob.js"
 import type { ExportJobId, Owner } from "../../domain/Identifiers.js"
 
-const newestFirst = (jobs: Array<ExportJob>): Array<ExportJob> => jobs.sort((a, b) => (a.jobId < b.jobId ? 1 : -1))
+const ownerKey = (owner: Owner): string => `${owner.merchantId}\u0000${owner.userId}`
 
-const keyTaken = (map: ReadonlyMap<ExportJobId, ExportJob>, job: QueuedJob): boolean => {
-  for (const other of map.values()) {
-    if (
-      other.idempotencyKey === job.idempotencyKey && job.owner.isOwnerOf(other) &&
-      job.requestedAt.epochMillis - other.requestedAt.epochMillis < IDEMPOTENCY_WINDOW_MILLIS
-    ) return true
-  }
-  return false
+const isActive = (job: ExportJob): boolean => job._tag === "Queued" || job._tag === "Running"
+
+/** Inserts `id` into ascending `ids`; ids from one process arrive in order, so this is nearly always a push. */
+const insertSorted = (ids: Array<ExportJobId>, id: ExportJobId): void => {
+  let at = ids.length
+  while (at > 0 && ids[at - 1]! > id) at--
+  ids.splice(at, 0, id)
 }
 
-export const makeMemoryJobStore = Effect.gen(function*() {
-  const jobs = yield* Ref.make(new Map<ExportJobId, ExportJob>())
+export const makeMemoryJobStore = Effect.sync(() => {
+  const jobs = new Map<ExportJobId, ExportJob>()
+  /** Each owner's job ids, oldest first. */
+  const byOwner = new Map<string, Array<ExportJobId>>()
+  const activeByOwner = new Map<string, Set<ExportJobId>>()
+  /** The newest job created with each (owner, idempotency key). */
+  const byIdempotencyKey = new Map<string, ExportJobId>()
+
+  const track = (job: ExportJob): void => {
+    const owner = ownerKey(job.owner)
+    const active = activeByOwner.get(owner) ?? new Set<ExportJobId>()
+    if (isActive(job)) active.add(job.jobId)
+    else active.delete(job.jobId)
+    activeByOwner.set(owner, active)
+  }
+
+  const keyTaken = (job: QueuedJob): boolean => {
+    if (job.idempotencyKey === undefined) return false
+    const previous = byIdempotencyKey.get(`${ownerKey(job.owner)}\u0000${job.idempotencyKey}`)
+    const other = previous === undefined ? undefined : jobs.get(previous)
+    return other !== undefined &&
+      job.requestedAt.epochMillis - other.requestedAt.epochMillis < IDEMPOTENCY_WINDOW_MILLIS
+  }
+
   return JobStore.of({
     create: (job) =>
-      Ref.modify(jobs, (map) => {
-        if (map.has(job.jobId) || (job.idempotencyKey !== undefined && keyTaken(map, job))) return [false, map] as const
-        return [true, new Map(map).set(job.jobId, job)] as const
-      }).pipe(
-        Effect.filterOrFail((created) => created, () => new JobConflict({ jobId: job.jobId, expectedRevision: -1 })),
-        Effect.asVoid
-      ),
+      Effect.suspend(() => {
+        if (jobs.has(job.jobId) || keyTaken(job)) {
+          return Effect.fail(new JobConflict({ jobId: job.jobId, expectedRevision: -1 }))
+        }
+        jobs.set(job.jobId, job)
+        const owner = ownerKey(job.owner)
+        const ids = byOwner.get(owner) ?? []
+        insertSorted(ids, job.jobId)
+        byOwner.set(owner, ids)
+        if (job.idempotencyKey !== undefined) byIdempotencyKey.set(`${owner}\u0000${job.idempotencyKey}`, job.jobId)
+        track(job)
+        return Effect.void
+      }),
     findByIdempotencyKey: (owner, key) =>
-      Effect.map(Ref.get(jobs), (map) =>
-        Option.fromNullable(
-          newestFirst(Array.from(map.values())).find((job) => owner.isOwnerOf(job) && job.idempotencyKey === key)
-        )),
+      Effect.sync(() => {
+        const id = byIdempotencyKey.get(`${ownerKey(owner)}\u0000${key}`)
+        return Option.fromNullable(id === undefined ? undefined : jobs.get(id))
+      }),
     listActive: (owner) =>
-      Effect.map(
-        Ref.get(jobs),
-        (map) =>
-          newestFirst(Array.from(map.values())).filter((job) =>
-            owner.isOwnerOf(job) && (job._tag === "Queued" || job._tag === "Running")
-          )
+      Effect.sync(() =>
+        Array.from(activeByOwner.get(ownerKey(owner)) ?? [], (id) => jobs.get(id)!)
+          .sort((a, b) => (a.jobId < b.jobId ? 1 : -1))
       ),
-    get: (jobId) => Effect.map(Ref.get(jobs), (map) => Option.fromNullable(map.get(jobId))),
+    get: (jobId) => Effect.sync(() => Option.fromNullable(jobs.get(jobId))),
     update: (next, expectedRevision) =>
-      Ref.modify(jobs, (map) => {
-        const stored = map.get(next.jobId)
-        if (stored === undefined || stored.revision !== expectedRevision) return [false, map] as const
-        return [true, new Map(map).set(next.jobId, next)] as const
-      }).pipe(
-        Effect.filterOrFail((updated) => updated, () => new JobConflict({ jobId: next.jobId, expectedRevision })),
-        Effect.asVoid
-      ),
-    listByOwner: (owner: Owner, page) =>
-      Effect.map(Ref.get(jobs), (map) => {
-        const mine = newestFirst(Array.from(map.values()))
-          .filter((job) => owner.isOwnerOf(job) && (page.after === undefined || job.jobId < page.after))
-        const jobsOnPage = mine.slice(0, page.limit)
+      Effect.suspend(() => {
+        const stored = jobs.get(next.jobId)
+        if (stored === undefined || stored.revision !== expectedRevision) {
+          return Effect.fail(new JobConflict({ jobId: next.jobId, expectedRevision }))
+        }
+        jobs.set(next.jobId, next)
+        track(next)
+        return Effect.void
+      }),
+    listByOwner: (owner, page) =>
+      Effect.sync(() => {
+        const ids = byOwner.get(ownerKey(owner)) ?? []
+        const found: Array<ExportJob> = []
+        for (let i = ids.length - 1; i >= 0 && found.length <= page.limit; i--) {
+          const id = ids[i]!
+          if (page.after === undefined || id < page.after) found.push(jobs.get(id)!)
+        }
+        const onPage = found.slice(0, page.limit)
         return {
-          jobs: jobsOnPage,
-          continueAfter: mine.length > page.limit ? jobsOnPage[jobsOnPage.length - 1]?.jobId : undefined
+          jobs: onPage,
+          continueAfter: found.length > page.limit ? onPage[onPage.length - 1]?.jobId : undefined
         }
       })
   })

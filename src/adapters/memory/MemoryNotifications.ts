@@ -11,14 +11,15 @@ export class MemoryInAppNotifier extends Effect.Service<MemoryInAppNotifier>()("
   effect: Effect.gen(function*() {
     const faults = yield* FaultInjection
     const stored = yield* Ref.make(new Map<string, InAppNotification>())
-    const deliveries = yield* Ref.make<ReadonlyArray<InAppNotification>>([])
+    // Appended to in place: the embedded server keeps every notification of its lifetime.
+    const deliveries: Array<InAppNotification> = []
     const notifier = InAppNotifier.of({
       deliver: (notification) =>
         Effect.gen(function*() {
           if (Option.isSome(yield* faults.fire("inApp"))) {
             return yield* new NotificationFailed({ channel: "inApp", detail: "injected fault: in-app service down" })
           }
-          yield* Ref.update(deliveries, (list) => [...list, notification])
+          deliveries.push(notification)
           // Idempotent by id: a repeated delivery keeps the first copy (and whether it was read).
           yield* Ref.update(stored, (map) =>
             map.has(notification.id) ? map : new Map(map).set(notification.id, notification))
@@ -33,7 +34,7 @@ export class MemoryInAppNotifier extends Effect.Service<MemoryInAppNotifier>()("
           const found = map.get(notificationId)
           if (found === undefined || !owner.isOwnerOf(found)) return [Option.none(), map] as const
           const read = found.readAt === undefined ? new InAppNotification({ ...found, readAt: at }) : found
-          return [Option.some(read), new Map(map).set(notificationId, read)] as const
+          return [Option.some(read), map.set(notificationId, read)] as const
         }).pipe(
           Effect.flatMap(Option.match({
             onNone: () => Effect.fail(new NotificationNotFound({ notificationId })),
@@ -41,7 +42,7 @@ export class MemoryInAppNotifier extends Effect.Service<MemoryInAppNotifier>()("
           }))
         )
     })
-    return { notifier, deliveries: Ref.get(deliveries) }
+    return { notifier, deliveries: Effect.sync((): ReadonlyArray<InAppNotification> => deliveries.slice()) }
   })
 }) {}
 
