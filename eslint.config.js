@@ -31,7 +31,7 @@ export default tseslint.config(
     }
   },
   {
-    files: ["**/*.js"],
+    files: ["**/*.js", "**/*.mjs"],
     extends: [tseslint.configs.disableTypeChecked]
   }
 )
