@@ -1,0 +1,151 @@
+// The DynamoDB client the job store and the notifications share, as a scoped layer (destroyed on release), with its
+// settings read from Config. Building it does no network I/O: the tables are made by infrastructure.
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb"
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb"
+import { Config, ConfigError, Context, Data, Duration, Effect, Either, Layer, Option, Redacted } from "effect"
+
+export interface DynamoDbTableNames {
+  readonly jobs: string
+  readonly notifications: string
+}
+
+export interface DynamoDbCredentials {
+  readonly accessKeyId: Redacted.Redacted<string>
+  readonly secretAccessKey: Redacted.Redacted<string>
+}
+
+export interface DynamoDbSettings {
+  readonly region: string
+  /** A local server (dynalite, DynamoDB Local); the region's AWS endpoint when absent. */
+  readonly endpoint?: string | undefined
+  readonly tables: DynamoDbTableNames
+  /** The SDK's default provider chain (role, environment, profile) when absent. */
+  readonly credentials?: DynamoDbCredentials | undefined
+  /** SDK attempts per request, the first included; the SDK's default (3) when absent. */
+  readonly maxAttempts?: number | undefined
+}
+
+const credentialsConfig: Config.Config<DynamoDbCredentials | undefined> = Config.all({
+  accessKeyId: Config.option(Config.redacted("DYNAMODB_ACCESS_KEY_ID")),
+  secretAccessKey: Config.option(Config.redacted("DYNAMODB_SECRET_ACCESS_KEY"))
+}).pipe(
+  Config.mapOrFail(({ accessKeyId, secretAccessKey }) => {
+    if (Option.isSome(accessKeyId) && Option.isSome(secretAccessKey)) {
+      return Either.right({ accessKeyId: accessKeyId.value, secretAccessKey: secretAccessKey.value })
+    }
+    if (Option.isNone(accessKeyId) && Option.isNone(secretAccessKey)) return Either.right(undefined)
+    return Either.left(ConfigError.InvalidData(
+      [Option.isSome(accessKeyId) ? "DYNAMODB_SECRET_ACCESS_KEY" : "DYNAMODB_ACCESS_KEY_ID"],
+      "DYNAMODB_ACCESS_KEY_ID and DYNAMODB_SECRET_ACCESS_KEY go together: set both or neither"
+    ))
+  })
+)
+
+/**
+ * DYNAMODB_REGION, DYNAMODB_JOBS_TABLE, DYNAMODB_NOTIFICATIONS_TABLE; optional DYNAMODB_ENDPOINT (a URL) and
+ * DYNAMODB_ACCESS_KEY_ID with DYNAMODB_SECRET_ACCESS_KEY (both or neither).
+ */
+export const dynamoDbSettingsConfig: Config.Config<DynamoDbSettings> = Config.all({
+  region: Config.nonEmptyString("DYNAMODB_REGION"),
+  endpoint: Config.option(Config.url("DYNAMODB_ENDPOINT")),
+  jobs: Config.nonEmptyString("DYNAMODB_JOBS_TABLE"),
+  notifications: Config.nonEmptyString("DYNAMODB_NOTIFICATIONS_TABLE"),
+  credentials: credentialsConfig
+}).pipe(Config.map(({ credentials, endpoint, jobs, notifications, region }) => ({
+  region,
+  endpoint: Option.getOrUndefined(Option.map(endpoint, (url) => url.href)),
+  tables: { jobs, notifications },
+  credentials
+})))
+
+/** A failed DynamoDB call, before an adapter turns it into its port's error. */
+export class DynamoDbError extends Data.TaggedError("DynamoDbError")<{
+  readonly operation: string
+  /** The SDK's exception name (ConditionalCheckFailedException, ...), or the Node error code. */
+  readonly name: string
+  readonly detail: string
+}> {
+  get conditionFailed(): boolean {
+    return this.name === "ConditionalCheckFailedException"
+  }
+}
+
+/**
+ * The longest one call may take, all of the SDK's own retries included: past it the HTTP request is aborted and the
+ * call fails, so that a hung connection never holds a worker or an API request.
+ */
+export const DYNAMODB_CALL_TIMEOUT = Duration.seconds(10)
+
+const errorOf = (operation: string, cause: unknown): DynamoDbError => {
+  const error = cause instanceof Error ? cause : undefined
+  const code = (error as { readonly code?: unknown } | undefined)?.code
+  return new DynamoDbError({
+    operation,
+    name: typeof code === "string" && error?.name === "Error" ? code : error?.name ?? "Unknown",
+    detail: error?.message || String(cause)
+  })
+}
+
+export class DynamoDb extends Context.Tag("exports/dynamodb/DynamoDb")<DynamoDb, {
+  readonly documents: DynamoDBDocumentClient
+  readonly tables: DynamoDbTableNames
+  /** Runs one SDK call, aborted when the fiber is interrupted or after DYNAMODB_CALL_TIMEOUT. */
+  readonly call: <A>(
+    operation: string,
+    run: (documents: DynamoDBDocumentClient, options: { readonly abortSignal: AbortSignal }) => Promise<A>
+  ) => Effect.Effect<A, DynamoDbError>
+}>() {
+  /** The client for `settings`, destroyed (its sockets closed) when the layer's scope closes. */
+  static readonly layer = (settings: DynamoDbSettings): Layer.Layer<DynamoDb> =>
+    Layer.scoped(
+      DynamoDb,
+      Effect.map(
+        Effect.acquireRelease(
+          Effect.sync(() =>
+            new DynamoDBClient({
+              region: settings.region,
+              ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint }),
+              ...(settings.maxAttempts === undefined ? {} : { maxAttempts: settings.maxAttempts }),
+              ...(settings.credentials === undefined ? {} : {
+                credentials: {
+                  accessKeyId: Redacted.value(settings.credentials.accessKeyId),
+                  secretAccessKey: Redacted.value(settings.credentials.secretAccessKey)
+                }
+              })
+            })
+          ),
+          (client) => Effect.sync(() => client.destroy())
+        ),
+        (client) => {
+          const documents = DynamoDBDocumentClient.from(client, {
+            marshallOptions: { removeUndefinedValues: true }
+          })
+          return DynamoDb.of({
+            documents,
+            tables: settings.tables,
+            call: (operation, run) =>
+              Effect.tryPromise({
+                try: (abortSignal) => run(documents, { abortSignal }),
+                catch: (cause) => errorOf(operation, cause)
+              }).pipe(
+                Effect.timeoutFail({
+                  duration: DYNAMODB_CALL_TIMEOUT,
+                  onTimeout: () =>
+                    new DynamoDbError({
+                      operation,
+                      name: "TimeoutError",
+                      detail: `no answer within ${Duration.format(DYNAMODB_CALL_TIMEOUT)}`
+                    })
+                }),
+                Effect.withSpan(`DynamoDb.${operation}`)
+              )
+          })
+        }
+      )
+    )
+
+  /** The client with its settings from the environment; a missing or malformed setting fails with its name. */
+  static readonly layerConfig: Layer.Layer<DynamoDb, ConfigError.ConfigError> = Layer.unwrapEffect(
+    Effect.map(dynamoDbSettingsConfig, DynamoDb.layer)
+  )
+}

@@ -1,0 +1,124 @@
+// In-app notifications in DynamoDB (the table layout is in DynamoDbTables.ts). Delivery is a put that only a new id
+// passes, so a repeated delivery keeps the first copy and whether it was read; reading is checked against the owner
+// in the same conditional write that marks it.
+import { PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb"
+import type { NativeAttributeValue } from "@aws-sdk/lib-dynamodb"
+import { DateTime, Duration, Effect, Layer, Schema } from "effect"
+import { InAppNotification, InAppNotifier } from "../../application/ports/InAppNotifier.js"
+import { NotificationFailed, NotificationNotFound } from "../../domain/Errors.js"
+import { DynamoDb } from "./DynamoDb.js"
+import type { DynamoDbError } from "./DynamoDb.js"
+import { ownerKeyOf } from "./DynamoDbJobStore.js"
+import { NOTIFICATIONS_BY_OWNER_INDEX } from "./DynamoDbTables.js"
+
+type Item = Record<string, NativeAttributeValue>
+
+/** How long a notification is kept after it was created. */
+export const NOTIFICATION_RETENTION = Duration.days(90)
+
+const NotificationJson = Schema.parseJson(InAppNotification)
+const encodeNotification = Schema.encode(NotificationJson)
+const decodeNotification = Schema.decodeUnknown(NotificationJson)
+
+/** Newest first when sorted descending; notifications made in the same millisecond by id, descending. */
+const createdAtKeyOf = (notification: InAppNotification): string =>
+  `${String(DateTime.toEpochMillis(notification.createdAt)).padStart(15, "0")}#${notification.id}`
+
+const failed = (detail: string) => new NotificationFailed({ channel: "inApp", detail })
+
+const notificationOf = (item: Item) =>
+  Effect.gen(function*() {
+    const stored = yield* decodeNotification(item["notification"])
+    const readAt: unknown = item["readAt"]
+    return typeof readAt === "string"
+      ? new InAppNotification({ ...stored, readAt: yield* Schema.decodeUnknown(Schema.DateTimeUtc)(readAt) })
+      : stored
+  }).pipe(Effect.mapError((error) => failed(`undecodable notification ${String(item["id"])}: ${error.message}`)))
+
+export const makeDynamoDbInAppNotifier = Effect.gen(function*() {
+  const db = yield* DynamoDb
+  const TableName = db.tables.notifications
+  const toFailed = (error: DynamoDbError) => failed(`DynamoDB ${error.operation}: ${error.name}: ${error.detail}`)
+
+  return InAppNotifier.of({
+    deliver: (notification) =>
+      Effect.gen(function*() {
+        // readAt is kept apart, in its own attribute, so that markRead can set it only once.
+        const { readAt: _readAt, ...unread } = notification
+        const json = yield* Effect.orDie(encodeNotification(new InAppNotification(unread)))
+        yield* db.call("PutItem", (documents, options) =>
+          documents.send(
+            new PutCommand({
+              TableName,
+              Item: {
+                id: notification.id,
+                notification: json,
+                ownerKey: ownerKeyOf(notification.owner),
+                createdAtKey: createdAtKeyOf(notification),
+                ...(notification.readAt === undefined ? {} : { readAt: DateTime.formatIso(notification.readAt) }),
+                expiresAt: Math.floor(
+                  (DateTime.toEpochMillis(notification.createdAt) + Duration.toMillis(NOTIFICATION_RETENTION)) / 1000
+                )
+              },
+              ConditionExpression: "attribute_not_exists(id)"
+            }),
+            options
+          ))
+      }).pipe(
+        // Delivered before: the stored copy stays as it is.
+        Effect.catchIf((error) => error.conditionFailed, () => Effect.void),
+        Effect.mapError(toFailed),
+        Effect.withSpan("InAppNotifier.deliver")
+      ),
+
+    listFor: (owner) =>
+      Effect.gen(function*() {
+        const items: Array<Item> = []
+        let startKey: Item | undefined = undefined
+        do {
+          const output = yield* db.call("Query", (documents, options) =>
+            documents.send(
+              new QueryCommand({
+                TableName,
+                IndexName: NOTIFICATIONS_BY_OWNER_INDEX,
+                KeyConditionExpression: "ownerKey = :owner",
+                ExpressionAttributeValues: { ":owner": ownerKeyOf(owner) },
+                ScanIndexForward: false,
+                ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey })
+              }),
+              options
+            ))
+          items.push(...(output.Items ?? []))
+          startKey = output.LastEvaluatedKey
+        } while (startKey !== undefined)
+        return yield* Effect.forEach(items, notificationOf)
+      }).pipe(Effect.catchTag("DynamoDbError", (error) => Effect.fail(toFailed(error)))),
+
+    markRead: (owner, notificationId, at) =>
+      db.call("UpdateItem", (documents, options) =>
+        documents.send(
+          new UpdateCommand({
+            TableName,
+            Key: { id: notificationId },
+            // Another owner's notification is as unknown as a missing one.
+            ConditionExpression: "ownerKey = :owner",
+            UpdateExpression: "SET readAt = if_not_exists(readAt, :at)",
+            ExpressionAttributeValues: { ":owner": ownerKeyOf(owner), ":at": DateTime.formatIso(at) },
+            ReturnValues: "ALL_NEW"
+          }),
+          options
+        )).pipe(
+          Effect.flatMap((output) =>
+            output.Attributes === undefined
+              ? Effect.fail(failed(`UpdateItem returned no notification ${notificationId}`))
+              : notificationOf(output.Attributes)
+          ),
+          Effect.catchTag("DynamoDbError", (error) =>
+            Effect.fail(error.conditionFailed ? new NotificationNotFound({ notificationId }) : toFailed(error))),
+          Effect.withSpan("InAppNotifier.markRead")
+        )
+  })
+})
+
+/** The InAppNotifier on the notifications table of the DynamoDb client's settings. */
+export const InAppNotifierDynamoDb = Layer.effect(InAppNotifier, makeDynamoDbInAppNotifier)

@@ -1,0 +1,271 @@
+// Export jobs in DynamoDB (the table layout is in DynamoDbTables.ts). Every write is conditional: a job is created
+// only once, an idempotency key is claimed only once a day, and an update lands only on the revision it was
+// computed from, so two workers racing on one job cannot both win.
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb"
+import type { NativeAttributeValue } from "@aws-sdk/lib-dynamodb"
+import { DateTime, Duration, Effect, Layer, Option, Schema } from "effect"
+import type { JobPage } from "../../application/ports/JobStore.js"
+import { JobStore } from "../../application/ports/JobStore.js"
+import { JobConflict, JobStoreUnavailable } from "../../domain/Errors.js"
+import { ExportJob, IDEMPOTENCY_WINDOW_MILLIS } from "../../domain/ExportJob.js"
+import type { QueuedJob } from "../../domain/ExportJob.js"
+import type { ExportJobId, Owner } from "../../domain/Identifiers.js"
+import { DynamoDb, DynamoDbError } from "./DynamoDb.js"
+import { ACTIVE_JOBS_BY_OWNER_INDEX, JOBS_BY_OWNER_INDEX } from "./DynamoDbTables.js"
+
+type Item = Record<string, NativeAttributeValue>
+
+/** How long a finished job is kept after its download link expired: the user may still look it up. */
+export const SUCCEEDED_JOB_RETENTION = Duration.days(7)
+/** How long a failed or cancelled job is kept after it finished. */
+export const FINISHED_JOB_RETENTION = Duration.days(30)
+/** How long the item claiming an idempotency key is kept: far beyond the window in which the key means anything. */
+export const IDEMPOTENCY_CLAIM_RETENTION = Duration.days(30)
+
+/** `<merchantId>#<userId>`: merchant ids have no `#`, so the pair is unambiguous. */
+export const ownerKeyOf = (owner: Owner): string => `${owner.merchantId}#${owner.userId}`
+
+/** The key of the item claiming an idempotency key; JSON keeps user ids and keys that contain `#` apart. */
+const claimKeyOf = (owner: Owner, key: string): string =>
+  `idem#${JSON.stringify([owner.merchantId, owner.userId, key])}`
+
+const epochSeconds = (millis: number): number => Math.floor(millis / 1000)
+
+/** The TTL of a job's item in epoch seconds, or undefined while the job is still active (see DynamoDbTables.ts). */
+export const jobExpiresAt = (job: ExportJob): number | undefined => {
+  switch (job._tag) {
+    case "Queued":
+    case "Running":
+      return undefined
+    case "Succeeded":
+      return epochSeconds(DateTime.toEpochMillis(job.result.linkExpiresAt) + Duration.toMillis(SUCCEEDED_JOB_RETENTION))
+    case "Failed":
+    case "Cancelled":
+      return epochSeconds(DateTime.toEpochMillis(job.finishedAt) + Duration.toMillis(FINISHED_JOB_RETENTION))
+  }
+}
+
+const JobJson = Schema.parseJson(ExportJob)
+const encodeJob = Schema.encode(JobJson)
+const decodeJob = Schema.decodeUnknown(JobJson)
+
+const itemOf = (job: ExportJob) =>
+  Effect.map(
+    // A typed job that does not encode is a bug, not an outage.
+    Effect.orDie(encodeJob(job)),
+    (json): Item => {
+      const active = job._tag === "Queued" || job._tag === "Running"
+      const expiresAt = jobExpiresAt(job)
+      return {
+        jobId: job.jobId,
+        job: json,
+        ownerKey: ownerKeyOf(job.owner),
+        ...(active ? { activeOwnerKey: ownerKeyOf(job.owner) } : {}),
+        jobStatus: job._tag,
+        revision: job.revision,
+        ...(expiresAt === undefined ? {} : { expiresAt })
+      }
+    }
+  )
+
+const jobOf = (item: Item) =>
+  decodeJob(item["job"]).pipe(
+    Effect.mapError((error) =>
+      new JobStoreUnavailable({ detail: `undecodable job item ${String(item["jobId"])}: ${error.message}` })
+    )
+  )
+
+const unavailable = (error: DynamoDbError) =>
+  new JobStoreUnavailable({ detail: `DynamoDB ${error.operation}: ${error.name}: ${error.detail}` })
+
+/** Recovers from a failed condition only; every other failure goes on. */
+const onConditionFailed = <A, E, R>(recover: (error: DynamoDbError) => Effect.Effect<A, E, R>) =>
+<B, E2, R2>(
+  self: Effect.Effect<B, E2 | DynamoDbError, R2>
+): Effect.Effect<A | B, E | E2 | DynamoDbError, R | R2> =>
+  Effect.catchIf(
+    self,
+    (error): error is DynamoDbError => error instanceof DynamoDbError && error.conditionFailed,
+    recover
+  )
+
+export const makeDynamoDbJobStore = Effect.gen(function*() {
+  const db = yield* DynamoDb
+  const TableName = db.tables.jobs
+
+  const getItem = (jobId: string) =>
+    db.call(
+      "GetItem",
+      (documents, options) =>
+        documents.send(new GetCommand({ TableName, Key: { jobId }, ConsistentRead: true }), options)
+    ).pipe(
+      Effect.map((output) => Option.fromNullable(output.Item))
+    )
+
+  const getJob = (jobId: string) =>
+    Effect.flatMap(
+      getItem(jobId),
+      Option.match({ onNone: () => Effect.succeedNone, onSome: (item) => Effect.asSome(jobOf(item)) })
+    )
+
+  const queryAll = (input: Omit<ConstructorParameters<typeof QueryCommand>[0], "TableName">, wanted: number) =>
+    Effect.gen(function*() {
+      const items: Array<Item> = []
+      let startKey: Item | undefined = undefined
+      do {
+        const output = yield* db.call("Query", (documents, options) =>
+          documents.send(
+            new QueryCommand({
+              ...input,
+              TableName,
+              ...(Number.isFinite(wanted) ? { Limit: wanted - items.length } : {}),
+              ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey })
+            }),
+            options
+          ))
+        items.push(...(output.Items ?? []))
+        startKey = output.LastEvaluatedKey
+      } while (startKey !== undefined && items.length < wanted)
+      return yield* Effect.forEach(items, jobOf)
+    })
+
+  const putClaim = (job: QueuedJob, key: string, condition: string, values: Item) =>
+    db.call("PutItem", (documents, options) =>
+      documents.send(
+        new PutCommand({
+          TableName,
+          Item: {
+            jobId: claimKeyOf(job.owner, key),
+            claimedBy: job.jobId,
+            requestedAtMillis: job.requestedAt.epochMillis,
+            expiresAt: epochSeconds(job.requestedAt.epochMillis + Duration.toMillis(IDEMPOTENCY_CLAIM_RETENTION))
+          },
+          ConditionExpression: condition,
+          ExpressionAttributeValues: values
+        }),
+        options
+      ))
+
+  /**
+   * Claims `key` for `job`: free, or last claimed by a job at least a window older. A claim whose job does not exist
+   * was left by a create that failed half-way (its job was rolled back): it is taken over, not honoured.
+   */
+  const claim = (job: QueuedJob, key: string) =>
+    putClaim(job, key, "attribute_not_exists(jobId) OR requestedAtMillis <= :cutoff", {
+      ":cutoff": job.requestedAt.epochMillis - IDEMPOTENCY_WINDOW_MILLIS
+    }).pipe(
+      onConditionFailed((conflict) =>
+        Effect.gen(function*() {
+          const current = yield* getItem(claimKeyOf(job.owner, key))
+          const holder = Option.flatMapNullable(current, (item) => item["claimedBy"] as string | undefined)
+          if (Option.isNone(holder) || Option.isSome(yield* getItem(holder.value))) return yield* conflict
+          yield* putClaim(job, key, "claimedBy = :orphan", { ":orphan": holder.value })
+        })
+      )
+    )
+
+  /** Undoes a create whose key could not be claimed; no worker can have touched the job, as it was never queued. */
+  const rollBack = (job: QueuedJob) =>
+    db.call("DeleteItem", (documents, options) =>
+      documents.send(
+        new DeleteCommand({
+          TableName,
+          Key: { jobId: job.jobId },
+          ConditionExpression: "revision = :created",
+          ExpressionAttributeValues: { ":created": job.revision }
+        }),
+        options
+      )).pipe(onConditionFailed(() => Effect.void))
+
+  const conflict = (jobId: ExportJobId, expectedRevision: number) => () =>
+    Effect.fail(new JobConflict({ jobId, expectedRevision }))
+
+  return JobStore.of({
+    // The job is written before its key is claimed, so a claim always names a job that exists (once a concurrent
+    // create that lost the key finds the winner's job at once); a lost claim deletes the job it wrote.
+    create: (job) =>
+      Effect.gen(function*() {
+        const item = yield* itemOf(job)
+        yield* db.call("PutItem", (documents, options) =>
+          documents.send(
+            new PutCommand({ TableName, Item: item, ConditionExpression: "attribute_not_exists(jobId)" }),
+            options
+          )).pipe(onConditionFailed(conflict(job.jobId, -1)))
+        const key = job.idempotencyKey
+        if (key === undefined) return
+        yield* claim(job, key).pipe(
+          Effect.tapError(() => Effect.ignore(rollBack(job))),
+          onConditionFailed(conflict(job.jobId, -1))
+        )
+      }).pipe(
+        Effect.catchTag("DynamoDbError", (error) => Effect.fail(unavailable(error))),
+        Effect.withSpan("JobStore.create")
+      ),
+
+    findByIdempotencyKey: (owner, key) =>
+      getItem(claimKeyOf(owner, key)).pipe(
+        Effect.flatMap((claimItem) => {
+          const holder = Option.flatMapNullable(claimItem, (item) => item["claimedBy"] as string | undefined)
+          return Option.isNone(holder) ? Effect.succeedNone : getJob(holder.value)
+        }),
+        // The claim is the owner's own (its key holds the owner); the check guards against a corrupted item.
+        Effect.map(Option.filter((job) => owner.isOwnerOf(job))),
+        Effect.catchTag("DynamoDbError", (error) => Effect.fail(unavailable(error)))
+      ),
+
+    listActive: (owner) =>
+      queryAll({
+        IndexName: ACTIVE_JOBS_BY_OWNER_INDEX,
+        KeyConditionExpression: "activeOwnerKey = :owner",
+        ExpressionAttributeValues: { ":owner": ownerKeyOf(owner) },
+        ScanIndexForward: false
+      }, Infinity).pipe(Effect.catchTag("DynamoDbError", (error) => Effect.fail(unavailable(error)))),
+
+    get: (jobId) => getJob(jobId).pipe(Effect.catchTag("DynamoDbError", (error) => Effect.fail(unavailable(error)))),
+
+    update: (next, expectedRevision) =>
+      Effect.gen(function*() {
+        const item = yield* itemOf(next)
+        yield* db.call("PutItem", (documents, options) =>
+          documents.send(
+            new PutCommand({
+              TableName,
+              Item: item,
+              // False for an item that does not exist: an update never creates a job.
+              ConditionExpression: "revision = :expected",
+              ExpressionAttributeValues: { ":expected": expectedRevision }
+            }),
+            options
+          ))
+      }).pipe(
+        onConditionFailed(conflict(next.jobId, expectedRevision)),
+        Effect.catchTag("DynamoDbError", (error) => Effect.fail(unavailable(error))),
+        Effect.withSpan("JobStore.update")
+      ),
+
+    listByOwner: (owner, page) =>
+      Effect.gen(function*() {
+        if (page.limit < 1) return { jobs: [], continueAfter: undefined }
+        // One more than the page, to know whether another page follows.
+        const found = yield* queryAll({
+          IndexName: JOBS_BY_OWNER_INDEX,
+          KeyConditionExpression: page.after === undefined
+            ? "ownerKey = :owner"
+            : "ownerKey = :owner AND jobId < :after",
+          ExpressionAttributeValues: {
+            ":owner": ownerKeyOf(owner),
+            ...(page.after === undefined ? {} : { ":after": page.after })
+          },
+          ScanIndexForward: false
+        }, page.limit + 1)
+        const jobs = found.slice(0, page.limit)
+        return {
+          jobs,
+          continueAfter: found.length > page.limit ? jobs[jobs.length - 1]?.jobId : undefined
+        } satisfies JobPage
+      }).pipe(Effect.catchTag("DynamoDbError", (error) => Effect.fail(unavailable(error))))
+  })
+})
+
+/** The JobStore on the jobs table of the DynamoDb client's settings. */
+export const JobStoreDynamoDb = Layer.effect(JobStore, makeDynamoDbJobStore)

@@ -1,0 +1,346 @@
+// What the DynamoDB adapters promise beyond the port contracts: races on one revision and one idempotency key have
+// one winner, the email address survives storage, an unreachable server is an expected failure, the TTL attribute
+// follows DynamoDbTables.ts, and the settings come from Config.
+import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb"
+import { assert, describe, expect, it } from "@effect/vitest"
+import { ConfigProvider, DateTime, Effect, Either, Equal, Exit, Layer, Option, Redacted, Schema } from "effect"
+import { createServer } from "node:net"
+import type { AddressInfo } from "node:net"
+import { inspect } from "node:util"
+import { DynamoDb } from "../../../src/adapters/dynamodb/DynamoDb.js"
+import { InAppNotifierDynamoDb } from "../../../src/adapters/dynamodb/DynamoDbInAppNotifier.js"
+import { JobStoreDynamoDb } from "../../../src/adapters/dynamodb/DynamoDbJobStore.js"
+import { InAppNotification, InAppNotifier } from "../../../src/application/ports/InAppNotifier.js"
+import { JobStore } from "../../../src/application/ports/JobStore.js"
+import {
+  Cancelled,
+  Completed,
+  ExportResult,
+  Failed,
+  IDEMPOTENCY_WINDOW_MILLIS,
+  JobFailure,
+  newJob,
+  objectKeyFor,
+  Started,
+  transition
+} from "../../../src/domain/ExportJob.js"
+import type { ExportJob, JobEvent } from "../../../src/domain/ExportJob.js"
+import type { ExportJobId, Owner } from "../../../src/domain/Identifiers.js"
+import { EmailAddress } from "../../../src/domain/Identifiers.js"
+import { ReportRequest } from "../../../src/domain/Reports.js"
+import { jobIdAt, uniqueOwners } from "../../contracts/ContractSupport.js"
+import { DynamoDbOnDynalite } from "../../support/servers/DynaliteServer.js"
+
+const BASE_MILLIS = Date.parse("2024-04-02T10:00:00Z")
+const DAY = 86_400_000
+
+const report = Schema.decodeUnknownSync(ReportRequest)({
+  _tag: "orders",
+  params: { dateFrom: "2024-01-01", dateTo: "2024-03-31" }
+})
+
+const queuedJob = (
+  owner: Owner,
+  options: { readonly millis?: number; readonly idempotencyKey?: string; readonly email?: string } = {}
+) => {
+  const millis = options.millis ?? BASE_MILLIS
+  return newJob({
+    jobId: jobIdAt(millis),
+    owner,
+    email: Redacted.make(EmailAddress.make(options.email ?? `${owner.userId}@example.com`)),
+    report,
+    format: "csv",
+    requestedAt: DateTime.unsafeMake(millis),
+    idempotencyKey: options.idempotencyKey
+  })
+}
+
+const after = (job: ExportJob, event: JobEvent): ExportJob => Either.getOrThrow(transition(job, event))
+const at = (millis: number) => DateTime.unsafeMake(BASE_MILLIS + millis)
+
+const stores = Layer.mergeAll(JobStoreDynamoDb, InAppNotifierDynamoDb).pipe(Layer.provideMerge(DynamoDbOnDynalite))
+
+/** The raw item under `jobId` in the jobs table, as the adapter wrote it. */
+const rawItem = (table: "jobs" | "notifications", key: Record<string, string>) =>
+  Effect.flatMap(
+    DynamoDb,
+    (db) =>
+      db.call("GetItem", (documents, options) =>
+        documents.send(new GetCommand({ TableName: db.tables[table], Key: key, ConsistentRead: true }), options))
+  )
+    .pipe(Effect.map((output) =>
+      output.Item
+    ))
+
+const epochSeconds = (millis: number) => Math.floor(millis / 1000)
+
+/** A loopback port nothing listens on: bound, then released. */
+const closedPort = Effect.async<number>((resume) => {
+  const server = createServer()
+  server.listen(0, "127.0.0.1", () => {
+    const { port } = server.address() as AddressInfo
+    server.close(() => resume(Effect.succeed(port)))
+  })
+})
+
+describe("DynamoDB JobStore", () => {
+  it.effect("two updates from the same revision, sent at once: exactly one lands", () =>
+    Effect.gen(function*() {
+      const store = yield* JobStore
+      for (let round = 0; round < 5; round++) {
+        const queued = queuedJob(uniqueOwners().alice)
+        yield* store.create(queued)
+        const started = after(queued, Started.make({ at: at(1_000) }))
+        const cancelled = after(queued, Cancelled.make({ at: at(1_000) }))
+        const results = yield* Effect.all(
+          [store.update(started, queued.revision), store.update(cancelled, queued.revision)],
+          { concurrency: "unbounded", mode: "either" }
+        )
+        const winners = results.filter(Either.isRight)
+        expect(winners.length).toBe(1)
+        const loser = results.find(Either.isLeft)
+        assert(loser !== undefined && loser.left._tag === "JobConflict")
+        const stored = Option.getOrThrow(yield* store.get(queued.jobId))
+        expect(stored.revision).toBe(1)
+        expect(stored._tag).toBe(Either.isRight(results[0]) ? "Running" : "Cancelled")
+      }
+    }).pipe(Effect.provide(stores)))
+
+  it.effect("the email address survives the round trip, and stays redacted in the decoded job", () =>
+    Effect.gen(function*() {
+      const store = yield* JobStore
+      const job = queuedJob(uniqueOwners().alice, { email: "Jane.O'Doe+exports@example.co.uk" })
+      yield* store.create(job)
+      const stored = Option.getOrThrow(yield* store.get(job.jobId))
+      expect(Redacted.value(stored.email)).toBe("Jane.O'Doe+exports@example.co.uk")
+      expect(Equal.equals(stored.email, job.email)).toBe(true)
+      expect(JSON.stringify({ email: stored.email })).toBe(`{"email":"<redacted>"}`)
+    }).pipe(Effect.provide(stores)))
+
+  it.effect("a repeated idempotency key within the window is a JobConflict and stores nothing of the second job", () =>
+    Effect.gen(function*() {
+      const store = yield* JobStore
+      const { alice, bobAtAcme } = uniqueOwners()
+      const first = queuedJob(alice, { idempotencyKey: "key#1" })
+      yield* store.create(first)
+      const second = queuedJob(alice, { millis: BASE_MILLIS + IDEMPOTENCY_WINDOW_MILLIS - 1, idempotencyKey: "key#1" })
+      const error = yield* Effect.flip(store.create(second))
+      expect(error._tag).toBe("JobConflict")
+      expect(Option.isNone(yield* store.get(second.jobId))).toBe(true)
+      expect(Option.map(yield* store.findByIdempotencyKey(alice, "key#1"), (job) => job.jobId))
+        .toEqual(Option.some(first.jobId))
+      expect((yield* store.listByOwner(alice, { limit: 10, after: undefined })).jobs.map((job) => job.jobId))
+        .toEqual([first.jobId])
+      // The key is the owner's own: another user of the merchant may use it too.
+      yield* store.create(queuedJob(bobAtAcme, { idempotencyKey: "key#1" }))
+      expect(Option.isNone(yield* store.findByIdempotencyKey(alice, "key#2"))).toBe(true)
+    }).pipe(Effect.provide(stores)))
+
+  it.effect("a key older than the window does not block, and then names the newest job", () =>
+    Effect.gen(function*() {
+      const store = yield* JobStore
+      const { alice } = uniqueOwners()
+      const old = queuedJob(alice, { idempotencyKey: "daily" })
+      const fresh = queuedJob(alice, { millis: BASE_MILLIS + IDEMPOTENCY_WINDOW_MILLIS, idempotencyKey: "daily" })
+      yield* store.create(old)
+      yield* store.create(fresh)
+      expect(Option.map(yield* store.findByIdempotencyKey(alice, "daily"), (job) => job.jobId))
+        .toEqual(Option.some(fresh.jobId))
+      // An older job created late does not take the key back.
+      const late = queuedJob(alice, { millis: BASE_MILLIS + 1, idempotencyKey: "daily" })
+      expect((yield* Effect.flip(store.create(late)))._tag).toBe("JobConflict")
+    }).pipe(Effect.provide(stores)))
+
+  it.effect("creates racing with one idempotency key: exactly one job is stored", () =>
+    Effect.gen(function*() {
+      const store = yield* JobStore
+      const { alice } = uniqueOwners()
+      const jobs = Array.from(
+        { length: 6 },
+        (_, i) => queuedJob(alice, { millis: BASE_MILLIS + i, idempotencyKey: "k" })
+      )
+      const results = yield* Effect.all(jobs.map(store.create), { concurrency: "unbounded", mode: "either" })
+      expect(results.filter(Either.isRight).length).toBe(1)
+      results.filter(Either.isLeft).forEach((result) => expect(result.left._tag).toBe("JobConflict"))
+      const winner = jobs[results.findIndex(Either.isRight)]!
+      expect((yield* store.listByOwner(alice, { limit: 10, after: undefined })).jobs.map((job) => job.jobId))
+        .toEqual([winner.jobId])
+      expect(Option.map(yield* store.findByIdempotencyKey(alice, "k"), (job) => job.jobId))
+        .toEqual(Option.some(winner.jobId))
+    }).pipe(Effect.provide(stores)))
+
+  it.effect("a claim left by a create that died half-way does not block the key", () =>
+    Effect.gen(function*() {
+      const store = yield* JobStore
+      const db = yield* DynamoDb
+      const { alice } = uniqueOwners()
+      const vanished: ExportJobId = jobIdAt(BASE_MILLIS)
+      yield* db.call("PutItem", (documents, options) =>
+        documents.send(
+          new PutCommand({
+            TableName: db.tables.jobs,
+            Item: {
+              jobId: `idem#${JSON.stringify([alice.merchantId, alice.userId, "orphan"])}`,
+              claimedBy: vanished,
+              requestedAtMillis: BASE_MILLIS
+            }
+          }),
+          options
+        ))
+      expect(Option.isNone(yield* store.findByIdempotencyKey(alice, "orphan"))).toBe(true)
+      const job = queuedJob(alice, { millis: BASE_MILLIS + 1_000, idempotencyKey: "orphan" })
+      yield* store.create(job)
+      expect(Option.map(yield* store.findByIdempotencyKey(alice, "orphan"), (found) => found.jobId))
+        .toEqual(Option.some(job.jobId))
+    }).pipe(Effect.provide(stores)))
+
+  it.effect("listActive lists the owner's Queued and Running jobs, newest first, and drops finished ones", () =>
+    Effect.gen(function*() {
+      const store = yield* JobStore
+      const { alice, bobAtAcme } = uniqueOwners()
+      const [a, b, c] = [0, 1, 2].map((i) => queuedJob(alice, { millis: BASE_MILLIS + i * 1_000 }))
+      yield* Effect.forEach([a!, b!, c!, queuedJob(bobAtAcme)], store.create, { discard: true })
+      yield* store.update(after(b!, Started.make({ at: at(5_000) })), b!.revision)
+      yield* store.update(after(c!, Cancelled.make({ at: at(5_000) })), c!.revision)
+      const active = yield* store.listActive(alice)
+      expect(active.map((job) => [job.jobId, job._tag])).toEqual([[b!.jobId, "Running"], [a!.jobId, "Queued"]])
+    }).pipe(Effect.provide(stores)))
+
+  it.effect("sets the TTL attribute as DynamoDbTables.ts documents it", () =>
+    Effect.gen(function*() {
+      const store = yield* JobStore
+      const { alice } = uniqueOwners()
+      const queued = queuedJob(alice, { idempotencyKey: "ttl" })
+      yield* store.create(queued)
+      expect((yield* rawItem("jobs", { jobId: queued.jobId }))?.["expiresAt"]).toBeUndefined()
+      const claim = yield* rawItem("jobs", { jobId: `idem#${JSON.stringify([alice.merchantId, alice.userId, "ttl"])}` })
+      expect(claim?.["expiresAt"]).toBe(epochSeconds(BASE_MILLIS + 30 * DAY))
+
+      const running = after(queued, Started.make({ at: at(1_000) }))
+      yield* store.update(running, queued.revision)
+      expect((yield* rawItem("jobs", { jobId: queued.jobId }))?.["expiresAt"]).toBeUndefined()
+      const succeeded = after(
+        running,
+        Completed.make({
+          at: at(9_500),
+          result: new ExportResult({
+            objectKey: objectKeyFor(queued),
+            rowCount: 1,
+            byteSize: 10,
+            sha256: "ab".repeat(32),
+            linkExpiresAt: at(DAY)
+          })
+        })
+      )
+      yield* store.update(succeeded, running.revision)
+      const succeededItem = yield* rawItem("jobs", { jobId: queued.jobId })
+      expect(succeededItem?.["expiresAt"]).toBe(epochSeconds(BASE_MILLIS + DAY + 7 * DAY))
+      expect(succeededItem?.["jobStatus"]).toBe("Succeeded")
+      expect(succeededItem?.["activeOwnerKey"]).toBeUndefined()
+
+      const failing = queuedJob(alice, { millis: BASE_MILLIS + 1 })
+      yield* store.create(failing)
+      const failure = new JobFailure({ reason: "QueryFailed", userMessage: "no", retryable: false })
+      yield* store.update(after(failing, Failed.make({ at: at(60_000), failure })), failing.revision)
+      expect((yield* rawItem("jobs", { jobId: failing.jobId }))?.["expiresAt"])
+        .toBe(epochSeconds(BASE_MILLIS + 60_000 + 30 * DAY))
+
+      const notifier = yield* InAppNotifier
+      const notification = new InAppNotification({
+        id: `${queued.jobId}:export_succeeded`,
+        owner: alice,
+        jobId: queued.jobId,
+        kind: "export_succeeded",
+        title: "ready",
+        body: "ready",
+        link: `/exports/${queued.jobId}`,
+        createdAt: at(10_000)
+      })
+      yield* notifier.deliver(notification)
+      expect((yield* rawItem("notifications", { id: notification.id }))?.["expiresAt"])
+        .toBe(epochSeconds(BASE_MILLIS + 10_000 + 90 * DAY))
+    }).pipe(Effect.provide(stores)))
+})
+
+describe("DynamoDB adapters, server unreachable", () => {
+  const unreachable = Effect.map(closedPort, (port) =>
+    Layer.mergeAll(JobStoreDynamoDb, InAppNotifierDynamoDb).pipe(
+      Layer.provide(DynamoDb.layer({
+        region: "local",
+        endpoint: `http://127.0.0.1:${port}`,
+        tables: { jobs: "jobs", notifications: "notifications" },
+        credentials: { accessKeyId: Redacted.make("local"), secretAccessKey: Redacted.make("local") },
+        maxAttempts: 1
+      }))
+    ))
+
+  it.effect("every JobStore call fails with JobStoreUnavailable, not a defect", () =>
+    Effect.gen(function*() {
+      const layer = yield* unreachable
+      const { alice } = uniqueOwners()
+      const job = queuedJob(alice, { idempotencyKey: "k" })
+      const calls = Effect.gen(function*() {
+        const store = yield* JobStore
+        return [
+          store.create(job),
+          store.get(job.jobId),
+          store.update(after(job, Started.make({ at: at(1) })), 0),
+          store.listByOwner(alice, { limit: 10, after: undefined }),
+          store.listActive(alice),
+          store.findByIdempotencyKey(alice, "k")
+        ] as const
+      })
+      for (const call of yield* Effect.provide(calls, layer)) {
+        const exit = yield* Effect.exit(Effect.provide(call, layer))
+        assert(Exit.isFailure(exit))
+        const failure = Option.getOrThrow(
+          Exit.causeOption(exit).pipe(
+            Option.flatMap((cause) => cause._tag === "Fail" ? Option.some(cause.error) : Option.none())
+          )
+        )
+        expect(failure._tag).toBe("JobStoreUnavailable")
+      }
+    }))
+
+  it.effect("the notifier fails with NotificationFailed", () =>
+    Effect.gen(function*() {
+      const layer = yield* unreachable
+      const { alice } = uniqueOwners()
+      const error = yield* Effect.flip(
+        Effect.flatMap(InAppNotifier, (notifier) => notifier.listFor(alice)).pipe(Effect.provide(layer))
+      )
+      expect(error._tag).toBe("NotificationFailed")
+    }))
+})
+
+describe("DynamoDb settings", () => {
+  const env = {
+    DYNAMODB_REGION: "eu-west-1",
+    DYNAMODB_JOBS_TABLE: "jobs",
+    DYNAMODB_NOTIFICATIONS_TABLE: "notifications"
+  }
+  const build = (values: Record<string, string>) =>
+    Layer.build(DynamoDb.layerConfig).pipe(
+      Effect.scoped,
+      Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(values))))
+    )
+
+  it.effect("builds from the environment without reaching the server", () =>
+    Effect.gen(function*() {
+      const port = yield* closedPort
+      yield* build({ ...env, DYNAMODB_ENDPOINT: `http://127.0.0.1:${port}` })
+      yield* build({ ...env, DYNAMODB_ACCESS_KEY_ID: "id", DYNAMODB_SECRET_ACCESS_KEY: "secret" })
+    }))
+
+  it.effect("a missing table name fails with the variable's name", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(build({ DYNAMODB_REGION: "eu-west-1", DYNAMODB_JOBS_TABLE: "jobs" }))
+      expect(inspect(error)).toContain("DYNAMODB_NOTIFICATIONS_TABLE")
+    }))
+
+  it.effect("half a pair of credentials fails with the missing half's name", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(build({ ...env, DYNAMODB_ACCESS_KEY_ID: "id" }))
+      expect(inspect(error)).toContain("DYNAMODB_SECRET_ACCESS_KEY")
+    }))
+})
