@@ -2,7 +2,7 @@
 // grows with the report's size, so it answers in milliseconds whatever was asked for.
 import type { Redacted } from "effect"
 import { Clock, DateTime, Effect, Either, Option, Schema } from "effect"
-import { IdempotencyKeyReused } from "../domain/Errors.js"
+import { IdempotencyKeyReused, JobStoreUnavailable } from "../domain/Errors.js"
 import {
   IDEMPOTENCY_WINDOW_MILLIS,
   newJob,
@@ -132,7 +132,13 @@ export const requestExport = Effect.fn("Exports.request")(function*(
     if (!created) {
       return yield* existingAnswer(caller.owner, wanted, key).pipe(
         Effect.flatMap(
-          Option.match({ onNone: () => Effect.dieMessage("idempotent job vanished"), onSome: Effect.succeed })
+          Option.match({
+            // The key is taken but its job cannot be read yet (a durable store between two writes): the client
+            // is told to retry, and its retry finds the job.
+            onNone: () =>
+              Effect.fail(new JobStoreUnavailable({ detail: "idempotency key claimed, its job not yet readable" })),
+            onSome: Effect.succeed
+          })
         )
       )
     }
