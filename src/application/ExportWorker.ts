@@ -1,6 +1,6 @@
 // One queue delivery in, one verdict out: the part of every worker runtime (in-process, SQS poller, Lambda)
 // that is not about its queue. Runtimes only turn the verdict into their queue's acknowledgement.
-import { Cause, Effect, Schema } from "effect"
+import { Cause, Effect, ParseResult, Schema } from "effect"
 import { ExportMessage } from "./ports/JobQueue.js"
 import { runExport } from "./RunExport.js"
 import type { RunOutcome } from "./RunExport.js"
@@ -18,7 +18,11 @@ const decodeMessage = Schema.decodeUnknown(Schema.parseJson(ExportMessage))
 export const handleDelivery = Effect.fn("Exports.handleDelivery")(function*(body: string) {
   const decoded = yield* Effect.either(decodeMessage(body))
   if (decoded._tag === "Left") {
-    yield* Effect.logError("undecodable export message", { detail: decoded.left.message.slice(0, 500) })
+    // Where the message is wrong, not what it holds: a body may carry user and merchant ids.
+    const problems = ParseResult.ArrayFormatter.formatErrorSync(decoded.left)
+      .slice(0, 10)
+      .map((issue) => `${issue.path.join(".") || "(body)"}: ${issue._tag}`)
+    yield* Effect.logError("undecodable export message", { problems })
     return { _tag: "Reject", reason: "undecodable message" } satisfies DeliveryVerdict
   }
   return yield* runExport(decoded.right).pipe(
