@@ -1,6 +1,8 @@
 // The DynamoDB client the job store and the notifications share, as a scoped layer (destroyed on release), with its
 // settings read from Config. Building it does no network I/O: the tables are made by infrastructure.
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb"
+import { QueryCommand } from "@aws-sdk/lib-dynamodb"
+import type { NativeAttributeValue } from "@aws-sdk/lib-dynamodb"
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb"
 import { Config, ConfigError, Context, Data, Duration, Effect, Either, Layer, Option, Redacted } from "effect"
 
@@ -149,3 +151,33 @@ export class DynamoDb extends Context.Tag("exports/dynamodb/DynamoDb")<DynamoDb,
     Effect.map(dynamoDbSettingsConfig, DynamoDb.layer)
   )
 }
+
+export type DynamoItem = Record<string, NativeAttributeValue>
+
+/**
+ * Every page of a query, or pages until `wanted` items: DynamoDB answers a query in pages of at most 1 MB, so a
+ * single call can come back short even when more items match.
+ */
+export const queryPages = (
+  db: DynamoDb["Type"],
+  input: ConstructorParameters<typeof QueryCommand>[0],
+  wanted = Number.POSITIVE_INFINITY
+) =>
+  Effect.gen(function*() {
+    const items: Array<DynamoItem> = []
+    let startKey: DynamoItem | undefined = undefined
+    do {
+      const output = yield* db.call("Query", (documents, options) =>
+        documents.send(
+          new QueryCommand({
+            ...input,
+            ...(Number.isFinite(wanted) ? { Limit: wanted - items.length } : {}),
+            ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey })
+          }),
+          options
+        ))
+      items.push(...(output.Items ?? []))
+      startKey = output.LastEvaluatedKey
+    } while (startKey !== undefined && items.length < wanted)
+    return items
+  })

@@ -1,12 +1,12 @@
 // In-app notifications in DynamoDB (the table layout is in DynamoDbTables.ts). Delivery is a put that only a new id
 // passes, so a repeated delivery keeps the first copy and whether it was read; reading is checked against the owner
 // in the same conditional write that marks it.
-import { PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb"
+import { PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb"
 import type { NativeAttributeValue } from "@aws-sdk/lib-dynamodb"
 import { DateTime, Duration, Effect, Layer, Schema } from "effect"
 import { InAppNotification, InAppNotifier } from "../../application/ports/InAppNotifier.js"
 import { NotificationFailed, NotificationNotFound } from "../../domain/Errors.js"
-import { DynamoDb } from "./DynamoDb.js"
+import { DynamoDb, queryPages } from "./DynamoDb.js"
 import type { DynamoDbError } from "./DynamoDb.js"
 import { ownerKeyOf } from "./DynamoDbJobStore.js"
 import { NOTIFICATIONS_BY_OWNER_INDEX } from "./DynamoDbTables.js"
@@ -72,27 +72,16 @@ export const makeDynamoDbInAppNotifier = Effect.gen(function*() {
       ),
 
     listFor: (owner) =>
-      Effect.gen(function*() {
-        const items: Array<Item> = []
-        let startKey: Item | undefined = undefined
-        do {
-          const output = yield* db.call("Query", (documents, options) =>
-            documents.send(
-              new QueryCommand({
-                TableName,
-                IndexName: NOTIFICATIONS_BY_OWNER_INDEX,
-                KeyConditionExpression: "ownerKey = :owner",
-                ExpressionAttributeValues: { ":owner": ownerKeyOf(owner) },
-                ScanIndexForward: false,
-                ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey })
-              }),
-              options
-            ))
-          items.push(...(output.Items ?? []))
-          startKey = output.LastEvaluatedKey
-        } while (startKey !== undefined)
-        return yield* Effect.forEach(items, notificationOf)
-      }).pipe(Effect.catchTag("DynamoDbError", (error) => Effect.fail(toFailed(error)))),
+      queryPages(db, {
+        TableName,
+        IndexName: NOTIFICATIONS_BY_OWNER_INDEX,
+        KeyConditionExpression: "ownerKey = :owner",
+        ExpressionAttributeValues: { ":owner": ownerKeyOf(owner) },
+        ScanIndexForward: false
+      }).pipe(
+        Effect.flatMap((items) => Effect.forEach(items, notificationOf)),
+        Effect.catchTag("DynamoDbError", (error) => Effect.fail(toFailed(error)))
+      ),
 
     markRead: (owner, notificationId, at) =>
       db.call("UpdateItem", (documents, options) =>

@@ -1,8 +1,8 @@
 // Export jobs in DynamoDB (the table layout is in DynamoDbTables.ts). Every write is conditional: a job is created
 // only once, an idempotency key is claimed only once a day, and an update lands only on the revision it was
 // computed from, so two workers racing on one job cannot both win.
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb"
-import type { NativeAttributeValue } from "@aws-sdk/lib-dynamodb"
+import { DeleteCommand, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb"
+import type { NativeAttributeValue, QueryCommand } from "@aws-sdk/lib-dynamodb"
 import { DateTime, Duration, Effect, Layer, Option, Schema } from "effect"
 import type { JobPage } from "../../application/ports/JobStore.js"
 import { JobStore } from "../../application/ports/JobStore.js"
@@ -10,7 +10,7 @@ import { JobConflict, JobStoreUnavailable } from "../../domain/Errors.js"
 import { ExportJob, IDEMPOTENCY_WINDOW_MILLIS } from "../../domain/ExportJob.js"
 import type { QueuedJob } from "../../domain/ExportJob.js"
 import type { ExportJobId, Owner } from "../../domain/Identifiers.js"
-import { DynamoDb, DynamoDbError } from "./DynamoDb.js"
+import { DynamoDb, DynamoDbError, queryPages } from "./DynamoDb.js"
 import { ACTIVE_JOBS_BY_OWNER_INDEX, JOBS_BY_OWNER_INDEX } from "./DynamoDbTables.js"
 
 type Item = Record<string, NativeAttributeValue>
@@ -109,25 +109,7 @@ export const makeDynamoDbJobStore = Effect.gen(function*() {
     )
 
   const queryAll = (input: Omit<ConstructorParameters<typeof QueryCommand>[0], "TableName">, wanted: number) =>
-    Effect.gen(function*() {
-      const items: Array<Item> = []
-      let startKey: Item | undefined = undefined
-      do {
-        const output = yield* db.call("Query", (documents, options) =>
-          documents.send(
-            new QueryCommand({
-              ...input,
-              TableName,
-              ...(Number.isFinite(wanted) ? { Limit: wanted - items.length } : {}),
-              ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey })
-            }),
-            options
-          ))
-        items.push(...(output.Items ?? []))
-        startKey = output.LastEvaluatedKey
-      } while (startKey !== undefined && items.length < wanted)
-      return yield* Effect.forEach(items, jobOf)
-    })
+    Effect.flatMap(queryPages(db, { ...input, TableName }, wanted), (items) => Effect.forEach(items, jobOf))
 
   const putClaim = (job: QueuedJob, key: string, condition: string, values: Item) =>
     db.call("PutItem", (documents, options) =>
