@@ -2,6 +2,7 @@
 import { Effect, Layer, Option, Redacted } from "effect"
 import { FaultInjection } from "../../../src/adapters/memory/FaultInjection.js"
 import { FileStoreMemory, MemoryFileStore } from "../../../src/adapters/memory/MemoryFileStore.js"
+import { JobQueueMemory, MemoryJobQueue } from "../../../src/adapters/memory/MemoryJobQueue.js"
 import { JobStoreMemory } from "../../../src/adapters/memory/MemoryJobStore.js"
 import {
   EmailSenderMemory,
@@ -14,6 +15,7 @@ import { MerchantId } from "../../../src/domain/Identifiers.js"
 import { emailSenderContract } from "../../contracts/EmailSenderContract.js"
 import { fileStoreContract } from "../../contracts/FileStoreContract.js"
 import { inAppNotifierContract } from "../../contracts/InAppNotifierContract.js"
+import { jobQueueContract } from "../../contracts/JobQueueContract.js"
 import { jobStoreContract } from "../../contracts/JobStoreContract.js"
 import { reportSourceContract } from "../../contracts/ReportSourceContract.js"
 import { datasetOf } from "../../support/Fixtures.js"
@@ -57,4 +59,18 @@ emailSenderContract(
           text: message.text,
           html: message.html
         })))
+)
+
+jobQueueContract(
+  "memory",
+  () => JobQueueMemory.pipe(Layer.provideMerge(MemoryJobQueue.Default), Layer.provide(FaultInjection.Default)),
+  Effect.flatMap(MemoryJobQueue, (queue) =>
+    Effect.gen(function*() {
+      const bodies: Array<string> = []
+      for (let delivery = yield* queue.poll; Option.isSome(delivery); delivery = yield* queue.poll) {
+        bodies.push(delivery.value.body)
+        yield* delivery.value.ack
+      }
+      return bodies
+    }))
 )
