@@ -35,6 +35,15 @@ export const DEMO_SEED: DemoSeedOptions = {
   to: "2025-12-31T23:59:59.999Z"
 }
 
+/** The demo dataset scaled to about `lines` order lines (orders have two lines on average). */
+export const demoSeedOfSize = (lines: number): DemoSeedOptions => ({
+  ...DEMO_SEED,
+  merchants: DEMO_SEED.merchants.map((merchant) => ({
+    ...merchant,
+    orders: Math.max(1, Math.round(merchant.orders * lines / 1_200_000))
+  }))
+})
+
 export type SeedOutcome =
   | { readonly _tag: "Seeded"; readonly lines: number; readonly millis: number }
   | { readonly _tag: "AlreadySeeded"; readonly lines: number }

@@ -9,7 +9,7 @@ import { AuthenticationJwt } from "../../adapters/auth/JwtAuthentication.js"
 import { DEV_AUDIENCE, DEV_ISSUER, JwtVerifier } from "../../adapters/auth/JwtVerifier.js"
 import { ChdbEngine } from "../../adapters/chdb/ChdbEngine.js"
 import { ReportSourceChdb } from "../../adapters/chdb/ChdbReportSource.js"
-import { DEMO_SEED, DemoOrdersChdb } from "../../adapters/chdb/DemoSeed.js"
+import { DemoOrdersChdb, demoSeedOfSize } from "../../adapters/chdb/DemoSeed.js"
 import { EmlEmailSender } from "../../adapters/eml/EmlEmailSender.js"
 import { OutboxRoute } from "../../adapters/eml/OutboxRoute.js"
 import { ApiServerLive } from "../../adapters/http/ApiServer.js"
@@ -25,18 +25,6 @@ import { JobIds } from "../../application/JobIds.js"
 import { InProcessWorkers } from "../local/InProcessWorker.js"
 import type { EmbeddedConfig } from "./EmbeddedConfig.js"
 import { localSecret } from "./EmbeddedConfig.js"
-
-/** The demo dataset scaled to `DEMO_ROWS` order lines (orders have two lines on average). */
-const demoSeedFor = (rows: number) => {
-  const scale = rows / 1_200_000
-  return {
-    ...DEMO_SEED,
-    merchants: DEMO_SEED.merchants.map((merchant) => ({
-      ...merchant,
-      orders: Math.max(1, Math.round(merchant.orders * scale))
-    }))
-  }
-}
 
 /** AUTH_JWT_SECRET or AUTH_JWKS_URL when set; otherwise the local secret that `npm run dev-token` signs with. */
 const jwtVerifierFor = (config: EmbeddedConfig) =>
@@ -61,7 +49,7 @@ const jwtVerifierFor = (config: EmbeddedConfig) =>
 export const EmbeddedServerLive = (config: EmbeddedConfig) => {
   const engine = ChdbEngine.Default(join(config.dataDir, "clickhouse"))
   const reports = ReportSourceChdb.pipe(
-    Layer.provide(DemoOrdersChdb(demoSeedFor(config.demoRows))),
+    Layer.provide(DemoOrdersChdb(demoSeedOfSize(config.demoRows))),
     Layer.provideMerge(engine)
   )
 

@@ -1,0 +1,13 @@
+// `npm run worker`: the SQS consumer on the production adapters, logging JSON lines, until SIGTERM or SIGINT
+// (then running exports get SHUTDOWN_GRACE to finish).
+import { NodeRuntime } from "@effect/platform-node"
+import { Effect, Layer, Logger, LogLevel } from "effect"
+import { WorkerLive } from "./Worker.js"
+
+NodeRuntime.runMain(
+  Layer.launch(WorkerLive).pipe(
+    Effect.provide(Logger.json),
+    Logger.withMinimumLogLevel(LogLevel.Info)
+  ),
+  { disablePrettyLogger: true }
+)

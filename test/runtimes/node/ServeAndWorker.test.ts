@@ -1,0 +1,231 @@
+// Boots the `npm run serve` and `npm run worker` compositions in this process on local stand-ins for the production
+// services (s3rver, fauxqs, aws-ses-v2-local, dynalite) with their settings from a ConfigProvider, and runs an export
+// end to end over HTTP: 202, SQS, the worker on chdb, the file in S3, the presigned link, the email, the notice.
+import { describe, expect, it } from "@effect/vitest"
+import { parse } from "csv-parse/sync"
+import { Cause, ConfigError, ConfigProvider, Duration, Effect, Exit, Layer, Redacted, Schema } from "effect"
+import { mkdtempSync, rmSync } from "node:fs"
+import { createServer } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { signDevToken } from "../../../src/adapters/auth/JwtVerifier.js"
+import { ChdbEngine } from "../../../src/adapters/chdb/ChdbEngine.js"
+import { encodeRow } from "../../../src/domain/Csv.js"
+import { EmailAddress, MerchantId } from "../../../src/domain/Identifiers.js"
+import { Orders, queryParametersOf, ReportRequest } from "../../../src/domain/Reports.js"
+import type { Cell } from "../../../src/domain/Reports.js"
+import { ServeApiLive } from "../../../src/runtimes/node/ServeApi.js"
+import { WorkerLive } from "../../../src/runtimes/node/Worker.js"
+import { DynaliteServer, DynaliteServerLive } from "../../support/servers/DynaliteServer.js"
+import { FauxqsServer, FauxqsServerLive } from "../../support/servers/FauxqsServer.js"
+import { S3RVER_ACCESS_KEY, S3rverServer } from "../../support/servers/S3rverServer.js"
+import { SesLocalServer } from "../../support/servers/SesLocalServer.js"
+
+const JWT_SECRET = "a-test-secret-of-at-least-32-characters-long"
+const RECIPIENT = "serve-and-worker@example.test"
+
+const freePort = Effect.async<number>((resume) => {
+  const server = createServer()
+  server.listen(0, "127.0.0.1", () => {
+    const address = server.address()
+    const port = typeof address === "object" && address !== null ? address.port : 0
+    server.close(() => resume(Effect.succeed(port)))
+  })
+})
+
+const tempDir = Effect.acquireRelease(
+  Effect.sync(() => mkdtempSync(join(tmpdir(), "ade-node-"))),
+  (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+)
+
+const servers = Layer.mergeAll(
+  S3rverServer.layer("exports"),
+  FauxqsServerLive,
+  SesLocalServer.layer,
+  DynaliteServerLive
+)
+
+const fetchJson = <A>(url: string, init?: RequestInit) =>
+  Effect.promise(() => fetch(url, init).then(async (r) => ({ status: r.status, body: (await r.json()) as A })))
+
+describe("npm run serve and npm run worker compositions", () => {
+  it.live(
+    "export over HTTP through SQS, DynamoDB, chdb, S3 and SES, and the CSV holds exactly the rows the query gives",
+    () =>
+      Effect.gen(function*() {
+        const s3 = yield* S3rverServer
+        const sqs = yield* FauxqsServer
+        const ses = yield* SesLocalServer
+        const dynamo = yield* DynaliteServer
+        const chdbDir = yield* tempDir
+        const port = yield* freePort
+        const base = `http://127.0.0.1:${port}`
+
+        const provider = ConfigProvider.fromMap(
+          new Map([
+            ["PORT", String(port)],
+            ["HOST", "127.0.0.1"],
+            ["AUTH_JWT_SECRET", JWT_SECRET],
+            ["APP_BASE_URL", "https://app.example.test"],
+            ["S3_BUCKET", s3.bucket],
+            ["S3_REGION", "us-east-1"],
+            ["S3_ENDPOINT", s3.endpoint.href],
+            ["S3_FORCE_PATH_STYLE", "true"],
+            ["S3_ACCESS_KEY_ID", S3RVER_ACCESS_KEY],
+            ["S3_SECRET_ACCESS_KEY", S3RVER_ACCESS_KEY],
+            ["SQS_QUEUE_URL", sqs.queueUrl],
+            ["SQS_REGION", sqs.settings.region],
+            ["SQS_ENDPOINT", sqs.endpoint],
+            ["SQS_ACCESS_KEY_ID", "local"],
+            ["SQS_SECRET_ACCESS_KEY", "local"],
+            ["SQS_WAIT_SECONDS", "1"],
+            ["SQS_VISIBILITY_SECONDS", "30"],
+            ["SES_REGION", "us-east-1"],
+            ["SES_ENDPOINT", ses.endpoint.href],
+            ["SES_FROM", "Exports <exports@example.test>"],
+            ["SES_ACCESS_KEY_ID", "local"],
+            ["SES_SECRET_ACCESS_KEY", "local"],
+            ["DYNAMODB_REGION", dynamo.settings.region],
+            ["DYNAMODB_ENDPOINT", dynamo.endpoint],
+            ["DYNAMODB_JOBS_TABLE", dynamo.settings.tables.jobs],
+            ["DYNAMODB_NOTIFICATIONS_TABLE", dynamo.settings.tables.notifications],
+            ["DYNAMODB_ACCESS_KEY_ID", "local"],
+            ["DYNAMODB_SECRET_ACCESS_KEY", "local"],
+            ["REPORT_SOURCE", "chdb"],
+            ["CHDB_DATA_DIR", join(chdbDir, "clickhouse")],
+            ["DEMO_ROWS", "20000"],
+            ["WORKER_CONCURRENCY", "2"],
+            ["SHUTDOWN_GRACE", "5 seconds"]
+          ])
+        )
+        yield* Layer.build(ServeApiLive).pipe(Effect.withConfigProvider(provider))
+        const worker = yield* Layer.build(WorkerLive).pipe(Effect.withConfigProvider(provider))
+
+        const token = yield* Effect.promise(() =>
+          signDevToken({
+            secret: Redacted.make(JWT_SECRET),
+            sub: "node-user",
+            merchantId: "m-acme",
+            email: RECIPIENT,
+            ttl: Duration.hours(1)
+          })
+        )
+        const auth = { authorization: `Bearer ${token}` }
+
+        const ready = yield* fetchJson(`${base}/ready`)
+        expect(ready).toStrictEqual({
+          status: 200,
+          body: { status: "ready", checks: { jobs: "ok", notifications: "ok", queue: "ok" } }
+        })
+
+        const body = {
+          reportType: "orders",
+          format: "csv",
+          dateFrom: "2025-01-01",
+          dateTo: "2025-06-30",
+          timezone: "Europe/Paris"
+        }
+        const accepted = yield* fetchJson<{ jobId: string; statusUrl: string }>(`${base}/api/v1/reports/export`, {
+          method: "POST",
+          headers: { ...auth, "content-type": "application/json" },
+          body: JSON.stringify(body)
+        })
+        expect(accepted.status).toBe(202)
+        const { jobId, statusUrl } = accepted.body
+
+        const poll = fetchJson<{ status: string; file?: { rowCount: number } }>(`${base}${statusUrl}`, {
+          headers: auth
+        })
+        let status = (yield* poll).body
+        for (let i = 0; i < 200 && (status.status === "queued" || status.status === "running"); i++) {
+          yield* Effect.sleep("100 millis")
+          status = (yield* poll).body
+        }
+        expect(status.status).toBe("succeeded")
+
+        // The API signs a short link at click time; it points at the bucket and works.
+        const link = yield* fetchJson<{ url: string; expiresAt: string }>(`${base}${statusUrl}/download`, {
+          headers: { ...auth, accept: "application/json" }
+        })
+        expect(link.status).toBe(200)
+        expect(link.body.url.startsWith(`${s3.endpoint.origin}/${s3.bucket}/`)).toBe(true)
+        const csv = yield* Effect.promise(() =>
+          fetch(link.body.url).then(async (r) => {
+            expect(r.status).toBe(200)
+            return r.text()
+          })
+        )
+        const [header, ...rows]: Array<Array<string>> = parse(csv)
+        expect(header).toStrictEqual(Orders.columns.map((c) => c.header))
+        expect(rows.length).toBe(status.file?.rowCount)
+        expect(rows.length).toBeGreaterThan(1000)
+
+        // The same report queried directly on the worker's engine, apart from the export's streaming path.
+        const report = Schema.decodeUnknownSync(ReportRequest)({ _tag: "orders", params: body })
+        const direct = yield* Effect.flatMap(
+          ChdbEngine,
+          (engine) => engine.query(Orders.sql, queryParametersOf(MerchantId.make("m-acme"), report))
+        ).pipe(Effect.provide(worker))
+        expect(rows).toStrictEqual(
+          direct.map((row) => {
+            const [cells]: Array<Array<string>> = parse(encodeRow(row as ReadonlyArray<Cell>))
+            return cells
+          })
+        )
+
+        // Told both ways, once: one email through SES with the 24-hour link, one in-app notice.
+        const emails = yield* ses.sentTo(EmailAddress.make(RECIPIENT))
+        expect(emails).toHaveLength(1)
+        const emailLink = /https?:\/\/\S+/.exec(emails[0]!.body.text ?? "")?.[0]
+        expect(emailLink?.startsWith(`${s3.endpoint.origin}/${s3.bucket}/`)).toBe(true)
+        const fromEmail = yield* Effect.promise(() => fetch(emailLink!).then((r) => r.text()))
+        expect(fromEmail).toBe(csv)
+        const notifications = yield* fetchJson<{ items: Array<{ jobId: string }> }>(
+          `${base}/api/v1/notifications`,
+          { headers: auth }
+        )
+        expect(notifications.body.items.map((n) => n.jobId)).toStrictEqual([jobId])
+
+        // The message was deleted once handled; nothing went to the dead-letter queue.
+        expect(yield* sqs.depth(sqs.queueUrl)).toStrictEqual({ visible: 0, inFlight: 0 })
+        expect(yield* sqs.depth(sqs.dlqUrl)).toStrictEqual({ visible: 0, inFlight: 0 })
+      }).pipe(Effect.scoped, Effect.provide(servers)),
+    { timeout: 60_000 }
+  )
+
+  /** Builds a composition on `settings` alone and gives back its start-up failures, which must be ConfigErrors. */
+  const startUpFailures = <A, E>(live: Layer.Layer<A, E>, settings: ReadonlyArray<readonly [string, string]>) =>
+    Layer.build(live).pipe(
+      Effect.scoped,
+      Effect.withConfigProvider(ConfigProvider.fromMap(new Map(settings))),
+      Effect.exit,
+      Effect.map((exit) => {
+        expect(Exit.isFailure(exit)).toBe(true)
+        const cause = Exit.isFailure(exit) ? exit.cause : Cause.empty
+        expect(Cause.isDie(cause)).toBe(false)
+        const failures = Array.from(Cause.failures(cause))
+        expect(failures.every((failure) => ConfigError.isConfigError(failure))).toBe(true)
+        return failures.map(String).join("\n")
+      })
+    )
+
+  it.live("the worker refuses REPORT_SOURCE=clickhouse at start-up, naming the setting", () =>
+    Effect.gen(function*() {
+      const failures = yield* startUpFailures(WorkerLive, [["REPORT_SOURCE", "clickhouse"]])
+      expect(failures).toMatch(/REPORT_SOURCE.*not built yet/)
+    }))
+
+  it.live("a malformed or missing setting stops start-up with its name, as a ConfigError", () =>
+    Effect.gen(function*() {
+      const worker = yield* startUpFailures(WorkerLive, [["WORKER_CONCURRENCY", "0"], ["SHUTDOWN_GRACE", "1 second"]])
+      expect(worker).toMatch(/WORKER_CONCURRENCY.*must be an integer from 1 to 16/)
+      // Every missing setting is named at once, before anything is opened.
+      for (const name of ["SQS_QUEUE_URL", "DYNAMODB_REGION", "S3_BUCKET", "SES_FROM", "REPORT_SOURCE"]) {
+        expect(worker).toContain(name)
+      }
+      const grace = yield* startUpFailures(WorkerLive, [["SHUTDOWN_GRACE", "soon"]])
+      expect(grace).toContain("SHUTDOWN_GRACE")
+      const serve = yield* startUpFailures(ServeApiLive, [["PORT", "not-a-port"], ["AUTH_JWT_SECRET", "short"]])
+      expect(serve).toMatch(/S3_BUCKET|DYNAMODB_REGION|SQS_QUEUE_URL|PORT|AUTH_JWT_SECRET/)
+    }))
+})
