@@ -2,20 +2,13 @@
 // services (s3rver, fauxqs, aws-ses-v2-local, dynalite) with their settings from a ConfigProvider, and runs an export
 // end to end over HTTP: 202, SQS, the worker on chdb, the file in S3, the presigned link, the email, the notice.
 import { describe, expect, it } from "@effect/vitest"
-import { parse } from "csv-parse/sync"
-import { Cause, ConfigError, ConfigProvider, Duration, Effect, Exit, Layer, Redacted, Schema } from "effect"
-import { mkdtempSync, rmSync } from "node:fs"
-import { createServer } from "node:net"
-import { tmpdir } from "node:os"
+import { Cause, ConfigError, ConfigProvider, Duration, Effect, Exit, Layer, Redacted } from "effect"
 import { join } from "node:path"
 import { signDevToken } from "../../../src/adapters/auth/JwtVerifier.js"
-import { ChdbEngine } from "../../../src/adapters/chdb/ChdbEngine.js"
-import { encodeRow } from "../../../src/domain/Csv.js"
-import { EmailAddress, MerchantId } from "../../../src/domain/Identifiers.js"
-import { Orders, queryParametersOf, ReportRequest } from "../../../src/domain/Reports.js"
-import type { Cell } from "../../../src/domain/Reports.js"
+import { EmailAddress } from "../../../src/domain/Identifiers.js"
 import { ServeApiLive } from "../../../src/runtimes/node/ServeApi.js"
 import { WorkerLive } from "../../../src/runtimes/node/Worker.js"
+import { expectOrdersCsvAsQueried, freePort, temporaryDataDir } from "../../support/EndToEnd.js"
 import { DynaliteServer, DynaliteServerLive } from "../../support/servers/DynaliteServer.js"
 import { FauxqsServer, FauxqsServerLive } from "../../support/servers/FauxqsServer.js"
 import { S3RVER_ACCESS_KEY, S3rverServer } from "../../support/servers/S3rverServer.js"
@@ -23,20 +16,6 @@ import { SesLocalServer } from "../../support/servers/SesLocalServer.js"
 
 const JWT_SECRET = "a-test-secret-of-at-least-32-characters-long"
 const RECIPIENT = "serve-and-worker@example.test"
-
-const freePort = Effect.async<number>((resume) => {
-  const server = createServer()
-  server.listen(0, "127.0.0.1", () => {
-    const address = server.address()
-    const port = typeof address === "object" && address !== null ? address.port : 0
-    server.close(() => resume(Effect.succeed(port)))
-  })
-})
-
-const tempDir = Effect.acquireRelease(
-  Effect.sync(() => mkdtempSync(join(tmpdir(), "ade-node-"))),
-  (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
-)
 
 const servers = Layer.mergeAll(
   S3rverServer.layer("exports"),
@@ -57,7 +36,7 @@ describe("npm run serve and npm run worker compositions", () => {
         const sqs = yield* FauxqsServer
         const ses = yield* SesLocalServer
         const dynamo = yield* DynaliteServer
-        const chdbDir = yield* tempDir
+        const chdbDir = yield* temporaryDataDir("ade-node-")
         const port = yield* freePort
         const base = `http://127.0.0.1:${port}`
 
@@ -155,23 +134,10 @@ describe("npm run serve and npm run worker compositions", () => {
             return r.text()
           })
         )
-        const [header, ...rows]: Array<Array<string>> = parse(csv)
-        expect(header).toStrictEqual(Orders.columns.map((c) => c.header))
+        // The same report queried directly on the worker's engine, apart from the export's streaming path.
+        const rows = yield* expectOrdersCsvAsQueried(csv, body, "m-acme").pipe(Effect.provide(worker))
         expect(rows.length).toBe(status.file?.rowCount)
         expect(rows.length).toBeGreaterThan(1000)
-
-        // The same report queried directly on the worker's engine, apart from the export's streaming path.
-        const report = Schema.decodeUnknownSync(ReportRequest)({ _tag: "orders", params: body })
-        const direct = yield* Effect.flatMap(
-          ChdbEngine,
-          (engine) => engine.query(Orders.sql, queryParametersOf(MerchantId.make("m-acme"), report))
-        ).pipe(Effect.provide(worker))
-        expect(rows).toStrictEqual(
-          direct.map((row) => {
-            const [cells]: Array<Array<string>> = parse(encodeRow(row as ReadonlyArray<Cell>))
-            return cells
-          })
-        )
 
         // Told both ways, once: one email through SES with the 24-hour link, one in-app notice.
         const emails = yield* ses.sentTo(EmailAddress.make(RECIPIENT))

@@ -1,43 +1,21 @@
 // Boots the `npm start` composition on a free port over a temporary data directory and runs an export end to
 // end over HTTP against chdb: 202, the worker, the file, the signed link, the email and the in-app notice.
 import { describe, expect, it } from "@effect/vitest"
-import { parse } from "csv-parse/sync"
-import { Duration, Effect, Layer, Schema } from "effect"
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
-import { createServer } from "node:net"
-import { tmpdir } from "node:os"
+import { Duration, Effect, Layer } from "effect"
+import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { signDevToken } from "../../../src/adapters/auth/JwtVerifier.js"
-import { ChdbEngine } from "../../../src/adapters/chdb/ChdbEngine.js"
-import { encodeRow } from "../../../src/domain/Csv.js"
-import { MerchantId } from "../../../src/domain/Identifiers.js"
-import { Orders, queryParametersOf, ReportRequest } from "../../../src/domain/Reports.js"
-import type { Cell } from "../../../src/domain/Reports.js"
 import { localSecret } from "../../../src/runtimes/server/EmbeddedConfig.js"
 import { EmbeddedServerLive } from "../../../src/runtimes/server/EmbeddedServer.js"
-
-const freePort = () =>
-  Effect.async<number>((resume) => {
-    const server = createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => resume(Effect.succeed(port)))
-    })
-  })
-
-const withDataDir = Effect.acquireRelease(
-  Effect.sync(() => mkdtempSync(join(tmpdir(), "ade-embedded-"))),
-  (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
-)
+import { expectOrdersCsvAsQueried, freePort, temporaryDataDir } from "../../support/EndToEnd.js"
 
 describe("npm start composition", () => {
   it.scopedLive(
     "exports over HTTP against chdb, and the downloaded CSV holds exactly the rows the query gives",
     () =>
       Effect.gen(function*() {
-        const dataDir = yield* withDataDir
-        const port = yield* freePort()
+        const dataDir = yield* temporaryDataDir("ade-embedded-")
+        const port = yield* freePort
         const base = `http://127.0.0.1:${port}`
         const context = yield* Layer.build(EmbeddedServerLive({
           host: "127.0.0.1",
@@ -102,23 +80,10 @@ describe("npm start composition", () => {
         expect(download.status).toBe(200)
         expect(download.headers.get("content-type")).toBe("text/csv; charset=utf-8")
         const csv = yield* Effect.promise(() => download.text())
-        const [header, ...rows]: Array<Array<string>> = parse(csv)
-        expect(header).toStrictEqual(Orders.columns.map((c) => c.header))
+        // The same report queried directly, apart from the export's streaming path.
+        const rows = yield* expectOrdersCsvAsQueried(csv, body, "m-acme").pipe(Effect.provide(context))
         expect(rows.length).toBe(status.file?.rowCount)
         expect(rows.length).toBeGreaterThan(1000)
-
-        // The same report queried directly, apart from the export's streaming path.
-        const report = Schema.decodeUnknownSync(ReportRequest)({ _tag: "orders", params: body })
-        const direct = yield* Effect.flatMap(
-          ChdbEngine,
-          (engine) => engine.query(Orders.sql, queryParametersOf(MerchantId.make("m-acme"), report))
-        ).pipe(Effect.provide(context))
-        expect(rows).toStrictEqual(
-          direct.map((row) => {
-            const [cells]: Array<Array<string>> = parse(encodeRow(row as ReadonlyArray<Cell>))
-            return cells
-          })
-        )
 
         // The user was told both ways; the email carries the 24-hour link, which works.
         const outbox = readdirSync(join(dataDir, "outbox")).filter((name) => name.endsWith(".eml"))
