@@ -2,6 +2,7 @@
 // It shows full addresses and message bodies, so it is composed only into the embedded server.
 import { HttpApiBuilder, HttpRouter, HttpServerResponse } from "@effect/platform"
 import { DateTime, Effect } from "effect"
+import { currentErrorResponse } from "../http/ApiErrors.js"
 import { EmlEmailSender } from "./EmlEmailSender.js"
 
 const escapeHtml = (text: string): string =>
@@ -33,12 +34,7 @@ export const OutboxRoute = HttpApiBuilder.Router.use((router) =>
         const { file } = yield* HttpRouter.params
         return yield* outbox.readMessage(file ?? "").pipe(
           Effect.map((eml) => HttpServerResponse.text(eml, { contentType: "message/rfc822" })),
-          Effect.catchTag("OutboxMessageNotFound", () =>
-            Effect.succeed(
-              HttpServerResponse.unsafeJson({ error: { code: "not_found", message: "No such email." } }, {
-                status: 404
-              })
-            ))
+          Effect.catchTag("OutboxMessageNotFound", () => currentErrorResponse(404, "not_found", "No such email."))
         )
       })
     )

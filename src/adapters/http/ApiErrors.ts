@@ -1,6 +1,6 @@
 // One JSON error shape for every failure the API answers: { error: { code, message, details? }, requestId }.
 // The domain's errors are translated here, per status, so the domain never speaks HTTP.
-import { HttpApiSchema } from "@effect/platform"
+import { HttpApiSchema, HttpServerResponse } from "@effect/platform"
 import { Effect, FiberRef, Schema } from "effect"
 import type {
   ExportExpired,
@@ -101,6 +101,17 @@ export const fail = <Code extends string, E>(
   message: string,
   details?: ReadonlyArray<FieldIssue>
 ): Effect.Effect<never, E> => Effect.flatMap(apiError(Class, code, message, details), Effect.fail)
+
+/**
+ * The error shape written directly, for responses the API's error encoder never sees: the server middleware's own
+ * answers and routes outside the API (signed file links, the outbox page).
+ */
+export const errorResponse = (status: number, code: string, message: string, requestId: string) =>
+  HttpServerResponse.unsafeJson({ error: { code, message }, requestId }, { status })
+
+/** `errorResponse` for the request being served. */
+export const currentErrorResponse = (status: number, code: string, message: string) =>
+  Effect.map(FiberRef.get(currentRequestId), (requestId) => errorResponse(status, code, message, requestId))
 
 // ---- translations of the domain's errors ----
 

@@ -3,15 +3,12 @@
 import { HttpApiBuilder, HttpApiSwagger, HttpApp, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Cause, Clock, Effect, Layer, Option, Predicate } from "effect"
 import { ExportApi } from "./Api.js"
-import { currentRequestId } from "./ApiErrors.js"
+import { currentRequestId, errorResponse } from "./ApiErrors.js"
 import { ExportsHttp } from "./ExportsHttp.js"
 import { HealthHttp } from "./HealthHttp.js"
 import { NotificationsHttp } from "./NotificationsHttp.js"
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/
-
-const errorResponse = (status: number, code: string, message: string, requestId: string) =>
-  HttpServerResponse.unsafeJson({ error: { code, message }, requestId }, { status })
 
 /** Headers every response gets, whoever wrote its body (a handler, the API's error encoder, a route). */
 const finishResponse =

@@ -1,15 +1,9 @@
 // The route that serves the local file store's signed links: the embedded default's stand-in for a presigned
 // object-storage URL. The signature is checked before anything touches the disk.
 import { HttpApiBuilder, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Effect, FiberRef } from "effect"
-import { currentRequestId } from "../http/ApiErrors.js"
+import { Effect } from "effect"
+import { currentErrorResponse } from "../http/ApiErrors.js"
 import { FILES_ROUTE, LocalFileStore } from "./LocalFileStore.js"
-
-const errorResponse = (status: number, code: string, message: string) =>
-  Effect.map(
-    FiberRef.get(currentRequestId),
-    (requestId) => HttpServerResponse.unsafeJson({ error: { code, message }, requestId }, { status })
-  )
 
 /** RFC 6266: an ASCII fallback name plus the exact UTF-8 name. */
 const contentDisposition = (name: string): string =>
@@ -48,10 +42,10 @@ export const FilesRoute = HttpApiBuilder.Router.use((router) =>
               })
             ),
             Effect.catchTags({
-              LinkTampered: () => errorResponse(403, "link_invalid", "This download link is not valid."),
+              LinkTampered: () => currentErrorResponse(403, "link_invalid", "This download link is not valid."),
               LinkExpired: () =>
-                errorResponse(410, "link_expired", "This download link has expired. Ask for the file again."),
-              FileNotFound: () => errorResponse(404, "file_not_found", "This file no longer exists.")
+                currentErrorResponse(410, "link_expired", "This download link has expired. Ask for the file again."),
+              FileNotFound: () => currentErrorResponse(404, "file_not_found", "This file no longer exists.")
             })
           )
       })
