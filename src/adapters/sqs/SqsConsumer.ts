@@ -2,9 +2,10 @@
 // application and turns its verdict into SQS terms. The in-process workers' semantics, with SQS doing the queueing.
 import { ChangeMessageVisibilityCommand, DeleteMessageCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs"
 import type { Message } from "@aws-sdk/client-sqs"
-import { Cause, Duration, Effect, Fiber, FiberSet, Layer, Option, Schedule, STM, TSemaphore } from "effect"
+import { Cause, Duration, Effect, Fiber, FiberSet, Layer, Schedule, STM, TSemaphore } from "effect"
 import { handleDelivery } from "../../application/ExportWorker.js"
 import type { DeliveryVerdict } from "../../application/ExportWorker.js"
+import { waitThenInterrupt } from "../../application/GracefulStop.js"
 import { sqsCall, SqsClient, SqsSettings } from "./SqsClient.js"
 import { JOB_ID_ATTRIBUTE } from "./SqsJobQueue.js"
 
@@ -199,15 +200,11 @@ export const SqsConsumer = (options: SqsConsumerOptions) =>
         // back after their visibility.
         yield* Fiber.interrupt(receiving)
         yield* Effect.logInfo("SQS consumer stopping", { running: yield* FiberSet.size(handlers) })
-        const finished = yield* FiberSet.awaitEmpty(handlers).pipe(
-          Effect.interruptible,
-          Effect.timeout(options.shutdownGrace),
-          Effect.option
-        )
-        if (Option.isNone(finished)) {
-          yield* Effect.logWarning("exports still running after the grace period; putting their messages back")
-          yield* Fiber.interruptAll(handlers)
-        }
+        yield* waitThenInterrupt({
+          wait: FiberSet.awaitEmpty(handlers),
+          grace: options.shutdownGrace,
+          interrupt: Fiber.interruptAll(handlers)
+        })
       })
     )
   }))

@@ -6,6 +6,7 @@ import { MemoryJobQueue } from "../../adapters/memory/MemoryJobQueue.js"
 import type { Delivery } from "../../adapters/memory/MemoryJobQueue.js"
 import { handleDelivery } from "../../application/ExportWorker.js"
 import type { DeliveryVerdict } from "../../application/ExportWorker.js"
+import { waitThenInterrupt } from "../../application/GracefulStop.js"
 
 export const settle = (delivery: Delivery, verdict: DeliveryVerdict): Effect.Effect<void> => {
   switch (verdict._tag) {
@@ -74,16 +75,11 @@ export const InProcessWorkers = (options: WorkerOptions) =>
         const running = yield* Ref.get(busy)
         yield* Effect.logInfo("workers stopping", { running })
         yield* Deferred.succeed(stopping, undefined)
-        // Finalizers run uninterruptibly; the wait must be interruptible for its timeout to be able to end it.
-        const finished = yield* Fiber.joinAll(fibers).pipe(
-          Effect.interruptible,
-          Effect.timeout(options.shutdownGrace),
-          Effect.option
-        )
-        if (Option.isNone(finished)) {
-          yield* Effect.logWarning("exports still running after the grace period; putting them back")
-          yield* Fiber.interruptAll(fibers)
-        }
+        yield* waitThenInterrupt({
+          wait: Fiber.joinAll(fibers),
+          grace: options.shutdownGrace,
+          interrupt: Fiber.interruptAll(fibers)
+        })
       })
     )
   }))
