@@ -1,0 +1,248 @@
+// The AWS side of the service as one CDK stack: the HTTP API with its JWT authorizer, the API and worker functions,
+// the export queue with its dead-letter queue, the two DynamoDB tables, the SES configuration set, the secret the
+// functions read their credentials from, and an alarm when exports reach the dead-letter queue. Object storage
+// (Cloudflare R2) and ClickHouse live outside AWS: the stack only passes their addresses (see docs/deploy.md).
+import { CfnOutput, Duration, RemovalPolicy, Stack } from "aws-cdk-lib"
+import type { StackProps } from "aws-cdk-lib"
+import { CorsHttpMethod, HttpApi, HttpMethod, HttpNoneAuthorizer } from "aws-cdk-lib/aws-apigatewayv2"
+import { HttpJwtAuthorizer } from "aws-cdk-lib/aws-apigatewayv2-authorizers"
+import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations"
+import { Alarm, ComparisonOperator, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch"
+import { AttributeType, Billing, TableV2 } from "aws-cdk-lib/aws-dynamodb"
+import { Effect as IamEffect, PolicyStatement } from "aws-cdk-lib/aws-iam"
+import { Architecture, Function as LambdaFunction, Runtime } from "aws-cdk-lib/aws-lambda"
+import type { Code } from "aws-cdk-lib/aws-lambda"
+import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources"
+import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs"
+import { Secret } from "aws-cdk-lib/aws-secretsmanager"
+import { ConfigurationSet } from "aws-cdk-lib/aws-ses"
+import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs"
+import type { Construct } from "constructs"
+import {
+  ACTIVE_JOBS_BY_OWNER_INDEX,
+  JOBS_BY_OWNER_INDEX,
+  NOTIFICATIONS_BY_OWNER_INDEX,
+  TTL_ATTRIBUTE
+} from "../src/adapters/dynamodb/DynamoDbTables.js"
+
+export interface ExportsStackProps extends StackProps {
+  /** The bundles `npm run build` makes: dist/lambda/api and dist/lambda/worker. */
+  readonly apiCode: Code
+  readonly workerCode: Code
+  /** The identity provider whose access tokens API Gateway verifies. */
+  readonly jwtIssuer: string
+  readonly jwtAudience: ReadonlyArray<string>
+  /** Claims that carry the merchant and the e-mail address (AUTH_MERCHANT_CLAIM, AUTH_EMAIL_CLAIM). */
+  readonly merchantClaim?: string
+  readonly emailClaim?: string
+  /** `https://<account>.r2.cloudflarestorage.com` and the bucket the exports go to. */
+  readonly storageEndpoint: string
+  readonly bucket: string
+  /** The ClickHouse HTTP(S) endpoint, e.g. `https://<service>.clickhouse.cloud:8443`. */
+  readonly clickhouseUrl: string
+  /** A verified SES identity (a domain), and the From address on it. */
+  readonly sesIdentity: string
+  readonly emailFrom: string
+  /** The web app: e-mails link to the export's page there. */
+  readonly appBaseUrl: string
+  /** The most exports that run at once (the event source mapping's maximum concurrency, 2 to 1000). */
+  readonly workerMaxConcurrency?: number
+}
+
+/** An export may run for most of the worker's 15 minutes; the queue hides a message for six times as long. */
+export const WORKER_TIMEOUT = Duration.minutes(15)
+export const VISIBILITY_TIMEOUT = Duration.minutes(15 * 6)
+export const MAX_RECEIVE_COUNT = 3
+/** Records per invocation; the worker runs them side by side (WORKER_CONCURRENCY). */
+export const BATCH_SIZE = 4
+
+export class ExportsStack extends Stack {
+  constructor(scope: Construct, id: string, props: ExportsStackProps) {
+    super(scope, id, props)
+
+    // ------------------------------------------------------------------------------------------- data
+
+    const jobs = new TableV2(this, "Jobs", {
+      partitionKey: { name: "jobId", type: AttributeType.STRING },
+      billing: Billing.onDemand(),
+      timeToLiveAttribute: TTL_ATTRIBUTE,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy: RemovalPolicy.RETAIN,
+      globalSecondaryIndexes: [
+        {
+          indexName: JOBS_BY_OWNER_INDEX,
+          partitionKey: { name: "ownerKey", type: AttributeType.STRING },
+          sortKey: { name: "jobId", type: AttributeType.STRING }
+        },
+        {
+          indexName: ACTIVE_JOBS_BY_OWNER_INDEX,
+          partitionKey: { name: "activeOwnerKey", type: AttributeType.STRING },
+          sortKey: { name: "jobId", type: AttributeType.STRING }
+        }
+      ]
+    })
+    const notifications = new TableV2(this, "Notifications", {
+      partitionKey: { name: "id", type: AttributeType.STRING },
+      billing: Billing.onDemand(),
+      timeToLiveAttribute: TTL_ATTRIBUTE,
+      removalPolicy: RemovalPolicy.RETAIN,
+      globalSecondaryIndexes: [{
+        indexName: NOTIFICATIONS_BY_OWNER_INDEX,
+        partitionKey: { name: "ownerKey", type: AttributeType.STRING },
+        sortKey: { name: "createdAtKey", type: AttributeType.STRING }
+      }]
+    })
+
+    // ------------------------------------------------------------------------------------------ queue
+
+    const deadLetters = new Queue(this, "ExportsDeadLetters", {
+      retentionPeriod: Duration.days(14),
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true
+    })
+    const queue = new Queue(this, "Exports", {
+      visibilityTimeout: VISIBILITY_TIMEOUT,
+      retentionPeriod: Duration.days(4),
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      deadLetterQueue: { queue: deadLetters, maxReceiveCount: MAX_RECEIVE_COUNT }
+    })
+    new Alarm(this, "ExportsDeadLettered", {
+      alarmDescription: "An export message reached the dead-letter queue: its user may not have been told.",
+      metric: deadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
+      threshold: 0,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: TreatMissingData.NOT_BREACHING
+    })
+
+    // ------------------------------------------------------------------------- secrets and e-mail
+
+    // One JSON object of setting name -> value (CLICKHOUSE_PASSWORD, S3_ACCESS_KEY_ID, ...), read by the functions
+    // on their first invocation and laid over their environment; its values never appear in the template.
+    const secrets = new Secret(this, "Credentials", {
+      description: "Settings the export functions must not hold in plain environment variables (JSON object)."
+    })
+    const configurationSet = new ConfigurationSet(this, "ExportEmails", {})
+
+    // -------------------------------------------------------------------------------------- functions
+
+    const common = {
+      SECRETS_ARN: secrets.secretArn,
+      S3_BUCKET: props.bucket,
+      S3_REGION: "auto",
+      S3_ENDPOINT: props.storageEndpoint,
+      SQS_QUEUE_URL: queue.queueUrl,
+      DYNAMODB_JOBS_TABLE: jobs.tableName,
+      DYNAMODB_NOTIFICATIONS_TABLE: notifications.tableName,
+      APP_BASE_URL: props.appBaseUrl,
+      NODE_OPTIONS: "--enable-source-maps"
+    }
+
+    const apiLogs = new LogGroup(this, "ApiLogs", { retention: RetentionDays.ONE_MONTH })
+    const api = new LambdaFunction(this, "Api", {
+      runtime: Runtime.NODEJS_22_X,
+      architecture: Architecture.ARM_64,
+      code: props.apiCode,
+      handler: "index.handler",
+      memorySize: 512,
+      timeout: Duration.seconds(10),
+      logGroup: apiLogs,
+      environment: {
+        ...common,
+        // API Gateway's authorizer has verified the token already; the function reads its claims.
+        AUTH_TRUST_GATEWAY: "true",
+        AUTH_ISSUER: props.jwtIssuer,
+        AUTH_AUDIENCE: props.jwtAudience.join(","),
+        ...(props.merchantClaim === undefined ? {} : { AUTH_MERCHANT_CLAIM: props.merchantClaim }),
+        ...(props.emailClaim === undefined ? {} : { AUTH_EMAIL_CLAIM: props.emailClaim })
+      }
+    })
+
+    const workerLogs = new LogGroup(this, "WorkerLogs", { retention: RetentionDays.ONE_MONTH })
+    const worker = new LambdaFunction(this, "Worker", {
+      runtime: Runtime.NODEJS_22_X,
+      architecture: Architecture.ARM_64,
+      code: props.workerCode,
+      handler: "index.handler",
+      memorySize: 1024,
+      timeout: WORKER_TIMEOUT,
+      logGroup: workerLogs,
+      environment: {
+        ...common,
+        REPORT_SOURCE: "clickhouse",
+        CLICKHOUSE_URL: props.clickhouseUrl,
+        SES_FROM: props.emailFrom,
+        SES_CONFIGURATION_SET: configurationSet.configurationSetName,
+        WORKER_CONCURRENCY: String(BATCH_SIZE)
+      }
+    })
+    worker.addEventSource(
+      new SqsEventSource(queue, {
+        batchSize: BATCH_SIZE,
+        reportBatchItemFailures: true,
+        maxConcurrency: props.workerMaxConcurrency ?? 10
+      })
+    )
+
+    // ------------------------------------------------------------------------ least privilege
+
+    // The API records and reads jobs, claims idempotency keys, reads and marks notifications, and publishes.
+    jobs.grantReadWriteData(api)
+    notifications.grantReadWriteData(api)
+    queue.grantSendMessages(api)
+    secrets.grantRead(api)
+    // The worker moves jobs through their states and writes notifications; the event source mapping receives and
+    // deletes its messages (granted by addEventSource). Nothing else in the account.
+    jobs.grantReadWriteData(worker)
+    notifications.grantWriteData(worker)
+    secrets.grantRead(worker)
+    worker.addToRolePolicy(
+      new PolicyStatement({
+        effect: IamEffect.ALLOW,
+        actions: ["ses:SendEmail"],
+        resources: [
+          this.formatArn({ service: "ses", resource: "identity", resourceName: props.sesIdentity }),
+          this.formatArn({
+            service: "ses",
+            resource: "configuration-set",
+            resourceName: configurationSet.configurationSetName
+          })
+        ]
+      })
+    )
+
+    // -------------------------------------------------------------------------------------- HTTP API
+
+    const authorizer = new HttpJwtAuthorizer("Jwt", props.jwtIssuer, {
+      jwtAudience: [...props.jwtAudience]
+    })
+    const httpApi = new HttpApi(this, "HttpApi", {
+      description: "async-data-export: export requests, statuses, downloads and notifications",
+      defaultIntegration: new HttpLambdaIntegration("ApiIntegration", api),
+      defaultAuthorizer: authorizer,
+      corsPreflight: {
+        allowOrigins: [props.appBaseUrl],
+        allowMethods: [CorsHttpMethod.GET, CorsHttpMethod.POST],
+        allowHeaders: ["authorization", "content-type", "idempotency-key"],
+        exposeHeaders: ["location", "x-request-id", "retry-after"],
+        maxAge: Duration.hours(1)
+      }
+    })
+
+    // Probes and the API's description need no token; everything else goes through the authorizer.
+    for (const path of ["/health", "/ready", "/openapi.json", "/docs"]) {
+      httpApi.addRoutes({
+        path,
+        methods: [HttpMethod.GET],
+        integration: new HttpLambdaIntegration(`Public${path.replace(/\W/g, "")}`, api),
+        authorizer: new HttpNoneAuthorizer()
+      })
+    }
+
+    new CfnOutput(this, "ApiUrl", { value: httpApi.apiEndpoint })
+    new CfnOutput(this, "QueueUrl", { value: queue.queueUrl })
+    new CfnOutput(this, "DeadLetterQueueUrl", { value: deadLetters.queueUrl })
+    new CfnOutput(this, "CredentialsSecretArn", { value: secrets.secretArn })
+  }
+}

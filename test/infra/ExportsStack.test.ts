@@ -1,0 +1,160 @@
+// The stack synthesised offline, and its resources checked against what the service relies on.
+import { describe, expect, it } from "@effect/vitest"
+import { App } from "aws-cdk-lib"
+import { Match, Template } from "aws-cdk-lib/assertions"
+import { Code } from "aws-cdk-lib/aws-lambda"
+import { ExportsStack, MAX_RECEIVE_COUNT } from "../../infra/ExportsStack.js"
+import {
+  ACTIVE_JOBS_BY_OWNER_INDEX,
+  JOBS_BY_OWNER_INDEX,
+  NOTIFICATIONS_BY_OWNER_INDEX,
+  TTL_ATTRIBUTE
+} from "../../src/adapters/dynamodb/DynamoDbTables.js"
+
+const synthesise = () => {
+  const app = new App()
+  const stack = new ExportsStack(app, "Exports", {
+    apiCode: Code.fromInline("export const handler = async () => ({})"),
+    workerCode: Code.fromInline("export const handler = async () => ({})"),
+    jwtIssuer: "https://id.example.test/",
+    jwtAudience: ["exports-api"],
+    storageEndpoint: "https://account.r2.cloudflarestorage.com",
+    bucket: "exports",
+    clickhouseUrl: "https://clickhouse.example.test:8443",
+    sesIdentity: "example.test",
+    emailFrom: "Exports <exports@example.test>",
+    appBaseUrl: "https://app.example.test",
+    env: { account: "123456789012", region: "eu-west-1" }
+  })
+  return Template.fromStack(stack)
+}
+
+const template = synthesise()
+
+type Resource = { Properties: Record<string, unknown> }
+const resourcesOf = (type: string) => Object.values(template.findResources(type)) as Array<Resource>
+
+/** The logical id of the function whose handler environment has `name` set to `value`. */
+const functionWith = (name: string, value: string): [string, Resource] => {
+  const found = Object.entries(template.findResources("AWS::Lambda::Function")).find(([, resource]) => {
+    const variables = (resource as Resource).Properties["Environment"] as { Variables?: Record<string, unknown> }
+    return variables.Variables?.[name] === value
+  })
+  if (found === undefined) throw new Error(`no function with ${name}=${value}`)
+  return found as [string, Resource]
+}
+
+const variablesOf = (resource: Resource): Record<string, unknown> =>
+  (resource.Properties["Environment"] as { Variables: Record<string, unknown> }).Variables
+
+/** The logical id a `{ Ref }` value points at. */
+const refOf = (value: unknown): string | undefined => (value as { Ref?: string } | undefined)?.Ref
+
+/** Every IAM action granted to the role of a function. */
+const actionsOf = (functionId: string): Array<string> => {
+  const role = ((template.findResources("AWS::Lambda::Function")[functionId] as Resource).Properties["Role"] as {
+    "Fn::GetAtt": [string, string]
+  })["Fn::GetAtt"][0]
+  return resourcesOf("AWS::IAM::Policy")
+    .filter((policy) => (policy.Properties["Roles"] as Array<{ Ref: string }>).some((r) => r.Ref === role))
+    .flatMap((policy) =>
+      (policy.Properties["PolicyDocument"] as { Statement: Array<{ Action: string | Array<string> }> })
+        .Statement.flatMap((statement) => statement.Action)
+    )
+}
+
+describe("the AWS stack", () => {
+  it("runs both functions on Node.js 22, the worker for 15 minutes", () => {
+    const functions = resourcesOf("AWS::Lambda::Function").filter((f) => f.Properties["Handler"] === "index.handler")
+    expect(functions).toHaveLength(2)
+    for (const f of functions) expect(f.Properties["Runtime"]).toBe("nodejs22.x")
+    const [, worker] = functionWith("REPORT_SOURCE", "clickhouse")
+    expect(worker.Properties["Timeout"]).toBe(900)
+  })
+
+  it("hides a message for at least six times the worker's timeout, and dead-letters it after 3 receives", () => {
+    const worker = functionWith("REPORT_SOURCE", "clickhouse")[1]
+    const queues = resourcesOf("AWS::SQS::Queue")
+    const main = queues.find((q) => q.Properties["RedrivePolicy"] !== undefined)!
+    expect(main.Properties["VisibilityTimeout"]).toBeGreaterThanOrEqual(6 * (worker.Properties["Timeout"] as number))
+    expect(main.Properties["RedrivePolicy"]).toMatchObject({ maxReceiveCount: MAX_RECEIVE_COUNT })
+    expect(MAX_RECEIVE_COUNT).toBe(3)
+  })
+
+  it("feeds the worker through an event source mapping that reports partial batch failures, with a concurrency cap", () => {
+    template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+      ScalingConfig: { MaximumConcurrency: Match.anyValue() },
+      BatchSize: Match.anyValue()
+    })
+  })
+
+  it("alarms as soon as a message is in the dead-letter queue", () => {
+    template.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      MetricName: "ApproximateNumberOfMessagesVisible",
+      Namespace: "AWS/SQS",
+      Threshold: 0,
+      ComparisonOperator: "GreaterThanThreshold"
+    })
+  })
+
+  it("creates the tables the DynamoDB adapters read, with TTL and the owner indexes", () => {
+    const tables = resourcesOf("AWS::DynamoDB::GlobalTable")
+    expect(tables).toHaveLength(2)
+    for (const table of tables) {
+      expect(table.Properties["TimeToLiveSpecification"]).toStrictEqual({ AttributeName: TTL_ATTRIBUTE, Enabled: true })
+    }
+    const indexes = tables.map((t) =>
+      (t.Properties["GlobalSecondaryIndexes"] as Array<{ IndexName: string }>).map((i) => i.IndexName).sort()
+    )
+    expect(indexes).toContainEqual([ACTIVE_JOBS_BY_OWNER_INDEX, JOBS_BY_OWNER_INDEX].sort())
+    expect(indexes).toContainEqual([NOTIFICATIONS_BY_OWNER_INDEX])
+  })
+
+  it("verifies tokens at the gateway with the configured issuer and audience, and leaves only probes public", () => {
+    template.hasResourceProperties("AWS::ApiGatewayV2::Authorizer", {
+      AuthorizerType: "JWT",
+      JwtConfiguration: { Issuer: "https://id.example.test/", Audience: ["exports-api"] }
+    })
+    const routes = resourcesOf("AWS::ApiGatewayV2::Route")
+    const publicRoutes = routes.filter((r) => r.Properties["AuthorizationType"] === "NONE")
+      .map((r) => r.Properties["RouteKey"]).sort()
+    expect(publicRoutes).toStrictEqual(["GET /docs", "GET /health", "GET /openapi.json", "GET /ready"])
+    for (const route of routes.filter((r) => r.Properties["AuthorizationType"] !== "NONE")) {
+      expect(route.Properties["AuthorizationType"]).toBe("JWT")
+    }
+  })
+
+  it("grants each function only what it does: the API publishes, the worker sends e-mail", () => {
+    const [apiId, api] = functionWith("AUTH_TRUST_GATEWAY", "true")
+    const [workerId] = functionWith("REPORT_SOURCE", "clickhouse")
+    const apiActions = actionsOf(apiId)
+    const workerActions = actionsOf(workerId)
+    expect(apiActions).toContain("sqs:SendMessage")
+    expect(apiActions.some((a) => a.startsWith("ses:"))).toBe(false)
+    expect(workerActions).toContain("ses:SendEmail")
+    expect(workerActions).not.toContain("sqs:SendMessage")
+    expect(workerActions).toContain("sqs:DeleteMessage")
+    for (const action of [...apiActions, ...workerActions]) expect(action).not.toMatch(/^\*$|:\*$/)
+    expect(refOf(variablesOf(api)["SQS_QUEUE_URL"])).toMatch(/^Exports[0-9A-F]{8}$/)
+  })
+
+  it("keeps credentials in Secrets Manager: the functions get the secret's ARN, never its values", () => {
+    template.resourceCountIs("AWS::SecretsManager::Secret", 1)
+    for (
+      const [, resource] of [functionWith("AUTH_TRUST_GATEWAY", "true"), functionWith("REPORT_SOURCE", "clickhouse")]
+    ) {
+      const variables = variablesOf(resource)
+      expect(refOf(variables["SECRETS_ARN"])).toMatch(/^Credentials/)
+      expect(Object.keys(variables).filter((name) => /PASSWORD|SECRET_ACCESS_KEY|ACCESS_KEY_ID/.test(name)))
+        .toStrictEqual([])
+    }
+  })
+
+  it("sends e-mail through a configuration set", () => {
+    template.resourceCountIs("AWS::SES::ConfigurationSet", 1)
+    const worker = functionWith("REPORT_SOURCE", "clickhouse")[1]
+    expect(refOf(variablesOf(worker)["SES_CONFIGURATION_SET"])).toMatch(/^ExportEmails/)
+    expect(variablesOf(worker)["SES_FROM"]).toBe("Exports <exports@example.test>")
+  })
+})

@@ -1,0 +1,86 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Duration, Effect, Fiber, TestClock } from "effect"
+import type { DeliveryVerdict } from "../../../src/application/ExportWorker.js"
+import { deadlinesFrom, handleBatch } from "../../../src/runtimes/lambda/SqsBatch.js"
+import { sqsRecord } from "./LambdaEvents.js"
+
+const ack: DeliveryVerdict = { _tag: "Ack", outcome: { _tag: "Succeeded" } as never }
+
+/** A handler whose verdict and duration follow the body: "ok", "retry", "reject", or "slow:<seconds>". */
+const scripted = (started: Array<string>) => (body: string): Effect.Effect<DeliveryVerdict> =>
+  Effect.gen(function*() {
+    started.push(body)
+    if (body.startsWith("slow:")) yield* Effect.sleep(Duration.seconds(Number(body.slice(5))))
+    if (body === "retry") return { _tag: "Retry", reason: "job store unavailable" }
+    if (body === "reject") return { _tag: "Reject", reason: "undecodable message" }
+    return ack
+  })
+
+const failuresOf = (response: { batchItemFailures: Array<{ itemIdentifier: string }> }) =>
+  response.batchItemFailures.map((f) => f.itemIdentifier)
+
+describe("an SQS batch in Lambda", () => {
+  it.effect("reports each record on its own: only the ones not acknowledged are delivered again", () =>
+    Effect.gen(function*() {
+      const started: Array<string> = []
+      const records = [sqsRecord("1", "ok"), sqsRecord("2", "reject"), sqsRecord("3", "ok"), sqsRecord("4", "retry")]
+      const response = yield* handleBatch(records, scripted(started), {
+        concurrency: 2,
+        stopStartingAt: 60_000,
+        interruptAt: 90_000
+      })
+      expect(failuresOf(response)).toStrictEqual(["2", "4"])
+      expect(started.sort()).toStrictEqual(["ok", "ok", "reject", "retry"])
+    }))
+
+  it.effect("starts nothing once too little time is left, and reports what it did not start", () =>
+    Effect.gen(function*() {
+      const started: Array<string> = []
+      const records = [sqsRecord("1", "slow:20"), sqsRecord("2", "ok"), sqsRecord("3", "ok")]
+      // One at a time: the first takes 20 s, after which no record may start any more.
+      const fiber = yield* Effect.fork(handleBatch(records, scripted(started), {
+        concurrency: 1,
+        stopStartingAt: 10_000,
+        interruptAt: 60_000
+      }))
+      yield* TestClock.adjust(Duration.seconds(20))
+      const response = yield* Fiber.join(fiber)
+      expect(started).toStrictEqual(["slow:20"])
+      expect(failuresOf(response)).toStrictEqual(["2", "3"])
+    }))
+
+  it.effect("interrupts records still running at the deadline and reports them, keeping the finished ones", () =>
+    Effect.gen(function*() {
+      const started: Array<string> = []
+      const records = [sqsRecord("1", "ok"), sqsRecord("2", "slow:120"), sqsRecord("3", "slow:5")]
+      const fiber = yield* Effect.fork(handleBatch(records, scripted(started), {
+        concurrency: 3,
+        stopStartingAt: 30_000,
+        interruptAt: 60_000
+      }))
+      yield* TestClock.adjust(Duration.seconds(61))
+      const response = yield* Fiber.join(fiber)
+      expect(failuresOf(response)).toStrictEqual(["2"])
+      expect(started).toHaveLength(3)
+    }))
+
+  it.effect("a defect in one record's handler fails that record only", () =>
+    Effect.gen(function*() {
+      const records = [sqsRecord("1", "ok"), sqsRecord("2", "boom"), sqsRecord("3", "ok")]
+      const response = yield* handleBatch(
+        records,
+        (body) => body === "boom" ? Effect.die(new Error("boom")) : Effect.succeed(ack),
+        { concurrency: 1, stopStartingAt: 60_000, interruptAt: 90_000 }
+      )
+      expect(failuresOf(response)).toStrictEqual(["2"])
+    }))
+
+  it("derives its deadlines from the invocation's remaining time", () => {
+    expect(deadlinesFrom({
+      now: 1_000,
+      remainingMillis: 900_000,
+      minimumToStart: Duration.minutes(2),
+      answerReserve: Duration.seconds(10)
+    })).toStrictEqual({ stopStartingAt: 781_000, interruptAt: 891_000 })
+  })
+})
