@@ -2,12 +2,12 @@
 // that is not about its queue. Runtimes only turn the verdict into their queue's acknowledgement.
 import { Cause, Effect, ParseResult, Schema } from "effect"
 import { ExportMessage } from "./ports/JobQueue.js"
-import { runExport } from "./RunExport.js"
-import type { RunOutcome } from "./RunExport.js"
+import { runExport, unknownDelivery } from "./RunExport.js"
+import type { Delivery, RunOutcome } from "./RunExport.js"
 
 export type DeliveryVerdict =
   /** Done with, for good: delete the message. */
-  | { readonly _tag: "Ack"; readonly outcome: RunOutcome }
+  | { readonly _tag: "Ack"; readonly outcome: Exclude<RunOutcome, { readonly _tag: "Deferred" }> }
   /** Could not be handled now: leave it for the queue to deliver again. */
   | { readonly _tag: "Retry"; readonly reason: string }
   /** Can never be handled (not an export message): send it to the dead-letter queue. */
@@ -15,7 +15,11 @@ export type DeliveryVerdict =
 
 const decodeMessage = Schema.decodeUnknown(Schema.parseJson(ExportMessage))
 
-export const handleDelivery = Effect.fn("Exports.handleDelivery")(function*(body: string) {
+/** `delivery` is what the queue tells of this delivery, when it tells anything (SQS's receive count). */
+export const handleDelivery = Effect.fn("Exports.handleDelivery")(function*(
+  body: string,
+  delivery: Delivery = unknownDelivery
+) {
   const decoded = yield* Effect.either(decodeMessage(body))
   if (decoded._tag === "Left") {
     // Where the message is wrong, not what it holds: a body may carry user and merchant ids.
@@ -25,8 +29,12 @@ export const handleDelivery = Effect.fn("Exports.handleDelivery")(function*(body
     yield* Effect.logError("undecodable export message", { problems })
     return { _tag: "Reject", reason: "undecodable message" } satisfies DeliveryVerdict
   }
-  return yield* runExport(decoded.right).pipe(
-    Effect.map((outcome): DeliveryVerdict => ({ _tag: "Ack", outcome })),
+  return yield* runExport(decoded.right, delivery).pipe(
+    Effect.map((outcome): DeliveryVerdict =>
+      outcome._tag === "Deferred"
+        ? { _tag: "Retry", reason: "job running under another delivery" }
+        : { _tag: "Ack", outcome }
+    ),
     Effect.catchTag(
       "JobStoreUnavailable",
       (error) =>

@@ -32,7 +32,10 @@ import type { ExportMessage } from "./ports/JobQueue.js"
 import { JobStore } from "./ports/JobStore.js"
 import { ReportSource } from "./ports/ReportSource.js"
 
-/** What a delivery of a message came to. Every outcome but a store outage means the message can be deleted. */
+/**
+ * What a delivery of a message came to. Every outcome but Deferred (and a store outage, which fails) means the
+ * message can be deleted.
+ */
 export type RunOutcome =
   | { readonly _tag: "Finished"; readonly job: SucceededJob | FailedJob }
   | { readonly _tag: "AlreadyFinished"; readonly job: ExportJob }
@@ -40,6 +43,20 @@ export type RunOutcome =
   | { readonly _tag: "Superseded"; readonly jobId: string }
   /** The message names no job we know, or a job of another owner: nothing to do, ever. */
   | { readonly _tag: "Discarded"; readonly reason: string }
+  /** A first delivery found the job running under another message: this copy is for later, not for now. */
+  | { readonly _tag: "Deferred"; readonly jobId: string }
+
+/** What the queue tells of one delivery of a message. */
+export interface Delivery {
+  /**
+   * The queue never handed this message out before (SQS: ApproximateReceiveCount is 1), so it cannot be coming back
+   * from a worker that died holding it. False when the queue does not say.
+   */
+  readonly firstReceive: boolean
+}
+
+/** A delivery the queue says nothing about: treated as possibly coming back from a dead worker. */
+export const unknownDelivery: Delivery = { firstReceive: false }
 
 /**
  * Transient query and upload failures are retried twice, 2 s then 4 s apart, before the job fails. Each retry
@@ -198,10 +215,22 @@ const finish = (job: ExportJob) =>
     return { _tag: "AlreadyFinished", job } as const
   })
 
-const run = (job: ExportJob) =>
+const run = (job: ExportJob, delivery: Delivery) =>
   Effect.gen(function*() {
     const settings = yield* ExportSettings
     if (isFinished(job)) return yield* finish(job)
+
+    // A Running job found by a message's first delivery is held by another message (a duplicate's original): its
+    // worker is alive, or that message comes back when its visibility runs out and takes the job over. Starting it
+    // here would run the export twice side by side (the slower upload overwriting the file the record describes)
+    // and spend an attempt, so that a few duplicates could fail a healthy job as AttemptsExhausted. This copy is
+    // left for a later delivery, which finds the job finished, or takes over a job whose worker did die.
+    if (job._tag === "Running" && delivery.firstReceive) {
+      yield* Effect.logInfo("job is running under another delivery; leaving this copy for later", {
+        attempts: job.attempts
+      })
+      return { _tag: "Deferred", jobId: job.jobId } as const
+    }
 
     if (job._tag === "Running" && job.attempts >= settings.maxAttempts) {
       yield* Effect.logError("job started too many times without finishing", { attempts: job.attempts })
@@ -240,11 +269,12 @@ const run = (job: ExportJob) =>
   })
 
 /**
- * Handles one delivery of an export message. Fails only with JobStoreUnavailable, when the message must be
- * kept for a later delivery; every other outcome is final and the message can be acknowledged.
+ * Handles one delivery of an export message. Fails only with JobStoreUnavailable, and returns Deferred only for a
+ * first delivery of a job another message is running: in both cases the message must be kept for a later delivery;
+ * every other outcome is final and the message can be acknowledged.
  */
 export const runExport = Effect.fn("Exports.run")(
-  function*(message: ExportMessage) {
+  function*(message: ExportMessage, delivery: Delivery = unknownDelivery) {
     const store = yield* JobStore
     const found = yield* store.get(message.jobId)
     if (Option.isNone(found)) {
@@ -256,7 +286,7 @@ export const runExport = Effect.fn("Exports.run")(
       yield* Effect.logError("message owner does not match the job; discarding it")
       return { _tag: "Discarded", reason: "owner mismatch" } as const
     }
-    return yield* run(job).pipe(
+    return yield* run(job, delivery).pipe(
       Effect.catchTag(
         "JobConflict",
         () =>

@@ -256,6 +256,35 @@ describe("RunExport", () => {
       expect(emails).toHaveLength(1)
     }).pipe(Effect.provide(testLayer(10))))
 
+  it.effect("leaves a first delivery of a running job for later, and lets a redelivery take a dead worker's job", () =>
+    Effect.gen(function*() {
+      const job = yield* requestExport(alice, ordersInput())
+      const running = Either.getOrThrow(transition(job, { _tag: "Started", at: yield* DateTime.now }))
+      yield* forceTo(job, running)
+      const body = encodeMessage(messageFor(job))
+
+      // A copy the queue hands out for the first time: another message holds the job, so nothing is started.
+      for (let copy = 0; copy < 3; copy++) {
+        const verdict = yield* handleDelivery(body, { firstReceive: true })
+        expect(verdict).toStrictEqual({ _tag: "Retry", reason: "job running under another delivery" })
+      }
+      expect(yield* storedJob(job.jobId)).toStrictEqual(running)
+      expect(yield* (yield* MemoryFileStore).uploadsStarted).toBe(0)
+
+      // A message coming back (its worker died) takes the job over and finishes it, once.
+      const verdict = yield* handleDelivery(body, { firstReceive: false })
+      expect(verdict._tag === "Ack" && verdict.outcome._tag).toBe("Finished")
+      const done = yield* storedJob(job.jobId)
+      expect([done._tag, done.attempts]).toStrictEqual(["Succeeded", 2])
+      const { emails, inApp } = yield* sentTo(job.jobId)
+      expect([emails.length, inApp.length]).toStrictEqual([1, 1])
+
+      // Once finished, a first delivery is acknowledged with nothing done.
+      const late = yield* handleDelivery(body, { firstReceive: true })
+      expect(late._tag === "Ack" && late.outcome._tag).toBe("AlreadyFinished")
+      expect(yield* (yield* MemoryFileStore).uploadsStarted).toBe(1)
+    }).pipe(Effect.provide(testLayer(10))))
+
   it.effect("fails a job, and tells the user, once it has been started as often as allowed", () =>
     Effect.gen(function*() {
       const job = yield* requestExport(alice, ordersInput())

@@ -118,7 +118,10 @@ export const SqsConsumer = (options: SqsConsumerOptions) =>
       }
       return Effect.gen(function*() {
         yield* Effect.forkScoped(heartbeat(receiptHandle))
-        return yield* handleDelivery(message.Body ?? "")
+        // Only a message SQS says it hands out for the first time may be told so; an absent count says nothing.
+        return yield* handleDelivery(message.Body ?? "", {
+          firstReceive: message.Attributes?.ApproximateReceiveCount === "1"
+        })
       }).pipe(
         Effect.scoped,
         Effect.flatMap((verdict) =>

@@ -5,6 +5,7 @@
 import type { SQSBatchResponse, SQSRecord } from "aws-lambda"
 import { Clock, Duration, Effect } from "effect"
 import type { DeliveryVerdict } from "../../application/ExportWorker.js"
+import type { Delivery } from "../../application/RunExport.js"
 
 export interface BatchDeadlines {
   /** Epoch millis after which no record is started: too little time would be left to finish one. */
@@ -40,7 +41,7 @@ type RecordEnd = DeliveryVerdict["_tag"] | "not started" | "interrupted"
 
 export const handleBatch = <R>(
   records: ReadonlyArray<SQSRecord>,
-  handle: (body: string) => Effect.Effect<DeliveryVerdict, never, R>,
+  handle: (body: string, delivery: Delivery) => Effect.Effect<DeliveryVerdict, never, R>,
   options: BatchOptions
 ): Effect.Effect<SQSBatchResponse, never, R> =>
   Effect.gen(function*() {
@@ -53,7 +54,9 @@ export const handleBatch = <R>(
           return
         }
         // handleDelivery turns defects into Retry already; this keeps one record's crash from ending the batch.
-        const verdict = yield* handle(record.body).pipe(
+        // Only a message SQS hands out for the first time may be told so (see RunExport's Deferred).
+        const delivery = { firstReceive: record.attributes.ApproximateReceiveCount === "1" }
+        const verdict = yield* handle(record.body, delivery).pipe(
           Effect.catchAllDefect((defect) =>
             Effect.logError("record handler crashed", defect).pipe(
               Effect.as<DeliveryVerdict>({ _tag: "Retry", reason: "defect" })

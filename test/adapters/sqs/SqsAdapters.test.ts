@@ -3,7 +3,7 @@
 import { SendMessageCommand } from "@aws-sdk/client-sqs"
 import type { ReceiveMessageCommandOutput } from "@aws-sdk/client-sqs"
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Duration, Effect, Exit, HashMap, Layer, Logger, Option, Scope } from "effect"
+import { ConfigProvider, DateTime, Duration, Effect, Either, Exit, HashMap, Layer, Logger, Option, Scope } from "effect"
 import { createServer } from "node:net"
 import type { AddressInfo } from "node:net"
 import { MemoryEmailSender } from "../../../src/adapters/memory/MemoryNotifications.js"
@@ -15,6 +15,7 @@ import { encodeMessage } from "../../../src/application/ExportWorker.js"
 import { EmailSender } from "../../../src/application/ports/EmailSender.js"
 import { JobStore } from "../../../src/application/ports/JobStore.js"
 import { messageFor, requestExport } from "../../../src/application/RequestExport.js"
+import { transition } from "../../../src/domain/ExportJob.js"
 import type { ExportJobId } from "../../../src/domain/Identifiers.js"
 import { alice, ordersInput, testLayer } from "../../support/Fixtures.js"
 import { FauxqsServer, FauxqsServerLive, MAX_RECEIVE_COUNT } from "../../support/servers/FauxqsServer.js"
@@ -173,6 +174,22 @@ describe("SqsConsumer", () => {
       yield* startConsumer(3)
       yield* eventually(Effect.map(statusOf(job.jobId), (status) => status === "Succeeded"))
       yield* eventually(queueEmpty())
+      expect(yield* emails).toHaveLength(1)
+    }).pipe(Effect.scoped, Effect.provide(envOf())))
+
+  it.live("leaves a first receive of a job running under another message for later; a receive after that takes it", () =>
+    Effect.gen(function*() {
+      const job = yield* requestExport(alice, ordersInput())
+      // As a worker that took the job and died leaves it; the message is this one's first receive.
+      const running = Either.getOrThrow(transition(job, { _tag: "Started", at: yield* DateTime.now }))
+      yield* Effect.flatMap(JobStore, (store) => store.update(running, job.revision))
+      yield* startConsumer(1)
+      yield* eventually(Effect.map(statusOf(job.jobId), (status) => status === "Succeeded"))
+      yield* eventually(queueEmpty())
+      const deferred = logLines.filter((line) => line.text.includes("leaving this copy for later"))
+      expect(deferred.map((line) => line.annotations["receiveCount"])).toEqual([1])
+      const done = yield* Effect.flatMap(JobStore, (store) => store.get(job.jobId)).pipe(Effect.map(Option.getOrThrow))
+      expect(done.attempts).toBe(2)
       expect(yield* emails).toHaveLength(1)
     }).pipe(Effect.scoped, Effect.provide(envOf())))
 

@@ -64,6 +64,17 @@ describe("an SQS batch in Lambda", () => {
       expect(started).toHaveLength(3)
     }))
 
+  it.effect("tells the handler which records SQS hands out for the first time", () =>
+    Effect.gen(function*() {
+      const seen: Array<[string, boolean]> = []
+      const records = [sqsRecord("1", "a", 1), sqsRecord("2", "b", 2), sqsRecord("3", "c", 3)]
+      yield* handleBatch(records, (body, delivery) => {
+        seen.push([body, delivery.firstReceive])
+        return Effect.succeed(ack)
+      }, { concurrency: 1, stopStartingAt: 60_000, interruptAt: 90_000 })
+      expect(seen).toStrictEqual([["a", true], ["b", false], ["c", false]])
+    }))
+
   it.effect("a defect in one record's handler fails that record only", () =>
     Effect.gen(function*() {
       const records = [sqsRecord("1", "ok"), sqsRecord("2", "boom"), sqsRecord("3", "ok")]

@@ -23,14 +23,26 @@ export class FauxqsServer extends Context.Tag("test/FauxqsServer")<FauxqsServer,
   readonly peek: (queueUrl: string, visibilitySeconds?: number) => Effect.Effect<ReadonlyArray<Message>>
   /** The test's own client, apart from the adapter's. */
   readonly client: SQSClient
+  /**
+   * While `false`, every connection is reset as soon as a request arrives: SQS unreachable, to every client
+   * (the test's own included). `true` again serves as before, with the queues and messages as they were.
+   */
+  readonly setReachable: (reachable: boolean) => Effect.Effect<void>
+  /** The bodies of the export queue's visible messages, read through fauxqs's inspection route: no receive counted. */
+  readonly visibleBodies: Effect.Effect<ReadonlyArray<string>>
 }>() {}
 
 const start = Effect.acquireRelease(
   Effect.promise(async () => {
     const app = buildApp({ logger: false })
+    const reachability = { reachable: true }
+    app.addHook("onRequest", (request, _reply, done) => {
+      if (reachability.reachable) return done()
+      request.raw.socket.destroy()
+    })
     // startFauxqs always listens on 0.0.0.0; the fastify app listens where it is told.
     const address = await app.listen({ port: 0, host: "127.0.0.1" })
-    return { app, endpoint: address }
+    return { app, endpoint: address, reachability }
   }),
   ({ app }) => Effect.promise(() => app.close())
 )
@@ -38,7 +50,7 @@ const start = Effect.acquireRelease(
 export const FauxqsServerLive: Layer.Layer<FauxqsServer> = Layer.scoped(
   FauxqsServer,
   Effect.gen(function*() {
-    const { endpoint } = yield* start
+    const { endpoint, reachability } = yield* start
     const client = yield* Effect.acquireRelease(
       Effect.sync(() => new SQSClient({ region: REGION, endpoint, credentials: LOCAL_CREDENTIALS })),
       (c) => Effect.sync(() => c.destroy())
@@ -65,6 +77,17 @@ export const FauxqsServerLive: Layer.Layer<FauxqsServer> = Layer.scoped(
       queueUrl,
       dlqUrl,
       client,
+      visibleBodies: Effect.promise(async () => {
+        const response = await fetch(`${endpoint}/_fauxqs/queues/exports`)
+        const inspected = (await response.json()) as { messages: { ready: ReadonlyArray<{ body: string }> } }
+        return inspected.messages.ready.map((message) =>
+          message.body
+        )
+      }),
+      setReachable: (reachable) =>
+        Effect.sync(() => {
+          reachability.reachable = reachable
+        }),
       settings: {
         queueUrl,
         region: REGION,
@@ -101,9 +124,7 @@ export const FauxqsServerLive: Layer.Layer<FauxqsServer> = Layer.scoped(
               MessageSystemAttributeNames: ["ApproximateReceiveCount"]
             })
           )
-        ).pipe(Effect.map((out) =>
-          out.Messages ?? []
-        ))
+        ).pipe(Effect.map((out) => out.Messages ?? []))
     }
   })
 )

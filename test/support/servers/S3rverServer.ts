@@ -16,7 +16,44 @@ export interface S3rverInfo {
   readonly bucket: string
   /** Where s3rver keeps its files. */
   readonly directory: string
+  /** Faults injected into the requests s3rver receives, and a record of those requests. */
+  readonly faults: S3rverFaults
 }
+
+/** One request as the fault hook sees it: `key` is "" for a bucket-level request. */
+export interface S3rverRequest {
+  readonly method: string
+  readonly key: string
+  readonly query: Readonly<Record<string, string | Array<string> | undefined>>
+}
+
+/**
+ * What to do with a request: serve it; `reset` its connection without an answer (a server that went away mid-call);
+ * or `hold` it unanswered until `release()` (a server that stalls), dropping it if its client has gone by then.
+ */
+export type S3rverFaultAction = "pass" | "reset" | "hold"
+
+export interface S3rverFaults {
+  /** Installs the hook asked about every request from now on; `undefined` serves everything again. */
+  readonly set: (fault: ((request: S3rverRequest) => S3rverFaultAction) | undefined) => void
+  /** Every request received since start, in order, with what the hook did to it. */
+  readonly seen: ReadonlyArray<S3rverRequest & { readonly action: S3rverFaultAction }>
+  /** How many requests are held right now. */
+  readonly held: () => number
+  /** Removes the hook and lets every held request go on (those whose client hung up are dropped). */
+  readonly release: () => void
+}
+
+/** A PUT of a part of a multipart upload, and its part number. */
+export const partNumberOf = (request: S3rverRequest): number | undefined =>
+  request.method === "PUT" && typeof request.query["partNumber"] === "string" &&
+    typeof request.query["uploadId"] === "string"
+    ? Number(request.query["partNumber"])
+    : undefined
+
+/** A POST that starts a multipart upload (CreateMultipartUpload). */
+export const isCreateMultipartUpload = (request: S3rverRequest): boolean =>
+  request.method === "POST" && "uploads" in request.query
 
 interface KoaContext {
   readonly method: string
@@ -27,6 +64,7 @@ interface KoaContext {
   status: number
   type: string
   body: unknown
+  respond?: boolean
 }
 
 interface S3rverInstance {
@@ -80,8 +118,7 @@ export const pendingUploads = (
  * works and a test can list what is left.
  */
 const multipartStandIns = (info: S3rverInfo) => async (ctx: KoaContext, next: () => Promise<void>) => {
-  const [bucket, ...keyParts] = ctx.path.replace(/^\//, "").split("/")
-  const key = keyParts.map(decodeURIComponent).join("/")
+  const { bucket, key } = keyOf(ctx.path)
   if (bucket === info.bucket && ctx.method === "DELETE" && typeof ctx.query["uploadId"] === "string") {
     const folder = NodePath.join(uploadsDirectory(info.directory, bucket), NodePath.basename(ctx.query["uploadId"]))
     const known = pendingUploads(info).some((upload) => upload.uploadId === NodePath.basename(folder))
@@ -109,6 +146,59 @@ const multipartStandIns = (info: S3rverInfo) => async (ctx: KoaContext, next: ()
   return next()
 }
 
+const keyOf = (path: string): { readonly bucket: string; readonly key: string } => {
+  const [bucket = "", ...keyParts] = path.replace(/^\//, "").split("/")
+  return { bucket, key: keyParts.map(decodeURIComponent).join("/") }
+}
+
+/** The fault hook, run before anything else, and its controls. */
+const faultInjection = () => {
+  let fault: ((request: S3rverRequest) => S3rverFaultAction) | undefined
+  const seen: Array<S3rverRequest & { readonly action: S3rverFaultAction }> = []
+  const waiting = new Set<() => void>()
+  const faults: S3rverFaults = {
+    set: (next) => {
+      fault = next
+    },
+    seen,
+    held: () => waiting.size,
+    release: () => {
+      fault = undefined
+      for (const resume of [...waiting]) resume()
+    }
+  }
+  const middleware = async (ctx: KoaContext, next: () => Promise<void>) => {
+    const request: S3rverRequest = { method: ctx.method, key: keyOf(ctx.path).key, query: { ...ctx.query } }
+    const action = fault?.(request) ?? "pass"
+    seen.push({ ...request, action })
+    if (action === "reset") {
+      ctx.respond = false
+      ctx.req.socket.destroy()
+      return
+    }
+    if (action === "hold") {
+      const socket = ctx.req.socket
+      const clientGone = await new Promise<boolean>((resolve) => {
+        const onClose = () => finish(true)
+        const finish = (gone: boolean) => {
+          waiting.delete(resume)
+          socket.off("close", onClose)
+          resolve(gone)
+        }
+        const resume = () => finish(socket.destroyed)
+        waiting.add(resume)
+        socket.once("close", onClose)
+      })
+      if (clientGone) {
+        ctx.respond = false
+        return
+      }
+    }
+    return next()
+  }
+  return { faults, middleware }
+}
+
 /** Starts s3rver with one bucket; stops it and removes its directory when the scope closes. */
 export const startS3rver = (bucket = "exports-test") =>
   Effect.acquireRelease(
@@ -121,8 +211,10 @@ export const startS3rver = (bucket = "exports-test") =>
         directory,
         configureBuckets: [{ name: bucket }]
       })
-      const info = { endpoint: new URL("http://127.0.0.1"), bucket, directory }
+      const injection = faultInjection()
+      const info = { endpoint: new URL("http://127.0.0.1"), bucket, directory, faults: injection.faults }
       server.middleware.unshift(multipartStandIns(info))
+      server.middleware.unshift(injection.middleware)
       try {
         const address = await server.run()
         return { server, info: { ...info, endpoint: new URL(`http://127.0.0.1:${address.port}`) } }
@@ -132,7 +224,8 @@ export const startS3rver = (bucket = "exports-test") =>
       }
     }),
     ({ info, server }) =>
-      Effect.promise(() => server.close()).pipe(
+      Effect.sync(() => info.faults.release()).pipe(
+        Effect.zipRight(Effect.promise(() => server.close())),
         Effect.ensuring(Effect.sync(() => rmSync(info.directory, { recursive: true, force: true })))
       )
   ).pipe(Effect.map(({ info }) => info), Effect.orDie)

@@ -1,0 +1,126 @@
+// A worker process killed in the middle of an export: `npm run worker` runs as a real child process, its upload is
+// held by s3rver until the job is seen running, then it gets SIGKILL. The message comes back after its visibility
+// and a second worker (in this process) finishes the job, once: one email, one notice, the complete CSV.
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { spawn } from "node:child_process"
+import { join } from "node:path"
+import { EmailAddress } from "../../../src/domain/Identifiers.js"
+import { expectOrdersCsvAsQueried, temporaryDataDir } from "../../support/EndToEnd.js"
+import {
+  apiClient,
+  bearerFor,
+  bucketContents,
+  eventually,
+  linesOf,
+  localServers,
+  localSettings,
+  makeLogCollector,
+  startApi,
+  startWorker,
+  waitForExport
+} from "../../support/NodeStack.js"
+import type { Settings } from "../../support/NodeStack.js"
+import { FauxqsServer } from "../../support/servers/FauxqsServer.js"
+import { S3rverServer } from "../../support/servers/S3rverServer.js"
+import { SesLocalServer } from "../../support/servers/SesLocalServer.js"
+
+const RECIPIENT = "worker-killed@example.test"
+const USER = { sub: "worker-killed-user", merchantId: "m-acme", email: RECIPIENT }
+const HALF_YEAR = { reportType: "orders", format: "csv", dateFrom: "2025-01-01", dateTo: "2025-06-30" }
+const VISIBILITY_SECONDS = 3
+
+/**
+ * `npm run worker` as a child process (node with tsx, as the npm script runs it) on `settings` as its environment,
+ * SIGKILLed by its pid when the scope closes if it is still alive. `output` collects what it prints (JSON lines).
+ */
+const spawnWorker = (settings: Settings) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const child = spawn(process.execPath, ["--import", "tsx", join("src", "runtimes", "node", "workerMain.ts")], {
+        cwd: join(import.meta.dirname, "..", "..", ".."),
+        env: { ...process.env, ...Object.fromEntries(settings) },
+        stdio: ["ignore", "pipe", "pipe"]
+      })
+      const output: Array<string> = []
+      child.stdout.setEncoding("utf8").on("data", (text: string) => output.push(text))
+      child.stderr.setEncoding("utf8").on("data", (text: string) => output.push(text))
+      const exited = new Promise<NodeJS.Signals | number | null>((resolve) =>
+        child.once("exit", (code, signal) => resolve(signal ?? code))
+      )
+      return { child, output, exited }
+    }),
+    ({ child, exited }) =>
+      Effect.promise(() => {
+        if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
+        return exited
+      })
+  )
+
+describe("a worker killed mid-export", () => {
+  it.live(
+    "the message comes back after its visibility and a second worker completes the job once",
+    () =>
+      Effect.gen(function*() {
+        const s3 = yield* S3rverServer
+        const sqs = yield* FauxqsServer
+        const ses = yield* SesLocalServer
+        const settings = yield* localSettings({ SQS_VISIBILITY_SECONDS: String(VISIBILITY_SECONDS) })
+        yield* startApi(settings)
+        const api = apiClient(settings, yield* bearerFor(USER))
+
+        // The first worker's upload never gets an answer: it is mid-export for as long as the test wants.
+        s3.faults.set((request) => request.method === "PUT" ? "hold" : "pass")
+        yield* Effect.addFinalizer(() => Effect.sync(() => s3.faults.release()))
+        // Its own chdb directory (libchdb holds one per process); the same DEMO_ROWS seed gives the same rows.
+        const childDir = yield* temporaryDataDir("ade-killed-worker-")
+        const first = yield* spawnWorker(new Map([...settings, ["CHDB_DATA_DIR", join(childDir, "clickhouse")]]))
+
+        const accepted = yield* api.requestExport(HALF_YEAR)
+        expect(accepted.status).toBe(202)
+        const { jobId } = accepted.body
+        const running = yield* waitForExport(api, jobId, (v) => v.status === "running", "30 seconds")
+        expect(running.attempts).toBe(1)
+        const midUpload = yield* eventually(Effect.sync(() => s3.faults.held()), (held) => held > 0)
+        expect(midUpload, first.output.join("")).toBe(1)
+        expect(first.output.join("")).toContain(jobId)
+
+        first.child.kill("SIGKILL")
+        expect(yield* Effect.promise(() => first.exited)).toBe("SIGKILL")
+        // The message is still on the queue, in flight until its visibility runs out.
+        expect(yield* sqs.depth(sqs.queueUrl)).toStrictEqual({ visible: 0, inFlight: 1 })
+        s3.faults.release()
+
+        const logs = makeLogCollector()
+        const worker = yield* startWorker(settings, logs.logger)
+        const done = yield* waitForExport(api, jobId, (v) => v.status === "succeeded", "30 seconds")
+        // Taken over on the same message's second receive, as the job's second attempt.
+        expect(done.attempts).toBe(2)
+        expect(
+          linesOf(logs.lines, jobId, "export running").map((
+            line
+          ) => [line.annotations["receiveCount"], line.message[1]])
+        ).toStrictEqual([[2, { attempt: 2, reportType: "orders" }]])
+
+        // The file is complete: exactly the rows the query gives, and the only object in the bucket.
+        const csv = yield* api.download(jobId)
+        const rows = yield* expectOrdersCsvAsQueried(csv, HALF_YEAR, USER.merchantId).pipe(Effect.provide(worker))
+        expect(rows.length).toBe(done.file?.rowCount)
+        expect(rows.length).toBeGreaterThan(1000)
+        expect(yield* bucketContents).toStrictEqual({ objects: [`exports/m-acme/${jobId}.csv`], uploads: [] })
+
+        // Told once each way, of the success.
+        const notices = yield* eventually(api.notifications, (items) => items.length > 0)
+        expect(notices.map((n) => [n.jobId, n.kind])).toStrictEqual([[jobId, "export_succeeded"]])
+        const emails = yield* ses.sentTo(EmailAddress.make(RECIPIENT))
+        expect(emails.map((email) => email.subject)).toStrictEqual([
+          "Your export is ready: Orders (2025-01-01 to 2025-06-30)"
+        ])
+
+        const depth = yield* eventually(sqs.depth(sqs.queueUrl), (d) => d.visible + d.inFlight === 0)
+        expect(depth).toStrictEqual({ visible: 0, inFlight: 0 })
+        expect(yield* sqs.depth(sqs.dlqUrl)).toStrictEqual({ visible: 0, inFlight: 0 })
+      }).pipe(Effect.scoped, Effect.provide(localServers)),
+    { timeout: 60_000 }
+  )
+})

@@ -1,0 +1,287 @@
+// What the failure-path tests of the `npm run serve` / `npm run worker` compositions share: the local servers, the
+// settings both processes read (as one map, for a ConfigProvider or a child process's environment), a user's
+// token, HTTP calls to the API, and a logger that keeps what the worker logs.
+import { ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3"
+import { SendMessageCommand } from "@aws-sdk/client-sqs"
+import { expect } from "@effect/vitest"
+import { ConfigProvider, Duration, Effect, HashMap, Layer, List, Logger, Option, Redacted } from "effect"
+import { join } from "node:path"
+import { signDevToken } from "../../src/adapters/auth/JwtVerifier.js"
+import { DynamoDb } from "../../src/adapters/dynamodb/DynamoDb.js"
+import { JobStoreDynamoDb } from "../../src/adapters/dynamodb/DynamoDbJobStore.js"
+import { clientConfig } from "../../src/adapters/s3/S3FileStore.js"
+import { JOB_ID_ATTRIBUTE } from "../../src/adapters/sqs/SqsJobQueue.js"
+import { encodeMessage } from "../../src/application/ExportWorker.js"
+import { JobStore } from "../../src/application/ports/JobStore.js"
+import { messageFor } from "../../src/application/RequestExport.js"
+import { ExportJobId } from "../../src/domain/Identifiers.js"
+import { ServeApiLive } from "../../src/runtimes/node/ServeApi.js"
+import { WorkerLive } from "../../src/runtimes/node/Worker.js"
+import { settingsFor as s3SettingsFor } from "../adapters/s3/S3Support.js"
+import { freePort, temporaryDataDir } from "./EndToEnd.js"
+import { DynaliteServer, DynaliteServerLive } from "./servers/DynaliteServer.js"
+import { FauxqsServer, FauxqsServerLive } from "./servers/FauxqsServer.js"
+import { S3RVER_ACCESS_KEY, S3rverServer } from "./servers/S3rverServer.js"
+import { SesLocalServer } from "./servers/SesLocalServer.js"
+
+export const JWT_SECRET = "a-test-secret-of-at-least-32-characters-long"
+
+export const localServers = Layer.mergeAll(
+  S3rverServer.layer("exports"),
+  FauxqsServerLive,
+  SesLocalServer.layer,
+  DynaliteServerLive
+)
+
+/** Settings by variable name, as the environment would give them. */
+export type Settings = Map<string, string>
+
+/**
+ * The settings of both compositions on the local servers, a free port and a chdb directory of their own, with
+ * `overrides` applied last. Short SQS waits so that tests take seconds.
+ */
+export const localSettings = (overrides: Record<string, string> = {}) =>
+  Effect.gen(function*() {
+    const s3 = yield* S3rverServer
+    const sqs = yield* FauxqsServer
+    const ses = yield* SesLocalServer
+    const dynamo = yield* DynaliteServer
+    const chdbDir = yield* temporaryDataDir("ade-failure-")
+    const port = yield* freePort
+    return new Map([
+      ["PORT", String(port)],
+      ["HOST", "127.0.0.1"],
+      ["AUTH_JWT_SECRET", JWT_SECRET],
+      ["APP_BASE_URL", "https://app.example.test"],
+      ["S3_BUCKET", s3.bucket],
+      ["S3_REGION", "us-east-1"],
+      ["S3_ENDPOINT", s3.endpoint.href],
+      ["S3_FORCE_PATH_STYLE", "true"],
+      ["S3_ACCESS_KEY_ID", S3RVER_ACCESS_KEY],
+      ["S3_SECRET_ACCESS_KEY", S3RVER_ACCESS_KEY],
+      ["SQS_QUEUE_URL", sqs.queueUrl],
+      ["SQS_REGION", sqs.settings.region],
+      ["SQS_ENDPOINT", sqs.endpoint],
+      ["SQS_ACCESS_KEY_ID", "local"],
+      ["SQS_SECRET_ACCESS_KEY", "local"],
+      ["SQS_WAIT_SECONDS", "1"],
+      ["SQS_VISIBILITY_SECONDS", "30"],
+      ["SES_REGION", "us-east-1"],
+      ["SES_ENDPOINT", ses.endpoint.href],
+      ["SES_FROM", "Exports <exports@example.test>"],
+      ["SES_ACCESS_KEY_ID", "local"],
+      ["SES_SECRET_ACCESS_KEY", "local"],
+      ["DYNAMODB_REGION", dynamo.settings.region],
+      ["DYNAMODB_ENDPOINT", dynamo.endpoint],
+      ["DYNAMODB_JOBS_TABLE", dynamo.settings.tables.jobs],
+      ["DYNAMODB_NOTIFICATIONS_TABLE", dynamo.settings.tables.notifications],
+      ["DYNAMODB_ACCESS_KEY_ID", "local"],
+      ["DYNAMODB_SECRET_ACCESS_KEY", "local"],
+      ["REPORT_SOURCE", "chdb"],
+      ["CHDB_DATA_DIR", join(chdbDir, "clickhouse")],
+      ["DEMO_ROWS", "20000"],
+      ["WORKER_CONCURRENCY", "2"],
+      ["SHUTDOWN_GRACE", "5 seconds"],
+      ...Object.entries(overrides)
+    ])
+  })
+
+/** Where the API of `settings` answers. */
+export const apiBase = (settings: Settings): string => `http://127.0.0.1:${settings.get("PORT")}`
+
+/** The API (`npm run serve`) on `settings`, for as long as the scope lives. */
+export const startApi = (settings: Settings) =>
+  Layer.build(ServeApiLive).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(settings)))
+
+/** One line a logger received: its level, its message parts and its annotations. */
+export interface LoggedLine {
+  readonly level: string
+  readonly message: ReadonlyArray<unknown>
+  readonly annotations: Readonly<Record<string, unknown>>
+  readonly spans: ReadonlyArray<string>
+}
+
+/** A logger that keeps every line, beside the default one; `lines` grows as the program logs. */
+export const makeLogCollector = () => {
+  const lines: Array<LoggedLine> = []
+  const logger = Logger.make<unknown, void>(({ annotations, logLevel, message, spans }) => {
+    lines.push({
+      level: logLevel.label,
+      message: Array.isArray(message) ? message : [message],
+      annotations: Object.fromEntries(HashMap.toEntries(annotations)),
+      spans: List.toArray(spans).map((span) => span.label)
+    })
+  })
+  return { lines, logger }
+}
+
+/**
+ * The worker (`npm run worker`) on `settings`, for as long as the scope lives; with `logger`, every fiber it
+ * starts logs there too (the fibers it forks inherit the loggers of the fiber that builds it).
+ */
+export const startWorker = (settings: Settings, logger?: Logger.Logger<unknown, void>) => {
+  const build = Layer.build(WorkerLive).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(settings)))
+  return logger === undefined
+    ? build
+    : Effect.provide(build, Logger.add(logger))
+}
+
+/** A bearer token for a user of `merchantId`, with `email` as their address. */
+export const bearerFor = (user: { readonly sub: string; readonly merchantId: string; readonly email: string }) =>
+  Effect.promise(() => signDevToken({ secret: Redacted.make(JWT_SECRET), ...user, ttl: Duration.hours(1) })).pipe(
+    Effect.map((token) => ({ authorization: `Bearer ${token}` }))
+  )
+
+export interface JsonResponse<A> {
+  readonly status: number
+  readonly headers: Headers
+  readonly body: A
+}
+
+export const fetchJson = <A>(url: string, init?: RequestInit): Effect.Effect<JsonResponse<A>> =>
+  Effect.promise(() =>
+    fetch(url, init).then(async (r) => ({ status: r.status, headers: r.headers, body: (await r.json()) as A }))
+  )
+
+/** What the API shows of an export (the part these tests read). */
+export interface ExportView {
+  readonly jobId: string
+  readonly status: "queued" | "running" | "succeeded" | "failed" | "cancelled"
+  readonly attempts: number
+  readonly file?: { readonly rowCount: number; readonly byteSize: number }
+  readonly failure?: { readonly reason: string; readonly message: string; readonly retryable: boolean }
+}
+
+export interface NotificationView {
+  readonly id: string
+  readonly jobId: string
+  readonly kind: string
+  readonly title: string
+  readonly body: string
+}
+
+/** The API of one user on `settings`: request an export, read it, list exports and notifications. */
+export const apiClient = (settings: Settings, auth: Record<string, string>) => {
+  const base = apiBase(settings)
+  return {
+    base,
+    requestExport: (body: Record<string, unknown>) =>
+      fetchJson<{ jobId: string; statusUrl: string } & Record<string, unknown>>(`${base}/api/v1/reports/export`, {
+        method: "POST",
+        headers: { ...auth, "content-type": "application/json" },
+        body: JSON.stringify(body)
+      }),
+    exportOf: (jobId: string) =>
+      fetchJson<ExportView>(`${base}/api/v1/reports/exports/${jobId}`, { headers: auth }).pipe(
+        Effect.map((response) => {
+          expect(response.status).toBe(200)
+          return response.body
+        })
+      ),
+    exports: fetchJson<{ items: ReadonlyArray<ExportView> }>(`${base}/api/v1/reports/exports`, { headers: auth })
+      .pipe(Effect.map((response) => response.body.items)),
+    notifications: fetchJson<{ items: ReadonlyArray<NotificationView> }>(`${base}/api/v1/notifications`, {
+      headers: auth
+    }).pipe(Effect.map((response) => response.body.items)),
+    /** The CSV behind the export's download link. */
+    download: (jobId: string) =>
+      Effect.gen(function*() {
+        const link = yield* fetchJson<{ url: string }>(`${base}/api/v1/reports/exports/${jobId}/download`, {
+          headers: { ...auth, accept: "application/json" }
+        })
+        expect(link.status).toBe(200)
+        return yield* Effect.promise(() =>
+          fetch(link.body.url).then(async (r) => {
+            expect(r.status).toBe(200)
+            return r.text()
+          })
+        )
+      })
+  }
+}
+
+export type ApiClient = ReturnType<typeof apiClient>
+
+/** Polls the export every 100 ms until `done` holds of it, for at most `within`; fails the test otherwise. */
+export const waitForExport = (
+  api: ApiClient,
+  jobId: string,
+  done: (view: ExportView) => boolean,
+  within: Duration.DurationInput = Duration.seconds(20)
+) =>
+  Effect.gen(function*() {
+    const deadline = Date.now() + Duration.toMillis(within)
+    let view = yield* api.exportOf(jobId)
+    while (!done(view) && Date.now() < deadline) {
+      yield* Effect.sleep("100 millis")
+      view = yield* api.exportOf(jobId)
+    }
+    expect(done(view), `export ${jobId} stuck at ${JSON.stringify(view)}`).toBe(true)
+    return view
+  })
+
+/** Runs `check` every 100 ms until it holds, for at most `within`; fails the test otherwise. */
+export const eventually = <A>(
+  read: Effect.Effect<A>,
+  check: (value: A) => boolean,
+  within: Duration.DurationInput = Duration.seconds(10)
+) =>
+  Effect.gen(function*() {
+    const deadline = Date.now() + Duration.toMillis(within)
+    let value = yield* read
+    while (!check(value) && Date.now() < deadline) {
+      yield* Effect.sleep("100 millis")
+      value = yield* read
+    }
+    return value
+  })
+
+/** What the bucket holds, read over the S3 API with the test's own client: object keys and pending multipart uploads. */
+export const bucketContents = Effect.gen(function*() {
+  const info = yield* S3rverServer
+  const client = new S3Client(clientConfig(s3SettingsFor(info)))
+  return yield* Effect.promise(async () => {
+    const objects = await client.send(new ListObjectsV2Command({ Bucket: info.bucket }))
+    const uploads = await client.send(new ListMultipartUploadsCommand({ Bucket: info.bucket }))
+    return {
+      objects: (objects.Contents ?? []).map((object) => object.Key ?? ""),
+      uploads: (uploads.Uploads ?? []).map((upload) => upload.Key ?? "")
+    }
+  }).pipe(Effect.ensuring(Effect.sync(() => client.destroy())))
+})
+
+/** Sends `body` to the queue again `times` times, with the jobId attribute the publisher sets: duplicate deliveries. */
+export const redeliver = (body: string, jobId: string, times: number) =>
+  Effect.gen(function*() {
+    const sqs = yield* FauxqsServer
+    for (let i = 0; i < times; i++) {
+      yield* Effect.promise(() =>
+        sqs.client.send(
+          new SendMessageCommand({
+            QueueUrl: sqs.queueUrl,
+            MessageBody: body,
+            MessageAttributes: { [JOB_ID_ATTRIBUTE]: { DataType: "String", StringValue: jobId } }
+          })
+        )
+      )
+    }
+  })
+
+/** The lines logged with `jobId` among their annotations whose first part is `message`. */
+export const linesOf = (lines: ReadonlyArray<LoggedLine>, jobId: string, message: string) =>
+  lines.filter((line) => line.annotations["jobId"] === jobId && line.message[0] === message)
+
+/** The job as the store holds it, read with a JobStore of the test's own on the dynalite tables. */
+export const storedJob = (jobId: string) =>
+  Effect.gen(function*() {
+    const dynamo = yield* DynaliteServer
+    return yield* JobStore.pipe(
+      Effect.flatMap((store) => store.get(ExportJobId.make(jobId))),
+      Effect.map(Option.getOrThrow),
+      Effect.orDie,
+      Effect.provide(JobStoreDynamoDb.pipe(Layer.provide(DynamoDb.layer(dynamo.settings))))
+    )
+  })
+
+/** The message body the API publishes for the job, made from the stored job the way the API makes it. */
+export const messageBodyOf = (jobId: string) => Effect.map(storedJob(jobId), (job) => encodeMessage(messageFor(job)))
