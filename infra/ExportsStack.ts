@@ -174,7 +174,10 @@ export class ExportsStack extends Stack {
         CLICKHOUSE_URL: props.clickhouseUrl,
         SES_FROM: props.emailFrom,
         SES_CONFIGURATION_SET: configurationSet.configurationSetName,
-        WORKER_CONCURRENCY: String(BATCH_SIZE)
+        WORKER_CONCURRENCY: String(BATCH_SIZE),
+        // One receive fewer than the queue allows: a job whose worker died on every attempt is failed, and its user
+        // told, by the message's last receive, rather than left Running when the message goes to the DLQ.
+        EXPORT_MAX_ATTEMPTS: String(MAX_RECEIVE_COUNT - 1)
       }
     })
     worker.addEventSource(

@@ -79,6 +79,8 @@ describe("the AWS stack", () => {
     expect(main.Properties["VisibilityTimeout"]).toBeGreaterThanOrEqual(6 * (worker.Properties["Timeout"] as number))
     expect(main.Properties["RedrivePolicy"]).toMatchObject({ maxReceiveCount: MAX_RECEIVE_COUNT })
     expect(MAX_RECEIVE_COUNT).toBe(3)
+    // The last receive finds the attempts used up and fails the job with a notice, before the DLQ takes the message.
+    expect(Number(variablesOf(worker)["EXPORT_MAX_ATTEMPTS"])).toBeLessThan(MAX_RECEIVE_COUNT)
   })
 
   it("feeds the worker through an event source mapping that reports partial batch failures, with a concurrency cap", () => {
