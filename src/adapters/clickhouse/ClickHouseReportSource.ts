@@ -1,0 +1,127 @@
+// The report catalogue run on a ClickHouse server over HTTP: the catalogue's SQL with its parameters bound by the
+// server, the merchant always among them, rows streamed as the export reads them (ADR 12).
+import { Duration, Effect, Layer, Stream } from "effect"
+import type { Chunk, ConfigError } from "effect"
+import { ReportSource } from "../../application/ports/ReportSource.js"
+import type { ReportQuery } from "../../application/ports/ReportSource.js"
+import { QueryFailed, QueryTimeout } from "../../domain/Errors.js"
+import type { MerchantId } from "../../domain/Identifiers.js"
+import type { QueryParameters, ReportDefinition, ReportRequest, ReportRow } from "../../domain/Reports.js"
+import { definitionOf, queryParametersOf } from "../../domain/Reports.js"
+import type { ClickHouseSettings } from "./ClickHouseClient.js"
+import { ClickHouseClient } from "./ClickHouseClient.js"
+import { streamQuery } from "./ClickHouseStream.js"
+import type { ClickHouseQueryError } from "./JsonCompactReader.js"
+
+/** ClickHouse's TIMEOUT_EXCEEDED: the query ran past its `max_execution_time`. */
+const TIMEOUT_EXCEEDED = 159
+
+/**
+ * Failures that another attempt, seconds later, may not meet: the server was short of memory or of query slots
+ * while other queries ran, or lost a connection of its own. Anything else (unknown table or column, bad SQL, a
+ * refused login, a killed query) fails the same way every time, so it is not worth a retry.
+ */
+const TRANSIENT_CODES: ReadonlySet<number> = new Set([
+  173, // CANNOT_ALLOCATE_MEMORY
+  202, // TOO_MANY_SIMULTANEOUS_QUERIES
+  209, // SOCKET_TIMEOUT
+  210, // NETWORK_ERROR
+  241 // MEMORY_LIMIT_EXCEEDED
+])
+
+const MAX_DETAIL_LENGTH = 1_000
+
+/**
+ * The query's timeout, enforced by the server too, so that it stops working when the export gives up (the
+ * application enforces the same timeout on its side). In whole seconds, rounded up: ClickHouse before 20.x reads
+ * the setting as an integer and would take 0.5 for 0, no limit at all.
+ */
+export const settingsFor = (timeout: Duration.Duration) => {
+  const millis = Duration.toMillis(timeout)
+  return {
+    ...(Number.isFinite(millis) ? { max_execution_time: Math.max(1, Math.ceil(millis / 1000)) } : {}),
+    // 'break' would end the result early without an error: a truncated file that looks complete.
+    timeout_overflow_mode: "throw"
+  } as const
+}
+
+/** A network failure or a body cut short is worth another attempt; a server's error only for the codes above. */
+export const isTransient = (error: ClickHouseQueryError): boolean =>
+  error.code === undefined
+    ? error.kind === "network" || error.kind === "truncated"
+    : TRANSIENT_CODES.has(error.code)
+
+/** A timeout is the user's to act on (narrow the range); any other failure is ours, with ClickHouse's words. */
+export const reportErrorOf = (
+  query: ReportQuery,
+  rowsRead: number,
+  error: ClickHouseQueryError
+): QueryTimeout | QueryFailed =>
+  error.code === TIMEOUT_EXCEEDED
+    ? new QueryTimeout({
+      jobId: query.jobId,
+      afterMillis: Duration.toMillis(query.timeout),
+      rowsBeforeTimeout: rowsRead
+    })
+    : new QueryFailed({
+      jobId: query.jobId,
+      detail: `ClickHouse query failed: ${error.message}`.slice(0, MAX_DETAIL_LENGTH),
+      retryable: isTransient(error)
+    })
+
+export interface ClickHouseReportSourceOptions {
+  /** Each report's definition: the report catalogue, but for tests that need a query it cannot make slow or broken. */
+  readonly catalogue?: (report: ReportRequest) => ReportDefinition
+  /**
+   * The values bound to the SQL's `{name:Type}` placeholders: the catalogue's, the merchant always among them. Only
+   * tests replace them, to run parameter-free SQL on a server too old to bind parameters.
+   */
+  readonly parametersOf?: (merchantId: MerchantId, report: ReportRequest) => QueryParameters
+}
+
+/** A ReportSource over the client. */
+export const makeClickHouseReportSource = (options: ClickHouseReportSourceOptions = {}) =>
+  Effect.gen(function*() {
+    const client = yield* ClickHouseClient
+    const catalogue = options.catalogue ?? definitionOf
+    const parametersOf = options.parametersOf ?? queryParametersOf
+    return ReportSource.of({
+      rows: (query) =>
+        Stream.suspend(() => {
+          const definition = catalogue(query.report)
+          let rowsRead = 0
+          return streamQuery(client, definition.sql, {
+            queryId: query.jobId,
+            params: parametersOf(query.merchantId, query.report),
+            settings: settingsFor(query.timeout),
+            columns: definition.columns.length
+          }).pipe(
+            // Cells are JSON values with 64-bit integers decoded; decimals and dates are strings already (the
+            // catalogue's SQL prints them), so they are the report's cells as they are.
+            Stream.mapChunks((chunk) => {
+              rowsRead += chunk.length
+              return chunk as Chunk.Chunk<ReportRow>
+            }),
+            Stream.mapError((error) => reportErrorOf(query, rowsRead, error)),
+            Stream.withSpan("ClickHouseReportSource.rows", {
+              attributes: { reportType: query.report._tag, jobId: query.jobId }
+            })
+          )
+        })
+    })
+  })
+
+/** The catalogue's reports from the ClickHouse the client reaches. */
+export const ReportSourceClickHouse: Layer.Layer<ReportSource, never, ClickHouseClient> = Layer.effect(
+  ReportSource,
+  makeClickHouseReportSource()
+)
+
+/** The ReportSource with its own client on explicit settings. */
+export const layer = (settings: ClickHouseSettings): Layer.Layer<ReportSource | ClickHouseClient> =>
+  ReportSourceClickHouse.pipe(Layer.provideMerge(ClickHouseClient.layer(settings)))
+
+/** The ReportSource on the environment's CLICKHOUSE_* settings; building it opens no connection. */
+export const layerConfig: Layer.Layer<ReportSource, ConfigError.ConfigError> = ReportSourceClickHouse.pipe(
+  Layer.provide(ClickHouseClient.layerConfig)
+)

@@ -1,0 +1,131 @@
+// One query's rows from ClickHouse over HTTP, streamed: the raw body of `exec` read as JSONCompact, a line a row,
+// pulled only as fast as the consumer reads. The query is tagged with its id; a consumer that goes away before the
+// end aborts the request and kills the query on the server.
+import type { ClickHouseClient, ClickHouseSettings } from "@clickhouse/client"
+import { NodeStream } from "@effect/platform-node"
+import { Chunk, Duration, Effect, Stream } from "effect"
+import type { JsonRow } from "./JsonCompactReader.js"
+import { ClickHouseQueryError, JsonCompactReader, serverErrorOf } from "./JsonCompactReader.js"
+
+export interface QueryOptions {
+  /** The query's id on the server: how it is found in `system.processes` and killed. */
+  readonly queryId: string
+  /** Values for `{name:Type}` placeholders, bound by the server (never formatted into the SQL). */
+  readonly params?: Readonly<Record<string, unknown>> | undefined
+  /** ClickHouse settings of this query alone, such as `max_execution_time`. */
+  readonly settings?: ClickHouseSettings | undefined
+  /** How many columns the SQL selects: a result of another width fails before its first row. */
+  readonly columns?: number | undefined
+}
+
+/** Query ids are written into the KILL statement, so they are held to the characters of a UUID or a slug. */
+const QUERY_ID = /^[A-Za-z0-9_-]{1,128}$/
+
+/** A KILL is best effort: past this, the query's own `max_execution_time` is what stops it. */
+const KILL_TIMEOUT = Duration.seconds(5)
+
+/**
+ * Settings every streamed query needs. 64-bit integers quoted, or JSON.parse would round those past 2^53 without a
+ * word (18.x quotes them by default, newer servers do not).
+ */
+const STREAM_SETTINGS: ClickHouseSettings = { output_format_json_quote_64bit_integers: 1 }
+
+/** A failure of the client itself: an error the server sent as such, or the network's. */
+export const clientErrorOf = (cause: unknown): ClickHouseQueryError => {
+  if (cause instanceof ClickHouseQueryError) return cause
+  const props = typeof cause === "object" && cause !== null ? cause as Record<string, unknown> : {}
+  const message = typeof props["message"] === "string" ? props["message"] : String(cause)
+  // @clickhouse/client parses the errors of current servers into `code` and `type`; older servers' errors
+  // ("Code: 159, e.displayText() = DB::Exception: ...") arrive as plain Errors with the code in the message only.
+  const code = typeof props["code"] === "string" && /^\d+$/.test(props["code"]) ? Number(props["code"]) : undefined
+  if (code !== undefined) {
+    return new ClickHouseQueryError({
+      code,
+      type: typeof props["type"] === "string" ? props["type"] : undefined,
+      kind: "server",
+      message: `Code: ${code}. ${message}`
+    })
+  }
+  const parsed = serverErrorOf(message, "network")
+  return parsed.code === undefined && typeof props["code"] === "string"
+    ? new ClickHouseQueryError({ ...parsed, message: `${props["code"]}: ${parsed.message}` })
+    : parsed
+}
+
+const killQuery = (client: ClickHouseClient, queryId: string) =>
+  Effect.tryPromise({
+    // No query parameter: servers before 23.x do not bind them, and the id was checked against QUERY_ID.
+    try: (signal) => client.command({ query: `KILL QUERY WHERE query_id = '${queryId}' ASYNC`, abort_signal: signal }),
+    catch: clientErrorOf
+  }).pipe(
+    Effect.timeout(KILL_TIMEOUT),
+    Effect.tap(() => Effect.logDebug("ClickHouse query killed", { queryId })),
+    Effect.catchAll((error) =>
+      Effect.logWarning("ClickHouse query could not be killed", { queryId, error: error.message })
+    )
+  )
+
+/**
+ * Runs `sql` (without a FORMAT clause: JSONCompact is added) and streams its rows. The stream fails with a
+ * ClickHouseQueryError when the server refuses the query, when it reports an error in the middle of the body, or
+ * when the body ends before the result does; it ends only after a whole result. Memory holds one chunk of the body
+ * and its rows, whatever the size of the result.
+ */
+export const streamQuery = (
+  client: ClickHouseClient,
+  sql: string,
+  options: QueryOptions
+): Stream.Stream<JsonRow, ClickHouseQueryError> =>
+  Stream.unwrapScoped(Effect.gen(function*() {
+    const { queryId } = options
+    if (!QUERY_ID.test(queryId)) {
+      return yield* new ClickHouseQueryError({
+        code: undefined,
+        type: undefined,
+        kind: "client",
+        message: `invalid query id: ${JSON.stringify(queryId.slice(0, 200))}`
+      })
+    }
+    const reader = new JsonCompactReader(options.columns)
+    // Whether the server is done with the query: it sent a whole result, or its error. Until then a consumer that
+    // leaves (interrupted, failed elsewhere, or satisfied early) leaves a query running: abort and kill it.
+    let settled = false
+    const controller = yield* Effect.acquireRelease(
+      Effect.sync(() => new AbortController()),
+      (controller) =>
+        settled ? Effect.void : Effect.zipRight(Effect.sync(() => controller.abort()), killQuery(client, queryId))
+    )
+    const settle = <A>(effect: Effect.Effect<A, ClickHouseQueryError>) =>
+      Effect.tapError(effect, (error) => Effect.sync(() => void (settled ||= error.kind === "server")))
+
+    const result = yield* settle(Effect.tryPromise({
+      try: () =>
+        client.exec({
+          query: `${sql}\nFORMAT JSONCompact`,
+          query_id: queryId,
+          clickhouse_settings: { ...options.settings, ...STREAM_SETTINGS },
+          ...(options.params !== undefined && Object.keys(options.params).length > 0
+            ? { query_params: options.params }
+            : {}),
+          abort_signal: controller.signal
+        }),
+      catch: clientErrorOf
+    }))
+
+    const end = settle(Effect.try({ try: () => reader.end(), catch: clientErrorOf })).pipe(
+      Effect.zipRight(Effect.sync(() => void (settled = true)))
+    )
+    return NodeStream.fromReadable<ClickHouseQueryError, Uint8Array>(() => result.stream, clientErrorOf).pipe(
+      Stream.mapChunksEffect((chunks) =>
+        settle(Effect.try({
+          try: () => {
+            const rows: Array<JsonRow> = []
+            for (const chunk of chunks) for (const row of reader.push(chunk)) rows.push(row)
+            return Chunk.unsafeFromArray(rows)
+          },
+          catch: clientErrorOf
+        }))
+      ),
+      Stream.concat(Stream.drain(Stream.fromEffect(end)))
+    )
+  }))

@@ -1,0 +1,232 @@
+// Reads ClickHouse's JSONCompact output as it arrives over HTTP, one row a line, and tells a complete result from a
+// cut one. ClickHouse reports a failure that happens after the first bytes inside the body (the status is already
+// 200), so a result is complete only once its closing `"rows": N` has been read and N matches the rows seen.
+import { Data } from "effect"
+
+/** A failure of a query, from the server or on the way; it never leaves the ClickHouse adapter. */
+export class ClickHouseQueryError extends Data.TaggedError("ClickHouseQueryError")<{
+  /** ClickHouse's error code (159 TIMEOUT_EXCEEDED, 60 UNKNOWN_TABLE, ...), when the server gave one. */
+  readonly code: number | undefined
+  /** ClickHouse's name for the code, when the server gave one (newer servers do). */
+  readonly type: string | undefined
+  /**
+   * How the failure came: the server's own error (the query is over), a body that broke off, the network, or a
+   * query refused on our side (an invalid id, a result of the wrong width).
+   */
+  readonly kind: "server" | "truncated" | "network" | "client"
+  readonly message: string
+}> {}
+
+export interface ColumnMeta {
+  readonly name: string
+  readonly type: string
+}
+
+/** One row: its cells in SELECT order, 64-bit integers as numbers (or bigints past 2^53). */
+export type JsonRow = ReadonlyArray<unknown>
+
+const NEWLINE = 0x0a
+const CODE = /Code:\s*(\d+)[.,]/
+const TYPE = /\(([A-Z][A-Z0-9_]+)\)/
+/** What is kept of a body once it has gone wrong: enough for ClickHouse's message, never the rest of a result. */
+const MAX_FAILURE_TEXT = 64 * 1024
+/** The header and the footer are a few hundred bytes; anything much larger is not JSONCompact. */
+const MAX_FRAME_TEXT = 1024 * 1024
+
+// ClickHouse quotes these on request (output_format_json_quote_64bit_integers) so that JSON.parse cannot round them.
+const WIDE_INTEGER = /^(?:Nullable\(|LowCardinality\()*U?Int(?:64|128|256)\)*$/
+
+const integerOf = (text: string): number | bigint => {
+  const value = Number(text)
+  return Number.isSafeInteger(value) ? value : BigInt(text)
+}
+
+/** A failure as ClickHouse words it, from an error message or the tail of a body: "Code: 159. DB::Exception: ...". */
+export const serverErrorOf = (text: string, kind: ClickHouseQueryError["kind"] = "server"): ClickHouseQueryError => {
+  const at = text.search(CODE)
+  if (at === -1) {
+    return new ClickHouseQueryError({ code: undefined, type: undefined, kind, message: text.trim().slice(0, 2_000) })
+  }
+  // The message is ClickHouse's one line; newer servers frame it with an exception tag, left out here.
+  const line = text.slice(at).split(/\r?\n/, 1)[0]!.trim()
+  return new ClickHouseQueryError({
+    code: Number(CODE.exec(line)![1]),
+    type: TYPE.exec(line)?.[1],
+    kind: "server",
+    message: line
+  })
+}
+
+type State = "header" | "opening" | "data" | "footer" | "failed"
+
+/**
+ * An incremental reader of one JSONCompact body: `push` each chunk of bytes and get the rows completed by it, then
+ * `end` once the body is over. Both throw a ClickHouseQueryError when the body is not a whole, well-formed result:
+ * an exception written into it, a body cut short, a row count that does not match.
+ */
+export class JsonCompactReader {
+  private state: State = "header"
+  private pending: Buffer | undefined = undefined
+  private frame = ""
+  private failure = ""
+  private decoders: ReadonlyArray<number> = []
+  private rowCount = 0
+
+  /** `expectedColumns`: how many columns the caller expects; a result of another width fails at its header. */
+  constructor(private readonly expectedColumns?: number) {}
+
+  push(chunk: Uint8Array): Array<JsonRow> {
+    // Node's chunks are Buffers already: read in place, never copied whole.
+    const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+    const rows: Array<JsonRow> = []
+    const first = bytes.indexOf(NEWLINE)
+    if (first === -1) {
+      this.pending = this.pending === undefined ? bytes : Buffer.concat([this.pending, bytes])
+      this.guardPending()
+      return rows
+    }
+    // The line begun in an earlier chunk, joined as bytes: a character may straddle the two.
+    let from = 0
+    if (this.pending !== undefined) {
+      this.line(Buffer.concat([this.pending, bytes.subarray(0, first)]).toString("utf8"), rows)
+      this.pending = undefined
+      from = first + 1
+    }
+    const last = bytes.lastIndexOf(NEWLINE)
+    if (last >= from) {
+      for (const line of bytes.toString("utf8", from, last).split("\n")) this.line(line, rows)
+    }
+    if (last + 1 < bytes.length) {
+      this.pending = bytes.subarray(last + 1)
+      this.guardPending()
+    }
+    return rows
+  }
+
+  /** The body is over: throws unless it was a whole result. */
+  end(): void {
+    if (this.pending !== undefined && this.pending.length > 0) {
+      // A well-formed body ends with a newline: what follows the last one is a failure's text, or a cut.
+      this.line(this.pending.toString("utf8"), [])
+      this.pending = undefined
+    }
+    // Text without a ClickHouse code where a row should be: a body cut, or mangled on the way.
+    if (this.state === "failed" && this.failure.trim() !== "") throw serverErrorOf(this.failure, "truncated")
+    if (this.state !== "footer") throw this.truncated()
+    let footer: unknown
+    try {
+      footer = JSON.parse(`{${this.frame}`)
+    } catch {
+      throw this.truncated()
+    }
+    const fields = typeof footer === "object" && footer !== null ? footer as Record<string, unknown> : {}
+    if (typeof fields["exception"] === "string") throw serverErrorOf(fields["exception"])
+    if (fields["rows"] !== this.rowCount) {
+      throw new ClickHouseQueryError({
+        code: undefined,
+        type: undefined,
+        kind: "truncated",
+        message: `the result announced ${String(fields["rows"])} rows but ${this.rowCount} arrived`
+      })
+    }
+  }
+
+  private truncated(): ClickHouseQueryError {
+    return new ClickHouseQueryError({
+      code: undefined,
+      type: undefined,
+      kind: "truncated",
+      message: `the result ended before its end (${this.rowCount} rows read, in its ${this.state})`
+    })
+  }
+
+  // A "line" with no newline for this long is not one of ours: the body is failing, or is not JSONCompact.
+  private guardPending(): void {
+    if (this.pending !== undefined && this.pending.length > MAX_FRAME_TEXT && this.state !== "failed") {
+      this.fail(this.pending.subarray(0, MAX_FAILURE_TEXT).toString("utf8"))
+      this.pending = undefined
+    }
+  }
+
+  private fail(text: string): void {
+    this.state = "failed"
+    this.failure = text
+  }
+
+  private line(line: string, rows: Array<JsonRow>): void {
+    switch (this.state) {
+      case "data": {
+        if (line.startsWith("\t\t[")) {
+          let row: unknown
+          try {
+            row = JSON.parse(line.endsWith(",") ? line.slice(2, -1) : line.slice(2))
+          } catch {
+            // An exception written right after the last row, on its line: `\t\t[1, "a"]Code: 159. DB::...`.
+            return this.fail(line)
+          }
+          rows.push(this.decode(row as Array<unknown>))
+          this.rowCount++
+        } else if (line === "\t]," || line === "\t]") {
+          this.state = "footer"
+        } else if (line !== "") {
+          this.fail(line)
+        }
+        return
+      }
+      case "opening": {
+        // The data array's opening bracket, on a line of its own.
+        if (line === "\t[") this.state = "data"
+        else this.fail(line)
+        return
+      }
+      case "header": {
+        if (line === "\t\"data\":") return this.startData()
+        if (this.frame === "" && line !== "{") return this.fail(line)
+        this.frame += line + "\n"
+        if (this.frame.length > MAX_FRAME_TEXT) this.fail(this.frame.slice(0, MAX_FAILURE_TEXT))
+        return
+      }
+      case "footer": {
+        this.frame += line + "\n"
+        if (this.frame.length > MAX_FRAME_TEXT) this.fail(this.frame.slice(0, MAX_FAILURE_TEXT))
+        return
+      }
+      case "failed": {
+        if (this.failure.length < MAX_FAILURE_TEXT) this.failure += "\n" + line
+        return
+      }
+    }
+  }
+
+  private startData(): void {
+    let header: unknown
+    try {
+      // `{ "meta": [...],` and a blank line: close the object where "data" would have begun.
+      header = JSON.parse(this.frame.trimEnd().replace(/,$/, "") + "}")
+    } catch {
+      return this.fail(this.frame)
+    }
+    const meta = (header as { readonly meta?: unknown }).meta
+    if (!Array.isArray(meta)) return this.fail(this.frame)
+    const columns = meta as ReadonlyArray<ColumnMeta>
+    if (this.expectedColumns !== undefined && columns.length !== this.expectedColumns) {
+      throw new ClickHouseQueryError({
+        code: undefined,
+        type: undefined,
+        kind: "client",
+        message: `the query returned ${columns.length} columns where ${this.expectedColumns} were expected`
+      })
+    }
+    this.decoders = columns.flatMap((column, index) => (WIDE_INTEGER.test(column.type) ? [index] : []))
+    this.frame = ""
+    this.state = "opening"
+  }
+
+  private decode(row: Array<unknown>): JsonRow {
+    for (const index of this.decoders) {
+      const cell = row[index]
+      if (typeof cell === "string") row[index] = integerOf(cell)
+    }
+    return row
+  }
+}

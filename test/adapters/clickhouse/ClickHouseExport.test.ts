@@ -1,0 +1,151 @@
+// The worker's pipeline over real servers: rows from clickhouse-server 18.16 through the ClickHouse adapter's
+// streaming code, CSV, the S3 adapter's multipart upload into s3rver; jobs, notices and emails in memory. A query
+// that times out on the server after megabytes were uploaded leaves nothing in the bucket, and the user is told.
+import { assert, expect, layer } from "@effect/vitest"
+import { parse } from "csv-parse/sync"
+import { Duration, Effect, Fiber, Layer, Option, Schedule, Stream } from "effect"
+import { makeClickHouseReportSource } from "../../../src/adapters/clickhouse/ClickHouseReportSource.js"
+import { MemoryAdapters } from "../../../src/adapters/memory/MemoryAdapters.js"
+import { MemoryEmailSender, MemoryInAppNotifier } from "../../../src/adapters/memory/MemoryNotifications.js"
+import * as S3FileStore from "../../../src/adapters/s3/S3FileStore.js"
+import { ExportSettings } from "../../../src/application/ExportSettings.js"
+import { FileStore } from "../../../src/application/ports/FileStore.js"
+import { JobStore } from "../../../src/application/ports/JobStore.js"
+import { ReportSource } from "../../../src/application/ports/ReportSource.js"
+import { requestExport } from "../../../src/application/RequestExport.js"
+import type { ExportJob } from "../../../src/domain/ExportJob.js"
+import { objectKeyFor } from "../../../src/domain/ExportJob.js"
+import { definitionOf } from "../../../src/domain/Reports.js"
+import { alice, datasetOf, drainQueue, ordersInput } from "../../support/Fixtures.js"
+import { pendingUploads, S3rverServer } from "../../support/servers/S3rverServer.js"
+import { headObject, PART_SIZE, readBack, settingsFor } from "../s3/S3Support.js"
+import { clientOn1816 } from "./ClickHouseTestSupport.js"
+
+/** Rows of the orders report's shape, without parameters (18.16 binds none), from an endless table of numbers. */
+const ordersShaped = (from: string, settings = "") => `
+SELECT
+  concat('m-acme-', toString(number)) AS order_id, toUInt32(number % 3 + 1) AS line_number,
+  toString(toDateTime(1704067200 + number)) AS ordered_at_local, 'delivered' AS status,
+  concat('C', toString(number % 5000)) AS customer_id, concat('P', toString(number % 40)) AS product_id,
+  concat('SKU-', toString(number % 40)) AS sku, 'Desk lamp, "large"' AS product_name,
+  toUInt32(number % 4 + 1) AS quantity, '12.50' AS unit_price, '25.00' AS line_total, 'EUR' AS currency
+FROM ${from}
+${settings}`
+
+/** The server stops it after 2 s, however long the export's own timeout: by then, many parts are uploaded. */
+const TIMES_OUT_MID_UPLOAD = ordersShaped(
+  "system.numbers",
+  "SETTINGS max_execution_time = 2, timeout_overflow_mode = 'throw'"
+)
+
+const uploadedBytes = { count: 0 }
+
+/** The S3 store on the file's s3rver, counting the bytes it takes from the body it uploads. */
+const countingS3Store = Layer.effect(
+  FileStore,
+  Effect.map(FileStore, (store) =>
+    FileStore.of({
+      ...store,
+      upload: (key, body, metadata) =>
+        store.upload(
+          key,
+          Stream.tap(body, (bytes) => Effect.sync(() => void (uploadedBytes.count += bytes.length))),
+          metadata
+        )
+    }))
+).pipe(
+  Layer.provideMerge(Layer.unwrapEffect(Effect.map(S3rverServer, (info) => S3FileStore.layer(settingsFor(info)))))
+)
+
+/** Every port in memory but the report source (ClickHouse 18.16 running `sql`) and the file store (S3). */
+const workerOn = (sql: string) =>
+  MemoryAdapters(datasetOf(1)).pipe(
+    Layer.merge(
+      Layer.mergeAll(
+        Layer.effect(
+          ReportSource,
+          makeClickHouseReportSource({
+            catalogue: (report) => ({ ...definitionOf(report), sql }),
+            parametersOf: () => ({})
+          })
+        ),
+        countingS3Store
+      )
+    ),
+    Layer.provideMerge(ExportSettings.layerWith({ queryTimeout: Duration.seconds(30) }))
+  )
+
+const storedJob = (jobId: ExportJob["jobId"]) =>
+  Effect.flatMap(JobStore, (store) => store.get(jobId)).pipe(Effect.map(Option.getOrThrow))
+
+const noticesOf = (jobId: ExportJob["jobId"]) =>
+  Effect.gen(function*() {
+    const emails = (yield* (yield* MemoryEmailSender).outbox).filter((email) => email.jobId === jobId)
+    const inApp = (yield* (yield* MemoryInAppNotifier).deliveries).filter((notice) => notice.jobId === jobId)
+    return { emails, inApp }
+  })
+
+const servers = Layer.merge(clientOn1816, S3rverServer.layer())
+
+layer(servers, { timeout: Duration.seconds(60), excludeTestServices: true })("export over 18.16 and s3rver", (it) => {
+  it.effect("a query timing out on the server after parts were uploaded leaves no object and no upload", () =>
+    Effect.gen(function*() {
+      const s3 = yield* S3rverServer
+      uploadedBytes.count = 0
+      const job = yield* requestExport(alice, ordersInput())
+      // Watches the bucket while the export runs: the multipart upload must have been under way.
+      let sawUpload = false
+      const watching = yield* Effect.fork(
+        Effect.sync(() => void (sawUpload ||= pendingUploads(s3).length > 0)).pipe(
+          Effect.repeat(Schedule.spaced(Duration.millis(50)))
+        )
+      )
+      yield* drainQueue
+      yield* Fiber.interrupt(watching)
+
+      const failed = yield* storedJob(job.jobId)
+      assert(failed._tag === "Failed", `job ended ${failed._tag}`)
+      expect(failed.failure.reason).toBe("QueryTimeout")
+      expect(uploadedBytes.count).toBeGreaterThan(3 * PART_SIZE)
+      expect(sawUpload).toBe(true)
+      expect(yield* headObject(objectKeyFor(failed))).toEqual(Option.none())
+      expect(pendingUploads(s3)).toEqual([])
+
+      const { emails, inApp } = yield* noticesOf(job.jobId)
+      expect(inApp.map((notice) => notice.kind)).toEqual(["export_failed"])
+      expect(emails).toHaveLength(1)
+      expect(emails[0]!.text).toContain("shorter date range")
+    }).pipe(Effect.provide(workerOn(TIMES_OUT_MID_UPLOAD))))
+
+  it.effect("the same pipeline on a query that ends uploads the whole file, row for row", () =>
+    Effect.gen(function*() {
+      const job = yield* requestExport(alice, ordersInput())
+      yield* drainQueue
+      const done = yield* storedJob(job.jobId)
+      assert(done._tag === "Succeeded", `job ended ${done._tag}`)
+      expect(done.result.rowCount).toBe(50_000)
+      const file = Option.getOrThrow(yield* readBack(done.result.objectKey))
+      expect(file.length).toBe(done.result.byteSize)
+      const rows: Array<Array<string>> = parse(Buffer.from(file).toString("utf8"))
+      expect(rows).toHaveLength(50_001)
+      expect(rows[1]).toEqual([
+        "m-acme-0",
+        "1",
+        "2024-01-01 00:00:00",
+        "delivered",
+        "C0",
+        "P0",
+        "SKU-0",
+        "Desk lamp, \"large\"",
+        "1",
+        "12.50",
+        "25.00",
+        "EUR"
+      ])
+      expect(rows[50_000]![0]).toBe("m-acme-49999")
+      const s3 = yield* S3rverServer
+      expect(pendingUploads(s3)).toEqual([])
+      const { emails, inApp } = yield* noticesOf(job.jobId)
+      expect([emails.length, inApp.map((notice) => notice.kind)]).toEqual([1, ["export_succeeded"]])
+    }).pipe(Effect.provide(workerOn(ordersShaped("numbers(50000)")))))
+})

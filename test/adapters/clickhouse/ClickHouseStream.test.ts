@@ -1,0 +1,241 @@
+// The adapter's streaming path over HTTP against a real clickhouse-server (Debian's 18.16, started for this file):
+// results far larger than memory read as the consumer pulls, errors that arrive after the first bytes, timeouts
+// before and after the first byte, and a consumer that leaves killing its query. 18.16 binds no parameters, so the
+// SQL here has none; the report catalogue's own SQL is tested on chdb.
+import type { ClickHouseClient as Client } from "@clickhouse/client"
+import { assert, describe, expect, it, layer } from "@effect/vitest"
+import { Chunk, Deferred, Duration, Effect, Exit, Fiber, Logger, Schedule, Schema, Stream } from "effect"
+import { Readable } from "node:stream"
+import { setFlagsFromString } from "node:v8"
+import { runInNewContext } from "node:vm"
+import { ClickHouseClient } from "../../../src/adapters/clickhouse/ClickHouseClient.js"
+import { makeClickHouseReportSource } from "../../../src/adapters/clickhouse/ClickHouseReportSource.js"
+import { streamQuery } from "../../../src/adapters/clickhouse/ClickHouseStream.js"
+import type { QueryOptions } from "../../../src/adapters/clickhouse/ClickHouseStream.js"
+import { definitionOf, ReportRequest } from "../../../src/domain/Reports.js"
+import type { Column } from "../../../src/domain/Reports.js"
+import { ClickHouseServer } from "../../support/servers/ClickHouseServer.js"
+import { acme, queryOf } from "../chdb/ChdbTestSupport.js"
+import { clientOn1816, runningQueries } from "./ClickHouseTestSupport.js"
+
+// A full garbage collection on demand, to see what the stream really holds rather than what V8 has yet to free.
+setFlagsFromString("--expose-gc")
+const gc = runInNewContext("gc") as () => void
+
+const queryId = () => `test-${crypto.randomUUID()}`
+
+const rowsOf = (sql: string, options: Partial<QueryOptions> = {}) =>
+  Effect.map(ClickHouseClient, (client) => streamQuery(client, sql, { queryId: queryId(), ...options }))
+
+const waitUntil = <E, R>(check: Effect.Effect<boolean, E, R>, within = Duration.seconds(5)) =>
+  check.pipe(
+    Effect.repeat({ until: (done) => done, schedule: Schedule.spaced(Duration.millis(50)) }),
+    Effect.timeoutFail({ duration: within, onTimeout: () => new Error(`not so within ${Duration.format(within)}`) })
+  )
+
+const readRows = (id: string) =>
+  Effect.flatMap(
+    ClickHouseServer,
+    (server) => server.query(`SELECT read_rows FROM system.processes WHERE query_id = '${id}'`)
+  ).pipe(
+    Effect.map((body) => Number(body.trim()))
+  )
+
+const orders = Schema.decodeUnknownSync(ReportRequest)({
+  _tag: "orders",
+  params: { dateFrom: "2024-01-01", dateTo: "2024-03-31" }
+})
+const numberColumn: Column = { name: "n", type: "integer", header: "N" }
+
+/** The adapter's ReportSource with the catalogue's SQL replaced by `sql`, sent without parameters. */
+const sourceRunning = (sql: string) =>
+  Effect.flatMap(ClickHouseClient, (client) =>
+    makeClickHouseReportSource({
+      catalogue: (report) => ({ ...definitionOf(report), sql, columns: [numberColumn] }),
+      parametersOf: () => ({})
+    }).pipe(Effect.provideService(ClickHouseClient, client)))
+
+// No row for minutes: 100 000 rows, 10 to a block, 10 ms a row.
+const SLOW_AGGREGATE =
+  "SELECT count() FROM (SELECT sleepEachRow(0.01) FROM numbers(100000)) SETTINGS max_block_size = 10"
+// Rows as fast as they can be read, for ever.
+const ENDLESS_ROWS = "SELECT number FROM system.numbers"
+
+layer(clientOn1816, { timeout: Duration.seconds(60), excludeTestServices: true })("clickhouse-server 18.16", (it) => {
+  it.effect("streams a result of millions of rows, every row in order, in bounded memory", () =>
+    Effect.gen(function*() {
+      const total = 2_000_000
+      const rows = yield* rowsOf(
+        `SELECT number, toString(number * 7), 'padding-padding-padding-padding-padding-padding' FROM numbers(${total})`,
+        { settings: { max_block_size: "65536" }, columns: 3 }
+      )
+      // What is still held after a full collection, at checkpoints along the way: the rows in flight. (Buffers'
+      // memory is returned by V8 after a collection, at its own pace: the test below checks that bytes are not read
+      // ahead of the consumer.)
+      const retained = () => {
+        gc()
+        return process.memoryUsage().heapUsed
+      }
+      const baseline = retained()
+      const held: Array<number> = []
+      let next = 0
+      let misplaced = 0
+      yield* Stream.runForEachChunk(rows, (chunk) =>
+        Effect.sync(() => {
+          for (const row of chunk) {
+            if (row[0] !== next || row[1] !== String(next * 7)) misplaced++
+            if (++next % 400_000 === 0) held.push(retained() - baseline)
+          }
+        }))
+      expect(next).toBe(total)
+      expect(misplaced).toBe(0)
+      // About 150 MB of body, and several times that as JavaScript rows; at each checkpoint about 1 MB is held.
+      expect(held).toHaveLength(5)
+      expect(Math.max(...held)).toBeLessThan(16 * 1024 * 1024)
+    }))
+
+  it.effect("a paused consumer holds the server back, and interrupting it kills the query", () =>
+    Effect.gen(function*() {
+      const id = queryId()
+      const total = 100_000_000
+      const client = yield* ClickHouseClient
+      const pulled = yield* Deferred.make<void>()
+      let seen = 0
+      const fiber = yield* streamQuery(client, `SELECT number, 'padding-padding-padding' FROM numbers(${total})`, {
+        queryId: id
+      }).pipe(
+        Stream.runForEach(() =>
+          ++seen === 10_000 ? Effect.zipRight(Deferred.succeed(pulled, undefined), Effect.never) : Effect.void
+        ),
+        Effect.fork
+      )
+      yield* Deferred.await(pulled)
+      yield* Effect.sleep(Duration.seconds(1))
+      const first = yield* readRows(id)
+      yield* Effect.sleep(Duration.millis(500))
+      const second = yield* readRows(id)
+      // The server is still on the query, but stalled on a full socket, far from its end.
+      expect(first).toBeGreaterThan(0)
+      expect(second).toBe(first)
+      expect(first).toBeLessThan(total / 10)
+      yield* Fiber.interrupt(fiber)
+      yield* waitUntil(Effect.map(runningQueries(id), (running) => running === 0))
+    }))
+
+  it.effect("an exception after the first bytes fails the stream; the rows before it came, and no end", () =>
+    Effect.gen(function*() {
+      const rows = yield* rowsOf("SELECT number, throwIf(number = 500000) FROM numbers(1000000)", {
+        settings: { max_block_size: "10000" }
+      })
+      let delivered = 0
+      const exit = yield* Stream.runForEach(rows, () => Effect.sync(() => delivered++)).pipe(Effect.exit)
+      assert(Exit.isFailure(exit))
+      const error = yield* Effect.flip(exit)
+      expect(error.code).toBe(395)
+      expect(error.kind).toBe("server")
+      expect(error.message).toMatch(/^Code: 395, e\.displayText\(\) = DB::Exception: Value passed to 'throwIf'/)
+      // The status was 200 and rows had arrived: the error was in the body.
+      expect(delivered).toBeGreaterThan(0)
+      expect(delivered).toBeLessThanOrEqual(500_000)
+    }))
+
+  it.effect("an error before the first byte fails the stream with the server's code", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Stream.runDrain(yield* rowsOf("SELECT * FROM no_such_table")))
+      expect(error.code).toBe(60)
+      expect(error.kind).toBe("server")
+    }))
+
+  it.effect("a timeout before the first byte is a QueryTimeout with no rows", () =>
+    Effect.gen(function*() {
+      const source = yield* sourceRunning(SLOW_AGGREGATE)
+      const query = queryOf(acme, orders, Duration.seconds(1))
+      const error = yield* Effect.flip(Stream.runDrain(source.rows(query)))
+      assert(error._tag === "QueryTimeout")
+      expect([error.afterMillis, error.rowsBeforeTimeout]).toEqual([1_000, 0])
+      yield* waitUntil(Effect.map(runningQueries(query.jobId), (running) => running === 0))
+    }))
+
+  it.effect("a timeout after the first byte is a QueryTimeout with the rows delivered before it", () =>
+    Effect.gen(function*() {
+      const source = yield* sourceRunning(ENDLESS_ROWS)
+      const query = queryOf(acme, orders, Duration.seconds(1))
+      let delivered = 0
+      const error = yield* Effect.flip(Stream.runForEach(source.rows(query), () => Effect.sync(() => delivered++)))
+      assert(error._tag === "QueryTimeout")
+      expect(delivered).toBeGreaterThan(0)
+      expect(error.rowsBeforeTimeout).toBe(delivered)
+    }))
+
+  it.effect("interrupting the consumer while the server computes kills the query", () =>
+    Effect.gen(function*() {
+      const source = yield* sourceRunning(SLOW_AGGREGATE)
+      const query = queryOf(acme, orders, Duration.minutes(10))
+      const fiber = yield* Effect.fork(Stream.runDrain(source.rows(query)))
+      yield* waitUntil(Effect.map(runningQueries(query.jobId), (running) => running === 1))
+      yield* Fiber.interrupt(fiber)
+      // Left alone, it would run for its whole 10 minutes: nothing is written to the socket until its one row.
+      yield* waitUntil(Effect.map(runningQueries(query.jobId), (running) => running === 0))
+    }))
+
+  it.effect("a consumer that takes the first rows and leaves ends the query", () =>
+    Effect.gen(function*() {
+      const source = yield* sourceRunning(ENDLESS_ROWS)
+      const query = queryOf(acme, orders, Duration.minutes(10))
+      const rows = yield* Stream.runCollect(Stream.take(source.rows(query), 10))
+      expect(Chunk.toReadonlyArray(rows)).toEqual(Array.from({ length: 10 }, (_, n) => [n]))
+      yield* waitUntil(Effect.map(runningQueries(query.jobId), (running) => running === 0))
+    }))
+})
+
+describe("streamQuery without a server", () => {
+  /** A client whose result never ends and whose KILL is refused, recording what it was asked. */
+  const fakeClient = () => {
+    const body = new Readable({ read() {} })
+    const calls = {
+      signal: undefined as AbortSignal | undefined,
+      commands: [] as Array<string>,
+      get destroyed() {
+        return body.destroyed
+      }
+    }
+    const client = {
+      exec: (params: { readonly abort_signal?: AbortSignal }) => {
+        calls.signal = params.abort_signal
+        body.push("{\n\t\"meta\":\n\t[\n\t],\n\n\t\"data\":\n\t[\n")
+        return Promise.resolve({ stream: body, query_id: "q", response_headers: {} })
+      },
+      command: (params: { readonly query: string }) => {
+        calls.commands.push(params.query)
+        return Promise.reject(new Error("connect ECONNREFUSED 127.0.0.1:1"))
+      }
+    }
+    return { client: client as unknown as Client, calls }
+  }
+
+  it.live("interruption aborts the request and kills the query; a refused KILL is logged, never a failure", () => {
+    const warnings: Array<string> = []
+    const logger = Logger.make(({ logLevel, message }) => {
+      if (logLevel._tag === "Warning") warnings.push(JSON.stringify(message))
+    })
+    return Effect.gen(function*() {
+      const { calls, client } = fakeClient()
+      const fiber = yield* Effect.fork(Stream.runDrain(streamQuery(client, "SELECT 1", { queryId: "job-1" })))
+      yield* waitUntil(Effect.sync(() => calls.signal !== undefined))
+      const exit = yield* Fiber.interrupt(fiber)
+      expect(Exit.isInterrupted(exit)).toBe(true)
+      expect(calls.signal?.aborted).toBe(true)
+      expect(calls.destroyed).toBe(true)
+      expect(calls.commands).toEqual(["KILL QUERY WHERE query_id = 'job-1' ASYNC"])
+      expect(warnings.join("\n")).toContain("could not be killed")
+    }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+  })
+
+  it.effect("a query id that could not be written into KILL safely is refused before any request", () =>
+    Effect.gen(function*() {
+      const { calls, client } = fakeClient()
+      const error = yield* Effect.flip(Stream.runDrain(streamQuery(client, "SELECT 1", { queryId: "x' OR 1=1 --" })))
+      expect(error.kind).toBe("client")
+      expect(calls.signal).toBeUndefined()
+    }))
+})

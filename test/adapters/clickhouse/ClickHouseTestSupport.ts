@@ -1,0 +1,70 @@
+// What the ClickHouse adapter's tests share: its client on the embedded engine (chdb's Connection for
+// @clickhouse/client, ClickHouse 26.x in this process, query parameters and real error codes, whole results
+// buffered) over the same demo order lines as the chdb adapter's tests, and its client on a clickhouse-server 18.16.
+import { createClient } from "@clickhouse/client"
+import type { ClickHouseClientConfigOptions } from "@clickhouse/client"
+import { createChdbConnection } from "chdb/connection"
+import { Duration, Effect, Layer, Redacted } from "effect"
+import { ChdbEngine } from "../../../src/adapters/chdb/ChdbEngine.js"
+import type { ChdbError } from "../../../src/adapters/chdb/ChdbEngine.js"
+import { ClickHouseClient } from "../../../src/adapters/clickhouse/ClickHouseClient.js"
+import type { ClickHouseSettings } from "../../../src/adapters/clickhouse/ClickHouseClient.js"
+import { makeClickHouseReportSource } from "../../../src/adapters/clickhouse/ClickHouseReportSource.js"
+import type { ClickHouseReportSourceOptions } from "../../../src/adapters/clickhouse/ClickHouseReportSource.js"
+import type { OrderLineDataset } from "../../../src/adapters/memory/MemoryReportSource.js"
+import { ReportSource } from "../../../src/application/ports/ReportSource.js"
+import type { MerchantId } from "../../../src/domain/Identifiers.js"
+import { ClickHouseServer } from "../../support/servers/ClickHouseServer.js"
+import type { ClickHouseServerInfo } from "../../support/servers/ClickHouseServer.js"
+import { loadedEngine } from "../chdb/ChdbTestSupport.js"
+
+/**
+ * The adapter's client on chdb's Connection, bound to the engine's data directory (libchdb binds one per process,
+ * and sessions on the same directory share it). Closed before the engine is.
+ */
+export const chdbClient: Layer.Layer<ClickHouseClient, never, ChdbEngine> = Layer.unwrapEffect(
+  Effect.map(ChdbEngine, (engine) =>
+    ClickHouseClient.make(() =>
+      createClient({
+        // chdb declares the Connection of @clickhouse/client-common 1.23.0, the client bundles its own copy of it:
+        // the same contract, two declarations.
+        connection: createChdbConnection({ path: engine.dataDir }) as unknown as Connection
+      })
+    ))
+)
+
+type Connection = NonNullable<ClickHouseClientConfigOptions["connection"]>
+
+/** The ClickHouse ReportSource on a fresh engine holding `dataset`'s lines of `merchants`, and its client. */
+export const clickHouseSourceOnChdb = (
+  dataset: OrderLineDataset,
+  merchants: ReadonlyArray<MerchantId>,
+  options: ClickHouseReportSourceOptions = {}
+): Layer.Layer<ReportSource | ClickHouseClient | ChdbEngine, ChdbError> =>
+  Layer.effect(ReportSource, makeClickHouseReportSource(options)).pipe(
+    Layer.provideMerge(chdbClient),
+    Layer.provideMerge(loadedEngine(dataset, merchants))
+  )
+
+export const settingsOf = (server: ClickHouseServerInfo): ClickHouseSettings => ({
+  url: server.url,
+  username: "default",
+  password: Redacted.make(""),
+  database: "default",
+  requestTimeout: Duration.seconds(30),
+  maxConnections: 8
+})
+
+/** A clickhouse-server 18.16 of its own and the adapter's client on it. */
+export const clientOn1816: Layer.Layer<ClickHouseClient | ClickHouseServer> = Layer.unwrapEffect(
+  Effect.map(ClickHouseServer, (server) => ClickHouseClient.layer(settingsOf(server)))
+).pipe(Layer.provideMerge(ClickHouseServer.layer))
+
+/** How many queries with this id the server is running. */
+export const runningQueries = (queryId: string) =>
+  Effect.flatMap(
+    ClickHouseServer,
+    (server) => server.query(`SELECT count() FROM system.processes WHERE query_id = '${queryId}'`)
+  ).pipe(
+    Effect.map((body) => Number(body.trim()))
+  )
