@@ -16,7 +16,7 @@ import { JobStore } from "../../src/application/ports/JobStore.js"
 import { messageFor } from "../../src/application/RequestExport.js"
 import { ExportJobId } from "../../src/domain/Identifiers.js"
 import { ServeApiLive } from "../../src/runtimes/node/ServeApi.js"
-import { WorkerLive } from "../../src/runtimes/node/Worker.js"
+import { WorkerOnChdbLive } from "../../src/runtimes/node/Worker.js"
 import { settingsFor as s3SettingsFor } from "../adapters/s3/S3Support.js"
 import { freePort, temporaryDataDir } from "./EndToEnd.js"
 import { DynaliteServer, DynaliteServerLive } from "./servers/DynaliteServer.js"
@@ -120,7 +120,7 @@ export const makeLogCollector = () => {
  * starts logs there too (the fibers it forks inherit the loggers of the fiber that builds it).
  */
 export const startWorker = (settings: Settings, logger?: Logger.Logger<unknown, void>) => {
-  const build = Layer.build(WorkerLive).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(settings)))
+  const build = Layer.build(WorkerOnChdbLive).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(settings)))
   return logger === undefined
     ? build
     : Effect.provide(build, Logger.add(logger))

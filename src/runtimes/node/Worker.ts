@@ -4,14 +4,14 @@ import { Config, ConfigError, Duration, Effect, Either, Layer, Option } from "ef
 import { ChdbEngine } from "../../adapters/chdb/ChdbEngine.js"
 import { ReportSourceChdb } from "../../adapters/chdb/ChdbReportSource.js"
 import { DemoOrdersChdb, demoSeedOfSize } from "../../adapters/chdb/DemoSeed.js"
-import { DynamoDb, dynamoDbSettingsConfig } from "../../adapters/dynamodb/DynamoDb.js"
-import { InAppNotifierDynamoDb } from "../../adapters/dynamodb/DynamoDbInAppNotifier.js"
-import { JobStoreDynamoDb } from "../../adapters/dynamodb/DynamoDbJobStore.js"
-import { S3FileStoreConfig, S3FileStoreLive } from "../../adapters/s3/S3FileStore.js"
-import { SesEmailSender, SesEmailSenderConfig } from "../../adapters/ses/SesEmailSender.js"
+import { clickHouseSettingsConfig } from "../../adapters/clickhouse/ClickHouseClient.js"
+import { dynamoDbSettingsConfig } from "../../adapters/dynamodb/DynamoDb.js"
+import { S3FileStoreConfig } from "../../adapters/s3/S3FileStore.js"
+import { SesEmailSenderConfig } from "../../adapters/ses/SesEmailSender.js"
 import { SqsLive, sqsSettingsConfig } from "../../adapters/sqs/SqsClient.js"
 import { SqsConsumer } from "../../adapters/sqs/SqsConsumer.js"
 import { ExportSettings } from "../../application/ExportSettings.js"
+import { ExportSinksLive, ReportSourceClickHouseLive } from "../aws/WorkerAdapters.js"
 
 /** WORKER_CONCURRENCY (2, from 1 to 16) and SHUTDOWN_GRACE (30 seconds). */
 export const consumerConfig = Config.all({
@@ -24,19 +24,10 @@ export const consumerConfig = Config.all({
 })
 
 /**
- * REPORT_SOURCE: `chdb` (the embedded ClickHouse over CHDB_DATA_DIR) or `clickhouse` (a ClickHouse server over
- * HTTP, whose adapter is not built yet: refused at start-up rather than failing every export later).
+ * REPORT_SOURCE: `clickhouse` (a ClickHouse server over HTTP, CLICKHOUSE_* settings) or `chdb` (the embedded
+ * ClickHouse over CHDB_DATA_DIR, for a demo or a single machine).
  */
-export const reportSourceConfig = Config.literal("chdb", "clickhouse")("REPORT_SOURCE").pipe(
-  Config.mapOrFail((source) =>
-    source === "clickhouse"
-      ? Either.left(ConfigError.InvalidData(
-        [],
-        "REPORT_SOURCE=clickhouse: the ClickHouse HTTP report source is not built yet; use REPORT_SOURCE=chdb"
-      ))
-      : Either.right(source)
-  )
-)
+export const reportSourceConfig = Config.literal("chdb", "clickhouse")("REPORT_SOURCE")
 
 /** CHDB_DATA_DIR (required) and DEMO_ROWS: when set, an empty dataset is seeded with that many demo order lines. */
 export const chdbConfig = Config.all({
@@ -48,10 +39,9 @@ export const chdbConfig = Config.all({
   )
 })
 
-/** The ReportSource REPORT_SOURCE names, with the chdb engine it runs on (for a test's or a probe's own queries). */
-export const ReportSourceFromConfig = Layer.unwrapEffect(
+/** The chdb engine on CHDB_DATA_DIR, seeded with DEMO_ROWS lines when that is set, and the report source on it. */
+const ReportSourceChdbFromConfig = Layer.unwrapEffect(
   Effect.gen(function*() {
-    yield* reportSourceConfig
     const { dataDir, demoRows } = yield* chdbConfig
     const engine = ChdbEngine.Default(dataDir)
     const seeded = Option.match(demoRows, {
@@ -62,31 +52,73 @@ export const ReportSourceFromConfig = Layer.unwrapEffect(
   })
 )
 
-/** The SQS consumer with every adapter an export needs; a missing or malformed setting fails with its name. */
-export const WorkerLive = (() => {
-  const adapters = Layer.mergeAll(
-    Layer.mergeAll(JobStoreDynamoDb, InAppNotifierDynamoDb).pipe(Layer.provide(DynamoDb.layerConfig)),
-    S3FileStoreLive,
-    SesEmailSender.layerConfig(),
-    ExportSettings.layer,
-    ReportSourceFromConfig
+/** The ReportSource REPORT_SOURCE names (with the chdb engine it runs on, for a test's or a probe's own queries). */
+export const ReportSourceFromConfig = Layer.unwrapEffect(
+  Effect.map(reportSourceConfig, (source) =>
+    source === "clickhouse"
+      ? ReportSourceClickHouseLive
+      : ReportSourceChdbFromConfig)
+)
+
+/** REPORT_SOURCE and the settings of the source it names, read together so that start-up names every bad one. */
+const reportSourceSettings = Effect.flatMap(
+  reportSourceConfig,
+  (source): Effect.Effect<unknown, ConfigError.ConfigError> =>
+    source === "clickhouse" ? clickHouseSettingsConfig : chdbConfig
+)
+
+/**
+ * Reads both, and reports the errors of both as one ConfigError: a layer's failure keeps one failure of its
+ * cause, so two failures side by side (Effect.validate) would lose one.
+ */
+const readBoth = <A>(
+  first: Effect.Effect<A, ConfigError.ConfigError>,
+  second: Effect.Effect<unknown, ConfigError.ConfigError>
+): Effect.Effect<A, ConfigError.ConfigError> =>
+  Effect.flatMap(
+    Effect.all([Effect.either(first), Effect.either(second)]),
+    ([a, b]) =>
+      Either.isLeft(a)
+        ? Effect.fail(Either.isLeft(b) ? ConfigError.And(a.left, b.left) : a.left)
+        : Either.isLeft(b)
+        ? Effect.fail(b.left)
+        : Effect.succeed(a.right)
   )
-  // Every setting is read before anything is built, so that one bad value stops start-up (naming all the bad ones)
-  // before the data directory is opened or seeded; the adapters read theirs again as they are built.
+
+/**
+ * The SQS consumer with every adapter an export needs, over `reportSource`; a missing or malformed setting fails
+ * with its name. Every setting is read before anything is built, so that one bad value stops start-up (naming all
+ * the bad ones) before a data directory is opened or seeded; the adapters read theirs again as they are built.
+ */
+const workerOn = <ROut, E>(
+  reportSource: Layer.Layer<ROut, E>,
+  reportSourceSettings: Effect.Effect<unknown, ConfigError.ConfigError>
+) => {
   const everySetting = Config.all([
     consumerConfig,
     sqsSettingsConfig,
     dynamoDbSettingsConfig,
     S3FileStoreConfig,
     SesEmailSenderConfig,
-    ExportSettings.config,
-    // CHDB_DATA_DIR and DEMO_ROWS are read with the source, since only chdb has them.
-    reportSourceConfig
+    ExportSettings.config
   ])
   return Layer.unwrapEffect(
     Effect.map(
-      everySetting,
-      ([options]) => SqsConsumer(options).pipe(Layer.provide(SqsLive), Layer.provideMerge(adapters))
+      readBoth(everySetting, reportSourceSettings),
+      ([options]) =>
+        SqsConsumer(options).pipe(
+          Layer.provide(SqsLive),
+          Layer.provideMerge(Layer.mergeAll(ExportSinksLive, reportSource))
+        )
     )
   )
-})()
+}
+
+/** `npm run worker`: the report source REPORT_SOURCE names. */
+export const WorkerLive = workerOn(ReportSourceFromConfig, reportSourceSettings)
+
+/**
+ * The same worker on the embedded engine whatever REPORT_SOURCE says, with the engine in its context: end-to-end
+ * tests query the engine directly to check what an export wrote.
+ */
+export const WorkerOnChdbLive = workerOn(ReportSourceChdbFromConfig, chdbConfig)

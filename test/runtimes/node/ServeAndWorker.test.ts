@@ -7,7 +7,7 @@ import { join } from "node:path"
 import { signDevToken } from "../../../src/adapters/auth/JwtVerifier.js"
 import { EmailAddress } from "../../../src/domain/Identifiers.js"
 import { ServeApiLive } from "../../../src/runtimes/node/ServeApi.js"
-import { WorkerLive } from "../../../src/runtimes/node/Worker.js"
+import { WorkerLive, WorkerOnChdbLive } from "../../../src/runtimes/node/Worker.js"
 import { expectOrdersCsvAsQueried, freePort, temporaryDataDir } from "../../support/EndToEnd.js"
 import { DynaliteServer, DynaliteServerLive } from "../../support/servers/DynaliteServer.js"
 import { FauxqsServer, FauxqsServerLive } from "../../support/servers/FauxqsServer.js"
@@ -78,7 +78,7 @@ describe("npm run serve and npm run worker compositions", () => {
           ])
         )
         yield* Layer.build(ServeApiLive).pipe(Effect.withConfigProvider(provider))
-        const worker = yield* Layer.build(WorkerLive).pipe(Effect.withConfigProvider(provider))
+        const worker = yield* Layer.build(WorkerOnChdbLive).pipe(Effect.withConfigProvider(provider))
 
         const token = yield* Effect.promise(() =>
           signDevToken({
@@ -175,10 +175,21 @@ describe("npm run serve and npm run worker compositions", () => {
       })
     )
 
-  it.live("the worker refuses REPORT_SOURCE=clickhouse at start-up, naming the setting", () =>
+  it.live("REPORT_SOURCE picks the source whose settings start-up then requires, naming them", () =>
     Effect.gen(function*() {
-      const failures = yield* startUpFailures(WorkerLive, [["REPORT_SOURCE", "clickhouse"]])
-      expect(failures).toMatch(/REPORT_SOURCE.*not built yet/)
+      const clickhouse = yield* startUpFailures(WorkerLive, [
+        ["REPORT_SOURCE", "clickhouse"],
+        ["CLICKHOUSE_URL", "ftp://clickhouse.example.test"],
+        ["CLICKHOUSE_MAX_CONNECTIONS", "0"]
+      ])
+      expect(clickhouse).toMatch(/CLICKHOUSE_URL.*must be an http\(s\) URL/)
+      expect(clickhouse).toMatch(/CLICKHOUSE_MAX_CONNECTIONS/)
+      expect(clickhouse).not.toContain("CHDB_DATA_DIR")
+      const chdb = yield* startUpFailures(WorkerLive, [["REPORT_SOURCE", "chdb"]])
+      expect(chdb).toContain("CHDB_DATA_DIR")
+      expect(chdb).not.toContain("CLICKHOUSE_URL")
+      const unknown = yield* startUpFailures(WorkerLive, [["REPORT_SOURCE", "postgres"]])
+      expect(unknown).toContain("REPORT_SOURCE")
     }))
 
   it.live("a malformed or missing setting stops start-up with its name, as a ConfigError", () =>
