@@ -8,6 +8,7 @@ import {
   newJob,
   queueUnavailableFailure,
   sameRequest,
+  sameRequestAs,
   transition
 } from "../domain/ExportJob.js"
 import type { ExportJob } from "../domain/ExportJob.js"
@@ -84,7 +85,7 @@ const existingAnswer = (owner: Owner, wanted: Pick<ExportJob, "report" | "format
         return Option.some(prior.value)
       }
     }
-    const inProgress = (yield* store.listActive(owner)).find((job) => sameRequest(job, wanted))
+    const inProgress = (yield* store.listActive(owner)).find(sameRequestAs(wanted))
     return Option.fromNullable(inProgress)
   })
 
@@ -100,10 +101,10 @@ export const requestExport = Effect.fn("Exports.request")(function*(
   options: RequestOptions = {}
 ) {
   const cmd = yield* Either.match(decodeCommand(input), { onLeft: Effect.fail, onRight: Effect.succeed })
-  const key = (yield* Either.match(decodeKey({ "Idempotency-Key": options.idempotencyKey }), {
-    onLeft: Effect.fail,
-    onRight: Effect.succeed
-  }))["Idempotency-Key"]
+  const key = options.idempotencyKey === undefined ? undefined : (yield* Either.match(
+    decodeKey({ "Idempotency-Key": options.idempotencyKey }),
+    { onLeft: Effect.fail, onRight: Effect.succeed }
+  ))["Idempotency-Key"]
   const wanted = { report: reportOf(cmd), format: cmd.format }
   const store = yield* JobStore
   const queue = yield* JobQueue

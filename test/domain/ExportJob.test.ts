@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Arbitrary, DateTime, Either, FastCheck, Redacted, Schema } from "effect"
+import { Arbitrary, Data, DateTime, Either, Equal, FastCheck, Redacted, Schema } from "effect"
 import {
   Completed,
   ExportJob,
@@ -8,6 +8,8 @@ import {
   JobEvent,
   JobFailure,
   newJob,
+  sameRequest,
+  sameRequestAs,
   transition
 } from "../../src/domain/ExportJob.js"
 import type { ExportJob as Job, JobStatus } from "../../src/domain/ExportJob.js"
@@ -197,4 +199,38 @@ describe("ExportJob.transition", () => {
     expect(statusAfter(running, { _tag: "Cancelled", at })).toBe("Cancelled")
     expect(statusAfter(step(running, Completed.make({ at, result })), { _tag: "Cancelled", at })).toBe("rejected")
   })
+})
+
+describe("the same export", () => {
+  /** The rule as first written: structural equality of the report type and parameters, and the same format. */
+  const structurallySame = (a: Pick<Job, "report" | "format">, b: Pick<Job, "report" | "format">) =>
+    a.format === b.format &&
+    Equal.equals(
+      Data.struct({ _tag: a.report._tag, ...a.report.params }),
+      Data.struct({ _tag: b.report._tag, ...b.report.params })
+    )
+
+  const request = Arbitrary.make(ReportRequest).map((report) => ({ report, format: "csv" as const }))
+  // Nearby requests, so that equal and almost equal pairs are common: one parameter changed, added or dropped.
+  const pair = request.chain((a) =>
+    FastCheck.oneof(
+      FastCheck.constant(a),
+      FastCheck.constant({ ...a, report: { ...a.report, params: { ...a.report.params } } as typeof a.report }),
+      request,
+      Arbitrary.make(ReportRequest).map((other) => ({
+        ...a,
+        report: { ...a.report, params: { ...a.report.params, dateTo: other.params.dateTo } } as typeof a.report
+      })),
+      FastCheck.constant({
+        ...a,
+        report: { ...a.report, params: { ...a.report.params, timezone: undefined } } as unknown as typeof a.report
+      })
+    ).map((b) => [a, b] as const)
+  )
+
+  it.prop("sameRequest and sameRequestAs agree with structural equality", [pair], ([[a, b]]) => {
+    expect(sameRequest(a, b)).toBe(structurallySame(a, b))
+    expect(sameRequestAs(b)(a)).toBe(structurallySame(a, b))
+    expect(sameRequest(b, a)).toBe(structurallySame(b, a))
+  }, { fastCheck: { numRuns: 500 } })
 })

@@ -1,12 +1,12 @@
 // The API served on a test server over the in-memory adapters, with an HS256 verifier and helpers to mint
 // tokens and make raw requests.
 import { HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
 import { Clock, Duration, Effect, Layer, Redacted } from "effect"
 import { AuthenticationJwt } from "../../src/adapters/auth/JwtAuthentication.js"
 import { DEV_AUDIENCE, DEV_ISSUER, JwtVerifier, signDevToken } from "../../src/adapters/auth/JwtVerifier.js"
 import type { JwtSettings } from "../../src/adapters/auth/JwtVerifier.js"
 import { ExportApi } from "../../src/adapters/http/Api.js"
+import { apiNodeServerTest } from "../../src/adapters/http/ApiNodeServer.js"
 import { ApiServerLive } from "../../src/adapters/http/ApiServer.js"
 import { ReadinessChecks } from "../../src/adapters/http/HealthHttp.js"
 import type { Caller } from "../../src/application/RequestExport.js"
@@ -23,14 +23,17 @@ export const testJwtSettings: JwtSettings = {
   emailClaim: "email"
 }
 
-/** A fresh API over fresh in-memory adapters, per test. */
+/**
+ * A fresh API over fresh in-memory adapters, per test, served as the runtimes serve it (`ApiNodeServerLive`): the
+ * node:http accept route in front of the HttpApi app, here on a free port with a client for it.
+ */
 export const apiTestLayer = (rows = 50) =>
   ApiServerLive.pipe(
+    Layer.provideMerge(apiNodeServerTest),
     Layer.provide(AuthenticationJwt),
     Layer.provide(JwtVerifier.layer(testJwtSettings)),
     Layer.provide(ReadinessChecks.none),
-    Layer.provideMerge(testLayer(rows)),
-    Layer.provideMerge(NodeHttpServer.layerTest)
+    Layer.provideMerge(testLayer(rows))
   )
 
 export const tokenFor = (

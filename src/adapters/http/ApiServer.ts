@@ -10,25 +10,50 @@ import { NotificationsHttp } from "./NotificationsHttp.js"
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/
 
+/** The client's `x-request-id` when it is a sensible one, otherwise a fresh id. */
+export const requestIdOf = (incoming: string | undefined): string =>
+  incoming !== undefined && REQUEST_ID.test(incoming) ? incoming : globalThis.crypto.randomUUID()
+
+/** The platform reads any 7 characters as the scheme; only "Bearer" is one we accept. */
+export const hasOtherScheme = (authorization: string | undefined): boolean =>
+  authorization !== undefined && !/^Bearer /i.test(authorization)
+
+export const OTHER_SCHEME_MESSAGE = "Use the Bearer scheme: Authorization: Bearer <token>."
+
+export const INTERNAL_ERROR_MESSAGE = "Something went wrong on our side."
+
+/** Headers every response gets besides its own, whoever wrote its body. */
+export const finishingHeaders = (
+  requestId: string,
+  status: number,
+  headers: Readonly<Record<string, string | undefined>>
+): Record<string, string> => {
+  const extra: Record<string, string> = { "x-request-id": requestId }
+  if (status === 401 && headers["www-authenticate"] === undefined) {
+    extra["www-authenticate"] = "Bearer realm=\"async-data-export\", error=\"invalid_token\""
+  }
+  if (status === 503 && headers["retry-after"] === undefined) extra["retry-after"] = "30"
+  return extra
+}
+
+/** The access log line of a request, at info level. */
+export const accessLog = (method: string, url: string, status: number, started: number, requestId: string) =>
+  Effect.flatMap(
+    Clock.currentTimeMillis,
+    (finished) =>
+      Effect.logInfo("http", { method, path: url.split("?")[0], status, ms: finished - started }).pipe(
+        Effect.annotateLogs({ requestId })
+      )
+  )
+
 /** Headers every response gets, whoever wrote its body (a handler, the API's error encoder, a route). */
 const finishResponse =
   (requestId: string, started: number) =>
   (request: HttpServerRequest.HttpServerRequest, response: HttpServerResponse.HttpServerResponse) =>
-    Effect.gen(function*() {
-      const headers: Record<string, string> = { "x-request-id": requestId }
-      if (response.status === 401 && response.headers["www-authenticate"] === undefined) {
-        headers["www-authenticate"] = "Bearer realm=\"async-data-export\", error=\"invalid_token\""
-      }
-      if (response.status === 503 && response.headers["retry-after"] === undefined) headers["retry-after"] = "30"
-      const finished = yield* Clock.currentTimeMillis
-      yield* Effect.logInfo("http", {
-        method: request.method,
-        path: request.url.split("?")[0],
-        status: response.status,
-        ms: finished - started
-      }).pipe(Effect.annotateLogs({ requestId }))
-      return HttpServerResponse.setHeaders(response, headers)
-    })
+    Effect.as(
+      accessLog(request.method, request.url, response.status, started, requestId),
+      HttpServerResponse.setHeaders(response, finishingHeaders(requestId, response.status, response.headers))
+    )
 
 /**
  * Wraps every route of the API's router. Typed API errors pass through to the API's encoder; what the platform
@@ -38,14 +63,11 @@ export const apiMiddleware = (app: HttpApp.Default): HttpApp.Default =>
   Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const started = yield* Clock.currentTimeMillis
-    const incoming = request.headers["x-request-id"]
-    const requestId = incoming !== undefined && REQUEST_ID.test(incoming) ? incoming : globalThis.crypto.randomUUID()
+    const requestId = requestIdOf(request.headers["x-request-id"])
     yield* HttpApp.appendPreResponseHandler(finishResponse(requestId, started))
 
-    // The platform reads any 7 characters as the scheme; only "Bearer" is one we accept.
-    const authorization = request.headers["authorization"]
-    if (authorization !== undefined && !/^Bearer /i.test(authorization)) {
-      return errorResponse(401, "unauthorized", "Use the Bearer scheme: Authorization: Bearer <token>.", requestId)
+    if (hasOtherScheme(request.headers["authorization"])) {
+      return errorResponse(401, "unauthorized", OTHER_SCHEME_MESSAGE, requestId)
     }
 
     return yield* app.pipe(
@@ -67,7 +89,7 @@ export const apiMiddleware = (app: HttpApp.Default): HttpApp.Default =>
           return Effect.failCause(cause)
         }
         return Effect.logError("request failed unexpectedly", cause).pipe(
-          Effect.as(errorResponse(500, "internal_error", "Something went wrong on our side.", requestId))
+          Effect.as(errorResponse(500, "internal_error", INTERNAL_ERROR_MESSAGE, requestId))
         )
       })
     )

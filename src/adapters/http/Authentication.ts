@@ -1,6 +1,7 @@
 // The API's security requirement: a bearer token that names the caller. Declared with the API; the auth
 // adapter (JWT) implements it, so the API can be served behind any identity provider.
 import { HttpApiMiddleware, HttpApiSecurity } from "@effect/platform"
+import type { Effect, Redacted } from "effect"
 import { Context } from "effect"
 import type { Caller } from "../../application/RequestExport.js"
 import { Unauthorized } from "./ApiErrors.js"
@@ -13,3 +14,11 @@ export class Authentication extends HttpApiMiddleware.Tag<Authentication>()("exp
   provides: CurrentCaller,
   security: { bearer: HttpApiSecurity.bearer }
 }) {}
+
+/**
+ * The same bearer check as `Authentication`, needing nothing but the token: the node:http accept route
+ * (ADR 0013) has no platform request to offer. An auth adapter provides both from one implementation.
+ */
+export class BearerAuthentication extends Context.Tag("exports/http/BearerAuthentication")<BearerAuthentication, {
+  readonly bearer: (token: Redacted.Redacted<string>) => Effect.Effect<Caller, Unauthorized>
+}>() {}

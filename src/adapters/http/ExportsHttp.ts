@@ -4,6 +4,7 @@ import { DateTime, Effect, Schema } from "effect"
 import { downloadExport } from "../../application/DownloadExport.js"
 import { getExport, listExports } from "../../application/ExportQueries.js"
 import { requestExport } from "../../application/RequestExport.js"
+import type { Caller } from "../../application/RequestExport.js"
 import { DownloadLink, ExportAccepted, ExportApi, ExportList } from "./Api.js"
 import {
   exportExpired,
@@ -32,32 +33,37 @@ const bodyField = (field: string): string => field.replace(/^params\.?/, "")
 const encodeAccepted = Schema.encode(ExportAccepted)
 const encodeLink = Schema.encode(DownloadLink)
 
+/**
+ * Accepting an export once the caller is known and the body read: the use case, its errors as API errors, and
+ * the 202's encoded body and Location. Shared by the HttpApi handler and the node:http accept route (ADR 0013).
+ */
+export const acceptExport = (caller: Caller, body: unknown, idempotencyKey: string | undefined) =>
+  Effect.gen(function*() {
+    const job = yield* requestExport(caller, commandOf(body), { idempotencyKey }).pipe(
+      Effect.catchTags({
+        ValidationError: (error) => invalidRequest(error, bodyField),
+        QueueUnavailable: queueUnavailable,
+        JobStoreUnavailable: storeUnavailable,
+        IdempotencyKeyReused: idempotencyKeyReused,
+        JobConflict: Effect.die
+      })
+    )
+    // Built from a job's typed fields, so not validated again.
+    const accepted = new ExportAccepted(
+      { jobId: job.jobId, status: statusOf(job), statusUrl: exportPath(job.jobId) },
+      true
+    )
+    return { body: yield* Effect.orDie(encodeAccepted(accepted)), location: accepted.statusUrl }
+  })
+
 export const ExportsHttp = HttpApiBuilder.group(ExportApi, "exports", (handlers) =>
   handlers
     .handleRaw("requestExport", ({ request }) =>
       Effect.gen(function*() {
         const caller = yield* CurrentCaller
         const body = yield* readJsonBody(request)
-        const job = yield* requestExport(caller, commandOf(body), {
-          idempotencyKey: request.headers["idempotency-key"]
-        }).pipe(
-          Effect.catchTags({
-            ValidationError: (error) => invalidRequest(error, bodyField),
-            QueueUnavailable: queueUnavailable,
-            JobStoreUnavailable: storeUnavailable,
-            IdempotencyKeyReused: idempotencyKeyReused,
-            JobConflict: Effect.die
-          })
-        )
-        const accepted = new ExportAccepted({
-          jobId: job.jobId,
-          status: statusOf(job),
-          statusUrl: exportPath(job.jobId)
-        })
-        return HttpServerResponse.unsafeJson(yield* Effect.orDie(encodeAccepted(accepted)), {
-          status: 202,
-          headers: { location: accepted.statusUrl }
-        })
+        const accepted = yield* acceptExport(caller, body, request.headers["idempotency-key"])
+        return HttpServerResponse.unsafeJson(accepted.body, { status: 202, headers: { location: accepted.location } })
       }))
     .handle("listExports", ({ urlParams }) =>
       Effect.gen(function*() {

@@ -36,15 +36,18 @@ export class FaultInjection extends Effect.Service<FaultInjection>()("exports/me
       clear: Ref.set(plan, {}).pipe(Effect.zipRight(Ref.set(remaining, {}))),
       /** The fault to inject now, if any, counting it as fired. */
       fire: <K extends FaultName>(name: K): Effect.Effect<Option.Option<NonNullable<Faults[K]>>> =>
-        Effect.gen(function*() {
-          const fault = (yield* Ref.get(plan))[name]
-          if (fault === undefined || fault === false) return Option.none()
-          const left = (yield* Ref.get(remaining))[name]
-          if (left !== undefined) {
-            if (left <= 0) return Option.none()
-            yield* Ref.update(remaining, (counts) => ({ ...counts, [name]: left - 1 }))
-          }
-          return Option.some(fault)
+        // Asked on every publish of the embedded server: the usual answer (no fault planned) is one Ref read.
+        Effect.flatMap(Ref.get(plan), (faults) => {
+          const fault = faults[name]
+          if (fault === undefined || fault === false) return Effect.succeedNone
+          return Effect.gen(function*() {
+            const left = (yield* Ref.get(remaining))[name]
+            if (left !== undefined) {
+              if (left <= 0) return Option.none()
+              yield* Ref.update(remaining, (counts) => ({ ...counts, [name]: left - 1 }))
+            }
+            return Option.some(fault)
+          })
         })
     }
   })

@@ -45,12 +45,10 @@ export class MemoryJobQueue extends Effect.Service<MemoryJobQueue>()("exports/me
 
     return {
       publishBody: (body: string) =>
-        Effect.gen(function*() {
-          if (Option.isSome(yield* faults.fire("queue"))) {
-            return yield* new QueueUnavailable({ detail: "injected fault: queue down" })
-          }
+        Effect.flatMap(faults.fire("queue"), (fault) => {
+          if (Option.isSome(fault)) return new QueueUnavailable({ detail: "injected fault: queue down" })
           published.push(body)
-          yield* Queue.offer(ready, { body, receiveCount: 0 })
+          return Effect.asVoid(Queue.offer(ready, { body, receiveCount: 0 }))
         }),
       /** Waits for the next message. */
       receive: Queue.take(ready).pipe(

@@ -23,16 +23,31 @@ export const makeMemoryJobStore = Effect.sync(() => {
   const jobs = new Map<ExportJobId, ExportJob>()
   /** Each owner's job ids, oldest first. */
   const byOwner = new Map<string, Array<ExportJobId>>()
-  const activeByOwner = new Map<string, Set<ExportJobId>>()
+  /**
+   * Each owner's Queued and Running jobs, newest first. Replaced, never changed in place, so `listActive` hands
+   * out the array itself: a request checks every export its owner has in progress, and under load that list is
+   * long (the workers fall behind), so it must not be copied, looked up and sorted on every call.
+   */
+  const activeByOwner = new Map<string, ReadonlyArray<ExportJob>>()
   /** The newest job created with each (owner, idempotency key). */
   const byIdempotencyKey = new Map<string, ExportJobId>()
 
-  const track = (job: ExportJob): void => {
+  /** Keeps the owner's active list up to date with `job`; `created` says it cannot be in the list yet. */
+  const track = (job: ExportJob, created: boolean): void => {
     const owner = ownerKey(job.owner)
-    const active = activeByOwner.get(owner) ?? new Set<ExportJobId>()
-    if (isActive(job)) active.add(job.jobId)
-    else active.delete(job.jobId)
-    activeByOwner.set(owner, active)
+    const active = activeByOwner.get(owner) ?? []
+    const at = created ? -1 : active.findIndex((other) => other.jobId === job.jobId)
+    if (at >= 0) {
+      activeByOwner.set(
+        owner,
+        isActive(job) ? active.map((other, i) => (i === at ? job : other)) : active.filter((_, i) => i !== at)
+      )
+    } else if (isActive(job)) {
+      // Newest first; ids from one process arrive in order, so the new job nearly always goes in front.
+      let before = 0
+      while (before < active.length && active[before]!.jobId > job.jobId) before++
+      activeByOwner.set(owner, [...active.slice(0, before), job, ...active.slice(before)])
+    }
   }
 
   const keyTaken = (job: QueuedJob): boolean => {
@@ -55,7 +70,7 @@ export const makeMemoryJobStore = Effect.sync(() => {
         insertSorted(ids, job.jobId)
         byOwner.set(owner, ids)
         if (job.idempotencyKey !== undefined) byIdempotencyKey.set(`${owner}\u0000${job.idempotencyKey}`, job.jobId)
-        track(job)
+        track(job, true)
         return Effect.void
       }),
     findByIdempotencyKey: (owner, key) =>
@@ -63,11 +78,7 @@ export const makeMemoryJobStore = Effect.sync(() => {
         const id = byIdempotencyKey.get(`${ownerKey(owner)}\u0000${key}`)
         return Option.fromNullable(id === undefined ? undefined : jobs.get(id))
       }),
-    listActive: (owner) =>
-      Effect.sync(() =>
-        Array.from(activeByOwner.get(ownerKey(owner)) ?? [], (id) => jobs.get(id)!)
-          .sort((a, b) => (a.jobId < b.jobId ? 1 : -1))
-      ),
+    listActive: (owner) => Effect.sync(() => activeByOwner.get(ownerKey(owner)) ?? []),
     get: (jobId) => Effect.sync(() => Option.fromNullable(jobs.get(jobId))),
     update: (next, expectedRevision) =>
       Effect.suspend(() => {
@@ -76,7 +87,7 @@ export const makeMemoryJobStore = Effect.sync(() => {
           return Effect.fail(new JobConflict({ jobId: next.jobId, expectedRevision }))
         }
         jobs.set(next.jobId, next)
-        track(next)
+        track(next, false)
         return Effect.void
       }),
     listByOwner: (owner, page) =>

@@ -2,15 +2,13 @@
 // queue and both tables. A composition of layers and nothing else; its settings are read with `Config`.
 import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs"
 import { GetCommand } from "@aws-sdk/lib-dynamodb"
-import { NodeHttpServer } from "@effect/platform-node"
 import { Config, Effect, Layer } from "effect"
-import { createServer } from "node:http"
 import { AuthenticationJwt } from "../../adapters/auth/JwtAuthentication.js"
 import { JwtVerifier } from "../../adapters/auth/JwtVerifier.js"
 import { DynamoDb } from "../../adapters/dynamodb/DynamoDb.js"
 import { InAppNotifierDynamoDb } from "../../adapters/dynamodb/DynamoDbInAppNotifier.js"
 import { JobStoreDynamoDb } from "../../adapters/dynamodb/DynamoDbJobStore.js"
-import { ApiServerLive } from "../../adapters/http/ApiServer.js"
+import { ApiNodeServerLive } from "../../adapters/http/ApiNodeServer.js"
 import { ReadinessChecks } from "../../adapters/http/HealthHttp.js"
 import { S3FileStoreLive } from "../../adapters/s3/S3FileStore.js"
 import { sqsCall, SqsClient, SqsLive, SqsSettings } from "../../adapters/sqs/SqsClient.js"
@@ -65,9 +63,7 @@ const readiness = Layer.effect(
   })
 )
 
-const httpServer = Layer.unwrapEffect(
-  Effect.map(listenConfig, ({ host, port }) => NodeHttpServer.layer(createServer, { port, host }))
-)
+const api = Layer.unwrapEffect(Effect.map(listenConfig, ({ host, port }) => ApiNodeServerLive({ port, host })))
 
 /** The API with every adapter it needs; a missing or malformed setting fails the build with its name. */
 export const ServeApiLive = (() => {
@@ -76,10 +72,9 @@ export const ServeApiLive = (() => {
     Layer.provideMerge(clients)
   )
   const adapters = Layer.mergeAll(ports, S3FileStoreLive, JobIds.Default, ExportSettings.layer)
-  return ApiServerLive.pipe(
+  return api.pipe(
     Layer.provide(AuthenticationJwt),
     Layer.provide(JwtVerifier.layerConfig),
-    Layer.provide(httpServer),
     Layer.provide(adapters)
   )
 })()

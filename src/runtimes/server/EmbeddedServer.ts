@@ -1,9 +1,7 @@
 // The embedded default: API and worker in one process, report data from chdb (seeded on first start), files on
 // the local disk behind signed links, emails as .eml files, jobs, notifications and queue in memory.
 // A composition of layers and nothing else: every rule lives in the application.
-import { NodeHttpServer } from "@effect/platform-node"
 import { Config, Duration, Effect, Layer, Option } from "effect"
-import { createServer } from "node:http"
 import { join } from "node:path"
 import { AuthenticationJwt } from "../../adapters/auth/JwtAuthentication.js"
 import { DEV_AUDIENCE, DEV_ISSUER, JwtVerifier } from "../../adapters/auth/JwtVerifier.js"
@@ -12,7 +10,7 @@ import { ReportSourceChdb } from "../../adapters/chdb/ChdbReportSource.js"
 import { DemoOrdersChdb, demoSeedOfSize } from "../../adapters/chdb/DemoSeed.js"
 import { EmlEmailSender } from "../../adapters/eml/EmlEmailSender.js"
 import { OutboxRoute } from "../../adapters/eml/OutboxRoute.js"
-import { ApiServerLive } from "../../adapters/http/ApiServer.js"
+import { ApiNodeServerLive } from "../../adapters/http/ApiNodeServer.js"
 import { ReadinessChecks } from "../../adapters/http/HealthHttp.js"
 import { FilesRoute } from "../../adapters/localfs/FilesRoute.js"
 import { LocalFileStore } from "../../adapters/localfs/LocalFileStore.js"
@@ -85,12 +83,12 @@ export const EmbeddedServerLive = (config: EmbeddedConfig) => {
     Effect.map(ChdbEngine, (chdb) => [{ name: "clickhouse", check: chdb.query("SELECT 1") }])
   )
 
-  const http = Layer.mergeAll(ApiServerLive, FilesRoute, OutboxRoute).pipe(
-    Layer.provide(AuthenticationJwt),
-    Layer.provide(jwtVerifierFor(config)),
-    Layer.provide(readiness),
-    Layer.provide(NodeHttpServer.layer(createServer, { port: config.port, host: config.host }))
-  )
+  const http = Layer.mergeAll(ApiNodeServerLive({ port: config.port, host: config.host }), FilesRoute, OutboxRoute)
+    .pipe(
+      Layer.provide(AuthenticationJwt),
+      Layer.provide(jwtVerifierFor(config)),
+      Layer.provide(readiness)
+    )
 
   const workers = InProcessWorkers({ concurrency: config.workerConcurrency, shutdownGrace: config.shutdownGrace })
 

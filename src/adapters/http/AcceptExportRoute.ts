@@ -1,0 +1,154 @@
+// POST /api/v1/reports/export served by a plain node:http handler in front of the HttpApi app (ADR 0013): the
+// HttpApi stack alone costs more per request than accepting an export may. The endpoint stays declared in the
+// HttpApi (OpenAPI document, typed client) and only the transport differs: authentication, the body rules, the use
+// case with its error translations and the access log are the very functions the HttpApi path runs, on the same
+// services, through the runtime of the layer that serves the API.
+import type { Headers } from "@effect/platform"
+import { HttpApiSchema, HttpTraceContext } from "@effect/platform"
+import { Cause, Clock, Effect, FiberId, Option, Redacted, Runtime, Schema } from "effect"
+import type { IncomingMessage, ServerResponse } from "node:http"
+import {
+  BadRequest,
+  Conflict,
+  currentRequestId,
+  fail,
+  PayloadTooLarge,
+  ServiceUnavailable,
+  Unauthorized,
+  UnsupportedMediaType
+} from "./ApiErrors.js"
+import {
+  accessLog,
+  finishingHeaders,
+  hasOtherScheme,
+  INTERNAL_ERROR_MESSAGE,
+  OTHER_SCHEME_MESSAGE,
+  requestIdOf
+} from "./ApiServer.js"
+import { BearerAuthentication } from "./Authentication.js"
+import { acceptExport } from "./ExportsHttp.js"
+import type { FrontRoute } from "./FrontRoute.js"
+import { readNodeJsonBody } from "./RequestBody.js"
+
+const PATH = "/api/v1/reports/export"
+const BEARER_LENGTH = "Bearer ".length
+
+/** node:http joins a repeated header into one string (set-cookie aside), as the platform's request shows it. */
+const header = (request: IncomingMessage, name: string): string | undefined => {
+  const value = request.headers[name]
+  return Array.isArray(value) ? value.join(", ") : value
+}
+
+interface Answer {
+  readonly status: number
+  readonly body: unknown
+  readonly headers: Readonly<Record<string, string>>
+}
+
+const errorAnswer = <A, I>(Class: Schema.Schema<A, I>) => {
+  const status = HttpApiSchema.getStatusError(Class)
+  const encode = Schema.encodeSync(Class)
+  return (error: A): Answer => ({ status, body: encode(error), headers: {} })
+}
+
+/** The API errors this endpoint declares (and the security's 401), each with its status, as the HttpApi answers. */
+const answers = [
+  [BadRequest, errorAnswer(BadRequest)],
+  [Unauthorized, errorAnswer(Unauthorized)],
+  [Conflict, errorAnswer(Conflict)],
+  [PayloadTooLarge, errorAnswer(PayloadTooLarge)],
+  [UnsupportedMediaType, errorAnswer(UnsupportedMediaType)],
+  [ServiceUnavailable, errorAnswer(ServiceUnavailable)]
+] as const
+
+const answerFor = (
+  error: BadRequest | Unauthorized | Conflict | PayloadTooLarge | UnsupportedMediaType | ServiceUnavailable
+) => {
+  for (const [Class, answer] of answers) {
+    if (error instanceof Class) return (answer as (error: unknown) => Answer)(error)
+  }
+  throw new Error("unreachable: an error this endpoint does not declare")
+}
+
+/** What the HttpApi path does for this endpoint, from the Bearer-scheme check of the middleware to the 202. */
+const accept = (request: IncomingMessage) =>
+  Effect.gen(function*() {
+    const authorization = header(request, "authorization")
+    if (hasOtherScheme(authorization)) return yield* fail(Unauthorized, "unauthorized", OTHER_SCHEME_MESSAGE)
+    const authentication = yield* BearerAuthentication
+    const caller = yield* authentication.bearer(Redacted.make((authorization ?? "").slice(BEARER_LENGTH)))
+    const body = yield* readNodeJsonBody(request)
+    const accepted = yield* acceptExport(caller, body, header(request, "idempotency-key"))
+    return { status: 202, body: accepted.body, headers: { location: accepted.location } } satisfies Answer
+  })
+
+const write = (response: ServerResponse, requestId: string, answer: Answer): void => {
+  const text = JSON.stringify(answer.body)
+  response.writeHead(answer.status, {
+    ...answer.headers,
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(text),
+    ...finishingHeaders(requestId, answer.status, answer.headers)
+  })
+  response.end(text)
+}
+
+const serve = (request: IncomingMessage, response: ServerResponse) =>
+  Effect.gen(function*() {
+    const started = yield* Clock.currentTimeMillis
+    const requestId = requestIdOf(header(request, "x-request-id"))
+    const answer = yield* accept(request).pipe(
+      Effect.catchAll((error) => Effect.succeed(answerFor(error))),
+      Effect.catchAllCause((cause) =>
+        Cause.isInterruptedOnly(cause) ?
+          Effect.failCause(cause) :
+          Effect.logError("request failed unexpectedly", cause).pipe(
+            Effect.as({ status: 500, body: internalError(requestId), headers: {} })
+          )
+      ),
+      Effect.locally(currentRequestId, requestId)
+    )
+    yield* accessLog("POST", request.url ?? PATH, answer.status, started, requestId)
+    write(response, requestId, answer)
+    return answer.status
+  }).pipe(
+    (self) =>
+      Effect.useSpan("http.server POST", {
+        parent: Option.getOrUndefined(HttpTraceContext.fromHeaders(request.headers as unknown as Headers.Headers)),
+        kind: "server",
+        captureStackTrace: false
+      }, (span) => {
+        span.attribute("http.request.method", "POST")
+        span.attribute("url.path", PATH)
+        return Effect.tap(
+          Effect.withParentSpan(self, span),
+          (status) => span.attribute("http.response.status_code", status)
+        )
+      })
+  )
+
+const internalError = (requestId: string) => ({
+  error: { code: "internal_error", message: INTERNAL_ERROR_MESSAGE },
+  requestId
+})
+
+/**
+ * The route, ready for `FrontRoute.layer`: claims POST /api/v1/reports/export (with or without a query) and passes
+ * every other request on. Each claimed request runs as a fiber of the layer's runtime, interrupted if the client
+ * goes away before its answer, as the platform does.
+ */
+export const AcceptExportRoute = Effect.map(
+  Effect.runtime<Effect.Effect.Context<ReturnType<typeof accept>>>(),
+  (runtime): FrontRoute => {
+    const runFork = Runtime.runFork(runtime)
+    return (request, response) => {
+      const url = request.url ?? ""
+      if (request.method !== "POST" || (url !== PATH && !url.startsWith(`${PATH}?`))) return false
+      const fiber = runFork(serve(request, response))
+      response.on("close", () => {
+        if (!response.writableEnded) fiber.unsafeInterruptAsFork(FiberId.none)
+      })
+      return true
+    }
+  }
+)

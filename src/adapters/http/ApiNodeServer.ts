@@ -1,0 +1,16 @@
+// The API on a Node server, as every runtime and the HTTP tests serve it: node:http with the accept route in
+// front of the HttpApi app (ADR 0013). Needs an Authentication implementation and the application's ports.
+import { Layer } from "effect"
+import type { ListenOptions } from "node:net"
+import { AcceptExportRoute } from "./AcceptExportRoute.js"
+import { ApiServerLive } from "./ApiServer.js"
+import * as FrontRoute from "./FrontRoute.js"
+
+/** The Node server the API listens on: the accept route first, everything else to the HttpApi app. */
+export const apiNodeServer = (listen: ListenOptions) => FrontRoute.layer(AcceptExportRoute, listen)
+
+/** `apiNodeServer` on a free port of 127.0.0.1's loopback, with an HttpClient for it: for tests. */
+export const apiNodeServerTest = FrontRoute.layerTest(AcceptExportRoute)
+
+/** The API, its documents and the accept route, listening as told. */
+export const ApiNodeServerLive = (listen: ListenOptions) => ApiServerLive.pipe(Layer.provide(apiNodeServer(listen)))
