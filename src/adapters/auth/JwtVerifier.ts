@@ -61,6 +61,25 @@ const decodeUserId = Schema.decodeUnknownOption(UserId)
 const decodeMerchantId = Schema.decodeUnknownOption(MerchantId)
 const decodeEmail = Schema.decodeUnknownOption(EmailAddress)
 
+/** Where a token names its caller: `sub` is the user; the merchant and e-mail claims are settings. */
+export interface ClaimNames {
+  readonly merchantClaim: string
+  readonly emailClaim: string
+}
+
+/** The caller verified claims name, or None when one is missing or malformed. */
+export const callerFromClaims = (claims: Readonly<Record<string, unknown>>, names: ClaimNames): Option.Option<Caller> =>
+  Option.all({
+    userId: decodeUserId(claims["sub"]),
+    merchantId: decodeMerchantId(claims[names.merchantClaim]),
+    email: decodeEmail(claims[names.emailClaim])
+  }).pipe(
+    Option.map(({ email, merchantId, userId }): Caller => ({
+      owner: new Owner({ userId, merchantId }),
+      email: Redacted.make(email)
+    }))
+  )
+
 const reasonOf = (error: unknown): TokenRejected["reason"] => {
   if (error instanceof Jose.errors.JWTExpired) return "expired"
   if (error instanceof Jose.errors.JWTClaimValidationFailed) return "claims"
@@ -111,16 +130,9 @@ export const makeJwtVerifier = (settings: JwtSettings) => {
           }),
         catch: (error) => new TokenRejected({ reason: reasonOf(error) })
       })
-      const userId = decodeUserId(payload.sub)
-      const merchantId = decodeMerchantId(payload[settings.merchantClaim])
-      const email = decodeEmail(payload[settings.emailClaim])
-      if (Option.isNone(userId) || Option.isNone(merchantId) || Option.isNone(email)) {
-        return yield* new TokenRejected({ reason: "claims" })
-      }
-      const caller: Caller = {
-        owner: new Owner({ userId: userId.value, merchantId: merchantId.value }),
-        email: Redacted.make(email.value)
-      }
+      const found = callerFromClaims(payload, settings)
+      if (Option.isNone(found)) return yield* new TokenRejected({ reason: "claims" })
+      const caller = found.value
       remember(token, caller, payload.exp)
       return caller
     })

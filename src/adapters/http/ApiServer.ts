@@ -100,10 +100,12 @@ export const ApiLive = HttpApiBuilder.api(ExportApi).pipe(
   Layer.provide([ExportsHttp, NotificationsHttp, HealthHttp])
 )
 
-/** Serves the API with its documents: /openapi.json and the /docs page. Needs an HttpServer. */
-export const ApiServerLive = HttpApiBuilder.serve().pipe(
-  Layer.provide(HttpApiBuilder.middleware(apiMiddleware)),
-  Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
-  Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
-  Layer.provide(ApiLive)
-)
+/** The API's app: its endpoints, its documents (/openapi.json and the /docs page) and its request middleware. */
+export const ApiAppLive = Layer.mergeAll(
+  HttpApiBuilder.middleware(apiMiddleware),
+  HttpApiSwagger.layer({ path: "/docs" }),
+  HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })
+).pipe(Layer.provideMerge(ApiLive))
+
+/** Serves the API's app. Needs an HttpServer. */
+export const ApiServerLive = HttpApiBuilder.serve().pipe(Layer.provide(ApiAppLive))

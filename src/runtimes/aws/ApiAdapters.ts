@@ -1,0 +1,65 @@
+// The production adapters every API runtime answers on (the Node server and the Lambda function): jobs and
+// notifications in DynamoDB, the SQS publisher, S3 or R2 for download links, and readiness checks on the queue and
+// both tables. Kept apart from the runtimes so that a Lambda bundle imports these and no server of its own.
+import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs"
+import { GetCommand } from "@aws-sdk/lib-dynamodb"
+import { Effect, Layer } from "effect"
+import { DynamoDb } from "../../adapters/dynamodb/DynamoDb.js"
+import { InAppNotifierDynamoDb } from "../../adapters/dynamodb/DynamoDbInAppNotifier.js"
+import { JobStoreDynamoDb } from "../../adapters/dynamodb/DynamoDbJobStore.js"
+import { ReadinessChecks } from "../../adapters/http/HealthHttp.js"
+import { S3FileStoreLive } from "../../adapters/s3/S3FileStore.js"
+import { sqsCall, SqsClient, SqsLive, SqsSettings } from "../../adapters/sqs/SqsClient.js"
+import { SqsJobQueue } from "../../adapters/sqs/SqsJobQueue.js"
+import { ExportSettings } from "../../application/ExportSettings.js"
+import { JobIds } from "../../application/JobIds.js"
+
+// A key no item has: a GetItem on it reads nothing but proves the table, the credentials and the network.
+const PROBE_KEY = "readiness-probe"
+
+/** One cheap call per dependency the API cannot answer without: both tables and the queue. */
+const readiness = Layer.effect(
+  ReadinessChecks,
+  Effect.gen(function*() {
+    const db = yield* DynamoDb
+    const sqs = yield* SqsClient
+    const { queueUrl } = yield* SqsSettings
+    return [
+      {
+        name: "jobs",
+        check: db.call(
+          "GetItem",
+          (documents, options) =>
+            documents.send(new GetCommand({ TableName: db.tables.jobs, Key: { jobId: PROBE_KEY } }), options)
+        )
+      },
+      {
+        name: "notifications",
+        check: db.call(
+          "GetItem",
+          (documents, options) =>
+            documents.send(new GetCommand({ TableName: db.tables.notifications, Key: { id: PROBE_KEY } }), options)
+        )
+      },
+      {
+        name: "queue",
+        check: sqsCall(
+          "GetQueueAttributes",
+          (abortSignal) =>
+            sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["QueueArn"] }), {
+              abortSignal
+            })
+        )
+      }
+    ]
+  })
+)
+
+/** Every port the API needs, each on its settings from `Config`; building them does no network I/O. */
+export const ApiAdaptersLive = (() => {
+  const clients = Layer.mergeAll(DynamoDb.layerConfig, SqsLive)
+  const ports = Layer.mergeAll(JobStoreDynamoDb, InAppNotifierDynamoDb, SqsJobQueue, readiness).pipe(
+    Layer.provideMerge(clients)
+  )
+  return Layer.mergeAll(ports, S3FileStoreLive, JobIds.Default, ExportSettings.layer)
+})()

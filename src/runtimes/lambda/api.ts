@@ -1,0 +1,47 @@
+// The API as an AWS Lambda function behind an API Gateway HTTP API (payload format 2.0): the same HttpApi app as the
+// Node server, on the same production adapters, served as a web handler. With AUTH_TRUST_GATEWAY=true (the stack's
+// setting) the caller comes from the claims API Gateway's JWT authorizer verified; otherwise the function verifies
+// the bearer token itself, as the Node server does. The layers are built on the first request and kept for the
+// container's life; building them does no network I/O.
+import { HttpApiBuilder, HttpServer } from "@effect/platform"
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda"
+import { Config, ConfigProvider, Context, Effect, Layer, Logger, LogLevel } from "effect"
+import { AuthenticationFromGateway, GatewayClaims } from "../../adapters/auth/GatewayAuthentication.js"
+import { AuthenticationJwt } from "../../adapters/auth/JwtAuthentication.js"
+import { JwtVerifier } from "../../adapters/auth/JwtVerifier.js"
+import { ApiAppLive } from "../../adapters/http/ApiServer.js"
+import { ApiAdaptersLive } from "../aws/ApiAdapters.js"
+import { authorizerClaimsOf, requestOf, resultOf } from "./ApiGatewayHttp.js"
+
+/** AUTH_TRUST_GATEWAY (false) and API_BASE_PATH (none): a custom domain's API mapping, e.g. `exports`. */
+export const lambdaApiConfig = Config.all({
+  trustGateway: Config.boolean("AUTH_TRUST_GATEWAY").pipe(Config.withDefault(false)),
+  basePath: Config.string("API_BASE_PATH").pipe(Config.withDefault(""))
+})
+
+const authentication = Layer.unwrapEffect(
+  Effect.map(
+    lambdaApiConfig,
+    ({ trustGateway }) =>
+      trustGateway ? AuthenticationFromGateway : AuthenticationJwt.pipe(Layer.provide(JwtVerifier.layerConfig))
+  )
+)
+
+export const ApiLambdaLive = Layer.mergeAll(
+  ApiAppLive.pipe(Layer.provide(authentication), Layer.provide(ApiAdaptersLive)),
+  HttpServer.layerContext,
+  // JSON lines for CloudWatch, as the Node runtimes log.
+  Logger.json,
+  Logger.minimumLogLevel(LogLevel.Info)
+)
+
+const web = HttpApiBuilder.toWebHandler(ApiLambdaLive)
+
+// Read once: the environment does not change for the container's life.
+const settings = Effect.runSync(lambdaApiConfig.pipe(Effect.withConfigProvider(ConfigProvider.fromEnv())))
+
+export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+  const claims = authorizerClaimsOf(event)
+  const context = claims === undefined ? Context.empty() : Context.make(GatewayClaims, claims)
+  return resultOf(await web.handler(requestOf(event, settings.basePath), context))
+}

@@ -1,0 +1,54 @@
+// The SQS worker as an AWS Lambda function: each record of a batch is one export message, handled by the same
+// application code as the Node consumer, on the production adapters (DynamoDB, S3/R2, SES, ClickHouse over HTTP).
+// Records that are not done are returned as `batchItemFailures` (the event source mapping has
+// ReportBatchItemFailures), so SQS delivers only those again. The layers are built on the first invocation and
+// kept for the container's life; building them does no network I/O.
+import type { Context as LambdaContext, SQSBatchResponse, SQSEvent } from "aws-lambda"
+import { Clock, Config, Duration, Effect, Layer, Logger, LogLevel, ManagedRuntime } from "effect"
+import { handleDelivery } from "../../application/ExportWorker.js"
+import { ExportSinksLive, ReportSourceClickHouseLive } from "../aws/WorkerAdapters.js"
+import { deadlinesFrom, handleBatch } from "./SqsBatch.js"
+
+/** WORKER_CONCURRENCY records at once (4); none is started with less than LAMBDA_MIN_TIME_TO_START left (2 min). */
+export const lambdaWorkerConfig = Config.all({
+  concurrency: Config.integer("WORKER_CONCURRENCY").pipe(
+    Config.validate({ message: "must be an integer from 1 to 16", validation: (n) => n >= 1 && n <= 16 }),
+    Config.withDefault(4)
+  ),
+  minimumToStart: Config.duration("LAMBDA_MIN_TIME_TO_START").pipe(Config.withDefault(Duration.minutes(2))),
+  answerReserve: Config.duration("LAMBDA_ANSWER_RESERVE").pipe(Config.withDefault(Duration.seconds(10)))
+})
+
+export const WorkerLambdaLive = Layer.mergeAll(
+  ExportSinksLive,
+  ReportSourceClickHouseLive,
+  // JSON lines for CloudWatch, as the Node runtimes log.
+  Logger.json,
+  Logger.minimumLogLevel(LogLevel.Info)
+)
+
+const runtime = ManagedRuntime.make(WorkerLambdaLive)
+
+const handleEvent = (event: SQSEvent, context: LambdaContext) =>
+  Effect.gen(function*() {
+    const settings = yield* lambdaWorkerConfig
+    const deadlines = deadlinesFrom({
+      now: yield* Clock.currentTimeMillis,
+      remainingMillis: context.getRemainingTimeInMillis(),
+      minimumToStart: settings.minimumToStart,
+      answerReserve: settings.answerReserve
+    })
+    return yield* handleBatch(event.Records, handleDelivery, { concurrency: settings.concurrency, ...deadlines })
+  }).pipe(Effect.annotateLogs({ awsRequestId: context.awsRequestId }))
+
+/** Never throws: when the layers cannot be built (a bad setting), every record is reported for another delivery. */
+export const handler = (event: SQSEvent, context: LambdaContext): Promise<SQSBatchResponse> =>
+  runtime.runPromise(handleEvent(event, context)).catch((cause: unknown) => {
+    console.error(JSON.stringify({
+      level: "ERROR",
+      message: "worker could not handle the batch; every record will be delivered again",
+      awsRequestId: context.awsRequestId,
+      cause: String(cause)
+    }))
+    return { batchItemFailures: event.Records.map((record) => ({ itemIdentifier: record.messageId })) }
+  })

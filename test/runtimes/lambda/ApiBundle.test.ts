@@ -1,0 +1,141 @@
+// The API bundle `npm run build` writes (dist/lambda/api/index.mjs, not the sources), invoked with API Gateway
+// HTTP API events as Lambda would, on the local DynamoDB, SQS and S3 servers: trusting the gateway's JWT authorizer
+// behind a custom domain's base path, and verifying tokens itself.
+import { describe, expect, it } from "@effect/vitest"
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda"
+import { Duration, Effect, Redacted } from "effect"
+import { dirname, join } from "node:path"
+import { fileURLToPath, pathToFileURL } from "node:url"
+import { signDevToken } from "../../../src/adapters/auth/JwtVerifier.js"
+import { JWT_SECRET, localServers, localSettings } from "../../support/NodeStack.js"
+import { FauxqsServer } from "../../support/servers/FauxqsServer.js"
+import { httpEvent } from "./LambdaEvents.js"
+
+const BUNDLE = join(dirname(fileURLToPath(import.meta.url)), "../../../dist/lambda/api/index.mjs")
+
+type Handler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>
+
+/**
+ * A fresh instance of the bundle on `settings` as its environment: each import URL is a module of its own, so each
+ * test gets a container of its own, as a new Lambda execution environment would.
+ */
+const loadBundle = (settings: Map<string, string>, instance: string) =>
+  Effect.promise(async () => {
+    for (const [name, value] of settings) process.env[name] = value
+    const module = (await import(`${pathToFileURL(BUNDLE).href}?${instance}`)) as { handler: Handler }
+    return module.handler
+  })
+
+const invoke = (handler: Handler, event: APIGatewayProxyEventV2) =>
+  Effect.promise(() => handler(event)).pipe(
+    Effect.map((result) => ({ ...result, json: JSON.parse(result.body ?? "null") as Record<string, unknown> }))
+  )
+
+const exportBody = JSON.stringify({
+  reportType: "orders",
+  format: "csv",
+  dateFrom: "2025-01-01",
+  dateTo: "2025-01-31",
+  timezone: "Europe/Paris"
+})
+
+const acme = { sub: "lambda-user", merchant_id: "m-acme", email: "lambda-user@example.test" }
+
+describe("the API bundle in Lambda", () => {
+  it.live(
+    "behind the gateway's authorizer and a base path: 202, the job's status, and a message on the queue",
+    () =>
+      Effect.gen(function*() {
+        const sqs = yield* FauxqsServer
+        const settings = yield* localSettings({ AUTH_TRUST_GATEWAY: "true", API_BASE_PATH: "exports" })
+        const handler = yield* loadBundle(settings, "trusting")
+
+        const accepted = yield* invoke(
+          handler,
+          httpEvent({
+            method: "POST",
+            rawPath: "/exports/api/v1/reports/export",
+            headers: { "content-type": "application/json" },
+            body: exportBody,
+            claims: acme
+          })
+        )
+        expect(accepted.statusCode).toBe(202)
+        expect(accepted.json).toMatchObject({ status: "queued" })
+        const jobId = String(accepted.json["jobId"])
+        expect(accepted.headers?.["location"]).toBe(`/api/v1/reports/exports/${jobId}`)
+        expect(yield* sqs.depth(sqs.queueUrl)).toStrictEqual({ visible: 1, inFlight: 0 })
+
+        const status = yield* invoke(
+          handler,
+          httpEvent({ rawPath: `/exports/api/v1/reports/exports/${jobId}`, claims: acme })
+        )
+        expect(status.statusCode).toBe(200)
+        expect(status.json).toMatchObject({ jobId, status: "queued" })
+
+        // Another merchant's user does not see the job; a request the authorizer did not pass is refused.
+        const globex = { sub: "other-user", merchant_id: "m-globex", email: "other@example.test" }
+        const hidden = yield* invoke(
+          handler,
+          httpEvent({ rawPath: `/exports/api/v1/reports/exports/${jobId}`, claims: globex })
+        )
+        expect(hidden.statusCode).toBe(404)
+        const unauthorised = yield* invoke(handler, httpEvent({ rawPath: "/exports/api/v1/reports/exports" }))
+        expect(unauthorised.statusCode).toBe(401)
+        expect(unauthorised.json).toMatchObject({ error: { code: "unauthorized" } })
+
+        // A client's mistake is a 400 naming the field, never a 500.
+        const invalid = yield* invoke(
+          handler,
+          httpEvent({
+            method: "POST",
+            rawPath: "/exports/api/v1/reports/export",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ reportType: "orders", format: "csv", dateFrom: "2025-02-01", dateTo: "2025-01-01" }),
+            claims: acme
+          })
+        )
+        expect(invalid.statusCode).toBe(400)
+        expect(JSON.stringify(invalid.json)).toContain("dateTo")
+
+        const health = yield* invoke(handler, httpEvent({ rawPath: "/exports/health" }))
+        expect(health.statusCode).toBe(200)
+      }).pipe(Effect.scoped, Effect.provide(localServers)),
+    { timeout: 60_000 }
+  )
+
+  it.live(
+    "verifying tokens itself when the gateway is not trusted: a forged token is a 401",
+    () =>
+      Effect.gen(function*() {
+        const settings = yield* localSettings({ AUTH_TRUST_GATEWAY: "false" })
+        const handler = yield* loadBundle(settings, "verifying")
+        const token = yield* Effect.promise(() =>
+          signDevToken({
+            secret: Redacted.make(JWT_SECRET),
+            sub: acme.sub,
+            merchantId: acme.merchant_id,
+            email: acme.email,
+            ttl: Duration.hours(1)
+          })
+        )
+        const post = (authorization: string) =>
+          invoke(
+            handler,
+            httpEvent({
+              method: "POST",
+              rawPath: "/api/v1/reports/export",
+              headers: { "content-type": "application/json", authorization },
+              body: exportBody,
+              // Claims the function must not trust in this mode.
+              claims: acme
+            })
+          )
+        expect((yield* post(`Bearer ${token}`)).statusCode).toBe(202)
+        const forged = yield* post(`Bearer ${token.slice(0, -4)}AAAA`)
+        expect(forged.statusCode).toBe(401)
+        expect(forged.headers?.["www-authenticate"]).toContain("Bearer")
+      }).pipe(Effect.scoped, Effect.provide(localServers)),
+    { timeout: 60_000 }
+  )
+})
