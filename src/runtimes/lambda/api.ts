@@ -5,13 +5,17 @@
 // container's life; building them does no network I/O.
 import { HttpApiBuilder, HttpServer } from "@effect/platform"
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda"
-import { Config, ConfigProvider, Context, Effect, Layer, Logger, LogLevel } from "effect"
+import { Config, Context, Effect, Layer, Logger, LogLevel } from "effect"
 import { AuthenticationFromGateway, GatewayClaims } from "../../adapters/auth/GatewayAuthentication.js"
 import { AuthenticationJwt } from "../../adapters/auth/JwtAuthentication.js"
 import { JwtVerifier } from "../../adapters/auth/JwtVerifier.js"
 import { ApiAppLive } from "../../adapters/http/ApiServer.js"
 import { ApiAdaptersLive } from "../aws/ApiAdapters.js"
 import { authorizerClaimsOf, requestOf, resultOf } from "./ApiGatewayHttp.js"
+import { lambdaConfigProvider } from "./SecretSettings.js"
+
+// The environment with SECRETS_ARN's settings over it, read once while the function initialises.
+const configProvider = await lambdaConfigProvider()
 
 /** AUTH_TRUST_GATEWAY (false) and API_BASE_PATH (none): a custom domain's API mapping, e.g. `exports`. */
 export const lambdaApiConfig = Config.all({
@@ -28,7 +32,11 @@ const authentication = Layer.unwrapEffect(
 )
 
 export const ApiLambdaLive = Layer.mergeAll(
-  ApiAppLive.pipe(Layer.provide(authentication), Layer.provide(ApiAdaptersLive)),
+  ApiAppLive.pipe(
+    Layer.provide(authentication),
+    Layer.provide(ApiAdaptersLive),
+    Layer.provide(Layer.setConfigProvider(configProvider))
+  ),
   HttpServer.layerContext,
   // JSON lines for CloudWatch, as the Node runtimes log.
   Logger.json,
@@ -37,8 +45,8 @@ export const ApiLambdaLive = Layer.mergeAll(
 
 const web = HttpApiBuilder.toWebHandler(ApiLambdaLive)
 
-// Read once: the environment does not change for the container's life.
-const settings = Effect.runSync(lambdaApiConfig.pipe(Effect.withConfigProvider(ConfigProvider.fromEnv())))
+// Read once: the settings do not change for the container's life.
+const settings = Effect.runSync(lambdaApiConfig.pipe(Effect.withConfigProvider(configProvider)))
 
 export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
   const claims = authorizerClaimsOf(event)

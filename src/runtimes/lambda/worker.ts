@@ -7,7 +7,11 @@ import type { Context as LambdaContext, SQSBatchResponse, SQSEvent } from "aws-l
 import { Clock, Config, Duration, Effect, Layer, Logger, LogLevel, ManagedRuntime } from "effect"
 import { handleDelivery } from "../../application/ExportWorker.js"
 import { ExportSinksLive, ReportSourceClickHouseLive } from "../aws/WorkerAdapters.js"
+import { lambdaConfigProvider } from "./SecretSettings.js"
 import { deadlinesFrom, handleBatch } from "./SqsBatch.js"
+
+// The environment with SECRETS_ARN's settings over it, read once while the function initialises.
+const configProvider = Layer.setConfigProvider(await lambdaConfigProvider())
 
 /** WORKER_CONCURRENCY records at once (4); none is started with less than LAMBDA_MIN_TIME_TO_START left (2 min). */
 export const lambdaWorkerConfig = Config.all({
@@ -20,8 +24,9 @@ export const lambdaWorkerConfig = Config.all({
 })
 
 export const WorkerLambdaLive = Layer.mergeAll(
-  ExportSinksLive,
-  ReportSourceClickHouseLive,
+  Layer.mergeAll(ExportSinksLive, ReportSourceClickHouseLive).pipe(Layer.provide(configProvider)),
+  // Also for the settings each invocation reads (lambdaWorkerConfig).
+  configProvider,
   // JSON lines for CloudWatch, as the Node runtimes log.
   Logger.json,
   Logger.minimumLogLevel(LogLevel.Info)
