@@ -3,26 +3,17 @@
 // end to end over HTTP: 202, SQS, the worker on chdb, the file in S3, the presigned link, the email, the notice.
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, ConfigError, ConfigProvider, Duration, Effect, Exit, Layer, Redacted } from "effect"
-import { join } from "node:path"
 import { signDevToken } from "../../../src/adapters/auth/JwtVerifier.js"
 import { EmailAddress } from "../../../src/domain/Identifiers.js"
 import { ServeApiLive } from "../../../src/runtimes/node/ServeApi.js"
-import { WorkerLive, WorkerOnChdbLive } from "../../../src/runtimes/node/Worker.js"
-import { expectOrdersCsvAsQueried, freePort, temporaryDataDir } from "../../support/EndToEnd.js"
-import { DynaliteServer, DynaliteServerLive } from "../../support/servers/DynaliteServer.js"
-import { FauxqsServer, FauxqsServerLive } from "../../support/servers/FauxqsServer.js"
-import { S3RVER_ACCESS_KEY, S3rverServer } from "../../support/servers/S3rverServer.js"
+import { WorkerLive } from "../../../src/runtimes/node/Worker.js"
+import { expectOrdersCsvAsQueried } from "../../support/EndToEnd.js"
+import { apiBase, JWT_SECRET, localServers, localSettings, startApi, startWorker } from "../../support/NodeStack.js"
+import { FauxqsServer } from "../../support/servers/FauxqsServer.js"
+import { S3rverServer } from "../../support/servers/S3rverServer.js"
 import { SesLocalServer } from "../../support/servers/SesLocalServer.js"
 
-const JWT_SECRET = "a-test-secret-of-at-least-32-characters-long"
 const RECIPIENT = "serve-and-worker@example.test"
-
-const servers = Layer.mergeAll(
-  S3rverServer.layer("exports"),
-  FauxqsServerLive,
-  SesLocalServer.layer,
-  DynaliteServerLive
-)
 
 const fetchJson = <A>(url: string, init?: RequestInit) =>
   Effect.promise(() => fetch(url, init).then(async (r) => ({ status: r.status, body: (await r.json()) as A })))
@@ -35,50 +26,10 @@ describe("npm run serve and npm run worker compositions", () => {
         const s3 = yield* S3rverServer
         const sqs = yield* FauxqsServer
         const ses = yield* SesLocalServer
-        const dynamo = yield* DynaliteServer
-        const chdbDir = yield* temporaryDataDir("ade-node-")
-        const port = yield* freePort
-        const base = `http://127.0.0.1:${port}`
-
-        const provider = ConfigProvider.fromMap(
-          new Map([
-            ["PORT", String(port)],
-            ["HOST", "127.0.0.1"],
-            ["AUTH_JWT_SECRET", JWT_SECRET],
-            ["APP_BASE_URL", "https://app.example.test"],
-            ["S3_BUCKET", s3.bucket],
-            ["S3_REGION", "us-east-1"],
-            ["S3_ENDPOINT", s3.endpoint.href],
-            ["S3_FORCE_PATH_STYLE", "true"],
-            ["S3_ACCESS_KEY_ID", S3RVER_ACCESS_KEY],
-            ["S3_SECRET_ACCESS_KEY", S3RVER_ACCESS_KEY],
-            ["SQS_QUEUE_URL", sqs.queueUrl],
-            ["SQS_REGION", sqs.settings.region],
-            ["SQS_ENDPOINT", sqs.endpoint],
-            ["SQS_ACCESS_KEY_ID", "local"],
-            ["SQS_SECRET_ACCESS_KEY", "local"],
-            ["SQS_WAIT_SECONDS", "1"],
-            ["SQS_VISIBILITY_SECONDS", "30"],
-            ["SES_REGION", "us-east-1"],
-            ["SES_ENDPOINT", ses.endpoint.href],
-            ["SES_FROM", "Exports <exports@example.test>"],
-            ["SES_ACCESS_KEY_ID", "local"],
-            ["SES_SECRET_ACCESS_KEY", "local"],
-            ["DYNAMODB_REGION", dynamo.settings.region],
-            ["DYNAMODB_ENDPOINT", dynamo.endpoint],
-            ["DYNAMODB_JOBS_TABLE", dynamo.settings.tables.jobs],
-            ["DYNAMODB_NOTIFICATIONS_TABLE", dynamo.settings.tables.notifications],
-            ["DYNAMODB_ACCESS_KEY_ID", "local"],
-            ["DYNAMODB_SECRET_ACCESS_KEY", "local"],
-            ["REPORT_SOURCE", "chdb"],
-            ["CHDB_DATA_DIR", join(chdbDir, "clickhouse")],
-            ["DEMO_ROWS", "20000"],
-            ["WORKER_CONCURRENCY", "2"],
-            ["SHUTDOWN_GRACE", "5 seconds"]
-          ])
-        )
-        yield* Layer.build(ServeApiLive).pipe(Effect.withConfigProvider(provider))
-        const worker = yield* Layer.build(WorkerOnChdbLive).pipe(Effect.withConfigProvider(provider))
+        const settings = yield* localSettings()
+        const base = apiBase(settings)
+        yield* startApi(settings)
+        const worker = yield* startWorker(settings)
 
         const token = yield* Effect.promise(() =>
           signDevToken({
@@ -155,7 +106,7 @@ describe("npm run serve and npm run worker compositions", () => {
         // The message was deleted once handled; nothing went to the dead-letter queue.
         expect(yield* sqs.depth(sqs.queueUrl)).toStrictEqual({ visible: 0, inFlight: 0 })
         expect(yield* sqs.depth(sqs.dlqUrl)).toStrictEqual({ visible: 0, inFlight: 0 })
-      }).pipe(Effect.scoped, Effect.provide(servers)),
+      }).pipe(Effect.scoped, Effect.provide(localServers)),
     { timeout: 60_000 }
   )
 
