@@ -77,6 +77,9 @@ const commit = <J extends ExportJob>(job: ExportJob, event: JobEvent) =>
     return next as J
   })
 
+/** How many characters of CSV are encoded at a time (see writeFile). */
+const CSV_SLICE = 32 * 1024
+
 /** Streams the report into the file store; returns what the file holds. Runs once per attempt. */
 const writeFile = (job: RunningJob) =>
   Effect.gen(function*() {
@@ -103,18 +106,31 @@ const writeFile = (job: RunningJob) =>
     const rows = source
       .rows({ jobId: job.jobId, merchantId: job.owner.merchantId, report: job.report, timeout: settings.queryTimeout })
       .pipe(Stream.interruptWhen(queryDeadline))
-    const body = Stream.succeed(csvPreamble(definition.columns, { bom: settings.csvBom })).pipe(
-      Stream.concat(Stream.mapChunks(rows, (chunk) => {
+    // One pass per chunk of rows: its CSV text, encoded, hashed and counted. Chunks are large (the source reads its
+    // input in pieces of a few hundred KiB), so the stream's per-chunk cost stays small beside the rows'. The text is
+    // encoded every CSV_SLICE characters: a longer string would go to V8's large-object space, freed only by a full
+    // collection, and the heap would grow with every chunk until one.
+    const encoded = (text: string) => {
+      const bytes = encoder.encode(text)
+      digest.update(bytes)
+      tally.bytes += bytes.length
+      return bytes
+    }
+    const body = Stream.concat(
+      Stream.sync(() => encoded(csvPreamble(definition.columns, { bom: settings.csvBom }))),
+      Stream.mapChunks(rows, (chunk) => {
         tally.rows += chunk.length
+        const out: Array<Uint8Array> = []
         let text = ""
-        for (const row of chunk) text += encodeRow(row)
-        return Chunk.of(text)
-      })),
-      Stream.map((text) => {
-        const bytes = encoder.encode(text)
-        digest.update(bytes)
-        tally.bytes += bytes.length
-        return bytes
+        for (const row of chunk) {
+          text += encodeRow(row)
+          if (text.length >= CSV_SLICE) {
+            out.push(encoded(text))
+            text = ""
+          }
+        }
+        if (text !== "") out.push(encoded(text))
+        return Chunk.unsafeFromArray(out)
       })
     )
 

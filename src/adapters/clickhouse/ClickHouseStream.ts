@@ -21,6 +21,14 @@ export interface QueryOptions {
 /** Query ids are written into the KILL statement, so they are held to the characters of a UUID or a slug. */
 const QUERY_ID = /^[A-Za-z0-9_-]{1,128}$/
 
+/**
+ * How much of the body is read at a time. The socket delivers a few KiB at a time; read as it comes, each bit would
+ * cost a pass through the stream's machinery (measured: ~15% of the export's CPU). Reading 256 KiB (~1,800 rows of
+ * the orders report) at a time makes that negligible, and memory still holds one such piece and its rows. The last
+ * piece of a body is whatever remains.
+ */
+export const READ_SIZE = 256 * 1024
+
 /** A KILL is best effort: past this, the query's own `max_execution_time` is what stops it. */
 const KILL_TIMEOUT = Duration.seconds(5)
 
@@ -68,8 +76,8 @@ const killQuery = (client: ClickHouseClient, queryId: string) =>
 /**
  * Runs `sql` (without a FORMAT clause: JSONCompact is added) and streams its rows. The stream fails with a
  * ClickHouseQueryError when the server refuses the query, when it reports an error in the middle of the body, or
- * when the body ends before the result does; it ends only after a whole result. Memory holds one chunk of the body
- * and its rows, whatever the size of the result.
+ * when the body ends before the result does; it ends only after a whole result. Memory holds one piece of the body
+ * (READ_SIZE) and its rows, whatever the size of the result.
  */
 export const streamQuery = (
   client: ClickHouseClient,
@@ -115,10 +123,13 @@ export const streamQuery = (
     const end = settle(Effect.try({ try: () => reader.end(), catch: clientErrorOf })).pipe(
       Effect.zipRight(Effect.sync(() => void (settled = true)))
     )
-    return NodeStream.fromReadable<ClickHouseQueryError, Uint8Array>(() => result.stream, clientErrorOf).pipe(
+    return NodeStream.fromReadable<ClickHouseQueryError, Uint8Array>(() => result.stream, clientErrorOf, {
+      chunkSize: READ_SIZE
+    }).pipe(
       Stream.mapChunksEffect((chunks) =>
         settle(Effect.try({
           try: () => {
+            if (chunks.length === 1) return Chunk.unsafeFromArray(reader.push(Chunk.unsafeGet(chunks, 0)))
             const rows: Array<JsonRow> = []
             for (const chunk of chunks) for (const row of reader.push(chunk)) rows.push(row)
             return Chunk.unsafeFromArray(rows)

@@ -30,6 +30,8 @@ const CODE = /Code:\s*(\d+)[.,]/
 const TYPE = /\(([A-Z][A-Z0-9_]+)\)/
 /** What is kept of a body once it has gone wrong: enough for ClickHouse's message, never the rest of a result. */
 const MAX_FAILURE_TEXT = 64 * 1024
+/** At most this many bytes of rows are decoded into one string (a 64 KiB string stays in V8's young generation). */
+const DECODE_SLICE = 32 * 1024
 /** The header and the footer are a few hundred bytes; anything much larger is not JSONCompact. */
 const MAX_FRAME_TEXT = 1024 * 1024
 
@@ -93,8 +95,16 @@ export class JsonCompactReader {
       from = first + 1
     }
     const last = bytes.lastIndexOf(NEWLINE)
-    if (last >= from) {
-      for (const line of bytes.toString("utf8", from, last).split("\n")) this.line(line, rows)
+    // Decoded a slice of lines at a time: a string past 128 KiB would go to V8's large-object space, which only a
+    // full collection frees, and a large read would make the heap grow by that much for every piece of the body.
+    while (from <= last) {
+      let to = last
+      if (last - from > DECODE_SLICE) {
+        to = bytes.lastIndexOf(NEWLINE, from + DECODE_SLICE)
+        if (to < from) to = bytes.indexOf(NEWLINE, from + DECODE_SLICE)
+      }
+      for (const line of bytes.toString("utf8", from, to).split("\n")) this.line(line, rows)
+      from = to + 1
     }
     if (last + 1 < bytes.length) {
       this.pending = bytes.subarray(last + 1)

@@ -130,4 +130,24 @@ describe("JsonCompactReader", () => {
     for (let i = 0; i < 20; i++) reader.push(new Uint8Array(100 * 1024).fill(0x61))
     expect(() => reader.end()).toThrow(ClickHouseQueryError)
   })
+
+  it("reads a large piece of body decoded in slices, rows longer than a slice and multi-byte characters included", () => {
+    const long = "é😀".repeat(20_000)
+    const many = Array.from({ length: 5_000 }, (_, i) => `["${i}", "row ${i} é", ${i}]`)
+    const lines = [...many.slice(0, 2_500), `["1", "${long}", 1]`, ...many.slice(2_500)]
+    const expected = lines.map((line) => JSON.parse(line) as Array<unknown>).map((
+      [n, s, small]
+    ) => [Number(n), s, small])
+    const body = bytes(bodyOf(lines))
+    // One piece, and pieces of 256 KiB as the stream reads them.
+    const pieces = Array.from(
+      { length: Math.ceil(body.length / (256 * 1024)) },
+      (_, i) => body.subarray(i * 256 * 1024, (i + 1) * 256 * 1024)
+    )
+    for (const chunks of [[body], pieces]) {
+      const { error, rows } = read(chunks)
+      expect(error).toBeUndefined()
+      expect(rows).toEqual(expected)
+    }
+  })
 })

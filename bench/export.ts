@@ -1,0 +1,430 @@
+// `npm run bench:export [-- --rows 1000000,10000000 --rounds 1 --part-size-mib 8 --upload-concurrency 4]`
+//
+// Streams an orders export of N generated order lines through the production pipeline (the ClickHouse adapter's
+// HTTP stream -> the application's CSV -> the S3 adapter's multipart upload) and, in the same command, two
+// baselines: ClickHouse's own CSV of the same query read over HTTP and thrown away, and a raw lib-storage multipart
+// upload of that CSV's bytes to the same bucket. The servers are Debian's ClickHouse 18.16 and s3rver, both on
+// 127.0.0.1 and free ports, started here and stopped at the end. 18.16 has no query parameters, so the pipeline
+// runs the orders report's SQL with literal values through the same streaming code.
+// Each run is a child process of its own, so that its peak RSS is its own. Production runs bundled JavaScript, not
+// TypeScript through a loader: bench/exportRuns.ts is bundled once with esbuild (minified, as scripts/build.ts does,
+// without source maps) into a temporary directory and every run is plain `node <bundle>`, so that peak RSS and CPU
+// are the pipeline's, not tsx's. Loading the bundle alone (Effect, the AWS SDK, the ClickHouse client) takes a
+// process to ~100 MiB RSS: that is in every run's peak.
+// Every step prints a progress line with its time; a step that does not finish within its limit fails the command
+// with the step's name (a hung run is killed by its pid). `--cpu-prof-dir DIR` runs the children under
+// `node --cpu-prof` (the bundle then not minified, for the functions' names), one .cpuprofile per run in DIR.
+// Prints every run, then the verdict on the issue's targets: the pipeline reaches at least 70% of the slower
+// baseline's rows/s, and its peak RSS stays under 200 MB and flat (within 10%) from the smallest N to the largest.
+// Exits with 1 when a run is invalid (an export that did not succeed, a row count or object size that does not
+// match, a child that failed or hung).
+import { DeleteObjectCommand, HeadObjectCommand, S3Client } from "@aws-sdk/client-s3"
+import { Cause, Duration, Effect } from "effect"
+import { build } from "esbuild"
+import { spawn } from "node:child_process"
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from "node:fs"
+import { request } from "node:http"
+import { cpus, tmpdir, totalmem } from "node:os"
+import { dirname, join, resolve } from "node:path"
+import { performance } from "node:perf_hooks"
+import { pipeline as pipeStreams } from "node:stream/promises"
+import { fileURLToPath } from "node:url"
+import { parseArgs } from "node:util"
+import { startClickHouseServer } from "../test/support/servers/ClickHouseServer.js"
+import { S3RVER_ACCESS_KEY, startS3rver } from "../test/support/servers/S3rverServer.js"
+import { RESULT_PREFIX } from "./exportProtocol.js"
+import type { RunKind, RunResult, RunSettings } from "./exportProtocol.js"
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..")
+const RATIO_TARGET = 0.7
+const RSS_CEILING_BYTES = 200 * 1024 * 1024
+const RSS_FLATNESS = 0.1
+const MERCHANT = "m-bench"
+const TABLE = "bench_order_lines"
+
+const USAGE = "Usage: npm run bench:export -- [--rows 1000000,10000000] [--rounds 1] [--part-size-mib 8] " +
+  "[--upload-concurrency 4] [--cpu-prof-dir DIR]"
+
+const { values: flags } = parseArgs({
+  options: {
+    rows: { type: "string", default: "1000000,10000000" },
+    rounds: { type: "string", default: "1" },
+    "part-size-mib": { type: "string", default: "8" },
+    "upload-concurrency": { type: "string", default: "4" },
+    "cpu-prof-dir": { type: "string" },
+    help: { type: "boolean", default: false }
+  },
+  strict: true
+})
+
+if (flags.help) {
+  process.stdout.write(`${USAGE}\n`)
+  process.exit(0)
+}
+
+const integerFlag = (name: string, value: string, min: number, max: number): number => {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < min || n > max) {
+    process.stderr.write(`--${name} must be an integer from ${min} to ${max}\n${USAGE}\n`)
+    process.exit(2)
+  }
+  return n
+}
+
+const rowCounts = flags.rows.split(",").map((n) => integerFlag("rows", n.trim(), 1000, 50_000_000))
+const rounds = integerFlag("rounds", flags.rounds, 1, 5)
+const partSize = integerFlag("part-size-mib", flags["part-size-mib"], 5, 64) * 1024 * 1024
+const uploadConcurrency = integerFlag("upload-concurrency", flags["upload-concurrency"], 1, 16)
+const cpuProfDir = flags["cpu-prof-dir"] === undefined ? undefined : resolve(flags["cpu-prof-dir"])
+
+// ------------------------------------------------------------------------------------------------- progress
+
+const benchStarted = performance.now()
+const progress = (text: string) =>
+  process.stdout.write(`[${((performance.now() - benchStarted) / 1000).toFixed(1).padStart(7)} s] ${text}\n`)
+
+/**
+ * One step of the bench, announced, timed and bounded: past `limit` the command fails with the step's name rather
+ * than sitting there. The effect is interrupted; what it started outside Effect is the caller's to stop.
+ */
+const step = <A, E, R>(name: string, limit: Duration.DurationInput, effect: Effect.Effect<A, E, R>) =>
+  Effect.suspend(() => {
+    progress(`${name} ...`)
+    const started = performance.now()
+    return effect.pipe(
+      Effect.timeoutFail({
+        duration: limit,
+        onTimeout: () => new Error(`bench step "${name}" did not finish within ${Duration.format(limit)}`)
+      }),
+      Effect.tap(() => progress(`${name}: done in ${((performance.now() - started) / 1000).toFixed(1)} s`))
+    )
+  })
+
+/** Time limits that grow with the data: generous (several times the slowest run seen), never unbounded. */
+const limitFor = (rows: number, rowsPerSecond: number) => Duration.seconds(60 + Math.ceil(rows / rowsPerSecond))
+
+// ------------------------------------------------------------------------------------------------- the data
+
+// The production table's columns, in types 18.16 has (no DateTime64, no LowCardinality by default).
+const TABLE_DDL = `
+CREATE TABLE ${TABLE} (
+  merchant_id String, order_id String, line_number UInt32, ordered_at DateTime('UTC'), status String,
+  customer_id String, product_id String, sku String, product_name String, quantity UInt32,
+  unit_price Decimal(18, 2), line_total Decimal(18, 2), currency String
+) ENGINE = MergeTree PARTITION BY toYYYYMM(ordered_at) ORDER BY (merchant_id, ordered_at, order_id, line_number)`
+
+// Three lines per order, an order every 2 s from 2024-01-01: 10M lines span about 77 days. Product names carry
+// quotes and commas so that the CSV has cells to quote, as real catalogues do.
+const FIRST_INSTANT = Date.UTC(2024, 0, 1) / 1000
+const loadSql = (rows: number) => `
+INSERT INTO ${TABLE} SELECT
+  '${MERCHANT}', concat('${MERCHANT}-', toString(intDiv(number, 3))), toUInt32(number % 3 + 1),
+  toDateTime(${FIRST_INSTANT} + intDiv(number, 3) * 2, 'UTC'), ['paid', 'shipped', 'refunded'][number % 3 + 1],
+  concat('c-', toString(number % 5000)), concat('p-', toString(number % 400)), concat('SKU-', toString(number % 400)),
+  concat('Product "', toString(number % 400), '", large'), toUInt32(number % 5 + 1),
+  toDecimal64((number % 9000) / 100 + 1, 2), toDecimal64(((number % 9000) / 100 + 1) * (number % 5 + 1), 2), 'EUR'
+FROM numbers(${rows})`
+
+const lastDay = (rows: number) => new Date((FIRST_INSTANT + Math.ceil(rows / 3) * 2) * 1000).toISOString().slice(0, 10)
+
+// 18.16 cannot read a table in its sort key's order (newer servers can: the key starts with the merchant and the
+// time), so it sorts the whole result first: in memory, 10M rows pass the test server's 2 GB limit per query. Past
+// this size it sorts on disk. The three runs sort the same way; the time to the first byte is in all of them.
+const EXTERNAL_SORT_BYTES = 500_000_000
+
+// The catalogue's orders SQL (src/domain/Reports.ts) with its parameters written in: merchant, range, time zone.
+const ordersSql = (dateFrom: string, dateTo: string) => `
+SELECT
+  order_id, line_number,
+  formatDateTime(ordered_at, '%Y-%m-%d %H:%M:%S', 'Europe/Paris') AS ordered_at_local,
+  status, customer_id, product_id, sku, product_name, quantity,
+  toString(unit_price) AS unit_price, toString(line_total) AS line_total, currency
+FROM ${TABLE}
+WHERE merchant_id = '${MERCHANT}'
+  AND toDate(ordered_at, 'Europe/Paris') >= toDate('${dateFrom}')
+  AND toDate(ordered_at, 'Europe/Paris') <= toDate('${dateTo}')
+ORDER BY ordered_at, order_id, line_number
+SETTINGS max_bytes_before_external_sort = ${EXTERNAL_SORT_BYTES}`
+
+const clickhouse = (url: string, sql: string) =>
+  Effect.tryPromise((signal) =>
+    fetch(url, { method: "POST", body: sql, signal }).then(async (response) => {
+      const text = await response.text()
+      if (!response.ok) throw new Error(`ClickHouse answered ${response.status}: ${text.slice(0, 500)}`)
+      return text
+    })
+  )
+
+/**
+ * The query's CSV written to `file`, through node:http straight into a file stream (a plain Node stream with
+ * backpressure, no web-stream adapter), aborted when interrupted.
+ */
+const dumpCsv = (url: string, sql: string, file: string) =>
+  Effect.async<number, Error>((resume, signal) => {
+    let bytes = 0
+    const req = request(url, { method: "POST", signal }, (response) => {
+      if (response.statusCode !== 200) {
+        let text = ""
+        response.setEncoding("utf8")
+        response.on("data", (chunk: string) => (text += chunk))
+        response.on("end", () => resume(Effect.fail(new Error(`ClickHouse answered ${response.statusCode}: ${text}`))))
+        return
+      }
+      response.on("data", (chunk: Buffer) => (bytes += chunk.length))
+      pipeStreams(response, createWriteStream(file)).then(
+        () => resume(Effect.succeed(bytes)),
+        (error: unknown) => resume(Effect.fail(error instanceof Error ? error : new Error(String(error))))
+      )
+    })
+    req.on("error", (error) => resume(Effect.fail(error)))
+    req.end(`${sql}\nFORMAT CSV`)
+  })
+
+// ------------------------------------------------------------------------------------------------- the bundle
+
+/**
+ * bench/exportRuns.ts and everything it imports, bundled as production bundles its entry points (esbuild, ESM for
+ * Node), so that each run is plain `node` without a TypeScript loader in its memory and CPU.
+ */
+const bundleRuns = (dir: string) =>
+  Effect.tryPromise(async () => {
+    const outfile = join(dir, "exportRuns.mjs")
+    await build({
+      entryPoints: [join(ROOT, "bench", "exportRuns.ts")],
+      outfile,
+      bundle: true,
+      platform: "node",
+      format: "esm",
+      target: "node20",
+      // As scripts/build.ts bundles the Lambda handlers, but for source maps: Node with --enable-source-maps holds
+      // a parsed map of the whole bundle (~70 MiB here), which would be measured as the pipeline's memory.
+      // Profiles keep the functions' names.
+      minify: cpuProfDir === undefined,
+      legalComments: "none",
+      logLevel: "warning",
+      // CommonJS dependencies (the AWS SDK's, among others) call require(): give the ES module one.
+      banner: {
+        js: "import { createRequire as __benchCreateRequire } from \"node:module\"; " +
+          "const require = __benchCreateRequire(import.meta.url);"
+      }
+    })
+    return outfile
+  })
+
+// ------------------------------------------------------------------------------------------------- the runs
+
+const runChild = (bundle: string, kind: RunKind, settings: RunSettings, limit: Duration.Duration) =>
+  Effect.async<RunResult, Error>((resume) => {
+    const profiling = cpuProfDir === undefined
+      ? []
+      : [
+        "--cpu-prof",
+        "--cpu-prof-dir",
+        cpuProfDir,
+        "--cpu-prof-name",
+        `${kind}-${settings.key.replace(/\W/g, "_")}.cpuprofile`
+      ]
+    const child = spawn(process.execPath, [...profiling, bundle, kind], {
+      cwd: ROOT,
+      // NODE_NO_WARNINGS: the AWS SDK's notice about Node 22, once per run, would bury the figures.
+      env: { ...process.env, BENCH_EXPORT_SETTINGS: JSON.stringify(settings), NODE_NO_WARNINGS: "1" },
+      stdio: ["ignore", "pipe", "inherit"]
+    })
+    let output = ""
+    let timedOut = false
+    const timer = setTimeout(() => {
+      timedOut = true
+      child.kill("SIGKILL")
+    }, Duration.toMillis(limit))
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")))
+    child.once("error", (error) => {
+      clearTimeout(timer)
+      resume(Effect.fail(error))
+    })
+    child.once("exit", (code, signal) => {
+      clearTimeout(timer)
+      const line = output.split("\n").find((l) => l.startsWith(RESULT_PREFIX))
+      if (timedOut) {
+        resume(Effect.fail(new Error(`${kind} run (pid ${child.pid}) hung: killed after ${Duration.format(limit)}`)))
+      } else if (code !== 0 || line === undefined) {
+        resume(Effect.fail(new Error(`${kind} run ended with ${signal ?? `code ${code}`}:\n${output.slice(-2000)}`)))
+      } else {
+        resume(Effect.succeed(JSON.parse(line.slice(RESULT_PREFIX.length)) as RunResult))
+      }
+    })
+    // Interrupted (another step failed, Ctrl-C): the run goes too.
+    return Effect.sync(() => {
+      clearTimeout(timer)
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
+    })
+  })
+
+interface Row {
+  readonly n: number
+  readonly round: number
+  readonly result: RunResult
+}
+
+const MIB = 1024 * 1024
+const rowsPerSecond = (r: RunResult, n: number) => n / (r.millis / 1000)
+const fmt = (x: number, digits = 0) => x.toLocaleString("en-US", { maximumFractionDigits: digits })
+
+const printTable = (rows: ReadonlyArray<Row>) => {
+  const header = "| rows | round | run | seconds | rows/s | MB/s | CPU s | peak RSS MiB |"
+  process.stdout.write(`\n${header}\n| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |\n`)
+  for (const { n, result, round } of rows) {
+    const seconds = result.millis / 1000
+    process.stdout.write(
+      `| ${fmt(n)} | ${round} | ${result.kind} | ${fmt(seconds, 2)} | ${fmt(rowsPerSecond(result, n))} | ` +
+        `${fmt(result.bytes / MIB / seconds, 1)} | ${fmt(result.cpuMillis / 1000, 2)} | ` +
+        `${fmt(result.maxRssBytes / MIB)} |\n`
+    )
+  }
+}
+
+const median = (values: ReadonlyArray<number>) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
+}
+
+const program = Effect.gen(function*() {
+  const s3 = yield* step("starting s3rver", "30 seconds", startS3rver("bench-exports"))
+  const server = yield* step("starting ClickHouse 18.16", "2 minutes", startClickHouseServer)
+  const clickhouseUrl = server.url.href
+  const workDir = yield* Effect.acquireRelease(
+    Effect.sync(() => mkdtempSync(join(tmpdir(), "bench-export-"))),
+    (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+  )
+  if (cpuProfDir !== undefined) mkdirSync(cpuProfDir, { recursive: true })
+  const bundle = yield* step("bundling bench/exportRuns.ts with esbuild", "2 minutes", bundleRuns(workDir))
+  const s3Client = yield* Effect.acquireRelease(
+    Effect.sync(() =>
+      new S3Client({
+        region: "us-east-1",
+        endpoint: s3.endpoint.href,
+        forcePathStyle: true,
+        credentials: { accessKeyId: S3RVER_ACCESS_KEY, secretAccessKey: S3RVER_ACCESS_KEY }
+      })
+    ),
+    (client) => Effect.sync(() => client.destroy())
+  )
+  const version = (yield* step("asking the version", "30 seconds", clickhouse(clickhouseUrl, "SELECT version()")))
+    .trim()
+  process.stdout.write(
+    `machine: ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), ${fmt(totalmem() / 1024 ** 3, 1)} GiB, ` +
+      `Node ${process.version}; ClickHouse ${version}; part size ${partSize / MIB} MiB, ` +
+      `${uploadConcurrency} parts at once; runs: node ${bundle}\n`
+  )
+  yield* step("creating the table", "30 seconds", clickhouse(clickhouseUrl, TABLE_DDL))
+
+  const results: Array<Row> = []
+  let invalid = false
+  for (const n of rowCounts) {
+    yield* step("emptying the table", "1 minute", clickhouse(clickhouseUrl, `TRUNCATE TABLE ${TABLE}`))
+    yield* step(`loading ${fmt(n)} order lines`, limitFor(n, 50_000), clickhouse(clickhouseUrl, loadSql(n)))
+    const dateFrom = "2024-01-01"
+    const dateTo = lastDay(n)
+    const sql = ordersSql(dateFrom, dateTo)
+    const file = join(workDir, `orders-${n}.csv`)
+    const csvBytes = yield* step(
+      `dumping the query's CSV (${dateFrom} to ${dateTo}) to a file`,
+      limitFor(n, 20_000),
+      dumpCsv(clickhouseUrl, sql, file)
+    )
+    progress(`${fmt(csvBytes / MIB, 1)} MiB of CSV for ${fmt(n)} rows`)
+
+    for (let round = 1; round <= rounds; round++) {
+      const settings: RunSettings = {
+        clickhouseUrl,
+        s3Endpoint: s3.endpoint.href,
+        bucket: s3.bucket,
+        accessKey: S3RVER_ACCESS_KEY,
+        ordersSql: sql,
+        merchantId: MERCHANT,
+        dateFrom,
+        dateTo,
+        file,
+        key: `baseline/${n}-${round}.csv`,
+        partSize,
+        uploadConcurrency
+      }
+      for (const kind of ["clickhouse-csv", "s3-upload", "pipeline"] as const) {
+        // The slowest run seen did 140k rows/s; a run at a tenth of that has hung or gone badly wrong.
+        const limit = limitFor(n, 14_000)
+        const result = yield* step(
+          `${fmt(n)} rows, round ${round}: ${kind} run`,
+          Duration.sum(limit, "10 seconds"),
+          runChild(bundle, kind, settings, limit)
+        )
+        progress(
+          `${kind}: ${fmt(rowsPerSecond(result, n))} rows/s, CPU ${fmt(result.cpuMillis / 1000, 2)} s, peak RSS ` +
+            `${fmt(result.maxRssBytes / MIB)} MiB (sampled at its highest: ${fmt(result.atPeak.rss / MIB)} MiB, ` +
+            `V8 heap ${fmt(result.atPeak.heapTotal / MIB)} MiB, buffers ${fmt(result.atPeak.external / MIB)} MiB)`
+        )
+        results.push({ n, round, result })
+        const key = kind === "s3-upload" ? settings.key : result.objectKey
+        if (kind !== "clickhouse-csv" && key !== undefined) {
+          const head = yield* step(
+            `checking the object's size`,
+            "2 minutes",
+            Effect.tryPromise(() => s3Client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: key })))
+          )
+          if (head.ContentLength !== result.bytes) {
+            process.stderr.write(`${kind}: object holds ${head.ContentLength} bytes, the run wrote ${result.bytes}\n`)
+            invalid = true
+          }
+          // Keep the disk free: s3rver keeps every object it is given.
+          yield* step(
+            "deleting the object",
+            "1 minute",
+            Effect.tryPromise(() => s3Client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: key })))
+          )
+        }
+        const expectedRows = kind === "s3-upload" ? 0 : n
+        if (result.rows !== expectedRows) {
+          process.stderr.write(`${kind}: ${result.rows} rows, expected ${expectedRows}\n`)
+          invalid = true
+        }
+      }
+    }
+    rmSync(file, { force: true })
+  }
+
+  printTable(results)
+  process.stdout.write("\n")
+  let met = true
+  const pipelineRss: Array<number> = []
+  for (const n of rowCounts) {
+    const speed = (kind: RunKind) =>
+      median(results.filter((r) => r.n === n && r.result.kind === kind).map((r) => rowsPerSecond(r.result, n)))
+    const pipeline = speed("pipeline")
+    const slower = Math.min(speed("clickhouse-csv"), speed("s3-upload"))
+    const ratio = pipeline / slower
+    const rss = Math.max(
+      ...results.filter((r) => r.n === n && r.result.kind === "pipeline").map((r) => r.result.maxRssBytes)
+    )
+    pipelineRss.push(rss)
+    met &&= ratio >= RATIO_TARGET && rss < RSS_CEILING_BYTES
+    process.stdout.write(
+      `${fmt(n)} rows: pipeline ${fmt(pipeline)} rows/s, slower baseline ${fmt(slower)} rows/s, ratio ` +
+        `${ratio.toFixed(2)} (target >= ${RATIO_TARGET}); pipeline peak RSS ${fmt(rss / MIB)} MiB (target < 200)\n`
+    )
+  }
+  const spread = (Math.max(...pipelineRss) - Math.min(...pipelineRss)) / Math.min(...pipelineRss)
+  met &&= spread <= RSS_FLATNESS
+  process.stdout.write(
+    `pipeline peak RSS from ${fmt(rowCounts[0]!)} to ${fmt(rowCounts.at(-1)!)} rows varies by ` +
+      `${(spread * 100).toFixed(1)}% (target within ${RSS_FLATNESS * 100}%)\n` +
+      `targets ${met ? "met" : "NOT met"}${invalid ? "; a run was INVALID" : ""}\n`
+  )
+  return invalid
+})
+
+const exit = await Effect.runPromiseExit(Effect.scoped(program))
+if (exit._tag === "Failure") {
+  const failure = Cause.squash(exit.cause)
+  process.stderr.write(`bench:export failed: ${failure instanceof Error ? failure.message : String(failure)}\n`)
+  process.exit(1)
+}
+process.exit(exit.value ? 1 : 0)

@@ -1,0 +1,168 @@
+// One measured run of `npm run bench:export`, in a process of its own so that its peak RSS is its own: started by
+// bench/export.ts (bundled with esbuild, run with plain node) as `node exportRuns.mjs <kind>` with its settings in
+// BENCH_EXPORT_SETTINGS, it prints one result line and exits.
+//   - clickhouse-csv: ClickHouse's own CSV of the query over HTTP, read and thrown away (the first baseline);
+//   - s3-upload: a multipart upload of a file's bytes to the bucket with lib-storage (the second baseline);
+//   - pipeline: the production streaming path, an export run by the application on the ClickHouse and S3 adapters.
+import { S3Client } from "@aws-sdk/client-s3"
+import { Upload } from "@aws-sdk/lib-storage"
+import { Duration, Effect, Layer, Option, Redacted } from "effect"
+import { createReadStream } from "node:fs"
+import { performance } from "node:perf_hooks"
+import { ClickHouseClient } from "../src/adapters/clickhouse/ClickHouseClient.js"
+import { makeClickHouseReportSource } from "../src/adapters/clickhouse/ClickHouseReportSource.js"
+import { FaultInjection } from "../src/adapters/memory/FaultInjection.js"
+import { JobQueueMemory, MemoryJobQueue } from "../src/adapters/memory/MemoryJobQueue.js"
+import { JobStoreMemory } from "../src/adapters/memory/MemoryJobStore.js"
+import {
+  EmailSenderMemory,
+  InAppNotifierMemory,
+  MemoryEmailSender,
+  MemoryInAppNotifier
+} from "../src/adapters/memory/MemoryNotifications.js"
+import { layer as s3FileStoreLayer } from "../src/adapters/s3/S3FileStore.js"
+import { ExportSettings } from "../src/application/ExportSettings.js"
+import { handleDelivery } from "../src/application/ExportWorker.js"
+import { JobIds } from "../src/application/JobIds.js"
+import { ReportSource } from "../src/application/ports/ReportSource.js"
+import { requestExport } from "../src/application/RequestExport.js"
+import { EmailAddress, MerchantId, Owner, UserId } from "../src/domain/Identifiers.js"
+import { definitionOf } from "../src/domain/Reports.js"
+import type { ReportDefinition, ReportRequest } from "../src/domain/Reports.js"
+import { RESULT_PREFIX } from "./exportProtocol.js"
+import type { RunKind, RunResult, RunSettings } from "./exportProtocol.js"
+
+/** What a run measures itself; the process's CPU and memory are added around it. */
+type Measured = Omit<RunResult, "kind" | "maxRssBytes" | "cpuMillis" | "atPeak">
+
+const clickhouseCsv = async (settings: RunSettings): Promise<Measured> => {
+  const started = performance.now()
+  const response = await fetch(settings.clickhouseUrl, {
+    method: "POST",
+    body: `${settings.ordersSql}\nFORMAT CSV`
+  })
+  if (!response.ok || response.body === null) throw new Error(`ClickHouse answered ${response.status}`)
+  let bytes = 0
+  let rows = 0
+  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+    bytes += chunk.length
+    for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) rows++
+  }
+  return { millis: performance.now() - started, rows, bytes }
+}
+
+const s3Upload = async (settings: RunSettings): Promise<Measured> => {
+  const client = new S3Client({
+    region: "us-east-1",
+    endpoint: settings.s3Endpoint,
+    forcePathStyle: true,
+    credentials: { accessKeyId: settings.accessKey, secretAccessKey: settings.accessKey }
+  })
+  const started = performance.now()
+  let bytes = 0
+  const body = createReadStream(settings.file)
+  body.on("data", (chunk) => (bytes += chunk.length))
+  await new Upload({
+    client,
+    params: { Bucket: settings.bucket, Key: settings.key, Body: body, ContentType: "text/csv; charset=utf-8" },
+    partSize: settings.partSize,
+    queueSize: settings.uploadConcurrency,
+    leavePartsOnError: false
+  }).done()
+  client.destroy()
+  return { millis: performance.now() - started, rows: 0, bytes }
+}
+
+/**
+ * An export of the orders report over the whole range, as the worker runs it: requested through the application
+ * (job recorded, message queued, in memory), then run from its message on the ClickHouse and S3 adapters.
+ */
+const runPipeline = (settings: RunSettings): Promise<Measured> => {
+  // The catalogue's orders report with its SQL as the bench wrote it: literal values, since 18.16 binds none.
+  const catalogue = (report: ReportRequest): ReportDefinition => ({ ...definitionOf(report), sql: settings.ordersSql })
+  const reportSource = Layer.effect(
+    ReportSource,
+    makeClickHouseReportSource({ catalogue, parametersOf: () => ({}) })
+  ).pipe(Layer.provide(ClickHouseClient.layer({
+    url: new URL(settings.clickhouseUrl),
+    username: "default",
+    password: Redacted.make(""),
+    database: "default",
+    requestTimeout: Duration.minutes(30),
+    maxConnections: 4
+  })))
+  const files = s3FileStoreLayer({
+    bucket: settings.bucket,
+    region: "us-east-1",
+    endpoint: Option.some(new URL(settings.s3Endpoint)),
+    forcePathStyle: true,
+    credentials: Option.some({
+      accessKeyId: Redacted.make(settings.accessKey),
+      secretAccessKey: Redacted.make(settings.accessKey)
+    }),
+    partSize: settings.partSize,
+    uploadConcurrency: settings.uploadConcurrency
+  })
+  const layers = Layer.mergeAll(
+    reportSource,
+    files,
+    JobStoreMemory,
+    JobQueueMemory,
+    InAppNotifierMemory,
+    EmailSenderMemory,
+    JobIds.Default,
+    ExportSettings.layerWith({ queryTimeout: Duration.minutes(30) })
+  ).pipe(
+    Layer.provideMerge(
+      Layer.mergeAll(MemoryJobQueue.Default, MemoryInAppNotifier.Default, MemoryEmailSender.Default)
+    ),
+    Layer.provideMerge(FaultInjection.Default)
+  )
+  const program = Effect.gen(function*() {
+    const caller = {
+      owner: new Owner({ userId: UserId.make("bench-user"), merchantId: MerchantId.make(settings.merchantId) }),
+      email: Redacted.make(EmailAddress.make("bench-user@example.com"))
+    }
+    yield* requestExport(caller, {
+      reportType: "orders",
+      format: "csv",
+      params: { dateFrom: settings.dateFrom, dateTo: settings.dateTo, timezone: "Europe/Paris" }
+    })
+    const queue = yield* MemoryJobQueue
+    const [body] = yield* queue.published
+    if (body === undefined) return yield* Effect.dieMessage("the request queued no message")
+    const started = performance.now()
+    const verdict = yield* handleDelivery(body)
+    const millis = performance.now() - started
+    if (verdict._tag !== "Ack" || verdict.outcome._tag !== "Finished" || verdict.outcome.job._tag !== "Succeeded") {
+      return yield* Effect.dieMessage(`the export did not succeed: ${JSON.stringify(verdict)}`)
+    }
+    const { result } = verdict.outcome.job
+    return { millis, rows: result.rowCount, bytes: result.byteSize, objectKey: result.objectKey }
+  })
+  return Effect.runPromise(program.pipe(Effect.provide(layers), Effect.scoped))
+}
+
+const kind = process.argv[2] as RunKind
+const settings = JSON.parse(process.env["BENCH_EXPORT_SETTINGS"] ?? "{}") as RunSettings
+let atPeak = { rss: 0, heapTotal: 0, external: 0 }
+const sampler = setInterval(() => {
+  const { external, heapTotal, rss } = process.memoryUsage()
+  if (rss > atPeak.rss) atPeak = { rss, heapTotal, external }
+}, 50)
+const cpuBefore = process.cpuUsage()
+const measured = kind === "clickhouse-csv"
+  ? await clickhouseCsv(settings)
+  : kind === "s3-upload"
+  ? await s3Upload(settings)
+  : await runPipeline(settings)
+const cpu = process.cpuUsage(cpuBefore)
+clearInterval(sampler)
+const result: RunResult = {
+  kind,
+  ...measured,
+  maxRssBytes: process.resourceUsage().maxRSS * 1024,
+  cpuMillis: (cpu.user + cpu.system) / 1000,
+  atPeak
+}
+process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`)
