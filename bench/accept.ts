@@ -25,6 +25,7 @@ import { signDevToken } from "../src/adapters/auth/JwtVerifier.js"
 import { localSecret } from "../src/runtimes/server/EmbeddedConfig.js"
 import { isStatsReply, READY_PREFIX } from "./childProtocol.js"
 import type { ReadyLine, StatsReply } from "./childProtocol.js"
+import { answerHelp, integerFlags } from "./flags.js"
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..")
 const PATH = "/api/v1/reports/export"
@@ -49,19 +50,8 @@ const { values: flags } = parseArgs({
   strict: true
 })
 
-if (flags.help) {
-  process.stdout.write(`${USAGE}\n`)
-  process.exit(0)
-}
-
-const integerFlag = (name: string, value: string, min: number, max: number): number => {
-  const n = Number(value)
-  if (!Number.isInteger(n) || n < min || n > max) {
-    process.stderr.write(`--${name} must be an integer from ${min} to ${max}\n${USAGE}\n`)
-    process.exit(2)
-  }
-  return n
-}
+answerHelp(flags.help, USAGE)
+const integerFlag = integerFlags(USAGE)
 
 const options = {
   duration: integerFlag("duration", flags.duration, 1, 120),

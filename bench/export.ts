@@ -34,6 +34,7 @@ import { startClickHouseServer } from "../test/support/servers/ClickHouseServer.
 import { S3RVER_ACCESS_KEY, startS3rver } from "../test/support/servers/S3rverServer.js"
 import { RESULT_PREFIX } from "./exportProtocol.js"
 import type { RunKind, RunResult, RunSettings } from "./exportProtocol.js"
+import { answerHelp, integerFlags } from "./flags.js"
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..")
 const RATIO_TARGET = 0.7
@@ -57,19 +58,8 @@ const { values: flags } = parseArgs({
   strict: true
 })
 
-if (flags.help) {
-  process.stdout.write(`${USAGE}\n`)
-  process.exit(0)
-}
-
-const integerFlag = (name: string, value: string, min: number, max: number): number => {
-  const n = Number(value)
-  if (!Number.isInteger(n) || n < min || n > max) {
-    process.stderr.write(`--${name} must be an integer from ${min} to ${max}\n${USAGE}\n`)
-    process.exit(2)
-  }
-  return n
-}
+answerHelp(flags.help, USAGE)
+const integerFlag = integerFlags(USAGE)
 
 const rowCounts = flags.rows.split(",").map((n) => integerFlag("rows", n.trim(), 1000, 50_000_000))
 const rounds = integerFlag("rounds", flags.rounds, 1, 5)
