@@ -2,21 +2,27 @@
 // services (s3rver, fauxqs, aws-ses-v2-local, dynalite) with their settings from a ConfigProvider, and runs an export
 // end to end over HTTP: 202, SQS, the worker on chdb, the file in S3, the presigned link, the email, the notice.
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, ConfigError, ConfigProvider, Duration, Effect, Exit, Layer, Redacted } from "effect"
-import { signDevToken } from "../../../src/adapters/auth/JwtVerifier.js"
+import { Cause, ConfigError, ConfigProvider, Effect, Exit, Layer } from "effect"
 import { EmailAddress } from "../../../src/domain/Identifiers.js"
 import { ServeApiLive } from "../../../src/runtimes/node/ServeApi.js"
 import { WorkerLive } from "../../../src/runtimes/node/Worker.js"
 import { expectOrdersCsvAsQueried } from "../../support/EndToEnd.js"
-import { apiBase, JWT_SECRET, localServers, localSettings, startApi, startWorker } from "../../support/NodeStack.js"
+import {
+  apiBase,
+  apiClient,
+  bearerFor,
+  fetchJson,
+  localServers,
+  localSettings,
+  startApi,
+  startWorker,
+  waitForExport
+} from "../../support/NodeStack.js"
 import { FauxqsServer } from "../../support/servers/FauxqsServer.js"
 import { S3rverServer } from "../../support/servers/S3rverServer.js"
 import { SesLocalServer } from "../../support/servers/SesLocalServer.js"
 
 const RECIPIENT = "serve-and-worker@example.test"
-
-const fetchJson = <A>(url: string, init?: RequestInit) =>
-  Effect.promise(() => fetch(url, init).then(async (r) => ({ status: r.status, body: (await r.json()) as A })))
 
 describe("npm run serve and npm run worker compositions", () => {
   it.live(
@@ -31,19 +37,11 @@ describe("npm run serve and npm run worker compositions", () => {
         yield* startApi(settings)
         const worker = yield* startWorker(settings)
 
-        const token = yield* Effect.promise(() =>
-          signDevToken({
-            secret: Redacted.make(JWT_SECRET),
-            sub: "node-user",
-            merchantId: "m-acme",
-            email: RECIPIENT,
-            ttl: Duration.hours(1)
-          })
-        )
-        const auth = { authorization: `Bearer ${token}` }
+        const auth = yield* bearerFor({ sub: "node-user", merchantId: "m-acme", email: RECIPIENT })
+        const api = apiClient(settings, auth)
 
         const ready = yield* fetchJson(`${base}/ready`)
-        expect(ready).toStrictEqual({
+        expect({ status: ready.status, body: ready.body }).toStrictEqual({
           status: 200,
           body: { status: "ready", checks: { jobs: "ok", notifications: "ok", queue: "ok" } }
         })
@@ -55,22 +53,11 @@ describe("npm run serve and npm run worker compositions", () => {
           dateTo: "2025-06-30",
           timezone: "Europe/Paris"
         }
-        const accepted = yield* fetchJson<{ jobId: string; statusUrl: string }>(`${base}/api/v1/reports/export`, {
-          method: "POST",
-          headers: { ...auth, "content-type": "application/json" },
-          body: JSON.stringify(body)
-        })
+        const accepted = yield* api.requestExport(body)
         expect(accepted.status).toBe(202)
         const { jobId, statusUrl } = accepted.body
 
-        const poll = fetchJson<{ status: string; file?: { rowCount: number } }>(`${base}${statusUrl}`, {
-          headers: auth
-        })
-        let status = (yield* poll).body
-        for (let i = 0; i < 200 && (status.status === "queued" || status.status === "running"); i++) {
-          yield* Effect.sleep("100 millis")
-          status = (yield* poll).body
-        }
+        const status = yield* waitForExport(api, jobId, (view) => view.status !== "queued" && view.status !== "running")
         expect(status.status).toBe("succeeded")
 
         // The API signs a short link at click time; it points at the bucket and works.
@@ -97,11 +84,8 @@ describe("npm run serve and npm run worker compositions", () => {
         expect(emailLink?.startsWith(`${s3.endpoint.origin}/${s3.bucket}/`)).toBe(true)
         const fromEmail = yield* Effect.promise(() => fetch(emailLink!).then((r) => r.text()))
         expect(fromEmail).toBe(csv)
-        const notifications = yield* fetchJson<{ items: Array<{ jobId: string }> }>(
-          `${base}/api/v1/notifications`,
-          { headers: auth }
-        )
-        expect(notifications.body.items.map((n) => n.jobId)).toStrictEqual([jobId])
+        const notifications = yield* api.notifications
+        expect(notifications.map((n) => n.jobId)).toStrictEqual([jobId])
 
         // The message was deleted once handled; nothing went to the dead-letter queue.
         expect(yield* sqs.depth(sqs.queueUrl)).toStrictEqual({ visible: 0, inFlight: 0 })
