@@ -3,14 +3,12 @@
 import { Chunk, Duration, Effect, Layer, Stream } from "effect"
 import { ReportSource } from "../../application/ports/ReportSource.js"
 import type { ReportQuery } from "../../application/ports/ReportSource.js"
-import { QueryFailed, QueryTimeout } from "../../domain/Errors.js"
+import type { QueryFailed, QueryTimeout } from "../../domain/Errors.js"
 import type { Cell, Column, ReportDefinition, ReportRequest, ReportRow } from "../../domain/Reports.js"
 import { definitionOf, queryParametersOf } from "../../domain/Reports.js"
+import { reportFailure, TIMEOUT_EXCEEDED } from "../clickhouse/ReportFailure.js"
 import type { ChdbError, ChdbSettings, JsonRow } from "./ChdbEngine.js"
 import { ChdbEngine } from "./ChdbEngine.js"
-
-/** ClickHouse's TIMEOUT_EXCEEDED: the query ran past its `max_execution_time`. */
-const TIMEOUT_EXCEEDED = 159
 
 /**
  * Failures that another attempt, seconds later, may not meet: the engine was short of memory or of query slots
@@ -22,8 +20,6 @@ const TRANSIENT_CODES: ReadonlySet<number> = new Set([
   202, // TOO_MANY_SIMULTANEOUS_QUERIES
   241 // MEMORY_LIMIT_EXCEEDED
 ])
-
-const MAX_DETAIL_LENGTH = 1_000
 
 /**
  * The query's timeout, enforced by the engine too, so that it stops working when the export gives up (the
@@ -61,19 +57,12 @@ const decoderFor = (columns: ReadonlyArray<Column>) => {
   }
 }
 
-/** A timeout is the user's to act on (narrow the range); any other failure is ours, with ClickHouse's words. */
 export const reportErrorOf = (query: ReportQuery, rowsRead: number, error: ChdbError): QueryTimeout | QueryFailed =>
-  error.clickhouseCode === TIMEOUT_EXCEEDED || error.kind === "CHDB_TIMEOUT"
-    ? new QueryTimeout({
-      jobId: query.jobId,
-      afterMillis: Duration.toMillis(query.timeout),
-      rowsBeforeTimeout: rowsRead
-    })
-    : new QueryFailed({
-      jobId: query.jobId,
-      detail: `chdb ${error.operation} failed: ${error.message}`.slice(0, MAX_DETAIL_LENGTH),
-      retryable: error.clickhouseCode !== undefined && TRANSIENT_CODES.has(error.clickhouseCode)
-    })
+  reportFailure(query, rowsRead, {
+    timedOut: error.clickhouseCode === TIMEOUT_EXCEEDED || error.kind === "CHDB_TIMEOUT",
+    detail: `chdb ${error.operation} failed: ${error.message}`,
+    retryable: error.clickhouseCode !== undefined && TRANSIENT_CODES.has(error.clickhouseCode)
+  })
 
 /**
  * A ReportSource over the engine. `catalogue` gives each report's definition; it is the report catalogue but for

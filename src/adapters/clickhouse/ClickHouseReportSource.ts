@@ -4,7 +4,7 @@ import { Duration, Effect, Layer, Stream } from "effect"
 import type { Chunk, ConfigError } from "effect"
 import { ReportSource } from "../../application/ports/ReportSource.js"
 import type { ReportQuery } from "../../application/ports/ReportSource.js"
-import { QueryFailed, QueryTimeout } from "../../domain/Errors.js"
+import type { QueryFailed, QueryTimeout } from "../../domain/Errors.js"
 import type { MerchantId } from "../../domain/Identifiers.js"
 import type { QueryParameters, ReportDefinition, ReportRequest, ReportRow } from "../../domain/Reports.js"
 import { definitionOf, queryParametersOf } from "../../domain/Reports.js"
@@ -12,9 +12,7 @@ import type { ClickHouseSettings } from "./ClickHouseClient.js"
 import { ClickHouseClient } from "./ClickHouseClient.js"
 import { streamQuery } from "./ClickHouseStream.js"
 import type { ClickHouseQueryError } from "./JsonCompactReader.js"
-
-/** ClickHouse's TIMEOUT_EXCEEDED: the query ran past its `max_execution_time`. */
-const TIMEOUT_EXCEEDED = 159
+import { reportFailure, TIMEOUT_EXCEEDED } from "./ReportFailure.js"
 
 /**
  * Failures that another attempt, seconds later, may not meet: the server was short of memory or of query slots
@@ -28,8 +26,6 @@ const TRANSIENT_CODES: ReadonlySet<number> = new Set([
   210, // NETWORK_ERROR
   241 // MEMORY_LIMIT_EXCEEDED
 ])
-
-const MAX_DETAIL_LENGTH = 1_000
 
 /**
  * The query's timeout, enforced by the server too, so that it stops working when the export gives up (the
@@ -51,23 +47,16 @@ export const isTransient = (error: ClickHouseQueryError): boolean =>
     ? error.kind === "network" || error.kind === "truncated"
     : TRANSIENT_CODES.has(error.code)
 
-/** A timeout is the user's to act on (narrow the range); any other failure is ours, with ClickHouse's words. */
 export const reportErrorOf = (
   query: ReportQuery,
   rowsRead: number,
   error: ClickHouseQueryError
 ): QueryTimeout | QueryFailed =>
-  error.code === TIMEOUT_EXCEEDED
-    ? new QueryTimeout({
-      jobId: query.jobId,
-      afterMillis: Duration.toMillis(query.timeout),
-      rowsBeforeTimeout: rowsRead
-    })
-    : new QueryFailed({
-      jobId: query.jobId,
-      detail: `ClickHouse query failed: ${error.message}`.slice(0, MAX_DETAIL_LENGTH),
-      retryable: isTransient(error)
-    })
+  reportFailure(query, rowsRead, {
+    timedOut: error.code === TIMEOUT_EXCEEDED,
+    detail: `ClickHouse query failed: ${error.message}`,
+    retryable: isTransient(error)
+  })
 
 export interface ClickHouseReportSourceOptions {
   /** Each report's definition: the report catalogue, but for tests that need a query it cannot make slow or broken. */
