@@ -23,13 +23,12 @@ export const lambdaApiConfig = Config.all({
   basePath: Config.string("API_BASE_PATH").pipe(Config.withDefault(""))
 })
 
-const authentication = Layer.unwrapEffect(
-  Effect.map(
-    lambdaApiConfig,
-    ({ trustGateway }) =>
-      trustGateway ? AuthenticationFromGateway : AuthenticationJwt.pipe(Layer.provide(JwtVerifier.layerConfig))
-  )
-)
+// Read once, while the function initialises: the settings do not change for the container's life.
+const settings = Effect.runSync(lambdaApiConfig.pipe(Effect.withConfigProvider(configProvider)))
+
+const authentication = settings.trustGateway
+  ? AuthenticationFromGateway
+  : AuthenticationJwt.pipe(Layer.provide(JwtVerifier.layerConfig))
 
 export const ApiLambdaLive = Layer.mergeAll(
   ApiAppLive.pipe(
@@ -44,9 +43,6 @@ export const ApiLambdaLive = Layer.mergeAll(
 )
 
 const web = HttpApiBuilder.toWebHandler(ApiLambdaLive)
-
-// Read once: the settings do not change for the container's life.
-const settings = Effect.runSync(lambdaApiConfig.pipe(Effect.withConfigProvider(configProvider)))
 
 export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
   const claims = authorizerClaimsOf(event)
