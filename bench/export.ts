@@ -22,7 +22,7 @@ import { DeleteObjectCommand, HeadObjectCommand, S3Client } from "@aws-sdk/clien
 import { Cause, Duration, Effect } from "effect"
 import { build } from "esbuild"
 import { spawn } from "node:child_process"
-import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from "node:fs"
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { request } from "node:http"
 import { cpus, tmpdir, totalmem } from "node:os"
 import { dirname, join, resolve } from "node:path"
@@ -249,10 +249,28 @@ const runChild = (bundle: string, kind: RunKind, settings: RunSettings, limit: D
     })
   })
 
+/**
+ * CPU time (ms) of the two servers so far: ClickHouse's process, read from /proc, and this process, which runs
+ * s3rver (and otherwise only waits for the run's child). The machine's cores are shared by all three during a
+ * pipeline run, and by two during a baseline: the servers' share is what the run's own process cannot use.
+ */
+const serversCpuMillis = (clickhousePid: number) => {
+  // utime and stime, in clock ticks (100 a second on Linux), after the command name, which may hold spaces.
+  const stat = readFileSync(`/proc/${clickhousePid}/stat`, "utf8")
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  const own = process.cpuUsage()
+  return {
+    clickhouse: (Number(fields[11]) + Number(fields[12])) * 10,
+    s3rver: (own.user + own.system) / 1000
+  }
+}
+
 interface Row {
   readonly n: number
   readonly round: number
   readonly result: RunResult
+  /** CPU ms the servers used during the run. */
+  readonly servers: { readonly clickhouse: number; readonly s3rver: number }
 }
 
 const MIB = 1024 * 1024
@@ -260,13 +278,16 @@ const rowsPerSecond = (r: RunResult, n: number) => n / (r.millis / 1000)
 const fmt = (x: number, digits = 0) => x.toLocaleString("en-US", { maximumFractionDigits: digits })
 
 const printTable = (rows: ReadonlyArray<Row>) => {
-  const header = "| rows | round | run | seconds | rows/s | MB/s | CPU s | peak RSS MiB |"
-  process.stdout.write(`\n${header}\n| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |\n`)
-  for (const { n, result, round } of rows) {
+  const header = "| rows | round | run | seconds | rows/s | MB/s | CPU s | ClickHouse CPU s | s3rver CPU s | " +
+    "all CPU / cores, s | peak RSS MiB |"
+  process.stdout.write(`\n${header}\n| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n`)
+  for (const { n, result, round, servers } of rows) {
     const seconds = result.millis / 1000
+    const all = (result.cpuMillis + servers.clickhouse + servers.s3rver) / 1000
     process.stdout.write(
       `| ${fmt(n)} | ${round} | ${result.kind} | ${fmt(seconds, 2)} | ${fmt(rowsPerSecond(result, n))} | ` +
         `${fmt(result.bytes / MIB / seconds, 1)} | ${fmt(result.cpuMillis / 1000, 2)} | ` +
+        `${fmt(servers.clickhouse / 1000, 2)} | ${fmt(servers.s3rver / 1000, 2)} | ${fmt(all / cpus().length, 2)} | ` +
         `${fmt(result.maxRssBytes / MIB)} |\n`
     )
   }
@@ -342,17 +363,20 @@ const program = Effect.gen(function*() {
       for (const kind of ["clickhouse-csv", "s3-upload", "pipeline"] as const) {
         // The slowest run seen did 140k rows/s; a run at a tenth of that has hung or gone badly wrong.
         const limit = limitFor(n, 14_000)
+        const before = serversCpuMillis(server.pid)
         const result = yield* step(
           `${fmt(n)} rows, round ${round}: ${kind} run`,
           Duration.sum(limit, "10 seconds"),
           runChild(bundle, kind, settings, limit)
         )
+        const after = serversCpuMillis(server.pid)
+        const servers = { clickhouse: after.clickhouse - before.clickhouse, s3rver: after.s3rver - before.s3rver }
         progress(
           `${kind}: ${fmt(rowsPerSecond(result, n))} rows/s, CPU ${fmt(result.cpuMillis / 1000, 2)} s, peak RSS ` +
             `${fmt(result.maxRssBytes / MIB)} MiB (sampled at its highest: ${fmt(result.atPeak.rss / MIB)} MiB, ` +
             `V8 heap ${fmt(result.atPeak.heapTotal / MIB)} MiB, buffers ${fmt(result.atPeak.external / MIB)} MiB)`
         )
-        results.push({ n, round, result })
+        results.push({ n, round, result, servers })
         const key = kind === "s3-upload" ? settings.key : result.objectKey
         if (kind !== "clickhouse-csv" && key !== undefined) {
           const head = yield* step(

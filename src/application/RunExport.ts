@@ -3,10 +3,10 @@
 //
 // A queue may deliver a message more than once. The job record decides what a delivery still has to do:
 // a finished job only completes notifications that are still owed, so no email goes out twice.
-import { Chunk, DateTime, Duration, Effect, Either, Option, Schedule, Stream } from "effect"
+import { DateTime, Duration, Effect, Either, Option, Schedule, Stream } from "effect"
 import { Redacted } from "effect"
 import { createHash } from "node:crypto"
-import { CSV_CONTENT_TYPE, csvPreamble, encodeRow } from "../domain/Csv.js"
+import { CSV_CONTENT_TYPE, csvPreamble } from "../domain/Csv.js"
 import type { LinkSigningFailed, QueryFailed, UploadFailed } from "../domain/Errors.js"
 import { NotificationFailed, QueryTimeout } from "../domain/Errors.js"
 import type { NotificationChannel } from "../domain/Errors.js"
@@ -77,9 +77,6 @@ const commit = <J extends ExportJob>(job: ExportJob, event: JobEvent) =>
     return next as J
   })
 
-/** How many characters of CSV are encoded at a time (see writeFile). */
-const CSV_SLICE = 32 * 1024
-
 /** Streams the report into the file store; returns what the file holds. Runs once per attempt. */
 const writeFile = (job: RunningJob) =>
   Effect.gen(function*() {
@@ -90,7 +87,6 @@ const writeFile = (job: RunningJob) =>
     const definition = definitionOf(job.report)
     const tally = { rows: 0, bytes: 0 }
     const digest = createHash("sha256")
-    const encoder = new TextEncoder()
 
     const queryDeadline = Effect.sleep(settings.queryTimeout).pipe(
       Effect.zipRight(Effect.suspend(() =>
@@ -103,34 +99,21 @@ const writeFile = (job: RunningJob) =>
         )
       ))
     )
-    const rows = source
-      .rows({ jobId: job.jobId, merchantId: job.owner.merchantId, report: job.report, timeout: settings.queryTimeout })
+    const csv = source
+      .csv({ jobId: job.jobId, merchantId: job.owner.merchantId, report: job.report, timeout: settings.queryTimeout })
       .pipe(Stream.interruptWhen(queryDeadline))
-    // One pass per chunk of rows: its CSV text, encoded, hashed and counted. Chunks are large (the source reads its
-    // input in pieces of a few hundred KiB), so the stream's per-chunk cost stays small beside the rows'. The text is
-    // encoded every CSV_SLICE characters: a longer string would go to V8's large-object space, freed only by a full
-    // collection, and the heap would grow with every chunk until one.
-    const encoded = (text: string) => {
-      const bytes = encoder.encode(text)
+    const counted = (bytes: Uint8Array) => {
       digest.update(bytes)
       tally.bytes += bytes.length
       return bytes
     }
+    // Pieces are large (a source reads its input a few hundred KiB at a time), so the stream's cost per piece stays
+    // small beside the rows'.
     const body = Stream.concat(
-      Stream.sync(() => encoded(csvPreamble(definition.columns, { bom: settings.csvBom }))),
-      Stream.mapChunks(rows, (chunk) => {
-        tally.rows += chunk.length
-        const out: Array<Uint8Array> = []
-        let text = ""
-        for (const row of chunk) {
-          text += encodeRow(row)
-          if (text.length >= CSV_SLICE) {
-            out.push(encoded(text))
-            text = ""
-          }
-        }
-        if (text !== "") out.push(encoded(text))
-        return Chunk.unsafeFromArray(out)
+      Stream.sync(() => counted(new TextEncoder().encode(csvPreamble(definition.columns, { bom: settings.csvBom })))),
+      Stream.map(csv, (piece) => {
+        tally.rows += piece.rows
+        return counted(piece.bytes)
       })
     )
 

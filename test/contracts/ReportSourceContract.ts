@@ -5,6 +5,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Duration, Effect, Schema, Stream } from "effect"
 import type { Layer } from "effect"
 import { ReportSource } from "../../src/application/ports/ReportSource.js"
+import { encodeRow } from "../../src/domain/Csv.js"
 import type { MerchantId } from "../../src/domain/Identifiers.js"
 import { definitionOf, OrderStatus, ReportRequest } from "../../src/domain/Reports.js"
 import type { Cell, ReportRow } from "../../src/domain/Reports.js"
@@ -63,6 +64,15 @@ export const reportSourceContract = <E>(
         Stream.runCollect(
           source.rows({ jobId: jobIdAt(Date.now()), merchantId, report, timeout: Duration.seconds(60) })
         )).pipe(Effect.map(Chunk.toReadonlyArray))
+
+    const csvOf = (merchantId: MerchantId, report: ReportRequest) =>
+      Effect.flatMap(ReportSource, (source) =>
+        Stream.runCollect(
+          source.csv({ jobId: jobIdAt(Date.now()), merchantId, report, timeout: Duration.seconds(60) })
+        )).pipe(Effect.map((pieces) => ({
+          text: Buffer.concat(Chunk.toReadonlyArray(pieces).map((piece) => piece.bytes)).toString("utf8"),
+          rows: Chunk.reduce(pieces, 0, (sum, piece) => sum + piece.rows)
+        })))
 
     const orderLines = (merchantId: MerchantId, params: Record<string, unknown> = {}) =>
       rowsOf(merchantId, requestOf("orders", { ...range, ...params }))
@@ -140,6 +150,27 @@ export const reportSourceContract = <E>(
           const width = definitionOf(request).columns.length
           expect(rows.filter((row) => row.length !== width)).toEqual([])
         }
+      })))
+
+    it.effect("csv: the same rows as encodeRow writes them, for every report and either merchant", () =>
+      withSource(Effect.gen(function*() {
+        for (const reportType of REPORT_TYPES) {
+          for (const merchantId of [fixture.merchantId, fixture.otherMerchantId]) {
+            const request = requestOf(reportType, reportType === "top-products" ? { ...range, limit: 1000 } : range)
+            const rows = yield* rowsOf(merchantId, request)
+            expect(rows.length).toBeGreaterThan(0)
+            expect(yield* csvOf(merchantId, request)).toEqual({
+              text: rows.map(encodeRow).join(""),
+              rows: rows.length
+            })
+          }
+        }
+        // The demo catalogue's names are the cells that need care: quotes, commas, a formula.
+        const text = (yield* csvOf(fixture.merchantId, requestOf("orders", range))).text
+        expect(text).toContain("\"\"")
+        expect(text).toMatch(/,"?'[=+@-]/)
+        expect(yield* csvOf(fixture.merchantId, requestOf("orders", { dateFrom: "2030-01-01", dateTo: "2030-01-31" })))
+          .toEqual({ text: "", rows: 0 })
       })))
 
     it.effect("orders are sorted by (ordered_at_local, order_id, line_number)", () =>

@@ -1,7 +1,7 @@
 // The report catalogue run on the embedded ClickHouse (chdb) exactly as production runs it: the catalogue's SQL,
 // its parameters bound by the engine, rows streamed block by block as the export reads them.
 import { Chunk, Duration, Effect, Layer, Stream } from "effect"
-import { ReportSource } from "../../application/ports/ReportSource.js"
+import { csvOfRows, ReportSource } from "../../application/ports/ReportSource.js"
 import type { ReportQuery } from "../../application/ports/ReportSource.js"
 import type { QueryFailed, QueryTimeout } from "../../domain/Errors.js"
 import type { Cell, Column, ReportDefinition, ReportRequest, ReportRow } from "../../domain/Reports.js"
@@ -71,25 +71,24 @@ export const reportErrorOf = (query: ReportQuery, rowsRead: number, error: ChdbE
 export const makeChdbReportSource = (catalogue: (report: ReportRequest) => ReportDefinition = definitionOf) =>
   Effect.gen(function*() {
     const engine = yield* ChdbEngine
-    return ReportSource.of({
-      rows: (query) =>
-        Stream.suspend(() => {
-          const definition = catalogue(query.report)
-          const decode = decoderFor(definition.columns)
-          let rowsRead = 0
-          return engine.stream(definition.sql, queryParametersOf(query.merchantId, query.report), {
-            settings: settingsFor(query.timeout),
-            label: query.jobId
-          }).pipe(
-            Stream.mapChunks((chunk) => {
-              rowsRead += chunk.length
-              return Chunk.map(chunk, decode)
-            }),
-            Stream.mapError((error) => reportErrorOf(query, rowsRead, error)),
-            Stream.withSpan("ChdbReportSource.rows", { attributes: { reportType: query.report._tag } })
-          )
-        })
-    })
+    const rows = (query: ReportQuery) =>
+      Stream.suspend(() => {
+        const definition = catalogue(query.report)
+        const decode = decoderFor(definition.columns)
+        let rowsRead = 0
+        return engine.stream(definition.sql, queryParametersOf(query.merchantId, query.report), {
+          settings: settingsFor(query.timeout),
+          label: query.jobId
+        }).pipe(
+          Stream.mapChunks((chunk) => {
+            rowsRead += chunk.length
+            return Chunk.map(chunk, decode)
+          }),
+          Stream.mapError((error) => reportErrorOf(query, rowsRead, error)),
+          Stream.withSpan("ChdbReportSource.rows", { attributes: { reportType: query.report._tag } })
+        )
+      })
+    return ReportSource.of({ rows, csv: (query) => csvOfRows(rows(query)) })
   })
 
 /** The catalogue's reports from the embedded engine. Needs a ChdbEngine whose data directory has order_lines. */

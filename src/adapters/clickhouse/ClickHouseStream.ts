@@ -4,6 +4,8 @@
 import type { ClickHouseClient, ClickHouseSettings } from "@clickhouse/client"
 import { NodeStream } from "@effect/platform-node"
 import { Chunk, Duration, Effect, Stream } from "effect"
+import type { CsvPiece } from "../../application/ports/ReportSource.js"
+import { CsvResultReader } from "./CsvResultReader.js"
 import type { JsonRow } from "./JsonCompactReader.js"
 import { ClickHouseQueryError, JsonCompactReader, serverErrorOf } from "./JsonCompactReader.js"
 
@@ -31,12 +33,6 @@ export const READ_SIZE = 256 * 1024
 
 /** A KILL is best effort: past this, the query's own `max_execution_time` is what stops it. */
 const KILL_TIMEOUT = Duration.seconds(5)
-
-/**
- * Settings every streamed query needs. 64-bit integers quoted, or JSON.parse would round those past 2^53 without a
- * word (18.x quotes them by default, newer servers do not).
- */
-const STREAM_SETTINGS: ClickHouseSettings = { output_format_json_quote_64bit_integers: 1 }
 
 /** A failure of the client itself: an error the server sent as such, or the network's. */
 export const clientErrorOf = (cause: unknown): ClickHouseQueryError => {
@@ -73,17 +69,30 @@ const killQuery = (client: ClickHouseClient, queryId: string) =>
     )
   )
 
+/** How a body is read: a reader of one body, made per query, and the format and settings it needs. */
+interface BodyFormat<A> {
+  readonly format: string
+  readonly settings: ClickHouseSettings
+  readonly reader: () => {
+    /** The items completed by a piece of the body. */
+    readonly push: (chunk: Uint8Array) => ReadonlyArray<A>
+    /** The body is over: throws unless it held a whole result. */
+    readonly end: () => void
+  }
+}
+
 /**
- * Runs `sql` (without a FORMAT clause: JSONCompact is added) and streams its rows. The stream fails with a
- * ClickHouseQueryError when the server refuses the query, when it reports an error in the middle of the body, or
- * when the body ends before the result does; it ends only after a whole result. Memory holds one piece of the body
- * (READ_SIZE) and its rows, whatever the size of the result.
+ * Runs `sql` (without a FORMAT clause) in `body`'s format and streams what its reader makes of the response. The
+ * stream fails with a ClickHouseQueryError when the server refuses the query, when it reports an error in the
+ * middle of the body, or when the body ends before the result does; it ends only after a whole result. Memory
+ * holds one piece of the body (READ_SIZE) and what the reader made of it, whatever the size of the result.
  */
-export const streamQuery = (
+const streamBody = <A>(
   client: ClickHouseClient,
   sql: string,
-  options: QueryOptions
-): Stream.Stream<JsonRow, ClickHouseQueryError> =>
+  options: QueryOptions,
+  body: BodyFormat<A>
+): Stream.Stream<A, ClickHouseQueryError> =>
   Stream.unwrapScoped(Effect.gen(function*() {
     const { queryId } = options
     if (!QUERY_ID.test(queryId)) {
@@ -94,7 +103,7 @@ export const streamQuery = (
         message: `invalid query id: ${JSON.stringify(queryId.slice(0, 200))}`
       })
     }
-    const reader = new JsonCompactReader(options.columns)
+    const reader = body.reader()
     // Whether the server is done with the query: it sent a whole result, or its error. Until then a consumer that
     // leaves (interrupted, failed elsewhere, or satisfied early) leaves a query running: abort and kill it.
     let settled = false
@@ -103,15 +112,15 @@ export const streamQuery = (
       (controller) =>
         settled ? Effect.void : Effect.zipRight(Effect.sync(() => controller.abort()), killQuery(client, queryId))
     )
-    const settle = <A>(effect: Effect.Effect<A, ClickHouseQueryError>) =>
+    const settle = <B>(effect: Effect.Effect<B, ClickHouseQueryError>) =>
       Effect.tapError(effect, (error) => Effect.sync(() => void (settled ||= error.kind === "server")))
 
     const result = yield* settle(Effect.tryPromise({
       try: () =>
         client.exec({
-          query: `${sql}\nFORMAT JSONCompact`,
+          query: `${sql}\nFORMAT ${body.format}`,
           query_id: queryId,
-          clickhouse_settings: { ...options.settings, ...STREAM_SETTINGS },
+          clickhouse_settings: { ...options.settings, ...body.settings },
           ...(options.params !== undefined && Object.keys(options.params).length > 0
             ? { query_params: options.params }
             : {}),
@@ -130,9 +139,9 @@ export const streamQuery = (
         settle(Effect.try({
           try: () => {
             if (chunks.length === 1) return Chunk.unsafeFromArray(reader.push(Chunk.unsafeGet(chunks, 0)))
-            const rows: Array<JsonRow> = []
-            for (const chunk of chunks) for (const row of reader.push(chunk)) rows.push(row)
-            return Chunk.unsafeFromArray(rows)
+            const items: Array<A> = []
+            for (const chunk of chunks) for (const item of reader.push(chunk)) items.push(item)
+            return Chunk.unsafeFromArray(items)
           },
           catch: clientErrorOf
         }))
@@ -140,3 +149,43 @@ export const streamQuery = (
       Stream.concat(Stream.drain(Stream.fromEffect(end)))
     )
   }))
+
+/**
+ * Runs `sql` (without a FORMAT clause: JSONCompact is added) and streams its rows, as `streamBody` says. 64-bit
+ * integers come quoted, or JSON.parse would round those past 2^53 without a word (18.x quotes them by default,
+ * newer servers do not).
+ */
+export const streamQuery = (
+  client: ClickHouseClient,
+  sql: string,
+  options: QueryOptions
+): Stream.Stream<JsonRow, ClickHouseQueryError> =>
+  streamBody(client, sql, options, {
+    format: "JSONCompact",
+    settings: { output_format_json_quote_64bit_integers: 1 },
+    reader: () => new JsonCompactReader(options.columns)
+  })
+
+/**
+ * Runs `sql` (without a FORMAT clause: CSV is added) and streams its rows as the export's CSV, as `streamBody`
+ * says: ClickHouse's CSV rewritten by a CsvResultReader, with the extremes that tell a whole result (ADR 17).
+ */
+export const streamCsv = (
+  client: ClickHouseClient,
+  sql: string,
+  options: QueryOptions & { readonly columns: number }
+): Stream.Stream<CsvPiece, ClickHouseQueryError> =>
+  streamBody(client, sql, options, {
+    format: "CSV",
+    settings: { extremes: 1 },
+    reader: () => {
+      const reader = new CsvResultReader(options.columns)
+      return {
+        push: (chunk) => {
+          const piece = reader.push(chunk)
+          return piece === undefined ? [] : [piece]
+        },
+        end: () => reader.end()
+      }
+    }
+  })

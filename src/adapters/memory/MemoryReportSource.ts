@@ -1,7 +1,7 @@
 // The report catalogue evaluated in JavaScript over generated order lines, with the semantics of its SQL:
 // the merchant filter, local calendar days in the report's time zone, the same columns, order and formats.
 import { Duration, Effect, Layer, Option, Stream } from "effect"
-import { ReportSource } from "../../application/ports/ReportSource.js"
+import { csvOfRows, ReportSource } from "../../application/ports/ReportSource.js"
 import type { ReportQuery } from "../../application/ports/ReportSource.js"
 import { QueryFailed, QueryTimeout } from "../../domain/Errors.js"
 import type { MerchantId } from "../../domain/Identifiers.js"
@@ -162,33 +162,32 @@ const rowsOf = (dataset: Iterable<OrderLine>, report: ReportRequest): Stream.Str
 export const makeMemoryReportSource = (dataset: OrderLineDataset) =>
   Effect.gen(function*() {
     const faults = yield* FaultInjection
-    return ReportSource.of({
-      rows: (query: ReportQuery) =>
-        Stream.unwrap(Effect.gen(function*() {
-          const rows = rowsOf(dataset(query.merchantId), query.report)
-          const fault = yield* faults.fire("query")
-          if (Option.isNone(fault)) return rows
-          const { afterRows, kind, retryable } = fault.value
-          const failure: Stream.Stream<never, QueryTimeout | QueryFailed> = kind === "hang"
-            ? Stream.never
-            : kind === "timeout"
-            ? Stream.fail(
-              new QueryTimeout({
-                jobId: query.jobId,
-                afterMillis: Duration.toMillis(query.timeout),
-                rowsBeforeTimeout: afterRows
-              })
-            )
-            : Stream.fail(
-              new QueryFailed({
-                jobId: query.jobId,
-                detail: "injected fault: query error",
-                retryable: retryable ?? false
-              })
-            )
-          return Stream.concat(Stream.take(rows, afterRows), failure)
-        }))
-    })
+    const rows = (query: ReportQuery) =>
+      Stream.unwrap(Effect.gen(function*() {
+        const rows = rowsOf(dataset(query.merchantId), query.report)
+        const fault = yield* faults.fire("query")
+        if (Option.isNone(fault)) return rows
+        const { afterRows, kind, retryable } = fault.value
+        const failure: Stream.Stream<never, QueryTimeout | QueryFailed> = kind === "hang"
+          ? Stream.never
+          : kind === "timeout"
+          ? Stream.fail(
+            new QueryTimeout({
+              jobId: query.jobId,
+              afterMillis: Duration.toMillis(query.timeout),
+              rowsBeforeTimeout: afterRows
+            })
+          )
+          : Stream.fail(
+            new QueryFailed({
+              jobId: query.jobId,
+              detail: "injected fault: query error",
+              retryable: retryable ?? false
+            })
+          )
+        return Stream.concat(Stream.take(rows, afterRows), failure)
+      }))
+    return ReportSource.of({ rows, csv: (query) => csvOfRows(rows(query)) })
   })
 
 export const ReportSourceMemory = (dataset: OrderLineDataset) =>

@@ -10,8 +10,9 @@ import { setFlagsFromString } from "node:v8"
 import { runInNewContext } from "node:vm"
 import { ClickHouseClient } from "../../../src/adapters/clickhouse/ClickHouseClient.js"
 import { makeClickHouseReportSource } from "../../../src/adapters/clickhouse/ClickHouseReportSource.js"
-import { streamQuery } from "../../../src/adapters/clickhouse/ClickHouseStream.js"
+import { streamCsv, streamQuery } from "../../../src/adapters/clickhouse/ClickHouseStream.js"
 import type { QueryOptions } from "../../../src/adapters/clickhouse/ClickHouseStream.js"
+import { encodeRow } from "../../../src/domain/Csv.js"
 import { definitionOf, ReportRequest } from "../../../src/domain/Reports.js"
 import type { Column } from "../../../src/domain/Reports.js"
 import { ClickHouseServer } from "../../support/servers/ClickHouseServer.js"
@@ -46,12 +47,21 @@ const orders = Schema.decodeUnknownSync(ReportRequest)({
   params: { dateFrom: "2024-01-01", dateTo: "2024-03-31" }
 })
 const numberColumn: Column = { name: "n", type: "integer", header: "N" }
+const textColumn: Column = { name: "text", type: "string", header: "Text" }
+
+const HOSTILE = "it's \\ \"quoted\"\n'); DROP TABLE order_lines; --"
+
+/** A ClickHouse string literal: backslashes and quotes escaped (18.16 binds no parameters). */
+const literal = (text: string): string =>
+  `'${
+    text.replace(/\\/g, "\\\\").replace(/'/g, "\\'").replace(/\n/g, "\\n").replace(/\r/g, "\\r").replace(/\t/g, "\\t")
+  }'`
 
 /** The adapter's ReportSource with the catalogue's SQL replaced by `sql`, sent without parameters. */
-const sourceRunning = (sql: string) =>
+const sourceRunning = (sql: string, columns: ReadonlyArray<Column> = [numberColumn]) =>
   Effect.flatMap(ClickHouseClient, (client) =>
     makeClickHouseReportSource({
-      catalogue: (report) => ({ ...definitionOf(report), sql, columns: [numberColumn] }),
+      catalogue: (report) => ({ ...definitionOf(report), sql, columns }),
       parametersOf: () => ({})
     }).pipe(Effect.provideService(ClickHouseClient, client)))
 
@@ -184,6 +194,112 @@ layer(clientOn1816, { timeout: Duration.seconds(60), excludeTestServices: true }
       const query = queryOf(acme, orders, Duration.minutes(10))
       const rows = yield* Stream.runCollect(Stream.take(source.rows(query), 10))
       expect(Chunk.toReadonlyArray(rows)).toEqual(Array.from({ length: 10 }, (_, n) => [n]))
+      yield* waitUntil(Effect.map(runningQueries(query.jobId), (running) => running === 0))
+    }))
+
+  // The export's path: the server's CSV, rewritten by the CsvResultReader (ADR 17).
+
+  it.effect("CSV: millions of rows, each once and in order, in bounded memory", () =>
+    Effect.gen(function*() {
+      const total = 2_000_000
+      const client = yield* ClickHouseClient
+      const pieces = streamCsv(
+        client,
+        `SELECT number, toString(number * 7), 'padding-padding-padding-padding-padding-padding' FROM numbers(${total})`,
+        { queryId: queryId(), settings: { max_block_size: "65536" }, columns: 3 }
+      )
+      // As above: the heap after a full collection; buffers are freed by V8 in the background, at its own pace.
+      const retained = () => {
+        gc()
+        return process.memoryUsage().heapUsed
+      }
+      const baseline = retained()
+      const held: Array<number> = []
+      let next = 0
+      let misplaced = 0
+      let rest = ""
+      yield* Stream.runForEach(pieces, (piece) =>
+        Effect.sync(() => {
+          const lines = (rest + new TextDecoder().decode(piece.bytes)).split("\r\n")
+          rest = lines.pop()!
+          expect(lines).toHaveLength(piece.rows)
+          for (const line of lines) {
+            if (line !== `${next},${next * 7},padding-padding-padding-padding-padding-padding`) misplaced++
+            if (++next % 400_000 === 0) held.push(retained() - baseline)
+          }
+        }))
+      expect([next, misplaced, rest]).toEqual([total, 0, ""])
+      expect(held).toHaveLength(5)
+      expect(Math.max(...held)).toBeLessThan(16 * 1024 * 1024)
+    }))
+
+  it.effect("CSV: text that needs quoting or defusing comes out as encodeRow writes the rows JSONCompact reads", () =>
+    Effect.gen(function*() {
+      const texts = [
+        HOSTILE,
+        "=1+1",
+        "-12.5",
+        "-x",
+        "@SUM(A1)",
+        "\ttab",
+        "a,b",
+        "\"",
+        "",
+        "nan",
+        "é 😀",
+        "two\r\nlines"
+      ]
+      const sql = `SELECT number, arrayJoin([${
+        texts.map(literal).join(", ")
+      }]) AS text, toInt64(-9007199254740993) AS big
+        FROM numbers(3) ORDER BY number, text`
+      const source = yield* sourceRunning(sql, [numberColumn, textColumn, numberColumn])
+      const query = queryOf(acme, orders)
+      const rows = Chunk.toReadonlyArray(yield* Stream.runCollect(source.rows(query)))
+      const pieces = Chunk.toReadonlyArray(yield* Stream.runCollect(source.csv(query)))
+      expect(rows).toHaveLength(texts.length * 3)
+      expect(Buffer.concat(pieces.map((piece) => piece.bytes)).toString("utf8")).toBe(rows.map(encodeRow).join(""))
+      expect(pieces.reduce((sum, piece) => sum + piece.rows, 0)).toBe(rows.length)
+    }))
+
+  it.effect("CSV: an exception after the first bytes fails the stream with the server's code", () =>
+    Effect.gen(function*() {
+      const client = yield* ClickHouseClient
+      let delivered = 0
+      const error = yield* Effect.flip(Stream.runForEach(
+        streamCsv(client, "SELECT number, throwIf(number = 500000) FROM numbers(1000000)", {
+          queryId: queryId(),
+          settings: { max_block_size: "10000" },
+          columns: 2
+        }),
+        (piece) => Effect.sync(() => (delivered += piece.rows))
+      ))
+      expect(error.code).toBe(395)
+      expect(error.kind).toBe("server")
+      expect(delivered).toBeGreaterThan(0)
+      expect(delivered).toBeLessThanOrEqual(500_000)
+    }))
+
+  it.effect("CSV: a timeout after the first byte is a QueryTimeout with the rows delivered before it", () =>
+    Effect.gen(function*() {
+      const source = yield* sourceRunning(ENDLESS_ROWS)
+      const query = queryOf(acme, orders, Duration.seconds(1))
+      let delivered = 0
+      const error = yield* Effect.flip(
+        Stream.runForEach(source.csv(query), (piece) => Effect.sync(() => (delivered += piece.rows)))
+      )
+      assert(error._tag === "QueryTimeout")
+      expect(delivered).toBeGreaterThan(0)
+      expect(error.rowsBeforeTimeout).toBe(delivered)
+    }))
+
+  it.effect("CSV: interrupting the consumer while the server computes kills the query", () =>
+    Effect.gen(function*() {
+      const source = yield* sourceRunning(SLOW_AGGREGATE)
+      const query = queryOf(acme, orders, Duration.minutes(10))
+      const fiber = yield* Effect.fork(Stream.runDrain(source.csv(query)))
+      yield* waitUntil(Effect.map(runningQueries(query.jobId), (running) => running === 1))
+      yield* Fiber.interrupt(fiber)
       yield* waitUntil(Effect.map(runningQueries(query.jobId), (running) => running === 0))
     }))
 })

@@ -1,0 +1,285 @@
+// Reads ClickHouse's own CSV of a result as it arrives over HTTP and hands it on as the export's CSV (ADR 6) in one
+// pass over the bytes, without decoding a row into JavaScript values (ADR 17). ClickHouse already writes almost the
+// same dialect; what differs is rewritten here: quotes are kept only where a cell needs them, rows end with CRLF,
+// text that a spreadsheet would run as a formula gets its apostrophe, NULL and non-finite numbers become empty cells.
+//
+// A failure after the first bytes comes inside the body (the status is already 200), so the query runs with
+// `extremes = 1`: a whole result ends with a blank line and two rows (the columns' minimums and maximums), which the
+// server writes only once every row is out. A body counts as complete only if it ends with exactly that, or is empty.
+import type { CsvPiece } from "../../application/ports/ReportSource.js"
+import { ClickHouseQueryError, serverErrorOf } from "./JsonCompactReader.js"
+
+const LF = 0x0a
+const CR = 0x0d
+const QUOTE = 0x22
+const COMMA = 0x2c
+const APOSTROPHE = 0x27
+const TAB = 0x09
+const EQUALS = 0x3d
+const PLUS = 0x2b
+const MINUS = 0x2d
+const AT = 0x40
+const DOT = 0x2e
+const BACKSLASH = 0x5c
+const ZERO = 0x30
+const NINE = 0x39
+const LOWER_E = 0x65
+const UPPER_E = 0x45
+
+/** What is kept of a body once it has gone wrong: enough for ClickHouse's message, never the rest of a result. */
+const MAX_FAILURE_TEXT = 64 * 1024
+/** The longest row accepted: a row still open past this is not a result's row, or not one a spreadsheet could take. */
+export const MAX_ROW_BYTES = 16 * 1024 * 1024
+/** The extremes: the columns' minimums, then their maximums. */
+const EXTREMES_ROWS = 2
+
+const isDigit = (c: number): boolean => c >= ZERO && c <= NINE
+
+/** The bytes [from, to) read as a plain number ("-12.5", "3e4", ".5"), as the Csv module's rule says. */
+const isPlainNumber = (bytes: Uint8Array, from: number, to: number): boolean => {
+  let i = from
+  if (i < to && (bytes[i] === PLUS || bytes[i] === MINUS)) i++
+  const integral = i
+  while (i < to && isDigit(bytes[i]!)) i++
+  let digits = i - integral
+  if (i < to && bytes[i] === DOT) {
+    const fraction = ++i
+    while (i < to && isDigit(bytes[i]!)) i++
+    digits += i - fraction
+  }
+  if (digits === 0) return false
+  if (i < to && (bytes[i] === LOWER_E || bytes[i] === UPPER_E)) {
+    i++
+    if (i < to && (bytes[i] === PLUS || bytes[i] === MINUS)) i++
+    const exponent = i
+    while (i < to && isDigit(bytes[i]!)) i++
+    if (i === exponent) return false
+  }
+  return i === to
+}
+
+/** Text starting like a formula ("=", "+", "-", "@", tab, CR) that is not a plain number: it gets an apostrophe. */
+const needsDefusing = (bytes: Uint8Array, from: number, to: number): boolean => {
+  if (from === to) return false
+  const c = bytes[from]!
+  if (c === EQUALS || c === AT || c === TAB || c === CR) return true
+  return (c === PLUS || c === MINUS) && !isPlainNumber(bytes, from, to)
+}
+
+/** ClickHouse's unquoted cells that are no value in the export: NULL and the non-finite floats. */
+const isEmptyValue = (bytes: Uint8Array, from: number, to: number): boolean => {
+  const length = to - from
+  if (length === 2) return bytes[from] === BACKSLASH && bytes[from + 1] === 0x4e // \N
+  if (length < 3 || length > 4) return false
+  let start = from
+  if (length === 4) {
+    if (bytes[from] !== PLUS && bytes[from] !== MINUS) return false
+    start++
+  }
+  const a = bytes[start]!, b = bytes[start + 1]!, c = bytes[start + 2]!
+  return (a === 0x6e && b === 0x61 && c === 0x6e) || (a === 0x69 && b === 0x6e && c === 0x66) // nan, inf
+}
+
+/** Moves bytes [from, to) right by `by`: by hand for a cell's few bytes, where a native call would cost more. */
+const moveRight = (bytes: Uint8Array, from: number, to: number, by: number): void => {
+  if (to - from > 64) {
+    bytes.copyWithin(from + by, from, to)
+    return
+  }
+  for (let i = to - 1; i >= from; i--) bytes[i + by] = bytes[i]!
+}
+
+/** Where a row stopped being read: complete, waiting for more bytes, or not a row of this result. */
+const INCOMPLETE = -1
+const MALFORMED = -2
+
+/**
+ * An incremental reader of one CSV body of `columns` columns with ClickHouse's extremes at its end: `push` each
+ * chunk and get the export's CSV of the rows completed by it, then `end` once the body is over. `end` throws a
+ * ClickHouseQueryError unless the body was a whole result; rows that came before a failure have been handed on,
+ * so a caller must not keep them unless `end` returns.
+ */
+export class CsvResultReader {
+  private state: "rows" | "extremes" | "failed" = "rows"
+  private pending: Uint8Array | undefined = undefined
+  private output = new Uint8Array(0)
+  private failure = ""
+  private extremesRows = 0
+  /** The start of the last row handed on (a copy, at most MAX_FAILURE_TEXT bytes). */
+  private lastRow: Uint8Array | undefined = undefined
+  private bodyBytes = 0
+  private rowCount = 0
+
+  constructor(private readonly columns: number) {}
+
+  /** How many rows have been handed on. */
+  get rows(): number {
+    return this.rowCount
+  }
+
+  push(chunk: Uint8Array): CsvPiece | undefined {
+    this.bodyBytes += chunk.length
+    if (this.state === "failed") {
+      this.keepFailureText(chunk, 0, chunk.length)
+      return undefined
+    }
+    const bytes = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk])
+    this.pending = undefined
+    // A row grows its output by at most one byte for each byte it reads (a CR, an apostrophe or a quote).
+    if (this.output.length < bytes.length * 2) this.output = new Uint8Array(bytes.length * 2)
+    const out = this.output
+    let written = 0
+    let rows = 0
+    let at = 0
+    let lastRowStart = -1
+    while (at < bytes.length) {
+      if (this.state === "rows" && bytes[at] === LF) {
+        this.state = "extremes"
+        at++
+        continue
+      }
+      const start = at
+      const end = this.row(bytes, at, out, written)
+      if (end === INCOMPLETE) {
+        if (bytes.length - at > MAX_ROW_BYTES) {
+          this.fail(bytes, at, `a row of more than ${MAX_ROW_BYTES} bytes, or a quote never closed`)
+          break
+        }
+        this.pending = bytes.slice(at)
+        break
+      }
+      if (end === MALFORMED) {
+        this.fail(bytes, at)
+        break
+      }
+      at = end
+      if (this.state === "rows") {
+        written = this.written
+        rows++
+        lastRowStart = start
+      } else if (++this.extremesRows > EXTREMES_ROWS) {
+        this.fail(bytes, start)
+        break
+      }
+    }
+    if (lastRowStart >= 0) this.lastRow = bytes.slice(lastRowStart, Math.min(at, lastRowStart + MAX_FAILURE_TEXT))
+    this.rowCount += rows
+    return rows === 0 ? undefined : { bytes: out.slice(0, written), rows }
+  }
+
+  /** The body is over: throws unless it held a whole result. */
+  end(): void {
+    if (this.state === "failed") throw serverErrorOf(this.failure, "truncated")
+    if (this.pending !== undefined) {
+      throw serverErrorOf(Buffer.from(this.pending.subarray(0, MAX_FAILURE_TEXT)).toString("utf8"), "truncated")
+    }
+    const complete = this.state === "extremes" ? this.extremesRows === EXTREMES_ROWS : this.bodyBytes === 0
+    const lastRow = this.lastRow === undefined ? "" : Buffer.from(this.lastRow).toString("utf8")
+    if (!complete && lastRow.startsWith("Code:")) {
+      // An exception with as many commas as a row has cells passed for a row. It is not one (a result's rows never
+      // start with unquoted text), and it says why no extremes came.
+      throw serverErrorOf(lastRow, "truncated")
+    }
+    if (!complete) {
+      throw new ClickHouseQueryError({
+        code: undefined,
+        type: undefined,
+        kind: "truncated",
+        message: `the result ended before its end (${this.rowCount} rows read, no extremes after them)`
+      })
+    }
+  }
+
+  /** Where the last row's output ended. */
+  private written = 0
+
+  /**
+   * Reads the row starting at `from` and writes it to `out` at `at` in the export's dialect; returns where the next
+   * row starts, INCOMPLETE when the bytes end inside it, MALFORMED when it is not a row of `columns` cells.
+   */
+  private row(bytes: Uint8Array, from: number, out: Uint8Array, at: number): number {
+    // Cells are copied while they are scanned. Most need nothing else; the few that need quotes or an apostrophe
+    // in front are moved one or two bytes to the right once that is known, at the cell's end.
+    const length = bytes.length
+    let p = from
+    let o = at
+    let cells = 0
+    for (;;) {
+      if (p >= length) return INCOMPLETE
+      const cell = o
+      if (bytes[p] === QUOTE) {
+        // A quoted cell: its text runs to the first quote that is not doubled, and is copied as it is (doubled
+        // quotes included, which is how ADR 6 writes them too).
+        let special = false
+        p++
+        for (;;) {
+          let c = 0
+          while (p < length && (c = bytes[p]!) !== QUOTE) {
+            if (c <= COMMA && (c === COMMA || c === LF || c === CR)) special = true
+            out[o++] = c
+            p++
+          }
+          if (p + 1 >= length) return INCOMPLETE
+          if (bytes[p + 1] !== QUOTE) break
+          special = true
+          out[o++] = QUOTE
+          out[o++] = QUOTE
+          p += 2
+        }
+        p++
+        const defuse = needsDefusing(out, cell, o)
+        if (special || defuse) {
+          const shift = (special ? 1 : 0) + (defuse ? 1 : 0)
+          moveRight(out, cell, o, shift)
+          o += shift
+          if (special) out[cell] = QUOTE
+          if (defuse) out[cell + shift - 1] = APOSTROPHE
+          if (special) out[o++] = QUOTE
+        }
+      } else {
+        // A number, NULL (\N), or a bool: never quoted by ClickHouse, and never holding a quote.
+        let c = 0
+        while (p < length && (c = bytes[p]!) !== COMMA && c !== LF) {
+          if (c === QUOTE || c === CR) return MALFORMED
+          out[o++] = c
+          p++
+        }
+        if (p >= length) return INCOMPLETE
+        if (isEmptyValue(out, cell, o)) {
+          o = cell
+        } else if (needsDefusing(out, cell, o)) {
+          moveRight(out, cell, o, 1)
+          out[cell] = APOSTROPHE
+          o++
+        }
+      }
+      cells++
+      const next = bytes[p]
+      if (next === COMMA) {
+        out[o++] = COMMA
+        p++
+      } else if (next === LF) {
+        if (cells !== this.columns) return MALFORMED
+        out[o++] = CR
+        out[o++] = LF
+        this.written = o
+        return p + 1
+      } else {
+        return MALFORMED
+      }
+    }
+  }
+
+  private fail(bytes: Uint8Array, from: number, reason?: string): void {
+    this.state = "failed"
+    this.pending = undefined
+    if (reason !== undefined) this.failure = `${reason}: `
+    this.keepFailureText(bytes, from, bytes.length)
+  }
+
+  private keepFailureText(bytes: Uint8Array, from: number, to: number): void {
+    const room = MAX_FAILURE_TEXT - this.failure.length
+    if (room <= 0) return
+    this.failure += Buffer.from(bytes.buffer, bytes.byteOffset + from, Math.min(to - from, room)).toString("utf8")
+  }
+}

@@ -1,0 +1,195 @@
+// The CSV reader on bodies written the way ClickHouse writes CSV (strings always quoted with quotes doubled, numbers
+// bare, NULL as \N, LF row ends, the extremes after a blank line), whole and failing, in pieces of any size: what it
+// hands on is exactly what the export's own encoder (ADR 6) writes for the same cells, and a body counts only with
+// its extremes.
+import { assert, describe, expect, it } from "@effect/vitest"
+import { FastCheck } from "effect"
+import { CsvResultReader } from "../../../src/adapters/clickhouse/CsvResultReader.js"
+import { ClickHouseQueryError } from "../../../src/adapters/clickhouse/JsonCompactReader.js"
+import { encodeRow } from "../../../src/domain/Csv.js"
+import type { Cell, ReportRow } from "../../../src/domain/Reports.js"
+
+/** A cell as ClickHouse's CSV output format writes it. */
+const clickHouseCell = (cell: Cell): string => {
+  switch (typeof cell) {
+    case "string":
+      return `"${cell.replace(/"/g, "\"\"")}"`
+    case "number":
+      return Number.isNaN(cell) ? "nan" : cell === Infinity ? "inf" : cell === -Infinity ? "-inf" : String(cell)
+    case "bigint":
+      return String(cell)
+    case "boolean":
+      return String(cell)
+    default:
+      return "\\N"
+  }
+}
+
+const clickHouseRow = (row: ReportRow): string => row.map(clickHouseCell).join(",") + "\n"
+
+/** A whole body: the rows, then a blank line and the extremes (two rows of the same width), or nothing at all. */
+const bodyOf = (rows: ReadonlyArray<ReportRow>): string =>
+  rows.length === 0
+    ? ""
+    : rows.map(clickHouseRow).join("") + "\n" + clickHouseRow(rows[0]!) + clickHouseRow(rows.at(-1)!)
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+
+/** The body's bytes cut at the given offsets. */
+const piecesOf = (body: string, cuts: ReadonlyArray<number> = []): Array<Uint8Array> => {
+  const bytes = Buffer.from(encoder.encode(body))
+  const at = [...new Set(cuts.map((cut) => cut % (bytes.length + 1)))].sort((a, b) => a - b)
+  const pieces: Array<Uint8Array> = []
+  let from = 0
+  for (const cut of [...at, bytes.length]) {
+    pieces.push(bytes.subarray(from, cut))
+    from = cut
+  }
+  return pieces
+}
+
+const read = (pieces: ReadonlyArray<Uint8Array>, columns: number) => {
+  const reader = new CsvResultReader(columns)
+  let text = ""
+  let rows = 0
+  try {
+    for (const piece of pieces) {
+      const out = reader.push(piece)
+      if (out !== undefined) {
+        text += decoder.decode(out.bytes)
+        rows += out.rows
+      }
+    }
+    reader.end()
+    return { text, rows, error: undefined }
+  } catch (error) {
+    assert(error instanceof ClickHouseQueryError, String(error))
+    return { text, rows, error }
+  }
+}
+
+const nastyText = FastCheck.string({
+  unit: FastCheck.constantFrom("\"", ",", "\n", "\r", "=", "+", "-", "@", "\t", " ", "é", "😀", "a", "1", ".", "e"),
+  maxLength: 12
+})
+const cell: FastCheck.Arbitrary<Cell> = FastCheck.oneof(
+  nastyText,
+  FastCheck.string({ unit: "grapheme", maxLength: 12 }),
+  FastCheck.integer(),
+  FastCheck.bigInt({ min: -(2n ** 70n), max: 2n ** 70n }),
+  FastCheck.boolean(),
+  FastCheck.constant(null),
+  FastCheck.constantFrom(NaN, Infinity, -Infinity)
+)
+const table = (width: number) =>
+  FastCheck.array(FastCheck.array(cell, { minLength: width, maxLength: width }), { minLength: 1, maxLength: 12 })
+
+const ROWS: ReadonlyArray<ReportRow> = [
+  ["o-1", 1, "2024-01-02 03:04:05", "Product \"A\", large", "-12.50", "=HYPERLINK(\"x\")"],
+  ["o-2", 2, "2024-01-02 03:04:06", "two\nlines", "0.99", "@SUM(A1)"]
+]
+
+describe("CsvResultReader", () => {
+  it.prop(
+    "writes exactly what encodeRow writes for the same cells, whatever the pieces",
+    [FastCheck.integer({ min: 1, max: 6 }).chain((width) => table(width)), FastCheck.array(FastCheck.nat())],
+    ([rows, cuts]) => {
+      const result = read(piecesOf(bodyOf(rows), cuts), rows[0]!.length)
+      expect(result.error).toBeUndefined()
+      expect(result.text).toBe(rows.map(encodeRow).join(""))
+      expect(result.rows).toBe(rows.length)
+    },
+    { fastCheck: { numRuns: 400 } }
+  )
+
+  it("quotes only the cells that need it, ends rows with CRLF and defuses formulas", () => {
+    const result = read(piecesOf(bodyOf(ROWS)), 6)
+    expect(result.text).toBe(
+      "o-1,1,2024-01-02 03:04:05,\"Product \"\"A\"\", large\",-12.50,\"'=HYPERLINK(\"\"x\"\")\"\r\n" +
+        "o-2,2,2024-01-02 03:04:06,\"two\nlines\",0.99,'@SUM(A1)\r\n"
+    )
+  })
+
+  it("NULL and non-finite numbers are empty cells; integers past 2^53 and booleans are kept as written", () => {
+    const body = "\\N,nan,-inf,+inf,inf,18446744073709551615,true,\"\\N\"\n\n" +
+      "\\N,nan,-inf,+inf,inf,1,true,\"\"\n".repeat(2)
+    expect(read(piecesOf(body), 8).text).toBe(",,,,,18446744073709551615,true,\\N\r\n")
+  })
+
+  it("an empty body is an empty result", () => {
+    expect(read([], 3)).toEqual({ text: "", rows: 0, error: undefined })
+    expect(read([new Uint8Array(0)], 3)).toEqual({ text: "", rows: 0, error: undefined })
+  })
+
+  it("a body cut anywhere before its last byte fails, whichever row it was in", () => {
+    const body = encoder.encode(bodyOf(ROWS))
+    for (let cut = 1; cut < body.length; cut++) {
+      const result = read([body.subarray(0, cut)], 6)
+      expect(result.error, `cut at ${cut}`).toBeDefined()
+    }
+    expect(read([body], 6).error).toBeUndefined()
+  })
+
+  it("an exception after rows fails with ClickHouse's code, in each server's wording", () => {
+    const rows = ROWS.map(clickHouseRow).join("")
+    const exceptions = [
+      // 18.x
+      "Code: 159, e.displayText() = DB::Exception: Timeout exceeded: elapsed 1.004 seconds, maximum: 1, e.what() = DB::Exception\n",
+      // 22.x - 25.x
+      "Code: 159. DB::Exception: Timeout exceeded: elapsed 1.00 seconds, maximum: 1. (TIMEOUT_EXCEEDED) (version 24.8.1.1)\n",
+      // 25.11+, framed by the response's exception tag
+      "__exception__\r\nqwertyuiopasdfgh\r\nCode: 159. DB::Exception: Timeout exceeded. (TIMEOUT_EXCEEDED)\r\n70 qwertyuiopasdfgh\r\n__exception__\r\n"
+    ]
+    for (const exception of exceptions) {
+      const result = read(piecesOf(rows + exception, [rows.length + 7]), 6)
+      assert(result.error !== undefined, exception)
+      expect(result.error.code).toBe(159)
+      expect(result.error.message).toContain("Timeout exceeded")
+      // What came before the failure was handed on; the caller throws it away with the failure.
+      expect(result.rows).toBe(2)
+    }
+  })
+
+  it("an exception that has as many commas as a row has cells still fails: no extremes follow it", () => {
+    const exception = "Code: 241, e.displayText() = DB::Exception: Memory limit exceeded, a, b, c, d\n"
+    const result = read(piecesOf(ROWS.map(clickHouseRow).join("") + exception), 6)
+    assert(result.error !== undefined)
+    expect(result.error.code).toBe(241)
+  })
+
+  it("rows without extremes, one extremes row only, or rows after them fail", () => {
+    const rows = ROWS.map(clickHouseRow).join("")
+    for (
+      const body of [rows, rows + "\n", rows + "\n" + clickHouseRow(ROWS[0]!), bodyOf(ROWS) + clickHouseRow(ROWS[0]!)]
+    ) {
+      const result = read(piecesOf(body), 6)
+      assert(result.error !== undefined, JSON.stringify(body))
+      expect(result.error.kind).toBe("truncated")
+    }
+  })
+
+  it("a row of another width, or text that is no CSV cell, fails", () => {
+    for (
+      const body of [
+        "\"a\",1\n\n\"a\",1\n\"a\",1\n",
+        "\"a\",1,2,3\n\n",
+        "\"a\"x,1,2\n\n",
+        "a\"b,1,2\n\n",
+        "\"a\",1\r,2\n\n"
+      ]
+    ) {
+      expect(read(piecesOf(body), 3).error, JSON.stringify(body)).toBeDefined()
+    }
+  })
+
+  it("a quote never closed fails at the end of the body, and a row cannot grow past its limit", () => {
+    expect(read(piecesOf("\"abc,1,2\n\n"), 3).error).toBeDefined()
+    const reader = new CsvResultReader(1)
+    const piece = new Uint8Array(4 * 1024 * 1024).fill(0x61)
+    piece[0] = 0x22
+    reader.push(piece)
+    for (let i = 0; i < 4; i++) reader.push(new Uint8Array(4 * 1024 * 1024).fill(0x61))
+    expect(() => reader.end()).toThrow(/more than 16777216 bytes/)
+  })
+})
