@@ -177,15 +177,17 @@ export class ChdbEngine extends Effect.Service<ChdbEngine>()("exports/chdb/ChdbE
         )
 
       /**
-       * Streams a query's rows, one engine block at a time, pulled only as fast as the consumer reads: memory stays
-       * at one block whatever the size of the result. Each stream runs on a connection of its own (a chdb connection
-       * streams one result at a time; opening one costs about a millisecond), closed when the stream ends, fails
-       * or is interrupted; a query still running then is killed.
+       * Streams a query's result in `format`, one engine block at a time, pulled only as fast as the consumer reads:
+       * memory stays at one block whatever the size of the result. Each stream runs on a connection of its own (a
+       * chdb connection streams one result at a time; opening one costs about a millisecond), closed when the stream
+       * ends, fails or is interrupted; a query still running then is killed.
        */
-      const stream = (sql: string, parameters: ChdbParameters, options: StreamOptions = {}): Stream.Stream<
-        JsonRow,
-        ChdbError
-      > =>
+      const blocks = (
+        sql: string,
+        parameters: ChdbParameters,
+        format: string,
+        options: StreamOptions
+      ): Stream.Stream<StreamChunk, ChdbError> =>
         Stream.unwrapScoped(Effect.gen(function*() {
           const tag = `${options.label ?? "query"} ${randomUUID()}`
           const connectionArgs = yield* connectionArgsOf({ ...options.settings, log_comment: tag })
@@ -202,7 +204,7 @@ export class ChdbEngine extends Effect.Service<ChdbEngine>()("exports/chdb/ChdbE
           )
           const results: ChdbQueryStream = yield* Effect.acquireRelease(
             Effect.try({
-              try: () => connection.queryStreamBind(sql, parameters, { format: "JSONCompactEachRow" }),
+              try: () => connection.queryStreamBind(sql, parameters, { format }),
               catch: chdbErrorFrom("stream")
             }),
             (results) => Effect.sync(() => results.cancel())
@@ -218,22 +220,38 @@ export class ChdbEngine extends Effect.Service<ChdbEngine>()("exports/chdb/ChdbE
             fetched.then(() => (fetching = false), () => (fetching = false))
             return fetched
           }
-          const pull: Effect.Effect<Chunk.Chunk<JsonRow>, Option.Option<ChdbError>> = Effect.tryPromise({
+          const pull: Effect.Effect<StreamChunk, Option.Option<ChdbError>> = Effect.tryPromise({
             try: next,
             catch: (error) => Option.some(chdbErrorFrom("stream")(error))
           }).pipe(
-            Effect.flatMap((result) =>
-              result.done
-                ? Effect.fail(Option.none())
-                : Effect.try({
-                  try: () => Chunk.unsafeFromArray(parseRows(result.value.text())),
-                  catch: (error) => Option.some(chdbErrorFrom("stream")(error))
-                })
-            )
+            Effect.flatMap((result) => (result.done ? Effect.fail(Option.none()) : Effect.succeed(result.value)))
           )
-          return Stream.repeatEffectChunkOption(pull)
+          return Stream.repeatEffectOption(pull)
         }))
 
-      return { dataDir, execute, query, insert, stream } as const
+      /** Streams a query's rows (see `blocks`). */
+      const stream = (sql: string, parameters: ChdbParameters, options: StreamOptions = {}): Stream.Stream<
+        JsonRow,
+        ChdbError
+      > =>
+        blocks(sql, parameters, "JSONCompactEachRow", options).pipe(
+          Stream.mapConcatChunkEffect((block) =>
+            Effect.try({
+              try: () => Chunk.unsafeFromArray(parseRows(block.text())),
+              catch: chdbErrorFrom("stream")
+            })
+          )
+        )
+
+      /** Streams a query's result as the bytes of `format` (see `blocks`): "CSV", say, for a file. */
+      const streamBytes = (
+        sql: string,
+        parameters: ChdbParameters,
+        format: string,
+        options: StreamOptions = {}
+      ): Stream.Stream<Uint8Array, ChdbError> =>
+        Stream.map(blocks(sql, parameters, format, options), (block) => block.raw())
+
+      return { dataDir, execute, query, insert, stream, streamBytes } as const
     })
 }) {}

@@ -1,14 +1,22 @@
 // The report catalogue run on the embedded ClickHouse (chdb) exactly as production runs it: the catalogue's SQL,
 // its parameters bound by the engine, rows streamed block by block as the export reads them.
 import { Chunk, Duration, Effect, Layer, Stream } from "effect"
-import { csvOfRows, ReportSource } from "../../application/ports/ReportSource.js"
+import { ReportSource } from "../../application/ports/ReportSource.js"
 import type { ReportQuery } from "../../application/ports/ReportSource.js"
 import type { QueryFailed, QueryTimeout } from "../../domain/Errors.js"
 import type { Cell, Column, ReportDefinition, ReportRequest, ReportRow } from "../../domain/Reports.js"
 import { definitionOf, queryParametersOf } from "../../domain/Reports.js"
+import { csvResultOf } from "../clickhouse/CsvResultReader.js"
+import type { ClickHouseQueryError } from "../clickhouse/JsonCompactReader.js"
 import { reportFailure, TIMEOUT_EXCEEDED } from "../clickhouse/ReportFailure.js"
-import type { ChdbError, ChdbSettings, JsonRow } from "./ChdbEngine.js"
-import { ChdbEngine } from "./ChdbEngine.js"
+import type { ChdbSettings, JsonRow } from "./ChdbEngine.js"
+import { ChdbEngine, ChdbError } from "./ChdbEngine.js"
+
+/** A body the CSV reader refused, as the engine's error: its code and words, for the same mapping. */
+const asChdbError = (error: ChdbError | ClickHouseQueryError): ChdbError =>
+  error._tag === "ChdbError"
+    ? error
+    : new ChdbError({ operation: "stream", clickhouseCode: error.code, kind: error.kind, message: error.message })
 
 /**
  * Failures that another attempt, seconds later, may not meet: the engine was short of memory or of query slots
@@ -88,7 +96,22 @@ export const makeChdbReportSource = (catalogue: (report: ReportRequest) => Repor
           Stream.withSpan("ChdbReportSource.rows", { attributes: { reportType: query.report._tag } })
         )
       })
-    return ReportSource.of({ rows, csv: (query) => csvOfRows(rows(query)) })
+    // The engine writes the CSV and the reader rewrites what differs from ADR 6, as for the server (ADR 17).
+    const csv = (query: ReportQuery) =>
+      Stream.suspend(() => {
+        const definition = catalogue(query.report)
+        let rowsRead = 0
+        const body = engine.streamBytes(definition.sql, queryParametersOf(query.merchantId, query.report), "CSV", {
+          settings: { ...settingsFor(query.timeout), extremes: 1 },
+          label: query.jobId
+        })
+        return csvResultOf(body, definition.columns.length).pipe(
+          Stream.tap((piece) => Effect.sync(() => void (rowsRead += piece.rows))),
+          Stream.mapError((error) => reportErrorOf(query, rowsRead, asChdbError(error))),
+          Stream.withSpan("ChdbReportSource.csv", { attributes: { reportType: query.report._tag } })
+        )
+      })
+    return ReportSource.of({ rows, csv })
   })
 
 /** The catalogue's reports from the embedded engine. Needs a ChdbEngine whose data directory has order_lines. */

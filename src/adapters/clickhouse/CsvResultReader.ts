@@ -6,6 +6,7 @@
 // A failure after the first bytes comes inside the body (the status is already 200), so the query runs with
 // `extremes = 1`: a whole result ends with a blank line and two rows (the columns' minimums and maximums), which the
 // server writes only once every row is out. A body counts as complete only if it ends with exactly that, or is empty.
+import { Chunk, Effect, Stream } from "effect"
 import type { CsvPiece } from "../../application/ports/ReportSource.js"
 import { ClickHouseQueryError, serverErrorOf } from "./JsonCompactReader.js"
 
@@ -283,3 +284,35 @@ export class CsvResultReader {
     this.failure += Buffer.from(bytes.buffer, bytes.byteOffset + from, Math.min(to - from, room)).toString("utf8")
   }
 }
+
+const readerFailure = (error: unknown): ClickHouseQueryError =>
+  error instanceof ClickHouseQueryError ? error : serverErrorOf(String(error), "client")
+
+/**
+ * A body of ClickHouse CSV with extremes, streamed through a CsvResultReader: the export's CSV, in pieces of whole
+ * rows, and a failure unless the body held a whole result.
+ */
+export const csvResultOf = <E>(
+  body: Stream.Stream<Uint8Array, E>,
+  columns: number
+): Stream.Stream<CsvPiece, E | ClickHouseQueryError> =>
+  Stream.suspend(() => {
+    const reader = new CsvResultReader(columns)
+    const read = (chunk: Uint8Array, pieces: Array<CsvPiece>) => {
+      const piece = reader.push(chunk)
+      if (piece !== undefined) pieces.push(piece)
+    }
+    return body.pipe(
+      Stream.mapChunksEffect((chunks) =>
+        Effect.try({
+          try: () => {
+            const pieces: Array<CsvPiece> = []
+            for (const chunk of chunks) read(chunk, pieces)
+            return Chunk.unsafeFromArray(pieces)
+          },
+          catch: readerFailure
+        })
+      ),
+      Stream.concat(Stream.drain(Stream.fromEffect(Effect.try({ try: () => reader.end(), catch: readerFailure }))))
+    )
+  })

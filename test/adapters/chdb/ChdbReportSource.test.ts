@@ -142,63 +142,71 @@ const waitUntilNoneRunning = (query: ReportQuery) =>
     Effect.timeout(Duration.seconds(5))
   )
 
+/** Both ways of reading a report, each as the rows delivered, piece by piece. */
+const READS = {
+  rows: (source: ReportSource["Type"], query: ReportQuery) => Stream.map(source.rows(query), () => 1),
+  csv: (source: ReportSource["Type"], query: ReportQuery) => Stream.map(source.csv(query), (piece) => piece.rows)
+}
+
 describe("chdb ReportSource: failures and interruption", () => {
-  it.effect("a query that fails is a QueryFailed with ClickHouse's code and message, not retried", () =>
-    Effect.gen(function*() {
-      const source = yield* ReportSource
-      const error = yield* Effect.flip(Stream.runDrain(source.rows(queryOf(acme, orders))))
-      assert(error._tag === "QueryFailed")
-      expect(error.retryable).toBe(false)
-      expect(error.detail).toMatch(/Code: 60\..*UNKNOWN_TABLE/s)
-    }).pipe(Effect.provide(ReportSourceChdb.pipe(Layer.provide(freshEngine())))))
+  for (const [name, read] of Object.entries(READS)) {
+    it.effect(`${name}: a query that fails is a QueryFailed with ClickHouse's code and message, not retried`, () =>
+      Effect.gen(function*() {
+        const source = yield* ReportSource
+        const error = yield* Effect.flip(Stream.runDrain(read(source, queryOf(acme, orders))))
+        assert(error._tag === "QueryFailed")
+        expect(error.retryable).toBe(false)
+        expect(error.detail).toMatch(/Code: 60\..*UNKNOWN_TABLE/s)
+      }).pipe(Effect.provide(ReportSourceChdb.pipe(Layer.provide(freshEngine())))))
 
-  it.effect("SQL the engine rejects is a QueryFailed too", () =>
-    Effect.gen(function*() {
-      const source = yield* ReportSource
-      const error = yield* Effect.flip(Stream.runDrain(source.rows(queryOf(acme, orders))))
-      assert(error._tag === "QueryFailed")
-      expect(error.retryable).toBe(false)
-      expect(error.detail).toMatch(/Code: 47\..*UNKNOWN_IDENTIFIER/s)
-    }).pipe(Effect.provide(sourceRunning("SELECT no_such_column FROM order_lines"))))
+    it.effect(`${name}: SQL the engine rejects is a QueryFailed too`, () =>
+      Effect.gen(function*() {
+        const source = yield* ReportSource
+        const error = yield* Effect.flip(Stream.runDrain(read(source, queryOf(acme, orders))))
+        assert(error._tag === "QueryFailed")
+        expect(error.retryable).toBe(false)
+        expect(error.detail).toMatch(/Code: 47\..*UNKNOWN_IDENTIFIER/s)
+      }).pipe(Effect.provide(sourceRunning("SELECT no_such_column FROM order_lines"))))
 
-  it.live("the engine stops a query at its timeout: QueryTimeout, with the rows delivered before it", () =>
-    Effect.gen(function*() {
-      const source = yield* ReportSource
-      const query = queryOf(acme, orders, Duration.millis(300))
-      let delivered = 0
-      const started = Date.now()
-      const error = yield* Effect.flip(
-        Stream.runDrain(Stream.tap(source.rows(query), () => Effect.sync(() => delivered++)))
-      )
-      assert(error._tag === "QueryTimeout")
-      expect(error.afterMillis).toBe(300)
-      expect(delivered).toBeGreaterThan(0)
-      expect(error.rowsBeforeTimeout).toBe(delivered)
-      expect(Date.now() - started).toBeLessThan(5_000)
-    }).pipe(Effect.provide(sourceRunning(ENDLESS_ROWS))))
+    it.live(`${name}: the engine stops a query at its timeout: QueryTimeout, with the rows delivered before it`, () =>
+      Effect.gen(function*() {
+        const source = yield* ReportSource
+        const query = queryOf(acme, orders, Duration.millis(300))
+        let delivered = 0
+        const started = Date.now()
+        const error = yield* Effect.flip(
+          Stream.runForEach(read(source, query), (rows) => Effect.sync(() => (delivered += rows)))
+        )
+        assert(error._tag === "QueryTimeout")
+        expect(error.afterMillis).toBe(300)
+        expect(delivered).toBeGreaterThan(0)
+        expect(error.rowsBeforeTimeout).toBe(delivered)
+        expect(Date.now() - started).toBeLessThan(5_000)
+      }).pipe(Effect.provide(sourceRunning(ENDLESS_ROWS))))
 
-  it.live("a timeout while the engine is still computing the first row is a QueryTimeout with no rows", () =>
-    Effect.gen(function*() {
-      const source = yield* ReportSource
-      const error = yield* Effect.flip(Stream.runDrain(source.rows(queryOf(acme, orders, Duration.millis(300)))))
-      assert(error._tag === "QueryTimeout")
-      expect(error.rowsBeforeTimeout).toBe(0)
-    }).pipe(Effect.provide(sourceRunning(SLOW_AGGREGATE))))
+    it.live(`${name}: a timeout while the engine is still computing the first row is a QueryTimeout with no rows`, () =>
+      Effect.gen(function*() {
+        const source = yield* ReportSource
+        const error = yield* Effect.flip(Stream.runDrain(read(source, queryOf(acme, orders, Duration.millis(300)))))
+        assert(error._tag === "QueryTimeout")
+        expect(error.rowsBeforeTimeout).toBe(0)
+      }).pipe(Effect.provide(sourceRunning(SLOW_AGGREGATE))))
 
-  it.live("interrupting the consumer mid-query kills the query, and the engine goes on serving", () =>
-    Effect.gen(function*() {
-      const source = yield* ReportSource
-      const query = queryOf(acme, orders)
-      const fiber = yield* Effect.fork(Stream.runDrain(source.rows(query)))
-      yield* runningQueries(query.jobId).pipe(
-        Effect.repeat({ until: (running) => running === 1, schedule: Schedule.spaced(Duration.millis(20)) })
-      )
-      yield* Effect.sleep(Duration.millis(200))
-      yield* Fiber.interrupt(fiber)
-      // Left alone, the query would run for its whole 60 s timeout.
-      yield* waitUntilNoneRunning(query)
-      expect(yield* countOrderLines).toBe(600)
-    }).pipe(Effect.provide(sourceRunning(SLOW_AGGREGATE))))
+    it.live(`${name}: interrupting the consumer mid-query kills the query, and the engine goes on serving`, () =>
+      Effect.gen(function*() {
+        const source = yield* ReportSource
+        const query = queryOf(acme, orders)
+        const fiber = yield* Effect.fork(Stream.runDrain(read(source, query)))
+        yield* runningQueries(query.jobId).pipe(
+          Effect.repeat({ until: (running) => running === 1, schedule: Schedule.spaced(Duration.millis(20)) })
+        )
+        yield* Effect.sleep(Duration.millis(200))
+        yield* Fiber.interrupt(fiber)
+        // Left alone, the query would run for its whole 60 s timeout.
+        yield* waitUntilNoneRunning(query)
+        expect(yield* countOrderLines).toBe(600)
+      }).pipe(Effect.provide(sourceRunning(SLOW_AGGREGATE))))
+  }
 
   it.live("a consumer that stops reading early closes the stream and its query", () =>
     Effect.gen(function*() {
