@@ -1,6 +1,7 @@
 // One queue delivery in, one verdict out: the part of every worker runtime (in-process, SQS poller, Lambda)
 // that is not about its queue. Runtimes only turn the verdict into their queue's acknowledgement.
-import { Cause, Effect, ParseResult, Schema } from "effect"
+import { Cause, Effect, ParseResult, Schema, SchemaAST } from "effect"
+import { ReportRequest } from "../domain/Reports.js"
 import { ExportMessage } from "./ports/JobQueue.js"
 import { runExport, unknownDelivery } from "./RunExport.js"
 import type { Delivery, RunOutcome } from "./RunExport.js"
@@ -51,4 +52,47 @@ export const handleDelivery = Effect.fn("Exports.handleDelivery")(function*(
   )
 })
 
-export const encodeMessage = Schema.encodeSync(Schema.parseJson(ExportMessage))
+/** The names of an object schema's encoded fields, in the order its encoding writes them. */
+const encodedFieldNames = (ast: SchemaAST.AST): ReadonlyArray<string> => {
+  const encoded = SchemaAST.encodedAST(ast)
+  if (encoded._tag !== "TypeLiteral") throw new Error(`not an object schema: ${encoded._tag}`)
+  return encoded.propertySignatures.map((field) => String(field.name))
+}
+
+/** Each report's parameter names, in the order the message schema writes them. */
+const PARAM_NAMES: ReadonlyMap<unknown, ReadonlyArray<string>> = (() => {
+  const encoded = SchemaAST.encodedAST(ReportRequest.ast)
+  const members = encoded._tag === "Union" ? encoded.types : [encoded]
+  return new Map(members.map((member) => {
+    const fields = member._tag === "TypeLiteral" ? member.propertySignatures : []
+    const tag = fields.find((field) => field.name === "_tag")?.type
+    const params = fields.find((field) => field.name === "params")?.type
+    if (tag?._tag !== "Literal" || params === undefined) throw new Error("a report request is { _tag, params }")
+    return [tag.literal, encodedFieldNames(params)]
+  }))
+})()
+
+const inOrder = (values: Readonly<Record<string, unknown>>, names: ReadonlyArray<string>) => {
+  const ordered: Record<string, unknown> = {}
+  for (const name of names) {
+    if (name in values) ordered[name] = values[name]
+  }
+  return ordered
+}
+
+/**
+ * The message as its schema encodes it (`Schema.parseJson(ExportMessage)`), written directly: every field's
+ * encoded form is its typed form (ids, dates, zones and literals are strings, limits numbers), so encoding is
+ * ordering the keys as the schema does. A message is valid by construction (`messageFor` builds it from a typed
+ * job), so its fields are not checked again on every publish; the tests check both encodings agree.
+ */
+export const encodeMessage = (message: ExportMessage): string =>
+  JSON.stringify({
+    jobId: message.jobId,
+    userId: message.userId,
+    merchantId: message.merchantId,
+    report: {
+      _tag: message.report._tag,
+      params: inOrder(message.report.params, PARAM_NAMES.get(message.report._tag)!)
+    }
+  })

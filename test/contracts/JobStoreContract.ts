@@ -13,6 +13,7 @@ import {
   newJob,
   NotificationSettled,
   objectKeyFor,
+  sameRequestAs,
   Started,
   transition
 } from "../../src/domain/ExportJob.js"
@@ -153,6 +154,46 @@ export const jobStoreContract = <E>(name: string, makeLayer: () => Layer.Layer<J
         const store = yield* JobStore
         yield* store.create(queuedJob(uniqueOwners().alice))
         expect(Option.isNone(yield* store.get(jobIdAt(BASE_MILLIS)))).toBe(true)
+      })))
+
+    it.effect("findActive is the first match in listActive: the owner's newest active job for the same export", () =>
+      withStore(Effect.gen(function*() {
+        const store = yield* JobStore
+        const { alice, bobAtAcme } = uniqueOwners()
+        const otherReport = Schema.decodeUnknownSync(ReportRequest)({
+          _tag: "orders",
+          params: { dateFrom: "2024-01-01", dateTo: "2024-03-31", timezone: "Europe/Paris" }
+        })
+        const older = queuedJob(alice, BASE_MILLIS)
+        const newer = queuedJob(alice, BASE_MILLIS + 1_000)
+        const other = newJob({
+          jobId: jobIdAt(BASE_MILLIS + 2_000),
+          owner: alice,
+          email: older.email,
+          report: otherReport,
+          format: "csv",
+          requestedAt: DateTime.unsafeMake(BASE_MILLIS + 2_000)
+        })
+        const colleagues = queuedJob(bobAtAcme, BASE_MILLIS + 3_000)
+        yield* Effect.forEach([older, newer, other, colleagues], store.create, { discard: true })
+        const wanted = { report, format: "csv" as const }
+        const expectFound = (jobId: ExportJobId | undefined) =>
+          Effect.gen(function*() {
+            const found = yield* store.findActive(alice, wanted)
+            const listed = (yield* store.listActive(alice)).find(sameRequestAs(wanted))
+            expect(Option.getOrUndefined(found)?.jobId).toBe(jobId)
+            expect(listed?.jobId).toBe(jobId)
+          })
+        yield* expectFound(newer.jobId)
+        const running = after(newer, Started.make({ at: at(5_000) }))
+        yield* store.update(running, newer.revision)
+        expectSame(ExportJob, Option.getOrThrow(yield* store.findActive(alice, wanted)), running)
+        yield* store.update(after(running, Cancelled.make({ at: at(6_000) })), running.revision)
+        yield* expectFound(older.jobId)
+        yield* store.update(after(older, Cancelled.make({ at: at(7_000) })), older.revision)
+        yield* expectFound(undefined)
+        expect(Option.getOrUndefined(yield* store.findActive(alice, { report: otherReport, format: "csv" }))?.jobId)
+          .toBe(other.jobId)
       })))
 
     it.effect("listByOwner returns only that owner's jobs: neither a colleague's nor a namesake's elsewhere", () =>

@@ -109,15 +109,8 @@ export const makeJwtVerifier = (settings: JwtSettings) => {
     verified.set(token, { caller, validUntil: exp * 1000 + Duration.toMillis(settings.clockSkew) })
   }
 
-  const verify = (token: string): Effect.Effect<Caller, TokenRejected> =>
+  const verifySignature = (token: string, now: number): Effect.Effect<Caller, TokenRejected> =>
     Effect.gen(function*() {
-      if (token.length === 0) return yield* new TokenRejected({ reason: "missing" })
-      const now = yield* Clock.currentTimeMillis
-      const cached = verified.get(token)
-      if (cached !== undefined) {
-        if (now < cached.validUntil) return cached.caller
-        verified.delete(token)
-      }
       const { payload } = yield* Effect.tryPromise({
         try: () =>
           Jose.jwtVerify(token, key as Uint8Array, {
@@ -135,6 +128,20 @@ export const makeJwtVerifier = (settings: JwtSettings) => {
       const caller = found.value
       remember(token, caller, payload.exp)
       return caller
+    })
+
+  // Every request verifies its token, and nearly always finds it remembered: that path is one clock read.
+  const verify = (token: string): Effect.Effect<Caller, TokenRejected> =>
+    Effect.suspend(() => {
+      if (token.length === 0) return new TokenRejected({ reason: "missing" })
+      return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const cached = verified.get(token)
+        if (cached !== undefined) {
+          if (now < cached.validUntil) return Effect.succeed(cached.caller)
+          verified.delete(token)
+        }
+        return verifySignature(token, now)
+      })
     })
   return { verify }
 }

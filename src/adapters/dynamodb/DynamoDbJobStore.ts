@@ -7,7 +7,7 @@ import { DateTime, Duration, Effect, Layer, Option, Schema } from "effect"
 import type { JobPage } from "../../application/ports/JobStore.js"
 import { JobStore } from "../../application/ports/JobStore.js"
 import { JobConflict, JobStoreUnavailable } from "../../domain/Errors.js"
-import { ExportJob, IDEMPOTENCY_WINDOW_MILLIS } from "../../domain/ExportJob.js"
+import { ExportJob, IDEMPOTENCY_WINDOW_MILLIS, sameRequestAs } from "../../domain/ExportJob.js"
 import type { QueuedJob } from "../../domain/ExportJob.js"
 import type { ExportJobId, Owner } from "../../domain/Identifiers.js"
 import { DynamoDb, DynamoDbError, queryPages } from "./DynamoDb.js"
@@ -162,6 +162,14 @@ export const makeDynamoDbJobStore = Effect.gen(function*() {
   const conflict = (jobId: ExportJobId, expectedRevision: number) => () =>
     Effect.fail(new JobConflict({ jobId, expectedRevision }))
 
+  const listActive = (owner: Owner) =>
+    queryAll({
+      IndexName: ACTIVE_JOBS_BY_OWNER_INDEX,
+      KeyConditionExpression: "activeOwnerKey = :owner",
+      ExpressionAttributeValues: { ":owner": ownerKeyOf(owner) },
+      ScanIndexForward: false
+    }, Infinity).pipe(Effect.catchTag("DynamoDbError", (error) => Effect.fail(unavailable(error))))
+
   return JobStore.of({
     // The job is written before its key is claimed, so a claim always names a job that exists (once a concurrent
     // create that lost the key finds the winner's job at once); a lost claim deletes the job it wrote.
@@ -195,13 +203,10 @@ export const makeDynamoDbJobStore = Effect.gen(function*() {
         Effect.catchTag("DynamoDbError", (error) => Effect.fail(unavailable(error)))
       ),
 
-    listActive: (owner) =>
-      queryAll({
-        IndexName: ACTIVE_JOBS_BY_OWNER_INDEX,
-        KeyConditionExpression: "activeOwnerKey = :owner",
-        ExpressionAttributeValues: { ":owner": ownerKeyOf(owner) },
-        ScanIndexForward: false
-      }, Infinity).pipe(Effect.catchTag("DynamoDbError", (error) => Effect.fail(unavailable(error)))),
+    listActive,
+
+    findActive: (owner, wanted) =>
+      Effect.map(listActive(owner), (active) => Option.fromNullable(active.find(sameRequestAs(wanted)))),
 
     get: (jobId) => getJob(jobId).pipe(Effect.catchTag("DynamoDbError", (error) => Effect.fail(unavailable(error)))),
 

@@ -5,7 +5,7 @@
 // services, through the runtime of the layer that serves the API.
 import type { Headers } from "@effect/platform"
 import { HttpApiSchema, HttpTraceContext } from "@effect/platform"
-import { Cause, Clock, Effect, FiberId, Option, Redacted, Runtime, Schema } from "effect"
+import { Cause, Clock, Effect, FiberId, FiberRef, Option, Redacted, Runtime, Schema } from "effect"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import {
   BadRequest,
@@ -71,16 +71,22 @@ const answerFor = (
 }
 
 /** What the HttpApi path does for this endpoint, from the Bearer-scheme check of the middleware to the 202. */
-const accept = (request: IncomingMessage) =>
-  Effect.gen(function*() {
-    const authorization = header(request, "authorization")
-    if (hasOtherScheme(authorization)) return yield* fail(Unauthorized, "unauthorized", OTHER_SCHEME_MESSAGE)
-    const authentication = yield* BearerAuthentication
-    const caller = yield* authentication.bearer(Redacted.make((authorization ?? "").slice(BEARER_LENGTH)))
-    const body = yield* readNodeJsonBody(request)
-    const accepted = yield* acceptExport(caller, body, header(request, "idempotency-key"))
-    return { status: 202, body: accepted.body, headers: { location: accepted.location } } satisfies Answer
-  })
+const accept = (request: IncomingMessage) => {
+  const authorization = header(request, "authorization")
+  if (hasOtherScheme(authorization)) return fail(Unauthorized, "unauthorized", OTHER_SCHEME_MESSAGE)
+  return BearerAuthentication.pipe(
+    Effect.flatMap((authentication) =>
+      authentication.bearer(Redacted.make((authorization ?? "").slice(BEARER_LENGTH)))
+    ),
+    Effect.flatMap((caller) =>
+      Effect.flatMap(
+        readNodeJsonBody(request),
+        (body) => acceptExport(caller, body, header(request, "idempotency-key"))
+      )
+    ),
+    Effect.map((accepted): Answer => ({ status: 202, body: accepted.body, headers: { location: accepted.location } }))
+  )
+}
 
 const write = (response: ServerResponse, requestId: string, answer: Answer): void => {
   const text = JSON.stringify(answer.body)
@@ -97,7 +103,9 @@ const serve = (request: IncomingMessage, response: ServerResponse) =>
   Effect.gen(function*() {
     const started = yield* Clock.currentTimeMillis
     const requestId = requestIdOf(header(request, "x-request-id"))
-    const answer = yield* accept(request).pipe(
+    // The fiber serves this one request, so the id is set for the rest of it rather than restored afterwards.
+    yield* FiberRef.set(currentRequestId, requestId)
+    const answer = yield* Effect.suspend(() => accept(request)).pipe(
       Effect.catchAll((error) => Effect.succeed(answerFor(error))),
       Effect.catchAllCause((cause) =>
         Cause.isInterruptedOnly(cause) ?
@@ -105,8 +113,7 @@ const serve = (request: IncomingMessage, response: ServerResponse) =>
           Effect.logError("request failed unexpectedly", cause).pipe(
             Effect.as({ status: 500, body: internalError(requestId), headers: {} })
           )
-      ),
-      Effect.locally(currentRequestId, requestId)
+      )
     )
     yield* accessLog("POST", request.url ?? PATH, answer.status, started, requestId)
     write(response, requestId, answer)

@@ -5,7 +5,9 @@ import { downloadExport } from "../../application/DownloadExport.js"
 import { getExport, listExports } from "../../application/ExportQueries.js"
 import { requestExport } from "../../application/RequestExport.js"
 import type { Caller } from "../../application/RequestExport.js"
-import { DownloadLink, ExportAccepted, ExportApi, ExportList } from "./Api.js"
+import type { ExportJob } from "../../domain/ExportJob.js"
+import { DownloadLink, ExportApi, ExportList } from "./Api.js"
+import type { ExportAccepted } from "./Api.js"
 import {
   exportExpired,
   exportNotFound,
@@ -30,31 +32,36 @@ const commandOf = (body: unknown): unknown => {
 /** Field paths as the client wrote them: "params.dateTo" is the body's "dateTo". */
 const bodyField = (field: string): string => field.replace(/^params\.?/, "")
 
-const encodeAccepted = Schema.encode(ExportAccepted)
 const encodeLink = Schema.encode(DownloadLink)
+
+/**
+ * The 202's body: `ExportAccepted` as its schema encodes it, which is its three strings as they are. Built from a
+ * job's typed fields, so neither validated nor walked by the schema again.
+ */
+const acceptedBody = (job: ExportJob): typeof ExportAccepted.Encoded => ({
+  jobId: job.jobId,
+  status: statusOf(job),
+  statusUrl: exportPath(job.jobId)
+})
 
 /**
  * Accepting an export once the caller is known and the body read: the use case, its errors as API errors, and
  * the 202's encoded body and Location. Shared by the HttpApi handler and the node:http accept route (ADR 0013).
  */
 export const acceptExport = (caller: Caller, body: unknown, idempotencyKey: string | undefined) =>
-  Effect.gen(function*() {
-    const job = yield* requestExport(caller, commandOf(body), { idempotencyKey }).pipe(
-      Effect.catchTags({
-        ValidationError: (error) => invalidRequest(error, bodyField),
-        QueueUnavailable: queueUnavailable,
-        JobStoreUnavailable: storeUnavailable,
-        IdempotencyKeyReused: idempotencyKeyReused,
-        JobConflict: Effect.die
-      })
-    )
-    // Built from a job's typed fields, so not validated again.
-    const accepted = new ExportAccepted(
-      { jobId: job.jobId, status: statusOf(job), statusUrl: exportPath(job.jobId) },
-      true
-    )
-    return { body: yield* Effect.orDie(encodeAccepted(accepted)), location: accepted.statusUrl }
-  })
+  requestExport(caller, commandOf(body), { idempotencyKey }).pipe(
+    Effect.catchTags({
+      ValidationError: (error) => invalidRequest(error, bodyField),
+      QueueUnavailable: queueUnavailable,
+      JobStoreUnavailable: storeUnavailable,
+      IdempotencyKeyReused: idempotencyKeyReused,
+      JobConflict: Effect.die
+    }),
+    Effect.map((job) => {
+      const accepted = acceptedBody(job)
+      return { body: accepted, location: accepted.statusUrl }
+    })
+  )
 
 export const ExportsHttp = HttpApiBuilder.group(ExportApi, "exports", (handlers) =>
   handlers

@@ -23,7 +23,10 @@ const payloadTooLarge = (maxBytes: number) =>
 const unreadableBody = fail(BadRequest, "unreadable_body", "The request body could not be read.")
 
 /** What can be said of a request before its body is read: its content type and declared length. */
-const checkHeaders = (headers: Readonly<Record<string, string | Array<string> | undefined>>, maxBytes: number) => {
+const checkHeaders = (
+  headers: Readonly<Record<string, string | Array<string> | undefined>>,
+  maxBytes: number
+): Effect.Effect<void, UnsupportedMediaType | PayloadTooLarge> => {
   const contentType = headers["content-type"]
   if (typeof contentType !== "string" || !JSON_CONTENT_TYPE.test(contentType.toLowerCase())) {
     return unsupportedMediaType
@@ -66,32 +69,36 @@ type BodyRead =
 
 /** `readJsonBody` on a node:http request, read from its events rather than through a Stream. */
 export const readNodeJsonBody = (request: IncomingMessage, maxBytes = MAX_BODY_BYTES) =>
-  Effect.gen(function*() {
-    yield* checkHeaders(request.headers, maxBytes)
-    const read = yield* Effect.async<BodyRead>((resume) => {
-      const parts: Array<Uint8Array> = []
-      let size = 0
-      const finish = (result: BodyRead) => {
-        request.off("data", onData).off("end", onEnd).off("error", onError)
-        resume(Effect.succeed(result))
-      }
-      const onData = (chunk: Buffer) => {
-        size += chunk.length
-        if (size > DRAIN_LIMIT_BYTES) {
-          request.destroy()
-          finish({ _tag: "BeyondDrainLimit" })
-        } else if (size <= maxBytes) {
-          parts.push(chunk)
+  Effect.zipRight(
+    Effect.suspend(() => checkHeaders(request.headers, maxBytes)),
+    Effect.flatMap(
+      Effect.async<BodyRead>((resume) => {
+        const parts: Array<Uint8Array> = []
+        let size = 0
+        const finish = (result: BodyRead) => {
+          request.off("data", onData).off("end", onEnd).off("error", onError)
+          resume(Effect.succeed(result))
         }
+        const onData = (chunk: Buffer) => {
+          size += chunk.length
+          if (size > DRAIN_LIMIT_BYTES) {
+            request.destroy()
+            finish({ _tag: "BeyondDrainLimit" })
+          } else if (size <= maxBytes) {
+            parts.push(chunk)
+          }
+        }
+        const onEnd = () => finish({ _tag: "Read", parts, size })
+        const onError = () => finish({ _tag: "Unreadable" })
+        request.on("data", onData).on("end", onEnd).on("error", onError)
+        return Effect.sync(() => {
+          request.off("data", onData).off("end", onEnd).off("error", onError)
+        })
+      }),
+      (read): Effect.Effect<unknown, BadRequest | PayloadTooLarge> => {
+        if (read._tag === "Unreadable") return unreadableBody
+        if (read._tag === "BeyondDrainLimit" || read.size > maxBytes) return payloadTooLarge(maxBytes)
+        return parseJson(read.parts)
       }
-      const onEnd = () => finish({ _tag: "Read", parts, size })
-      const onError = () => finish({ _tag: "Unreadable" })
-      request.on("data", onData).on("end", onEnd).on("error", onError)
-      return Effect.sync(() => {
-        request.off("data", onData).off("end", onEnd).off("error", onError)
-      })
-    })
-    if (read._tag === "Unreadable") return yield* unreadableBody
-    if (read._tag === "BeyondDrainLimit" || read.size > maxBytes) return yield* payloadTooLarge(maxBytes)
-    return yield* parseJson(read.parts)
-  })
+    )
+  )

@@ -5,7 +5,7 @@ import { Effect, Layer, Option } from "effect"
 import { JobStore } from "../../application/ports/JobStore.js"
 import { JobConflict } from "../../domain/Errors.js"
 import type { ExportJob, QueuedJob } from "../../domain/ExportJob.js"
-import { IDEMPOTENCY_WINDOW_MILLIS } from "../../domain/ExportJob.js"
+import { IDEMPOTENCY_WINDOW_MILLIS, sameRequestAs } from "../../domain/ExportJob.js"
 import type { ExportJobId, Owner } from "../../domain/Identifiers.js"
 
 const ownerKey = (owner: Owner): string => `${owner.merchantId}\u0000${owner.userId}`
@@ -23,31 +23,46 @@ export const makeMemoryJobStore = Effect.sync(() => {
   const jobs = new Map<ExportJobId, ExportJob>()
   /** Each owner's job ids, oldest first. */
   const byOwner = new Map<string, Array<ExportJobId>>()
+  /** Each owner's Queued and Running jobs, oldest first. */
+  const activeByOwner = new Map<string, Array<ExportJob>>()
   /**
-   * Each owner's Queued and Running jobs, newest first. Replaced, never changed in place, so `listActive` hands
-   * out the array itself: a request checks every export its owner has in progress, and under load that list is
-   * long (the workers fall behind), so it must not be copied, looked up and sorted on every call.
+   * The same jobs, grouped by owner, report, format and dates: every request asks for the one that is the same
+   * export as itself (`findActive`), and under load an owner has many jobs in progress (the workers fall behind),
+   * so the answer must not cost a comparison with each of them. Jobs that are the same export share a group.
    */
-  const activeByOwner = new Map<string, ReadonlyArray<ExportJob>>()
+  const activeByRequest = new Map<string, Array<ExportJob>>()
   /** The newest job created with each (owner, idempotency key). */
   const byIdempotencyKey = new Map<string, ExportJobId>()
 
-  /** Keeps the owner's active list up to date with `job`; `created` says it cannot be in the list yet. */
+  const requestKey = (owner: string, { format, report }: Pick<ExportJob, "report" | "format">): string =>
+    `${owner}\u0000${report._tag}\u0000${format}\u0000${report.params.dateFrom}\u0000${report.params.dateTo}`
+
+  /** Puts `job` in `lists[key]` (oldest first), replacing the entry with its id, or takes it out once finished. */
+  const place = (lists: Map<string, Array<ExportJob>>, key: string, job: ExportJob, created: boolean): void => {
+    const list = lists.get(key)
+    const at = created || list === undefined ? -1 : list.findIndex((other) => other.jobId === job.jobId)
+    if (at >= 0) {
+      if (isActive(job)) {
+        list![at] = job
+      } else {
+        list!.splice(at, 1)
+        if (list!.length === 0) lists.delete(key)
+      }
+    } else if (isActive(job)) {
+      // Ids from one process arrive in order, so a new job nearly always goes at the end.
+      const into = list ?? []
+      let at = into.length
+      while (at > 0 && into[at - 1]!.jobId > job.jobId) at--
+      into.splice(at, 0, job)
+      if (list === undefined) lists.set(key, into)
+    }
+  }
+
+  /** Keeps the active lists up to date with `job`; `created` says it cannot be in them yet. */
   const track = (job: ExportJob, created: boolean): void => {
     const owner = ownerKey(job.owner)
-    const active = activeByOwner.get(owner) ?? []
-    const at = created ? -1 : active.findIndex((other) => other.jobId === job.jobId)
-    if (at >= 0) {
-      activeByOwner.set(
-        owner,
-        isActive(job) ? active.map((other, i) => (i === at ? job : other)) : active.filter((_, i) => i !== at)
-      )
-    } else if (isActive(job)) {
-      // Newest first; ids from one process arrive in order, so the new job nearly always goes in front.
-      let before = 0
-      while (before < active.length && active[before]!.jobId > job.jobId) before++
-      activeByOwner.set(owner, [...active.slice(0, before), job, ...active.slice(before)])
-    }
+    place(activeByOwner, owner, job, created)
+    place(activeByRequest, requestKey(owner, job), job, created)
   }
 
   const keyTaken = (job: QueuedJob): boolean => {
@@ -78,7 +93,13 @@ export const makeMemoryJobStore = Effect.sync(() => {
         const id = byIdempotencyKey.get(`${ownerKey(owner)}\u0000${key}`)
         return Option.fromNullable(id === undefined ? undefined : jobs.get(id))
       }),
-    listActive: (owner) => Effect.sync(() => activeByOwner.get(ownerKey(owner)) ?? []),
+    listActive: (owner) =>
+      Effect.sync((): ReadonlyArray<ExportJob> => activeByOwner.get(ownerKey(owner))?.slice().reverse() ?? []),
+    findActive: (owner, wanted) =>
+      Effect.sync(() => {
+        const group = activeByRequest.get(requestKey(ownerKey(owner), wanted))
+        return Option.fromNullable(group?.findLast(sameRequestAs(wanted)))
+      }),
     get: (jobId) => Effect.sync(() => Option.fromNullable(jobs.get(jobId))),
     update: (next, expectedRevision) =>
       Effect.suspend(() => {

@@ -30,6 +30,14 @@ export class JobStore extends Context.Tag("exports/JobStore")<JobStore, {
   ) => Effect.Effect<Option.Option<ExportJob>, JobStoreUnavailable>
   /** The owner's jobs still Queued or Running. */
   readonly listActive: (owner: Owner) => Effect.Effect<ReadonlyArray<ExportJob>, JobStoreUnavailable>
+  /**
+   * The owner's newest job still Queued or Running that is the same export as `wanted` (`sameRequest`): the first
+   * match in `listActive`. A store may index it, since every request asks.
+   */
+  readonly findActive: (
+    owner: Owner,
+    wanted: Pick<ExportJob, "report" | "format">
+  ) => Effect.Effect<Option.Option<ExportJob>, JobStoreUnavailable>
   /** Any job by id. Callers acting for a user must check ownership themselves (see GetExport). */
   readonly get: (jobId: ExportJobId) => Effect.Effect<Option.Option<ExportJob>, JobStoreUnavailable>
   /** Replaces `next.jobId` with `next` only if its stored revision is still `expectedRevision`. */
