@@ -16,6 +16,7 @@ import { MerchantId } from "../../../src/domain/Identifiers.js"
 import { definitionOf, ReportRequest } from "../../../src/domain/Reports.js"
 import type { Column, ReportDefinition, ReportRow } from "../../../src/domain/Reports.js"
 import { datasetOf } from "../../support/Fixtures.js"
+import { REPORT_READS } from "../../support/ReportReads.js"
 import { acme, chdbSource, freshEngine, globex, loadedEngine, queryOf, runningQueries } from "./ChdbTestSupport.js"
 
 // Besides the contract's merchants, two dense around the 2024 daylight saving changes (about ten lines an hour):
@@ -142,14 +143,8 @@ const waitUntilNoneRunning = (query: ReportQuery) =>
     Effect.timeout(Duration.seconds(5))
   )
 
-/** Both ways of reading a report, each as the rows delivered, piece by piece. */
-const READS = {
-  rows: (source: ReportSource["Type"], query: ReportQuery) => Stream.map(source.rows(query), () => 1),
-  csv: (source: ReportSource["Type"], query: ReportQuery) => Stream.map(source.csv(query), (piece) => piece.rows)
-}
-
 describe("chdb ReportSource: failures and interruption", () => {
-  for (const [name, read] of Object.entries(READS)) {
+  for (const [name, read] of Object.entries(REPORT_READS)) {
     it.effect(`${name}: a query that fails is a QueryFailed with ClickHouse's code and message, not retried`, () =>
       Effect.gen(function*() {
         const source = yield* ReportSource

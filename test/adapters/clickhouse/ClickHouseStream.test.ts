@@ -15,6 +15,7 @@ import type { QueryOptions } from "../../../src/adapters/clickhouse/ClickHouseSt
 import { encodeRow } from "../../../src/domain/Csv.js"
 import { definitionOf, ReportRequest } from "../../../src/domain/Reports.js"
 import type { Column } from "../../../src/domain/Reports.js"
+import { REPORT_READS } from "../../support/ReportReads.js"
 import { ClickHouseServer } from "../../support/servers/ClickHouseServer.js"
 import { acme, queryOf } from "../chdb/ChdbTestSupport.js"
 import { clientOn1816, runningQueries } from "./ClickHouseTestSupport.js"
@@ -24,6 +25,16 @@ setFlagsFromString("--expose-gc")
 const gc = runInNewContext("gc") as () => void
 
 const queryId = () => `test-${crypto.randomUUID()}`
+
+/**
+ * What is still held after a full collection, taken at checkpoints along a stream: the rows in flight. (Buffers'
+ * memory is returned by V8 after a collection, at its own pace: a test below checks that bytes are not read ahead of
+ * the consumer.)
+ */
+const retained = () => {
+  gc()
+  return process.memoryUsage().heapUsed
+}
 
 const rowsOf = (sql: string, options: Partial<QueryOptions> = {}) =>
   Effect.map(ClickHouseClient, (client) => streamQuery(client, sql, { queryId: queryId(), ...options }))
@@ -79,13 +90,6 @@ layer(clientOn1816, { timeout: Duration.seconds(60), excludeTestServices: true }
         `SELECT number, toString(number * 7), 'padding-padding-padding-padding-padding-padding' FROM numbers(${total})`,
         { settings: { max_block_size: "65536" }, columns: 3 }
       )
-      // What is still held after a full collection, at checkpoints along the way: the rows in flight. (Buffers'
-      // memory is returned by V8 after a collection, at its own pace: the test below checks that bytes are not read
-      // ahead of the consumer.)
-      const retained = () => {
-        gc()
-        return process.memoryUsage().heapUsed
-      }
       const baseline = retained()
       const held: Array<number> = []
       let next = 0
@@ -156,37 +160,41 @@ layer(clientOn1816, { timeout: Duration.seconds(60), excludeTestServices: true }
       expect(error.kind).toBe("server")
     }))
 
-  it.effect("a timeout before the first byte is a QueryTimeout with no rows", () =>
-    Effect.gen(function*() {
-      const source = yield* sourceRunning(SLOW_AGGREGATE)
-      const query = queryOf(acme, orders, Duration.seconds(1))
-      const error = yield* Effect.flip(Stream.runDrain(source.rows(query)))
-      assert(error._tag === "QueryTimeout")
-      expect([error.afterMillis, error.rowsBeforeTimeout]).toEqual([1_000, 0])
-      yield* waitUntil(Effect.map(runningQueries(query.jobId), (running) => running === 0))
-    }))
+  for (const [name, read] of Object.entries(REPORT_READS)) {
+    it.effect(`${name}: a timeout before the first byte is a QueryTimeout with no rows`, () =>
+      Effect.gen(function*() {
+        const source = yield* sourceRunning(SLOW_AGGREGATE)
+        const query = queryOf(acme, orders, Duration.seconds(1))
+        const error = yield* Effect.flip(Stream.runDrain(read(source, query)))
+        assert(error._tag === "QueryTimeout")
+        expect([error.afterMillis, error.rowsBeforeTimeout]).toEqual([1_000, 0])
+        yield* waitUntil(Effect.map(runningQueries(query.jobId), (running) => running === 0))
+      }))
 
-  it.effect("a timeout after the first byte is a QueryTimeout with the rows delivered before it", () =>
-    Effect.gen(function*() {
-      const source = yield* sourceRunning(ENDLESS_ROWS)
-      const query = queryOf(acme, orders, Duration.seconds(1))
-      let delivered = 0
-      const error = yield* Effect.flip(Stream.runForEach(source.rows(query), () => Effect.sync(() => delivered++)))
-      assert(error._tag === "QueryTimeout")
-      expect(delivered).toBeGreaterThan(0)
-      expect(error.rowsBeforeTimeout).toBe(delivered)
-    }))
+    it.effect(`${name}: a timeout after the first byte is a QueryTimeout with the rows delivered before it`, () =>
+      Effect.gen(function*() {
+        const source = yield* sourceRunning(ENDLESS_ROWS)
+        const query = queryOf(acme, orders, Duration.seconds(1))
+        let delivered = 0
+        const error = yield* Effect.flip(
+          Stream.runForEach(read(source, query), (rows) => Effect.sync(() => (delivered += rows)))
+        )
+        assert(error._tag === "QueryTimeout")
+        expect(delivered).toBeGreaterThan(0)
+        expect(error.rowsBeforeTimeout).toBe(delivered)
+      }))
 
-  it.effect("interrupting the consumer while the server computes kills the query", () =>
-    Effect.gen(function*() {
-      const source = yield* sourceRunning(SLOW_AGGREGATE)
-      const query = queryOf(acme, orders, Duration.minutes(10))
-      const fiber = yield* Effect.fork(Stream.runDrain(source.rows(query)))
-      yield* waitUntil(Effect.map(runningQueries(query.jobId), (running) => running === 1))
-      yield* Fiber.interrupt(fiber)
-      // Left alone, it would run for its whole 10 minutes: nothing is written to the socket until its one row.
-      yield* waitUntil(Effect.map(runningQueries(query.jobId), (running) => running === 0))
-    }))
+    it.effect(`${name}: interrupting the consumer while the server computes kills the query`, () =>
+      Effect.gen(function*() {
+        const source = yield* sourceRunning(SLOW_AGGREGATE)
+        const query = queryOf(acme, orders, Duration.minutes(10))
+        const fiber = yield* Effect.fork(Stream.runDrain(read(source, query)))
+        yield* waitUntil(Effect.map(runningQueries(query.jobId), (running) => running === 1))
+        yield* Fiber.interrupt(fiber)
+        // Left alone, it would run for its whole 10 minutes: nothing is written to the socket until its one row.
+        yield* waitUntil(Effect.map(runningQueries(query.jobId), (running) => running === 0))
+      }))
+  }
 
   it.effect("a consumer that takes the first rows and leaves ends the query", () =>
     Effect.gen(function*() {
@@ -208,11 +216,6 @@ layer(clientOn1816, { timeout: Duration.seconds(60), excludeTestServices: true }
         `SELECT number, toString(number * 7), 'padding-padding-padding-padding-padding-padding' FROM numbers(${total})`,
         { queryId: queryId(), settings: { max_block_size: "65536" }, columns: 3 }
       )
-      // As above: the heap after a full collection; buffers are freed by V8 in the background, at its own pace.
-      const retained = () => {
-        gc()
-        return process.memoryUsage().heapUsed
-      }
       const baseline = retained()
       const held: Array<number> = []
       let next = 0
@@ -278,29 +281,6 @@ layer(clientOn1816, { timeout: Duration.seconds(60), excludeTestServices: true }
       expect(error.kind).toBe("server")
       expect(delivered).toBeGreaterThan(0)
       expect(delivered).toBeLessThanOrEqual(500_000)
-    }))
-
-  it.effect("CSV: a timeout after the first byte is a QueryTimeout with the rows delivered before it", () =>
-    Effect.gen(function*() {
-      const source = yield* sourceRunning(ENDLESS_ROWS)
-      const query = queryOf(acme, orders, Duration.seconds(1))
-      let delivered = 0
-      const error = yield* Effect.flip(
-        Stream.runForEach(source.csv(query), (piece) => Effect.sync(() => (delivered += piece.rows)))
-      )
-      assert(error._tag === "QueryTimeout")
-      expect(delivered).toBeGreaterThan(0)
-      expect(error.rowsBeforeTimeout).toBe(delivered)
-    }))
-
-  it.effect("CSV: interrupting the consumer while the server computes kills the query", () =>
-    Effect.gen(function*() {
-      const source = yield* sourceRunning(SLOW_AGGREGATE)
-      const query = queryOf(acme, orders, Duration.minutes(10))
-      const fiber = yield* Effect.fork(Stream.runDrain(source.csv(query)))
-      yield* waitUntil(Effect.map(runningQueries(query.jobId), (running) => running === 1))
-      yield* Fiber.interrupt(fiber)
-      yield* waitUntil(Effect.map(runningQueries(query.jobId), (running) => running === 0))
     }))
 })
 
