@@ -14,14 +14,23 @@ import { ExportFormat, ReportRequest } from "./Reports.js"
 const Count = Schema.Int.pipe(Schema.nonNegative())
 
 export const ObjectKey = Schema.String.pipe(
-  Schema.pattern(/^exports\/[A-Za-z0-9_-]{1,64}\/[0-9a-f-]{36}\.csv$/, { identifier: "object-key" }),
+  // Keys written before files were kept per attempt had no attempt folder; records holding one still read.
+  Schema.pattern(/^exports\/[A-Za-z0-9_-]{1,64}\/[0-9a-f-]{36}(\/attempt-[1-9][0-9]{0,5})?\.csv$/, {
+    identifier: "object-key"
+  }),
   Schema.brand("ObjectKey")
 )
 export type ObjectKey = typeof ObjectKey.Type
 
-/** Where a job's file lives: one folder per merchant, so a bucket policy or a lifecycle rule can follow tenants. */
-export const objectKeyFor = (job: { readonly jobId: ExportJobId; readonly owner: Owner }): ObjectKey =>
-  ObjectKey.make(`exports/${job.owner.merchantId}/${job.jobId}.csv`)
+/**
+ * Where an attempt of a job writes its file: one folder per merchant, so a bucket policy or a lifecycle rule can
+ * follow tenants, and one file per attempt. A worker whose job was taken over by a redelivery (ADR 3) may still be
+ * uploading; with a key of its own it can never replace the file the job's record describes, only leave one that no
+ * record names, for the bucket's lifecycle rule.
+ */
+export const objectKeyFor = (
+  job: { readonly jobId: ExportJobId; readonly owner: Owner; readonly attempts: number }
+): ObjectKey => ObjectKey.make(`exports/${job.owner.merchantId}/${job.jobId}/attempt-${job.attempts}.csv`)
 
 export class ExportResult extends Schema.Class<ExportResult>("ExportResult")({
   objectKey: ObjectKey,

@@ -1,7 +1,8 @@
-import { describe, expect, it } from "@effect/vitest"
+import { assert, describe, expect, it } from "@effect/vitest"
 import { parse } from "csv-parse/sync"
 import {
   DateTime,
+  Deferred,
   Duration,
   Effect,
   Either,
@@ -23,7 +24,7 @@ import { MemoryJobQueue } from "../../src/adapters/memory/MemoryJobQueue.js"
 import { MemoryEmailSender, MemoryInAppNotifier } from "../../src/adapters/memory/MemoryNotifications.js"
 import { encodeMessage, handleDelivery } from "../../src/application/ExportWorker.js"
 import { JobStore } from "../../src/application/ports/JobStore.js"
-import { ReportSource } from "../../src/application/ports/ReportSource.js"
+import { csvOfRows, ReportSource } from "../../src/application/ports/ReportSource.js"
 import { messageFor, requestExport } from "../../src/application/RequestExport.js"
 import { encodeRow } from "../../src/domain/Csv.js"
 import { JobStoreUnavailable } from "../../src/domain/Errors.js"
@@ -66,7 +67,7 @@ describe("RunExport", () => {
       if (done._tag !== "Succeeded") return expect.fail(`job ended ${done._tag}`)
       const files = yield* MemoryFileStore
       const file = Option.getOrThrow(yield* files.read(done.result.objectKey))
-      expect(done.result.objectKey).toBe(`exports/m-acme/${job.jobId}.csv`)
+      expect(done.result.objectKey).toBe(`exports/m-acme/${job.jobId}/attempt-1.csv`)
       expect(file.contentType).toBe("text/csv; charset=utf-8")
       expect(file.downloadName).toBe("orders_2024-01-01_2024-03-31.csv")
 
@@ -117,7 +118,10 @@ describe("RunExport", () => {
       yield* drainQueue
       const files = yield* MemoryFileStore
       for (const [job, merchant] of [[mine, "m-acme"], [theirs, "m-globex"]] as const) {
-        const file = Option.getOrThrow(yield* files.read(objectKeyFor(job)))
+        const done = yield* storedJob(job.jobId)
+        assert(done._tag === "Succeeded")
+        expect(done.result.objectKey.startsWith(`exports/${merchant}/`)).toBe(true)
+        const file = Option.getOrThrow(yield* files.read(done.result.objectKey))
         const rows: Array<Array<string>> = parse(Buffer.from(file.bytes)).slice(1)
         expect(rows).toHaveLength(ROWS)
         for (const row of rows) expect(row[0]!.startsWith(`${merchant}-`)).toBe(true)
@@ -155,7 +159,8 @@ describe("RunExport", () => {
           yield* withTimePassing(drainQueue)
           const done = yield* storedJob(job.jobId)
           const { emails, inApp } = yield* sentTo(job.jobId)
-          const file = yield* (yield* MemoryFileStore).read(objectKeyFor(job))
+          // Every run here is one attempt (no worker dies): the only file the job can have is its first attempt's.
+          const file = yield* (yield* MemoryFileStore).read(objectKeyFor({ ...job, attempts: 1 }))
 
           expect(["Succeeded", "Failed"]).toContain(done._tag)
           const emailOk = faults.email === undefined || (counts.email ?? Infinity) < 1
@@ -285,6 +290,52 @@ describe("RunExport", () => {
       expect(yield* (yield* MemoryFileStore).uploadsStarted).toBe(1)
     }).pipe(Effect.provide(testLayer(10))))
 
+  it.effect("a worker taken over while still running never replaces the file the job's record describes", () =>
+    Effect.gen(function*() {
+      const job = yield* requestExport(alice, ordersInput())
+      const body = encodeMessage(messageFor(job))
+      const memory = yield* ReportSource
+      const stalled = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      let queries = 0
+      // The first worker's query stalls (its host froze, say), and when it goes on the data has changed: 3 rows.
+      const racing = ReportSource.of({
+        rows: memory.rows,
+        csv: (query) =>
+          ++queries === 1
+            ? Stream.unwrap(
+              Deferred.succeed(stalled, undefined).pipe(
+                Effect.zipRight(Deferred.await(release)),
+                Effect.as(csvOfRows(Stream.take(memory.rows(query), 3)))
+              )
+            )
+            : memory.csv(query)
+      })
+      const deliver = (firstReceive: boolean) =>
+        handleDelivery(body, { firstReceive }).pipe(Effect.provideService(ReportSource, racing))
+
+      const first = yield* Effect.fork(deliver(true))
+      yield* Deferred.await(stalled)
+      // The message's visibility ran out meanwhile: the queue hands it out again, and another worker takes over.
+      const second = yield* deliver(false)
+      expect(second._tag === "Ack" && second.outcome._tag).toBe("Finished")
+      const done = yield* storedJob(job.jobId)
+      assert(done._tag === "Succeeded")
+      expect([done.attempts, done.result.rowCount]).toStrictEqual([2, 10])
+
+      // The first worker goes on, uploads its file, then finds the job is no longer its own.
+      yield* Deferred.succeed(release, undefined)
+      const late = yield* Fiber.join(first)
+      expect(late._tag === "Ack" && late.outcome._tag).toBe("Superseded")
+      expect(yield* storedJob(job.jobId)).toStrictEqual(done)
+      const file = Option.getOrThrow(yield* (yield* MemoryFileStore).read(done.result.objectKey))
+      expect(createHash("sha256").update(file.bytes).digest("hex")).toBe(done.result.sha256)
+      expect(parse(Buffer.from(file.bytes)).slice(1)).toHaveLength(10)
+      expect(yield* (yield* MemoryFileStore).uploadsStarted).toBe(2)
+      const { emails, inApp } = yield* sentTo(job.jobId)
+      expect([emails.length, inApp.length]).toStrictEqual([1, 1])
+    }).pipe(Effect.provide(testLayer(10))))
+
   it.effect("fails a job, and tells the user, once it has been started as often as allowed", () =>
     Effect.gen(function*() {
       const job = yield* requestExport(alice, ordersInput())
@@ -314,7 +365,7 @@ describe("RunExport", () => {
       yield* Fiber.join(worker)
       const done = yield* storedJob(job.jobId)
       expect(done._tag === "Failed" && done.failure.reason).toBe("QueryTimeout")
-      expect(Option.isNone(yield* (yield* MemoryFileStore).read(objectKeyFor(job)))).toBe(true)
+      expect(Option.isNone(yield* (yield* MemoryFileStore).read(objectKeyFor({ ...job, attempts: 1 })))).toBe(true)
     }).pipe(Effect.provide(testLayer(20))))
 
   it.effect("retries a transient upload failure after 2 s and then succeeds", () =>

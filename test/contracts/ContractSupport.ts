@@ -3,6 +3,8 @@
 import { expect } from "@effect/vitest"
 import { Equal, Schema, Utils } from "effect"
 import { randomBytes } from "node:crypto"
+import { objectKeyFor } from "../../src/domain/ExportJob.js"
+import type { ObjectKey } from "../../src/domain/ExportJob.js"
 import type { ExportJobId } from "../../src/domain/Identifiers.js"
 import { makeExportJobId, MerchantId, Owner, UserId } from "../../src/domain/Identifiers.js"
 
@@ -43,3 +45,7 @@ export const expectSame = <A, I>(schema: Schema.Schema<A, I, never>, actual: A, 
   // only a store handing back the very instance it was given could pass.
   expect(Utils.structuralRegion(() => Equal.equals(actual, expected))).toBe(true)
 }
+
+/** A key no test has written yet: a first attempt's file of a new job of a new owner. */
+export const freshObjectKey = (): ObjectKey =>
+  objectKeyFor({ jobId: jobIdAt(Date.now()), owner: uniqueOwners().alice, attempts: 1 })

@@ -5,9 +5,8 @@ import { Data, DateTime, Deferred, Duration, Effect, Exit, Fiber, Option, Stream
 import type { Layer } from "effect"
 import { FileStore } from "../../src/application/ports/FileStore.js"
 import type { FileMetadata } from "../../src/application/ports/FileStore.js"
-import { objectKeyFor } from "../../src/domain/ExportJob.js"
 import type { ObjectKey } from "../../src/domain/ExportJob.js"
-import { jobIdAt, uniqueOwners } from "./ContractSupport.js"
+import { freshObjectKey } from "./ContractSupport.js"
 
 /** Reads the object stored under a key, if any, bypassing the port. */
 export type ReadBack<R> = (key: ObjectKey) => Effect.Effect<Option.Option<Uint8Array>, never, R>
@@ -20,7 +19,7 @@ const metadata: FileMetadata = {
 }
 
 /** A key no other test (or earlier run against the same bucket) uses. */
-const freshKey = (): ObjectKey => objectKeyFor({ jobId: jobIdAt(Date.now()), owner: uniqueOwners().alice })
+const freshKey = freshObjectKey
 
 /** Every byte value, in an order that differs from chunk to chunk, so a dropped or reordered chunk shows. */
 const chunkOf = (size: number, seed: number): Uint8Array =>

@@ -96,7 +96,7 @@ export const jobStoreContract = <E>(name: string, makeLayer: () => Layer.Layer<J
           Completed.make({
             at: at(9_000),
             result: new ExportResult({
-              objectKey: objectKeyFor(queued),
+              objectKey: objectKeyFor({ ...queued, attempts: 1 }),
               rowCount: 1234,
               byteSize: 56_789,
               sha256: "0123456789abcdef".repeat(4),

@@ -224,7 +224,7 @@ describe("DynamoDB JobStore", () => {
         Completed.make({
           at: at(9_500),
           result: new ExportResult({
-            objectKey: objectKeyFor(queued),
+            objectKey: objectKeyFor({ ...queued, attempts: 1 }),
             rowCount: 1,
             byteSize: 10,
             sha256: "ab".repeat(32),

@@ -54,7 +54,7 @@ interface RawView {
 const storedFile = (jobId: string) =>
   Effect.gen(function*() {
     const files = yield* MemoryFileStore
-    return Option.getOrThrow(yield* files.read(`exports/${alice.owner.merchantId}/${jobId}.csv`))
+    return Option.getOrThrow(yield* files.read(`exports/${alice.owner.merchantId}/${jobId}/attempt-1.csv`))
   })
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex")

@@ -9,9 +9,8 @@ import * as NodePath from "node:path"
 import { FILES_ROUTE, LocalFileStore, PARTIAL_DIRECTORY } from "../../../src/adapters/localfs/LocalFileStore.js"
 import type { FileStore } from "../../../src/application/ports/FileStore.js"
 import type { FileMetadata, SignedLink } from "../../../src/application/ports/FileStore.js"
-import { objectKeyFor } from "../../../src/domain/ExportJob.js"
 import type { ObjectKey } from "../../../src/domain/ExportJob.js"
-import { jobIdAt, uniqueOwners } from "../../contracts/ContractSupport.js"
+import { freshObjectKey } from "../../contracts/ContractSupport.js"
 import { localFileStoreInTempDir, PUBLIC_BASE_URL, SECRET } from "./LocalFsSupport.js"
 
 class BodyBroke extends Data.TaggedError("BodyBroke")<{ readonly afterChunks: number }> {}
@@ -21,7 +20,7 @@ const CONTENT = new TextEncoder().encode("Order ID,Total\r\n1,9.99\r\n2,19.50\r\
 const START = Date.parse("2024-05-06T07:08:09.010Z")
 const TTL = Duration.minutes(15)
 
-const freshKey = (): ObjectKey => objectKeyFor({ jobId: jobIdAt(Date.now()), owner: uniqueOwners().alice })
+const freshKey = freshObjectKey
 
 /** The three strings the download route takes from a request. */
 const partsOf = (link: SignedLink) => {

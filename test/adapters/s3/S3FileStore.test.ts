@@ -17,15 +17,13 @@ import {
 } from "effect"
 import * as S3FileStore from "../../../src/adapters/s3/S3FileStore.js"
 import { FileStore } from "../../../src/application/ports/FileStore.js"
-import { objectKeyFor } from "../../../src/domain/ExportJob.js"
-import type { ObjectKey } from "../../../src/domain/ExportJob.js"
-import { jobIdAt, uniqueOwners } from "../../contracts/ContractSupport.js"
+import { freshObjectKey } from "../../contracts/ContractSupport.js"
 import { S3rverServer } from "../../support/servers/S3rverServer.js"
 import { headObject, openUploads, PART_SIZE, readBack, s3FileStoreOnS3rver, settingsFor } from "./S3Support.js"
 
 class BodyBroke extends Data.TaggedError("BodyBroke")<{ readonly reason: string }> {}
 
-const freshKey = (): ObjectKey => objectKeyFor({ jobId: jobIdAt(Date.now()), owner: uniqueOwners().alice })
+const freshKey = freshObjectKey
 
 const metadata = { contentType: "text/csv; charset=utf-8", downloadName: "Bestellungen März \"2024\".csv" }
 

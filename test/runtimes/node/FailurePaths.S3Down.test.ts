@@ -55,7 +55,8 @@ describe("S3 stopped mid-upload", () => {
         const { jobId } = accepted.body
         const key = objectKeyFor({
           jobId: ExportJobId.make(jobId),
-          owner: new Owner({ userId: UserId.make(USER.sub), merchantId: MerchantId.make(USER.merchantId) })
+          owner: new Owner({ userId: UserId.make(USER.sub), merchantId: MerchantId.make(USER.merchantId) }),
+          attempts: 1
         })
 
         const view = yield* waitForExport(api, jobId, (v) => v.status === "failed", "40 seconds")

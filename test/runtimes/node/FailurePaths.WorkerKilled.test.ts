@@ -102,12 +102,18 @@ describe("a worker killed mid-export", () => {
           ) => [line.annotations["receiveCount"], line.message[1]])
         ).toStrictEqual([[2, { attempt: 2, reportType: "orders" }]])
 
-        // The file is complete: exactly the rows the query gives, and the only object in the bucket.
+        // The file is complete: exactly the rows the query gives.
         const csv = yield* api.download(jobId)
         const rows = yield* expectOrdersCsvAsQueried(csv, HALF_YEAR, USER.merchantId).pipe(Effect.provide(worker))
         expect(rows.length).toBe(done.file?.rowCount)
         expect(rows.length).toBeGreaterThan(1000)
-        expect(yield* bucketContents).toStrictEqual({ objects: [`exports/m-acme/${jobId}.csv`], uploads: [] })
+        // The record names the second attempt's file. The dead worker's upload, let go after its death, may have
+        // landed too, but only under its own attempt's key: it replaced nothing (ADR 3). No upload is left pending.
+        const contents = yield* bucketContents
+        expect(contents.uploads).toStrictEqual([])
+        expect(contents.objects.filter((key) => key !== `exports/m-acme/${jobId}/attempt-1.csv`)).toStrictEqual([
+          `exports/m-acme/${jobId}/attempt-2.csv`
+        ])
 
         // Told once each way, of the success.
         const notices = yield* eventually(api.notifications, (items) => items.length > 0)
