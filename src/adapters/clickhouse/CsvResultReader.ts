@@ -110,6 +110,8 @@ export class CsvResultReader {
   private lastRow: Uint8Array | undefined = undefined
   private bodyBytes = 0
   private rowCount = 0
+  /** Where the output of the last row `row` read ended. */
+  private written = 0
 
   constructor(private readonly columns: number) {}
 
@@ -190,9 +192,6 @@ export class CsvResultReader {
       })
     }
   }
-
-  /** Where the last row's output ended. */
-  private written = 0
 
   /**
    * Reads the row starting at `from` and writes it to `out` at `at` in the export's dialect; returns where the next
