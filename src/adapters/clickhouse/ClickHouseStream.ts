@@ -5,7 +5,7 @@ import type { ClickHouseClient, ClickHouseSettings } from "@clickhouse/client"
 import { NodeStream } from "@effect/platform-node"
 import { Chunk, Duration, Effect, Stream } from "effect"
 import type { CsvPiece } from "../../application/ports/ReportSource.js"
-import { CsvResultReader } from "./CsvResultReader.js"
+import { csvResultOf } from "./CsvResultReader.js"
 import type { JsonRow } from "./JsonCompactReader.js"
 import { ClickHouseQueryError, JsonCompactReader, serverErrorOf } from "./JsonCompactReader.js"
 
@@ -175,17 +175,13 @@ export const streamCsv = (
   sql: string,
   options: QueryOptions & { readonly columns: number }
 ): Stream.Stream<CsvPiece, ClickHouseQueryError> =>
-  streamBody(client, sql, options, {
-    format: "CSV",
-    settings: { extremes: 1 },
-    reader: () => {
-      const reader = new CsvResultReader(options.columns)
-      return {
-        push: (chunk) => {
-          const piece = reader.push(chunk)
-          return piece === undefined ? [] : [piece]
-        },
-        end: () => reader.end()
-      }
-    }
-  })
+  // The body's bytes as they come, read by csvResultOf as chdb's are. The reader fails only once the body has
+  // ended, when the server is done with the query, so it can sit outside streamBody's kill-on-leave scope.
+  csvResultOf(
+    streamBody(client, sql, options, {
+      format: "CSV",
+      settings: { extremes: 1 },
+      reader: () => ({ push: (chunk) => [chunk], end: () => {} })
+    }),
+    options.columns
+  )

@@ -96,8 +96,8 @@ const MALFORMED = -2
 
 /**
  * An incremental reader of one CSV body of `columns` columns with ClickHouse's extremes at its end: `push` each
- * chunk and get the export's CSV of the rows completed by it, then `end` once the body is over. `end` throws a
- * ClickHouseQueryError unless the body was a whole result; rows that came before a failure have been handed on,
+ * chunk and get the export's CSV of the rows completed by it, then `end` once the body is over. `push` never
+ * throws; `end` throws a ClickHouseQueryError unless the body was a whole result; rows that came before a failure have been handed on,
  * so a caller must not keep them unless `end` returns.
  */
 export class CsvResultReader {
