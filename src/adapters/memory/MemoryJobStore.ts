@@ -23,12 +23,11 @@ export const makeMemoryJobStore = Effect.sync(() => {
   const jobs = new Map<ExportJobId, ExportJob>()
   /** Each owner's job ids, oldest first. */
   const byOwner = new Map<string, Array<ExportJobId>>()
-  /** Each owner's Queued and Running jobs, oldest first. */
-  const activeByOwner = new Map<string, Array<ExportJob>>()
   /**
-   * The same jobs, grouped by owner, report, format and dates: every request asks for the one that is the same
-   * export as itself (`findActive`), and under load an owner has many jobs in progress (the workers fall behind),
-   * so the answer must not cost a comparison with each of them. Jobs that are the same export share a group.
+   * Queued and Running jobs, oldest first, grouped by owner, report, format and dates: every request asks for the
+   * one that is the same export as itself (`findActive`), and under load an owner has many jobs in progress (the
+   * workers fall behind), so the answer must not cost a comparison with each of them. Jobs that are the same export
+   * share a group.
    */
   const activeByRequest = new Map<string, Array<ExportJob>>()
   /** The newest job created with each (owner, idempotency key). */
@@ -37,16 +36,20 @@ export const makeMemoryJobStore = Effect.sync(() => {
   const requestKey = (owner: string, { format, report }: Pick<ExportJob, "report" | "format">): string =>
     `${owner}\u0000${report._tag}\u0000${format}\u0000${report.params.dateFrom}\u0000${report.params.dateTo}`
 
-  /** Puts `job` in `lists[key]` (oldest first), replacing the entry with its id, or takes it out once finished. */
-  const place = (lists: Map<string, Array<ExportJob>>, key: string, job: ExportJob, created: boolean): void => {
-    const list = lists.get(key)
+  /**
+   * Keeps `job`'s group up to date: adds it (oldest first), replaces the entry with its id, or takes it out once
+   * finished. `created` says it cannot be in the group yet.
+   */
+  const track = (job: ExportJob, created: boolean): void => {
+    const key = requestKey(ownerKey(job.owner), job)
+    const list = activeByRequest.get(key)
     const at = created || list === undefined ? -1 : list.findIndex((other) => other.jobId === job.jobId)
     if (at >= 0) {
       if (isActive(job)) {
         list![at] = job
       } else {
         list!.splice(at, 1)
-        if (list!.length === 0) lists.delete(key)
+        if (list!.length === 0) activeByRequest.delete(key)
       }
     } else if (isActive(job)) {
       // Ids from one process arrive in order, so a new job nearly always goes at the end.
@@ -54,15 +57,8 @@ export const makeMemoryJobStore = Effect.sync(() => {
       let at = into.length
       while (at > 0 && into[at - 1]!.jobId > job.jobId) at--
       into.splice(at, 0, job)
-      if (list === undefined) lists.set(key, into)
+      if (list === undefined) activeByRequest.set(key, into)
     }
-  }
-
-  /** Keeps the active lists up to date with `job`; `created` says it cannot be in them yet. */
-  const track = (job: ExportJob, created: boolean): void => {
-    const owner = ownerKey(job.owner)
-    place(activeByOwner, owner, job, created)
-    place(activeByRequest, requestKey(owner, job), job, created)
   }
 
   const keyTaken = (job: QueuedJob): boolean => {
@@ -93,8 +89,17 @@ export const makeMemoryJobStore = Effect.sync(() => {
         const id = byIdempotencyKey.get(`${ownerKey(owner)}\u0000${key}`)
         return Option.fromNullable(id === undefined ? undefined : jobs.get(id))
       }),
+    // Nothing on a request's path asks for this (findActive does), so it is worked out when asked, newest first.
     listActive: (owner) =>
-      Effect.sync((): ReadonlyArray<ExportJob> => activeByOwner.get(ownerKey(owner))?.slice().reverse() ?? []),
+      Effect.sync(() => {
+        const ids = byOwner.get(ownerKey(owner)) ?? []
+        const active: Array<ExportJob> = []
+        for (let i = ids.length - 1; i >= 0; i--) {
+          const job = jobs.get(ids[i]!)!
+          if (isActive(job)) active.push(job)
+        }
+        return active
+      }),
     findActive: (owner, wanted) =>
       Effect.sync(() => {
         const group = activeByRequest.get(requestKey(ownerKey(owner), wanted))
