@@ -12,12 +12,18 @@ const ownerKey = (owner: Owner): string => `${owner.merchantId}\u0000${owner.use
 
 const isActive = (job: ExportJob): boolean => job._tag === "Queued" || job._tag === "Running"
 
-/** Inserts `id` into ascending `ids`; ids from one process arrive in order, so this is nearly always a push. */
-const insertSorted = (ids: Array<ExportJobId>, id: ExportJobId): void => {
-  let at = ids.length
-  while (at > 0 && ids[at - 1]! > id) at--
-  ids.splice(at, 0, id)
+/**
+ * Inserts `item` into `items`, kept in ascending order of `idOf`; ids from one process arrive in order, so this is
+ * nearly always a push.
+ */
+const insertSorted = <A>(items: Array<A>, item: A, idOf: (item: A) => ExportJobId): void => {
+  let at = items.length
+  while (at > 0 && idOf(items[at - 1]!) > idOf(item)) at--
+  items.splice(at, 0, item)
 }
+
+const itself = (id: ExportJobId) => id
+const jobIdOf = (job: ExportJob) => job.jobId
 
 export const makeMemoryJobStore = Effect.sync(() => {
   const jobs = new Map<ExportJobId, ExportJob>()
@@ -52,11 +58,8 @@ export const makeMemoryJobStore = Effect.sync(() => {
         if (list!.length === 0) activeByRequest.delete(key)
       }
     } else if (isActive(job)) {
-      // Ids from one process arrive in order, so a new job nearly always goes at the end.
       const into = list ?? []
-      let at = into.length
-      while (at > 0 && into[at - 1]!.jobId > job.jobId) at--
-      into.splice(at, 0, job)
+      insertSorted(into, job, jobIdOf)
       if (list === undefined) activeByRequest.set(key, into)
     }
   }
@@ -78,7 +81,7 @@ export const makeMemoryJobStore = Effect.sync(() => {
         jobs.set(job.jobId, job)
         const owner = ownerKey(job.owner)
         const ids = byOwner.get(owner) ?? []
-        insertSorted(ids, job.jobId)
+        insertSorted(ids, job.jobId, itself)
         byOwner.set(owner, ids)
         if (job.idempotencyKey !== undefined) byIdempotencyKey.set(`${owner}\u0000${job.idempotencyKey}`, job.jobId)
         track(job, true)
