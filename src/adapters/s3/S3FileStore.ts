@@ -2,17 +2,19 @@
 // upload is a multipart upload fed from the stream in bounded memory; a download link is a presigned GET.
 import {
   AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  PutObjectCommand,
   S3Client,
-  S3ServiceException
+  S3ServiceException,
+  UploadPartCommand
 } from "@aws-sdk/client-s3"
-import type { S3ClientConfig } from "@aws-sdk/client-s3"
-import { Upload } from "@aws-sdk/lib-storage"
+import type { CompletedPart, S3ClientConfig } from "@aws-sdk/client-s3"
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner"
-import { NodeStream } from "@effect/platform-node"
 import {
-  Cause,
+  Chunk,
   Clock,
   Config,
   ConfigError,
@@ -21,6 +23,7 @@ import {
   Duration,
   Effect,
   Either,
+  Exit,
   Layer,
   Option,
   Redacted,
@@ -28,11 +31,12 @@ import {
   Schema,
   Stream
 } from "effect"
-import type { Readable } from "node:stream"
 import type { FileMetadata, SignedLink } from "../../application/ports/FileStore.js"
 import { FileStore } from "../../application/ports/FileStore.js"
 import { LinkSigningFailed, UploadFailed } from "../../domain/Errors.js"
 import type { ObjectKey } from "../../domain/ExportJob.js"
+import { bytesOf, makePartBuffers, partsOf } from "./PartBuffers.js"
+import type { Part } from "./PartBuffers.js"
 
 export interface S3Credentials {
   readonly accessKeyId: Redacted.Redacted<string>
@@ -51,11 +55,7 @@ export interface S3FileStoreSettings {
   readonly credentials: Option.Option<S3Credentials>
   /** The size of each uploaded part in bytes, 5 MiB to 5 GiB. */
   readonly partSize: number
-  /**
-   * How many parts are uploaded at once. lib-storage holds `(uploadConcurrency + 1) × partSize` and copies each part
-   * once from the pieces it was fed: measured, an upload's buffers peak at about twice that (96 MiB at 8 MiB × 4)
-   * before the garbage collector frees the copies.
-   */
+  /** How many parts are uploaded at once. An upload holds at most `(uploadConcurrency + 1) × partSize` of parts. */
   readonly uploadConcurrency: number
 }
 
@@ -67,10 +67,9 @@ const MAX_UPLOAD_CONCURRENCY = 64
 /** SigV4 presigned URLs live at most 7 days. */
 export const MAX_LINK_TTL = Duration.days(7)
 
-// After a failure or an interruption, how long we wait for the parts in flight to land and the multipart upload to
-// be aborted. Past that, the bucket's lifecycle rule (AbortIncompleteMultipartUpload) is what cleans up.
+// After a failure or an interruption, how long we try to abort the multipart upload. Past that, the bucket's
+// lifecycle rule (AbortIncompleteMultipartUpload) is what cleans up.
 const CLEANUP_TIMEOUT = Duration.seconds(60)
-// Our own AbortMultipartUpload after lib-storage's, in case its one attempt failed: a few quick retries.
 const abortRetry = Schedule.exponential(Duration.millis(200)).pipe(Schedule.intersect(Schedule.recurs(3)))
 
 const THROTTLING = new Set(["SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests"])
@@ -160,120 +159,110 @@ const validate = (settings: S3FileStoreSettings): Effect.Effect<S3FileStoreSetti
     : Effect.fail(new S3FileStoreSetupFailed({ detail: problems.join("; ") }))
 }
 
-/** What one upload learnt from the outside of lib-storage: how the body ended, and the first S3 error. */
-interface UploadWitness<E> {
-  bodyFailure: Option.Option<Cause.Cause<E>>
-  s3Failure: Option.Option<unknown>
-}
-
 export const make = (settings: S3FileStoreSettings) =>
   Effect.gen(function*() {
     const client = yield* S3
     const { bucket, partSize, uploadConcurrency } = yield* validate(settings)
 
-    /** The multipart upload left under an id, if any: aborted again, harmlessly if lib-storage already did. */
-    const abortLeftover = (key: ObjectKey, uploadId: string | undefined) =>
-      uploadId === undefined ?
-        Effect.void :
-        Effect.tryPromise((signal) =>
-          client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }), {
-            abortSignal: signal
-          })
-        ).pipe(
-          Effect.catchIf((error) => isNotFound(error.error), () => Effect.void),
-          Effect.retry({ schedule: abortRetry, while: (error) => isRetryable(error.error) }),
-          Effect.asVoid
-        )
-
-    const upload = <E>(key: ObjectKey, body: Stream.Stream<Uint8Array, E>, metadata: FileMetadata) =>
-      Effect.gen(function*() {
-        const witness: UploadWitness<E> = { bodyFailure: Option.none(), s3Failure: Option.none() }
-        const recorded = body.pipe(
-          Stream.onError((cause) =>
-            Effect.sync(() => {
-              if (!Cause.isInterruptedOnly(cause)) witness.bodyFailure = Option.some(cause)
-            })
-          )
-        )
-        // A Node Readable that pulls one chunk from the stream each time lib-storage reads: lib-storage holds at
-        // most `uploadConcurrency` parts plus the one it is filling, whatever the size of the export.
-        // `toReadable` runs the body on the runtime it is made in: made in an (uninterruptible) acquire, the body
-        // could never be interrupted, so it is made interruptible explicitly.
-        const readable = yield* Effect.acquireRelease(
-          Effect.interruptible(NodeStream.toReadable(recorded)),
-          (stream) => Effect.sync(() => stream.destroy())
-        )
-        const started = yield* Effect.acquireUseRelease(
-          Effect.sync(() => start(key, readable, metadata, witness)),
-          ({ finished }) => Effect.promise(() => finished),
-          ({ finished, upload }, exit) =>
-            exit._tag === "Success" ? Effect.void : stopAndClean(key, readable, finished, upload)
-        )
-        const failure = started.error
-        if (Option.isSome(failure)) {
-          yield* abortLeftover(key, started.upload.uploadId).pipe(
-            Effect.timeout(CLEANUP_TIMEOUT),
-            Effect.catchAll((error) => Effect.logWarning("could not abort a failed multipart upload", { error }))
-          )
-          if (Option.isSome(witness.bodyFailure)) return yield* Effect.failCause(witness.bodyFailure.value)
-          const error = Option.getOrElse(witness.s3Failure, () => failure.value)
-          return yield* new UploadFailed({ objectKey: key, detail: describe(error), retryable: isRetryable(error) })
-        }
-      }).pipe(Effect.scoped, Effect.withSpan("S3FileStore.upload", { attributes: { objectKey: key } }))
-
-    const start = <E>(key: ObjectKey, readable: Readable, metadata: FileMetadata, witness: UploadWitness<E>) => {
-      // lib-storage goes on reading the body after one part fails, until the body ends; ending the body at the
-      // first failed request stops a long export from running on for nothing.
-      const watched = new Proxy(client, {
-        get: (target, property, receiver) =>
-          property === "send"
-            ? (...args: Parameters<S3Client["send"]>) =>
-              (target.send.bind(target) as (...a: typeof args) => Promise<unknown>)(...args).catch((error: unknown) => {
-                if (Option.isNone(witness.s3Failure)) witness.s3Failure = Option.some(error)
-                readable.destroy(error instanceof Error ? error : new Error(String(error)))
-                throw error
-              })
-            : Reflect.get(target, property, receiver) as unknown
+    /** One S3 request of an upload, cancelled on interruption; its failure is the upload's. */
+    const request = <Output>(key: ObjectKey, call: (options: { abortSignal: AbortSignal }) => Promise<Output>) =>
+      Effect.tryPromise({
+        try: (signal) => call({ abortSignal: signal }),
+        catch: (error) => new UploadFailed({ objectKey: key, detail: describe(error), retryable: isRetryable(error) })
       })
-      const upload = new Upload({
-        client: watched,
-        partSize,
-        queueSize: uploadConcurrency,
-        // The default: on any failure lib-storage itself sends AbortMultipartUpload before `done()` settles.
-        leavePartsOnError: false,
-        params: {
+
+    /** Aborted with a few retries, since a multipart upload left open keeps its parts (and their cost) in the bucket. */
+    const abort = (key: ObjectKey, uploadId: string) =>
+      Effect.tryPromise((signal) =>
+        client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }), {
+          abortSignal: signal
+        })
+      ).pipe(
+        Effect.catchIf((error) => isNotFound(error.error), () => Effect.void),
+        Effect.retry({ schedule: abortRetry, while: (error) => isRetryable(error.error) }),
+        Effect.asVoid,
+        Effect.timeout(CLEANUP_TIMEOUT),
+        Effect.catchAll((error) =>
+          Effect.logWarning("could not abort a multipart upload; the bucket's lifecycle rule will", { error })
+        )
+      )
+
+    /**
+     * The body in parts from a fixed set of `uploadConcurrency + 1` buffers, `uploadConcurrency` parts in flight
+     * (ADR 18). The object appears only with CompleteMultipartUpload, after every part has landed; on any failure
+     * or interruption the parts in flight are cancelled and the multipart upload aborted, so nothing is visible.
+     * A body shorter than one part is a single PutObject.
+     */
+    const upload = <E>(key: ObjectKey, body: Stream.Stream<Uint8Array, E>, metadata: FileMetadata) =>
+      Effect.suspend(() => {
+        const target = {
           Bucket: bucket,
           Key: key,
-          Body: readable,
           ContentType: metadata.contentType,
           ContentDisposition: contentDisposition(metadata.downloadName)
         }
-      })
-      const finished = upload.done().then(
-        () => ({ upload, error: Option.none<unknown>() }),
-        (error: unknown) => ({ upload, error: Option.some(error) })
-      )
-      return { upload, finished }
-    }
+        let uploadId: string | undefined
 
-    /**
-     * On interruption: end the body, which makes lib-storage let the parts in flight land, then send
-     * AbortMultipartUpload, then settle `done()`. We wait for that rather than call `Upload.abort()`, which settles
-     * `done()` at once and aborts later in the background, possibly before a part in flight lands (and S3 keeps
-     * a part that arrives after the abort).
-     */
-    const stopAndClean = (
-      key: ObjectKey,
-      readable: Readable,
-      finished: Promise<{ readonly upload: Upload }>,
-      upload: Upload
-    ) =>
-      Effect.sync(() => readable.destroy(new Error("upload interrupted"))).pipe(
-        Effect.zipRight(Effect.promise(() => finished)),
-        Effect.zipRight(abortLeftover(key, upload.uploadId)),
-        Effect.timeout(CLEANUP_TIMEOUT),
-        Effect.catchAll((error) => Effect.logWarning("could not abort an interrupted multipart upload", { error }))
-      )
+        const putWhole = (part: Part) =>
+          request(key, (options) => client.send(new PutObjectCommand({ ...target, Body: bytesOf(part) }), options))
+
+        const uploadPart = (id: string, part: Part) =>
+          request(key, (options) =>
+            client.send(
+              new UploadPartCommand({
+                Bucket: bucket,
+                Key: key,
+                UploadId: id,
+                PartNumber: part.number,
+                Body: bytesOf(part)
+              }),
+              options
+            )).pipe(Effect.map(({ ETag }): CompletedPart => ({ PartNumber: part.number, ETag })))
+
+        return Effect.gen(function*() {
+          const buffers = yield* makePartBuffers(partSize, uploadConcurrency + 1)
+          // Begun at the first full part, once however many parts ask; uninterruptible so that its id is always
+          // known to the abort below.
+          const begin = yield* Effect.cached(Effect.uninterruptible(
+            request(key, (options) => client.send(new CreateMultipartUploadCommand(target), options)).pipe(
+              Effect.flatMap(({ UploadId }) =>
+                UploadId === undefined
+                  ? new UploadFailed({ objectKey: key, detail: "no UploadId in the answer", retryable: true })
+                  : Effect.sync(() => (uploadId = UploadId))
+              )
+            )
+          ))
+          const parts = yield* partsOf(body, partSize, buffers.take).pipe(
+            Stream.mapEffect(
+              (part) =>
+                part.whole
+                  ? Effect.as(putWhole(part), Option.none<CompletedPart>())
+                  : begin.pipe(
+                    Effect.flatMap((id) => uploadPart(id, part)),
+                    Effect.map(Option.some),
+                    Effect.ensuring(buffers.give(part.buffer))
+                  ),
+              { concurrency: uploadConcurrency }
+            ),
+            Stream.runCollect,
+            Effect.map(Chunk.compact)
+          )
+          if (uploadId === undefined) return
+          const id = uploadId
+          yield* request(key, (options) =>
+            client.send(
+              new CompleteMultipartUploadCommand({
+                Bucket: bucket,
+                Key: key,
+                UploadId: id,
+                MultipartUpload: { Parts: Chunk.toArray(parts) }
+              }),
+              options
+            ))
+        }).pipe(
+          Effect.onExit((exit) => uploadId === undefined || Exit.isSuccess(exit) ? Effect.void : abort(key, uploadId))
+        )
+      }).pipe(Effect.withSpan("S3FileStore.upload", { attributes: { objectKey: key } }))
 
     const signDownload = Effect.fn("S3FileStore.signDownload")(
       function*(key: ObjectKey, ttl: Duration.Duration) {
