@@ -103,6 +103,8 @@ const MALFORMED = -2
 export class CsvResultReader {
   private state: "rows" | "extremes" | "failed" = "rows"
   private pending: Uint8Array | undefined = undefined
+  /** Where a row cut by the last chunk is joined to the next chunk, reused: no new buffer per chunk. */
+  private joined = new Uint8Array(0)
   private output = new Uint8Array(0)
   private failure = ""
   private extremesRows = 0
@@ -126,7 +128,7 @@ export class CsvResultReader {
       this.keepFailureText(chunk, 0, chunk.length)
       return undefined
     }
-    const bytes = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk])
+    const bytes = this.pending === undefined ? chunk : this.join(this.pending, chunk)
     this.pending = undefined
     // A row grows its output by at most one byte for each byte it reads (a CR, an apostrophe or a quote).
     if (this.output.length < bytes.length * 2) this.output = new Uint8Array(bytes.length * 2)
@@ -268,6 +270,14 @@ export class CsvResultReader {
         return MALFORMED
       }
     }
+  }
+
+  private join(pending: Uint8Array, chunk: Uint8Array): Uint8Array {
+    const length = pending.length + chunk.length
+    if (this.joined.length < length) this.joined = new Uint8Array(length * 2)
+    this.joined.set(pending, 0)
+    this.joined.set(chunk, pending.length)
+    return this.joined.subarray(0, length)
   }
 
   private fail(bytes: Uint8Array, from: number, reason?: string): void {
