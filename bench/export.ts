@@ -6,11 +6,12 @@
 // upload of that CSV's bytes to the same bucket. The servers are Debian's ClickHouse 18.16 and s3rver, both on
 // 127.0.0.1 and free ports, started here and stopped at the end. 18.16 has no query parameters, so the pipeline
 // runs the orders report's SQL with literal values through the same streaming code.
-// Each run is a child process of its own, so that its peak RSS is its own. Production runs bundled JavaScript, not
-// TypeScript through a loader: bench/exportRuns.ts is bundled once with esbuild (minified, as scripts/build.ts does,
-// without source maps) into a temporary directory and every run is plain `node <bundle>`, so that peak RSS and CPU
-// are the pipeline's, not tsx's. Loading the bundle alone (Effect, the AWS SDK, the ClickHouse client) takes a
-// process to ~100 MiB RSS: that is in every run's peak.
+// Each run is a child process of its own, so that its peak RSS is its own, started with the worker's process
+// settings (ADR 19: a 2 MiB young generation, glibc's fixed mmap threshold), as production starts the worker.
+// Production runs bundled JavaScript, not TypeScript through a loader: bench/exportRuns.ts is bundled once with
+// esbuild (minified, as scripts/build.ts does, without source maps) into a temporary directory and every run is
+// plain `node <bundle>`, so that peak RSS and CPU are the pipeline's, not tsx's. Loading the bundle alone (Effect,
+// the AWS SDK, the ClickHouse client) takes a process to ~90-100 MiB RSS: that is in every run's peak.
 // Every step prints a progress line with its time; a step that does not finish within its limit fails the command
 // with the step's name (a hung run is killed by its pid). `--cpu-prof-dir DIR` runs the children under
 // `node --cpu-prof` (the bundle then not minified, for the functions' names), one .cpuprofile per run in DIR.
@@ -30,6 +31,7 @@ import { performance } from "node:perf_hooks"
 import { pipeline as pipeStreams } from "node:stream/promises"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
+import { WORKER_ENVIRONMENT, WORKER_NODE_OPTIONS } from "../src/runtimes/node/WorkerProcessSettings.js"
 import { startClickHouseServer } from "../test/support/servers/ClickHouseServer.js"
 import { S3RVER_ACCESS_KEY, startS3rver } from "../test/support/servers/S3rverServer.js"
 import { RESULT_PREFIX } from "./exportProtocol.js"
@@ -214,10 +216,16 @@ const runChild = (bundle: string, kind: RunKind, settings: RunSettings, limit: D
         "--cpu-prof-name",
         `${kind}-${settings.key.replace(/\W/g, "_")}.cpuprofile`
       ]
-    const child = spawn(process.execPath, [...profiling, bundle, kind], {
+    // Every run, baselines included, is a process started as the worker's is in production (ADR 19).
+    const child = spawn(process.execPath, [...WORKER_NODE_OPTIONS, ...profiling, bundle, kind], {
       cwd: ROOT,
       // NODE_NO_WARNINGS: the AWS SDK's notice about Node 22, once per run, would bury the figures.
-      env: { ...process.env, BENCH_EXPORT_SETTINGS: JSON.stringify(settings), NODE_NO_WARNINGS: "1" },
+      env: {
+        ...process.env,
+        ...WORKER_ENVIRONMENT,
+        BENCH_EXPORT_SETTINGS: JSON.stringify(settings),
+        NODE_NO_WARNINGS: "1"
+      },
       stdio: ["ignore", "pipe", "inherit"]
     })
     let output = ""
@@ -325,7 +333,9 @@ const program = Effect.gen(function*() {
   process.stdout.write(
     `machine: ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), ${fmt(totalmem() / 1024 ** 3, 1)} GiB, ` +
       `Node ${process.version}; ClickHouse ${version}; part size ${partSize / MIB} MiB, ` +
-      `${uploadConcurrency} parts at once; runs: node ${bundle}\n`
+      `${uploadConcurrency} parts at once; runs: ` +
+      `${Object.entries(WORKER_ENVIRONMENT).map(([name, value]) => `${name}=${value}`).join(" ")} ` +
+      `node ${WORKER_NODE_OPTIONS.join(" ")} ${bundle} (the worker's process settings, ADR 19)\n`
   )
   yield* step("creating the table", "30 seconds", clickhouse(clickhouseUrl, TABLE_DDL))
 

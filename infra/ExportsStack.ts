@@ -24,6 +24,7 @@ import {
   NOTIFICATIONS_BY_OWNER_INDEX,
   TTL_ATTRIBUTE
 } from "../src/adapters/dynamodb/DynamoDbTables.js"
+import { WORKER_ENVIRONMENT, WORKER_NODE_OPTIONS } from "../src/runtimes/node/WorkerProcessSettings.js"
 
 export interface ExportsStackProps extends StackProps {
   /** The bundles `npm run build` makes: dist/lambda/api and dist/lambda/worker. */
@@ -170,6 +171,8 @@ export class ExportsStack extends Stack {
       logGroup: workerLogs,
       environment: {
         ...common,
+        ...WORKER_ENVIRONMENT,
+        NODE_OPTIONS: [common.NODE_OPTIONS, ...WORKER_NODE_OPTIONS].join(" "),
         REPORT_SOURCE: "clickhouse",
         CLICKHOUSE_URL: props.clickhouseUrl,
         SES_FROM: props.emailFrom,

@@ -10,6 +10,7 @@ import {
   NOTIFICATIONS_BY_OWNER_INDEX,
   TTL_ATTRIBUTE
 } from "../../src/adapters/dynamodb/DynamoDbTables.js"
+import { WORKER_ENVIRONMENT, WORKER_NODE_OPTIONS } from "../../src/runtimes/node/WorkerProcessSettings.js"
 
 const synthesise = () => {
   const app = new App()
@@ -70,6 +71,15 @@ describe("the AWS stack", () => {
     for (const f of functions) expect(f.Properties["Runtime"]).toBe("nodejs22.x")
     const [, worker] = functionWith("REPORT_SOURCE", "clickhouse")
     expect(worker.Properties["Timeout"]).toBe(900)
+  })
+
+  it("starts the worker's Node process with the worker's memory settings, and only the worker's (ADR 19)", () => {
+    const worker = variablesOf(functionWith("REPORT_SOURCE", "clickhouse")[1])
+    const api = variablesOf(functionWith("AUTH_TRUST_GATEWAY", "true")[1])
+    expect(worker["MALLOC_MMAP_THRESHOLD_"]).toBe(WORKER_ENVIRONMENT["MALLOC_MMAP_THRESHOLD_"])
+    expect(worker["NODE_OPTIONS"]).toBe(["--enable-source-maps", ...WORKER_NODE_OPTIONS].join(" "))
+    expect(api["MALLOC_MMAP_THRESHOLD_"]).toBeUndefined()
+    expect(api["NODE_OPTIONS"]).toBe("--enable-source-maps")
   })
 
   it("hides a message for at least six times the worker's timeout, and dead-letters it after 3 receives", () => {
