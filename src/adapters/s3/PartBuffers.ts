@@ -74,17 +74,20 @@ export const partsOf = <E, R>(
     let filled = 0
     let count = 0
     const copy = (piece: Uint8Array) =>
-      Effect.map(filling === undefined ? take : Effect.succeed(filling), (buffer): Option.Option<Part> => {
-        buffer.set(piece, filled)
-        filled += piece.length
-        if (filled < partSize) {
-          filling = buffer
-          return Option.none()
+      Effect.map(
+        Effect.suspend(() => filling === undefined ? take : Effect.succeed(filling)),
+        (buffer): Option.Option<Part> => {
+          buffer.set(piece, filled)
+          filled += piece.length
+          if (filled < partSize) {
+            filling = buffer
+            return Option.none()
+          }
+          filling = undefined
+          filled = 0
+          return Option.some({ number: ++count, buffer, length: partSize, whole: false })
         }
-        filling = undefined
-        filled = 0
-        return Option.some({ number: ++count, buffer, length: partSize, whole: false })
-      })
+      )
 
     const rest = Stream.suspend((): Stream.Stream<Part> => {
       if (filling !== undefined) {
