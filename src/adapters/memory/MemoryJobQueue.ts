@@ -17,6 +17,12 @@ export interface Delivery {
   readonly reject: Effect.Effect<void>
 }
 
+/**
+ * How many of the latest published bodies `published` keeps. Tests and tools look at what they have just published;
+ * the embedded server publishes for as long as it runs, and would otherwise keep every body it ever sent.
+ */
+export const PUBLISHED_KEPT = 1_000
+
 interface Envelope {
   readonly body: string
   readonly receiveCount: number
@@ -26,8 +32,9 @@ export class MemoryJobQueue extends Effect.Service<MemoryJobQueue>()("exports/me
   effect: Effect.gen(function*() {
     const faults = yield* FaultInjection
     const ready = yield* Queue.unbounded<Envelope>()
-    // Appended to in place: the embedded server publishes for as long as it runs.
+    // A ring of the latest bodies, written in place; `nextSlot` is where the oldest one is once the ring is full.
     const published: Array<string> = []
+    let nextSlot = 0
     const deadLetters = yield* Ref.make<ReadonlyArray<string>>([])
     const inFlight = yield* Ref.make(0)
 
@@ -47,7 +54,9 @@ export class MemoryJobQueue extends Effect.Service<MemoryJobQueue>()("exports/me
       publishBody: (body: string) =>
         Effect.flatMap(faults.fire("queue"), (fault) => {
           if (Option.isSome(fault)) return new QueueUnavailable({ detail: "injected fault: queue down" })
-          published.push(body)
+          if (published.length < PUBLISHED_KEPT) published.push(body)
+          else published[nextSlot] = body
+          nextSlot = (nextSlot + 1) % PUBLISHED_KEPT
           return Effect.asVoid(Queue.offer(ready, { body, receiveCount: 0 }))
         }),
       /** Waits for the next message. */
@@ -62,7 +71,12 @@ export class MemoryJobQueue extends Effect.Service<MemoryJobQueue>()("exports/me
       ),
       /** Delivers a message once more, as a queue with at-least-once delivery may. */
       duplicate: (body: string) => Queue.offer(ready, { body, receiveCount: 0 }),
-      published: Effect.sync((): ReadonlyArray<string> => published.slice()),
+      /** The latest bodies published (up to `PUBLISHED_KEPT`), oldest first. */
+      published: Effect.sync((): ReadonlyArray<string> =>
+        published.length < PUBLISHED_KEPT
+          ? published.slice()
+          : [...published.slice(nextSlot), ...published.slice(0, nextSlot)]
+      ),
       deadLetters: Ref.get(deadLetters),
       /** Messages waiting plus messages handed out and not yet settled. */
       outstanding: Effect.zipWith(Queue.size(ready), Ref.get(inFlight), (waiting, taken) => waiting + taken)

@@ -8,7 +8,14 @@ import type { ExportJob, QueuedJob } from "../../domain/ExportJob.js"
 import { IDEMPOTENCY_WINDOW_MILLIS, sameRequestAs } from "../../domain/ExportJob.js"
 import type { ExportJobId, Owner } from "../../domain/Identifiers.js"
 
-const ownerKey = (owner: Owner): string => `${owner.merchantId}\u0000${owner.userId}`
+/**
+ * A map key from its parts. Joined rather than written as a template: a template's result is kept as a rope of
+ * its pieces (several hundred bytes for a request's key), and a key lives as long as its entry; a join is one flat
+ * string.
+ */
+const keyOf = (...parts: ReadonlyArray<string>): string => parts.join("\u0000")
+
+const ownerKey = (owner: Owner): string => keyOf(owner.merchantId, owner.userId)
 
 const isActive = (job: ExportJob): boolean => job._tag === "Queued" || job._tag === "Running"
 
@@ -39,15 +46,15 @@ export const makeMemoryJobStore = Effect.sync(() => {
   /** The newest job created with each (owner, idempotency key). */
   const byIdempotencyKey = new Map<string, ExportJobId>()
 
-  const requestKey = (owner: string, { format, report }: Pick<ExportJob, "report" | "format">): string =>
-    `${owner}\u0000${report._tag}\u0000${format}\u0000${report.params.dateFrom}\u0000${report.params.dateTo}`
+  const requestKey = (owner: Owner, { format, report }: Pick<ExportJob, "report" | "format">): string =>
+    keyOf(owner.merchantId, owner.userId, report._tag, format, report.params.dateFrom, report.params.dateTo)
 
   /**
    * Keeps `job`'s group up to date: adds it (oldest first), replaces the entry with its id, or takes it out once
    * finished. `created` says it cannot be in the group yet.
    */
   const track = (job: ExportJob, created: boolean): void => {
-    const key = requestKey(ownerKey(job.owner), job)
+    const key = requestKey(job.owner, job)
     const list = activeByRequest.get(key)
     const at = created || list === undefined ? -1 : list.findIndex((other) => other.jobId === job.jobId)
     if (at >= 0) {
@@ -58,15 +65,16 @@ export const makeMemoryJobStore = Effect.sync(() => {
         if (list!.length === 0) activeByRequest.delete(key)
       }
     } else if (isActive(job)) {
-      const into = list ?? []
-      insertSorted(into, job, jobIdOf)
-      if (list === undefined) activeByRequest.set(key, into)
+      // Nearly every group only ever holds one job: a literal reserves one slot, where growing an empty array
+      // reserves seventeen.
+      if (list === undefined) activeByRequest.set(key, [job])
+      else insertSorted(list, job, jobIdOf)
     }
   }
 
   const keyTaken = (job: QueuedJob): boolean => {
     if (job.idempotencyKey === undefined) return false
-    const previous = byIdempotencyKey.get(`${ownerKey(job.owner)}\u0000${job.idempotencyKey}`)
+    const previous = byIdempotencyKey.get(keyOf(ownerKey(job.owner), job.idempotencyKey))
     const other = previous === undefined ? undefined : jobs.get(previous)
     return other !== undefined &&
       job.requestedAt.epochMillis - other.requestedAt.epochMillis < IDEMPOTENCY_WINDOW_MILLIS
@@ -83,13 +91,13 @@ export const makeMemoryJobStore = Effect.sync(() => {
         const ids = byOwner.get(owner) ?? []
         insertSorted(ids, job.jobId, itself)
         byOwner.set(owner, ids)
-        if (job.idempotencyKey !== undefined) byIdempotencyKey.set(`${owner}\u0000${job.idempotencyKey}`, job.jobId)
+        if (job.idempotencyKey !== undefined) byIdempotencyKey.set(keyOf(owner, job.idempotencyKey), job.jobId)
         track(job, true)
         return Effect.void
       }),
     findByIdempotencyKey: (owner, key) =>
       Effect.sync(() => {
-        const id = byIdempotencyKey.get(`${ownerKey(owner)}\u0000${key}`)
+        const id = byIdempotencyKey.get(keyOf(ownerKey(owner), key))
         return Option.fromNullable(id === undefined ? undefined : jobs.get(id))
       }),
     // Nothing on a request's path asks for this (findActive does), so it is worked out when asked, newest first.
@@ -105,7 +113,7 @@ export const makeMemoryJobStore = Effect.sync(() => {
       }),
     findActive: (owner, wanted) =>
       Effect.sync(() => {
-        const group = activeByRequest.get(requestKey(ownerKey(owner), wanted))
+        const group = activeByRequest.get(requestKey(owner, wanted))
         return Option.fromNullable(group?.findLast(sameRequestAs(wanted)))
       }),
     get: (jobId) => Effect.sync(() => Option.fromNullable(jobs.get(jobId))),

@@ -1,6 +1,6 @@
 // In-app notifications and emails kept in memory. Every delivery attempt is also logged, so that tests can
 // count what a user would have received, duplicates included.
-import { Effect, Layer, Option, Ref } from "effect"
+import { Effect, Layer, Option } from "effect"
 import { EmailSender } from "../../application/ports/EmailSender.js"
 import type { EmailMessage } from "../../application/ports/EmailSender.js"
 import { InAppNotification, InAppNotifier } from "../../application/ports/InAppNotifier.js"
@@ -10,8 +10,9 @@ import { FaultInjection } from "./FaultInjection.js"
 export class MemoryInAppNotifier extends Effect.Service<MemoryInAppNotifier>()("exports/memory/MemoryInAppNotifier", {
   effect: Effect.gen(function*() {
     const faults = yield* FaultInjection
-    const stored = yield* Ref.make(new Map<string, InAppNotification>())
-    // Appended to in place: the embedded server keeps every notification of its lifetime.
+    // Both written in place (every step below is synchronous): the embedded server keeps every notification of
+    // its lifetime, and a copy per delivery would cost what all of them cost.
+    const stored = new Map<string, InAppNotification>()
     const deliveries: Array<InAppNotification> = []
     const notifier = InAppNotifier.of({
       deliver: (notification) =>
@@ -21,26 +22,24 @@ export class MemoryInAppNotifier extends Effect.Service<MemoryInAppNotifier>()("
           }
           deliveries.push(notification)
           // Idempotent by id: a repeated delivery keeps the first copy (and whether it was read).
-          yield* Ref.update(stored, (map) =>
-            map.has(notification.id) ? map : new Map(map).set(notification.id, notification))
+          if (!stored.has(notification.id)) stored.set(notification.id, notification)
         }),
       listFor: (owner) =>
-        Effect.map(Ref.get(stored), (map) =>
-          Array.from(map.values())
+        Effect.sync(() =>
+          Array.from(stored.values())
             .filter((n) => owner.isOwnerOf(n))
-            .sort((a, b) => b.createdAt.epochMillis - a.createdAt.epochMillis || (a.id < b.id ? 1 : -1))),
+            .sort((a, b) => b.createdAt.epochMillis - a.createdAt.epochMillis || (a.id < b.id ? 1 : -1))
+        ),
       markRead: (owner, notificationId, at) =>
-        Ref.modify(stored, (map) => {
-          const found = map.get(notificationId)
-          if (found === undefined || !owner.isOwnerOf(found)) return [Option.none(), map] as const
+        Effect.suspend(() => {
+          const found = stored.get(notificationId)
+          if (found === undefined || !owner.isOwnerOf(found)) {
+            return Effect.fail(new NotificationNotFound({ notificationId }))
+          }
           const read = found.readAt === undefined ? new InAppNotification({ ...found, readAt: at }) : found
-          return [Option.some(read), map.set(notificationId, read)] as const
-        }).pipe(
-          Effect.flatMap(Option.match({
-            onNone: () => Effect.fail(new NotificationNotFound({ notificationId })),
-            onSome: Effect.succeed
-          }))
-        )
+          stored.set(notificationId, read)
+          return Effect.succeed(read)
+        })
     })
     return { notifier, deliveries: Effect.sync((): ReadonlyArray<InAppNotification> => deliveries.slice()) }
   })
@@ -51,16 +50,17 @@ export const InAppNotifierMemory = Layer.effect(InAppNotifier, Effect.map(Memory
 export class MemoryEmailSender extends Effect.Service<MemoryEmailSender>()("exports/memory/MemoryEmailSender", {
   effect: Effect.gen(function*() {
     const faults = yield* FaultInjection
-    const outbox = yield* Ref.make<ReadonlyArray<EmailMessage>>([])
+    // Appended to in place rather than copied on every send.
+    const outbox: Array<EmailMessage> = []
     return {
       send: (message: EmailMessage) =>
         Effect.gen(function*() {
           if (Option.isSome(yield* faults.fire("email"))) {
             return yield* new NotificationFailed({ channel: "email", detail: "injected fault: email provider down" })
           }
-          yield* Ref.update(outbox, (list) => [...list, message])
+          outbox.push(message)
         }),
-      outbox: Ref.get(outbox)
+      outbox: Effect.sync((): ReadonlyArray<EmailMessage> => outbox.slice())
     }
   })
 }) {}
