@@ -1,7 +1,7 @@
 // Bearer tokens verified with jose: HS256 with a shared secret for local use, or RS256/ES256 keys from an
 // identity provider's JWKS URL. Algorithms are pinned, issuer and audience checked, clock skew bounded, and the
 // token itself never reaches a log line.
-import { Clock, Config, ConfigError, Context, Duration, Effect, Either, Layer, Option, Redacted, Schema } from "effect"
+import { Config, ConfigError, Context, Duration, Effect, Either, Layer, Option, Redacted, Schema } from "effect"
 import * as Jose from "jose"
 import type { Caller } from "../../application/RequestExport.js"
 import { EmailAddress, MerchantId, Owner, UserId } from "../../domain/Identifiers.js"
@@ -130,18 +130,18 @@ export const makeJwtVerifier = (settings: JwtSettings) => {
       return caller
     })
 
-  // Every request verifies its token, and nearly always finds it remembered: that path is one clock read.
+  // Every request verifies its token, and nearly always finds it remembered: that path is one step that reads the
+  // clock.
   const verify = (token: string): Effect.Effect<Caller, TokenRejected> =>
-    Effect.suspend(() => {
+    Effect.clockWith((clock) => {
       if (token.length === 0) return new TokenRejected({ reason: "missing" })
-      return Effect.flatMap(Clock.currentTimeMillis, (now) => {
-        const cached = verified.get(token)
-        if (cached !== undefined) {
-          if (now < cached.validUntil) return Effect.succeed(cached.caller)
-          verified.delete(token)
-        }
-        return verifySignature(token, now)
-      })
+      const now = clock.unsafeCurrentTimeMillis()
+      const cached = verified.get(token)
+      if (cached !== undefined) {
+        if (now < cached.validUntil) return Effect.succeed(cached.caller)
+        verified.delete(token)
+      }
+      return verifySignature(token, now)
     })
   return { verify }
 }

@@ -5,7 +5,7 @@
 // services, through the runtime of the layer that serves the API.
 import type { Headers } from "@effect/platform"
 import { HttpApiSchema, HttpTraceContext } from "@effect/platform"
-import { Cause, Clock, Effect, FiberId, FiberRef, Option, Redacted, Runtime, Schema } from "effect"
+import { Cause, Context, Effect, FiberId, FiberRef, FiberRefs, Option, Redacted, Runtime, Schema, Tracer } from "effect"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import {
   BadRequest,
@@ -99,13 +99,11 @@ const write = (response: ServerResponse, requestId: string, answer: Answer): voi
   response.end(text)
 }
 
-const serve = (request: IncomingMessage, response: ServerResponse) =>
-  Effect.gen(function*() {
-    const started = yield* Clock.currentTimeMillis
-    const requestId = requestIdOf(header(request, "x-request-id"))
-    // The fiber serves this one request, so the id is set for the rest of it rather than restored afterwards.
-    yield* FiberRef.set(currentRequestId, requestId)
-    const answer = yield* Effect.suspend(() => accept(request)).pipe(
+/** The request from the Bearer check to its answer, the access log written and the response sent. */
+const handle = (request: IncomingMessage, response: ServerResponse, requestId: string) =>
+  Effect.clockWith((clock) => {
+    const started = clock.unsafeCurrentTimeMillis()
+    return Effect.suspend(() => accept(request)).pipe(
       Effect.catchAll((error) => Effect.succeed(answerFor(error))),
       Effect.catchAllCause((cause) =>
         Cause.isInterruptedOnly(cause) ?
@@ -113,26 +111,31 @@ const serve = (request: IncomingMessage, response: ServerResponse) =>
           Effect.logError("request failed unexpectedly", cause).pipe(
             Effect.as({ status: 500, body: internalError(requestId), headers: {} })
           )
+      ),
+      Effect.flatMap((answer) =>
+        Effect.map(accessLog("POST", request.url ?? PATH, answer.status, started, requestId), () => {
+          write(response, requestId, answer)
+          return answer.status
+        })
       )
     )
-    yield* accessLog("POST", request.url ?? PATH, answer.status, started, requestId)
-    write(response, requestId, answer)
-    return answer.status
-  }).pipe(
-    (self) =>
-      Effect.useSpan("http.server POST", {
-        parent: Option.getOrUndefined(HttpTraceContext.fromHeaders(request.headers as unknown as Headers.Headers)),
-        kind: "server",
-        captureStackTrace: false
-      }, (span) => {
-        span.attribute("http.request.method", "POST")
-        span.attribute("url.path", PATH)
-        return Effect.tap(
-          Effect.withParentSpan(self, span),
-          (status) => span.attribute("http.response.status_code", status)
-        )
-      })
-  )
+  })
+
+const serve = (request: IncomingMessage, response: ServerResponse, requestId: string) =>
+  Effect.useSpan("http.server POST", {
+    parent: Option.getOrUndefined(HttpTraceContext.fromHeaders(request.headers as unknown as Headers.Headers)),
+    kind: "server",
+    captureStackTrace: false
+  }, (span) => {
+    span.attribute("http.request.method", "POST")
+    span.attribute("url.path", PATH)
+    // The fiber serves this one request, so the span is the parent of every span after it for the rest of the fiber
+    // (as `Effect.withParentSpan` would make it), without the bookkeeping that restores the context afterwards.
+    return Effect.zipRight(
+      FiberRef.update(FiberRef.currentContext, Context.add(Tracer.ParentSpan, span)),
+      Effect.tap(handle(request, response, requestId), (status) => span.attribute("http.response.status_code", status))
+    )
+  })
 
 const internalError = (requestId: string) => ({
   error: { code: "internal_error", message: INTERNAL_ERROR_MESSAGE },
@@ -151,7 +154,12 @@ export const AcceptExportRoute = Effect.map(
     return (request, response) => {
       const url = request.url ?? ""
       if (request.method !== "POST" || (url !== PATH && !url.startsWith(`${PATH}?`))) return false
-      const fiber = runFork(serve(request, response))
+      const requestId = requestIdOf(header(request, "x-request-id"))
+      // The fiber serves this one request, so it starts with the request's id set rather than setting it first.
+      const fiber = runFork(serve(request, response, requestId), {
+        updateRefs: (refs, fiberId) =>
+          FiberRefs.updateAs(refs, { fiberId, fiberRef: currentRequestId, value: requestId })
+      })
       response.on("close", () => {
         if (!response.writableEnded) fiber.unsafeInterruptAsFork(FiberId.none)
       })

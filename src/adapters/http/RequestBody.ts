@@ -22,17 +22,20 @@ const payloadTooLarge = (maxBytes: number) =>
   fail(PayloadTooLarge, "payload_too_large", `The body must be at most ${maxBytes} bytes.`)
 const unreadableBody = fail(BadRequest, "unreadable_body", "The request body could not be read.")
 
-/** What can be said of a request before its body is read: its content type and declared length. */
-const checkHeaders = (
+/**
+ * What can be said of a request before its body is read, from its content type and declared length: the answer
+ * that refuses it, or undefined. Not an effect of its own: every accepted export passes here.
+ */
+const refusalOf = (
   headers: Readonly<Record<string, string | Array<string> | undefined>>,
   maxBytes: number
-): Effect.Effect<void, UnsupportedMediaType | PayloadTooLarge> => {
+): Effect.Effect<never, UnsupportedMediaType | PayloadTooLarge> | undefined => {
   const contentType = headers["content-type"]
   if (typeof contentType !== "string" || !JSON_CONTENT_TYPE.test(contentType.toLowerCase())) {
     return unsupportedMediaType
   }
   const declared = Number(headers["content-length"] ?? "0")
-  return declared > maxBytes ? payloadTooLarge(maxBytes) : Effect.void
+  return declared > maxBytes ? payloadTooLarge(maxBytes) : undefined
 }
 
 const parseJson = (parts: ReadonlyArray<Uint8Array>): Effect.Effect<unknown, BadRequest> => {
@@ -46,7 +49,8 @@ const parseJson = (parts: ReadonlyArray<Uint8Array>): Effect.Effect<unknown, Bad
 
 export const readJsonBody = (request: HttpServerRequest.HttpServerRequest, maxBytes = MAX_BODY_BYTES) =>
   Effect.gen(function*() {
-    yield* checkHeaders(request.headers, maxBytes)
+    const refusal = refusalOf(request.headers, maxBytes)
+    if (refusal !== undefined) return yield* refusal
     const parts: Array<Uint8Array> = []
     let size = 0
     yield* request.stream.pipe(
@@ -69,9 +73,10 @@ type BodyRead =
 
 /** `readJsonBody` on a node:http request, read from its events rather than through a Stream. */
 export const readNodeJsonBody = (request: IncomingMessage, maxBytes = MAX_BODY_BYTES) =>
-  Effect.zipRight(
-    Effect.suspend(() => checkHeaders(request.headers, maxBytes)),
-    Effect.flatMap(
+  Effect.suspend((): Effect.Effect<unknown, UnsupportedMediaType | PayloadTooLarge | BadRequest> => {
+    const refusal = refusalOf(request.headers, maxBytes)
+    if (refusal !== undefined) return refusal
+    return Effect.flatMap(
       Effect.async<BodyRead>((resume) => {
         const parts: Array<Uint8Array> = []
         let size = 0
@@ -101,4 +106,4 @@ export const readNodeJsonBody = (request: IncomingMessage, maxBytes = MAX_BODY_B
         return parseJson(read.parts)
       }
     )
-  )
+  })

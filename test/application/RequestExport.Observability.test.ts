@@ -1,0 +1,139 @@
+// What requestExport leaves in traces and logs: its `Exports.request` span around the whole request, and the job's
+// id on every span and log line made while the job is recorded and queued (by the store and queue adapters too),
+// on none made before or after.
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, HashMap, Layer, Logger, LogLevel } from "effect"
+import { JobStoreMemory } from "../../src/adapters/memory/MemoryJobStore.js"
+import { JobIds } from "../../src/application/JobIds.js"
+import { JobQueue } from "../../src/application/ports/JobQueue.js"
+import { JobStore } from "../../src/application/ports/JobStore.js"
+import { requestExport } from "../../src/application/RequestExport.js"
+import { QueueUnavailable } from "../../src/domain/Errors.js"
+import { alice, ordersInput } from "../support/Fixtures.js"
+import { outcomeOf, parentIdOf, recordingTracer } from "../support/RecordingTracer.js"
+
+interface Line {
+  readonly message: unknown
+  readonly level: string
+  readonly jobId: unknown
+}
+
+/** The in-memory store, with a span and a log line around each create, as a durable adapter has. */
+const tracedStore = Layer.effect(
+  JobStore,
+  Effect.map(Effect.provide(JobStore, JobStoreMemory), (store) =>
+    JobStore.of({
+      ...store,
+      create: (job) =>
+        store.create(job).pipe(
+          Effect.zipLeft(Effect.logDebug("store.create")),
+          Effect.withSpan("test.create", { captureStackTrace: false })
+        )
+    }))
+)
+
+const tracedQueue = (refuse: boolean) =>
+  Layer.succeed(
+    JobQueue,
+    JobQueue.of({
+      publish: () =>
+        Effect.logDebug("queue.publish").pipe(
+          Effect.zipRight(refuse ? Effect.fail(new QueueUnavailable({ detail: "refused" })) : Effect.void),
+          Effect.withSpan("test.publish", { captureStackTrace: false })
+        )
+    })
+  )
+
+/** Runs `program` with the traced adapters, a recording tracer and a logger that keeps every line. */
+const observe = <A, E>(refuse: boolean, program: Effect.Effect<A, E, JobStore | JobQueue | JobIds>) => {
+  const { spans, tracer } = recordingTracer()
+  const lines: Array<Line> = []
+  const capture = Logger.make(({ annotations, logLevel, message }) => {
+    lines.push({
+      message,
+      level: logLevel.label,
+      jobId: HashMap.get(annotations, "jobId").pipe((o) => o._tag === "Some" ? o.value : undefined)
+    })
+  })
+  return Effect.exit(program).pipe(
+    Effect.provide(Layer.mergeAll(tracedStore, tracedQueue(refuse), JobIds.Default)),
+    Effect.provide(Logger.replace(Logger.defaultLogger, capture)),
+    Logger.withMinimumLogLevel(LogLevel.All),
+    Effect.withTracer(tracer),
+    Effect.map((exit) => ({ exit, spans, lines }))
+  )
+}
+
+const shape = (spans: ReturnType<typeof recordingTracer>["spans"]) => {
+  const names = new Map(spans.map((span) => [span.spanId, span.name]))
+  return spans.map((span) => ({
+    name: span.name,
+    parent: names.get(parentIdOf(span) ?? "") ?? null,
+    kind: span.kind,
+    attributes: Object.fromEntries(span.attributes),
+    outcome: outcomeOf(span)
+  }))
+}
+
+describe("RequestExport's spans and log annotations", () => {
+  it.effect("puts the store's and queue's spans and lines under Exports.request, each with the job's id", () =>
+    Effect.gen(function*() {
+      const { exit, lines, spans } = yield* observe(
+        false,
+        Effect.withSpan(requestExport(alice, ordersInput()), "caller", { captureStackTrace: false }).pipe(
+          Effect.zipLeft(Effect.logDebug("after"))
+        )
+      )
+      expect(exit._tag).toBe("Success")
+      const jobId = exit._tag === "Success" ? exit.value.jobId : "?"
+      expect(shape(spans)).toStrictEqual([
+        { name: "caller", parent: null, kind: "internal", attributes: {}, outcome: "success" },
+        { name: "Exports.request", parent: "caller", kind: "internal", attributes: {}, outcome: "success" },
+        { name: "test.create", parent: "Exports.request", kind: "internal", attributes: { jobId }, outcome: "success" },
+        { name: "test.publish", parent: "Exports.request", kind: "internal", attributes: { jobId }, outcome: "success" }
+      ])
+      expect(lines).toStrictEqual([
+        { message: ["store.create"], level: "DEBUG", jobId },
+        { message: ["queue.publish"], level: "DEBUG", jobId },
+        { message: ["export accepted", { reportType: "orders" }], level: "INFO", jobId },
+        { message: ["after"], level: "DEBUG", jobId: undefined }
+      ])
+    }))
+
+  it.effect("keeps the job's id on the refusal's lines, and ends Exports.request as failed", () =>
+    Effect.gen(function*() {
+      const { exit, lines, spans } = yield* observe(true, requestExport(alice, ordersInput()))
+      expect(exit._tag).toBe("Failure")
+      const jobId = lines[0]?.jobId
+      expect(typeof jobId).toBe("string")
+      expect(shape(spans)).toStrictEqual([
+        { name: "Exports.request", parent: null, kind: "internal", attributes: {}, outcome: "failure" },
+        { name: "test.create", parent: "Exports.request", kind: "internal", attributes: { jobId }, outcome: "success" },
+        { name: "test.publish", parent: "Exports.request", kind: "internal", attributes: { jobId }, outcome: "failure" }
+      ])
+      expect(lines.map((line) => [line.message, line.level, line.jobId])).toStrictEqual([
+        [["store.create"], "DEBUG", jobId],
+        [["queue.publish"], "DEBUG", jobId],
+        [["queue refused the export; marking the job failed", { detail: "refused" }], "WARN", jobId]
+      ])
+    }))
+
+  it.effect("records no job id for a request answered with the export already in progress", () =>
+    Effect.gen(function*() {
+      const { lines, spans } = yield* observe(
+        false,
+        Effect.zipRight(requestExport(alice, ordersInput()), requestExport(alice, ordersInput()))
+      )
+      expect(shape(spans).map((span) => [span.name, span.attributes])).toStrictEqual([
+        ["Exports.request", {}],
+        ["test.create", { jobId: lines[0]?.jobId }],
+        ["test.publish", { jobId: lines[0]?.jobId }],
+        ["Exports.request", {}]
+      ])
+      expect(lines.at(-1)).toStrictEqual({
+        message: ["answering with the existing export", { status: "Queued" }],
+        level: "INFO",
+        jobId: lines[0]?.jobId
+      })
+    }))
+})
