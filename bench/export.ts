@@ -7,7 +7,7 @@
 // 127.0.0.1 and free ports, started here and stopped at the end. 18.16 has no query parameters, so the pipeline
 // runs the orders report's SQL with literal values through the same streaming code.
 // Each run is a child process of its own, so that its peak RSS is its own, started with the worker's process
-// settings (ADR 19: a 2 MiB young generation, glibc's fixed mmap threshold), as production starts the worker.
+// settings (ADR 19: a 1 MiB young generation, glibc's fixed mmap threshold), as production starts the worker.
 // Production runs bundled JavaScript, not TypeScript through a loader: bench/exportRuns.ts is bundled once with
 // esbuild (minified, as scripts/build.ts does, without source maps) into a temporary directory and every run is
 // plain `node <bundle>`, so that peak RSS and CPU are the pipeline's, not tsx's. Loading the bundle alone (Effect,
