@@ -34,6 +34,13 @@ export const MAX_ROW_BYTES = 16 * 1024 * 1024
 /** The extremes: the columns' minimums, then their maximums. */
 const EXTREMES_ROWS = 2
 
+/**
+ * The bytes [from, to) in a buffer of their own. A chunk from a Node stream is a Buffer, whose `slice` is a view: kept
+ * across pushes, a row's few bytes would keep the whole chunk alive until the next one, long enough for the garbage
+ * collector to move it to the old generation, where it waits for a full collection (ADR 19).
+ */
+const copyOf = (bytes: Uint8Array, from: number, to: number): Uint8Array => new Uint8Array(bytes.subarray(from, to))
+
 const isDigit = (c: number): boolean => c >= ZERO && c <= NINE
 
 /** The bytes [from, to) read as a plain number ("-12.5", "3e4", ".5"), as the Csv module's rule says. */
@@ -150,7 +157,7 @@ export class CsvResultReader {
           this.fail(bytes, at, `a row of more than ${MAX_ROW_BYTES} bytes, or a quote never closed`)
           break
         }
-        this.pending = bytes.slice(at)
+        this.pending = copyOf(bytes, at, bytes.length)
         break
       }
       if (end === MALFORMED) {
@@ -167,7 +174,7 @@ export class CsvResultReader {
         break
       }
     }
-    if (lastRowStart >= 0) this.lastRow = bytes.slice(lastRowStart, Math.min(at, lastRowStart + MAX_FAILURE_TEXT))
+    if (lastRowStart >= 0) this.lastRow = copyOf(bytes, lastRowStart, Math.min(at, lastRowStart + MAX_FAILURE_TEXT))
     this.rowCount += rows
     return rows === 0 ? undefined : { bytes: out.slice(0, written), rows }
   }

@@ -49,7 +49,11 @@ const piecesOf = (body: string, cuts: ReadonlyArray<number> = []): Array<Uint8Ar
   return pieces
 }
 
-const read = (pieces: ReadonlyArray<Uint8Array>, columns: number) => {
+/**
+ * The pieces pushed through a reader, then its end. With `reused`, each piece's bytes are overwritten as soon as it
+ * has been pushed, as a source that reads into the same buffer again would: the reader must keep copies, not views.
+ */
+const read = (pieces: ReadonlyArray<Uint8Array>, columns: number, { reused = false } = {}) => {
   const reader = new CsvResultReader(columns)
   let text = ""
   let rows = 0
@@ -60,6 +64,7 @@ const read = (pieces: ReadonlyArray<Uint8Array>, columns: number) => {
         text += decoder.decode(out.bytes)
         rows += out.rows
       }
+      if (reused) piece.fill(0x7e)
     }
     reader.end()
     return { text, rows, error: undefined }
@@ -101,6 +106,22 @@ describe("CsvResultReader", () => {
       expect(result.rows).toBe(rows.length)
     },
     { fastCheck: { numRuns: 400 } }
+  )
+
+  it.prop(
+    "keeps its own copy of what it keeps from a piece: a row cut by it, and the last row for a failure's text",
+    [FastCheck.integer({ min: 1, max: 6 }).chain((width) => table(width)), FastCheck.array(FastCheck.nat())],
+    ([rows, cuts]) => {
+      const whole = read(piecesOf(bodyOf(rows), cuts), rows[0]!.length, { reused: true })
+      expect(whole.error).toBeUndefined()
+      expect(whole.text).toBe(rows.map(encodeRow).join(""))
+      // Cut off with ClickHouse's exception as its last line: the code is still read from the kept last row.
+      const width = rows[0]!.length
+      const exception = `Code: 159, e.displayText() = DB::Exception: Timeout exceeded${",".repeat(width - 1)}\n`
+      const failed = read(piecesOf(rows.map(clickHouseRow).join("") + exception, cuts), width, { reused: true })
+      expect(failed.error?.code).toBe(159)
+    },
+    { fastCheck: { numRuns: 200 } }
   )
 
   it("quotes only the cells that need it, ends rows with CRLF and defuses formulas", () => {
