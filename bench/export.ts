@@ -384,7 +384,8 @@ const program = Effect.gen(function*() {
         progress(
           `${kind}: ${fmt(rowsPerSecond(result, n))} rows/s, CPU ${fmt(result.cpuMillis / 1000, 2)} s, peak RSS ` +
             `${fmt(result.maxRssBytes / MIB)} MiB (sampled at its highest: ${fmt(result.atPeak.rss / MIB)} MiB, ` +
-            `V8 heap ${fmt(result.atPeak.heapTotal / MIB)} MiB, buffers ${fmt(result.atPeak.external / MIB)} MiB)`
+            `V8 heap ${fmt(result.atPeak.heapTotal / MIB)} MiB, buffers ${fmt(result.atPeak.external / MIB)} MiB); ` +
+            `collections: ${fmt(result.collections.young)} young, ${fmt(result.collections.full)} full`
         )
         results.push({ n, round, result, servers })
         const key = kind === "s3-upload" ? settings.key : result.objectKey

@@ -32,6 +32,11 @@ export interface RunResult {
   readonly cpuMillis: number
   /** process.memoryUsage() when RSS was at its highest, sampled every 50 ms: where the peak's memory is. */
   readonly atPeak: { readonly rss: number; readonly heapTotal: number; readonly external: number }
+  /**
+   * V8's collections during the run: the young generation's (scavenges) and the full ones (mark-compact). A buffer
+   * that outlives two scavenges waits for a full collection, so few full ones means buffers piling up.
+   */
+  readonly collections: { readonly young: number; readonly full: number }
   /** What the run published under `key`, for the pipeline. */
   readonly objectKey?: string
 }

@@ -8,7 +8,8 @@ import { S3Client } from "@aws-sdk/client-s3"
 import { Upload } from "@aws-sdk/lib-storage"
 import { Duration, Effect, Layer, Option, Redacted } from "effect"
 import { createReadStream } from "node:fs"
-import { performance } from "node:perf_hooks"
+import { constants as gcKinds, performance, PerformanceObserver } from "node:perf_hooks"
+import type { PerformanceEntry } from "node:perf_hooks"
 import { ClickHouseClient } from "../src/adapters/clickhouse/ClickHouseClient.js"
 import { makeClickHouseReportSource } from "../src/adapters/clickhouse/ClickHouseReportSource.js"
 import { FaultInjection } from "../src/adapters/memory/FaultInjection.js"
@@ -29,11 +30,12 @@ import { requestExport } from "../src/application/RequestExport.js"
 import { EmailAddress, MerchantId, Owner, UserId } from "../src/domain/Identifiers.js"
 import { definitionOf } from "../src/domain/Reports.js"
 import type { ReportDefinition, ReportRequest } from "../src/domain/Reports.js"
+import { applyWorkerHeapGrowth } from "../src/runtimes/node/WorkerProcessSettings.js"
 import { RESULT_PREFIX } from "./exportProtocol.js"
 import type { RunKind, RunResult, RunSettings } from "./exportProtocol.js"
 
 /** What a run measures itself; the process's CPU and memory are added around it. */
-type Measured = Omit<RunResult, "kind" | "maxRssBytes" | "cpuMillis" | "atPeak">
+type Measured = Omit<RunResult, "kind" | "maxRssBytes" | "cpuMillis" | "atPeak" | "collections">
 
 const clickhouseCsv = async (settings: RunSettings): Promise<Measured> => {
   const started = performance.now()
@@ -143,6 +145,8 @@ const runPipeline = (settings: RunSettings): Promise<Measured> => {
   return Effect.runPromise(program.pipe(Effect.provide(layers), Effect.scoped))
 }
 
+// As the worker's entry modules do, before any export (ADR 20).
+applyWorkerHeapGrowth()
 const kind = process.argv[2] as RunKind
 const settings = JSON.parse(process.env["BENCH_EXPORT_SETTINGS"] ?? "{}") as RunSettings
 let atPeak = { rss: 0, heapTotal: 0, external: 0 }
@@ -150,6 +154,16 @@ const sampler = setInterval(() => {
   const { external, heapTotal, rss } = process.memoryUsage()
   if (rss > atPeak.rss) atPeak = { rss, heapTotal, external }
 }, 50)
+const collections = { young: 0, full: 0 }
+const collector = new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    // A "gc" entry's detail says which collection it was; @types/node leaves it untyped on PerformanceEntry.
+    const { kind } = (entry as PerformanceEntry & { readonly detail: { readonly kind: number } }).detail
+    if (kind === gcKinds.NODE_PERFORMANCE_GC_MINOR) collections.young++
+    else if (kind === gcKinds.NODE_PERFORMANCE_GC_MAJOR) collections.full++
+  }
+})
+collector.observe({ entryTypes: ["gc"] })
 const cpuBefore = process.cpuUsage()
 const measured = kind === "clickhouse-csv"
   ? await clickhouseCsv(settings)
@@ -158,11 +172,15 @@ const measured = kind === "clickhouse-csv"
   : await runPipeline(settings)
 const cpu = process.cpuUsage(cpuBefore)
 clearInterval(sampler)
+// The observer hears of a collection on a later turn of the event loop: let the last ones in before counting.
+await new Promise((resolve) => setTimeout(resolve, 50))
+collector.disconnect()
 const result: RunResult = {
   kind,
   ...measured,
   maxRssBytes: process.resourceUsage().maxRSS * 1024,
   cpuMillis: (cpu.user + cpu.system) / 1000,
-  atPeak
+  atPeak,
+  collections
 }
 process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`)

@@ -7,8 +7,12 @@ import type { Context as LambdaContext, SQSBatchResponse, SQSEvent } from "aws-l
 import { Clock, Config, Duration, Effect, Layer, Logger, LogLevel, ManagedRuntime } from "effect"
 import { handleDelivery } from "../../application/ExportWorker.js"
 import { ExportSinksLive, ReportSourceClickHouseLive } from "../aws/WorkerAdapters.js"
+import { applyWorkerHeapGrowth } from "../node/WorkerProcessSettings.js"
 import { lambdaConfigProvider } from "./SecretSettings.js"
 import { deadlinesFrom, handleBatch } from "./SqsBatch.js"
+
+// The worker's heap setting that NODE_OPTIONS cannot carry (ADR 20), before the first export.
+applyWorkerHeapGrowth()
 
 // The environment with SECRETS_ARN's settings over it, read once while the function initialises.
 const configProvider = Layer.setConfigProvider(await lambdaConfigProvider())

@@ -3,6 +3,9 @@
 import { NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer, Logger, LogLevel } from "effect"
 import { WorkerLive } from "./Worker.js"
+import { applyWorkerHeapGrowth } from "./WorkerProcessSettings.js"
+
+applyWorkerHeapGrowth()
 
 NodeRuntime.runMain(
   Layer.launch(WorkerLive).pipe(
