@@ -37,7 +37,7 @@ const EXTREMES_ROWS = 2
 /**
  * The bytes [from, to) in a buffer of their own. A chunk from a Node stream is a Buffer, whose `slice` is a view: kept
  * across pushes, a row's few bytes would keep the whole chunk alive until the next one, long enough for the garbage
- * collector to move it to the old generation, where it waits for a full collection (ADR 19).
+ * collector to move it to the old generation, where it waits for a full collection (ADR 20).
  */
 const copyOf = (bytes: Uint8Array, from: number, to: number): Uint8Array => new Uint8Array(bytes.subarray(from, to))
 

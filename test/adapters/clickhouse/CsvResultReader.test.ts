@@ -115,9 +115,10 @@ describe("CsvResultReader", () => {
       const whole = read(piecesOf(bodyOf(rows), cuts), rows[0]!.length, { reused: true })
       expect(whole.error).toBeUndefined()
       expect(whole.text).toBe(rows.map(encodeRow).join(""))
-      // Cut off with ClickHouse's exception as its last line: the code is still read from the kept last row.
+      // Cut off by ClickHouse's exception, with as many commas as a row has cells so that it passes for one: its code
+      // is read at the end from the kept last row.
       const width = rows[0]!.length
-      const exception = `Code: 159, e.displayText() = DB::Exception: Timeout exceeded${",".repeat(width - 1)}\n`
+      const exception = `Code: 159. DB::Exception: Timeout exceeded: elapsed 5.1 seconds${",".repeat(width - 1)}\n`
       const failed = read(piecesOf(rows.map(clickHouseRow).join("") + exception, cuts), width, { reused: true })
       expect(failed.error?.code).toBe(159)
     },
