@@ -5,15 +5,19 @@ import { EmailSender } from "../../application/ports/EmailSender.js"
 import type { EmailMessage } from "../../application/ports/EmailSender.js"
 import { InAppNotification, InAppNotifier } from "../../application/ports/InAppNotifier.js"
 import { NotificationFailed, NotificationNotFound } from "../../domain/Errors.js"
+import type { Owner } from "../../domain/Identifiers.js"
 import { FaultInjection } from "./FaultInjection.js"
 
 export class MemoryInAppNotifier extends Effect.Service<MemoryInAppNotifier>()("exports/memory/MemoryInAppNotifier", {
   effect: Effect.gen(function*() {
     const faults = yield* FaultInjection
-    // Both written in place (every step below is synchronous): the embedded server keeps every notification of
-    // its lifetime, and a copy per delivery would cost what all of them cost.
+    // All written in place (every step below is synchronous): the embedded server keeps every notification of
+    // its lifetime, and a copy per delivery would cost what all of them cost. Each owner's ids are indexed so that
+    // listing them costs what that owner has, not what every user has.
     const stored = new Map<string, InAppNotification>()
+    const idsByOwner = new Map<string, Array<string>>()
     const deliveries: Array<InAppNotification> = []
+    const ownerKey = (owner: Owner) => `${owner.merchantId}\u0000${owner.userId}`
     const notifier = InAppNotifier.of({
       deliver: (notification) =>
         Effect.gen(function*() {
@@ -22,12 +26,17 @@ export class MemoryInAppNotifier extends Effect.Service<MemoryInAppNotifier>()("
           }
           deliveries.push(notification)
           // Idempotent by id: a repeated delivery keeps the first copy (and whether it was read).
-          if (!stored.has(notification.id)) stored.set(notification.id, notification)
+          if (stored.has(notification.id)) return
+          stored.set(notification.id, notification)
+          const key = ownerKey(notification.owner)
+          const ids = idsByOwner.get(key)
+          if (ids === undefined) idsByOwner.set(key, [notification.id])
+          else ids.push(notification.id)
         }),
       listFor: (owner) =>
         Effect.sync(() =>
-          Array.from(stored.values())
-            .filter((n) => owner.isOwnerOf(n))
+          (idsByOwner.get(ownerKey(owner)) ?? [])
+            .map((id) => stored.get(id)!)
             .sort((a, b) => b.createdAt.epochMillis - a.createdAt.epochMillis || (a.id < b.id ? 1 : -1))
         ),
       markRead: (owner, notificationId, at) =>
