@@ -30,7 +30,7 @@ import { requestExport } from "../src/application/RequestExport.js"
 import { EmailAddress, MerchantId, Owner, UserId } from "../src/domain/Identifiers.js"
 import { definitionOf } from "../src/domain/Reports.js"
 import type { ReportDefinition, ReportRequest } from "../src/domain/Reports.js"
-import { applyWorkerHeapGrowth } from "../src/runtimes/node/WorkerProcessSettings.js"
+import { applyWorkerHeapGrowth } from "../src/runtimes/WorkerProcessSettings.js"
 import { RESULT_PREFIX } from "./exportProtocol.js"
 import type { RunKind, RunResult, RunSettings } from "./exportProtocol.js"
 

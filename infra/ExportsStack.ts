@@ -24,7 +24,7 @@ import {
   NOTIFICATIONS_BY_OWNER_INDEX,
   TTL_ATTRIBUTE
 } from "../src/adapters/dynamodb/DynamoDbTables.js"
-import { WORKER_ENVIRONMENT, WORKER_NODE_OPTIONS } from "../src/runtimes/node/WorkerProcessSettings.js"
+import { WORKER_ENVIRONMENT, WORKER_NODE_OPTIONS } from "../src/runtimes/WorkerProcessSettings.js"
 
 export interface ExportsStackProps extends StackProps {
   /** The bundles `npm run build` makes: dist/lambda/api and dist/lambda/worker. */

@@ -10,7 +10,7 @@ import {
   NOTIFICATIONS_BY_OWNER_INDEX,
   TTL_ATTRIBUTE
 } from "../../src/adapters/dynamodb/DynamoDbTables.js"
-import { WORKER_ENVIRONMENT, WORKER_NODE_OPTIONS } from "../../src/runtimes/node/WorkerProcessSettings.js"
+import { WORKER_ENVIRONMENT, WORKER_NODE_OPTIONS } from "../../src/runtimes/WorkerProcessSettings.js"
 
 const synthesise = () => {
   const app = new App()

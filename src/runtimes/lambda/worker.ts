@@ -7,7 +7,7 @@ import type { Context as LambdaContext, SQSBatchResponse, SQSEvent } from "aws-l
 import { Clock, Config, Duration, Effect, Layer, Logger, LogLevel, ManagedRuntime } from "effect"
 import { handleDelivery } from "../../application/ExportWorker.js"
 import { ExportSinksLive, ReportSourceClickHouseLive } from "../aws/WorkerAdapters.js"
-import { applyWorkerHeapGrowth } from "../node/WorkerProcessSettings.js"
+import { applyWorkerHeapGrowth } from "../WorkerProcessSettings.js"
 import { lambdaConfigProvider } from "./SecretSettings.js"
 import { deadlinesFrom, handleBatch } from "./SqsBatch.js"
 

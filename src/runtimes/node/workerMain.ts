@@ -2,8 +2,8 @@
 // (then running exports get SHUTDOWN_GRACE to finish).
 import { NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer, Logger, LogLevel } from "effect"
+import { applyWorkerHeapGrowth } from "../WorkerProcessSettings.js"
 import { WorkerLive } from "./Worker.js"
-import { applyWorkerHeapGrowth } from "./WorkerProcessSettings.js"
 
 applyWorkerHeapGrowth()
 

@@ -3,7 +3,7 @@
 // "capped", it first applies the worker's heap growth setting the way the worker's entry modules do.
 import { constants, PerformanceObserver } from "node:perf_hooks"
 import type { PerformanceEntry } from "node:perf_hooks"
-import { applyWorkerHeapGrowth } from "../../../src/runtimes/node/WorkerProcessSettings.js"
+import { applyWorkerHeapGrowth } from "../../../src/runtimes/WorkerProcessSettings.js"
 
 if (process.argv[2] === "capped") applyWorkerHeapGrowth()
 

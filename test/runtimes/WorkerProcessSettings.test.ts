@@ -3,7 +3,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { execFileSync } from "node:child_process"
 import { readFileSync } from "node:fs"
-import { WORKER_ENVIRONMENT, WORKER_NODE_OPTIONS } from "../../../src/runtimes/node/WorkerProcessSettings.js"
+import { WORKER_ENVIRONMENT, WORKER_NODE_OPTIONS } from "../../src/runtimes/WorkerProcessSettings.js"
 
 const LAUNCH = "tsx src/runtimes/node/workerMain.ts"
 const PRINT_SETTINGS = `node -p "JSON.stringify({ env: process.env, heap: require('v8').getHeapStatistics() })"`
