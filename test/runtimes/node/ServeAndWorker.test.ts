@@ -11,6 +11,7 @@ import {
   apiBase,
   apiClient,
   bearerFor,
+  eventually,
   fetchJson,
   localServers,
   localSettings,
@@ -78,7 +79,8 @@ describe("npm run serve and npm run worker compositions", () => {
         expect(rows.length).toBeGreaterThan(1000)
 
         // Told both ways, once: one email through SES with the 24-hour link, one in-app notice.
-        const emails = yield* ses.sentTo(EmailAddress.make(RECIPIENT))
+        // The worker sends the email after the in-app notice and after recording the job's outcome: wait for it.
+        const emails = yield* eventually(ses.sentTo(EmailAddress.make(RECIPIENT)), (sent) => sent.length > 0)
         expect(emails).toHaveLength(1)
         const emailLink = /https?:\/\/\S+/.exec(emails[0]!.body.text ?? "")?.[0]
         expect(emailLink?.startsWith(`${s3.endpoint.origin}/${s3.bucket}/`)).toBe(true)
