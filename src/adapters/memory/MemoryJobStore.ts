@@ -7,15 +7,7 @@ import { JobConflict } from "../../domain/Errors.js"
 import type { ExportJob, QueuedJob } from "../../domain/ExportJob.js"
 import { IDEMPOTENCY_WINDOW_MILLIS, sameRequestAs } from "../../domain/ExportJob.js"
 import type { ExportJobId, Owner } from "../../domain/Identifiers.js"
-
-/**
- * A map key from its parts. Joined rather than written as a template: a template's result is kept as a rope of
- * its pieces (several hundred bytes for a request's key), and a key lives as long as its entry; a join is one flat
- * string.
- */
-const keyOf = (...parts: ReadonlyArray<string>): string => parts.join("\u0000")
-
-const ownerKey = (owner: Owner): string => keyOf(owner.merchantId, owner.userId)
+import { keyOf, ownerKey } from "./MapKeys.js"
 
 const isActive = (job: ExportJob): boolean => job._tag === "Queued" || job._tag === "Running"
 

@@ -5,8 +5,8 @@ import { EmailSender } from "../../application/ports/EmailSender.js"
 import type { EmailMessage } from "../../application/ports/EmailSender.js"
 import { InAppNotification, InAppNotifier } from "../../application/ports/InAppNotifier.js"
 import { NotificationFailed, NotificationNotFound } from "../../domain/Errors.js"
-import type { Owner } from "../../domain/Identifiers.js"
 import { FaultInjection } from "./FaultInjection.js"
+import { ownerKey } from "./MapKeys.js"
 
 export class MemoryInAppNotifier extends Effect.Service<MemoryInAppNotifier>()("exports/memory/MemoryInAppNotifier", {
   effect: Effect.gen(function*() {
@@ -17,7 +17,6 @@ export class MemoryInAppNotifier extends Effect.Service<MemoryInAppNotifier>()("
     const stored = new Map<string, InAppNotification>()
     const idsByOwner = new Map<string, Array<string>>()
     const deliveries: Array<InAppNotification> = []
-    const ownerKey = (owner: Owner) => `${owner.merchantId}\u0000${owner.userId}`
     const notifier = InAppNotifier.of({
       deliver: (notification) =>
         Effect.gen(function*() {
