@@ -8,8 +8,7 @@ import { S3Client } from "@aws-sdk/client-s3"
 import { Upload } from "@aws-sdk/lib-storage"
 import { Duration, Effect, Layer, Option, Redacted } from "effect"
 import { createReadStream } from "node:fs"
-import { constants as gcKinds, performance, PerformanceObserver } from "node:perf_hooks"
-import type { PerformanceEntry } from "node:perf_hooks"
+import { performance } from "node:perf_hooks"
 import { ClickHouseClient } from "../src/adapters/clickhouse/ClickHouseClient.js"
 import { makeClickHouseReportSource } from "../src/adapters/clickhouse/ClickHouseReportSource.js"
 import { FaultInjection } from "../src/adapters/memory/FaultInjection.js"
@@ -31,6 +30,7 @@ import { EmailAddress, MerchantId, Owner, UserId } from "../src/domain/Identifie
 import { definitionOf } from "../src/domain/Reports.js"
 import type { ReportDefinition, ReportRequest } from "../src/domain/Reports.js"
 import { applyWorkerHeapGrowth } from "../src/runtimes/WorkerProcessSettings.js"
+import { countCollections } from "../test/support/Collections.js"
 import { RESULT_PREFIX } from "./exportProtocol.js"
 import type { RunKind, RunResult, RunSettings } from "./exportProtocol.js"
 
@@ -154,16 +154,7 @@ const sampler = setInterval(() => {
   const { external, heapTotal, rss } = process.memoryUsage()
   if (rss > atPeak.rss) atPeak = { rss, heapTotal, external }
 }, 50)
-const collections = { young: 0, full: 0 }
-const collector = new PerformanceObserver((list) => {
-  for (const entry of list.getEntries()) {
-    // A "gc" entry's detail says which collection it was; @types/node leaves it untyped on PerformanceEntry.
-    const { kind } = (entry as PerformanceEntry & { readonly detail: { readonly kind: number } }).detail
-    if (kind === gcKinds.NODE_PERFORMANCE_GC_MINOR) collections.young++
-    else if (kind === gcKinds.NODE_PERFORMANCE_GC_MAJOR) collections.full++
-  }
-})
-collector.observe({ entryTypes: ["gc"] })
+const collecting = countCollections()
 const cpuBefore = process.cpuUsage()
 const measured = kind === "clickhouse-csv"
   ? await clickhouseCsv(settings)
@@ -172,9 +163,7 @@ const measured = kind === "clickhouse-csv"
   : await runPipeline(settings)
 const cpu = process.cpuUsage(cpuBefore)
 clearInterval(sampler)
-// The observer hears of a collection on a later turn of the event loop: let the last ones in before counting.
-await new Promise((resolve) => setTimeout(resolve, 50))
-collector.disconnect()
+const collections = await collecting.stop()
 const result: RunResult = {
   kind,
   ...measured,

@@ -1,27 +1,15 @@
 // Run as `node <worker's options> --import tsx fullCollections.ts [capped]`: promotes ~150 MB of short-lived objects
 // over a steady live set, as an export's pieces are, and prints how many full collections V8 made meanwhile. With
 // "capped", it first applies the worker's heap growth setting the way the worker's entry modules do.
-import { constants, PerformanceObserver } from "node:perf_hooks"
-import type { PerformanceEntry } from "node:perf_hooks"
 import { applyWorkerHeapGrowth } from "../../../src/runtimes/WorkerProcessSettings.js"
+import { countCollections } from "../Collections.js"
 
 if (process.argv[2] === "capped") applyWorkerHeapGrowth()
 
-let fullCollections = 0
-const observer = new PerformanceObserver((list) => {
-  for (const entry of list.getEntries()) {
-    const { kind } = (entry as PerformanceEntry & { readonly detail: { readonly kind: number } }).detail
-    if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) fullCollections++
-  }
-})
-observer.observe({ entryTypes: ["gc"] })
-
+const collecting = countCollections()
 const live = Array.from({ length: 200_000 }, (_, i) => ({ i, label: `row ${i}` }))
 // Each object outlives 20,000 newer ones (over a MiB): long enough to reach the old generation, then dead.
 const recent = new Array<{ readonly i: number; readonly cells: ReadonlyArray<number> }>(20_000)
 for (let i = 0; i < 2_000_000; i++) recent[i % recent.length] = { i, cells: [i, i + 1, i + 2] }
-
-// V8 reports collections to observers on a later turn of the event loop.
-await new Promise((resolve) => setTimeout(resolve, 50))
-observer.disconnect()
-process.stdout.write(`${JSON.stringify({ fullCollections, live: live.length, recent: recent.length })}\n`)
+const { full } = await collecting.stop()
+process.stdout.write(`${JSON.stringify({ fullCollections: full, live: live.length, recent: recent.length })}\n`)
