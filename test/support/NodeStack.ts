@@ -15,6 +15,7 @@ import { encodeMessage } from "../../src/application/ExportWorker.js"
 import { JobStore } from "../../src/application/ports/JobStore.js"
 import { messageFor } from "../../src/application/RequestExport.js"
 import { ExportJobId } from "../../src/domain/Identifiers.js"
+import type { EmailAddress } from "../../src/domain/Identifiers.js"
 import { ServeApiLive } from "../../src/runtimes/node/ServeApi.js"
 import { WorkerOnChdbLive } from "../../src/runtimes/node/Worker.js"
 import { settingsFor as s3SettingsFor } from "../adapters/s3/S3Support.js"
@@ -23,6 +24,7 @@ import { DynaliteServer, DynaliteServerLive } from "./servers/DynaliteServer.js"
 import { FauxqsServer, FauxqsServerLive } from "./servers/FauxqsServer.js"
 import { S3RVER_ACCESS_KEY, S3rverServer } from "./servers/S3rverServer.js"
 import { SesLocalServer } from "./servers/SesLocalServer.js"
+import type { SesLocalServerService } from "./servers/SesLocalServer.js"
 
 export const JWT_SECRET = "a-test-secret-of-at-least-32-characters-long"
 
@@ -235,6 +237,13 @@ export const eventually = <A>(
     }
     return value
   })
+
+/**
+ * The emails SES received for `recipient`, once there is at least one. The worker sends the email after the in-app
+ * notice and after recording the job's outcome, so neither of those says the email is already there.
+ */
+export const emailsTo = (ses: SesLocalServerService, recipient: EmailAddress) =>
+  eventually(ses.sentTo(recipient), (sent) => sent.length > 0)
 
 /** What the bucket holds, read over the S3 API with the test's own client: object keys and pending multipart uploads. */
 export const bucketContents = Effect.gen(function*() {

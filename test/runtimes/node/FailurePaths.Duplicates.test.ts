@@ -8,6 +8,7 @@ import { expectOrdersCsvAsQueried } from "../../support/EndToEnd.js"
 import {
   apiClient,
   bearerFor,
+  emailsTo,
   eventually,
   linesOf,
   localServers,
@@ -100,8 +101,7 @@ describe("the same message delivered more than once", () => {
         expect(rows.length).toBe(view.file?.rowCount)
 
         // Told once each way.
-        // The worker sends the email after the in-app notice and after recording the job's outcome: wait for it.
-        const emails = yield* eventually(ses.sentTo(EmailAddress.make(RECIPIENT)), (sent) => sent.length > 0)
+        const emails = yield* emailsTo(ses, EmailAddress.make(RECIPIENT))
         expect(emails.map((email) => email.subject)).toStrictEqual([
           "Your export is ready: Orders (2025-01-01 to 2025-06-30)"
         ])

@@ -9,6 +9,7 @@ import {
   apiClient,
   bearerFor,
   bucketContents,
+  emailsTo,
   eventually,
   fetchJson,
   localServers,
@@ -99,8 +100,7 @@ describe("S3 stopped mid-upload", () => {
           "Export failed"
         ]])
         expect(notices[0]!.body).toContain(view.failure!.message)
-        // The worker sends the email after the in-app notice and after recording the job's outcome: wait for it.
-        const emails = yield* eventually(ses.sentTo(EmailAddress.make(RECIPIENT)), (sent) => sent.length > 0)
+        const emails = yield* emailsTo(ses, EmailAddress.make(RECIPIENT))
         expect(emails.map((email) => email.subject)).toStrictEqual([
           "Your export failed: Orders (2025-01-01 to 2025-12-31)"
         ])

@@ -7,6 +7,7 @@ import { EmailAddress } from "../../../src/domain/Identifiers.js"
 import {
   apiClient,
   bearerFor,
+  emailsTo,
   eventually,
   localServers,
   localSettings,
@@ -74,8 +75,7 @@ describe("SQS down at request time", () => {
         expect(yield* api.exportOf(refusedJobId)).toMatchObject({ status: "failed", attempts: 0 })
         const notices = yield* eventually(api.notifications, (items) => items.length > 0)
         expect(notices.map((n) => [n.jobId, n.kind])).toStrictEqual([[accepted.body.jobId, "export_succeeded"]])
-        // The worker sends the email after the in-app notice and after recording the job's outcome: wait for it.
-        const emails = yield* eventually(ses.sentTo(EmailAddress.make(RECIPIENT)), (sent) => sent.length > 0)
+        const emails = yield* emailsTo(ses, EmailAddress.make(RECIPIENT))
         expect(emails.map((email) => email.subject)).toStrictEqual([
           "Your export is ready: Orders (2025-01-01 to 2025-03-31)"
         ])

@@ -11,6 +11,7 @@ import {
   apiClient,
   bearerFor,
   bucketContents,
+  emailsTo,
   eventually,
   linesOf,
   localServers,
@@ -118,8 +119,7 @@ describe("a worker killed mid-export", () => {
         // Told once each way, of the success.
         const notices = yield* eventually(api.notifications, (items) => items.length > 0)
         expect(notices.map((n) => [n.jobId, n.kind])).toStrictEqual([[jobId, "export_succeeded"]])
-        // The worker sends the email after the in-app notice and after recording the job's outcome: wait for it.
-        const emails = yield* eventually(ses.sentTo(EmailAddress.make(RECIPIENT)), (sent) => sent.length > 0)
+        const emails = yield* emailsTo(ses, EmailAddress.make(RECIPIENT))
         expect(emails.map((email) => email.subject)).toStrictEqual([
           "Your export is ready: Orders (2025-01-01 to 2025-06-30)"
         ])

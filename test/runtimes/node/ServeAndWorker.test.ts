@@ -11,7 +11,7 @@ import {
   apiBase,
   apiClient,
   bearerFor,
-  eventually,
+  emailsTo,
   fetchJson,
   localServers,
   localSettings,
@@ -79,8 +79,7 @@ describe("npm run serve and npm run worker compositions", () => {
         expect(rows.length).toBeGreaterThan(1000)
 
         // Told both ways, once: one email through SES with the 24-hour link, one in-app notice.
-        // The worker sends the email after the in-app notice and after recording the job's outcome: wait for it.
-        const emails = yield* eventually(ses.sentTo(EmailAddress.make(RECIPIENT)), (sent) => sent.length > 0)
+        const emails = yield* emailsTo(ses, EmailAddress.make(RECIPIENT))
         expect(emails).toHaveLength(1)
         const emailLink = /https?:\/\/\S+/.exec(emails[0]!.body.text ?? "")?.[0]
         expect(emailLink?.startsWith(`${s3.endpoint.origin}/${s3.bucket}/`)).toBe(true)
