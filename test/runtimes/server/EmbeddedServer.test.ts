@@ -2,7 +2,7 @@
 // end over HTTP against chdb: 202, the worker, the file, the signed link, the email and the in-app notice.
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Layer } from "effect"
-import { readdirSync, readFileSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { signDevToken } from "../../../src/adapters/auth/JwtVerifier.js"
 import { localSecret } from "../../../src/runtimes/server/EmbeddedConfig.js"
@@ -85,8 +85,14 @@ describe("npm start composition", () => {
         expect(rows.length).toBe(status.file?.rowCount)
         expect(rows.length).toBeGreaterThan(1000)
 
-        // The user was told both ways; the email carries the 24-hour link, which works.
-        const outbox = readdirSync(join(dataDir, "outbox")).filter((name) => name.endsWith(".eml"))
+        // The user was told both ways; the email carries the 24-hour link, which works. The worker tells the user
+        // after it has recorded the success, so the email may still be on its way: wait for it.
+        const emails = () =>
+          existsSync(join(dataDir, "outbox"))
+            ? readdirSync(join(dataDir, "outbox")).filter((name) => name.endsWith(".eml"))
+            : []
+        for (let i = 0; i < 100 && emails().length === 0; i++) yield* Effect.sleep("100 millis")
+        const outbox = emails()
         expect(outbox).toHaveLength(1)
         const eml = readFileSync(join(dataDir, "outbox", outbox[0]!), "utf8")
         expect(eml).toContain(`X-Export-Job-Id: ${jobId}`)
