@@ -1,5 +1,6 @@
 // What bench/export.ts and its runs (bench/exportRuns.ts) say to each other: the run's settings in an environment
 // variable, its result in one line on stdout.
+import type { CollectionCount } from "../test/support/Collections.js"
 
 export const RESULT_PREFIX = "bench-result "
 
@@ -32,11 +33,8 @@ export interface RunResult {
   readonly cpuMillis: number
   /** process.memoryUsage() when RSS was at its highest, sampled every 50 ms: where the peak's memory is. */
   readonly atPeak: { readonly rss: number; readonly heapTotal: number; readonly external: number }
-  /**
-   * V8's collections during the run: the young generation's (scavenges) and the full ones (mark-compact). A buffer
-   * that outlives two scavenges waits for a full collection, so few full ones means buffers piling up.
-   */
-  readonly collections: { readonly young: number; readonly full: number }
+  /** V8's collections during the run. A buffer that outlives two young ones waits for a full one. */
+  readonly collections: CollectionCount
   /** What the run published under `key`, for the pipeline. */
   readonly objectKey?: string
 }

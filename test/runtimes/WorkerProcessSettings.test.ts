@@ -1,5 +1,6 @@
 // `npm run worker` starts its Node process with the worker's memory settings (ADR 19), the same ones the Lambda
-// function gets from WorkerProcessSettings, and keeps whatever NODE_OPTIONS its caller set.
+// function gets from WorkerProcessSettings, and keeps whatever NODE_OPTIONS its caller set; and the heap growth the
+// worker's entry modules set from inside (ADR 20) takes effect.
 import { describe, expect, it } from "@effect/vitest"
 import { execFileSync } from "node:child_process"
 import { readFileSync } from "node:fs"
