@@ -4,7 +4,7 @@ import type { CollectionCount } from "../test/support/Collections.js"
 
 export const RESULT_PREFIX = "bench-result "
 
-export type RunKind = "clickhouse-csv" | "s3-upload" | "pipeline"
+export type RunKind = "clickhouse-csv" | "s3-upload" | "clickhouse-to-s3" | "pipeline"
 
 export interface RunSettings {
   readonly clickhouseUrl: string
@@ -35,6 +35,6 @@ export interface RunResult {
   readonly atPeak: { readonly rss: number; readonly heapTotal: number; readonly external: number }
   /** V8's collections during the run. A buffer that outlives two young ones waits for a full one. */
   readonly collections: CollectionCount
-  /** What the run published under `key`, for the pipeline. */
+  /** What the run published under `key`, for the pipeline and clickhouse-to-s3. */
   readonly objectKey?: string
 }

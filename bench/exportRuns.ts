@@ -3,11 +3,15 @@
 // BENCH_EXPORT_SETTINGS, it prints one result line and exits.
 //   - clickhouse-csv: ClickHouse's own CSV of the query over HTTP, read and thrown away (the first baseline);
 //   - s3-upload: a multipart upload of a file's bytes to the bucket with lib-storage (the second baseline);
+//   - clickhouse-to-s3: the two baselines joined, the server's CSV straight into lib-storage with nothing between
+//     (no rewriting, no checks, no hash): how fast any pipeline from this server to this bucket can go here;
 //   - pipeline: the production streaming path, an export run by the application on the ClickHouse and S3 adapters.
 import { S3Client } from "@aws-sdk/client-s3"
 import { Upload } from "@aws-sdk/lib-storage"
 import { Duration, Effect, Layer, Option, Redacted } from "effect"
 import { createReadStream } from "node:fs"
+import { request } from "node:http"
+import type { IncomingMessage } from "node:http"
 import { performance } from "node:perf_hooks"
 import { ClickHouseClient } from "../src/adapters/clickhouse/ClickHouseClient.js"
 import { makeClickHouseReportSource } from "../src/adapters/clickhouse/ClickHouseReportSource.js"
@@ -53,13 +57,17 @@ const clickhouseCsv = async (settings: RunSettings): Promise<Measured> => {
   return { millis: performance.now() - started, rows, bytes }
 }
 
-const s3Upload = async (settings: RunSettings): Promise<Measured> => {
-  const client = new S3Client({
+/** The SDK's client of the bench's bucket, with its defaults, as a plain lib-storage user has it. */
+const bucketClient = (settings: RunSettings) =>
+  new S3Client({
     region: "us-east-1",
     endpoint: settings.s3Endpoint,
     forcePathStyle: true,
     credentials: { accessKeyId: settings.accessKey, secretAccessKey: settings.accessKey }
   })
+
+const s3Upload = async (settings: RunSettings): Promise<Measured> => {
+  const client = bucketClient(settings)
   const started = performance.now()
   let bytes = 0
   const body = createReadStream(settings.file)
@@ -73,6 +81,40 @@ const s3Upload = async (settings: RunSettings): Promise<Measured> => {
   }).done()
   client.destroy()
   return { millis: performance.now() - started, rows: 0, bytes }
+}
+
+/** The query's CSV as node:http gives it, a Node stream with backpressure, as lib-storage reads a body. */
+const clickhouseResponse = (settings: RunSettings) =>
+  new Promise<IncomingMessage>((resolve, reject) => {
+    const req = request(settings.clickhouseUrl, { method: "POST" }, (response) => {
+      if (response.statusCode === 200) return resolve(response)
+      response.resume()
+      reject(new Error(`ClickHouse answered ${response.statusCode}`))
+    })
+    req.on("error", reject)
+    req.end(`${settings.ordersSql}\nFORMAT CSV`)
+  })
+
+const clickhouseToS3 = async (settings: RunSettings): Promise<Measured> => {
+  const client = bucketClient(settings)
+  const objectKey = `${settings.key}.joined`
+  const started = performance.now()
+  let bytes = 0
+  let rows = 0
+  const body = await clickhouseResponse(settings)
+  body.on("data", (chunk: Buffer) => {
+    bytes += chunk.length
+    for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) rows++
+  })
+  await new Upload({
+    client,
+    params: { Bucket: settings.bucket, Key: objectKey, Body: body, ContentType: "text/csv; charset=utf-8" },
+    partSize: settings.partSize,
+    queueSize: settings.uploadConcurrency,
+    leavePartsOnError: false
+  }).done()
+  client.destroy()
+  return { millis: performance.now() - started, rows, bytes, objectKey }
 }
 
 /**
@@ -160,6 +202,8 @@ const measured = kind === "clickhouse-csv"
   ? await clickhouseCsv(settings)
   : kind === "s3-upload"
   ? await s3Upload(settings)
+  : kind === "clickhouse-to-s3"
+  ? await clickhouseToS3(settings)
   : await runPipeline(settings)
 const cpu = process.cpuUsage(cpuBefore)
 clearInterval(sampler)
