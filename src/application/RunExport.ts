@@ -88,9 +88,13 @@ const writeFile = (job: RunningJob) =>
     const tally = { rows: 0, bytes: 0 }
     const digest = createHash("sha256")
 
+    // The deadline races the whole attempt, not each pull of the rows: `Stream.interruptWhen` forks a fiber and
+    // races it for every piece of the stream (measured: ~10% of the stream's CPU). It holds only while rows are still
+    // coming; once the source's stream has ended, the upload's last parts are not the query's time.
+    let queryEnded = false
     const queryDeadline = Effect.sleep(settings.queryTimeout).pipe(
       Effect.zipRight(Effect.suspend(() =>
-        Effect.fail(
+        queryEnded ? Effect.never : Effect.fail(
           new QueryTimeout({
             jobId: job.jobId,
             afterMillis: Duration.toMillis(settings.queryTimeout),
@@ -101,7 +105,7 @@ const writeFile = (job: RunningJob) =>
     )
     const csv = source
       .csv({ jobId: job.jobId, merchantId: job.owner.merchantId, report: job.report, timeout: settings.queryTimeout })
-      .pipe(Stream.interruptWhen(queryDeadline))
+      .pipe(Stream.ensuring(Effect.sync(() => void (queryEnded = true))))
     const counted = (bytes: Uint8Array) => {
       digest.update(bytes)
       tally.bytes += bytes.length
@@ -120,7 +124,7 @@ const writeFile = (job: RunningJob) =>
     yield* files.upload(objectKey, body, {
       contentType: CSV_CONTENT_TYPE,
       downloadName: downloadFileName(job.report, job.format)
-    })
+    }).pipe(Effect.raceFirst(queryDeadline))
     yield* Effect.logInfo("file uploaded", { objectKey, rows: tally.rows, bytes: tally.bytes })
     return { objectKey, rowCount: tally.rows, byteSize: tally.bytes, sha256: digest.digest("hex") }
   }).pipe(Effect.withSpan("Exports.writeFile"))
