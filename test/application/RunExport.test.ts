@@ -8,11 +8,8 @@ import {
   Either,
   FastCheck,
   Fiber,
-  HashMap,
   Layer,
-  Logger,
   Option,
-  Ref,
   Stream,
   TestClock
 } from "effect"
@@ -32,6 +29,7 @@ import type { ExportJob } from "../../src/domain/ExportJob.js"
 import { NotificationLedger, objectKeyFor, SucceededJob, transition } from "../../src/domain/ExportJob.js"
 import { Orders } from "../../src/domain/Reports.js"
 import { alice, bob, drainQueue, ordersInput, testLayer } from "../support/Fixtures.js"
+import { makeLogCollector } from "../support/LogCollector.js"
 
 const ROWS = 50
 
@@ -429,21 +427,14 @@ describe("RunExport", () => {
 
   it.effect("puts the jobId on every log line of a job and never the user's address", () =>
     Effect.gen(function*() {
-      const lines = yield* Ref.make<ReadonlyArray<{ message: string; jobId: unknown }>>([])
-      const capture = Logger.make(({ annotations, message }) => {
-        Effect.runSync(
-          Ref.update(lines, (list) => [...list, {
-            message: JSON.stringify(message),
-            jobId: Option.getOrUndefined(HashMap.get(annotations, "jobId"))
-          }])
-        )
-      })
-      const job = yield* requestExport(alice, ordersInput()).pipe(
-        Effect.provide(Logger.replace(Logger.defaultLogger, capture))
-      )
+      const logs = makeLogCollector()
+      const job = yield* requestExport(alice, ordersInput()).pipe(Effect.provide(logs.replacing))
       yield* (yield* FaultInjection).set({ email: true })
-      yield* drainQueue.pipe(Effect.provide(Logger.replace(Logger.defaultLogger, capture)))
-      const logged = yield* Ref.get(lines)
+      yield* drainQueue.pipe(Effect.provide(logs.replacing))
+      const logged = logs.lines.map((line) => ({
+        message: JSON.stringify(line.message),
+        jobId: line.annotations["jobId"]
+      }))
       expect(logged.length).toBeGreaterThan(5)
       for (const line of logged) {
         expect(line.jobId).toBe(job.jobId)

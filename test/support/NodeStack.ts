@@ -1,10 +1,10 @@
 // What the failure-path tests of the `npm run serve` / `npm run worker` compositions share: the local servers, the
 // settings both processes read (as one map, for a ConfigProvider or a child process's environment), a user's
-// token, HTTP calls to the API, and a logger that keeps what the worker logs.
+// token, HTTP calls to the API, and the lines the worker logged about a job.
 import { ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3"
 import { SendMessageCommand } from "@aws-sdk/client-sqs"
 import { expect } from "@effect/vitest"
-import { ConfigProvider, Duration, Effect, HashMap, Layer, List, Logger, Option, Redacted } from "effect"
+import { ConfigProvider, Duration, Effect, Layer, Logger, Option, Redacted } from "effect"
 import { join } from "node:path"
 import { signDevToken } from "../../src/adapters/auth/JwtVerifier.js"
 import { DynamoDb } from "../../src/adapters/dynamodb/DynamoDb.js"
@@ -20,6 +20,7 @@ import { ServeApiLive } from "../../src/runtimes/node/ServeApi.js"
 import { WorkerOnChdbLive } from "../../src/runtimes/node/Worker.js"
 import { settingsFor as s3SettingsFor } from "../adapters/s3/S3Support.js"
 import { freePort, temporaryDataDir } from "./EndToEnd.js"
+import type { LoggedLine } from "./LogCollector.js"
 import { DynaliteServer, DynaliteServerLive } from "./servers/DynaliteServer.js"
 import { FauxqsServer, FauxqsServerLive } from "./servers/FauxqsServer.js"
 import { S3RVER_ACCESS_KEY, S3rverServer } from "./servers/S3rverServer.js"
@@ -94,28 +95,6 @@ export const apiBase = (settings: Settings): string => `http://127.0.0.1:${setti
 /** The API (`npm run serve`) on `settings`, for as long as the scope lives. */
 export const startApi = (settings: Settings) =>
   Layer.build(ServeApiLive).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(settings)))
-
-/** One line a logger received: its level, its message parts and its annotations. */
-export interface LoggedLine {
-  readonly level: string
-  readonly message: ReadonlyArray<unknown>
-  readonly annotations: Readonly<Record<string, unknown>>
-  readonly spans: ReadonlyArray<string>
-}
-
-/** A logger that keeps every line, beside the default one; `lines` grows as the program logs. */
-export const makeLogCollector = () => {
-  const lines: Array<LoggedLine> = []
-  const logger = Logger.make<unknown, void>(({ annotations, logLevel, message, spans }) => {
-    lines.push({
-      level: logLevel.label,
-      message: Array.isArray(message) ? message : [message],
-      annotations: Object.fromEntries(HashMap.toEntries(annotations)),
-      spans: List.toArray(spans).map((span) => span.label)
-    })
-  })
-  return { lines, logger }
-}
 
 /**
  * The worker (`npm run worker`) on `settings`, for as long as the scope lives; with `logger`, every fiber it

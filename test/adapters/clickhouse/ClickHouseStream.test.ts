@@ -4,7 +4,7 @@
 // SQL here has none; the report catalogue's own SQL is tested on chdb.
 import type { ClickHouseClient as Client } from "@clickhouse/client"
 import { assert, describe, expect, it, layer } from "@effect/vitest"
-import { Chunk, Deferred, Duration, Effect, Exit, Fiber, Logger, Schedule, Schema, Stream } from "effect"
+import { Chunk, Deferred, Duration, Effect, Exit, Fiber, LogLevel, Schedule, Schema, Stream } from "effect"
 import { Readable } from "node:stream"
 import { setFlagsFromString } from "node:v8"
 import { runInNewContext } from "node:vm"
@@ -15,6 +15,7 @@ import type { QueryOptions } from "../../../src/adapters/clickhouse/ClickHouseSt
 import { encodeRow } from "../../../src/domain/Csv.js"
 import { definitionOf, ReportRequest } from "../../../src/domain/Reports.js"
 import type { Column } from "../../../src/domain/Reports.js"
+import { makeLogCollector } from "../../support/LogCollector.js"
 import { REPORT_READS } from "../../support/ReportReads.js"
 import { ClickHouseServer } from "../../support/servers/ClickHouseServer.js"
 import { acme, queryOf } from "../chdb/ChdbTestSupport.js"
@@ -310,10 +311,7 @@ describe("streamQuery without a server", () => {
   }
 
   it.live("interruption aborts the request and kills the query; a refused KILL is logged, never a failure", () => {
-    const warnings: Array<string> = []
-    const logger = Logger.make(({ logLevel, message }) => {
-      if (logLevel._tag === "Warning") warnings.push(JSON.stringify(message))
-    })
+    const logs = makeLogCollector()
     return Effect.gen(function*() {
       const { calls, client } = fakeClient()
       const fiber = yield* Effect.fork(Stream.runDrain(streamQuery(client, "SELECT 1", { queryId: "job-1" })))
@@ -323,8 +321,9 @@ describe("streamQuery without a server", () => {
       expect(calls.signal?.aborted).toBe(true)
       expect(calls.destroyed).toBe(true)
       expect(calls.commands).toEqual(["KILL QUERY WHERE query_id = 'job-1' ASYNC"])
-      expect(warnings.join("\n")).toContain("could not be killed")
-    }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+      const warnings = logs.lines.filter((line) => line.level === LogLevel.Warning.label)
+      expect(warnings.map((line) => JSON.stringify(line.message)).join("\n")).toContain("could not be killed")
+    }).pipe(Effect.provide(logs.replacing))
   })
 
   it.effect("a query id that could not be written into KILL safely is refused before any request", () =>

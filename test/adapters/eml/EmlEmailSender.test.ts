@@ -1,7 +1,7 @@
 // The .eml files as a mail client reads them: MIME structure, encoded subjects, the job header, the Effect clock's
 // date; and the outbox as the development page lists it.
 import { describe, expect, it } from "@effect/vitest"
-import { DateTime, Duration, Effect, HashMap, Layer, Logger, Redacted, TestClock } from "effect"
+import { DateTime, Duration, Effect, Layer, Logger, Redacted, TestClock } from "effect"
 import { readdirSync, rmSync, writeFileSync } from "node:fs"
 import * as NodePath from "node:path"
 import { EmlEmailSender } from "../../../src/adapters/eml/EmlEmailSender.js"
@@ -9,6 +9,7 @@ import { EmailSender } from "../../../src/application/ports/EmailSender.js"
 import type { EmailMessage } from "../../../src/application/ports/EmailSender.js"
 import { EmailAddress } from "../../../src/domain/Identifiers.js"
 import { jobIdAt, uniqueSuffix } from "../../contracts/ContractSupport.js"
+import { makeLogCollector } from "../../support/LogCollector.js"
 import { decodeEncodedWords, parameterOf, parseEml, partOf, withLf } from "./EmlParser.js"
 import { emlEmailSenderInTempDir } from "./EmlSupport.js"
 
@@ -151,13 +152,13 @@ describe("EmlEmailSender", () => {
 
   it.effect("logs the recipient masked, never in full", () =>
     Effect.gen(function*() {
-      const lines: Array<string> = []
-      const capture = Logger.make(({ annotations, message }) => {
-        lines.push(JSON.stringify({ message, annotations: HashMap.toEntries(annotations) }))
-      })
+      const logs = makeLogCollector()
       const recipient = `dora-${uniqueSuffix()}@example.com`
       yield* withSender(Effect.flatMap(EmailSender, (sender) => sender.send(messageTo(recipient, "Hello")))).pipe(
-        Effect.provide(Logger.add(capture))
+        Effect.provide(Logger.add(logs.logger))
+      )
+      const lines = logs.lines.map((line) =>
+        JSON.stringify({ message: line.message, annotations: Object.entries(line.annotations) })
       )
       expect(lines.join("\n")).toContain("d***@example.com")
       expect(lines.join("\n")).not.toContain(recipient)

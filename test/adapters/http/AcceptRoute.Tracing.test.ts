@@ -4,9 +4,10 @@
 // request's id on the access log only.
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, HashMap, Logger, LogLevel } from "effect"
+import { Effect, Logger, LogLevel } from "effect"
 import { apiTestLayer, tokenFor } from "../../support/ApiHarness.js"
 import { alice } from "../../support/Fixtures.js"
+import { makeLogCollector } from "../../support/LogCollector.js"
 import { outcomeOf, parentIdOf, recordingTracer } from "../../support/RecordingTracer.js"
 import { EXPORT_PATH, ordersBody, postExport, send } from "./HttpSupport.js"
 
@@ -15,19 +16,20 @@ const CLIENT_SPAN_ID = "b7ad6b7169203331"
 
 const observe = <A, E, R>(requests: Effect.Effect<A, E, R>) => {
   const { spans, tracer } = recordingTracer()
-  const lines: Array<{ readonly message: unknown; readonly annotations: ReadonlyArray<string> }> = []
-  const capture = Logger.make(({ annotations, message }) => {
-    lines.push({ message, annotations: HashMap.toEntries(annotations).map(([key]) => key).sort() })
-  })
+  const logs = makeLogCollector()
   return requests.pipe(
     // The test's client sends only the trace headers a test sets.
     Effect.locally(HttpClient.currentTracerPropagation, false),
     Effect.provide(apiTestLayer()),
     // Outside the server's layer, so that the route's fibers (run on the layer's runtime) use them too.
-    Effect.provide(Logger.replace(Logger.defaultLogger, capture)),
+    Effect.provide(logs.replacing),
     Logger.withMinimumLogLevel(LogLevel.All),
     Effect.withTracer(tracer),
-    Effect.map((responses) => ({ responses, spans, lines }))
+    Effect.map((responses) => ({
+      responses,
+      spans,
+      lines: logs.lines.map((line) => ({ message: line.message, annotations: Object.keys(line.annotations).sort() }))
+    }))
   )
 }
 

@@ -4,7 +4,7 @@
 import { HttpClientRequest } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, HashMap, Layer, Logger, LogLevel, Stream, TestClock } from "effect"
+import { Duration, Effect, Layer, Logger, LogLevel, Stream, TestClock } from "effect"
 import { AuthenticationJwt } from "../../../src/adapters/auth/JwtAuthentication.js"
 import { JwtVerifier } from "../../../src/adapters/auth/JwtVerifier.js"
 import { ApiServerLive } from "../../../src/adapters/http/ApiServer.js"
@@ -12,6 +12,7 @@ import { ReadinessChecks } from "../../../src/adapters/http/HealthHttp.js"
 import { FaultInjection } from "../../../src/adapters/memory/FaultInjection.js"
 import { apiTestLayer, testJwtSettings, tokenFor } from "../../support/ApiHarness.js"
 import { alice, testLayer } from "../../support/Fixtures.js"
+import { makeLogCollector } from "../../support/LogCollector.js"
 import { EXPORT_PATH, getRaw, ordersBody, postExport, send } from "./HttpSupport.js"
 import type { RawResponse } from "./HttpSupport.js"
 
@@ -52,19 +53,19 @@ const chunkedOverLimit = (token: string) =>
 
 /** Every kind of answer the endpoint gives, in one sequence, on `server`, with the access log lines it wrote. */
 const scenario = <E>(server: Layer.Layer<Layer.Layer.Success<ReturnType<typeof apiTestLayer>>, E>) => {
-  const lines: Array<string> = []
-  const capture = Logger.make(({ annotations, message }) => {
-    const fields = Object.fromEntries(HashMap.toEntries(annotations))
-    lines.push(JSON.stringify([message, Object.keys(fields).sort()]).replace(/"ms":\d+/, "\"ms\":0"))
-  })
+  const logs = makeLogCollector()
   return requests.pipe(
     Effect.provide(server),
     // Outside the server's layer, so that the server's request fibers log through the capture too.
-    Effect.provide(Logger.replace(Logger.defaultLogger, capture)),
+    Effect.provide(logs.replacing),
     Logger.withMinimumLogLevel(LogLevel.All),
     Effect.map((responses) => ({
       responses: responses.map(normalised),
-      log: lines.filter((line) => line.startsWith("[[\"http\""))
+      log: logs.lines
+        .map((line) =>
+          JSON.stringify([line.message, Object.keys(line.annotations).sort()]).replace(/"ms":\d+/, "\"ms\":0")
+        )
+        .filter((line) => line.startsWith("[[\"http\""))
     }))
   )
 }

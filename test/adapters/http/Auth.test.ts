@@ -2,11 +2,12 @@
 // without data; a valid token works, within the clock skew too; and no token ever reaches a log line.
 import { HttpClientRequest } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Clock, Duration, Effect, HashMap, Logger, LogLevel, Redacted, TestClock } from "effect"
+import { Clock, Duration, Effect, Logger, LogLevel, Redacted, TestClock } from "effect"
 import * as Jose from "jose"
 import { DEV_AUDIENCE, DEV_ISSUER } from "../../../src/adapters/auth/JwtVerifier.js"
 import { apiTestLayer, TEST_SECRET, tokenFor } from "../../support/ApiHarness.js"
 import { alice, callerOf } from "../../support/Fixtures.js"
+import { makeLogCollector } from "../../support/LogCollector.js"
 import { expectRefused, EXPORTS_PATH, getRaw, ordersBody, postExport, send } from "./HttpSupport.js"
 
 const secretKey = (secret: string) => new TextEncoder().encode(secret)
@@ -209,16 +210,7 @@ describe("HTTP API: authentication", () => {
 
 describe("HTTP API: tokens in logs", () => {
   it.effect("never writes a token, good or bad, into a log line", () => {
-    const lines: Array<string> = []
-    const capture = Logger.make(({ annotations, cause, message }) => {
-      lines.push(
-        [
-          JSON.stringify(message),
-          JSON.stringify(Object.fromEntries(HashMap.toEntries(annotations))),
-          Cause.isEmpty(cause) ? "" : Cause.pretty(cause, { renderErrorCause: true })
-        ].join(" ")
-      )
-    })
+    const logs = makeLogCollector()
     return Effect.gen(function*() {
       const good = yield* tokenFor(alice)
       const forged = yield* signed({ secret: OTHER_SECRET })
@@ -230,6 +222,9 @@ describe("HTTP API: tokens in logs", () => {
       yield* TestClock.adjust(Duration.minutes(2))
       expectRefused(yield* getRaw(EXPORTS_PATH, expiring), "token_expired")
 
+      const lines = logs.lines.map((line) =>
+        [JSON.stringify(line.message), JSON.stringify(line.annotations), line.cause ?? ""].join(" ")
+      )
       // The capture did see the requests, the refusals included.
       expect(lines.some((line) => line.includes("bearer token rejected"))).toBe(true)
       expect(lines.filter((line) => line.includes("\"http\"")).length).toBeGreaterThanOrEqual(5)
@@ -243,7 +238,7 @@ describe("HTTP API: tokens in logs", () => {
     }).pipe(
       Effect.provide(apiTestLayer()),
       // Outside the server's layer, so that the server's request fibers log through the capture too.
-      Effect.provide(Logger.replace(Logger.defaultLogger, capture)),
+      Effect.provide(logs.replacing),
       Logger.withMinimumLogLevel(LogLevel.All)
     )
   })

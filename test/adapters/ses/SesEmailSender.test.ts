@@ -1,7 +1,7 @@
 // The SES EmailSender beyond the contract: the real emails as SES receives them, what is sent besides the
 // content, failures without addresses in details or logs, and settings read from the environment.
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, DateTime, Effect, Either, Layer, Logger, Redacted, Schema } from "effect"
+import { ConfigProvider, DateTime, Effect, Either, Layer, Redacted, Schema } from "effect"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import type { SesEmailSenderSettings } from "../../../src/adapters/ses/SesEmailSender.js"
@@ -17,6 +17,8 @@ import type { EmailMessage } from "../../../src/application/ports/EmailSender.js
 import { FailedJob, SucceededJob } from "../../../src/domain/ExportJob.js"
 import { EmailAddress } from "../../../src/domain/Identifiers.js"
 import { jobIdAt, uniqueSuffix } from "../../contracts/ContractSupport.js"
+import { makeLogCollector } from "../../support/LogCollector.js"
+import type { LogCollector } from "../../support/LogCollector.js"
 import { closedPort, SesLocalServer } from "../../support/servers/SesLocalServer.js"
 import { FROM, sesEmailSenderOnLocalServer, settingsFor } from "./SesSupport.js"
 
@@ -66,14 +68,8 @@ const failedJob = (recipient: EmailAddress): FailedJob =>
 
 const uniqueRecipient = () => EmailAddress.make(`jane.doe-${uniqueSuffix()}@example.com`)
 
-/** Every log line, rendered whole (message, annotations, cause, spans), in place of the default logger. */
-const capturedLogs = () => {
-  const lines: Array<string> = []
-  const logger = Logger.make((options) => {
-    lines.push(JSON.stringify(Logger.structuredLogger.log(options)))
-  })
-  return { lines, layer: Logger.replace(Logger.defaultLogger, logger) }
-}
+/** Every line `logs` kept, each rendered whole (level, message, annotations, spans, cause), one line after another. */
+const renderedLines = (logs: LogCollector) => logs.lines.map((line) => JSON.stringify(line)).join("\n")
 
 const messageTo = (recipient: EmailAddress): EmailMessage => ({
   to: Redacted.make(recipient),
@@ -127,20 +123,20 @@ describe("SesEmailSender on aws-ses-v2-local", () => {
     }).pipe(Effect.provide(sesEmailSenderOnLocalServer())))
 
   it.effect("a sent email is logged with the address masked, never in full", () => {
-    const logs = capturedLogs()
+    const logs = makeLogCollector()
     return Effect.gen(function*() {
       const sender = yield* EmailSender
       const recipient = uniqueRecipient()
       yield* sender.send(messageTo(recipient))
-      expect(logs.lines.join("\n")).toContain("j***@example.com")
-      expect(logs.lines.join("\n")).not.toContain(recipient)
-    }).pipe(Effect.provide(Layer.merge(sesEmailSenderOnLocalServer(), logs.layer)))
+      expect(renderedLines(logs)).toContain("j***@example.com")
+      expect(renderedLines(logs)).not.toContain(recipient)
+    }).pipe(Effect.provide(Layer.merge(sesEmailSenderOnLocalServer(), logs.replacing)))
   })
 })
 
 describe("SesEmailSender when SES fails", () => {
   it.effect("SES down: NotificationFailed on the email channel, and no log line holds the address", () => {
-    const logs = capturedLogs()
+    const logs = makeLogCollector()
     return Effect.gen(function*() {
       const port = yield* closedPort
       const recipient = uniqueRecipient()
@@ -153,15 +149,15 @@ describe("SesEmailSender when SES fails", () => {
       expect(error.channel).toBe("email")
       expect(error.detail).toContain("ECONNREFUSED")
       expect(error.detail).not.toContain(recipient)
-      const logged = logs.lines.join("\n")
+      const logged = renderedLines(logs)
       expect(logged).toContain("j***@example.com")
       expect(logged).toContain("ECONNREFUSED")
       expect(logged).not.toContain(recipient)
-    }).pipe(Effect.provide(logs.layer))
+    }).pipe(Effect.provide(logs.replacing))
   })
 
   it.scoped("an SES error naming the address has it masked in the detail and the logs", () => {
-    const logs = capturedLogs()
+    const logs = makeLogCollector()
     return Effect.gen(function*() {
       const recipient = uniqueRecipient()
       // What SES answers in its sandbox to an unverified recipient: the address is in the message.
@@ -193,8 +189,8 @@ describe("SesEmailSender when SES fails", () => {
       expect(error.detail).toContain("HTTP 400")
       expect(error.detail).toContain("j***@example.com")
       expect(error.detail.toLowerCase()).not.toContain(recipient.toLowerCase())
-      expect(logs.lines.join("\n").toLowerCase()).not.toContain(recipient.toLowerCase())
-    }).pipe(Effect.provide(logs.layer))
+      expect(renderedLines(logs).toLowerCase()).not.toContain(recipient.toLowerCase())
+    }).pipe(Effect.provide(logs.replacing))
   })
 })
 

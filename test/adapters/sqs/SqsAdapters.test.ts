@@ -3,7 +3,7 @@
 import { SendMessageCommand } from "@aws-sdk/client-sqs"
 import type { ReceiveMessageCommandOutput } from "@aws-sdk/client-sqs"
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, DateTime, Duration, Effect, Either, Exit, HashMap, Layer, Logger, Option, Scope } from "effect"
+import { ConfigProvider, DateTime, Duration, Effect, Either, Exit, Layer, Option, Scope } from "effect"
 import { createServer } from "node:net"
 import type { AddressInfo } from "node:net"
 import { MemoryEmailSender } from "../../../src/adapters/memory/MemoryNotifications.js"
@@ -18,6 +18,8 @@ import { messageFor, requestExport } from "../../../src/application/RequestExpor
 import { transition } from "../../../src/domain/ExportJob.js"
 import type { ExportJobId } from "../../../src/domain/Identifiers.js"
 import { alice, ordersInput, testLayer } from "../../support/Fixtures.js"
+import { makeLogCollector } from "../../support/LogCollector.js"
+import type { LoggedLine } from "../../support/LogCollector.js"
 import { FauxqsServer, FauxqsServerLive, MAX_RECEIVE_COUNT } from "../../support/servers/FauxqsServer.js"
 
 /** Messages handed out by ReceiveMessage through the adapter's client, counted apart from the consumer. */
@@ -46,22 +48,10 @@ const countingClient = Layer.effect(
   })
 ).pipe(Layer.provide(SqsClientLive))
 
-interface LogLine {
-  readonly text: string
-  readonly annotations: Record<string, unknown>
-}
-
-/** Log lines of the current test, kept instead of printed. */
-let logLines: Array<LogLine> = []
-const capture = Logger.replace(
-  Logger.defaultLogger,
-  Logger.make(({ annotations, message }) => {
-    logLines.push({
-      text: JSON.stringify(message),
-      annotations: Object.fromEntries(HashMap.toEntries(annotations))
-    })
-  })
-)
+/** Log lines of the current test, kept instead of printed; `envOf` starts a new collector for each test. */
+let logs = makeLogCollector()
+/** A line's message parts as one text. */
+const textOf = (line: LoggedLine) => JSON.stringify(line.message)
 
 /** The in-memory adapters, the SQS publisher in place of the memory queue, and fauxqs behind it. */
 const envOf = (
@@ -82,8 +72,8 @@ const envOf = (
         send: (message) => Effect.sleep(options.emailDelay ?? Duration.zero).pipe(Effect.zipRight(sender.send(message)))
       }))
   ).pipe(Layer.provide(memory))
-  logLines = []
-  return Layer.mergeAll(memory, slowEmail, sqs, capture).pipe(Layer.provideMerge(FauxqsServerLive))
+  logs = makeLogCollector()
+  return Layer.mergeAll(memory, slowEmail, sqs, logs.replacing).pipe(Layer.provideMerge(FauxqsServerLive))
 }
 
 const statusOf = (jobId: ExportJobId) =>
@@ -158,11 +148,12 @@ describe("SqsConsumer", () => {
       yield* eventually(queueEmpty())
       expect(yield* emails).toHaveLength(1)
       // Every line about the message names its job, and none holds the message itself.
-      const aboutMessage = logLines.filter((line) => "messageId" in line.annotations)
+      const aboutMessage = logs.lines.filter((line) => "messageId" in line.annotations)
       expect(aboutMessage.length).toBeGreaterThan(0)
       expect(aboutMessage.every((line) => line.annotations["jobId"] === job.jobId)).toBe(true)
       const body = encodeMessage(messageFor(job))
-      expect(logLines.some((line) => line.text.includes(body) || line.text.includes(JSON.stringify(body)))).toBe(false)
+      const texts = logs.lines.map(textOf)
+      expect(texts.some((text) => text.includes(body) || text.includes(JSON.stringify(body)))).toBe(false)
     }).pipe(Effect.scoped, Effect.provide(envOf())))
 
   it.live("handles the same message delivered three times once, and deletes all three", () =>
@@ -186,7 +177,7 @@ describe("SqsConsumer", () => {
       yield* startConsumer(1)
       yield* eventually(Effect.map(statusOf(job.jobId), (status) => status === "Succeeded"))
       yield* eventually(queueEmpty())
-      const deferred = logLines.filter((line) => line.text.includes("leaving this copy for later"))
+      const deferred = logs.lines.filter((line) => textOf(line).includes("leaving this copy for later"))
       expect(deferred.map((line) => line.annotations["receiveCount"])).toEqual([1])
       const done = yield* Effect.flatMap(JobStore, (store) => store.get(job.jobId)).pipe(Effect.map(Option.getOrThrow))
       expect(done.attempts).toBe(2)
@@ -206,7 +197,7 @@ describe("SqsConsumer", () => {
       expect(dead.map((message) => message.Body)).toEqual(["{ not an export message"])
       // The good message once, the bad one on each of its maxReceiveCount receives.
       expect(received).toBe(1 + MAX_RECEIVE_COUNT)
-      const rejections = logLines.filter((line) => line.text.includes("redrive policy"))
+      const rejections = logs.lines.filter((line) => textOf(line).includes("redrive policy"))
       expect(rejections.map((line) => line.annotations["receiveCount"])).toEqual([1, 2, 3])
     }).pipe(Effect.scoped, Effect.provide(envOf())))
 
@@ -217,8 +208,8 @@ describe("SqsConsumer", () => {
       const job = yield* requestExport(alice, ordersInput())
       yield* eventually(Effect.map(statusOf(job.jobId), (status) => status === "Succeeded"))
       yield* eventually(queueEmpty())
-      const backoffs = logLines.filter((line) => line.text.includes("backing off"))
-      expect(backoffs.map((line) => line.text)).toEqual([
+      const backoffs = logs.lines.filter((line) => textOf(line).includes("backing off"))
+      expect(backoffs.map(textOf)).toEqual([
         expect.stringContaining("ReceiveMessage failed: ThrottlingException"),
         expect.stringContaining("ReceiveMessage failed: ThrottlingException")
       ])

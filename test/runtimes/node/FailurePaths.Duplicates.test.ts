@@ -5,6 +5,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { EmailAddress } from "../../../src/domain/Identifiers.js"
 import { expectOrdersCsvAsQueried } from "../../support/EndToEnd.js"
+import { makeLogCollector } from "../../support/LogCollector.js"
 import {
   apiClient,
   bearerFor,
@@ -13,7 +14,6 @@ import {
   linesOf,
   localServers,
   localSettings,
-  makeLogCollector,
   messageBodyOf,
   redeliver,
   startApi,

@@ -7,6 +7,7 @@ import { spawn } from "node:child_process"
 import { join } from "node:path"
 import { EmailAddress } from "../../../src/domain/Identifiers.js"
 import { expectOrdersCsvAsQueried, temporaryDataDir } from "../../support/EndToEnd.js"
+import { makeLogCollector } from "../../support/LogCollector.js"
 import {
   apiClient,
   bearerFor,
@@ -16,7 +17,6 @@ import {
   linesOf,
   localServers,
   localSettings,
-  makeLogCollector,
   startApi,
   startWorker,
   waitForExport
