@@ -20,6 +20,7 @@ import { MemoryFileStore } from "../../src/adapters/memory/MemoryFileStore.js"
 import { MemoryJobQueue } from "../../src/adapters/memory/MemoryJobQueue.js"
 import { MemoryEmailSender, MemoryInAppNotifier } from "../../src/adapters/memory/MemoryNotifications.js"
 import { encodeMessage, handleDelivery } from "../../src/application/ExportWorker.js"
+import { FileStore } from "../../src/application/ports/FileStore.js"
 import { JobStore } from "../../src/application/ports/JobStore.js"
 import { csvOfRows, ReportSource } from "../../src/application/ports/ReportSource.js"
 import { messageFor, requestExport } from "../../src/application/RequestExport.js"
@@ -363,8 +364,32 @@ describe("RunExport", () => {
       yield* Fiber.join(worker)
       const done = yield* storedJob(job.jobId)
       expect(done._tag === "Failed" && done.failure.reason).toBe("QueryTimeout")
+      // The upload was under way when the deadline interrupted it, and left nothing.
+      expect(yield* (yield* MemoryFileStore).uploadsStarted).toBeGreaterThan(0)
       expect(Option.isNone(yield* (yield* MemoryFileStore).read(objectKeyFor({ ...job, attempts: 1 })))).toBe(true)
     }).pipe(Effect.provide(testLayer(20))))
+
+  it.effect("does not time out an upload still finishing after the query's last row: the timeout is the query's", () =>
+    Effect.gen(function*() {
+      const job = yield* requestExport(alice, ordersInput())
+      const worker = yield* Effect.fork(drainQueue)
+      yield* TestClock.adjust(Duration.minutes(30))
+      yield* Fiber.join(worker)
+      const done = yield* storedJob(job.jobId)
+      expect(done._tag === "Succeeded" && done.result.rowCount).toBe(20)
+    }).pipe(
+      // Each upload takes 15 minutes more once it has read the whole body, past the 10-minute query timeout.
+      Effect.provide(Layer.effect(
+        FileStore,
+        Effect.map(MemoryFileStore, (store) =>
+          FileStore.of({
+            upload: (key, body, metadata) =>
+              Effect.zipLeft(store.upload(key, body, metadata), Effect.sleep(Duration.minutes(15))),
+            signDownload: store.signDownload
+          }))
+      )),
+      Effect.provide(testLayer(20))
+    ))
 
   it.effect("retries a transient upload failure after 2 s and then succeeds", () =>
     Effect.gen(function*() {
