@@ -2,7 +2,7 @@
 // id on every span and log line made while the job is recorded and queued (by the store and queue adapters too),
 // on none made before or after.
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Logger, LogLevel } from "effect"
+import { Effect, Layer } from "effect"
 import { JobStoreMemory } from "../../src/adapters/memory/MemoryJobStore.js"
 import { JobIds } from "../../src/application/JobIds.js"
 import { JobQueue } from "../../src/application/ports/JobQueue.js"
@@ -10,8 +10,9 @@ import { JobStore } from "../../src/application/ports/JobStore.js"
 import { requestExport } from "../../src/application/RequestExport.js"
 import { QueueUnavailable } from "../../src/domain/Errors.js"
 import { alice, ordersInput } from "../support/Fixtures.js"
-import { makeLogCollector } from "../support/LogCollector.js"
-import { outcomeOf, parentIdOf, recordingTracer } from "../support/RecordingTracer.js"
+import { observed } from "../support/Observed.js"
+import { outcomeOf, parentIdOf } from "../support/RecordingTracer.js"
+import type { RecordedSpan } from "../support/RecordingTracer.js"
 
 /** The in-memory store, with a span and a log line around each create, as a durable adapter has. */
 const tracedStore = Layer.effect(
@@ -40,23 +41,18 @@ const tracedQueue = (refuse: boolean) =>
   )
 
 /** Runs `program` with the traced adapters, a recording tracer and a logger that keeps every line. */
-const observe = <A, E>(refuse: boolean, program: Effect.Effect<A, E, JobStore | JobQueue | JobIds>) => {
-  const { spans, tracer } = recordingTracer()
-  const logs = makeLogCollector()
-  return Effect.exit(program).pipe(
+const observe = <A, E>(refuse: boolean, program: Effect.Effect<A, E, JobStore | JobQueue | JobIds>) =>
+  Effect.exit(program).pipe(
     Effect.provide(Layer.mergeAll(tracedStore, tracedQueue(refuse), JobIds.Default)),
-    Effect.provide(logs.replacing),
-    Logger.withMinimumLogLevel(LogLevel.All),
-    Effect.withTracer(tracer),
-    Effect.map((exit) => ({
-      exit,
+    observed,
+    Effect.map(({ lines, result, spans }) => ({
+      exit: result,
       spans,
-      lines: logs.lines.map((line) => ({ message: line.message, level: line.level, jobId: line.annotations["jobId"] }))
+      lines: lines.map((line) => ({ message: line.message, level: line.level, jobId: line.annotations["jobId"] }))
     }))
   )
-}
 
-const shape = (spans: ReturnType<typeof recordingTracer>["spans"]) => {
+const shape = (spans: ReadonlyArray<RecordedSpan>) => {
   const names = new Map(spans.map((span) => [span.spanId, span.name]))
   return spans.map((span) => ({
     name: span.name,

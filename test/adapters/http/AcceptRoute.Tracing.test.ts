@@ -4,34 +4,30 @@
 // request's id on the access log only.
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Logger, LogLevel } from "effect"
+import { Effect } from "effect"
 import { apiTestLayer, tokenFor } from "../../support/ApiHarness.js"
 import { alice } from "../../support/Fixtures.js"
-import { makeLogCollector } from "../../support/LogCollector.js"
-import { outcomeOf, parentIdOf, recordingTracer } from "../../support/RecordingTracer.js"
+import { observed } from "../../support/Observed.js"
+import { outcomeOf, parentIdOf } from "../../support/RecordingTracer.js"
 import { EXPORT_PATH, ordersBody, postExport, send } from "./HttpSupport.js"
 
 const TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 const CLIENT_SPAN_ID = "b7ad6b7169203331"
 
-const observe = <A, E, R>(requests: Effect.Effect<A, E, R>) => {
-  const { spans, tracer } = recordingTracer()
-  const logs = makeLogCollector()
-  return requests.pipe(
+const observe = <A, E, R>(requests: Effect.Effect<A, E, R>) =>
+  requests.pipe(
     // The test's client sends only the trace headers a test sets.
     Effect.locally(HttpClient.currentTracerPropagation, false),
     Effect.provide(apiTestLayer()),
-    // Outside the server's layer, so that the route's fibers (run on the layer's runtime) use them too.
-    Effect.provide(logs.replacing),
-    Logger.withMinimumLogLevel(LogLevel.All),
-    Effect.withTracer(tracer),
-    Effect.map((responses) => ({
-      responses,
+    // The tracer and the logger outside the server's layer, so that the route's fibers (run on the layer's
+    // runtime) use them too.
+    observed,
+    Effect.map(({ lines, result, spans }) => ({
+      responses: result,
       spans,
-      lines: logs.lines.map((line) => ({ message: line.message, annotations: Object.keys(line.annotations).sort() }))
+      lines: lines.map((line) => ({ message: line.message, annotations: Object.keys(line.annotations).sort() }))
     }))
   )
-}
 
 describe("the accept route's spans and log annotations", () => {
   it.effect("records http.server POST, parented by the trace headers, over Exports.request", () =>
