@@ -38,6 +38,7 @@ import { startClickHouseServer } from "../test/support/servers/ClickHouseServer.
 import { S3RVER_ACCESS_KEY, startS3rver } from "../test/support/servers/S3rverServer.js"
 import { RESULT_PREFIX } from "./exportProtocol.js"
 import type { RunKind, RunResult, RunSettings } from "./exportProtocol.js"
+import { ESBUILD_NODE_TARGET } from "../scripts/NodeTarget.js"
 import { answerHelp, integerFlags } from "./flags.js"
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..")
@@ -189,7 +190,7 @@ const bundleRuns = (dir: string) =>
       bundle: true,
       platform: "node",
       format: "esm",
-      target: "node20",
+      target: ESBUILD_NODE_TARGET,
       // As scripts/build.ts bundles the Lambda handlers, but for source maps: Node with --enable-source-maps holds
       // a parsed map of the whole bundle (~70 MiB here), which would be measured as the pipeline's memory.
       // Profiles keep the functions' names.
@@ -221,12 +222,10 @@ const runChild = (bundle: string, kind: RunKind, settings: RunSettings, limit: D
     // Every run, baselines included, is a process started as the worker's is in production (ADR 19).
     const child = spawn(process.execPath, [...WORKER_NODE_OPTIONS, ...profiling, bundle, kind], {
       cwd: ROOT,
-      // NODE_NO_WARNINGS: the AWS SDK's notice about Node 22, once per run, would bury the figures.
       env: {
         ...process.env,
         ...WORKER_ENVIRONMENT,
-        BENCH_EXPORT_SETTINGS: JSON.stringify(settings),
-        NODE_NO_WARNINGS: "1"
+        BENCH_EXPORT_SETTINGS: JSON.stringify(settings)
       },
       stdio: ["ignore", "pipe", "inherit"]
     })

@@ -142,7 +142,7 @@ export class ExportsStack extends Stack {
 
     const apiLogs = new LogGroup(this, "ApiLogs", { retention: RetentionDays.ONE_MONTH })
     const api = new LambdaFunction(this, "Api", {
-      runtime: Runtime.NODEJS_22_X,
+      runtime: Runtime.NODEJS_24_X,
       architecture: Architecture.ARM_64,
       code: props.apiCode,
       handler: "index.handler",
@@ -162,7 +162,7 @@ export class ExportsStack extends Stack {
 
     const workerLogs = new LogGroup(this, "WorkerLogs", { retention: RetentionDays.ONE_MONTH })
     const worker = new LambdaFunction(this, "Worker", {
-      runtime: Runtime.NODEJS_22_X,
+      runtime: Runtime.NODEJS_24_X,
       architecture: Architecture.ARM_64,
       code: props.workerCode,
       handler: "index.handler",

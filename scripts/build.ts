@@ -9,6 +9,7 @@ import { createWriteStream, mkdirSync, readdirSync, readFileSync, rmSync, statSy
 import { dirname, join, relative } from "node:path"
 import { fileURLToPath } from "node:url"
 import { ZipFile } from "yazl"
+import { ESBUILD_NODE_TARGET } from "./NodeTarget.js"
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..")
 const OUT = join(ROOT, "dist", "lambda")
@@ -43,7 +44,7 @@ for (const name of BUNDLES) {
     outfile: join(directory, "index.mjs"),
     bundle: true,
     platform: "node",
-    target: "node22",
+    target: ESBUILD_NODE_TARGET,
     format: "esm",
     minify: true,
     sourcemap: "linked",

@@ -4,6 +4,7 @@ import { App } from "aws-cdk-lib"
 import { Match, Template } from "aws-cdk-lib/assertions"
 import { Code } from "aws-cdk-lib/aws-lambda"
 import { ExportsStack, MAX_RECEIVE_COUNT } from "../../infra/ExportsStack.js"
+import { NODE_MAJOR } from "../../scripts/NodeTarget.js"
 import {
   ACTIVE_JOBS_BY_OWNER_INDEX,
   JOBS_BY_OWNER_INDEX,
@@ -65,10 +66,10 @@ const actionsOf = (functionId: string): Array<string> => {
 }
 
 describe("the AWS stack", () => {
-  it("runs both functions on Node.js 22, the worker for 15 minutes", () => {
+  it("runs both functions on the Node major the project pins and tests on, the worker for 15 minutes", () => {
     const functions = resourcesOf("AWS::Lambda::Function").filter((f) => f.Properties["Handler"] === "index.handler")
     expect(functions).toHaveLength(2)
-    for (const f of functions) expect(f.Properties["Runtime"]).toBe("nodejs22.x")
+    for (const f of functions) expect(f.Properties["Runtime"]).toBe(`nodejs${NODE_MAJOR}.x`)
     const [, worker] = functionWith("REPORT_SOURCE", "clickhouse")
     expect(worker.Properties["Timeout"]).toBe(900)
   })
