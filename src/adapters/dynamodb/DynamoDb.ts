@@ -5,6 +5,7 @@ import { QueryCommand } from "@aws-sdk/lib-dynamodb"
 import type { NativeAttributeValue } from "@aws-sdk/lib-dynamodb"
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb"
 import { Config, ConfigError, Context, Data, Duration, Effect, Either, Layer, Option, Redacted } from "effect"
+import { regionConfig } from "../aws/AwsRegion.js"
 
 export interface DynamoDbTableNames {
   readonly jobs: string
@@ -44,11 +45,11 @@ const credentialsConfig: Config.Config<DynamoDbCredentials | undefined> = Config
 )
 
 /**
- * DYNAMODB_REGION, DYNAMODB_JOBS_TABLE, DYNAMODB_NOTIFICATIONS_TABLE; optional DYNAMODB_ENDPOINT (a URL) and
+ * DYNAMODB_REGION (else AWS_REGION), DYNAMODB_JOBS_TABLE, DYNAMODB_NOTIFICATIONS_TABLE; optional DYNAMODB_ENDPOINT (a URL) and
  * DYNAMODB_ACCESS_KEY_ID with DYNAMODB_SECRET_ACCESS_KEY (both or neither).
  */
 export const dynamoDbSettingsConfig: Config.Config<DynamoDbSettings> = Config.all({
-  region: Config.nonEmptyString("DYNAMODB_REGION"),
+  region: regionConfig("DYNAMODB_REGION"),
   endpoint: Config.option(Config.url("DYNAMODB_ENDPOINT")),
   jobs: Config.nonEmptyString("DYNAMODB_JOBS_TABLE"),
   notifications: Config.nonEmptyString("DYNAMODB_NOTIFICATIONS_TABLE"),

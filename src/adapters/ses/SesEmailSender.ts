@@ -7,6 +7,7 @@ import type { EmailMessage } from "../../application/ports/EmailSender.js"
 import { EmailSender } from "../../application/ports/EmailSender.js"
 import { NotificationFailed } from "../../domain/Errors.js"
 import { maskEmail } from "../../domain/Identifiers.js"
+import { regionConfig } from "../aws/AwsRegion.js"
 
 export interface SesCredentials {
   readonly accessKeyId: Redacted.Redacted<string>
@@ -155,7 +156,7 @@ const credentialsConfig: Config.Config<Option.Option<SesCredentials>> = Config.a
 
 /** The settings from the environment; a missing or malformed one fails start-up with its name. */
 export const SesEmailSenderConfig: Config.Config<SesEmailSenderSettings> = Config.all({
-  region: Config.nonEmptyString("SES_REGION"),
+  region: regionConfig("SES_REGION"),
   endpoint: Config.option(Config.url("SES_ENDPOINT")),
   from: Config.nonEmptyString("SES_FROM").pipe(
     Config.validate({
