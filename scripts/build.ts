@@ -1,5 +1,5 @@
 // `npm run build`: the two Lambda bundles, each one ES module exporting `handler`, with its source map, plus a zip of
-// each ready to upload. Prints their sizes. The AWS SDK is bundled (ADR 0014), so a bundle runs the SDK version the
+// each ready to upload. Prints their sizes. The AWS SDK is bundled (ADR 15), so a bundle runs the SDK version the
 // tests ran, whatever version the Lambda runtime ships.
 //   dist/lambda/api/index.mjs      dist/lambda/api.zip      dist/lambda/api.meta.json
 //   dist/lambda/worker/index.mjs   dist/lambda/worker.zip   dist/lambda/worker.meta.json
