@@ -95,8 +95,9 @@ const existingAnswer = (
  * A request repeated with the same Idempotency-Key within a day, or while the same export is still in progress,
  * gets the existing job instead of a second one.
  *
- * Traced as `Effect.fn("Exports.request")` would trace it, without the call-site stack trace Effect.fn captures
- * on every call: every accepted export runs this, and that capture alone cost a few percent of a request's CPU.
+ * Traced with the span `Effect.fn("Exports.request")` would make, without the call-site stack trace Effect.fn
+ * captures on every call: this runs once per accepted export, and the accept path's CPU per request is the budget
+ * of docs/adr/0013-accept-route-on-node-http.md.
  */
 export const requestExport = Effect.fnUntraced(function*(
   caller: Caller,

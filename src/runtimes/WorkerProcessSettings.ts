@@ -1,31 +1,29 @@
-// The worker's process settings (ADR 19, ADR 20). Node and glibc read the first two before any of our code runs, so
-// each launcher of a worker applies them: the Lambda function's environment (infra/ExportsStack.ts), `npm run worker`
+// The worker's process settings: docs/adr/0019-worker-process-memory-settings.md and
+// docs/adr/0020-worker-heap-growth-capped.md. Node and glibc read the first two before any of our code runs, so each
+// launcher of a worker applies them: the Lambda function's environment (infra/ExportsStack.ts), `npm run worker`
 // (package.json; a test keeps the two in step) and bench:export's runs. The third is set by the worker's entry
 // modules themselves, first thing (applyWorkerHeapGrowth).
 import { setFlagsFromString } from "node:v8"
 
 /**
  * A young generation of 1 MiB instead of V8's 16: an export allocates little JavaScript but a buffer per piece of
- * the body, and a buffer's memory is freed only when a collection finds it dead, so the collections must come
- * often. Measured from 1M to 10M rows: V8's heap 58-64 MiB → 27-29 MiB, peak RSS 2-5% apart (2 MiB: 5-24%), CPU
- * within 5%.
+ * the body, and a buffer's memory is freed only when a collection finds it dead, so the collections must come often
+ * for what a run holds at its peak not to depend on its length (ADR 19).
  */
 export const WORKER_NODE_OPTIONS: ReadonlyArray<string> = ["--max-semi-space-size=1"]
 
 /**
  * glibc maps every block of 128 KiB or more on its own and unmaps it when freed. By default it raises that threshold
  * after the first such block is freed, and the export's pieces (hundreds of KiB, thousands of them) then come from
- * its heap, which they leave fragmented. Measured at 10M rows: the memory outside V8's heap and buffers
- * 93-108 MiB → 57-60 MiB.
+ * its heap, which they leave fragmented, more so the longer the export. Fixed at 128 KiB, every piece is mapped on
+ * its own and given back when freed (ADR 19).
  */
 export const WORKER_ENVIRONMENT: Readonly<Record<string, string>> = { MALLOC_MMAP_THRESHOLD_: "131072" }
 
 /**
  * V8 lets its old generation grow by a factor it picks between 1.1 and 4 after each full collection, and a buffer
- * the young collections missed waits there for the next one: at 10M rows, up to ~55 MiB of dead buffers at the peaks,
- * which a 1M export's fewer full collections reach or not (peak RSS 2-25% apart). Capped at 1.2, full collections
- * come 2-3 times as often. Measured: peak RSS 137-144 MiB at 10M rows (was 167-206), 124-143 MiB at 1M, for ~10%
- * more CPU (ADR 20).
+ * the young collections missed waits there for the next one. Capped at 1.2, few dead buffers wait at any time, so
+ * a long export peaks where a short one does (ADR 20).
  */
 export const WORKER_HEAP_GROWTH_FLAG = "--heap-growing-percent=20"
 
