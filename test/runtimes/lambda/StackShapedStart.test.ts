@@ -175,52 +175,56 @@ interface HttpResult {
   readonly body: string
 }
 
-layer(servers, { timeout: 120_000 })("each bundle on the synthesised stack's own settings", (it) => {
-  it.scoped("the API answers 401 without claims and 202 with them; the worker runs the job it queued", () =>
-    Effect.gen(function*() {
-      const apiSettings = yield* environmentOf("Api")
-      const workerSettings = yield* environmentOf("Worker")
-      const api = yield* startContainer(join(DIST, "api", "index.mjs"), apiSettings.environment)
-      const worker = yield* startContainer(join(DIST, "worker", "index.mjs"), workerSettings.environment)
-      const call = (event: unknown) =>
-        Effect.map(api.invoke(event, apiSettings.timeoutMillis), (result) => result as HttpResult)
+layer(servers, { timeout: 60_000 })("each bundle on the synthesised stack's own settings", (it) => {
+  it.scoped(
+    "the API answers 401 without claims and 202 with them; the worker runs the job it queued",
+    () =>
+      Effect.gen(function*() {
+        const apiSettings = yield* environmentOf("Api")
+        const workerSettings = yield* environmentOf("Worker")
+        const api = yield* startContainer(join(DIST, "api", "index.mjs"), apiSettings.environment)
+        const worker = yield* startContainer(join(DIST, "worker", "index.mjs"), workerSettings.environment)
+        const call = (event: unknown) =>
+          Effect.map(api.invoke(event, apiSettings.timeoutMillis), (result) => result as HttpResult)
 
-      const unauthenticated = yield* call(httpEvent({
-        method: "POST",
-        rawPath: "/api/v1/reports/export",
-        headers: { "content-type": "application/json" },
-        body: exportBody
-      }))
-      expect(unauthenticated.statusCode, yield* api.logs).toBe(401)
+        const unauthenticated = yield* call(httpEvent({
+          method: "POST",
+          rawPath: "/api/v1/reports/export",
+          headers: { "content-type": "application/json" },
+          body: exportBody
+        }))
+        expect(unauthenticated.statusCode, yield* api.logs).toBe(401)
 
-      const accepted = yield* call(httpEvent({
-        method: "POST",
-        rawPath: "/api/v1/reports/export",
-        headers: { "content-type": "application/json" },
-        body: exportBody,
-        claims: acme
-      }))
-      expect(accepted.statusCode, yield* api.logs).toBe(202)
-      const { jobId } = JSON.parse(accepted.body) as { readonly jobId: string }
+        const accepted = yield* call(httpEvent({
+          method: "POST",
+          rawPath: "/api/v1/reports/export",
+          headers: { "content-type": "application/json" },
+          body: exportBody,
+          claims: acme
+        }))
+        expect(accepted.statusCode, yield* api.logs).toBe(202)
+        const { jobId } = JSON.parse(accepted.body) as { readonly jobId: string }
 
-      // The message the API published, taken off the queue as the event source mapping would.
-      const sqs = yield* FauxqsServer
-      const messages = yield* sqs.peek(sqs.queueUrl, 600)
-      const message = messages.find((m) => m.Body?.includes(jobId))
-      expect(message, "the API published no message for its job").toBeDefined()
+        // The message the API published, taken off the queue as the event source mapping would.
+        const sqs = yield* FauxqsServer
+        const messages = yield* sqs.peek(sqs.queueUrl, 600)
+        const message = messages.find((m) => m.Body?.includes(jobId))
+        expect(message, "the API published no message for its job").toBeDefined()
 
-      const good = sqsRecord(message!.MessageId!, message!.Body!)
-      const poison = sqsRecord("poison-record", "{not an export message")
-      const batch = yield* worker.invoke(sqsEvent([good, poison]), workerSettings.timeoutMillis)
-      expect(batch, yield* worker.logs).toStrictEqual({ batchItemFailures: [{ itemIdentifier: "poison-record" }] })
+        const good = sqsRecord(message!.MessageId!, message!.Body!)
+        const poison = sqsRecord("poison-record", "{not an export message")
+        const batch = yield* worker.invoke(sqsEvent([good, poison]), workerSettings.timeoutMillis)
+        expect(batch, yield* worker.logs).toStrictEqual({ batchItemFailures: [{ itemIdentifier: "poison-record" }] })
 
-      const status = yield* call(httpEvent({ rawPath: `/api/v1/reports/exports/${jobId}`, claims: acme }))
-      expect(status.statusCode).toBe(200)
-      expect(JSON.parse(status.body)).toMatchObject({ jobId, status: "succeeded" })
-      // Both functions read the credentials from the secret the stack names, once each, while initialising.
-      expect(yield* Effect.flatMap(SecretsManagerServer, (secrets) => secrets.asked)).toStrictEqual([
-        apiSettings.environment["SECRETS_ARN"],
-        workerSettings.environment["SECRETS_ARN"]
-      ])
-    }))
+        const status = yield* call(httpEvent({ rawPath: `/api/v1/reports/exports/${jobId}`, claims: acme }))
+        expect(status.statusCode).toBe(200)
+        expect(JSON.parse(status.body)).toMatchObject({ jobId, status: "succeeded" })
+        // Both functions read the credentials from the secret the stack names, once each, while initialising.
+        expect(yield* Effect.flatMap(SecretsManagerServer, (secrets) => secrets.asked)).toStrictEqual([
+          apiSettings.environment["SECRETS_ARN"],
+          workerSettings.environment["SECRETS_ARN"]
+        ])
+      }),
+    120_000
+  )
 })
