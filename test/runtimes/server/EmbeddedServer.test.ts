@@ -1,5 +1,6 @@
 // Boots the `npm start` composition on a free port over a temporary data directory and runs an export end to
-// end over HTTP against chdb: 202, the worker, the file, the signed link, the email and the in-app notice.
+// end over HTTP against chdb: 202, the worker, the file, the signed link, the email and the in-app notice; then
+// its file links and outbox refuse a Host that names another server.
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Layer } from "effect"
 import { existsSync, readdirSync, readFileSync } from "node:fs"
@@ -8,6 +9,7 @@ import { signDevToken } from "../../../src/adapters/auth/JwtVerifier.js"
 import { localSecret } from "../../../src/runtimes/server/EmbeddedConfig.js"
 import { EmbeddedServerLive } from "../../../src/runtimes/server/EmbeddedServer.js"
 import { expectOrdersCsvAsQueried, freePort, temporaryDataDir } from "../../support/EndToEnd.js"
+import { getWithHost } from "../../support/LoopbackServer.js"
 
 describe("npm start composition", () => {
   it.scopedLive(
@@ -102,6 +104,23 @@ describe("npm start composition", () => {
           )
         )
         expect(notifications.items.map((n) => n.jobId)).toStrictEqual([jobId])
+
+        // A page whose name was rebound to 127.0.0.1 sends its own name: the outbox and the signed link refuse it.
+        const link = yield* Effect.promise(() =>
+          fetch(`${base}${statusUrl}/download`, { headers: { ...auth, accept: "application/json" } }).then((r) =>
+            r.json() as Promise<{ url: string }>
+          )
+        )
+        const linkPath = `${new URL(link.url).pathname}${new URL(link.url).search}`
+        for (const path of ["/dev/outbox", linkPath]) {
+          for (const host of ["evil.example", `evil.example:${port}`]) {
+            const refused = yield* getWithHost(port, path, host)
+            expect(refused.status, `${host} ${path}`).toBe(421)
+            expect(refused.text).not.toContain("e2e@example.com")
+          }
+          const served = yield* getWithHost(port, path, `localhost:${port}`)
+          expect(served.status, path).toBe(200)
+        }
       }),
     { timeout: 120_000 }
   )
