@@ -23,7 +23,7 @@ import { ExportSettings } from "../../application/ExportSettings.js"
 import { JobIds } from "../../application/JobIds.js"
 import { InProcessWorkers } from "../local/InProcessWorker.js"
 import type { EmbeddedConfig } from "./EmbeddedConfig.js"
-import { localSecret } from "./EmbeddedConfig.js"
+import { localSecret, privateDirectory } from "./EmbeddedConfig.js"
 
 /** AUTH_JWT_SECRET or AUTH_JWKS_URL when set; otherwise the local secret that `npm run dev-token` signs with. */
 const jwtVerifierFor = (config: EmbeddedConfig) =>
@@ -66,7 +66,10 @@ export const EmbeddedRoutes = (config: Pick<EmbeddedConfig, "host" | "port" | "p
 }
 
 export const EmbeddedServerLive = (config: EmbeddedConfig) => {
-  const engine = ChdbEngine.Default(join(config.dataDir, "clickhouse"))
+  const chdbDir = join(config.dataDir, "clickhouse")
+  // Made before any adapter writes into them, so that nothing is ever created in a directory others can read.
+  const dataDir = Layer.effectDiscard(Effect.zipRight(privateDirectory(config.dataDir), privateDirectory(chdbDir)))
+  const engine = ChdbEngine.Default(chdbDir)
   const reports = ReportSourceChdb.pipe(
     Layer.provide(DemoOrdersChdb(demoSeedOfSize(config.demoRows))),
     Layer.provideMerge(engine)
@@ -113,5 +116,5 @@ export const EmbeddedServerLive = (config: EmbeddedConfig) => {
 
   const workers = InProcessWorkers({ concurrency: config.workerConcurrency, shutdownGrace: config.shutdownGrace })
 
-  return Layer.mergeAll(http, workers).pipe(Layer.provideMerge(adapters))
+  return Layer.mergeAll(http, workers).pipe(Layer.provideMerge(adapters), Layer.provide(dataDir))
 }
