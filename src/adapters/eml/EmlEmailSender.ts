@@ -58,6 +58,10 @@ const ENCODED_WORD_BYTES = 45
 // RFC 5322 allows 998 characters a line; a longer plain subject is sent as encoded-words, which fold.
 const PLAIN_SUBJECT_MAX = 900
 const BASE64_LINE = 76
+// The messages carry full addresses and download links: only this user may list or read them. A directory made
+// by an older version is set again; a file gets its mode when it is created (a umask can narrow it, never widen it).
+const PRIVATE_DIRECTORY = 0o700
+const PRIVATE_FILE = 0o600
 
 const setupFailed = (detail: string) => new EmlEmailSenderSetupFailed({ detail })
 
@@ -189,7 +193,8 @@ export const make = (options: EmlEmailSenderOptions) =>
     const fs = yield* FileSystem.FileSystem
     const outbox = NodePath.resolve(options.outbox)
     const from = yield* fromHeaderOf(options.from)
-    yield* fs.makeDirectory(outbox, { recursive: true }).pipe(
+    yield* fs.makeDirectory(outbox, { recursive: true, mode: PRIVATE_DIRECTORY }).pipe(
+      Effect.zipRight(fs.chmod(outbox, PRIVATE_DIRECTORY)),
       Effect.mapError((error) => setupFailed(`cannot create ${outbox}: ${error.message}`))
     )
     const sequence = yield* Ref.make(0)
@@ -218,7 +223,7 @@ export const make = (options: EmlEmailSenderOptions) =>
       // Written beside its final name and renamed into place, so the page never lists half a message. The dot
       // keeps the temporary file out of listings.
       const temporary = NodePath.join(outbox, `.${file}.tmp`)
-      yield* fs.writeFileString(temporary, eml, { flag: "wx" }).pipe(
+      yield* fs.writeFileString(temporary, eml, { flag: "wx", mode: PRIVATE_FILE }).pipe(
         Effect.zipRight(fs.rename(temporary, NodePath.join(outbox, file))),
         Effect.onError(() => fs.remove(temporary, { force: true }).pipe(Effect.ignore)),
         Effect.mapError((error) => refused(`could not write to the outbox: ${error.message}`))

@@ -1,7 +1,9 @@
 // The route that serves the local file store's signed links: the embedded default's stand-in for a presigned
-// object-storage URL. The signature is checked before anything touches the disk.
+// object-storage URL. The Host header and then the signature are checked before anything touches the disk.
 import { HttpApiBuilder, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Effect } from "effect"
+import type { AllowedHosts } from "../http/AllowedHosts.js"
+import { forAllowedHosts } from "../http/AllowedHosts.js"
 import { currentErrorResponse } from "../http/ApiErrors.js"
 import { FILES_ROUTE, LocalFileStore } from "./LocalFileStore.js"
 
@@ -9,46 +11,48 @@ import { FILES_ROUTE, LocalFileStore } from "./LocalFileStore.js"
 const contentDisposition = (name: string): string =>
   `attachment; filename="${name.replace(/[^\x20-\x7e]|["\\]/g, "_")}"; filename*=UTF-8''${encodeURIComponent(name)}`
 
-export const FilesRoute = HttpApiBuilder.Router.use((router) =>
-  Effect.gen(function*() {
-    const store = yield* LocalFileStore
-    yield* router.get(
-      `${FILES_ROUTE}*`,
-      Effect.gen(function*() {
-        const request = yield* HttpServerRequest.HttpServerRequest
-        const url = new URL(request.url, "http://localhost")
-        const key = (() => {
-          try {
-            return decodeURIComponent(url.pathname.slice(FILES_ROUTE.length))
-          } catch {
-            return ""
-          }
-        })()
-        return yield* store.openSigned(
-          key,
-          url.searchParams.get("expires") ?? "",
-          url.searchParams.get("signature") ?? ""
-        )
-          .pipe(
-            Effect.map((file) =>
-              HttpServerResponse.stream(file.stream, {
-                contentType: file.contentType,
-                contentLength: file.size,
-                headers: {
-                  "content-disposition": contentDisposition(file.downloadName),
-                  "cache-control": "private, no-store",
-                  "x-content-type-options": "nosniff"
-                }
-              })
-            ),
-            Effect.catchTags({
-              LinkTampered: () => currentErrorResponse(403, "link_invalid", "This download link is not valid."),
-              LinkExpired: () =>
-                currentErrorResponse(410, "link_expired", "This download link has expired. Ask for the file again."),
-              FileNotFound: () => currentErrorResponse(404, "file_not_found", "This file no longer exists.")
-            })
+/** `/files/*`, answered only to requests whose Host is one of `hosts`. */
+export const FilesRoute = (hosts: AllowedHosts) =>
+  HttpApiBuilder.Router.use((router) =>
+    Effect.gen(function*() {
+      const store = yield* LocalFileStore
+      yield* router.get(
+        `${FILES_ROUTE}*`,
+        forAllowedHosts(hosts)(Effect.gen(function*() {
+          const request = yield* HttpServerRequest.HttpServerRequest
+          const url = new URL(request.url, "http://localhost")
+          const key = (() => {
+            try {
+              return decodeURIComponent(url.pathname.slice(FILES_ROUTE.length))
+            } catch {
+              return ""
+            }
+          })()
+          return yield* store.openSigned(
+            key,
+            url.searchParams.get("expires") ?? "",
+            url.searchParams.get("signature") ?? ""
           )
-      })
-    )
-  })
-)
+            .pipe(
+              Effect.map((file) =>
+                HttpServerResponse.stream(file.stream, {
+                  contentType: file.contentType,
+                  contentLength: file.size,
+                  headers: {
+                    "content-disposition": contentDisposition(file.downloadName),
+                    "cache-control": "private, no-store",
+                    "x-content-type-options": "nosniff"
+                  }
+                })
+              ),
+              Effect.catchTags({
+                LinkTampered: () => currentErrorResponse(403, "link_invalid", "This download link is not valid."),
+                LinkExpired: () =>
+                  currentErrorResponse(410, "link_expired", "This download link has expired. Ask for the file again."),
+                FileNotFound: () => currentErrorResponse(404, "file_not_found", "This file no longer exists.")
+              })
+            )
+        }))
+      )
+    })
+  )

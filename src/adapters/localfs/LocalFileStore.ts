@@ -86,6 +86,10 @@ const METADATA_SUFFIX = ".meta.json"
 // A live upload writes at least every few seconds (and a query attempt ends within 10 minutes), so a partial
 // file untouched for an hour belongs to a process that died: it is swept when a store starts.
 const STALE_PARTIAL_AFTER = Duration.hours(1)
+// Exports are merchants' data: only this user may list or read them. Files get their mode when they are created
+// (a umask can narrow it, never widen it); directories are set again in case an older version made them wider.
+const PRIVATE_DIRECTORY = 0o700
+const PRIVATE_FILE = 0o600
 const SIGNATURE_SCHEME = "exports-download-v1"
 
 const StoredMetadata = Schema.parseJson(Schema.Struct({ contentType: Schema.String, downloadName: Schema.String }))
@@ -127,8 +131,10 @@ export const make = (options: LocalFileStoreOptions) =>
     if (Buffer.byteLength(Redacted.value(options.secret), "utf8") < MIN_SECRET_BYTES) {
       return yield* setupFailed(`the link signing secret must be at least ${MIN_SECRET_BYTES} bytes long`)
     }
-    yield* fs.makeDirectory(partialDirectory, { recursive: true }).pipe(
-      Effect.mapError((error) => setupFailed(`cannot create ${partialDirectory}: ${error.message}`))
+    yield* fs.makeDirectory(partialDirectory, { recursive: true, mode: PRIVATE_DIRECTORY }).pipe(
+      Effect.zipRight(fs.chmod(root, PRIVATE_DIRECTORY)),
+      Effect.zipRight(fs.chmod(partialDirectory, PRIVATE_DIRECTORY)),
+      Effect.mapError((error) => setupFailed(`cannot create ${partialDirectory} (mode 0700): ${error.message}`))
     )
     yield* sweepStalePartials(fs, partialDirectory)
 
@@ -165,9 +171,13 @@ export const make = (options: LocalFileStoreOptions) =>
 
         const write = Effect.gen(function*() {
           // Recreated on every upload in case someone cleared the root while we run.
-          yield* fs.makeDirectory(partialDirectory, { recursive: true }).pipe(Effect.mapError(failed("mkdir")))
+          yield* fs.makeDirectory(partialDirectory, { recursive: true, mode: PRIVATE_DIRECTORY }).pipe(
+            Effect.mapError(failed("mkdir"))
+          )
           yield* Effect.scoped(Effect.gen(function*() {
-            const file = yield* fs.open(partialData, { flag: "wx" }).pipe(Effect.mapError(failed("open")))
+            const file = yield* fs.open(partialData, { flag: "wx", mode: PRIVATE_FILE }).pipe(
+              Effect.mapError(failed("open"))
+            )
             // One chunk is written before the next is pulled: the body waits for the disk, memory stays flat.
             // Each write is uninterruptible so that the descriptor is never closed under a write in flight.
             yield* Stream.runForEach(body, (chunk) =>
@@ -176,10 +186,10 @@ export const make = (options: LocalFileStoreOptions) =>
                 : Effect.uninterruptible(file.writeAll(chunk)).pipe(Effect.mapError(failed("write"))))
             yield* file.sync.pipe(Effect.mapError(failed("fsync")))
           }))
-          yield* fs.writeFileString(partialMetadata, JSON.stringify(metadata), { flag: "wx" }).pipe(
+          yield* fs.writeFileString(partialMetadata, JSON.stringify(metadata), { flag: "wx", mode: PRIVATE_FILE }).pipe(
             Effect.mapError(failed("write metadata"))
           )
-          yield* fs.makeDirectory(NodePath.dirname(target.dataPath), { recursive: true }).pipe(
+          yield* fs.makeDirectory(NodePath.dirname(target.dataPath), { recursive: true, mode: PRIVATE_DIRECTORY }).pipe(
             Effect.mapError(failed("mkdir"))
           )
           // The metadata goes first and the data last: the data file is what makes an object exist, so a reader

@@ -1,8 +1,8 @@
 // Settings of the embedded default (`npm start`): where it listens, where it keeps its data, and the secrets
 // it makes for itself on first start so that no secret is ever a default shipped in the source.
-import { Config, Duration, Effect, Redacted } from "effect"
+import { Config, Data, Duration, Effect, Redacted } from "effect"
 import { randomBytes } from "node:crypto"
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 
 export interface EmbeddedConfig {
@@ -40,6 +40,29 @@ export const embeddedConfig: Config.Config<EmbeddedConfig> = Config.all({
   }))
 )
 
+/** The data directory cannot be made or made private: start-up stops with the path and the reason. */
+export class DataDirUnusable extends Data.TaggedError("DataDirUnusable")<{ readonly message: string }> {}
+
+// Only this user may enter: the data holds merchants' exports, emails with full addresses and the secrets.
+const PRIVATE_DIRECTORY = 0o700
+
+// The mode is given at creation, and set again because a directory made by an older version, or under an odd
+// umask, keeps whatever mode it has.
+const makePrivate = (path: string): void => {
+  mkdirSync(path, { recursive: true, mode: PRIVATE_DIRECTORY })
+  chmodSync(path, PRIVATE_DIRECTORY)
+}
+
+/** Makes `path` (and its missing parents) a directory only this user can enter, mode 0700. */
+export const privateDirectory = (path: string): Effect.Effect<void, DataDirUnusable> =>
+  Effect.try({
+    try: () => makePrivate(path),
+    catch: (error) =>
+      new DataDirUnusable({
+        message: `DATA_DIR: cannot make ${path} a private directory (mode 0700): ${String(error)}`
+      })
+  })
+
 /**
  * A secret kept in the data directory, made on first use (48 random bytes, readable by this user only). The
  * server and `npm run dev-token` share it, whichever runs first.
@@ -48,11 +71,14 @@ export const localSecret = (dataDir: string, name: string): Effect.Effect<Redact
   Effect.sync(() => {
     const dir = join(dataDir, "secrets")
     const file = join(dir, name)
-    mkdirSync(dir, { recursive: true, mode: 0o700 })
+    makePrivate(dataDir)
+    makePrivate(dir)
     try {
       writeFileSync(file, randomBytes(48).toString("base64url"), { flag: "wx", mode: 0o600 })
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error
     }
+    // A secret written under an odd umask, or copied in by hand, is made readable by this user only all the same.
+    chmodSync(file, 0o600)
     return Redacted.make(readFileSync(file, "utf8").trim())
   })

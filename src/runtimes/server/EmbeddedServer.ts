@@ -10,6 +10,7 @@ import { ReportSourceChdb } from "../../adapters/chdb/ChdbReportSource.js"
 import { DemoOrdersChdb, demoSeedOfSize } from "../../adapters/chdb/DemoSeed.js"
 import { EmlEmailSender } from "../../adapters/eml/EmlEmailSender.js"
 import { OutboxRoute } from "../../adapters/eml/OutboxRoute.js"
+import { allowedHosts, isLoopbackAddress } from "../../adapters/http/AllowedHosts.js"
 import { ApiNodeServerLive } from "../../adapters/http/ApiNodeServer.js"
 import { ReadinessChecks } from "../../adapters/http/HealthHttp.js"
 import { FilesRoute } from "../../adapters/localfs/FilesRoute.js"
@@ -22,7 +23,7 @@ import { ExportSettings } from "../../application/ExportSettings.js"
 import { JobIds } from "../../application/JobIds.js"
 import { InProcessWorkers } from "../local/InProcessWorker.js"
 import type { EmbeddedConfig } from "./EmbeddedConfig.js"
-import { localSecret } from "./EmbeddedConfig.js"
+import { localSecret, privateDirectory } from "./EmbeddedConfig.js"
 
 /** AUTH_JWT_SECRET or AUTH_JWKS_URL when set; otherwise the local secret that `npm run dev-token` signs with. */
 const jwtVerifierFor = (config: EmbeddedConfig) =>
@@ -44,8 +45,31 @@ const jwtVerifierFor = (config: EmbeddedConfig) =>
     })
   }))
 
+/**
+ * The development pages show every email in full: they exist only on a server that other machines cannot reach.
+ * A server listening on 0.0.0.0 or a LAN address answers /dev/* with 404, like any path it does not have.
+ */
+export const servesDevPages = (config: Pick<EmbeddedConfig, "host">): boolean => isLoopbackAddress(config.host)
+
+/**
+ * The routes the embedded server adds to the API. Signed file links are for users, so they also answer under the
+ * host of PUBLIC_BASE_URL; the development pages answer only under loopback names (a tunnel or proxy to a loopback
+ * server must not publish them). Any other Host header is refused, whatever address a browser resolved it to.
+ */
+export const EmbeddedRoutes = (config: Pick<EmbeddedConfig, "host" | "port" | "publicBaseUrl">) => {
+  const files = FilesRoute(
+    allowedHosts({ bindHost: config.host, port: config.port, publicBaseUrl: config.publicBaseUrl })
+  )
+  return servesDevPages(config)
+    ? Layer.merge(files, OutboxRoute(allowedHosts({ bindHost: config.host, port: config.port })))
+    : files
+}
+
 export const EmbeddedServerLive = (config: EmbeddedConfig) => {
-  const engine = ChdbEngine.Default(join(config.dataDir, "clickhouse"))
+  const chdbDir = join(config.dataDir, "clickhouse")
+  // Made before any adapter writes into them, so that nothing is ever created in a directory others can read.
+  const dataDir = Layer.effectDiscard(Effect.zipRight(privateDirectory(config.dataDir), privateDirectory(chdbDir)))
+  const engine = ChdbEngine.Default(chdbDir)
   const reports = ReportSourceChdb.pipe(
     Layer.provide(DemoOrdersChdb(demoSeedOfSize(config.demoRows))),
     Layer.provideMerge(engine)
@@ -83,7 +107,7 @@ export const EmbeddedServerLive = (config: EmbeddedConfig) => {
     Effect.map(ChdbEngine, (chdb) => [{ name: "clickhouse", check: chdb.query("SELECT 1") }])
   )
 
-  const http = Layer.mergeAll(ApiNodeServerLive({ port: config.port, host: config.host }), FilesRoute, OutboxRoute)
+  const http = Layer.mergeAll(ApiNodeServerLive({ port: config.port, host: config.host }), EmbeddedRoutes(config))
     .pipe(
       Layer.provide(AuthenticationJwt),
       Layer.provide(jwtVerifierFor(config)),
@@ -92,5 +116,5 @@ export const EmbeddedServerLive = (config: EmbeddedConfig) => {
 
   const workers = InProcessWorkers({ concurrency: config.workerConcurrency, shutdownGrace: config.shutdownGrace })
 
-  return Layer.mergeAll(http, workers).pipe(Layer.provideMerge(adapters))
+  return Layer.mergeAll(http, workers).pipe(Layer.provideMerge(adapters), Layer.provide(dataDir))
 }

@@ -1,16 +1,25 @@
 // `npm start`: the service on its embedded defaults. Prints where it listens and a command to try it.
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Layer, Logger, LogLevel } from "effect"
+import { join } from "node:path"
+import type { EmbeddedConfig } from "./EmbeddedConfig.js"
 import { embeddedConfig } from "./EmbeddedConfig.js"
-import { EmbeddedServerLive } from "./EmbeddedServer.js"
+import { EmbeddedServerLive, servesDevPages } from "./EmbeddedServer.js"
 
-const banner = (base: string, dataDir: string) =>
-  [
+// The outbox page answers only under loopback names, so its address is the listen address, not PUBLIC_BASE_URL.
+const outboxLine = (config: EmbeddedConfig) =>
+  servesDevPages(config)
+    ? `  sent emails   http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${config.port}/dev/outbox`
+    : `  sent emails   ${join(config.dataDir, "outbox")}   (/dev pages are served only when HOST is a loopback address)`
+
+const banner = (config: EmbeddedConfig) => {
+  const base = config.publicBaseUrl
+  return [
     "",
     `async-data-export is running on its embedded defaults at ${base}`,
     `  API docs      ${base}/docs   (OpenAPI: ${base}/openapi.json)`,
-    `  sent emails   ${base}/dev/outbox`,
-    `  data          ${dataDir}   (jobs, notifications and the queue are in memory)`,
+    outboxLine(config),
+    `  data          ${config.dataDir}   (jobs, notifications and the queue are in memory)`,
     "",
     "Try it:",
     "  TOKEN=$(npm run -s dev-token -- --sub demo-user --merchant m-acme --email demo@example.com)",
@@ -20,13 +29,14 @@ const banner = (base: string, dataDir: string) =>
     `  curl -s ${base}/api/v1/reports/exports -H "Authorization: Bearer $TOKEN"`,
     ""
   ].join("\n")
+}
 
 const program = Effect.gen(function*() {
   const config = yield* embeddedConfig
   yield* Effect.logInfo("starting", { dataDir: config.dataDir, port: config.port })
   return yield* Layer.launch(
     EmbeddedServerLive(config).pipe(
-      Layer.tap(() => Console.log(banner(config.publicBaseUrl, config.dataDir)))
+      Layer.tap(() => Console.log(banner(config)))
     )
   )
 })

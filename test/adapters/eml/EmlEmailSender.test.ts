@@ -2,16 +2,17 @@
 // date; and the outbox as the development page lists it.
 import { describe, expect, it } from "@effect/vitest"
 import { DateTime, Duration, Effect, Layer, Logger, Redacted, TestClock } from "effect"
-import { readdirSync, rmSync, writeFileSync } from "node:fs"
+import { chmodSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs"
 import * as NodePath from "node:path"
 import { EmlEmailSender } from "../../../src/adapters/eml/EmlEmailSender.js"
 import { EmailSender } from "../../../src/application/ports/EmailSender.js"
 import type { EmailMessage } from "../../../src/application/ports/EmailSender.js"
 import { EmailAddress } from "../../../src/domain/Identifiers.js"
 import { jobIdAt, uniqueSuffix } from "../../contracts/ContractSupport.js"
+import { allPrivate, modesUnder } from "../../support/FileModes.js"
 import { makeLogCollector } from "../../support/LogCollector.js"
 import { decodeEncodedWords, parameterOf, parseEml, partOf, withLf } from "./EmlParser.js"
-import { emlEmailSenderInTempDir } from "./EmlSupport.js"
+import { emlEmailSenderInTempDir, FROM, temporaryDirectory } from "./EmlSupport.js"
 
 const START = Date.parse("2024-05-06T07:08:09.010Z")
 
@@ -172,5 +173,22 @@ describe("EmlEmailSender setup", () => {
         const error = yield* Effect.flip(Effect.scoped(Layer.build(EmlEmailSender.layer({ outbox: "unused", from }))))
         expect(error._tag).toBe("EmlEmailSenderSetupFailed")
       }
+    }))
+})
+
+describe("EmlEmailSender on disk", () => {
+  it.scoped("keeps the outbox private: the folder 0700, messages 0600, also a folder an older version made 0755", () =>
+    Effect.gen(function*() {
+      const outbox = NodePath.join(yield* temporaryDirectory("eml-modes-"), "outbox")
+      mkdirSync(outbox, { mode: 0o755 })
+      chmodSync(outbox, 0o755)
+      const file = yield* Effect.gen(function*() {
+        yield* (yield* EmailSender).send(messageTo("someone@example.com", "Modes"))
+        const [entry] = yield* (yield* EmlEmailSender).listOutbox(1)
+        return entry!.file
+      }).pipe(Effect.provide(EmlEmailSender.layer({ outbox, from: FROM })))
+      const modes = modesUnder(outbox)
+      expect(modes).toStrictEqual({ ".": "dir 700", [file]: "file 600" })
+      expect(modes).toStrictEqual(allPrivate(modes))
     }))
 })

@@ -1,13 +1,14 @@
 // The embedded server's /files route over HTTP: a signed link downloads the file with its name and type; a
-// tampered link is 403, an expired one 410, a link to a deleted file 404, each in the API's error shape.
+// tampered link is 403, an expired one 410, a link to a deleted file 404, a request under another host name 421,
+// each in the API's error shape.
 import { HttpClient, HttpClientRequest } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Layer, Stream, TestClock } from "effect"
 import { rmSync } from "node:fs"
 import { join } from "node:path"
 import { AuthenticationJwt } from "../../../src/adapters/auth/JwtAuthentication.js"
 import { JwtVerifier } from "../../../src/adapters/auth/JwtVerifier.js"
+import { allowedHosts } from "../../../src/adapters/http/AllowedHosts.js"
 import { ApiServerLive } from "../../../src/adapters/http/ApiServer.js"
 import { ReadinessChecks } from "../../../src/adapters/http/HealthHttp.js"
 import { FilesRoute } from "../../../src/adapters/localfs/FilesRoute.js"
@@ -15,16 +16,22 @@ import { LocalFileStore } from "../../../src/adapters/localfs/LocalFileStore.js"
 import { ObjectKey } from "../../../src/domain/ExportJob.js"
 import { testJwtSettings } from "../../support/ApiHarness.js"
 import { testLayer } from "../../support/Fixtures.js"
+import { errorBodyOf, getWithHost, loopbackServerTest, serverPort } from "../../support/LoopbackServer.js"
 import { localFileStoreInTempDir } from "./LocalFsSupport.js"
 
+// The route answers the loopback names with the port the test server got.
+const filesRoute = Layer.unwrapEffect(
+  Effect.map(serverPort, (port) => FilesRoute(allowedHosts({ bindHost: "127.0.0.1", port })))
+)
+
 const serverLayer = () =>
-  Layer.mergeAll(ApiServerLive, FilesRoute).pipe(
+  Layer.mergeAll(ApiServerLive, filesRoute).pipe(
     Layer.provide(AuthenticationJwt),
     Layer.provide(JwtVerifier.layer(testJwtSettings)),
     Layer.provide(ReadinessChecks.none),
     Layer.provideMerge(localFileStoreInTempDir()),
     Layer.provideMerge(testLayer(5)),
-    Layer.provideMerge(NodeHttpServer.layerTest)
+    Layer.provideMerge(loopbackServerTest)
   )
 
 const key = ObjectKey.make("exports/m-acme/01900000-0000-7000-8000-000000000001.csv")
@@ -94,5 +101,25 @@ describe("/files route", () => {
       const response = yield* get(url)
       expect(response.status).toBe(404)
       expect(((yield* response.json) as { error: { code: string } }).error.code).toBe("file_not_found")
+    }).pipe(Effect.provide(serverLayer())))
+
+  it.effect("answers a valid link only under the server's own names: another Host is 421 (DNS rebinding)", () =>
+    Effect.gen(function*() {
+      const url = yield* uploadAndSign(Duration.hours(1))
+      const port = yield* serverPort
+      const path = `${url.pathname}${url.search}`
+      for (const host of ["evil.example", `evil.example:${port}`]) {
+        const refused = yield* getWithHost(port, path, host)
+        expect(refused.status).toBe(421)
+        const body = errorBodyOf(refused)
+        expect(body.error.code).toBe("misdirected_request")
+        expect(body.requestId).toBe(refused.headers["x-request-id"])
+        expect(refused.text).not.toContain("Café")
+      }
+      for (const host of [`127.0.0.1:${port}`, `localhost:${port}`]) {
+        const served = yield* getWithHost(port, path, host)
+        expect(served.status).toBe(200)
+        expect(served.text).toBe(content)
+      }
     }).pipe(Effect.provide(serverLayer())))
 })

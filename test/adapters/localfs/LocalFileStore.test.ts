@@ -1,17 +1,18 @@
 // What the contract does not cover: signed links as the download route checks them, the partial directory left
-// clean, keys that try to leave the root, and a large body streamed to disk.
+// clean, keys that try to leave the root, a large body streamed to disk, and modes only this user can read.
 import { NodeFileSystem } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Data, Deferred, Duration, Effect, Exit, Fiber, Option, Redacted, Stream, TestClock } from "effect"
 import { createHash } from "node:crypto"
-import { createReadStream, existsSync, readdirSync, rmSync, statSync } from "node:fs"
+import { chmodSync, createReadStream, existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs"
 import * as NodePath from "node:path"
 import { FILES_ROUTE, LocalFileStore, PARTIAL_DIRECTORY } from "../../../src/adapters/localfs/LocalFileStore.js"
 import type { FileStore } from "../../../src/application/ports/FileStore.js"
 import type { FileMetadata, SignedLink } from "../../../src/application/ports/FileStore.js"
 import type { ObjectKey } from "../../../src/domain/ExportJob.js"
 import { freshObjectKey } from "../../contracts/ContractSupport.js"
-import { localFileStoreInTempDir, PUBLIC_BASE_URL, SECRET } from "./LocalFsSupport.js"
+import { allPrivate, modesUnder } from "../../support/FileModes.js"
+import { localFileStoreInTempDir, PUBLIC_BASE_URL, SECRET, temporaryDirectory } from "./LocalFsSupport.js"
 
 class BodyBroke extends Data.TaggedError("BodyBroke")<{ readonly afterChunks: number }> {}
 
@@ -242,4 +243,25 @@ describe("LocalFileStore uploads", () => {
       expect(actual).toEqual({ size: CHUNK * COUNT, sha256: expected.digest("hex") })
       expect(readdirSync(NodePath.join(store.root, PARTIAL_DIRECTORY))).toEqual([])
     })), 60_000)
+})
+
+describe("LocalFileStore on disk", () => {
+  it.scoped("keeps exports private: directories 0700, files 0600, also in a root an older version made 0755", () =>
+    Effect.gen(function*() {
+      const root = NodePath.join(yield* temporaryDirectory("localfs-modes-"), "files")
+      mkdirSync(root, { mode: 0o755 })
+      chmodSync(root, 0o755)
+      const key = freshKey()
+      yield* Effect.gen(function*() {
+        const store = yield* LocalFileStore
+        yield* store.upload(key, Stream.make(CONTENT), metadata)
+      }).pipe(Effect.provide(LocalFileStore.layer({ root, publicBaseUrl: PUBLIC_BASE_URL, secret: SECRET })))
+      const modes = modesUnder(root)
+      expect(modes).toMatchObject({
+        [PARTIAL_DIRECTORY]: "dir 700",
+        [key]: "file 600",
+        [`${key}.meta.json`]: "file 600"
+      })
+      expect(modes).toStrictEqual(allPrivate(modes))
+    }))
 })

@@ -1,5 +1,6 @@
 // Boots the `npm start` composition on a free port over a temporary data directory and runs an export end to
-// end over HTTP against chdb: 202, the worker, the file, the signed link, the email and the in-app notice.
+// end over HTTP against chdb: 202, the worker, the file, the signed link, the email and the in-app notice; then
+// what it left on disk is this user's only, and its file links and outbox refuse a Host that names another server.
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Layer } from "effect"
 import { existsSync, readdirSync, readFileSync } from "node:fs"
@@ -8,13 +9,16 @@ import { signDevToken } from "../../../src/adapters/auth/JwtVerifier.js"
 import { localSecret } from "../../../src/runtimes/server/EmbeddedConfig.js"
 import { EmbeddedServerLive } from "../../../src/runtimes/server/EmbeddedServer.js"
 import { expectOrdersCsvAsQueried, freePort, temporaryDataDir } from "../../support/EndToEnd.js"
+import { allPrivate, modesUnder } from "../../support/FileModes.js"
+import { getWithHost } from "../../support/LoopbackServer.js"
 
 describe("npm start composition", () => {
   it.scopedLive(
     "exports over HTTP against chdb, and the downloaded CSV holds exactly the rows the query gives",
     () =>
       Effect.gen(function*() {
-        const dataDir = yield* temporaryDataDir("ade-embedded-")
+        // A DATA_DIR the server creates itself (a temporary directory is already 0700).
+        const dataDir = join(yield* temporaryDataDir("ade-embedded-"), "data")
         const port = yield* freePort
         const base = `http://127.0.0.1:${port}`
         const context = yield* Layer.build(EmbeddedServerLive({
@@ -102,6 +106,38 @@ describe("npm start composition", () => {
           )
         )
         expect(notifications.items.map((n) => n.jobId)).toStrictEqual([jobId])
+
+        // Exports, emails and secrets are readable by this user only; chdb's own files are inside its 0700 folder.
+        const modes = modesUnder(dataDir, ["clickhouse"])
+        expect(modes).toMatchObject({
+          ".": "dir 700",
+          "clickhouse": "dir 700",
+          "files": "dir 700",
+          "outbox": "dir 700",
+          "secrets": "dir 700",
+          "secrets/jwt-secret": "file 600",
+          "secrets/link-secret": "file 600",
+          [join("outbox", outbox[0]!)]: "file 600"
+        })
+        expect(Object.keys(modes).filter((path) => path.endsWith(".csv"))).toHaveLength(1)
+        expect(modes).toStrictEqual(allPrivate(modes))
+
+        // A page whose name was rebound to 127.0.0.1 sends its own name: the outbox and the signed link refuse it.
+        const link = yield* Effect.promise(() =>
+          fetch(`${base}${statusUrl}/download`, { headers: { ...auth, accept: "application/json" } }).then((r) =>
+            r.json() as Promise<{ url: string }>
+          )
+        )
+        const linkPath = `${new URL(link.url).pathname}${new URL(link.url).search}`
+        for (const path of ["/dev/outbox", linkPath]) {
+          for (const host of ["evil.example", `evil.example:${port}`]) {
+            const refused = yield* getWithHost(port, path, host)
+            expect(refused.status, `${host} ${path}`).toBe(421)
+            expect(refused.text).not.toContain("e2e@example.com")
+          }
+          const served = yield* getWithHost(port, path, `localhost:${port}`)
+          expect(served.status, path).toBe(200)
+        }
       }),
     { timeout: 120_000 }
   )
