@@ -1,13 +1,15 @@
 // Reads ClickHouse's own CSV of a result as it arrives over HTTP and hands it on as the export's CSV (ADR 6) in one
 // pass over the bytes, without decoding a row into JavaScript values (ADR 17). ClickHouse already writes almost the
-// same dialect; what differs is rewritten here: quotes are kept only where a cell needs them, rows end with CRLF,
-// text that a spreadsheet would run as a formula gets its apostrophe, NULL and non-finite numbers become empty cells.
+// same dialect (text quoted, numbers bare); what differs is rewritten here: rows end with CRLF, text that a
+// spreadsheet would run as a formula gets its apostrophe (by the domain's own rule), NULL and non-finite numbers
+// become empty cells.
 //
 // A failure after the first bytes comes inside the body (the status is already 200), so the query runs with
 // `extremes = 1`: a whole result ends with a blank line and two rows (the columns' minimums and maximums), which the
 // server writes only once every row is out. A body counts as complete only if it ends with exactly that, or is empty.
 import { Chunk, Effect, Stream } from "effect"
 import type { CsvPiece } from "../../application/ports/ReportSource.js"
+import { startsLikeFormula } from "../../domain/Csv.js"
 import { ClickHouseQueryError, serverErrorOf } from "./JsonCompactReader.js"
 
 const LF = 0x0a
@@ -15,17 +17,10 @@ const CR = 0x0d
 const QUOTE = 0x22
 const COMMA = 0x2c
 const APOSTROPHE = 0x27
-const TAB = 0x09
-const EQUALS = 0x3d
 const PLUS = 0x2b
 const MINUS = 0x2d
-const AT = 0x40
 const DOT = 0x2e
 const BACKSLASH = 0x5c
-const ZERO = 0x30
-const NINE = 0x39
-const LOWER_E = 0x65
-const UPPER_E = 0x45
 
 /** What is kept of a body once it has gone wrong: enough for ClickHouse's message, never the rest of a result. */
 const MAX_FAILURE_TEXT = 64 * 1024
@@ -41,38 +36,16 @@ const EXTREMES_ROWS = 2
  */
 const copyOf = (bytes: Uint8Array, from: number, to: number): Uint8Array => new Uint8Array(bytes.subarray(from, to))
 
-const isDigit = (c: number): boolean => c >= ZERO && c <= NINE
-
-/** The bytes [from, to) read as a plain number ("-12.5", "3e4", ".5"), as the Csv module's rule says. */
-const isPlainNumber = (bytes: Uint8Array, from: number, to: number): boolean => {
-  let i = from
-  if (i < to && (bytes[i] === PLUS || bytes[i] === MINUS)) i++
-  const integral = i
-  while (i < to && isDigit(bytes[i]!)) i++
-  let digits = i - integral
-  if (i < to && bytes[i] === DOT) {
-    const fraction = ++i
-    while (i < to && isDigit(bytes[i]!)) i++
-    digits += i - fraction
-  }
-  if (digits === 0) return false
-  if (i < to && (bytes[i] === LOWER_E || bytes[i] === UPPER_E)) {
-    i++
-    if (i < to && (bytes[i] === PLUS || bytes[i] === MINUS)) i++
-    const exponent = i
-    while (i < to && isDigit(bytes[i]!)) i++
-    if (i === exponent) return false
-  }
-  return i === to
+/**
+ * The bytes an unquoted cell may hold: ClickHouse leaves only numbers, bools and NULL unquoted ("-12.5", "1e-7",
+ * "true", "\N", "nan"). A byte outside these means the body is not the CSV of our query: a "," or a ";" would be a
+ * cell a spreadsheet could split.
+ */
+const UNQUOTED = new Uint8Array(256)
+for (const range of ["09", "AZ", "az"]) {
+  for (let c = range.charCodeAt(0); c <= range.charCodeAt(1); c++) UNQUOTED[c] = 1
 }
-
-/** Text starting like a formula ("=", "+", "-", "@", tab, CR) that is not a plain number: it gets an apostrophe. */
-const needsDefusing = (bytes: Uint8Array, from: number, to: number): boolean => {
-  if (from === to) return false
-  const c = bytes[from]!
-  if (c === EQUALS || c === AT || c === TAB || c === CR) return true
-  return (c === PLUS || c === MINUS) && !isPlainNumber(bytes, from, to)
-}
+for (const c of [PLUS, MINUS, DOT, BACKSLASH]) UNQUOTED[c] = 1
 
 /** ClickHouse's unquoted cells that are no value in the export: NULL and the non-finite floats. */
 const isEmptyValue = (bytes: Uint8Array, from: number, to: number): boolean => {
@@ -137,7 +110,7 @@ export class CsvResultReader {
     }
     const bytes = this.pending === undefined ? chunk : this.join(this.pending, chunk)
     this.pending = undefined
-    // A row grows its output by at most one byte for each byte it reads (a CR, an apostrophe or a quote).
+    // A row grows its output by at most one byte for each byte it reads (a CR, or an apostrophe in quoted text).
     if (this.output.length < bytes.length * 2) this.output = new Uint8Array(bytes.length * 2)
     const out = this.output
     let written = 0
@@ -207,8 +180,8 @@ export class CsvResultReader {
    * row starts, INCOMPLETE when the bytes end inside it, MALFORMED when it is not a row of `columns` cells.
    */
   private row(bytes: Uint8Array, from: number, out: Uint8Array, at: number): number {
-    // Cells are copied while they are scanned. Most need nothing else; the few that need quotes or an apostrophe
-    // in front are moved one or two bytes to the right once that is known, at the cell's end.
+    // Cells are copied while they are scanned; the few that need an apostrophe get it once that is known, at the
+    // cell's end, by moving the cell one byte to the right.
     const length = bytes.length
     let p = from
     let o = at
@@ -217,50 +190,43 @@ export class CsvResultReader {
       if (p >= length) return INCOMPLETE
       const cell = o
       if (bytes[p] === QUOTE) {
-        // A quoted cell: its text runs to the first quote that is not doubled, and is copied as it is (doubled
-        // quotes included, which is how ADR 6 writes them too).
-        let special = false
+        // Text (strings, dates): ClickHouse quotes it all and doubles the quotes in it, which is how ADR 6 writes
+        // text too, so it is copied as it is, quotes included, up to the first quote that is not doubled.
+        out[o++] = QUOTE
         p++
         for (;;) {
           let c = 0
           while (p < length && (c = bytes[p]!) !== QUOTE) {
-            if (c <= COMMA && (c === COMMA || c === LF || c === CR)) special = true
             out[o++] = c
             p++
           }
           if (p + 1 >= length) return INCOMPLETE
           if (bytes[p + 1] !== QUOTE) break
-          special = true
           out[o++] = QUOTE
           out[o++] = QUOTE
           p += 2
         }
         p++
-        const defuse = needsDefusing(out, cell, o)
-        if (special || defuse) {
-          const shift = (special ? 1 : 0) + (defuse ? 1 : 0)
-          moveRight(out, cell, o, shift)
-          o += shift
-          if (special) out[cell] = QUOTE
-          if (defuse) out[cell + shift - 1] = APOSTROPHE
-          if (special) out[o++] = QUOTE
+        // The text as written, doubled quotes and all, starts like a formula exactly when the text does: a quote
+        // is neither looked past nor a trigger, nor part of a number.
+        if (startsLikeFormula(out, cell + 1, o)) {
+          moveRight(out, cell + 1, o, 1)
+          out[cell + 1] = APOSTROPHE
+          o++
         }
+        out[o++] = QUOTE
       } else {
-        // A number, NULL (\N), or a bool: never quoted by ClickHouse, and never holding a quote.
+        // A number, a bool or NULL (\N): never quoted by ClickHouse, and never anything that needs it.
         let c = 0
         while (p < length && (c = bytes[p]!) !== COMMA && c !== LF) {
-          if (c === QUOTE || c === CR) return MALFORMED
+          if (UNQUOTED[c] === 0) return MALFORMED
           out[o++] = c
           p++
         }
         if (p >= length) return INCOMPLETE
-        if (isEmptyValue(out, cell, o)) {
-          o = cell
-        } else if (needsDefusing(out, cell, o)) {
-          moveRight(out, cell, o, 1)
-          out[cell] = APOSTROPHE
-          o++
-        }
+        // ClickHouse writes no text unquoted: a cell like "-x" is not a value of the query's, so no file has it.
+        if (isEmptyValue(out, cell, o)) o = cell
+        else if (startsLikeFormula(out, cell, o)) return MALFORMED
       }
       cells++
       const next = bytes[p]

@@ -75,7 +75,34 @@ const read = (pieces: ReadonlyArray<Uint8Array>, columns: number, { reused = fal
 }
 
 const nastyText = FastCheck.string({
-  unit: FastCheck.constantFrom("\"", ",", "\n", "\r", "=", "+", "-", "@", "\t", " ", "é", "😀", "a", "1", ".", "e"),
+  unit: FastCheck.constantFrom(
+    "\"",
+    ",",
+    ";",
+    "\n",
+    "\r",
+    "=",
+    "+",
+    "-",
+    "@",
+    "\t",
+    " ",
+    "\0",
+    "\u00a0",
+    "\u200b",
+    "\u3000",
+    "\ufeff",
+    "\uff1d",
+    "\uff0b",
+    "\uff0d",
+    "\uff20",
+    "é",
+    "😀",
+    "a",
+    "1",
+    ".",
+    "e"
+  ),
   maxLength: 12
 })
 const cell: FastCheck.Arbitrary<Cell> = FastCheck.oneof(
@@ -125,18 +152,22 @@ describe("CsvResultReader", () => {
     { fastCheck: { numRuns: 200 } }
   )
 
-  it("quotes only the cells that need it, ends rows with CRLF and defuses formulas", () => {
+  it("keeps text quoted, ends rows with CRLF and defuses formulas, behind invisible characters too", () => {
     const result = read(piecesOf(bodyOf(ROWS)), 6)
     expect(result.text).toBe(
-      "o-1,1,2024-01-02 03:04:05,\"Product \"\"A\"\", large\",-12.50,\"'=HYPERLINK(\"\"x\"\")\"\r\n" +
-        "o-2,2,2024-01-02 03:04:06,\"two\nlines\",0.99,'@SUM(A1)\r\n"
+      "\"o-1\",1,\"2024-01-02 03:04:05\",\"Product \"\"A\"\", large\",\"-12.50\",\"'=HYPERLINK(\"\"x\"\")\"\r\n" +
+        "\"o-2\",2,\"2024-01-02 03:04:06\",\"two\nlines\",\"0.99\",\"'@SUM(A1)\"\r\n"
     )
+    const hidden = ["\u3000=1+1", "\0\n@x", "\uff0d1", "a;=1", " -1"]
+    const body = `${hidden.map((text) => `"${text}"`).join(",")}\n\n` + `"",`.repeat(4) + `""\n` + `"",`.repeat(4) +
+      `""\n`
+    expect(read(piecesOf(body), 5).text).toBe("\"'\u3000=1+1\",\"'\0\n@x\",\"'\uff0d1\",\"a;=1\",\"' -1\"\r\n")
   })
 
   it("NULL and non-finite numbers are empty cells; integers past 2^53 and booleans are kept as written", () => {
     const body = "\\N,nan,-inf,+inf,inf,18446744073709551615,true,\"\\N\"\n\n" +
       "\\N,nan,-inf,+inf,inf,1,true,\"\"\n".repeat(2)
-    expect(read(piecesOf(body), 8).text).toBe(",,,,,18446744073709551615,true,\\N\r\n")
+    expect(read(piecesOf(body), 8).text).toBe(",,,,,18446744073709551615,true,\"\\N\"\r\n")
   })
 
   it("an empty body is an empty result", () => {
@@ -202,6 +233,18 @@ describe("CsvResultReader", () => {
       ]
     ) {
       expect(read(piecesOf(body), 3).error, JSON.stringify(body)).toBeDefined()
+    }
+  })
+
+  it("an unquoted cell that is no number, bool or NULL fails a body that is otherwise whole", () => {
+    // ClickHouse leaves only those unquoted, never text: such a cell is no value of the query's, and could be split
+    // by a spreadsheet (";") or run as a formula.
+    const whole = (cell: string) => `"a",${cell},3\n\n"a",1,3\n"a",1,3\n`
+    for (const cell of ["-12.5e+3", "true", "\\N", "-inf"]) expect(read(piecesOf(whole(cell)), 3).error).toBeUndefined()
+    for (const cell of ["1;=2", "-x", "+a1", "1 ", "@1", "=1"]) {
+      const result = read(piecesOf(whole(cell)), 3)
+      expect(result.error, cell).toBeDefined()
+      expect(result.text, cell).toBe("")
     }
   })
 
