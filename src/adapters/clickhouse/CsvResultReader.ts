@@ -10,7 +10,7 @@
 import { Chunk, Effect, Stream } from "effect"
 import type { CsvPiece } from "../../application/ports/ReportSource.js"
 import { startsLikeFormula } from "../../domain/Csv.js"
-import { ClickHouseQueryError, serverErrorOf } from "./JsonCompactReader.js"
+import { brokenBody, ClickHouseQueryError, exceptionAt, serverErrorOf } from "./JsonCompactReader.js"
 
 const LF = 0x0a
 const CR = 0x0d
@@ -22,7 +22,10 @@ const MINUS = 0x2d
 const DOT = 0x2e
 const BACKSLASH = 0x5c
 
-/** What is kept of a body once it has gone wrong: enough for ClickHouse's message, never the rest of a result. */
+/**
+ * What is kept of a body once it has gone wrong: enough to find ClickHouse's message in, never the rest of a result.
+ * It goes into no error unless it starts with that message: a body's text is the tenant's data.
+ */
 const MAX_FAILURE_TEXT = 64 * 1024
 /** The longest row accepted: a row still open past this is not a result's row, or not one a spreadsheet could take. */
 export const MAX_ROW_BYTES = 16 * 1024 * 1024
@@ -77,8 +80,9 @@ const MALFORMED = -2
 /**
  * An incremental reader of one CSV body of `columns` columns with ClickHouse's extremes at its end: `push` each
  * chunk and get the export's CSV of the rows completed by it, then `end` once the body is over. `push` never
- * throws; `end` throws a ClickHouseQueryError unless the body was a whole result; rows that came before a failure have been handed on,
- * so a caller must not keep them unless `end` returns.
+ * throws; `end` throws a ClickHouseQueryError unless the body was a whole result: ClickHouse's exception, or where
+ * the body went wrong (BodyPosition), never its text. Rows that came before a failure have been handed on, so a
+ * caller must not keep them unless `end` returns.
  */
 export class CsvResultReader {
   private state: "rows" | "extremes" | "failed" = "rows"
@@ -87,9 +91,8 @@ export class CsvResultReader {
   private joined = new Uint8Array(0)
   private output = new Uint8Array(0)
   private failure = ""
+  private failedAt: { readonly what: string; readonly rows: number; readonly offset: number } | undefined = undefined
   private extremesRows = 0
-  /** The start of the last row handed on (a copy, at most MAX_FAILURE_TEXT bytes). */
-  private lastRow: Uint8Array | undefined = undefined
   private bodyBytes = 0
   private rowCount = 0
   /** Where the output of the last row `row` read ended. */
@@ -116,7 +119,6 @@ export class CsvResultReader {
     let written = 0
     let rows = 0
     let at = 0
-    let lastRowStart = -1
     while (at < bytes.length) {
       if (this.state === "rows" && bytes[at] === LF) {
         this.state = "extremes"
@@ -127,50 +129,51 @@ export class CsvResultReader {
       const end = this.row(bytes, at, out, written)
       if (end === INCOMPLETE) {
         if (bytes.length - at > MAX_ROW_BYTES) {
-          this.fail(bytes, at, `a row of more than ${MAX_ROW_BYTES} bytes, or a quote never closed`)
+          this.fail(bytes, at, `a row of more than ${MAX_ROW_BYTES} bytes, or a quote never closed,`, rows)
           break
         }
         this.pending = copyOf(bytes, at, bytes.length)
         break
       }
       if (end === MALFORMED) {
-        this.fail(bytes, at)
+        this.fail(bytes, at, `a row that is no CSV row of ${this.columns} cells`, rows)
         break
       }
       at = end
       if (this.state === "rows") {
         written = this.written
         rows++
-        lastRowStart = start
       } else if (++this.extremesRows > EXTREMES_ROWS) {
-        this.fail(bytes, start)
+        this.fail(bytes, start, "a row after the extremes", rows)
         break
       }
     }
-    if (lastRowStart >= 0) this.lastRow = copyOf(bytes, lastRowStart, Math.min(at, lastRowStart + MAX_FAILURE_TEXT))
     this.rowCount += rows
     return rows === 0 ? undefined : { bytes: out.slice(0, written), rows }
   }
 
   /** The body is over: throws unless it held a whole result. */
   end(): void {
-    if (this.state === "failed") throw serverErrorOf(this.failure, "truncated")
+    if (this.state === "failed" && this.failedAt !== undefined) {
+      const { offset, rows, what } = this.failedAt
+      throw exceptionAt(this.failure) ?? brokenBody(what, { rows, offset, bytes: this.bodyBytes })
+    }
     if (this.pending !== undefined) {
-      throw serverErrorOf(Buffer.from(this.pending.subarray(0, MAX_FAILURE_TEXT)).toString("utf8"), "truncated")
+      const text = Buffer.from(this.pending.subarray(0, MAX_FAILURE_TEXT)).toString("utf8")
+      throw exceptionAt(text) ?? brokenBody("the body ended inside a row", {
+        rows: this.rowCount,
+        offset: this.bodyBytes - this.pending.length,
+        bytes: this.bodyBytes
+      })
     }
     const complete = this.state === "extremes" ? this.extremesRows === EXTREMES_ROWS : this.bodyBytes === 0
-    const lastRow = this.lastRow === undefined ? "" : Buffer.from(this.lastRow).toString("utf8")
-    if (!complete && lastRow.startsWith("Code:")) {
-      // An exception with as many commas as a row has cells passed for a row. It is not one (a result's rows never
-      // start with unquoted text), and it says why no extremes came.
-      throw serverErrorOf(lastRow, "truncated")
-    }
     if (!complete) {
       throw new ClickHouseQueryError({
         code: undefined,
         type: undefined,
         kind: "truncated",
-        message: `the result ended before its end (${this.rowCount} rows read, no extremes after them)`
+        message: `the result ended before its end (${this.rowCount} rows read, no extremes after them, ` +
+          `a body of ${this.bodyBytes} bytes)`
       })
     }
   }
@@ -253,10 +256,11 @@ export class CsvResultReader {
     return this.joined.subarray(0, length)
   }
 
-  private fail(bytes: Uint8Array, from: number, reason?: string): void {
+  /** The body stopped being a result at `from` in `bytes`, the end of the body so far, after `rows` of this push. */
+  private fail(bytes: Uint8Array, from: number, what: string, rows: number): void {
+    this.failedAt = { what, rows: this.rowCount + rows, offset: this.bodyBytes - bytes.length + from }
     this.state = "failed"
     this.pending = undefined
-    if (reason !== undefined) this.failure = `${reason}: `
     this.keepFailureText(bytes, from, bytes.length)
   }
 
