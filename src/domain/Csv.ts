@@ -1,44 +1,127 @@
 // CSV as RFC 4180 writes it (comma separated, CRLF line ends, quotes doubled inside quoted cells), one row at a
-// time so a file of any size streams. Text that a spreadsheet would run as a formula is defused on the way out.
+// time so a file of any size streams. Text is always quoted, and text a spreadsheet would run as a formula is
+// defused on the way out (ADR 6).
 import type { Cell, Column } from "./Reports.js"
 
 /** Excel reads a UTF-8 file as UTF-8 only when it starts with this mark. */
 export const UTF8_BOM = "\uFEFF"
 
-const PLAIN_NUMBER = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/
 const QUOTES = /"/g
+
+const TAB = 0x09
+const CR = 0x0d
+const SPACE = 0x20
+const PLUS = 0x2b
+const MINUS = 0x2d
+const DOT = 0x2e
+const ZERO = 0x30
+const NINE = 0x39
+const EQUALS = 0x3d
+const AT = 0x40
+const UPPER_E = 0x45
+const LOWER_E = 0x65
+const DEL = 0x7f
 
 // The hot path of every export (a dozen cells a row, millions of rows): character codes rather than sets and
 // regular expressions wherever one character decides.
 
-/** "=", "+", "-", "@", tab, carriage return: what a spreadsheet may take for the start of a formula. */
-const startsLikeFormula = (text: string): boolean => {
-  const c = text.charCodeAt(0)
-  return c === 0x3d || c === 0x2b || c === 0x2d || c === 0x40 || c === 0x09 || c === 0x0d
+/** What a leading character makes of a cell: looked past, the start of a formula, or the start of plain text. */
+const SKIPPED = 0
+const TRIGGER = 1
+const TEXT = 2
+
+/**
+ * "=", "+", "-", "@" and their full-width forms (which Excel reads as the same operators), tab and carriage
+ * return are triggers. Characters that show nothing are skipped, since a spreadsheet or the person reading the cell
+ * may look past them to the "=" behind: the other C0 and C1 controls, space, DEL, and Unicode's spaces, zero-width
+ * and direction marks. Anything else starts plain text.
+ */
+const leadingKind = (c: number): number => {
+  if (c === EQUALS || c === PLUS || c === MINUS || c === AT || c === TAB || c === CR) return TRIGGER
+  if (c <= SPACE || c === DEL) return SKIPPED
+  if (c < 0x80) return TEXT
+  if (c === 0xff1d || c === 0xff0b || c === 0xff0d || c === 0xff20) return TRIGGER // ＝ ＋ － ＠
+  return c <= 0xa0 || c === 0xad || c === 0x1680 || c === 0x180e || (c >= 0x2000 && c <= 0x200f) ||
+      (c >= 0x2028 && c <= 0x202f) || (c >= 0x205f && c <= 0x206f) || c === 0x3000 || c === 0xfeff
+    ? SKIPPED
+    : TEXT
 }
 
-/** A double quote, a comma, a line feed or a carriage return: what makes a cell need quotes. */
-const needsQuotes = (text: string): boolean => {
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i)
-    if (c === 0x22 || c === 0x2c || c === 0x0a || c === 0x0d) return true
+/** The code unit at `i`: a string's UTF-16 unit or a byte of UTF-8, the same number for every ASCII character. */
+const unitAt = (text: string | Uint8Array, i: number): number =>
+  typeof text === "string" ? text.charCodeAt(i) : text[i]!
+
+const isDigit = (c: number): boolean => c >= ZERO && c <= NINE
+
+/** [from, to) is a plain number ("-12.5", "+3e5", ".5"): what a spreadsheet reads as a number, never a formula. */
+const isPlainNumber = (text: string | Uint8Array, from: number, to: number): boolean => {
+  let i = from
+  if (i < to && (unitAt(text, i) === PLUS || unitAt(text, i) === MINUS)) i++
+  const integral = i
+  while (i < to && isDigit(unitAt(text, i))) i++
+  let digits = i - integral
+  if (i < to && unitAt(text, i) === DOT) {
+    const fraction = ++i
+    while (i < to && isDigit(unitAt(text, i))) i++
+    digits += i - fraction
+  }
+  if (digits === 0) return false
+  if (i < to && (unitAt(text, i) === LOWER_E || unitAt(text, i) === UPPER_E)) {
+    i++
+    if (i < to && (unitAt(text, i) === PLUS || unitAt(text, i) === MINUS)) i++
+    const exponent = i
+    while (i < to && isDigit(unitAt(text, i))) i++
+    if (i === exponent) return false
+  }
+  return i === to
+}
+
+/**
+ * Whether text would start a formula in a spreadsheet, so that it needs an apostrophe in front (ADR 6): after any
+ * characters that show nothing, its first character is a trigger, and the whole text is not a plain number such as
+ * "-12.5". The text is a string, or the UTF-8 bytes [from, to) of one (the CSV reader's cells, ADR 17): one rule
+ * for both, so that the two writers of the export's CSV cannot drift apart.
+ */
+export const startsLikeFormula = (text: string | Uint8Array, from = 0, to = text.length): boolean => {
+  // Most cells start with a letter or a digit: one look decides.
+  const first = unitAt(text, from)
+  if (first >= DOT && first <= 0x7e && first !== EQUALS && first !== AT) return false
+  let i = from
+  while (i < to) {
+    let c = unitAt(text, i++)
+    if (c >= 0x80 && typeof text !== "string") {
+      // A UTF-8 sequence: what is looked for is all in the Basic Multilingual Plane (two or three bytes).
+      if (c < 0xe0) c = ((c & 0x1f) << 6) | (text[i++]! & 0x3f)
+      else if (c < 0xf0) c = ((c & 0x0f) << 12) | ((text[i++]! & 0x3f) << 6) | (text[i++]! & 0x3f)
+      else return false
+    }
+    const kind = leadingKind(c)
+    if (kind === TEXT) return false
+    if (kind === TRIGGER) return (c !== PLUS && c !== MINUS) || !isPlainNumber(text, from, to)
   }
   return false
 }
 
 /**
- * A cell whose text starts like a formula ("=HYPERLINK(...)", "@SUM(...)", "-2+3") is prefixed with an apostrophe
+ * Text that starts like a formula ("=HYPERLINK(...)", "@SUM(...)", " =1+1", "-2+3") is prefixed with an apostrophe
  * (OWASP's advice), so spreadsheets show it as text. Plain numbers such as "-12.5" are left as they are.
  */
-export const neutraliseFormula = (text: string): string =>
-  text.length > 0 && startsLikeFormula(text) && !PLAIN_NUMBER.test(text) ? `'${text}` : text
+export const neutraliseFormula = (text: string): string => startsLikeFormula(text) ? `'${text}` : text
 
-const quote = (text: string): string => needsQuotes(text) ? `"${text.replace(QUOTES, "\"\"")}"` : text
+/**
+ * Every text cell is quoted, even when RFC 4180 would not need it: Excel in a locale whose list separator is ";"
+ * splits a line at every ";" outside quotes, and text such as `a;=1+1` would give a new cell starting with "=",
+ * behind the apostrophe. Quotes hold whatever the separator, so no text can be split.
+ */
+const quoteText = (text: string): string => {
+  const escaped = text.indexOf("\"") === -1 ? text : text.replace(QUOTES, "\"\"")
+  return startsLikeFormula(text) ? `"'${escaped}"` : `"${escaped}"`
+}
 
 export const encodeCell = (cell: Cell): string => {
   switch (typeof cell) {
     case "string":
-      return cell.length === 0 ? "" : quote(neutraliseFormula(cell))
+      return quoteText(cell)
     case "number":
       return Number.isFinite(cell) ? String(cell) : ""
     case "bigint":

@@ -57,6 +57,7 @@ const codeIn = (message: string): number | undefined => {
  * message ("Code: 159. DB::Exception: ..."), so the messages are read too.
  */
 export const chdbErrorFrom = (operation: string) => (cause: unknown): ChdbError => {
+  if (cause instanceof ChdbError) return cause
   const props = isRecord(cause) ? cause : {}
   const inner = isRecord(props["cause"]) ? props["cause"] : {}
   const message = typeof props["message"] === "string" ? props["message"] : String(cause)
@@ -86,13 +87,29 @@ const connectionArgsOf = (settings: ChdbSettings): Effect.Effect<Array<string>, 
   ])
 }
 
-const parseRows = (text: string): Array<JsonRow> => {
+/**
+ * The rows of a block of JSONCompactEachRow, `rowsBefore` rows into the result. A line that is not JSON fails with
+ * its position and the block's size only: JSON.parse's own message quotes the line, a tenant's data.
+ */
+const parseRows = (operation: string, text: string, rowsBefore = 0): Array<JsonRow> => {
   const rows: Array<JsonRow> = []
   let start = 0
   while (start < text.length) {
     const end = text.indexOf("\n", start)
     const line = text.slice(start, end === -1 ? text.length : end)
-    if (line.length > 0) rows.push(JSON.parse(line) as JsonRow)
+    if (line.length > 0) {
+      try {
+        rows.push(JSON.parse(line) as JsonRow)
+      } catch {
+        throw new ChdbError({
+          operation,
+          clickhouseCode: undefined,
+          kind: undefined,
+          message: `a line that is no JSON row at byte ${Buffer.byteLength(text.slice(0, start))} of a block of ` +
+            `${Buffer.byteLength(text)} bytes, after ${rowsBefore + rows.length} rows`
+        })
+      }
+    }
     start = end === -1 ? text.length : end + 1
   }
   return rows
@@ -133,7 +150,7 @@ export class ChdbEngine extends Effect.Service<ChdbEngine>()("exports/chdb/ChdbE
           try: () => session.queryBindAsync(sql, parameters, { format: "JSONCompactEachRow" }),
           catch: chdbErrorFrom("query")
         })
-        return yield* Effect.try({ try: () => parseRows(result.text()), catch: chdbErrorFrom("query") })
+        return yield* Effect.try({ try: () => parseRows("query", result.text()), catch: chdbErrorFrom("query") })
       })
 
       /**
@@ -234,14 +251,21 @@ export class ChdbEngine extends Effect.Service<ChdbEngine>()("exports/chdb/ChdbE
         JsonRow,
         ChdbError
       > =>
-        blocks(sql, parameters, "JSONCompactEachRow", options).pipe(
-          Stream.mapConcatChunkEffect((block) =>
-            Effect.try({
-              try: () => Chunk.unsafeFromArray(parseRows(block.text())),
-              catch: chdbErrorFrom("stream")
-            })
+        Stream.suspend(() => {
+          let rowsBefore = 0
+          return blocks(sql, parameters, "JSONCompactEachRow", options).pipe(
+            Stream.mapConcatChunkEffect((block) =>
+              Effect.try({
+                try: () => {
+                  const rows = parseRows("stream", block.text(), rowsBefore)
+                  rowsBefore += rows.length
+                  return Chunk.unsafeFromArray(rows)
+                },
+                catch: chdbErrorFrom("stream")
+              })
+            )
           )
-        )
+        })
 
       /** Streams a query's result as the bytes of `format` (see `blocks`): "CSV", say, for a file. */
       const streamBytes = (

@@ -10,7 +10,7 @@ import { csvResultOf } from "../clickhouse/CsvResultReader.js"
 import type { ClickHouseQueryError } from "../clickhouse/JsonCompactReader.js"
 import { reportFailure, TIMEOUT_EXCEEDED } from "../clickhouse/ReportFailure.js"
 import type { ChdbSettings, JsonRow } from "./ChdbEngine.js"
-import { ChdbEngine, ChdbError } from "./ChdbEngine.js"
+import { ChdbEngine, ChdbError, chdbErrorFrom } from "./ChdbEngine.js"
 
 /** A body the CSV reader refused, as the engine's error: its code and words, for the same mapping. */
 const asChdbError = (error: ChdbError | ClickHouseQueryError): ChdbError =>
@@ -43,23 +43,33 @@ const settingsFor = (timeout: Duration.Duration): ChdbSettings => {
   }
 }
 
-const integerOf = (text: string): number | bigint => {
-  const value = Number(text)
-  return Number.isSafeInteger(value) ? value : BigInt(text)
-}
+const INTEGER = /^-?\d+$/
 
 /**
  * The engine quotes 64-bit integers (counts, sums) so that none loses precision on the way: they come back as
  * numbers here, or as bigints past 2^53. Other cells are used as JSON gives them; decimals are strings already
- * (the catalogue's SQL prints them with toString).
+ * (the catalogue's SQL prints them with toString). An integer column holding other text (a catalogue whose SQL
+ * does not match its columns) fails with the cell's position: BigInt's own error would quote the text.
  */
 const decoderFor = (columns: ReadonlyArray<Column>) => {
   const integerColumns = columns.flatMap((column, index) => (column.type === "integer" ? [index] : []))
-  return (row: JsonRow): ReportRow => {
+  return (row: JsonRow, rowsBefore: number): ReportRow => {
     const cells = row as Array<Cell>
     for (const index of integerColumns) {
       const cell = cells[index]
-      if (typeof cell === "string") cells[index] = integerOf(cell)
+      if (typeof cell !== "string") continue
+      const value = Number(cell)
+      if (Number.isSafeInteger(value)) cells[index] = value
+      else if (INTEGER.test(cell)) cells[index] = BigInt(cell)
+      else {
+        throw new ChdbError({
+          operation: "stream",
+          clickhouseCode: undefined,
+          kind: undefined,
+          message: `a cell of ${Buffer.byteLength(cell)} bytes that is no integer in column ${index + 1} of row ` +
+            `${rowsBefore + 1}`
+        })
+      }
     }
     return cells
   }
@@ -88,10 +98,16 @@ export const makeChdbReportSource = (catalogue: (report: ReportRequest) => Repor
           settings: settingsFor(query.timeout),
           label: query.jobId
         }).pipe(
-          Stream.mapChunks((chunk) => {
-            rowsRead += chunk.length
-            return Chunk.map(chunk, decode)
-          }),
+          Stream.mapChunksEffect((chunk) =>
+            Effect.try({
+              try: () => {
+                const rows = Chunk.map(chunk, (row, index) => decode(row, rowsRead + index))
+                rowsRead += chunk.length
+                return rows
+              },
+              catch: chdbErrorFrom("stream")
+            })
+          ),
           Stream.mapError((error) => reportErrorOf(query, rowsRead, error)),
           Stream.withSpan("ChdbReportSource.rows", { attributes: { reportType: query.report._tag } })
         )

@@ -1,33 +1,31 @@
 // Reads ClickHouse's own CSV of a result as it arrives over HTTP and hands it on as the export's CSV (ADR 6) in one
 // pass over the bytes, without decoding a row into JavaScript values (ADR 17). ClickHouse already writes almost the
-// same dialect; what differs is rewritten here: quotes are kept only where a cell needs them, rows end with CRLF,
-// text that a spreadsheet would run as a formula gets its apostrophe, NULL and non-finite numbers become empty cells.
+// same dialect (text quoted, numbers bare); what differs is rewritten here: rows end with CRLF, text that a
+// spreadsheet would run as a formula gets its apostrophe (by the domain's own rule), NULL and non-finite numbers
+// become empty cells.
 //
 // A failure after the first bytes comes inside the body (the status is already 200), so the query runs with
 // `extremes = 1`: a whole result ends with a blank line and two rows (the columns' minimums and maximums), which the
 // server writes only once every row is out. A body counts as complete only if it ends with exactly that, or is empty.
 import { Chunk, Effect, Stream } from "effect"
 import type { CsvPiece } from "../../application/ports/ReportSource.js"
-import { ClickHouseQueryError, serverErrorOf } from "./JsonCompactReader.js"
+import { startsLikeFormula } from "../../domain/Csv.js"
+import { brokenBody, ClickHouseQueryError, exceptionAt, serverErrorOf } from "./JsonCompactReader.js"
 
 const LF = 0x0a
 const CR = 0x0d
 const QUOTE = 0x22
 const COMMA = 0x2c
 const APOSTROPHE = 0x27
-const TAB = 0x09
-const EQUALS = 0x3d
 const PLUS = 0x2b
 const MINUS = 0x2d
-const AT = 0x40
 const DOT = 0x2e
 const BACKSLASH = 0x5c
-const ZERO = 0x30
-const NINE = 0x39
-const LOWER_E = 0x65
-const UPPER_E = 0x45
 
-/** What is kept of a body once it has gone wrong: enough for ClickHouse's message, never the rest of a result. */
+/**
+ * What is kept of a body once it has gone wrong: enough to find ClickHouse's message in, never the rest of a result.
+ * It goes into no error unless it starts with that message: a body's text is the tenant's data.
+ */
 const MAX_FAILURE_TEXT = 64 * 1024
 /** The longest row accepted: a row still open past this is not a result's row, or not one a spreadsheet could take. */
 export const MAX_ROW_BYTES = 16 * 1024 * 1024
@@ -41,38 +39,16 @@ const EXTREMES_ROWS = 2
  */
 const copyOf = (bytes: Uint8Array, from: number, to: number): Uint8Array => new Uint8Array(bytes.subarray(from, to))
 
-const isDigit = (c: number): boolean => c >= ZERO && c <= NINE
-
-/** The bytes [from, to) read as a plain number ("-12.5", "3e4", ".5"), as the Csv module's rule says. */
-const isPlainNumber = (bytes: Uint8Array, from: number, to: number): boolean => {
-  let i = from
-  if (i < to && (bytes[i] === PLUS || bytes[i] === MINUS)) i++
-  const integral = i
-  while (i < to && isDigit(bytes[i]!)) i++
-  let digits = i - integral
-  if (i < to && bytes[i] === DOT) {
-    const fraction = ++i
-    while (i < to && isDigit(bytes[i]!)) i++
-    digits += i - fraction
-  }
-  if (digits === 0) return false
-  if (i < to && (bytes[i] === LOWER_E || bytes[i] === UPPER_E)) {
-    i++
-    if (i < to && (bytes[i] === PLUS || bytes[i] === MINUS)) i++
-    const exponent = i
-    while (i < to && isDigit(bytes[i]!)) i++
-    if (i === exponent) return false
-  }
-  return i === to
+/**
+ * The bytes an unquoted cell may hold: ClickHouse leaves only numbers, bools and NULL unquoted ("-12.5", "1e-7",
+ * "true", "\N", "nan"). A byte outside these means the body is not the CSV of our query: a "," or a ";" would be a
+ * cell a spreadsheet could split.
+ */
+const UNQUOTED = new Uint8Array(256)
+for (const range of ["09", "AZ", "az"]) {
+  for (let c = range.charCodeAt(0); c <= range.charCodeAt(1); c++) UNQUOTED[c] = 1
 }
-
-/** Text starting like a formula ("=", "+", "-", "@", tab, CR) that is not a plain number: it gets an apostrophe. */
-const needsDefusing = (bytes: Uint8Array, from: number, to: number): boolean => {
-  if (from === to) return false
-  const c = bytes[from]!
-  if (c === EQUALS || c === AT || c === TAB || c === CR) return true
-  return (c === PLUS || c === MINUS) && !isPlainNumber(bytes, from, to)
-}
+for (const c of [PLUS, MINUS, DOT, BACKSLASH]) UNQUOTED[c] = 1
 
 /** ClickHouse's unquoted cells that are no value in the export: NULL and the non-finite floats. */
 const isEmptyValue = (bytes: Uint8Array, from: number, to: number): boolean => {
@@ -104,8 +80,9 @@ const MALFORMED = -2
 /**
  * An incremental reader of one CSV body of `columns` columns with ClickHouse's extremes at its end: `push` each
  * chunk and get the export's CSV of the rows completed by it, then `end` once the body is over. `push` never
- * throws; `end` throws a ClickHouseQueryError unless the body was a whole result; rows that came before a failure have been handed on,
- * so a caller must not keep them unless `end` returns.
+ * throws; `end` throws a ClickHouseQueryError unless the body was a whole result: ClickHouse's exception, or where
+ * the body went wrong (BodyPosition), never its text. Rows that came before a failure have been handed on, so a
+ * caller must not keep them unless `end` returns.
  */
 export class CsvResultReader {
   private state: "rows" | "extremes" | "failed" = "rows"
@@ -114,9 +91,8 @@ export class CsvResultReader {
   private joined = new Uint8Array(0)
   private output = new Uint8Array(0)
   private failure = ""
+  private failedAt: { readonly what: string; readonly rows: number; readonly offset: number } | undefined = undefined
   private extremesRows = 0
-  /** The start of the last row handed on (a copy, at most MAX_FAILURE_TEXT bytes). */
-  private lastRow: Uint8Array | undefined = undefined
   private bodyBytes = 0
   private rowCount = 0
   /** Where the output of the last row `row` read ended. */
@@ -137,13 +113,12 @@ export class CsvResultReader {
     }
     const bytes = this.pending === undefined ? chunk : this.join(this.pending, chunk)
     this.pending = undefined
-    // A row grows its output by at most one byte for each byte it reads (a CR, an apostrophe or a quote).
+    // A row grows its output by at most one byte for each byte it reads (a CR, or an apostrophe in quoted text).
     if (this.output.length < bytes.length * 2) this.output = new Uint8Array(bytes.length * 2)
     const out = this.output
     let written = 0
     let rows = 0
     let at = 0
-    let lastRowStart = -1
     while (at < bytes.length) {
       if (this.state === "rows" && bytes[at] === LF) {
         this.state = "extremes"
@@ -154,50 +129,51 @@ export class CsvResultReader {
       const end = this.row(bytes, at, out, written)
       if (end === INCOMPLETE) {
         if (bytes.length - at > MAX_ROW_BYTES) {
-          this.fail(bytes, at, `a row of more than ${MAX_ROW_BYTES} bytes, or a quote never closed`)
+          this.fail(bytes, at, `a row of more than ${MAX_ROW_BYTES} bytes, or a quote never closed,`, rows)
           break
         }
         this.pending = copyOf(bytes, at, bytes.length)
         break
       }
       if (end === MALFORMED) {
-        this.fail(bytes, at)
+        this.fail(bytes, at, `a row that is no CSV row of ${this.columns} cells`, rows)
         break
       }
       at = end
       if (this.state === "rows") {
         written = this.written
         rows++
-        lastRowStart = start
       } else if (++this.extremesRows > EXTREMES_ROWS) {
-        this.fail(bytes, start)
+        this.fail(bytes, start, "a row after the extremes", rows)
         break
       }
     }
-    if (lastRowStart >= 0) this.lastRow = copyOf(bytes, lastRowStart, Math.min(at, lastRowStart + MAX_FAILURE_TEXT))
     this.rowCount += rows
     return rows === 0 ? undefined : { bytes: out.slice(0, written), rows }
   }
 
   /** The body is over: throws unless it held a whole result. */
   end(): void {
-    if (this.state === "failed") throw serverErrorOf(this.failure, "truncated")
+    if (this.state === "failed" && this.failedAt !== undefined) {
+      const { offset, rows, what } = this.failedAt
+      throw exceptionAt(this.failure) ?? brokenBody(what, { rows, offset, bytes: this.bodyBytes })
+    }
     if (this.pending !== undefined) {
-      throw serverErrorOf(Buffer.from(this.pending.subarray(0, MAX_FAILURE_TEXT)).toString("utf8"), "truncated")
+      const text = Buffer.from(this.pending.subarray(0, MAX_FAILURE_TEXT)).toString("utf8")
+      throw exceptionAt(text) ?? brokenBody("the body ended inside a row", {
+        rows: this.rowCount,
+        offset: this.bodyBytes - this.pending.length,
+        bytes: this.bodyBytes
+      })
     }
     const complete = this.state === "extremes" ? this.extremesRows === EXTREMES_ROWS : this.bodyBytes === 0
-    const lastRow = this.lastRow === undefined ? "" : Buffer.from(this.lastRow).toString("utf8")
-    if (!complete && lastRow.startsWith("Code:")) {
-      // An exception with as many commas as a row has cells passed for a row. It is not one (a result's rows never
-      // start with unquoted text), and it says why no extremes came.
-      throw serverErrorOf(lastRow, "truncated")
-    }
     if (!complete) {
       throw new ClickHouseQueryError({
         code: undefined,
         type: undefined,
         kind: "truncated",
-        message: `the result ended before its end (${this.rowCount} rows read, no extremes after them)`
+        message: `the result ended before its end (${this.rowCount} rows read, no extremes after them, ` +
+          `a body of ${this.bodyBytes} bytes)`
       })
     }
   }
@@ -207,8 +183,8 @@ export class CsvResultReader {
    * row starts, INCOMPLETE when the bytes end inside it, MALFORMED when it is not a row of `columns` cells.
    */
   private row(bytes: Uint8Array, from: number, out: Uint8Array, at: number): number {
-    // Cells are copied while they are scanned. Most need nothing else; the few that need quotes or an apostrophe
-    // in front are moved one or two bytes to the right once that is known, at the cell's end.
+    // Cells are copied while they are scanned; the few that need an apostrophe get it once that is known, at the
+    // cell's end, by moving the cell one byte to the right.
     const length = bytes.length
     let p = from
     let o = at
@@ -217,50 +193,43 @@ export class CsvResultReader {
       if (p >= length) return INCOMPLETE
       const cell = o
       if (bytes[p] === QUOTE) {
-        // A quoted cell: its text runs to the first quote that is not doubled, and is copied as it is (doubled
-        // quotes included, which is how ADR 6 writes them too).
-        let special = false
+        // Text (strings, dates): ClickHouse quotes it all and doubles the quotes in it, which is how ADR 6 writes
+        // text too, so it is copied as it is, quotes included, up to the first quote that is not doubled.
+        out[o++] = QUOTE
         p++
         for (;;) {
           let c = 0
           while (p < length && (c = bytes[p]!) !== QUOTE) {
-            if (c <= COMMA && (c === COMMA || c === LF || c === CR)) special = true
             out[o++] = c
             p++
           }
           if (p + 1 >= length) return INCOMPLETE
           if (bytes[p + 1] !== QUOTE) break
-          special = true
           out[o++] = QUOTE
           out[o++] = QUOTE
           p += 2
         }
         p++
-        const defuse = needsDefusing(out, cell, o)
-        if (special || defuse) {
-          const shift = (special ? 1 : 0) + (defuse ? 1 : 0)
-          moveRight(out, cell, o, shift)
-          o += shift
-          if (special) out[cell] = QUOTE
-          if (defuse) out[cell + shift - 1] = APOSTROPHE
-          if (special) out[o++] = QUOTE
+        // The text as written, doubled quotes and all, starts like a formula exactly when the text does: a quote
+        // is neither looked past nor a trigger, nor part of a number.
+        if (startsLikeFormula(out, cell + 1, o)) {
+          moveRight(out, cell + 1, o, 1)
+          out[cell + 1] = APOSTROPHE
+          o++
         }
+        out[o++] = QUOTE
       } else {
-        // A number, NULL (\N), or a bool: never quoted by ClickHouse, and never holding a quote.
+        // A number, a bool or NULL (\N): never quoted by ClickHouse, and never anything that needs it.
         let c = 0
         while (p < length && (c = bytes[p]!) !== COMMA && c !== LF) {
-          if (c === QUOTE || c === CR) return MALFORMED
+          if (UNQUOTED[c] === 0) return MALFORMED
           out[o++] = c
           p++
         }
         if (p >= length) return INCOMPLETE
-        if (isEmptyValue(out, cell, o)) {
-          o = cell
-        } else if (needsDefusing(out, cell, o)) {
-          moveRight(out, cell, o, 1)
-          out[cell] = APOSTROPHE
-          o++
-        }
+        // ClickHouse writes no text unquoted: a cell like "-x" is not a value of the query's, so no file has it.
+        if (isEmptyValue(out, cell, o)) o = cell
+        else if (startsLikeFormula(out, cell, o)) return MALFORMED
       }
       cells++
       const next = bytes[p]
@@ -287,10 +256,11 @@ export class CsvResultReader {
     return this.joined.subarray(0, length)
   }
 
-  private fail(bytes: Uint8Array, from: number, reason?: string): void {
+  /** The body stopped being a result at `from` in `bytes`, the end of the body so far, after `rows` of this push. */
+  private fail(bytes: Uint8Array, from: number, what: string, rows: number): void {
+    this.failedAt = { what, rows: this.rowCount + rows, offset: this.bodyBytes - bytes.length + from }
     this.state = "failed"
     this.pending = undefined
-    if (reason !== undefined) this.failure = `${reason}: `
     this.keepFailureText(bytes, from, bytes.length)
   }
 

@@ -38,9 +38,13 @@ const MAX_FRAME_TEXT = 1024 * 1024
 // ClickHouse quotes these on request (output_format_json_quote_64bit_integers) so that JSON.parse cannot round them.
 const WIDE_INTEGER = /^(?:Nullable\(|LowCardinality\()*U?Int(?:64|128|256)\)*$/
 
-const integerOf = (text: string): number | bigint => {
+const INTEGER = /^-?\d+$/
+
+/** A quoted 64-bit integer, or undefined for text that is none (BigInt's error would quote it). */
+const integerOf = (text: string): number | bigint | undefined => {
   const value = Number(text)
-  return Number.isSafeInteger(value) ? value : BigInt(text)
+  if (Number.isSafeInteger(value)) return value
+  return INTEGER.test(text) ? BigInt(text) : undefined
 }
 
 /** A failure as ClickHouse words it, from an error message or the tail of a body: "Code: 159. DB::Exception: ...". */
@@ -59,20 +63,80 @@ export const serverErrorOf = (text: string, kind: ClickHouseQueryError["kind"] =
   })
 }
 
+/**
+ * Where ClickHouse's exception may begin in the text that broke a body: right where the body stopped being a result,
+ * after blank space, or behind the exception tag of 25.11+ (`__exception__`, a line with the tag, then the message).
+ * Anywhere else, "Code: 1." is a cell's text.
+ */
+const EXCEPTION_START = /^\s*(?:__exception__\r?\n[^\n]*\n)?(?=Code:\s*\d+[.,])/
+
+/** ClickHouse's exception, when the text that broke a body starts with one (see EXCEPTION_START). */
+export const exceptionAt = (text: string): ClickHouseQueryError | undefined => {
+  const start = EXCEPTION_START.exec(text)
+  return start === null ? undefined : serverErrorOf(text.slice(start[0].length))
+}
+
+/**
+ * Where a body stopped being a whole result, in numbers only. A body's text is the tenant's data: it goes into no
+ * message, so that no log, error detail or trace ever holds a row.
+ */
+export interface BodyPosition {
+  /** The rows read before that point. */
+  readonly rows: number
+  /** Its offset in the body, in bytes. */
+  readonly offset: number
+  /** How many bytes the body had. */
+  readonly bytes: number
+}
+
+/** A body that is no whole result and holds no exception of ClickHouse's: `what` went wrong, and where. */
+export const brokenBody = (what: string, at: BodyPosition): ClickHouseQueryError =>
+  new ClickHouseQueryError({
+    code: undefined,
+    type: undefined,
+    kind: "truncated",
+    message: `${what} at byte ${at.offset} of a body of ${at.bytes} bytes, after ${at.rows} rows`
+  })
+
+/**
+ * Where an exception 18.x wrote on the last row's line (`\t\t[1, "a"]Code: 159, ...`) begins, or -1: only behind a
+ * whole row, since the row's own text may hold "]Code: 1." too.
+ */
+const exceptionAfterRow = (line: string): number => {
+  for (let at = line.indexOf("]Code:"); at !== -1; at = line.indexOf("]Code:", at + 1)) {
+    try {
+      JSON.parse(line.slice(2, at + 1))
+      return at + 1
+    } catch {
+      // The "]Code:" is inside the row's text: look further.
+    }
+  }
+  return -1
+}
+
 type State = "header" | "opening" | "data" | "footer" | "failed"
 
 /**
  * An incremental reader of one JSONCompact body: `push` each chunk of bytes and get the rows completed by it, then
  * `end` once the body is over. Both throw a ClickHouseQueryError when the body is not a whole, well-formed result:
- * an exception written into it, a body cut short, a row count that does not match.
+ * an exception written into it, a body cut short, a row count that does not match. The error carries ClickHouse's
+ * exception, or else where the body went wrong (BodyPosition), never the body's text.
  */
 export class JsonCompactReader {
   private state: State = "header"
   private pending: Buffer | undefined = undefined
   private frame = ""
+  /** The text from where the body went wrong: kept to find ClickHouse's exception in it, never shown. */
   private failure = ""
+  private failedAt: { readonly what: string; readonly rows: number; readonly offset: number } | undefined = undefined
   private decoders: ReadonlyArray<number> = []
   private rowCount = 0
+  private bodyBytes = 0
+  // Where the line being read starts, for a failure's position: the decoded text it is in, the body offset of that
+  // text, and its first character in it. Bytes are counted only once a line fails.
+  private lineText = ""
+  private lineBase = 0
+  private lineChar = 0
 
   /** `expectedColumns`: how many columns the caller expects; a result of another width fails at its header. */
   constructor(private readonly expectedColumns?: number) {}
@@ -80,6 +144,8 @@ export class JsonCompactReader {
   push(chunk: Uint8Array): Array<JsonRow> {
     // Node's chunks are Buffers already: read in place, never copied whole.
     const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+    const base = this.bodyBytes
+    this.bodyBytes += bytes.length
     const rows: Array<JsonRow> = []
     const first = bytes.indexOf(NEWLINE)
     if (first === -1) {
@@ -90,6 +156,7 @@ export class JsonCompactReader {
     // The line begun in an earlier chunk, joined as bytes: a character may straddle the two.
     let from = 0
     if (this.pending !== undefined) {
+      this.at("", base - this.pending.length, 0)
       this.line(Buffer.concat([this.pending, bytes.subarray(0, first)]).toString("utf8"), rows)
       this.pending = undefined
       from = first + 1
@@ -103,7 +170,14 @@ export class JsonCompactReader {
         to = bytes.lastIndexOf(NEWLINE, from + DECODE_SLICE)
         if (to < from) to = bytes.indexOf(NEWLINE, from + DECODE_SLICE)
       }
-      for (const line of bytes.toString("utf8", from, to).split("\n")) this.line(line, rows)
+      const text = bytes.toString("utf8", from, to)
+      let char = 0
+      this.at(text, base + from, 0)
+      for (const line of text.split("\n")) {
+        this.lineChar = char
+        this.line(line, rows)
+        char += line.length + 1
+      }
       from = to + 1
     }
     if (last + 1 < bytes.length) {
@@ -117,11 +191,14 @@ export class JsonCompactReader {
   end(): void {
     if (this.pending !== undefined && this.pending.length > 0) {
       // A well-formed body ends with a newline: what follows the last one is a failure's text, or a cut.
+      this.at("", this.bodyBytes - this.pending.length, 0)
       this.line(this.pending.toString("utf8"), [])
       this.pending = undefined
     }
-    // Text without a ClickHouse code where a row should be: a body cut, or mangled on the way.
-    if (this.state === "failed" && this.failure.trim() !== "") throw serverErrorOf(this.failure, "truncated")
+    if (this.state === "failed" && this.failedAt !== undefined) {
+      const { offset, rows, what } = this.failedAt
+      throw exceptionAt(this.failure) ?? brokenBody(what, { rows, offset, bytes: this.bodyBytes })
+    }
     if (this.state !== "footer") throw this.truncated()
     let footer: unknown
     try {
@@ -132,11 +209,12 @@ export class JsonCompactReader {
     const fields = typeof footer === "object" && footer !== null ? footer as Record<string, unknown> : {}
     if (typeof fields["exception"] === "string") throw serverErrorOf(fields["exception"])
     if (fields["rows"] !== this.rowCount) {
+      const announced = typeof fields["rows"] === "number" ? String(fields["rows"]) : "no number of"
       throw new ClickHouseQueryError({
         code: undefined,
         type: undefined,
         kind: "truncated",
-        message: `the result announced ${String(fields["rows"])} rows but ${this.rowCount} arrived`
+        message: `the result announced ${announced} rows but ${this.rowCount} arrived`
       })
     }
   }
@@ -146,21 +224,32 @@ export class JsonCompactReader {
       code: undefined,
       type: undefined,
       kind: "truncated",
-      message: `the result ended before its end (${this.rowCount} rows read, in its ${this.state})`
+      message: `the result ended before its end (${this.rowCount} rows read, in its ${this.state}, ` +
+        `a body of ${this.bodyBytes} bytes)`
     })
+  }
+
+  private at(text: string, base: number, char: number): void {
+    this.lineText = text
+    this.lineBase = base
+    this.lineChar = char
   }
 
   // A "line" with no newline for this long is not one of ours: the body is failing, or is not JSONCompact.
   private guardPending(): void {
     if (this.pending !== undefined && this.pending.length > MAX_FRAME_TEXT && this.state !== "failed") {
-      this.fail(this.pending.subarray(0, MAX_FAILURE_TEXT).toString("utf8"))
+      this.at("", this.bodyBytes - this.pending.length, 0)
+      this.fail(`a line of more than ${MAX_FRAME_TEXT} bytes`, "")
       this.pending = undefined
     }
   }
 
-  private fail(text: string): void {
+  /** The body stopped being a result at the line being read: `text` is where an exception of ClickHouse's may be. */
+  private fail(what: string, text: string): void {
+    const before = this.lineChar === 0 ? 0 : Buffer.byteLength(this.lineText.slice(0, this.lineChar))
+    this.failedAt = { what, rows: this.rowCount, offset: this.lineBase + before }
     this.state = "failed"
-    this.failure = text
+    this.failure = text.slice(0, MAX_FAILURE_TEXT)
   }
 
   private line(line: string, rows: Array<JsonRow>): void {
@@ -172,33 +261,36 @@ export class JsonCompactReader {
             row = JSON.parse(line.endsWith(",") ? line.slice(2, -1) : line.slice(2))
           } catch {
             // An exception written right after the last row, on its line: `\t\t[1, "a"]Code: 159. DB::...`.
-            return this.fail(line)
+            const exception = exceptionAfterRow(line)
+            return this.fail("a row that is not JSON", exception === -1 ? "" : line.slice(exception))
           }
-          rows.push(this.decode(row as Array<unknown>))
+          const decoded = this.decode(row as Array<unknown>)
+          if (decoded === undefined) return this.fail("a 64-bit integer that is none", "")
+          rows.push(decoded)
           this.rowCount++
         } else if (line === "\t]," || line === "\t]") {
           this.state = "footer"
         } else if (line !== "") {
-          this.fail(line)
+          this.fail("a line that is no row", line)
         }
         return
       }
       case "opening": {
         // The data array's opening bracket, on a line of its own.
         if (line === "\t[") this.state = "data"
-        else this.fail(line)
+        else this.fail("no data after the header", line)
         return
       }
       case "header": {
         if (line === "\t\"data\":") return this.startData()
-        if (this.frame === "" && line !== "{") return this.fail(line)
+        if (this.frame === "" && line !== "{") return this.fail("a body that is not JSONCompact", line)
         this.frame += line + "\n"
-        if (this.frame.length > MAX_FRAME_TEXT) this.fail(this.frame.slice(0, MAX_FAILURE_TEXT))
+        if (this.frame.length > MAX_FRAME_TEXT) this.fail(`a header of more than ${MAX_FRAME_TEXT} bytes`, "")
         return
       }
       case "footer": {
         this.frame += line + "\n"
-        if (this.frame.length > MAX_FRAME_TEXT) this.fail(this.frame.slice(0, MAX_FAILURE_TEXT))
+        if (this.frame.length > MAX_FRAME_TEXT) this.fail(`a footer of more than ${MAX_FRAME_TEXT} bytes`, "")
         return
       }
       case "failed": {
@@ -214,10 +306,10 @@ export class JsonCompactReader {
       // `{ "meta": [...],` and a blank line: close the object where "data" would have begun.
       header = JSON.parse(this.frame.trimEnd().replace(/,$/, "") + "}")
     } catch {
-      return this.fail(this.frame)
+      return this.fail("a header that is not JSON", "")
     }
     const meta = (header as { readonly meta?: unknown }).meta
-    if (!Array.isArray(meta)) return this.fail(this.frame)
+    if (!Array.isArray(meta)) return this.fail("a header without its columns", "")
     const columns = meta as ReadonlyArray<ColumnMeta>
     if (this.expectedColumns !== undefined && columns.length !== this.expectedColumns) {
       throw new ClickHouseQueryError({
@@ -227,15 +319,20 @@ export class JsonCompactReader {
         message: `the query returned ${columns.length} columns where ${this.expectedColumns} were expected`
       })
     }
-    this.decoders = columns.flatMap((column, index) => (WIDE_INTEGER.test(column.type) ? [index] : []))
+    this.decoders = columns.flatMap((column, index) => (WIDE_INTEGER.test(String(column.type)) ? [index] : []))
     this.frame = ""
     this.state = "opening"
   }
 
-  private decode(row: Array<unknown>): JsonRow {
+  /** The row with its 64-bit integers decoded, or undefined when one of them is no integer. */
+  private decode(row: Array<unknown>): JsonRow | undefined {
     for (const index of this.decoders) {
       const cell = row[index]
-      if (typeof cell === "string") row[index] = integerOf(cell)
+      if (typeof cell === "string") {
+        const integer = integerOf(cell)
+        if (integer === undefined) return undefined
+        row[index] = integer
+      }
     }
     return row
   }

@@ -60,4 +60,19 @@ describe("ChdbEngine", () => {
       expect(error.operation).toBe("execute")
       expect(error.clickhouseCode).toBe(62)
     }).pipe(Effect.provide(freshEngine())))
+
+  it.effect("a result that is no JSON fails with its size and where, never its text", () =>
+    Effect.gen(function*() {
+      const engine = yield* ChdbEngine
+      const secret = "tenant-secret-4711"
+      // TSV rather than JSON: the first two lines pass for rows ("0", "1"), the third is the tenant's text.
+      const sql = `SELECT if(number < 2, toString(number), '${secret}') FROM numbers(3) FORMAT TSV`
+      for (const error of [yield* Effect.flip(streamed(sql)), yield* Effect.flip(engine.query(sql))]) {
+        expect(error.message).not.toContain(secret)
+        expect(String(error)).not.toContain(secret)
+        expect(error.message).toBe(
+          `a line that is no JSON row at byte 4 of a block of ${4 + secret.length + 1} bytes, after 2 rows`
+        )
+      }
+    }).pipe(Effect.provide(freshEngine())))
 })

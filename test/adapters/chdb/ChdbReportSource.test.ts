@@ -226,6 +226,27 @@ describe("chdb ReportSource: failures and interruption", () => {
     )))
 })
 
+describe("chdb ReportSource: no tenant data in its failures", () => {
+  const secret = "tenant-secret-4711"
+
+  it.effect("an integer column holding text fails as QueryFailed with the cell's place and size, not its text", () =>
+    Effect.gen(function*() {
+      const source = yield* ReportSource
+      let delivered = 0
+      const error = yield* Effect.flip(
+        Stream.runForEach(source.rows(queryOf(acme, orders)), () => Effect.sync(() => delivered++))
+      )
+      assert(error._tag === "QueryFailed")
+      expect(JSON.stringify(error)).not.toContain(secret)
+      expect(error.detail).toContain(`a cell of ${secret.length} bytes that is no integer in column 1 of row 3`)
+      expect(delivered).toBe(0)
+    }).pipe(Effect.provide(
+      sourceRunning(
+        `SELECT if(number < 2, toString(number), '${secret}') FROM numbers(3) WHERE {merchantId:String} != ''`
+      )
+    )))
+})
+
 describe("chdb ReportSource: which failures are worth a retry", () => {
   const query = queryOf(acme, orders, Duration.seconds(90))
   const failure = (clickhouseCode: number | undefined, kind = "CHDB_STREAM") =>

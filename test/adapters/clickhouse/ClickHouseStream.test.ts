@@ -228,7 +228,7 @@ layer(clientOn1816, { timeout: Duration.seconds(60), excludeTestServices: true }
           rest = lines.pop()!
           expect(lines).toHaveLength(piece.rows)
           for (const line of lines) {
-            if (line !== `${next},${next * 7},padding-padding-padding-padding-padding-padding`) misplaced++
+            if (line !== `${next},"${next * 7}","padding-padding-padding-padding-padding-padding"`) misplaced++
             if (++next % 400_000 === 0) held.push(retained() - baseline)
           }
         }))

@@ -75,7 +75,34 @@ const read = (pieces: ReadonlyArray<Uint8Array>, columns: number, { reused = fal
 }
 
 const nastyText = FastCheck.string({
-  unit: FastCheck.constantFrom("\"", ",", "\n", "\r", "=", "+", "-", "@", "\t", " ", "é", "😀", "a", "1", ".", "e"),
+  unit: FastCheck.constantFrom(
+    "\"",
+    ",",
+    ";",
+    "\n",
+    "\r",
+    "=",
+    "+",
+    "-",
+    "@",
+    "\t",
+    " ",
+    "\0",
+    "\u00a0",
+    "\u200b",
+    "\u3000",
+    "\ufeff",
+    "\uff1d",
+    "\uff0b",
+    "\uff0d",
+    "\uff20",
+    "é",
+    "😀",
+    "a",
+    "1",
+    ".",
+    "e"
+  ),
   maxLength: 12
 })
 const cell: FastCheck.Arbitrary<Cell> = FastCheck.oneof(
@@ -109,7 +136,7 @@ describe("CsvResultReader", () => {
   )
 
   it.prop(
-    "keeps its own copy of what it keeps from a piece: a row cut by it, and the last row for a failure's text",
+    "keeps its own copy of what it keeps from a piece: a row cut by it, and a failure's text",
     [FastCheck.integer({ min: 1, max: 6 }).chain((width) => table(width)), FastCheck.array(FastCheck.nat())],
     ([rows, cuts]) => {
       const whole = read(piecesOf(bodyOf(rows), cuts), rows[0]!.length, { reused: true })
@@ -125,18 +152,22 @@ describe("CsvResultReader", () => {
     { fastCheck: { numRuns: 200 } }
   )
 
-  it("quotes only the cells that need it, ends rows with CRLF and defuses formulas", () => {
+  it("keeps text quoted, ends rows with CRLF and defuses formulas, behind invisible characters too", () => {
     const result = read(piecesOf(bodyOf(ROWS)), 6)
     expect(result.text).toBe(
-      "o-1,1,2024-01-02 03:04:05,\"Product \"\"A\"\", large\",-12.50,\"'=HYPERLINK(\"\"x\"\")\"\r\n" +
-        "o-2,2,2024-01-02 03:04:06,\"two\nlines\",0.99,'@SUM(A1)\r\n"
+      "\"o-1\",1,\"2024-01-02 03:04:05\",\"Product \"\"A\"\", large\",\"-12.50\",\"'=HYPERLINK(\"\"x\"\")\"\r\n" +
+        "\"o-2\",2,\"2024-01-02 03:04:06\",\"two\nlines\",\"0.99\",\"'@SUM(A1)\"\r\n"
     )
+    const hidden = ["\u3000=1+1", "\0\n@x", "\uff0d1", "a;=1", " -1"]
+    const body = `${hidden.map((text) => `"${text}"`).join(",")}\n\n` + `"",`.repeat(4) + `""\n` + `"",`.repeat(4) +
+      `""\n`
+    expect(read(piecesOf(body), 5).text).toBe("\"'\u3000=1+1\",\"'\0\n@x\",\"'\uff0d1\",\"a;=1\",\"' -1\"\r\n")
   })
 
   it("NULL and non-finite numbers are empty cells; integers past 2^53 and booleans are kept as written", () => {
     const body = "\\N,nan,-inf,+inf,inf,18446744073709551615,true,\"\\N\"\n\n" +
       "\\N,nan,-inf,+inf,inf,1,true,\"\"\n".repeat(2)
-    expect(read(piecesOf(body), 8).text).toBe(",,,,,18446744073709551615,true,\\N\r\n")
+    expect(read(piecesOf(body), 8).text).toBe(",,,,,18446744073709551615,true,\"\\N\"\r\n")
   })
 
   it("an empty body is an empty result", () => {
@@ -205,6 +236,18 @@ describe("CsvResultReader", () => {
     }
   })
 
+  it("an unquoted cell that is no number, bool or NULL fails a body that is otherwise whole", () => {
+    // ClickHouse leaves only those unquoted, never text: such a cell is no value of the query's, and could be split
+    // by a spreadsheet (";") or run as a formula.
+    const whole = (cell: string) => `"a",${cell},3\n\n"a",1,3\n"a",1,3\n`
+    for (const cell of ["-12.5e+3", "true", "\\N", "-inf"]) expect(read(piecesOf(whole(cell)), 3).error).toBeUndefined()
+    for (const cell of ["1;=2", "-x", "+a1", "1 ", "@1", "=1"]) {
+      const result = read(piecesOf(whole(cell)), 3)
+      expect(result.error, cell).toBeDefined()
+      expect(result.text, cell).toBe("")
+    }
+  })
+
   it("a quote never closed fails at the end of the body, and a row cannot grow past its limit", () => {
     expect(read(piecesOf("\"abc,1,2\n\n"), 3).error).toBeDefined()
     const reader = new CsvResultReader(1)
@@ -213,5 +256,88 @@ describe("CsvResultReader", () => {
     reader.push(piece)
     for (let i = 0; i < 4; i++) reader.push(new Uint8Array(4 * 1024 * 1024).fill(0x61))
     expect(() => reader.end()).toThrow(/more than 16777216 bytes/)
+  })
+
+  describe("a broken body is told by its size and where it broke, never by its text", () => {
+    const SECRET = "tenant-secret-4711"
+    // Rows a tenant could have written: one holds what an exception looks like, another the secret.
+    const rows = `"o-1",1,"${SECRET}"\n"o-2",2,"Code: 159. ${SECRET}"\n`
+    const brokenAt = (offset: number, bytes: number, after: number) =>
+      `at byte ${offset} of a body of ${bytes} bytes, after ${after} rows`
+
+    const expectNoSecret = (body: string, pieces: ReadonlyArray<Uint8Array>, where: string) => {
+      const result = read(pieces, 3)
+      assert(result.error !== undefined, body)
+      for (const text of [result.error.message, String(result.error), JSON.stringify(result.error)]) {
+        expect(text, body).not.toContain(SECRET)
+      }
+      // Not ClickHouse's code either: that was a cell's text.
+      expect(result.error.code, body).toBeUndefined()
+      expect(result.error.message, body).toContain(where)
+    }
+
+    it("a row of another width, a cell no number, a row after the extremes, a body cut in a row", () => {
+      const length = (text: string) => Buffer.byteLength(text)
+      // Each body, and what its error says: it broke where `broken` starts, after two rows, the body's size in all.
+      const cases = ([
+        [rows, `"o-3","${SECRET}"\n`],
+        [rows, `"o-3",x ${SECRET},1\n`],
+        [rows, `"o-3",3,"${SECRET}`],
+        [rows, `"o-3",3,"Code: 159. ${SECRET}`],
+        [`${rows}\n${rows}`, `"${SECRET}",1,2\n`]
+      ] as const).map(([before, broken]) =>
+        [before + broken, brokenAt(length(before), length(before + broken), 2)] as const
+      )
+      for (const [body, where] of cases) {
+        expectNoSecret(body, piecesOf(body), where)
+        // Cut anywhere, the rows are read in other pieces: the position is the body's all the same.
+        expectNoSecret(body, piecesOf(body, [7, 40, 41]), where)
+      }
+    })
+
+    it("a row longer than any row may be", () => {
+      const reader = new CsvResultReader(1)
+      reader.push(encoder.encode(`"${SECRET}"\n`))
+      const piece = new Uint8Array(9 * 1024 * 1024).fill(0x61)
+      reader.push(Buffer.concat([encoder.encode(`"${SECRET}`), piece]))
+      reader.push(piece)
+      const error = (() => {
+        try {
+          reader.end()
+        } catch (error) {
+          return error as ClickHouseQueryError
+        }
+      })()
+      expect(error?.message).not.toContain(SECRET)
+      expect(error?.message).toContain(`more than 16777216 bytes`)
+      expect(error?.message).toContain(brokenAt(SECRET.length + 3, 2 * SECRET.length + 4 + 2 * piece.length, 1))
+    })
+
+    it.prop(
+      "whatever breaks it, wherever the pieces end",
+      [
+        FastCheck.array(FastCheck.array(cell, { minLength: 3, maxLength: 3 }), { maxLength: 4 }),
+        FastCheck.constantFrom(
+          `"${SECRET}",1\n`,
+          `"${SECRET}"x,1,2\n`,
+          `1,"Code: 60. ${SECRET}`,
+          `${SECRET} ,1,2\n`,
+          `"${SECRET}",1,2,3\n\n"a",1,2\n"a",1,2\n`
+        ),
+        FastCheck.nat(),
+        FastCheck.array(FastCheck.nat())
+      ],
+      ([table, breaking, cut, cuts]) => {
+        const body = table.map((row) => clickHouseRow([...row.slice(0, 2), SECRET])).join("") + breaking
+        const bytes = encoder.encode(body)
+        // The broken body, or the whole of it cut short past its first byte: either way no whole result.
+        const at = cut % 2 === 0 ? bytes.length : 1 + (cut % bytes.length)
+        const result = read(piecesOf(decoder.decode(bytes.subarray(0, at)), cuts), 3)
+        assert(result.error !== undefined)
+        expect(result.error.message).not.toContain(SECRET)
+        expect(result.error.message).toMatch(/ bytes/)
+      },
+      { fastCheck: { numRuns: 300 } }
+    )
   })
 })

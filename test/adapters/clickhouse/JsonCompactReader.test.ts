@@ -150,4 +150,69 @@ describe("JsonCompactReader", () => {
       expect(rows).toEqual(expected)
     }
   })
+
+  describe("a broken body is told by its size and where it broke, never by its text", () => {
+    const SECRET = "tenant-secret-4711"
+    const head = header(COLUMNS) + `\t\t${ROWS[0]},\n`
+    const brokenAt = (offset: number, bytes: number, after: number) =>
+      `at byte ${offset} of a body of ${bytes} bytes, after ${after} rows`
+
+    const expectNoSecret = (body: string, where: string) => {
+      const all = bytes(body)
+      const middle = Math.floor(all.length * 0.9)
+      for (
+        const chunks of [
+          [all],
+          [all.subarray(0, middle), all.subarray(middle)],
+          Array.from(all, (b) => Uint8Array.of(b))
+        ]
+      ) {
+        const { error } = read(chunks)
+        assert(error !== undefined, body)
+        for (const text of [error.message, String(error), JSON.stringify(error)]) {
+          expect(text, body).not.toContain(SECRET)
+        }
+        // Not ClickHouse's code either: that was a cell's text.
+        expect(error.code, body).toBeUndefined()
+        expect(error.message, body).toContain(where)
+      }
+    }
+
+    it("a row that is not JSON, one cut short, a text where a row should be, a 64-bit integer that is none", () => {
+      const length = (text: string) => Buffer.byteLength(text)
+      const footer = "\t],\n\n\t\"rows\": 2\n}\n"
+      for (
+        const body of [
+          head + `\t\t["2", "${SECRET}", 1]]\n` + footer,
+          head + `\t\t["2", "x]Code: 159. ${SECRET}"]x\n` + footer,
+          head + `${SECRET}\n` + footer,
+          head + `\t\t["${SECRET}", "a", 1]\n` + footer,
+          // Cut short: the body ends in the row.
+          head + `\t\t["2", "é ${SECRET}", 1`,
+          head + `\t\t["2", "x]Code: 159. ${SECRET}"`
+        ]
+      ) {
+        expectNoSecret(body, brokenAt(length(head), length(body), 1))
+      }
+    })
+
+    it("a body that is no JSONCompact, and a line that never ends", () => {
+      const csv = `"o-1",1,"${SECRET}"\n`
+      expectNoSecret(csv, brokenAt(0, csv.length, 0))
+      const reader = new JsonCompactReader()
+      reader.push(bytes(head))
+      reader.push(bytes(`\t\t["2", "${SECRET}`))
+      for (let i = 0; i < 12; i++) reader.push(new Uint8Array(100 * 1024).fill(0x61))
+      const error = (() => {
+        try {
+          reader.end()
+        } catch (error) {
+          return error as ClickHouseQueryError
+        }
+      })()
+      expect(error?.message).not.toContain(SECRET)
+      expect(error?.message).toContain("a line of more than 1048576 bytes")
+      expect(error?.message).toContain(`at byte ${head.length} of a body of `)
+    })
+  })
 })
