@@ -33,12 +33,12 @@ import { performance } from "node:perf_hooks"
 import { pipeline as pipeStreams } from "node:stream/promises"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
+import { ESBUILD_NODE_TARGET } from "../scripts/NodeTarget.js"
 import { WORKER_ENVIRONMENT, WORKER_NODE_OPTIONS } from "../src/runtimes/WorkerProcessSettings.js"
 import { startClickHouseServer } from "../test/support/servers/ClickHouseServer.js"
 import { S3RVER_ACCESS_KEY, startS3rver } from "../test/support/servers/S3rverServer.js"
 import { RESULT_PREFIX } from "./exportProtocol.js"
 import type { RunKind, RunResult, RunSettings } from "./exportProtocol.js"
-import { ESBUILD_NODE_TARGET } from "../scripts/NodeTarget.js"
 import { answerHelp, integerFlags } from "./flags.js"
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..")
