@@ -282,7 +282,8 @@ export const make = (settings: S3FileStoreSettings) =>
         }
         let uploadId: string | undefined
 
-        // Cancelled when the upload is: there is no multipart upload to abort, so nothing can be left behind.
+        // Cancelled when the upload is, not let finish as a part is: finishing would publish the file of an upload that
+        // failed.
         const putWhole = (part: Part) =>
           request(
             key,
