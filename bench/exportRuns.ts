@@ -24,7 +24,7 @@ import {
   MemoryEmailSender,
   MemoryInAppNotifier
 } from "../src/adapters/memory/MemoryNotifications.js"
-import { layer as s3FileStoreLayer } from "../src/adapters/s3/S3FileStore.js"
+import { DEFAULT_CALL_TIMEOUT, layer as s3FileStoreLayer, QUICK_CALL_TIMEOUT } from "../src/adapters/s3/S3FileStore.js"
 import { ExportSettings } from "../src/application/ExportSettings.js"
 import { handleDelivery } from "../src/application/ExportWorker.js"
 import { JobIds } from "../src/application/JobIds.js"
@@ -152,7 +152,9 @@ const runPipeline = (settings: RunSettings): Promise<Measured> => {
       secretAccessKey: Redacted.make(settings.accessKey)
     }),
     partSize: settings.partSize,
-    uploadConcurrency: settings.uploadConcurrency
+    uploadConcurrency: settings.uploadConcurrency,
+    callTimeout: DEFAULT_CALL_TIMEOUT,
+    quickCallTimeout: QUICK_CALL_TIMEOUT
   })
   const layers = Layer.mergeAll(
     reportSource,

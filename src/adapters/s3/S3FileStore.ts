@@ -24,6 +24,7 @@ import {
   Effect,
   Either,
   Exit,
+  Fiber,
   Layer,
   Option,
   Redacted,
@@ -57,6 +58,14 @@ export interface S3FileStoreSettings {
   readonly partSize: number
   /** How many parts are uploaded at once. An upload holds at most `(uploadConcurrency + 1) × partSize` of parts. */
   readonly uploadConcurrency: number
+  /**
+   * The longest one UploadPart, PutObject or CompleteMultipartUpload may take, the SDK's own attempts included: a
+   * part of `partSize` bytes must fit in it on the slowest link the worker should cope with. Past it the call fails
+   * as a retryable UploadFailed.
+   */
+  readonly callTimeout: Duration.Duration
+  /** The same for the calls that move no data: CreateMultipartUpload, HeadObject, presigning, one abort attempt. */
+  readonly quickCallTimeout: Duration.Duration
 }
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024
@@ -67,8 +76,21 @@ const MAX_UPLOAD_CONCURRENCY = 64
 /** SigV4 presigned URLs live at most 7 days. */
 export const MAX_LINK_TTL = Duration.days(7)
 
-// After a failure or an interruption, how long we try to abort the multipart upload. Past that, the bucket's
-// lifecycle rule (AbortIncompleteMultipartUpload) is what cleans up.
+/**
+ * S3_CALL_TIMEOUT's default. Three of the SDK's attempts, each ended by SOCKET_IDLE_TIMEOUT_MILLIS when the
+ * connection stalls, fit in it; an 8 MiB part fits in it down to about 70 KiB/s.
+ */
+export const DEFAULT_CALL_TIMEOUT = Duration.minutes(2)
+/** A call that moves no data answers in well under a second; HeadObject and presigning also serve API requests. */
+export const QUICK_CALL_TIMEOUT = Duration.seconds(10)
+// One attempt of the SDK's: the connection must open within the first, and a connection that carries nothing either
+// way (no byte of the part sent, no byte of the answer received) for the second is given up, and the request tried
+// again. An idle limit, not a limit on the whole request: sending a large part takes as long as it takes.
+const CONNECTION_TIMEOUT_MILLIS = 5_000
+const SOCKET_IDLE_TIMEOUT_MILLIS = 30_000
+
+// After a failure or an interruption, how long we try to abort the multipart upload, every attempt included. Past
+// that, the bucket's lifecycle rule (AbortIncompleteMultipartUpload) is what cleans up.
 const CLEANUP_TIMEOUT = Duration.seconds(60)
 const abortRetry = Schedule.exponential(Duration.millis(200)).pipe(Schedule.intersect(Schedule.recurs(3)))
 
@@ -114,6 +136,7 @@ export const clientConfig = (settings: S3FileStoreSettings): S3ClientConfig => (
   // 3.729; only send them where an operation requires one (Cloudflare's documented setting).
   requestChecksumCalculation: "WHEN_REQUIRED",
   responseChecksumValidation: "WHEN_REQUIRED",
+  requestHandler: { connectionTimeout: CONNECTION_TIMEOUT_MILLIS, socketTimeout: SOCKET_IDLE_TIMEOUT_MILLIS },
   ...Option.match(settings.endpoint, { onNone: () => ({}), onSome: (url) => ({ endpoint: url.href }) }),
   ...Option.match(settings.credentials, {
     onNone: () => ({}),
@@ -143,6 +166,24 @@ export class S3 extends Context.Tag("exports/s3/S3Client")<S3, S3Client>() {
     )
 }
 
+const isPositive = (duration: Duration.Duration) => Duration.isFinite(duration) && Duration.toMillis(duration) > 0
+
+/**
+ * `call` within `limit`, all of the SDK's attempts included, or `onTimeout`. The call is made interruptible inside
+ * the limit, so that the limit ends it wherever it runs: in a finalizer, or under `settled`.
+ */
+const within = <A, E, E2>(call: Effect.Effect<A, E>, limit: Duration.Duration, onTimeout: () => E2) =>
+  Effect.interruptible(call).pipe(Effect.timeoutFail({ duration: limit, onTimeout }))
+
+/**
+ * Runs `call` to its end, which its own limit bounds, even when the upload fails or is interrupted meanwhile, so that
+ * the abort comes after it: S3 may store a part still arriving when its upload is aborted, parts that then cost money
+ * until the lifecycle rule (s3rver even re-creates the upload for it). In a fiber of its own, since a fiber passes an
+ * interruption on to its children whether or not it is itself interruptible.
+ */
+const settled = <A, E>(call: Effect.Effect<A, E>) =>
+  Effect.uninterruptible(Effect.flatMap(Effect.forkDaemon(call), Fiber.join))
+
 const validate = (settings: S3FileStoreSettings): Effect.Effect<S3FileStoreSettings, S3FileStoreSetupFailed> => {
   const problems = [
     settings.bucket === "" ? "the bucket name is empty" : undefined,
@@ -152,7 +193,9 @@ const validate = (settings: S3FileStoreSettings): Effect.Effect<S3FileStoreSetti
     !Number.isInteger(settings.uploadConcurrency) || settings.uploadConcurrency < 1 ||
       settings.uploadConcurrency > MAX_UPLOAD_CONCURRENCY
       ? `the upload concurrency must be a whole number from 1 to ${MAX_UPLOAD_CONCURRENCY}`
-      : undefined
+      : undefined,
+    isPositive(settings.callTimeout) ? undefined : "the call timeout must be finite and positive",
+    isPositive(settings.quickCallTimeout) ? undefined : "the quick call timeout must be finite and positive"
   ].filter((problem) => problem !== undefined)
   return problems.length === 0
     ? Effect.succeed(settings)
@@ -164,34 +207,70 @@ export const make = (settings: S3FileStoreSettings) =>
     const client = yield* S3
     const { bucket, partSize, uploadConcurrency } = yield* validate(settings)
 
-    /** One S3 request of an upload, cancelled on interruption; its failure is the upload's. */
-    const request = <Output>(key: ObjectKey, call: (options: { abortSignal: AbortSignal }) => Promise<Output>) =>
-      Effect.tryPromise({
-        try: (signal) => call({ abortSignal: signal }),
-        catch: (error) => new UploadFailed({ objectKey: key, detail: describe(error), retryable: isRetryable(error) })
-      })
+    const { callTimeout, quickCallTimeout } = settings
 
-    /** Aborted with a few retries, since a multipart upload left open keeps its parts (and their cost) in the bucket. */
+    /**
+     * One S3 request of an upload within `limit`, cancelled on interruption; its failure is the upload's, and a call
+     * that times out may pass on a retry.
+     */
+    const request = <Output>(
+      key: ObjectKey,
+      operation: string,
+      limit: Duration.Duration,
+      call: (options: { abortSignal: AbortSignal }) => Promise<Output>
+    ) =>
+      within(
+        Effect.tryPromise({
+          try: (signal) => call({ abortSignal: signal }),
+          catch: (error) => new UploadFailed({ objectKey: key, detail: describe(error), retryable: isRetryable(error) })
+        }),
+        limit,
+        () =>
+          new UploadFailed({
+            objectKey: key,
+            detail: `${operation}: no answer within ${Duration.format(limit)}`,
+            retryable: true
+          })
+      )
+
+    /**
+     * Aborted with a few retries, since a multipart upload left open keeps its parts (and their cost) in the bucket.
+     * Each attempt has its limit and all of them CLEANUP_TIMEOUT: it runs as a finalizer, which nothing else can
+     * interrupt.
+     */
     const abort = (key: ObjectKey, uploadId: string) =>
-      Effect.tryPromise((signal) =>
-        client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }), {
-          abortSignal: signal
-        })
-      ).pipe(
-        Effect.catchIf((error) => isNotFound(error.error), () => Effect.void),
-        Effect.retry({ schedule: abortRetry, while: (error) => isRetryable(error.error) }),
+      Effect.tryPromise({
+        try: (signal) =>
+          client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }), {
+            abortSignal: signal
+          }),
+        catch: (error) => ({ gone: isNotFound(error), retryable: isRetryable(error), detail: describe(error) })
+      }).pipe(
+        (attempt) =>
+          within(attempt, quickCallTimeout, () => ({
+            gone: false,
+            retryable: true,
+            detail: `AbortMultipartUpload: no answer within ${Duration.format(quickCallTimeout)}`
+          })),
+        Effect.catchIf((error) => error.gone, () => Effect.void),
+        Effect.retry({ schedule: abortRetry, while: (error) => error.retryable }),
         Effect.asVoid,
-        Effect.timeout(CLEANUP_TIMEOUT),
+        (attempts) =>
+          within(attempts, CLEANUP_TIMEOUT, () => ({
+            detail: `AbortMultipartUpload: not done within ${Duration.format(CLEANUP_TIMEOUT)}`
+          })),
         Effect.catchAll((error) =>
-          Effect.logWarning("could not abort a multipart upload; the bucket's lifecycle rule will", { error })
+          Effect.logWarning("could not abort a multipart upload; the bucket's lifecycle rule will", {
+            detail: error.detail
+          })
         )
       )
 
     /**
      * The body in parts from a fixed set of `uploadConcurrency + 1` buffers, `uploadConcurrency` parts in flight
      * (ADR 18). The object appears only with CompleteMultipartUpload, after every part has landed; on any failure
-     * or interruption the parts in flight are cancelled and the multipart upload aborted, so nothing is visible.
-     * A body shorter than one part is a single PutObject.
+     * or interruption no more of the body is read, the parts in flight are let finish (each within its limit) and
+     * the multipart upload is aborted, so nothing is visible. A body shorter than one part is a single PutObject.
      */
     const upload = <E>(key: ObjectKey, body: Stream.Stream<Uint8Array, E>, metadata: FileMetadata) =>
       Effect.suspend(() => {
@@ -203,11 +282,18 @@ export const make = (settings: S3FileStoreSettings) =>
         }
         let uploadId: string | undefined
 
+        // Cancelled when the upload is, not let finish as a part is: finishing would publish the file of an upload that
+        // failed.
         const putWhole = (part: Part) =>
-          request(key, (options) => client.send(new PutObjectCommand({ ...target, Body: bytesOf(part) }), options))
+          request(
+            key,
+            "PutObject",
+            callTimeout,
+            (options) => client.send(new PutObjectCommand({ ...target, Body: bytesOf(part) }), options)
+          )
 
         const uploadPart = (id: string, part: Part) =>
-          request(key, (options) =>
+          settled(request(key, `UploadPart ${part.number}`, callTimeout, (options) =>
             client.send(
               new UploadPartCommand({
                 Bucket: bucket,
@@ -217,21 +303,28 @@ export const make = (settings: S3FileStoreSettings) =>
                 Body: bytesOf(part)
               }),
               options
-            )).pipe(Effect.map(({ ETag }): CompletedPart => ({ PartNumber: part.number, ETag })))
+            ))).pipe(Effect.map(({ ETag }): CompletedPart => ({ PartNumber: part.number, ETag })))
 
         return Effect.gen(function*() {
           const buffers = yield* makePartBuffers(partSize, uploadConcurrency + 1)
-          // Begun at the first full part, once however many parts ask; uninterruptible so that its id is always
-          // known to the abort below.
-          const begin = yield* Effect.cached(Effect.uninterruptible(
-            request(key, (options) => client.send(new CreateMultipartUploadCommand(target), options)).pipe(
-              Effect.flatMap(({ UploadId }) =>
-                UploadId === undefined
-                  ? new UploadFailed({ objectKey: key, detail: "no UploadId in the answer", retryable: true })
-                  : Effect.sync(() => (uploadId = UploadId))
+          // Begun at the first full part, once however many parts ask; let finish so that its id is always known to
+          // the abort below.
+          const begin = yield* Effect.cached(
+            settled(
+              request(
+                key,
+                "CreateMultipartUpload",
+                quickCallTimeout,
+                (options) => client.send(new CreateMultipartUploadCommand(target), options)
+              ).pipe(
+                Effect.flatMap(({ UploadId }) =>
+                  UploadId === undefined
+                    ? new UploadFailed({ objectKey: key, detail: "no UploadId in the answer", retryable: true })
+                    : Effect.sync(() => (uploadId = UploadId))
+                )
               )
             )
-          ))
+          )
           const parts = yield* partsOf(body, partSize, buffers.take).pipe(
             Stream.mapEffect(
               (part) =>
@@ -249,7 +342,8 @@ export const make = (settings: S3FileStoreSettings) =>
           )
           if (uploadId === undefined) return
           const id = uploadId
-          yield* request(key, (options) =>
+          // Bounded on its own: once the rows have ended, the query's deadline no longer races the upload (ADR 21).
+          yield* request(key, "CompleteMultipartUpload", callTimeout, (options) =>
             client.send(
               new CompleteMultipartUploadCommand({
                 Bucket: bucket,
@@ -267,6 +361,8 @@ export const make = (settings: S3FileStoreSettings) =>
     const signDownload = Effect.fn("S3FileStore.signDownload")(
       function*(key: ObjectKey, ttl: Duration.Duration) {
         const refuse = (detail: string) => new LinkSigningFailed({ objectKey: key, detail })
+        const tooLong = (operation: string) => () =>
+          refuse(`${operation}: no answer within ${Duration.format(quickCallTimeout)}`)
         if (!Duration.isFinite(ttl) || Duration.toMillis(ttl) <= 0) {
           return yield* refuse("ttl must be finite and positive")
         }
@@ -274,10 +370,14 @@ export const make = (settings: S3FileStoreSettings) =>
         if (Duration.greaterThan(ttl, MAX_LINK_TTL)) {
           return yield* refuse("ttl exceeds the 7 days a presigned URL lives")
         }
-        yield* Effect.tryPromise({
-          try: (signal) => client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal }),
-          catch: (error) => refuse(isNotFound(error) ? "no such object" : describe(error))
-        })
+        yield* within(
+          Effect.tryPromise({
+            try: (signal) => client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal }),
+            catch: (error) => refuse(isNotFound(error) ? "no such object" : describe(error))
+          }),
+          quickCallTimeout,
+          tooLong("HeadObject")
+        )
         const now = yield* Clock.currentTimeMillis
         const expiresAtMillis = now + Duration.toMillis(ttl)
         // SigV4 dates have whole seconds, so the URL counts from the start of the current second; rounding its
@@ -287,14 +387,19 @@ export const make = (settings: S3FileStoreSettings) =>
           Duration.toSeconds(MAX_LINK_TTL),
           Math.ceil((expiresAtMillis - signedAt) / 1000)
         )
-        const url = yield* Effect.tryPromise({
-          try: () =>
-            getSignedUrl(client, new GetObjectCommand({ Bucket: bucket, Key: key }), {
-              expiresIn,
-              signingDate: new Date(signedAt)
-            }),
-          catch: (error) => refuse(`cannot sign: ${describe(error)}`)
-        })
+        // Signing is local, but its credentials may first have to be fetched (an instance role, SSO, a web identity).
+        const url = yield* within(
+          Effect.tryPromise({
+            try: () =>
+              getSignedUrl(client, new GetObjectCommand({ Bucket: bucket, Key: key }), {
+                expiresIn,
+                signingDate: new Date(signedAt)
+              }),
+            catch: (error) => refuse(`cannot sign: ${describe(error)}`)
+          }),
+          quickCallTimeout,
+          tooLong("presigning")
+        )
         return { url, expiresAt: DateTime.unsafeMake(expiresAtMillis) } satisfies SignedLink
       }
     )
@@ -335,8 +440,12 @@ export const S3FileStoreConfig: Config.Config<S3FileStoreSettings> = Config.all(
       message: `S3_UPLOAD_CONCURRENCY must be from 1 to ${MAX_UPLOAD_CONCURRENCY}`,
       validation: (n) => n >= 1 && n <= MAX_UPLOAD_CONCURRENCY
     })
+  ),
+  callTimeout: Config.duration("S3_CALL_TIMEOUT").pipe(
+    Config.withDefault(DEFAULT_CALL_TIMEOUT),
+    Config.validate({ message: "S3_CALL_TIMEOUT must be finite and positive", validation: isPositive })
   )
-})
+}).pipe(Config.map((settings): S3FileStoreSettings => ({ ...settings, quickCallTimeout: QUICK_CALL_TIMEOUT })))
 
 /** The FileStore on S3 with the given settings (tests), and with its client (for a test's own view of the bucket). */
 export const layer = (settings: S3FileStoreSettings): Layer.Layer<FileStore | S3, S3FileStoreSetupFailed> =>

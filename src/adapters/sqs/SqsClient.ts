@@ -1,7 +1,7 @@
 // The SQS client shared by the publisher and the consumer, and the settings both read. Building it does no
 // network I/O: a Lambda container whose layer failed to build stays poisoned.
 import { SQSClient } from "@aws-sdk/client-sqs"
-import { Config, ConfigError, Context, Data, Effect, Either, Layer, Option, Redacted } from "effect"
+import { Config, ConfigError, Context, Data, Duration, Effect, Either, Layer, Option, Redacted } from "effect"
 
 export interface SqsCredentials {
   readonly accessKeyId: Redacted.Redacted<string>
@@ -22,7 +22,19 @@ export interface SqsSettingsShape {
   readonly visibilitySeconds: number
   /** Messages asked for by one ReceiveMessage, 1 to 10 (never more than free handler slots). */
   readonly maxMessages: number
+  /**
+   * The longest one call may take, the SDK's own attempts included; a ReceiveMessage gets its long-poll wait more.
+   * SQS_CALL_TIMEOUT, but for tests.
+   */
+  readonly callTimeout: Duration.Duration
 }
+
+/**
+ * The limit on every SQS call. SendMessage is made while an API request waits for its answer, and the consumer's
+ * calls are small: an SQS that has not answered in this long is treated as unavailable (QueueUnavailable for a
+ * publish; the consumer logs it and backs off, retries or lets the message come back).
+ */
+export const SQS_CALL_TIMEOUT = Duration.seconds(5)
 
 const integerIn = (name: string, min: number, max: number, fallback: number) =>
   Config.integer(name).pipe(
@@ -68,7 +80,8 @@ export const sqsSettingsConfig: Config.Config<SqsSettingsShape> = Config.all({
   Config.map(({ credentials, endpoint, ...rest }): SqsSettingsShape => ({
     ...rest,
     endpoint: Option.getOrUndefined(endpoint),
-    credentials: Option.getOrUndefined(credentials)
+    credentials: Option.getOrUndefined(credentials),
+    callTimeout: SQS_CALL_TIMEOUT
   }))
 )
 
@@ -82,12 +95,22 @@ export class SqsSettings extends Context.Tag("exports/sqs/SqsSettings")<SqsSetti
   static readonly layer = (
     settings: Pick<SqsSettingsShape, "queueUrl" | "region"> & Partial<SqsSettingsShape>
   ): Layer.Layer<SqsSettings> =>
-    Layer.succeed(SqsSettings, { waitSeconds: 20, visibilitySeconds: 120, maxMessages: 10, ...settings })
+    Layer.succeed(SqsSettings, {
+      waitSeconds: 20,
+      visibilitySeconds: 120,
+      maxMessages: 10,
+      callTimeout: SQS_CALL_TIMEOUT,
+      ...settings
+    })
 }
 
 export class SqsClient extends Context.Tag("exports/sqs/SqsClient")<SqsClient, SQSClient>() {}
 
-/** Long polls hold a request open for up to 20 s; anything much longer than that is a dead connection. */
+/**
+ * One attempt of the SDK's, from the request to the answer's headers. Long polls hold a request open for up to 20 s;
+ * anything much longer than that is a dead connection. Thrown as a TimeoutError: without throwOnRequestTimeout the
+ * SDK only logs a warning and goes on waiting.
+ */
 const REQUEST_TIMEOUT_MILLIS = 30_000
 const CONNECTION_TIMEOUT_MILLIS = 3_000
 
@@ -111,7 +134,11 @@ export const SqsClientLive: Layer.Layer<SqsClient, never, SqsSettings> = Layer.s
                 : { sessionToken: Redacted.value(credentials.sessionToken) })
             }
           }),
-          requestHandler: { connectionTimeout: CONNECTION_TIMEOUT_MILLIS, requestTimeout: REQUEST_TIMEOUT_MILLIS }
+          requestHandler: {
+            connectionTimeout: CONNECTION_TIMEOUT_MILLIS,
+            requestTimeout: REQUEST_TIMEOUT_MILLIS,
+            throwOnRequestTimeout: true
+          }
         })
       ),
       (client) => Effect.sync(() => client.destroy())
@@ -135,12 +162,25 @@ export const describeSdkError = (operation: string, error: unknown): string => {
 /** An SDK call that failed; it never leaves this adapter (the publisher turns it into QueueUnavailable). */
 export class SqsCallFailed extends Data.TaggedError("SqsCallFailed")<{ readonly detail: string }> {}
 
-/** One SDK call as an Effect; interrupting it aborts the HTTP request. */
-export const sqsCall = <A>(operation: string, call: (signal: AbortSignal) => Promise<A>) =>
+/**
+ * One SDK call as an Effect, failed after `limit`; interrupting it aborts the HTTP request. The call is interruptible
+ * inside its limit, so that the limit ends it wherever it runs, in a finalizer too.
+ */
+export const sqsCall = <A>(operation: string, limit: Duration.Duration, call: (signal: AbortSignal) => Promise<A>) =>
   Effect.tryPromise({
     try: call,
     catch: (error) => new SqsCallFailed({ detail: describeSdkError(operation, error) })
-  })
+  }).pipe(
+    Effect.interruptible,
+    Effect.timeoutFail({
+      duration: limit,
+      onTimeout: () => new SqsCallFailed({ detail: `${operation} failed: no answer within ${Duration.format(limit)}` })
+    })
+  )
+
+/** A ReceiveMessage's limit: its long-poll wait, and then the limit of any call. */
+export const receiveTimeout = (settings: Pick<SqsSettingsShape, "waitSeconds" | "callTimeout">): Duration.Duration =>
+  Duration.sum(Duration.seconds(settings.waitSeconds), settings.callTimeout)
 
 /** The client on the environment's settings, both provided: what a runtime composes the publisher and consumer on. */
 export const SqsLive: Layer.Layer<SqsClient | SqsSettings, ConfigError.ConfigError> = SqsClientLive.pipe(

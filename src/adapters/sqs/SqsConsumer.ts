@@ -6,7 +6,7 @@ import { Cause, Duration, Effect, Fiber, FiberSet, Layer, Schedule, STM, TSemaph
 import { handleDelivery } from "../../application/ExportWorker.js"
 import type { DeliveryVerdict } from "../../application/ExportWorker.js"
 import { waitThenInterrupt } from "../../application/GracefulStop.js"
-import { sqsCall, SqsClient, SqsSettings } from "./SqsClient.js"
+import { receiveTimeout, sqsCall, SqsClient, SqsSettings } from "./SqsClient.js"
 import { JOB_ID_ATTRIBUTE } from "./SqsJobQueue.js"
 
 export interface SqsConsumerOptions {
@@ -46,12 +46,12 @@ export const SqsConsumer = (options: SqsConsumerOptions) =>
   Layer.scopedDiscard(Effect.gen(function*() {
     const client = yield* SqsClient
     const settings = yield* SqsSettings
-    const { queueUrl, visibilitySeconds } = settings
+    const { callTimeout, queueUrl, visibilitySeconds } = settings
     const slots = yield* STM.commit(TSemaphore.make(options.concurrency))
     const handlers = yield* FiberSet.make<void>()
 
     const changeVisibility = (receiptHandle: string, seconds: number) =>
-      sqsCall("ChangeMessageVisibility", (abortSignal) =>
+      sqsCall("ChangeMessageVisibility", callTimeout, (abortSignal) =>
         client.send(
           new ChangeMessageVisibilityCommand({
             QueueUrl: queueUrl,
@@ -77,7 +77,7 @@ export const SqsConsumer = (options: SqsConsumerOptions) =>
     const settle = (receiptHandle: string, verdict: DeliveryVerdict): Effect.Effect<void> => {
       switch (verdict._tag) {
         case "Ack":
-          return sqsCall("DeleteMessage", (abortSignal) =>
+          return sqsCall("DeleteMessage", callTimeout, (abortSignal) =>
             client.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: receiptHandle }), {
               abortSignal
             })).pipe(
@@ -153,7 +153,8 @@ export const SqsConsumer = (options: SqsConsumerOptions) =>
     }
 
     const receive = (max: number) =>
-      sqsCall("ReceiveMessage", (abortSignal) =>
+      // Its limit exceeds the long poll's wait: an empty queue answers only when the wait is over.
+      sqsCall("ReceiveMessage", receiveTimeout(settings), (abortSignal) =>
         client.send(
           new ReceiveMessageCommand({
             QueueUrl: queueUrl,
@@ -166,7 +167,9 @@ export const SqsConsumer = (options: SqsConsumerOptions) =>
           }),
           { abortSignal }
         )).pipe(
-          Effect.map((output) => output.Messages ?? []),
+          Effect.map((output) =>
+            output.Messages ?? []
+          ),
           Effect.tapError((error) =>
             Effect.logWarning("could not receive from the queue; backing off", { detail: error.detail })
           ),

@@ -2,7 +2,7 @@
 // message attribute, so that a consumer (or an operator reading the DLQ) can name the job without decoding.
 import { SendMessageCommand } from "@aws-sdk/client-sqs"
 import type { ConfigError } from "effect"
-import { Duration, Effect, Layer } from "effect"
+import { Effect, Layer } from "effect"
 import { encodeMessage } from "../../application/ExportWorker.js"
 import { JobQueue } from "../../application/ports/JobQueue.js"
 import { QueueUnavailable } from "../../domain/Errors.js"
@@ -11,20 +11,15 @@ import { sqsCall, SqsClient, SqsLive, SqsSettings } from "./SqsClient.js"
 /** The message attribute that carries the job id. */
 export const JOB_ID_ATTRIBUTE = "jobId"
 
-/**
- * The API answers while the client waits: one publish, the SDK's own retries included, gets this long before the
- * request is answered QueueUnavailable.
- */
-export const PUBLISH_TIMEOUT = Duration.seconds(5)
-
 export const SqsJobQueue: Layer.Layer<JobQueue, never, SqsClient | SqsSettings> = Layer.effect(
   JobQueue,
   Effect.gen(function*() {
     const client = yield* SqsClient
-    const { queueUrl } = yield* SqsSettings
+    const { callTimeout, queueUrl } = yield* SqsSettings
     return JobQueue.of({
       publish: Effect.fn("SqsJobQueue.publish")(function*(message) {
-        yield* sqsCall("SendMessage", (abortSignal) =>
+        // The API answers while the client waits: past the call's limit, the request is answered QueueUnavailable.
+        yield* sqsCall("SendMessage", callTimeout, (abortSignal) =>
           client.send(
             new SendMessageCommand({
               QueueUrl: queueUrl,
@@ -33,10 +28,6 @@ export const SqsJobQueue: Layer.Layer<JobQueue, never, SqsClient | SqsSettings> 
             }),
             { abortSignal }
           )).pipe(
-            Effect.timeoutFail({
-              duration: PUBLISH_TIMEOUT,
-              onTimeout: () => new QueueUnavailable({ detail: "SendMessage timed out" })
-            }),
             Effect.catchTag("SqsCallFailed", (error) => Effect.fail(new QueueUnavailable({ detail: error.detail })))
           )
       })

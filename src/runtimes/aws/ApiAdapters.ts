@@ -23,7 +23,7 @@ const readiness = Layer.effect(
   Effect.gen(function*() {
     const db = yield* DynamoDb
     const sqs = yield* SqsClient
-    const { queueUrl } = yield* SqsSettings
+    const { callTimeout, queueUrl } = yield* SqsSettings
     return [
       {
         name: "jobs",
@@ -45,6 +45,7 @@ const readiness = Layer.effect(
         name: "queue",
         check: sqsCall(
           "GetQueueAttributes",
+          callTimeout,
           (abortSignal) =>
             sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["QueueArn"] }), {
               abortSignal

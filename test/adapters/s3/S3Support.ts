@@ -26,14 +26,17 @@ export const settingsFor = (info: S3rverInfo): S3FileStoreSettings => ({
     secretAccessKey: Redacted.make(S3RVER_ACCESS_KEY)
   }),
   partSize: PART_SIZE,
-  uploadConcurrency: 2
+  uploadConcurrency: 2,
+  callTimeout: S3FileStore.DEFAULT_CALL_TIMEOUT,
+  quickCallTimeout: S3FileStore.QUICK_CALL_TIMEOUT
 })
 
-/** A fresh s3rver and a store on it; everything is stopped and removed with the layer. */
-export const s3FileStoreOnS3rver = () =>
-  Layer.unwrapEffect(Effect.map(S3rverServer, (info) => S3FileStore.layer(settingsFor(info)))).pipe(
-    Layer.provideMerge(S3rverServer.layer())
-  )
+/** A fresh s3rver and a store on it, with `overrides` of its settings; everything is stopped and removed with the layer. */
+export const s3FileStoreOnS3rver = (overrides: Partial<S3FileStoreSettings> = {}) =>
+  Layer.unwrapEffect(Effect.map(S3rverServer, (info) => S3FileStore.layer({ ...settingsFor(info), ...overrides })))
+    .pipe(
+      Layer.provideMerge(S3rverServer.layer())
+    )
 
 const isMissing = (error: unknown) =>
   error instanceof S3ServiceException && (error.name === "NoSuchKey" || error.$metadata.httpStatusCode === 404)

@@ -21,6 +21,7 @@ import { alice, ordersInput, testLayer } from "../../support/Fixtures.js"
 import { makeLogCollector } from "../../support/LogCollector.js"
 import type { LoggedLine } from "../../support/LogCollector.js"
 import { FauxqsServer, FauxqsServerLive, MAX_RECEIVE_COUNT } from "../../support/servers/FauxqsServer.js"
+import { divert, SilentServer } from "../../support/servers/SilentServer.js"
 
 /** Messages handed out by ReceiveMessage through the adapter's client, counted apart from the consumer. */
 let received = 0
@@ -137,6 +138,22 @@ describe("SqsJobQueue", () => {
       expect(error.detail).not.toContain("127.0.0.1")
       expect(error.detail).not.toContain(String(closedPort))
     }))
+
+  it.live("answers QueueUnavailable at the call's limit when the queue never answers", () =>
+    Effect.gen(function*() {
+      const silent = yield* SilentServer
+      const endpoint = silent.endpoint.origin
+      const env = envOf({
+        settings: { endpoint, queueUrl: `${endpoint}/000000000000/exports`, callTimeout: Duration.millis(300) }
+      })
+      const started = Date.now()
+      const error = yield* requestExport(alice, ordersInput()).pipe(Effect.flip, Effect.provide(env))
+      const took = Date.now() - started
+      expect(error).toMatchObject({ _tag: "QueueUnavailable", detail: "SendMessage failed: no answer within 300ms" })
+      expect(silent.accepted()).toBe(1)
+      expect(took).toBeGreaterThanOrEqual(250)
+      expect(took).toBeLessThan(3_000)
+    }).pipe(Effect.provide(SilentServer.layer)))
 })
 
 describe("SqsConsumer", () => {
@@ -246,6 +263,80 @@ describe("SqsConsumer", () => {
     }).pipe(Effect.provide(envOf({ settings: { visibilitySeconds: 30 }, emailDelay: Duration.seconds(20) }))))
 })
 
+describe("SqsConsumer when SQS does not answer", () => {
+  const SHORT = Duration.millis(300)
+
+  it.live("a ReceiveMessage without an answer ends at the long-poll wait plus the call's limit, and is made again", () =>
+    Effect.gen(function*() {
+      const silent = yield* SilentServer
+      const endpoint = silent.endpoint.origin
+      const env = envOf({
+        settings: { endpoint, queueUrl: `${endpoint}/000000000000/exports`, waitSeconds: 1, callTimeout: SHORT }
+      })
+      const started = Date.now()
+      const firstFailedAfter = yield* Effect.gen(function*() {
+        yield* startConsumer(1)
+        yield* eventually(Effect.sync(() => logs.lines.some((line) => textOf(line).includes("backing off"))))
+        const took = Date.now() - started
+        // The receiver backs off (1 s, jittered) and receives again: the consumer was not stuck on the first call.
+        yield* eventually(Effect.sync(() => silent.accepted() >= 2))
+        return took
+      }).pipe(Effect.scoped, Effect.provide(env))
+      expect(firstFailedAfter).toBeGreaterThanOrEqual(1_250)
+      expect(firstFailedAfter).toBeLessThan(4_000)
+      const backoffs = logs.lines.filter((line) => textOf(line).includes("backing off")).map(textOf)
+      expect(backoffs[0]).toContain("ReceiveMessage failed: no answer within 1s 300ms")
+    }).pipe(Effect.provide(SilentServer.layer)))
+
+  it.live("a DeleteMessage without an answer is retried, and the next message is still handled", () =>
+    Effect.gen(function*() {
+      received = 0
+      const diverted = divert(yield* SqsClient, "DeleteMessageCommand", yield* SilentServer)
+      // One handler: a handler stuck on its DeleteMessage would hold the only slot, and nothing more would be received.
+      yield* startConsumer(1)
+      const first = yield* requestExport(alice, ordersInput())
+      yield* eventually(Effect.map(statusOf(first.jobId), (status) => status === "Succeeded"))
+      const second = yield* requestExport(alice, ordersInput())
+      yield* eventually(Effect.map(statusOf(second.jobId), (status) => status === "Succeeded"))
+      yield* eventually(queueEmpty())
+      expect(diverted()).toBe(1)
+      // Each message received once: the first was deleted by the retry, not left to come back.
+      expect(received).toBe(2)
+      expect(yield* emails).toHaveLength(2)
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(
+        Layer.merge(envOf({ settings: { callTimeout: SHORT, visibilitySeconds: 30 } }), SilentServer.layer)
+      )
+    ))
+
+  it.live("a ChangeMessageVisibility without an answer does not stop the heartbeat, so the message stays hidden", () =>
+    Effect.gen(function*() {
+      received = 0
+      const diverted = divert(yield* SqsClient, "ChangeMessageVisibilityCommand", yield* SilentServer)
+      yield* startConsumer(2)
+      const job = yield* requestExport(alice, ordersInput())
+      yield* eventually(Effect.map(statusOf(job.jobId), (status) => status === "Succeeded"))
+      yield* eventually(queueEmpty())
+      expect(diverted()).toBe(1)
+      // The handler outlived the visibility (4 s): the heartbeat after the unanswered one extended it in time.
+      expect(received).toBe(1)
+      expect(yield* emails).toHaveLength(1)
+      const warnings = logs.lines.filter((line) => textOf(line).includes("could not extend"))
+      expect(warnings.map(textOf)).toEqual([
+        expect.stringContaining("ChangeMessageVisibility failed: no answer within 300ms")
+      ])
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(
+        Layer.merge(
+          envOf({ settings: { callTimeout: SHORT, visibilitySeconds: 4 }, emailDelay: Duration.seconds(5) }),
+          SilentServer.layer
+        )
+      )
+    ))
+})
+
 describe("SqsSettings", () => {
   const read = (env: Record<string, string>) =>
     SqsSettings.pipe(
@@ -265,7 +356,8 @@ describe("SqsSettings", () => {
         credentials: undefined,
         waitSeconds: 20,
         visibilitySeconds: 120,
-        maxMessages: 10
+        maxMessages: 10,
+        callTimeout: Duration.seconds(5)
       })
     }))
 

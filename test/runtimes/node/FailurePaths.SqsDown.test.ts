@@ -36,7 +36,7 @@ describe("SQS down at request time", () => {
         yield* sqs.setReachable(false)
         const started = Date.now()
         const refused = yield* api.requestExport(QUARTER)
-        // Within the publish timeout (5 s) plus the API's own work: the client is not left hanging.
+        // Within the SQS call limit (SQS_CALL_TIMEOUT, 5 s) plus the API's own work: the client is not left hanging.
         expect(Date.now() - started).toBeLessThan(8_000)
         expect(refused.status).toBe(503)
         expect(refused.headers.get("retry-after")).toMatch(/^[1-9][0-9]*$/)

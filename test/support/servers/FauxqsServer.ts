@@ -4,6 +4,7 @@ import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, S
 import type { Message } from "@aws-sdk/client-sqs"
 import { Context, Effect, Layer, Redacted } from "effect"
 import { buildApp } from "fauxqs"
+import { SQS_CALL_TIMEOUT } from "../../../src/adapters/sqs/SqsClient.js"
 import type { SqsSettingsShape } from "../../../src/adapters/sqs/SqsClient.js"
 
 /** fauxqs checks the signature's shape, not the keys. */
@@ -98,7 +99,8 @@ export const FauxqsServerLive: Layer.Layer<FauxqsServer> = Layer.scoped(
         },
         waitSeconds: 1,
         visibilitySeconds: 1,
-        maxMessages: 10
+        maxMessages: 10,
+        callTimeout: SQS_CALL_TIMEOUT
       },
       depth: (url) =>
         send(() =>
