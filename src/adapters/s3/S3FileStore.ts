@@ -36,6 +36,7 @@ import type { FileMetadata, SignedLink } from "../../application/ports/FileStore
 import { FileStore } from "../../application/ports/FileStore.js"
 import { LinkSigningFailed, UploadFailed } from "../../domain/Errors.js"
 import type { ObjectKey } from "../../domain/ExportJob.js"
+import { AWS_REGION } from "../aws/AwsRegion.js"
 import { bytesOf, makePartBuffers, partsOf } from "./PartBuffers.js"
 import type { Part } from "./PartBuffers.js"
 
@@ -407,11 +408,22 @@ export const make = (settings: S3FileStoreSettings) =>
     return FileStore.of({ upload, signDownload })
   })
 
+/**
+ * S3_ENDPOINT, and S3_REGION: when unset, `auto` for an endpoint (R2, whose only region it is), else AWS_REGION (AWS
+ * S3 itself, in the function's or the service's region).
+ */
+const regionAndEndpoint = {
+  endpoint: Config.option(Config.url("S3_ENDPOINT")),
+  region: Config.nonEmptyString("S3_REGION").pipe(
+    Config.orElse(() => Config.map(Config.url("S3_ENDPOINT"), () => "auto")),
+    Config.orElse(() => Config.nonEmptyString(AWS_REGION))
+  )
+}
+
 /** The settings from the environment; a missing or malformed one fails start-up with its name. */
 export const S3FileStoreConfig: Config.Config<S3FileStoreSettings> = Config.all({
   bucket: Config.nonEmptyString("S3_BUCKET"),
-  region: Config.nonEmptyString("S3_REGION").pipe(Config.withDefault("auto")),
-  endpoint: Config.option(Config.url("S3_ENDPOINT")),
+  ...regionAndEndpoint,
   forcePathStyle: Config.boolean("S3_FORCE_PATH_STYLE").pipe(Config.withDefault(false)),
   credentials: Config.all({
     accessKeyId: Config.option(Config.redacted("S3_ACCESS_KEY_ID")),

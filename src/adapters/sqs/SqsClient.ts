@@ -2,6 +2,7 @@
 // network I/O: a Lambda container whose layer failed to build stays poisoned.
 import { SQSClient } from "@aws-sdk/client-sqs"
 import { Config, ConfigError, Context, Data, Duration, Effect, Either, Layer, Option, Redacted } from "effect"
+import { regionConfig } from "../aws/AwsRegion.js"
 
 export interface SqsCredentials {
   readonly accessKeyId: Redacted.Redacted<string>
@@ -65,10 +66,10 @@ const credentialsConfig = Config.all({
   })
 )
 
-/** Reads SQS_* from the environment (SQS_REGION falls back to AWS_REGION, which Lambda and ECS set). */
+/** Reads SQS_* from the environment (SQS_REGION falls back to AWS_REGION). */
 export const sqsSettingsConfig: Config.Config<SqsSettingsShape> = Config.all({
   queueUrl: Config.string("SQS_QUEUE_URL").pipe(Config.validate({ message: "must be a URL", validation: isUrl })),
-  region: Config.string("SQS_REGION").pipe(Config.orElse(() => Config.string("AWS_REGION"))),
+  region: regionConfig("SQS_REGION"),
   endpoint: Config.option(
     Config.string("SQS_ENDPOINT").pipe(Config.validate({ message: "must be a URL", validation: isUrl }))
   ),

@@ -27,10 +27,21 @@ export const settingsOfSecret = (secretString: string): Map<string, string> => {
   return settings
 }
 
-export const readSecretString = async (secretId: string): Promise<string> => {
+/**
+ * The longest the read may take, the SDK's retries included: a Secrets Manager that does not answer fails the
+ * function's initialisation (which Lambda reports and retries) instead of using up the invocation's whole timeout.
+ */
+export const SECRET_READ_TIMEOUT_MILLIS = 10_000
+
+export const readSecretString = async (
+  secretId: string,
+  timeoutMillis = SECRET_READ_TIMEOUT_MILLIS
+): Promise<string> => {
   const client = new SecretsManagerClient({})
   try {
-    const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: secretId }))
+    const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: secretId }), {
+      abortSignal: AbortSignal.timeout(timeoutMillis)
+    })
     if (SecretString === undefined) throw new Error("SECRETS_ARN: the secret has no string value")
     return SecretString
   } finally {

@@ -1,6 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Config, Effect, Redacted } from "effect"
-import { lambdaConfigProvider, settingsOfSecret } from "../../../src/runtimes/lambda/SecretSettings.js"
+import {
+  lambdaConfigProvider,
+  readSecretString,
+  settingsOfSecret
+} from "../../../src/runtimes/lambda/SecretSettings.js"
+import { SilentServer } from "../../support/servers/SilentServer.js"
 
 const read = (provider: Awaited<ReturnType<typeof lambdaConfigProvider>>) =>
   Effect.runSync(
@@ -8,6 +13,23 @@ const read = (provider: Awaited<ReturnType<typeof lambdaConfigProvider>>) =>
       password: Config.redacted("CLICKHOUSE_PASSWORD"),
       url: Config.string("CLICKHOUSE_URL")
     }).pipe(Effect.withConfigProvider(provider))
+  )
+
+/** `variables` set in this process's environment until the scope closes, then put back as they were. */
+const withEnvironment = (variables: Record<string, string>) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const previous = Object.fromEntries(Object.keys(variables).map((name) => [name, process.env[name]]))
+      Object.assign(process.env, variables)
+      return previous
+    }),
+    (previous) =>
+      Effect.sync(() => {
+        for (const [name, value] of Object.entries(previous)) {
+          if (value === undefined) delete process.env[name]
+          else process.env[name] = value
+        }
+      })
   )
 
 describe("a Lambda function's settings", () => {
@@ -61,4 +83,26 @@ describe("a Lambda function's settings", () => {
     expect(refusal).toMatch(/PASSWORD must be a string/)
     expect(refusal).not.toContain("s3cr3t-value")
   })
+
+  it.scoped("fail within their time limit when Secrets Manager does not answer", () =>
+    Effect.gen(function*() {
+      const silent = yield* SilentServer
+      // What the Lambda runtime would set, with Secrets Manager's endpoint on a server that never answers.
+      yield* withEnvironment({
+        AWS_ENDPOINT_URL_SECRETS_MANAGER: silent.endpoint.href,
+        AWS_REGION: "eu-west-1",
+        AWS_ACCESS_KEY_ID: "ASIAEXAMPLEROLEKEY",
+        AWS_SECRET_ACCESS_KEY: "role-secret"
+      })
+      const started = Date.now()
+      const read = yield* Effect.promise(() =>
+        readSecretString("arn:aws:secretsmanager:eu-west-1:123456789012:secret:x", 500).then(
+          () => "answered",
+          (error: unknown) => (error instanceof Error ? error.name : "thrown")
+        )
+      )
+      expect(read).toBe("AbortError")
+      expect(Date.now() - started).toBeLessThan(5_000)
+      expect(silent.accepted()).toBeGreaterThan(0)
+    }).pipe(Effect.provide(SilentServer.layer)))
 })
