@@ -56,6 +56,8 @@ export const VISIBILITY_TIMEOUT = Duration.minutes(15 * 6)
 export const MAX_RECEIVE_COUNT = 3
 /** Records per invocation; the worker runs them side by side (WORKER_CONCURRENCY). */
 export const BATCH_SIZE = 4
+/** The HTTP API's one stage, created with it: its URL has no stage segment. */
+export const DEFAULT_STAGE = "$default"
 
 export class ExportsStack extends Stack {
   constructor(scope: Construct, id: string, props: ExportsStackProps) {
@@ -235,6 +237,13 @@ export class ExportsStack extends Stack {
         maxAge: Duration.hours(1)
       }
     })
+
+    // The function believes the authorizer's claims only in events of this API and its stage (ADR 22). The
+    // function's environment then refers to the API, while the API's integrations and the permission to invoke
+    // refer to the function; the API resource itself refers to nothing of the function, so this makes no cycle (a
+    // test on the template sorts its dependency graph).
+    api.addEnvironment("AUTH_GATEWAY_API_ID", httpApi.apiId)
+    api.addEnvironment("AUTH_GATEWAY_STAGE", httpApi.defaultStage?.stageName ?? DEFAULT_STAGE)
 
     // Probes and the API's description need no token; everything else goes through the authorizer.
     for (const path of ["/health", "/ready", "/openapi.json", "/docs"]) {

@@ -3,7 +3,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { App } from "aws-cdk-lib"
 import { Match, Template } from "aws-cdk-lib/assertions"
 import { Code } from "aws-cdk-lib/aws-lambda"
-import { ExportsStack, MAX_RECEIVE_COUNT } from "../../infra/ExportsStack.js"
+import { DEFAULT_STAGE, ExportsStack, MAX_RECEIVE_COUNT } from "../../infra/ExportsStack.js"
 import { NODE_MAJOR } from "../../scripts/NodeTarget.js"
 import {
   ACTIVE_JOBS_BY_OWNER_INDEX,
@@ -63,6 +63,84 @@ const actionsOf = (functionId: string): Array<string> => {
       (policy.Properties["PolicyDocument"] as { Statement: Array<{ Action: string | Array<string> }> })
         .Statement.flatMap((statement) => statement.Action)
     )
+}
+
+/** The logical ids a template value refers to: `Ref`, `Fn::GetAtt` and the `${...}` of `Fn::Sub`, at any depth. */
+const referencesIn = (value: unknown, into: Set<string> = new Set()): Set<string> => {
+  if (Array.isArray(value)) {
+    for (const item of value) referencesIn(item, into)
+  } else if (typeof value === "object" && value !== null) {
+    for (const [key, inner] of Object.entries(value)) {
+      if (key === "Ref" && typeof inner === "string") {
+        into.add(inner)
+      } else if (key === "Fn::GetAtt") {
+        into.add(Array.isArray(inner) ? String(inner[0]) : String(inner).split(".")[0]!)
+      } else if (key === "Fn::Sub") {
+        const [text, variables] = Array.isArray(inner)
+          ? [String(inner[0]), (inner[1] ?? {}) as Record<string, unknown>]
+          : [String(inner), {}]
+        // `${!Text}` is a literal; a name the Sub defines itself is no reference to the template.
+        for (const [, name] of text.matchAll(/\$\{([^!}][^}]*)\}/g)) {
+          const id = name!.split(".")[0]!
+          if (!(id in variables)) into.add(id)
+        }
+        referencesIn(variables, into)
+      } else {
+        referencesIn(inner, into)
+      }
+    }
+  }
+  return into
+}
+
+type TemplateResource = { Type: string; Properties?: unknown; DependsOn?: string | Array<string> }
+
+/** Each resource's logical id -> the resources it needs first: what it refers to, and its DependsOn. */
+const dependencyGraph = (): Map<string, Set<string>> => {
+  const resources = (template.toJSON() as { Resources: Record<string, TemplateResource> }).Resources
+  const graph = new Map<string, Set<string>>()
+  for (const [id, resource] of Object.entries(resources)) {
+    const needs = referencesIn(resource.Properties)
+    for (const dependency of [resource.DependsOn ?? []].flat()) needs.add(dependency)
+    // Parameters and pseudo parameters (AWS::Region, ...) are no resources.
+    graph.set(id, new Set([...needs].filter((need) => need in resources)))
+  }
+  return graph
+}
+
+/**
+ * Kahn's algorithm: the resources in an order CloudFormation could create them, and those it never could: on a
+ * cycle, or waiting on one. (`Template.fromStack` refuses a cyclic template as well; this says which edge matters.)
+ */
+const topologicalOrder = (graph: Map<string, Set<string>>) => {
+  const waitingOn = new Map([...graph].map(([id, needs]) => [id, needs.size]))
+  const neededBy = new Map<string, Array<string>>()
+  for (const [id, needs] of graph) for (const need of needs) neededBy.set(need, [...(neededBy.get(need) ?? []), id])
+  const ready = [...waitingOn].filter(([, count]) => count === 0).map(([id]) => id)
+  const order: Array<string> = []
+  while (ready.length > 0) {
+    const id = ready.pop()!
+    order.push(id)
+    for (const dependent of neededBy.get(id) ?? []) {
+      const left = waitingOn.get(dependent)! - 1
+      waitingOn.set(dependent, left)
+      if (left === 0) ready.push(dependent)
+    }
+  }
+  return { order, blocked: [...graph.keys()].filter((id) => !order.includes(id)) }
+}
+
+/** Whether `from` needs `to`, directly or through others. */
+const needsTransitively = (graph: Map<string, Set<string>>, from: string, to: string): boolean => {
+  const seen = new Set<string>()
+  const visit = (id: string): boolean =>
+    [...(graph.get(id) ?? [])].some((need) => {
+      if (need === to) return true
+      if (seen.has(need)) return false
+      seen.add(need)
+      return visit(need)
+    })
+  return visit(from)
 }
 
 describe("the AWS stack", () => {
@@ -169,5 +247,55 @@ describe("the AWS stack", () => {
     const worker = functionWith("REPORT_SOURCE", "clickhouse")[1]
     expect(refOf(variablesOf(worker)["SES_CONFIGURATION_SET"])).toMatch(/^ExportEmails/)
     expect(variablesOf(worker)["SES_FROM"]).toBe("Exports <exports@example.test>")
+  })
+
+  it("tells the API function which HTTP API and stage to believe claims from, without a dependency cycle (ADR 22)", () => {
+    const [apiFunctionId, apiFunction] = functionWith("AUTH_TRUST_GATEWAY", "true")
+    const [httpApiId] = Object.keys(template.findResources("AWS::ApiGatewayV2::Api"))
+    expect(httpApiId).toBeDefined()
+    const variables = variablesOf(apiFunction)
+    expect(variables["AUTH_GATEWAY_API_ID"]).toStrictEqual({ Ref: httpApiId })
+    expect(variables["AUTH_GATEWAY_STAGE"]).toBe(DEFAULT_STAGE)
+    template.hasResourceProperties("AWS::ApiGatewayV2::Stage", {
+      ApiId: { Ref: httpApiId },
+      StageName: DEFAULT_STAGE,
+      AutoDeploy: true
+    })
+
+    const graph = dependencyGraph()
+    expect(graph.get(apiFunctionId)).toContain(httpApiId)
+    expect(needsTransitively(graph, httpApiId!, apiFunctionId)).toBe(false)
+    const { blocked, order } = topologicalOrder(graph)
+    expect(blocked).toStrictEqual([])
+    expect(order).toHaveLength(graph.size)
+    expect(order.indexOf(httpApiId!)).toBeLessThan(order.indexOf(apiFunctionId))
+  })
+
+  it("lets API Gateway invoke the API function only from this HTTP API", () => {
+    const [apiFunctionId] = functionWith("AUTH_TRUST_GATEWAY", "true")
+    const [httpApiId] = Object.keys(template.findResources("AWS::ApiGatewayV2::Api"))
+    const permissions = resourcesOf("AWS::Lambda::Permission").filter((permission) =>
+      referencesIn(permission.Properties["FunctionName"]).has(apiFunctionId)
+    )
+    expect(permissions.length).toBeGreaterThan(0)
+    for (const permission of permissions) {
+      expect(permission.Properties["Principal"]).toBe("apigateway.amazonaws.com")
+      expect(permission.Properties["Action"]).toBe("lambda:InvokeFunction")
+      expect(referencesIn(permission.Properties["SourceArn"])).toContain(httpApiId)
+    }
+  })
+
+  it("finds a dependency cycle when there is one", () => {
+    const cyclic = new Map<string, Set<string>>([
+      ["A", new Set(["B"])],
+      ["B", new Set(["C"])],
+      ["C", new Set(["A"])],
+      ["D", new Set()],
+      ["E", new Set(["A", "D"])]
+    ])
+    expect(topologicalOrder(cyclic)).toStrictEqual({ order: ["D"], blocked: ["A", "B", "C", "E"] })
+    expect(referencesIn({ "Fn::Sub": ["${Api}/${!Literal}/${Local}.${Fn.Arn}", { Local: { Ref: "Other" } }] }))
+      .toStrictEqual(new Set(["Api", "Other", "Fn"]))
+    expect(referencesIn({ "Fn::GetAtt": "Role.Arn", x: [{ Ref: "Queue" }] })).toStrictEqual(new Set(["Role", "Queue"]))
   })
 })

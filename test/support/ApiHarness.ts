@@ -25,14 +25,18 @@ export const testJwtSettings: JwtSettings = {
 
 /**
  * A fresh API over fresh in-memory adapters, per test, served as the runtimes serve it (`ApiNodeServerLive`): the
- * node:http accept route in front of the HttpApi app, here on a free port with a client for it.
+ * node:http accept route in front of the HttpApi app, here on a free port with a client for it. HS256 tokens and no
+ * readiness checks unless the test brings its own.
  */
-export const apiTestLayer = (rows = 50) =>
+export const apiTestLayer = (
+  rows = 50,
+  options: { readonly jwt?: JwtSettings; readonly readiness?: Layer.Layer<ReadinessChecks> } = {}
+) =>
   ApiServerLive.pipe(
     Layer.provideMerge(apiNodeServerTest),
     Layer.provide(AuthenticationJwt),
-    Layer.provide(JwtVerifier.layer(testJwtSettings)),
-    Layer.provide(ReadinessChecks.none),
+    Layer.provide(JwtVerifier.layer(options.jwt ?? testJwtSettings)),
+    Layer.provide(options.readiness ?? ReadinessChecks.none),
     Layer.provideMerge(testLayer(rows))
   )
 

@@ -13,6 +13,8 @@ import {
   currentRequestId,
   fail,
   PayloadTooLarge,
+  retryAfterHeader,
+  retryAfterOf,
   ServiceUnavailable,
   Unauthorized,
   UnsupportedMediaType
@@ -51,19 +53,25 @@ const errorAnswer = <A, I>(Class: Schema.Schema<A, I>) => {
   return (error: A): Answer => ({ status, body: encode(error), headers: {} })
 }
 
-/** The API errors this endpoint declares (and the security's 401), each with its status, as the HttpApi answers. */
+/**
+ * The API errors this endpoint declares (and the security's 401), each with its status, as the HttpApi answers;
+ * a 503 also says how long to wait, which depends on its error.
+ */
 const answers = [
   [BadRequest, errorAnswer(BadRequest)],
   [Unauthorized, errorAnswer(Unauthorized)],
   [Conflict, errorAnswer(Conflict)],
   [PayloadTooLarge, errorAnswer(PayloadTooLarge)],
-  [UnsupportedMediaType, errorAnswer(UnsupportedMediaType)],
-  [ServiceUnavailable, errorAnswer(ServiceUnavailable)]
+  [UnsupportedMediaType, errorAnswer(UnsupportedMediaType)]
 ] as const
+const unavailableAnswer = errorAnswer(ServiceUnavailable)
 
 const answerFor = (
   error: BadRequest | Unauthorized | Conflict | PayloadTooLarge | UnsupportedMediaType | ServiceUnavailable
 ) => {
+  if (error instanceof ServiceUnavailable) {
+    return { ...unavailableAnswer(error), headers: { "retry-after": retryAfterHeader(retryAfterOf(error)) } }
+  }
   for (const [Class, answer] of answers) {
     if (error instanceof Class) return (answer as (error: unknown) => Answer)(error)
   }

@@ -1,7 +1,7 @@
 // One JSON error shape for every failure the API answers: { error: { code, message, details? }, requestId }.
 // The domain's errors are translated here, per status, so the domain never speaks HTTP.
 import { HttpApiSchema, HttpServerResponse } from "@effect/platform"
-import { Effect, FiberRef, Schema } from "effect"
+import { Duration, Effect, FiberRef, Schema } from "effect"
 import type {
   ExportExpired,
   ExportNotReady,
@@ -71,10 +71,27 @@ export class ServiceUnavailable extends Schema.Class<ServiceUnavailable>("Servic
     "store_unavailable",
     "notifications_unavailable",
     "download_unavailable",
-    "not_ready"
+    "not_ready",
+    "auth_unavailable"
   ),
   HttpApiSchema.annotations({ status: 503 })
 ) {}
+
+/** How long a client should wait before it retries a 503, unless its error says otherwise. */
+export const DEFAULT_RETRY_AFTER = Duration.seconds(30)
+
+/**
+ * How long a client should wait when the identity provider's keys cannot be fetched: such outages are usually
+ * short, and the client's user is waiting on the page rather than signed out.
+ */
+export const AUTH_UNAVAILABLE_RETRY_AFTER = Duration.seconds(5)
+
+/** The `Retry-After` a 503 answers with. */
+export const retryAfterOf = (error: ServiceUnavailable): Duration.Duration =>
+  error.error.code === "auth_unavailable" ? AUTH_UNAVAILABLE_RETRY_AFTER : DEFAULT_RETRY_AFTER
+
+/** A `Retry-After` header's value: whole seconds. */
+export const retryAfterHeader = (wait: Duration.Duration): string => String(Math.ceil(Duration.toSeconds(wait)))
 
 type FieldIssue = typeof FieldIssueBody.Type
 interface ErrorProps<Code extends string> {

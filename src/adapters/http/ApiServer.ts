@@ -3,7 +3,14 @@
 import { HttpApiBuilder, HttpApiSwagger, HttpApp, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Cause, Clock, Effect, Layer, Option, Predicate } from "effect"
 import { ExportApi } from "./Api.js"
-import { currentRequestId, errorResponse } from "./ApiErrors.js"
+import {
+  currentRequestId,
+  DEFAULT_RETRY_AFTER,
+  errorResponse,
+  retryAfterHeader,
+  retryAfterOf,
+  ServiceUnavailable
+} from "./ApiErrors.js"
 import { ExportsHttp } from "./ExportsHttp.js"
 import { HealthHttp } from "./HealthHttp.js"
 import { NotificationsHttp } from "./NotificationsHttp.js"
@@ -32,7 +39,9 @@ export const finishingHeaders = (
   if (status === 401 && headers["www-authenticate"] === undefined) {
     extra["www-authenticate"] = "Bearer realm=\"async-data-export\", error=\"invalid_token\""
   }
-  if (status === 503 && headers["retry-after"] === undefined) extra["retry-after"] = "30"
+  if (status === 503 && headers["retry-after"] === undefined) {
+    extra["retry-after"] = retryAfterHeader(DEFAULT_RETRY_AFTER)
+  }
   return extra
 }
 
@@ -84,6 +93,17 @@ export const apiMiddleware = (app: HttpApp.Default): HttpApp.Default =>
           if (Predicate.isTagged(failure.value, "HttpApiDecodeError")) {
             return Effect.succeed(
               errorResponse(400, "invalid_request", "The request's path or query is not valid.", requestId)
+            )
+          }
+          // The API's encoder writes the body; the wait it asks of the client depends on the error, not the status.
+          const error: unknown = failure.value
+          if (error instanceof ServiceUnavailable) {
+            const retryAfter = retryAfterHeader(retryAfterOf(error))
+            return Effect.zipRight(
+              HttpApp.appendPreResponseHandler((_, response) =>
+                Effect.succeed(HttpServerResponse.setHeader(response, "retry-after", retryAfter))
+              ),
+              Effect.failCause(cause)
             )
           }
           return Effect.failCause(cause)

@@ -12,6 +12,26 @@ export const authorizerClaimsOf = (
 ): Readonly<Record<string, string | number | boolean | ReadonlyArray<string>>> | undefined =>
   "authorizer" in event.requestContext ? event.requestContext.authorizer?.jwt?.claims : undefined
 
+/**
+ * What the event says of where it came from: the HTTP API's id and stage, and the authorizer's claims. Typed as
+ * API Gateway sends them, but read as anyone may invoke the function with: a field may be missing or not a string.
+ */
+export const gatewayRequestOf = (
+  event: APIGatewayProxyEventV2 | APIGatewayProxyEventV2WithJWTAuthorizer
+): {
+  readonly apiId: string | undefined
+  readonly stage: string | undefined
+  readonly claims: Readonly<Record<string, unknown>> | undefined
+} => {
+  const context = event.requestContext as Partial<APIGatewayProxyEventV2["requestContext"]> | undefined
+  const text = (value: unknown) => typeof value === "string" ? value : undefined
+  return {
+    apiId: text(context?.apiId),
+    stage: text(context?.stage),
+    claims: context === undefined ? undefined : authorizerClaimsOf(event)
+  }
+}
+
 /** `/exports/` and `exports` both become `/exports`; `/` and `` become ``. */
 export const normaliseBasePath = (basePath: string): string => {
   const trimmed = basePath.trim().replace(/^\/+|\/+$/g, "")

@@ -1,34 +1,46 @@
 // The API as an AWS Lambda function behind an API Gateway HTTP API (payload format 2.0): the same HttpApi app as the
 // Node server, on the same production adapters, served as a web handler. With AUTH_TRUST_GATEWAY=true (the stack's
-// setting) the caller comes from the claims API Gateway's JWT authorizer verified; otherwise the function verifies
-// the bearer token itself, as the Node server does. The layers are built on the first request and kept for the
-// container's life; building them does no network I/O.
+// setting) the caller comes from the claims API Gateway's JWT authorizer verified, from events of the API and stage
+// AUTH_GATEWAY_API_ID and AUTH_GATEWAY_STAGE name (ADR 22); otherwise the function verifies the bearer token itself,
+// as the Node server does. The layers are built on the first request and kept for the container's life; building
+// them does no network I/O.
 import { HttpApiBuilder, HttpServer } from "@effect/platform"
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda"
-import { Config, Context, Effect, Layer, Logger, LogLevel } from "effect"
-import { AuthenticationFromGateway, GatewayClaims } from "../../adapters/auth/GatewayAuthentication.js"
+import { Config, Context, Effect, Layer, Logger, LogLevel, Option } from "effect"
+import {
+  authenticationFromGateway,
+  GatewayRequestContext,
+  gatewayTrustConfig
+} from "../../adapters/auth/GatewayAuthentication.js"
 import { AuthenticationJwt } from "../../adapters/auth/JwtAuthentication.js"
 import { JwtVerifier } from "../../adapters/auth/JwtVerifier.js"
 import { ApiAppLive } from "../../adapters/http/ApiServer.js"
 import { ApiAdaptersLive } from "../aws/ApiAdapters.js"
-import { authorizerClaimsOf, requestOf, resultOf } from "./ApiGatewayHttp.js"
+import { gatewayRequestOf, requestOf, resultOf } from "./ApiGatewayHttp.js"
 import { lambdaConfigProvider } from "./SecretSettings.js"
 
 // The environment with SECRETS_ARN's settings over it, read once while the function initialises.
 const configProvider = await lambdaConfigProvider()
 
-/** AUTH_TRUST_GATEWAY (false) and API_BASE_PATH (none): a custom domain's API mapping, e.g. `exports`. */
-export const lambdaApiConfig = Config.all({
-  trustGateway: Config.boolean("AUTH_TRUST_GATEWAY").pipe(Config.withDefault(false)),
-  basePath: Config.string("API_BASE_PATH").pipe(Config.withDefault(""))
+/**
+ * API_BASE_PATH (none): a custom domain's API mapping, e.g. `exports`; and AUTH_TRUST_GATEWAY (false) with, when
+ * true, where the gateway's claims may come from: AUTH_GATEWAY_API_ID is then required, so that a function set to
+ * trust the gateway never starts trusting claims from anywhere.
+ */
+export const lambdaApiSettings = Effect.gen(function*() {
+  const basePath = yield* Config.string("API_BASE_PATH").pipe(Config.withDefault(""))
+  const trustGateway = yield* Config.boolean("AUTH_TRUST_GATEWAY").pipe(Config.withDefault(false))
+  const gateway = trustGateway ? Option.some(yield* gatewayTrustConfig) : Option.none()
+  return { basePath, gateway }
 })
 
 // Read once, while the function initialises: the settings do not change for the container's life.
-const settings = Effect.runSync(lambdaApiConfig.pipe(Effect.withConfigProvider(configProvider)))
+const settings = Effect.runSync(lambdaApiSettings.pipe(Effect.withConfigProvider(configProvider)))
 
-const authentication = settings.trustGateway
-  ? AuthenticationFromGateway
-  : AuthenticationJwt.pipe(Layer.provide(JwtVerifier.layerConfig))
+const authentication = Option.match(settings.gateway, {
+  onSome: authenticationFromGateway,
+  onNone: () => AuthenticationJwt.pipe(Layer.provide(JwtVerifier.layerConfig))
+})
 
 export const ApiLambdaLive = Layer.mergeAll(
   ApiAppLive.pipe(
@@ -45,7 +57,8 @@ export const ApiLambdaLive = Layer.mergeAll(
 const web = HttpApiBuilder.toWebHandler(ApiLambdaLive)
 
 export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
-  const claims = authorizerClaimsOf(event)
-  const context = claims === undefined ? Context.empty() : Context.make(GatewayClaims, claims)
+  const context = Option.isSome(settings.gateway)
+    ? Context.make(GatewayRequestContext, gatewayRequestOf(event))
+    : Context.empty()
   return resultOf(await web.handler(requestOf(event, settings.basePath), context))
 }

@@ -115,7 +115,8 @@ export const STATUS_OF_CODE: Readonly<Record<string, number>> = {
   store_unavailable: 503,
   notifications_unavailable: 503,
   download_unavailable: 503,
-  not_ready: 503
+  not_ready: 503,
+  auth_unavailable: 503
 }
 
 const statusOfCode = (code: string): number => {

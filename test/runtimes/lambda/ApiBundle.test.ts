@@ -16,15 +16,19 @@ const BUNDLE = join(dirname(fileURLToPath(import.meta.url)), "../../../dist/lamb
 type Handler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>
 
 /**
- * A fresh instance of the bundle on `settings` as its environment: each import URL is a module of its own, so each
- * test gets a container of its own, as a new Lambda execution environment would.
+ * A fresh instance of the bundle on `settings` as its environment, without the `unset` variables an earlier test
+ * set: each import URL is a module of its own, so each test gets a container of its own, as a new Lambda execution
+ * environment would. Fails as the function's initialisation would.
  */
-const loadBundle = (settings: Map<string, string>, instance: string) =>
-  Effect.promise(async () => {
+const tryLoadBundle = (settings: Map<string, string>, instance: string, unset: ReadonlyArray<string> = []) =>
+  Effect.tryPromise(async () => {
     for (const [name, value] of settings) process.env[name] = value
+    for (const name of unset) delete process.env[name]
     const module = (await import(`${pathToFileURL(BUNDLE).href}?${instance}`)) as { handler: Handler }
     return module.handler
   })
+
+const loadBundle = (settings: Map<string, string>, instance: string) => Effect.orDie(tryLoadBundle(settings, instance))
 
 const invoke = (handler: Handler, event: APIGatewayProxyEventV2) =>
   Effect.promise(() => handler(event)).pipe(
@@ -41,13 +45,21 @@ const exportBody = JSON.stringify({
 
 const acme = { sub: "lambda-user", merchant_id: "m-acme", email: "lambda-user@example.test" }
 
+/** The HTTP API the trusting function is set up for: LambdaEvents' default. */
+const API_ID = "abc123"
+
 describe("the API bundle in Lambda", () => {
   it.live(
     "behind the gateway's authorizer and a base path: 202, the job's status, and a message on the queue",
     () =>
       Effect.gen(function*() {
         const sqs = yield* FauxqsServer
-        const settings = yield* localSettings({ AUTH_TRUST_GATEWAY: "true", API_BASE_PATH: "exports" })
+        const settings = yield* localSettings({
+          AUTH_TRUST_GATEWAY: "true",
+          AUTH_GATEWAY_API_ID: API_ID,
+          AUTH_GATEWAY_STAGE: "$default",
+          API_BASE_PATH: "exports"
+        })
         const handler = yield* loadBundle(settings, "trusting")
 
         const accepted = yield* invoke(
@@ -83,6 +95,30 @@ describe("the API bundle in Lambda", () => {
         const unauthorised = yield* invoke(handler, httpEvent({ rawPath: "/exports/api/v1/reports/exports" }))
         expect(unauthorised.statusCode).toBe(401)
         expect(unauthorised.json).toMatchObject({ error: { code: "unauthorized" } })
+
+        // Claims in an event of another API or stage, as a direct invoker could write them, are not believed: 401,
+        // and nothing queued; the same claims from the trusted API and stage are served, as above.
+        const forged: ReadonlyArray<{ apiId: string; stage?: string; prefix: string }> = [
+          { apiId: "another-api", prefix: "" },
+          { apiId: API_ID, stage: "prod", prefix: "/prod" }
+        ]
+        for (const { prefix, ...origin } of forged) {
+          const refused = yield* invoke(
+            handler,
+            httpEvent({
+              ...origin,
+              method: "POST",
+              rawPath: `${prefix}/exports/api/v1/reports/export`,
+              headers: { "content-type": "application/json" },
+              body: exportBody,
+              claims: acme
+            })
+          )
+          expect(refused.statusCode).toBe(401)
+          expect(refused.json).toMatchObject({ error: { code: "unauthorized" } })
+          expect(refused.headers?.["www-authenticate"]).toContain("Bearer")
+        }
+        expect(yield* sqs.depth(sqs.queueUrl)).toStrictEqual({ visible: 1, inFlight: 0 })
 
         // A client's mistake is a 400 naming the field, never a 500.
         const invalid = yield* invoke(
@@ -135,6 +171,17 @@ describe("the API bundle in Lambda", () => {
         const forged = yield* post(`Bearer ${token.slice(0, -4)}AAAA`)
         expect(forged.statusCode).toBe(401)
         expect(forged.headers?.["www-authenticate"]).toContain("Bearer")
+      }).pipe(Effect.scoped, Effect.provide(localServers)),
+    { timeout: 60_000 }
+  )
+
+  it.live(
+    "refuses to start trusting the gateway without AUTH_GATEWAY_API_ID, naming it",
+    () =>
+      Effect.gen(function*() {
+        const settings = yield* localSettings({ AUTH_TRUST_GATEWAY: "true" })
+        const failure = yield* Effect.flip(tryLoadBundle(settings, "trusting-anyone", ["AUTH_GATEWAY_API_ID"]))
+        expect(String(failure.error)).toContain("AUTH_GATEWAY_API_ID")
       }).pipe(Effect.scoped, Effect.provide(localServers)),
     { timeout: 60_000 }
   )

@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import {
   apiPathOf,
   authorizerClaimsOf,
+  gatewayRequestOf,
   normaliseBasePath,
   requestOf,
   resultOf
@@ -82,5 +83,28 @@ describe("API Gateway HTTP API events", () => {
     expect(authorizerClaimsOf(httpEvent({ rawPath: "/", claims }))).toStrictEqual(claims)
     const { authorizer: _authorizer, ...context } = httpEvent({ rawPath: "/" }).requestContext
     expect(authorizerClaimsOf({ ...httpEvent({ rawPath: "/" }), requestContext: context })).toBeUndefined()
+  })
+
+  it("reads where the event says it came from, and nothing where a forged event leaves it out or mistypes it", () => {
+    type Event = Parameters<typeof gatewayRequestOf>[0]
+    const claims = { sub: "u-1", merchant_id: "m-acme" }
+    expect(gatewayRequestOf(httpEvent({ rawPath: "/", claims, apiId: "api-1", stage: "prod" }))).toStrictEqual({
+      apiId: "api-1",
+      stage: "prod",
+      claims
+    })
+    const { apiId: _apiId, authorizer: _authorizer, stage: _stage, ...context } = httpEvent({ rawPath: "/" })
+      .requestContext
+    const nameless = { ...httpEvent({ rawPath: "/" }), requestContext: context } as unknown as Event
+    expect(gatewayRequestOf(nameless)).toStrictEqual({ apiId: undefined, stage: undefined, claims: undefined })
+    const mistyped = { ...httpEvent({ rawPath: "/" }).requestContext, apiId: 42, stage: ["$default"] }
+    const event = { ...httpEvent({ rawPath: "/" }), requestContext: mistyped } as unknown as Event
+    expect(gatewayRequestOf(event)).toMatchObject({ apiId: undefined, stage: undefined })
+    const { requestContext: _context, ...bare } = httpEvent({ rawPath: "/" })
+    expect(gatewayRequestOf(bare as unknown as Event)).toStrictEqual({
+      apiId: undefined,
+      stage: undefined,
+      claims: undefined
+    })
   })
 })

@@ -11,6 +11,8 @@ export interface HttpEventOptions {
   readonly body?: string
   readonly isBase64Encoded?: boolean
   readonly stage?: string
+  /** The HTTP API's id: `abc123`, the start of the default domain name, unless told otherwise. */
+  readonly apiId?: string
   readonly domainName?: string
   readonly cookies?: Array<string>
   /** The claims of a JWT authorizer in front of the route, when it has one. */
@@ -37,7 +39,7 @@ export const httpEvent = (options: HttpEventOptions): APIGatewayProxyEventV2With
     },
     requestContext: {
       accountId: "123456789012",
-      apiId: "abc123",
+      apiId: options.apiId ?? "abc123",
       authorizer: {
         principalId: "",
         integrationLatency: 0,

@@ -110,6 +110,8 @@ const containers = Layer.scoped(
     const chdb = yield* ChdbHttpServer
     const settings = yield* localSettings({
       AUTH_TRUST_GATEWAY: "true",
+      // The HTTP API LambdaEvents' events come from.
+      AUTH_GATEWAY_API_ID: "abc123",
       REPORT_SOURCE: "clickhouse",
       CLICKHOUSE_URL: chdb.url.href,
       WORKER_CONCURRENCY: "4",
