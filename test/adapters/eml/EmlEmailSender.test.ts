@@ -95,6 +95,51 @@ describe("EmlEmailSender", () => {
       }
     })))
 
+  it.effect("a subject and parts with non-ASCII text and long lines read back exactly, in lines of at most 998", () =>
+    withSender(Effect.gen(function*() {
+      const outbox = yield* EmlEmailSender
+      const longText = [
+        `Votre export « Commandes, T1 » est prêt ✅ ${"Экспорт готов — 注文一覧 📦 ".repeat(60)}`,
+        "",
+        // Trailing spaces, a tab, a line like an mbox separator, and text shaped like MIME: all kept as they are.
+        "Ligne avec des espaces à la fin   ",
+        "\tindentée",
+        "From the team",
+        "--boundary-like line",
+        "=?UTF-8?B?SGk=?= is not decoded in a body",
+        `${"https://example.com/exports/".repeat(40)}é`,
+        ""
+      ].join("\n")
+      const longLink = "https://example.com/x".repeat(60)
+      // Line breaks as Messages.ts writes them (LF): the file has CRLF, and a reader gives LF back.
+      const messages: ReadonlyArray<Pick<EmailMessage, "subject" | "text" | "html">> = [
+        {
+          subject: `Votre export « ${"Commandes, lignes de facture ".repeat(30)}» est prêt ✅ 📦`,
+          text: longText,
+          html: `<p>${"Votre export est prêt, ".repeat(80)}</p>\n<p><a href="${longLink}">Télécharger</a></p>`
+        },
+        {
+          // One ASCII word longer than a line: it cannot be folded as it is.
+          subject: `Export-${"x".repeat(1200)}`,
+          text: `${"y".repeat(2000)}\n${"z".repeat(2000)}`,
+          html: `<p>${"a".repeat(3000)}</p>`
+        }
+      ]
+      for (const sent of messages) {
+        const eml = yield* sendAndRead({ ...messageTo("erin@example.com", sent.subject), ...sent })
+        expect(eml.replace(/\r\n/g, "")).not.toMatch(/[\r\n]/)
+        expect(Math.max(...eml.split("\r\n").map((line) => line.length))).toBeLessThanOrEqual(998)
+
+        const mail = yield* readEml(eml)
+        expect(mail.subject).toBe(sent.subject)
+        expect(mail.text).toBe(sent.text)
+        expect(mail.html).toBe(sent.html)
+        // The development page reads the subject back too.
+        const [entry] = yield* outbox.listOutbox(1)
+        expect(entry?.subject).toBe(sent.subject)
+      }
+    })))
+
   it.effect("lists the outbox newest first, with the clock's dates, in sending order within one instant", () =>
     withSender(Effect.gen(function*() {
       const sender = yield* EmailSender
