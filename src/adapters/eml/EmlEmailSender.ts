@@ -4,8 +4,12 @@ import { FileSystem } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
 import { Clock, Context, DateTime, Effect, Layer, Option, Redacted, Ref, Schema } from "effect"
 import type { Config, ConfigError } from "effect"
+import libmime from "libmime"
 import { randomBytes } from "node:crypto"
 import * as NodePath from "node:path"
+import addressparser from "nodemailer/lib/addressparser"
+import MailComposer from "nodemailer/lib/mail-composer"
+import { encodeWord } from "nodemailer/lib/mime-funcs"
 import type { EmailMessage } from "../../application/ports/EmailSender.js"
 import { EmailSender } from "../../application/ports/EmailSender.js"
 import { NotificationFailed } from "../../domain/Errors.js"
@@ -52,12 +56,11 @@ export interface EmlEmailSenderService {
 const MESSAGE_FILE = /^[0-9]{8}T[0-9]{9}Z-[0-9]{9}-[0-9a-f]{8}\.eml$/
 const DEFAULT_LIST_LIMIT = 100
 const CRLF = "\r\n"
-// RFC 2047: an encoded-word is at most 75 characters; "=?UTF-8?B?" and "?=" leave 63, so 60 base64 characters,
-// which carry 45 bytes.
-const ENCODED_WORD_BYTES = 45
-// RFC 5322 allows 998 characters a line; a longer plain subject is sent as encoded-words, which fold.
-const PLAIN_SUBJECT_MAX = 900
-const BASE64_LINE = 76
+const JOB_ID_HEADER = "X-Export-Job-Id"
+// The length of the text of one encoded-word that nodemailer itself uses for headers.
+const ENCODED_WORD_TEXT = 52
+// RFC 5322 allows 998 characters a line, and a header folds only at whitespace.
+const LONGEST_PLAIN_WORD = 900
 // The messages carry full addresses and download links: only this user may list or read them. A directory made
 // by an older version is set again; a file gets its mode when it is created (a umask can narrow it, never widen it).
 const PRIVATE_DIRECTORY = 0o700
@@ -66,133 +69,79 @@ const PRIVATE_FILE = 0o600
 const setupFailed = (detail: string) => new EmlEmailSenderSetupFailed({ detail })
 
 const ADDRESS = /^[^\s<>@",;]+@[^\s<>@",;]+$/
-const NAMED_ADDRESS = /^(.*?)\s*<([^\s<>]+)>$/
 
-const isPrintableAscii = (text: string): boolean => /^[\x20-\x7e]*$/.test(text)
-
-/** Text for an unstructured header (Subject, a display name): plain when safe, else UTF-8 encoded-words. */
-const encodeHeaderText = (text: string): string => {
-  // An ASCII text that looks like an encoded-word would be decoded by mail readers: encode it too.
-  if (isPrintableAscii(text) && text.length <= PLAIN_SUBJECT_MAX && !text.includes("=?")) return text
-  const words: Array<string> = []
-  let current = ""
-  for (const character of text) {
-    // Whole characters only: an encoded-word must never end inside a UTF-8 sequence.
-    if (current !== "" && Buffer.byteLength(current + character, "utf8") > ENCODED_WORD_BYTES) {
-      words.push(current)
-      current = ""
-    }
-    current += character
-  }
-  words.push(current)
-  return words.map((word) => `=?UTF-8?B?${Buffer.from(word, "utf8").toString("base64")}?=`).join(`${CRLF} `)
+interface Mailbox {
+  readonly name: string
+  readonly address: string
 }
 
-/** The inverse of `encodeHeaderText`: unfolds, then decodes the B encoded-words it writes. */
-const decodeHeaderText = (value: string): string =>
-  value
-    .replace(/\r\n[ \t]/g, " ")
-    // Whitespace between two encoded-words is folding, not text (RFC 2047, section 6.2).
-    .replace(/(=\?[^?]+\?[Bb]\?[^?]*\?=)\s+(?==\?)/g, "$1")
-    .replace(/=\?[^?]+\?[Bb]\?([^?]*)\?=/g, (_, encoded: string) => Buffer.from(encoded, "base64").toString("utf8"))
-
-const fromHeaderOf = (
-  from: string
-): Effect.Effect<{ readonly header: string; readonly domain: string }, EmlEmailSenderSetupFailed> => {
-  const trimmed = from.trim()
-  const named = NAMED_ADDRESS.exec(trimmed)
-  const address = named === null ? trimmed : named[2]!
-  const name = named === null ? "" : named[1]!.replace(/^"(.*)"$/, "$1")
-  if (!ADDRESS.test(address) || /[\r\n]/.test(name)) {
+/** The From setting as one mailbox: a list, a group, a line break or anything but an address fails the start-up. */
+const senderOf = (from: string): Effect.Effect<Mailbox, EmlEmailSenderSetupFailed> => {
+  const parsed = /[\r\n]/.test(from) ? [] : addressparser(from)
+  const [mailbox] = parsed
+  if (parsed.length !== 1 || mailbox?.address === undefined || !ADDRESS.test(mailbox.address)) {
     return Effect.fail(setupFailed(`the From address is not an address: ${from}`))
   }
-  const displayName = name === ""
-    ? ""
-    : isPrintableAscii(name)
-    ? `"${name.replace(/["\\]/g, "\\$&")}" `
-    : `${encodeHeaderText(name)} `
-  return Effect.succeed({ header: `${displayName}<${address}>`, domain: address.slice(address.lastIndexOf("@") + 1) })
+  return Effect.succeed({ name: mailbox.name, address: mailbox.address })
 }
 
-/** A body part in canonical form (CRLF line breaks), as base64 lines: exact for any text, any line length. */
-const base64Lines = (text: string): string => {
-  const encoded = Buffer.from(text.replace(/\r?\n/g, CRLF), "utf8").toString("base64")
-  const lines: Array<string> = []
-  for (let i = 0; i < encoded.length; i += BASE64_LINE) lines.push(encoded.slice(i, i + BASE64_LINE))
-  return lines.join(CRLF)
-}
+// nodemailer changes some subjects before writing them: a line break becomes a space, text shaped like an
+// encoded-word ("=?UTF-8?B?...?=") is taken as already encoded (and a mail reader would decode it), and a word longer
+// than a line is written unfolded. Such a subject is given to it already encoded, by its own encoder, so that every
+// subject reads back exactly as it was sent.
+const NOT_WRITTEN_AS_IS = new RegExp(`=\\?|[\\r\\n]|\\S{${LONGEST_PLAIN_WORD},}`)
 
-/** RFC 5322 date-time: "Mon, 06 May 2024 07:08:09 +0000". */
-const rfc5322Date = (millis: number): string => new Date(millis).toUTCString().replace(/GMT$/, "+0000")
+const subjectField = (subject: string): string =>
+  NOT_WRITTEN_AS_IS.test(subject) ? encodeWord(subject, "B", ENCODED_WORD_TEXT) : subject
+
+// nodemailer spells a field name that ends in "-id" "-ID"; the job's field keeps the spelling it has always had.
+const keepJobIdSpelling = (key: string): string =>
+  key.toLowerCase() === JOB_ID_HEADER.toLowerCase() ? JOB_ID_HEADER : key
 
 const fileStamp = (millis: number): string => new Date(millis).toISOString().replace(/[-:.]/g, "")
 
-interface Rendered {
-  readonly from: string
+interface Composed {
+  readonly sender: Mailbox
   readonly to: string
-  readonly subject: string
-  readonly text: string
-  readonly html: string
-  readonly jobId: string
-  readonly date: string
+  readonly message: EmailMessage
+  readonly date: Date
   readonly messageId: string
-  readonly boundary: string
 }
 
-const render = (message: Rendered): string =>
-  [
-    `From: ${message.from}`,
-    `To: ${message.to}`,
-    `Subject: ${encodeHeaderText(message.subject)}`,
-    `Date: ${message.date}`,
-    `Message-ID: ${message.messageId}`,
-    "MIME-Version: 1.0",
-    `X-Export-Job-Id: ${message.jobId}`,
-    `Content-Type: multipart/alternative; boundary="${message.boundary}"`,
-    "",
-    `--${message.boundary}`,
-    "Content-Type: text/plain; charset=UTF-8",
-    "Content-Transfer-Encoding: base64",
-    "",
-    base64Lines(message.text),
-    `--${message.boundary}`,
-    "Content-Type: text/html; charset=UTF-8",
-    "Content-Transfer-Encoding: base64",
-    "",
-    base64Lines(message.html),
-    `--${message.boundary}--`,
-    ""
-  ].join(CRLF)
+/** The message as RFC 5322 bytes: multipart/alternative, the text part then the HTML part, CRLF line breaks. */
+const compose = ({ date, message, messageId, sender, to }: Composed): Promise<Buffer> =>
+  new MailComposer({
+    from: sender,
+    to,
+    subject: subjectField(message.subject),
+    date,
+    messageId,
+    headers: { [JOB_ID_HEADER]: message.jobId },
+    text: message.text,
+    html: message.html,
+    newline: CRLF,
+    normalizeHeaderKey: keepJobIdSpelling
+  }).compile().build()
 
-/** The header fields of a message we wrote, unfolded, by lower-case name (the first occurrence of each). */
-const headersOf = (eml: string): ReadonlyMap<string, string> => {
-  const end = eml.indexOf(CRLF + CRLF)
-  const block = (end === -1 ? eml : eml.slice(0, end)).replace(/\r\n[ \t]/g, " ")
-  const headers = new Map<string, string>()
-  for (const line of block.split(CRLF)) {
-    const colon = line.indexOf(":")
-    if (colon <= 0) continue
-    const name = line.slice(0, colon).trim().toLowerCase()
-    if (!headers.has(name)) headers.set(name, line.slice(colon + 1).trim())
-  }
-  return headers
-}
-
+/** What the development page shows of a message we wrote, read from its header block; none if a field is missing. */
 const entryOf = (file: string, eml: string): Option.Option<OutboxEntry> => {
-  const headers = headersOf(eml)
-  const to = headers.get("to")
-  const subject = headers.get("subject")
-  const jobId = headers.get("x-export-job-id")
-  const date = Option.flatMap(Option.fromNullable(headers.get("date")), (value) => DateTime.make(value))
-  if (to === undefined || subject === undefined || jobId === undefined || Option.isNone(date)) return Option.none()
-  return Option.some({ file, to, subject: decodeHeaderText(subject), date: DateTime.toUtc(date.value), jobId })
+  const end = eml.indexOf(CRLF + CRLF)
+  const headers = libmime.decodeHeaders(end === -1 ? eml : eml.slice(0, end))
+  const first = (name: string): string | undefined => headers[name]?.[0]
+  const to = addressparser(first("to"), { flatten: true })[0]?.address
+  const subject = first("subject")
+  const jobId = first("x-export-job-id")
+  const date = Option.flatMap(Option.fromNullable(first("date")), (value) => DateTime.make(value))
+  if (!to || subject === undefined || jobId === undefined || Option.isNone(date)) return Option.none()
+  return Option.some({ file, to, subject: libmime.decodeWords(subject), date: DateTime.toUtc(date.value), jobId })
 }
 
 export const make = (options: EmlEmailSenderOptions) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const outbox = NodePath.resolve(options.outbox)
-    const from = yield* fromHeaderOf(options.from)
+    const sender = yield* senderOf(options.from)
+    const domain = sender.address.slice(sender.address.lastIndexOf("@") + 1)
     yield* fs.makeDirectory(outbox, { recursive: true, mode: PRIVATE_DIRECTORY }).pipe(
       Effect.zipRight(fs.chmod(outbox, PRIVATE_DIRECTORY)),
       Effect.mapError((error) => setupFailed(`cannot create ${outbox}: ${error.message}`))
@@ -208,22 +157,22 @@ export const make = (options: EmlEmailSenderOptions) =>
       const number = yield* Ref.getAndUpdate(sequence, (n) => (n + 1) % 1_000_000_000)
       const unique = randomBytes(4).toString("hex")
       const file = `${fileStamp(now)}-${String(number).padStart(9, "0")}-${unique}.eml`
-      const eml = render({
-        from: from.header,
-        to,
-        subject: message.subject,
-        text: message.text,
-        html: message.html,
-        jobId: message.jobId,
-        date: rfc5322Date(now),
-        messageId: `<${fileStamp(now)}.${number}.${unique}@${from.domain}>`,
-        // "=_" never occurs in base64, so no body line can be taken for the boundary.
-        boundary: `=_export_${randomBytes(12).toString("hex")}`
+      const eml = yield* Effect.tryPromise({
+        try: () =>
+          compose({
+            sender,
+            to,
+            message,
+            date: new Date(now),
+            messageId: `<${fileStamp(now)}.${number}.${unique}@${domain}>`
+          }),
+        catch: (cause) =>
+          refused(`could not compose the message: ${cause instanceof Error ? cause.message : String(cause)}`)
       })
       // Written beside its final name and renamed into place, so the page never lists half a message. The dot
       // keeps the temporary file out of listings.
       const temporary = NodePath.join(outbox, `.${file}.tmp`)
-      yield* fs.writeFileString(temporary, eml, { flag: "wx", mode: PRIVATE_FILE }).pipe(
+      yield* fs.writeFile(temporary, eml, { flag: "wx", mode: PRIVATE_FILE }).pipe(
         Effect.zipRight(fs.rename(temporary, NodePath.join(outbox, file))),
         Effect.onError(() => fs.remove(temporary, { force: true }).pipe(Effect.ignore)),
         Effect.mapError((error) => refused(`could not write to the outbox: ${error.message}`))

@@ -1,7 +1,8 @@
-// The .eml files as a mail client reads them: MIME structure, encoded subjects, the job header, the Effect clock's
-// date; and the outbox as the development page lists it.
+// The .eml files as a mail client reads them (mailparser here): MIME structure, encoded subjects, the job header,
+// the Effect clock's date; and the outbox as the development page lists it.
 import { describe, expect, it } from "@effect/vitest"
 import { DateTime, Duration, Effect, Layer, Logger, Redacted, TestClock } from "effect"
+import type { StructuredHeader } from "mailparser"
 import { chmodSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs"
 import * as NodePath from "node:path"
 import { EmlEmailSender } from "../../../src/adapters/eml/EmlEmailSender.js"
@@ -11,8 +12,7 @@ import { EmailAddress } from "../../../src/domain/Identifiers.js"
 import { jobIdAt, uniqueSuffix } from "../../contracts/ContractSupport.js"
 import { allPrivate, modesUnder } from "../../support/FileModes.js"
 import { makeLogCollector } from "../../support/LogCollector.js"
-import { decodeEncodedWords, parameterOf, parseEml, partOf, withLf } from "./EmlParser.js"
-import { emlEmailSenderInTempDir, FROM, temporaryDirectory } from "./EmlSupport.js"
+import { addressesOf, emlEmailSenderInTempDir, FROM, readEml, temporaryDirectory } from "./EmlSupport.js"
 
 const START = Date.parse("2024-05-06T07:08:09.010Z")
 
@@ -48,24 +48,28 @@ describe("EmlEmailSender", () => {
       expect(text.replace(/\r\n/g, "")).not.toMatch(/[\r\n]/)
       expect(Math.max(...text.split("\r\n").map((line) => line.length))).toBeLessThanOrEqual(998)
 
-      const eml = parseEml(text)
-      expect(eml.headers.get("from")).toBe("\"Exports\" <exports@example.test>")
-      expect(eml.headers.get("to")).toBe(recipient)
-      expect(eml.headers.get("subject")).toBe("Your export is ready")
-      expect(eml.headers.get("date")).toBe("Mon, 06 May 2024 07:08:09 +0000")
-      expect(eml.headers.get("message-id")).toMatch(/^<[^<>@\s]+@example\.test>$/)
-      expect(eml.headers.get("mime-version")).toBe("1.0")
-      expect(eml.headers.get("x-export-job-id")).toBe(message.jobId)
-      const contentType = eml.headers.get("content-type") ?? ""
-      expect(contentType).toMatch(/^multipart\/alternative;/)
-      expect(parameterOf(contentType, "boundary")).toBeDefined()
+      const mail = yield* readEml(text)
+      expect(addressesOf(mail.from)).toEqual([{ name: "Exports", address: "exports@example.test" }])
+      expect(addressesOf(mail.to)).toEqual([{ name: "", address: recipient }])
+      expect(mail.subject).toBe("Your export is ready")
+      // The Effect clock's time, to the second (an RFC 5322 date has no milliseconds).
+      expect(mail.date?.toISOString()).toBe("2024-05-06T07:08:09.000Z")
+      expect(mail.messageId).toMatch(/^<[^<>@\s]+@example\.test>$/)
+      expect(mail.headers.get("mime-version")).toBe("1.0")
+      expect(mail.headers.get("x-export-job-id")).toBe(message.jobId)
+      // mailparser gives a Content-Type as its value and parameters.
+      const contentType = mail.headers.get("content-type") as StructuredHeader | undefined
+      expect(contentType?.value).toBe("multipart/alternative")
+      expect(contentType?.params["boundary"]).toMatch(/^\S+$/)
 
-      expect(eml.parts.map((part) => part.headers.get("content-type"))).toEqual([
-        "text/plain; charset=UTF-8",
-        "text/html; charset=UTF-8"
-      ])
-      expect(withLf(partOf(eml, "text/plain")!.body)).toBe(message.text)
-      expect(withLf(partOf(eml, "text/html")!.body)).toBe(message.html)
+      // Both parts, as written, and nothing else; the HTML part last, as the one readers prefer.
+      expect(mail.text).toBe(message.text)
+      expect(mail.html).toBe(message.html)
+      expect(mail.attachments).toEqual([])
+      const plainAt = text.search(/^Content-Type: text\/plain; charset="?utf-8"?\r$/im)
+      const htmlAt = text.search(/^Content-Type: text\/html; charset="?utf-8"?\r$/im)
+      expect(plainAt).toBeGreaterThan(0)
+      expect(htmlAt).toBeGreaterThan(plainAt)
     })))
 
   it.effect("a subject that is not ASCII is encoded per RFC 2047 and decodes back", () =>
@@ -79,12 +83,60 @@ describe("EmlEmailSender", () => {
         "Line\r\nBcc: someone@example.com"
       ]
       for (const subject of subjects) {
-        const text = yield* sendAndRead(messageTo("bob@example.com", subject))
-        const raw = parseEml(text).headers.get("subject") ?? ""
-        expect(raw).toMatch(/^=\?UTF-8\?B\?/)
-        for (const word of raw.split(" ")) expect(word.length).toBeLessThanOrEqual(75)
-        expect(decodeEncodedWords(raw)).toBe(subject)
-        expect(parseEml(text).headers.has("bcc")).toBe(false)
+        const mail = yield* readEml(yield* sendAndRead(messageTo("bob@example.com", subject)))
+        const raw = mail.headerLines.find((header) => header.key === "subject")?.line ?? ""
+        // Only printable ASCII in the file, the text carried by encoded-words of at most 75 characters.
+        expect(raw).toMatch(/^Subject: [\x20-\x7e]*(\r\n[ \t][\x20-\x7e]*)*$/)
+        const words = raw.match(/=\?[^?\s]+\?[BQ]\?[^?\s]*\?=/gi) ?? []
+        expect(words.length).toBeGreaterThan(0)
+        for (const word of words) expect(word.length).toBeLessThanOrEqual(75)
+        expect(mail.subject).toBe(subject)
+        expect(mail.headers.has("bcc")).toBe(false)
+      }
+    })))
+
+  it.effect("a subject and parts with non-ASCII text and long lines read back exactly, in lines of at most 998", () =>
+    withSender(Effect.gen(function*() {
+      const outbox = yield* EmlEmailSender
+      const longText = [
+        `Votre export « Commandes, T1 » est prêt ✅ ${"Экспорт готов — 注文一覧 📦 ".repeat(60)}`,
+        "",
+        // Trailing spaces, a tab, a line like an mbox separator, and text shaped like MIME: all kept as they are.
+        "Ligne avec des espaces à la fin   ",
+        "\tindentée",
+        "From the team",
+        "--boundary-like line",
+        "=?UTF-8?B?SGk=?= is not decoded in a body",
+        `${"https://example.com/exports/".repeat(40)}é`,
+        ""
+      ].join("\n")
+      const longLink = "https://example.com/x".repeat(60)
+      // Line breaks as Messages.ts writes them (LF): the file has CRLF, and a reader gives LF back.
+      const messages: ReadonlyArray<Pick<EmailMessage, "subject" | "text" | "html">> = [
+        {
+          subject: `Votre export « ${"Commandes, lignes de facture ".repeat(30)}» est prêt ✅ 📦`,
+          text: longText,
+          html: `<p>${"Votre export est prêt, ".repeat(80)}</p>\n<p><a href="${longLink}">Télécharger</a></p>`
+        },
+        {
+          // One ASCII word longer than a line: it cannot be folded as it is.
+          subject: `Export-${"x".repeat(1200)}`,
+          text: `${"y".repeat(2000)}\n${"z".repeat(2000)}`,
+          html: `<p>${"a".repeat(3000)}</p>`
+        }
+      ]
+      for (const sent of messages) {
+        const eml = yield* sendAndRead({ ...messageTo("erin@example.com", sent.subject), ...sent })
+        expect(eml.replace(/\r\n/g, "")).not.toMatch(/[\r\n]/)
+        expect(Math.max(...eml.split("\r\n").map((line) => line.length))).toBeLessThanOrEqual(998)
+
+        const mail = yield* readEml(eml)
+        expect(mail.subject).toBe(sent.subject)
+        expect(mail.text).toBe(sent.text)
+        expect(mail.html).toBe(sent.html)
+        // The development page reads the subject back too.
+        const [entry] = yield* outbox.listOutbox(1)
+        expect(entry?.subject).toBe(sent.subject)
       }
     })))
 
