@@ -324,10 +324,10 @@ describe("S3FileStore settings", () => {
       Effect.withConfigProvider(S3FileStore.S3FileStoreConfig, ConfigProvider.fromMap(new Map(Object.entries(env))))
     )
 
-  it.effect("has defaults for everything but the bucket", () =>
+  it.effect("has defaults for everything but the bucket and, for AWS S3 itself, the region", () =>
     Effect.gen(function*() {
-      const settings = Either.getOrThrow(yield* read({ S3_BUCKET: "exports" }))
-      expect(settings.region).toBe("auto")
+      const settings = Either.getOrThrow(yield* read({ S3_BUCKET: "exports", AWS_REGION: "eu-west-1" }))
+      expect(settings.region).toBe("eu-west-1")
       expect(Option.isNone(settings.endpoint)).toBe(true)
       expect(settings.forcePathStyle).toBe(false)
       expect(Option.isNone(settings.credentials)).toBe(true)
