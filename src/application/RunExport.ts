@@ -88,10 +88,9 @@ const writeFile = (job: RunningJob) =>
     const tally = { rows: 0, bytes: 0 }
     const digest = createHash("sha256")
 
-    // The deadline races the whole attempt, not each pull of the rows: `Stream.interruptWhen` forked and raced a
-    // fiber for every piece, and with the garbage it left that was a third of the worker's CPU (ADR 21). It holds
-    // only while rows are still coming; once the source's stream has ended, the upload's last parts are not the
-    // query's time.
+    // The deadline races the whole attempt, not each pull of the rows (ADR 21), and holds only while rows are still
+    // coming: once the source's stream has ended, the upload's last parts are not the query's time (each has a limit
+    // of its own in the file store, ADR 4).
     let queryEnded = false
     const queryDeadline = Effect.sleep(settings.queryTimeout).pipe(
       Effect.zipRight(Effect.suspend(() =>

@@ -24,10 +24,8 @@ export interface QueryOptions {
 const QUERY_ID = /^[A-Za-z0-9_-]{1,128}$/
 
 /**
- * How much of the body is read at a time. The socket delivers a few KiB at a time; read as it comes, each bit would
- * cost a pass through the stream's machinery (measured: ~15% of the export's CPU). Reading 256 KiB (~1,800 rows of
- * the orders report) at a time makes that negligible, and memory still holds one such piece and its rows. The last
- * piece of a body is whatever remains.
+ * How much of the body is read at a time: pieces of this size keep the stream machinery's cost per row small (ADR 17,
+ * docs/performance.md), and memory holds one piece and its rows. The last piece of a body is whatever remains.
  */
 export const READ_SIZE = 256 * 1024
 
