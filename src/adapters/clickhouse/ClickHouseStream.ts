@@ -24,8 +24,9 @@ export interface QueryOptions {
 const QUERY_ID = /^[A-Za-z0-9_-]{1,128}$/
 
 /**
- * How much of the body is read at a time: pieces of this size keep the stream machinery's cost per row small (ADR 17,
- * docs/performance.md), and memory holds one piece and its rows. The last piece of a body is whatever remains.
+ * How much of the body is read at a time: pieces of this size keep the stream machinery's cost per row small
+ * (measured in docs/performance/log/2026-11-28-1936-export-first-figures.md), and memory holds one piece and its rows.
+ * The last piece of a body is whatever remains.
  */
 export const READ_SIZE = 256 * 1024
 
