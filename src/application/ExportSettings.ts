@@ -1,6 +1,7 @@
 // The knobs of the export flow, read from configuration once at start-up. A malformed value fails start-up
 // with the setting's name, never a job later.
 import { Config, Context, Duration, Layer } from "effect"
+import { MAX_LINK_TTL } from "./ports/FileStore.js"
 
 export interface ExportSettingsShape {
   /** How long the download link in the email stays valid. */
@@ -15,8 +16,6 @@ export interface ExportSettingsShape {
   readonly appBaseUrl: string
 }
 
-const MAX_LINK_TTL = Duration.days(7)
-
 export class ExportSettings extends Context.Tag("exports/ExportSettings")<ExportSettings, ExportSettingsShape>() {
   static readonly defaults: ExportSettingsShape = {
     linkTtl: Duration.hours(24),
@@ -30,7 +29,8 @@ export class ExportSettings extends Context.Tag("exports/ExportSettings")<Export
     linkTtl: Config.duration("EXPORT_LINK_TTL").pipe(
       Config.withDefault(ExportSettings.defaults.linkTtl),
       Config.validate({
-        message: "must be a positive duration of at most 7 days (S3 presigned links cannot last longer)",
+        message: `must be a positive duration of at most ${Duration.toDays(MAX_LINK_TTL)} days (signed links cannot ` +
+          "last longer)",
         validation: (ttl) => Duration.greaterThan(ttl, Duration.zero) && Duration.lessThanOrEqualTo(ttl, MAX_LINK_TTL)
       })
     ),

@@ -1,6 +1,6 @@
 // One queue delivery in, one verdict out: the part of every worker runtime (in-process, SQS poller, Lambda)
 // that is not about its queue. Runtimes only turn the verdict into their queue's acknowledgement.
-import { Cause, Effect, ParseResult, Schema, SchemaAST } from "effect"
+import { Cause, Config, Effect, ParseResult, Schema, SchemaAST } from "effect"
 import { ReportRequest } from "../domain/Reports.js"
 import { ExportMessage } from "./ports/JobQueue.js"
 import { runExport, unknownDelivery } from "./RunExport.js"
@@ -13,6 +13,16 @@ export type DeliveryVerdict =
   | { readonly _tag: "Retry"; readonly reason: string }
   /** Can never be handled (not an export message): send it to the dead-letter queue. */
   | { readonly _tag: "Reject"; readonly reason: string }
+
+/**
+ * WORKER_CONCURRENCY: the exports one worker runs at once, 1 to 16, 2 unless set (the stack sets its SQS batch size).
+ * Every worker runtime reads it here.
+ */
+export const workerConcurrencyConfig: Config.Config<number> = Config.integer("WORKER_CONCURRENCY").pipe(
+  // Validated before the default, or the failure would lose the variable's name.
+  Config.validate({ message: "must be an integer from 1 to 16", validation: (n) => n >= 1 && n <= 16 }),
+  Config.withDefault(2)
+)
 
 const decodeMessage = Schema.decodeUnknown(Schema.parseJson(ExportMessage))
 

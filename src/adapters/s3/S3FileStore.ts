@@ -33,7 +33,7 @@ import {
   Stream
 } from "effect"
 import type { FileMetadata, SignedLink } from "../../application/ports/FileStore.js"
-import { FileStore } from "../../application/ports/FileStore.js"
+import { FileStore, MAX_LINK_TTL } from "../../application/ports/FileStore.js"
 import { LinkSigningFailed, UploadFailed } from "../../domain/Errors.js"
 import type { ObjectKey } from "../../domain/ExportJob.js"
 import { AWS_REGION } from "../aws/AwsRegion.js"
@@ -74,8 +74,16 @@ const MAX_PART_SIZE = 5 * 1024 * 1024 * 1024
 export const DEFAULT_PART_SIZE = 8 * 1024 * 1024
 export const DEFAULT_UPLOAD_CONCURRENCY = 4
 const MAX_UPLOAD_CONCURRENCY = 64
-/** SigV4 presigned URLs live at most 7 days. */
-export const MAX_LINK_TTL = Duration.days(7)
+
+/** S3's bounds on a part (the last excepted), checked where settings are read and where a store is made. */
+const PART_SIZE_RULE = {
+  message: `must be a whole number of bytes from ${MIN_PART_SIZE} (5 MiB) to ${MAX_PART_SIZE} (5 GiB)`,
+  validation: (size: number) => Number.isInteger(size) && size >= MIN_PART_SIZE && size <= MAX_PART_SIZE
+}
+const UPLOAD_CONCURRENCY_RULE = {
+  message: `must be a whole number from 1 to ${MAX_UPLOAD_CONCURRENCY}`,
+  validation: (n: number) => Number.isInteger(n) && n >= 1 && n <= MAX_UPLOAD_CONCURRENCY
+}
 
 /**
  * S3_CALL_TIMEOUT's default. Three of the SDK's attempts, each ended by SOCKET_IDLE_TIMEOUT_MILLIS when the
@@ -188,13 +196,10 @@ const settled = <A, E>(call: Effect.Effect<A, E>) =>
 const validate = (settings: S3FileStoreSettings): Effect.Effect<S3FileStoreSettings, S3FileStoreSetupFailed> => {
   const problems = [
     settings.bucket === "" ? "the bucket name is empty" : undefined,
-    !Number.isInteger(settings.partSize) || settings.partSize < MIN_PART_SIZE || settings.partSize > MAX_PART_SIZE
-      ? `the part size must be a whole number of bytes from ${MIN_PART_SIZE} to ${MAX_PART_SIZE}`
-      : undefined,
-    !Number.isInteger(settings.uploadConcurrency) || settings.uploadConcurrency < 1 ||
-      settings.uploadConcurrency > MAX_UPLOAD_CONCURRENCY
-      ? `the upload concurrency must be a whole number from 1 to ${MAX_UPLOAD_CONCURRENCY}`
-      : undefined,
+    PART_SIZE_RULE.validation(settings.partSize) ? undefined : `the part size ${PART_SIZE_RULE.message}`,
+    UPLOAD_CONCURRENCY_RULE.validation(settings.uploadConcurrency)
+      ? undefined
+      : `the upload concurrency ${UPLOAD_CONCURRENCY_RULE.message}`,
     isPositive(settings.callTimeout) ? undefined : "the call timeout must be finite and positive",
     isPositive(settings.quickCallTimeout) ? undefined : "the quick call timeout must be finite and positive"
   ].filter((problem) => problem !== undefined)
@@ -369,7 +374,7 @@ export const make = (settings: S3FileStoreSettings) =>
         }
         // Refused rather than capped: a shorter link than the expiry we announce would break the promise to the user.
         if (Duration.greaterThan(ttl, MAX_LINK_TTL)) {
-          return yield* refuse("ttl exceeds the 7 days a presigned URL lives")
+          return yield* refuse(`ttl exceeds the ${Duration.toDays(MAX_LINK_TTL)} days a presigned URL lives`)
         }
         yield* within(
           Effect.tryPromise({
@@ -441,17 +446,11 @@ export const S3FileStoreConfig: Config.Config<S3FileStoreSettings> = Config.all(
   ),
   partSize: Config.integer("S3_PART_SIZE").pipe(
     Config.withDefault(DEFAULT_PART_SIZE),
-    Config.validate({
-      message: `S3_PART_SIZE must be from ${MIN_PART_SIZE} (5 MiB) to ${MAX_PART_SIZE} (5 GiB) bytes`,
-      validation: (size) => size >= MIN_PART_SIZE && size <= MAX_PART_SIZE
-    })
+    Config.validate({ ...PART_SIZE_RULE, message: `S3_PART_SIZE ${PART_SIZE_RULE.message}` })
   ),
   uploadConcurrency: Config.integer("S3_UPLOAD_CONCURRENCY").pipe(
     Config.withDefault(DEFAULT_UPLOAD_CONCURRENCY),
-    Config.validate({
-      message: `S3_UPLOAD_CONCURRENCY must be from 1 to ${MAX_UPLOAD_CONCURRENCY}`,
-      validation: (n) => n >= 1 && n <= MAX_UPLOAD_CONCURRENCY
-    })
+    Config.validate({ ...UPLOAD_CONCURRENCY_RULE, message: `S3_UPLOAD_CONCURRENCY ${UPLOAD_CONCURRENCY_RULE.message}` })
   ),
   callTimeout: Config.duration("S3_CALL_TIMEOUT").pipe(
     Config.withDefault(DEFAULT_CALL_TIMEOUT),

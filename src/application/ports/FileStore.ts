@@ -1,7 +1,13 @@
-import type { DateTime, Duration, Effect, Stream } from "effect"
-import { Context } from "effect"
+import type { DateTime, Effect, Stream } from "effect"
+import { Context, Duration } from "effect"
 import type { LinkSigningFailed, UploadFailed } from "../../domain/Errors.js"
 import type { ObjectKey } from "../../domain/ExportJob.js"
+
+/**
+ * The longest a signed download link may live: SigV4 presigned URLs, which S3 and R2 sign, cannot last longer, and
+ * every store keeps the same limit so that a setting valid on one is valid on all.
+ */
+export const MAX_LINK_TTL = Duration.days(7)
 
 export interface FileMetadata {
   readonly contentType: string

@@ -5,7 +5,7 @@
 // kept for the container's life; building them does no network I/O.
 import type { Context as LambdaContext, SQSBatchResponse, SQSEvent } from "aws-lambda"
 import { Clock, Config, Duration, Effect, Layer, Logger, LogLevel, ManagedRuntime } from "effect"
-import { handleDelivery } from "../../application/ExportWorker.js"
+import { handleDelivery, workerConcurrencyConfig } from "../../application/ExportWorker.js"
 import { ExportSinksLive, ReportSourceClickHouseLive } from "../aws/WorkerAdapters.js"
 import { applyWorkerHeapGrowth } from "../WorkerProcessSettings.js"
 import { lambdaConfigProvider } from "./SecretSettings.js"
@@ -17,12 +17,9 @@ applyWorkerHeapGrowth()
 // The environment with SECRETS_ARN's settings over it, read once while the function initialises.
 const configProvider = Layer.setConfigProvider(await lambdaConfigProvider())
 
-/** WORKER_CONCURRENCY records at once (4); none is started with less than LAMBDA_MIN_TIME_TO_START left (2 min). */
+/** WORKER_CONCURRENCY records at once (the stack sets its batch size); none is started with less than LAMBDA_MIN_TIME_TO_START left (2 min). */
 export const lambdaWorkerConfig = Config.all({
-  concurrency: Config.integer("WORKER_CONCURRENCY").pipe(
-    Config.validate({ message: "must be an integer from 1 to 16", validation: (n) => n >= 1 && n <= 16 }),
-    Config.withDefault(4)
-  ),
+  concurrency: workerConcurrencyConfig,
   minimumToStart: Config.duration("LAMBDA_MIN_TIME_TO_START").pipe(Config.withDefault(Duration.minutes(2))),
   answerReserve: Config.duration("LAMBDA_ANSWER_RESERVE").pipe(Config.withDefault(Duration.seconds(10)))
 })

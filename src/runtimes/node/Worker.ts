@@ -11,15 +11,12 @@ import { SesEmailSenderConfig } from "../../adapters/ses/SesEmailSender.js"
 import { SqsLive, sqsSettingsConfig } from "../../adapters/sqs/SqsClient.js"
 import { SqsConsumer } from "../../adapters/sqs/SqsConsumer.js"
 import { ExportSettings } from "../../application/ExportSettings.js"
+import { workerConcurrencyConfig } from "../../application/ExportWorker.js"
 import { ExportSinksLive, ReportSourceClickHouseLive } from "../aws/WorkerAdapters.js"
 
 /** WORKER_CONCURRENCY (2, from 1 to 16) and SHUTDOWN_GRACE (30 seconds). */
 export const consumerConfig = Config.all({
-  concurrency: Config.integer("WORKER_CONCURRENCY").pipe(
-    // Validated before the default, or the failure would lose the variable's name.
-    Config.validate({ message: "must be an integer from 1 to 16", validation: (n) => n >= 1 && n <= 16 }),
-    Config.withDefault(2)
-  ),
+  concurrency: workerConcurrencyConfig,
   shutdownGrace: Config.duration("SHUTDOWN_GRACE").pipe(Config.withDefault(Duration.seconds(30)))
 })
 

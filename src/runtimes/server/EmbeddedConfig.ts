@@ -4,6 +4,7 @@ import { Config, Data, Duration, Effect, Redacted } from "effect"
 import { randomBytes } from "node:crypto"
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
+import { workerConcurrencyConfig } from "../../application/ExportWorker.js"
 
 export interface EmbeddedConfig {
   readonly host: string
@@ -22,10 +23,7 @@ export const embeddedConfig: Config.Config<EmbeddedConfig> = Config.all({
   port: Config.port("PORT").pipe(Config.withDefault(3000)),
   dataDir: Config.string("DATA_DIR").pipe(Config.withDefault(".data"), Config.map((dir) => resolve(dir))),
   publicBaseUrl: Config.option(Config.url("PUBLIC_BASE_URL")),
-  workerConcurrency: Config.integer("WORKER_CONCURRENCY").pipe(
-    Config.withDefault(2),
-    Config.validate({ message: "must be from 1 to 16", validation: (n) => n >= 1 && n <= 16 })
-  ),
+  workerConcurrency: workerConcurrencyConfig,
   shutdownGrace: Config.duration("SHUTDOWN_GRACE").pipe(Config.withDefault(Duration.seconds(30))),
   demoRows: Config.integer("DEMO_ROWS").pipe(
     Config.withDefault(1_200_000),
