@@ -6,7 +6,7 @@
 // them does no network I/O.
 import { HttpApiBuilder, HttpServer } from "@effect/platform"
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda"
-import { Config, Context, Effect, Layer, Logger, LogLevel, Option } from "effect"
+import { Config, Context, Effect, Layer, Option } from "effect"
 import {
   authenticationFromGateway,
   GatewayRequestContext,
@@ -16,6 +16,7 @@ import { AuthenticationJwt } from "../../adapters/auth/JwtAuthentication.js"
 import { JwtVerifier } from "../../adapters/auth/JwtVerifier.js"
 import { ApiAppLive } from "../../adapters/http/ApiServer.js"
 import { ApiAdaptersLive } from "../aws/ApiAdapters.js"
+import { JsonLogLines } from "../JsonLogLines.js"
 import { gatewayRequestOf, requestOf, resultOf } from "./ApiGatewayHttp.js"
 import { lambdaConfigProvider } from "./SecretSettings.js"
 
@@ -50,8 +51,7 @@ export const ApiLambdaLive = Layer.mergeAll(
   ),
   HttpServer.layerContext,
   // JSON lines for CloudWatch, as the Node runtimes log.
-  Logger.json,
-  Logger.minimumLogLevel(LogLevel.Info)
+  JsonLogLines
 )
 
 const web = HttpApiBuilder.toWebHandler(ApiLambdaLive)

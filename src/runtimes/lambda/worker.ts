@@ -4,9 +4,10 @@
 // ReportBatchItemFailures), so SQS delivers only those again. The layers are built on the first invocation and
 // kept for the container's life; building them does no network I/O.
 import type { Context as LambdaContext, SQSBatchResponse, SQSEvent } from "aws-lambda"
-import { Clock, Config, Duration, Effect, Layer, Logger, LogLevel, ManagedRuntime } from "effect"
+import { Clock, Config, Duration, Effect, Layer, ManagedRuntime } from "effect"
 import { handleDelivery, workerConcurrencyConfig } from "../../application/ExportWorker.js"
 import { ExportSinksLive, ReportSourceClickHouseLive } from "../aws/WorkerAdapters.js"
+import { JsonLogLines } from "../JsonLogLines.js"
 import { applyWorkerHeapGrowth } from "../WorkerProcessSettings.js"
 import { lambdaConfigProvider } from "./SecretSettings.js"
 import { deadlinesFrom, handleBatch } from "./SqsBatch.js"
@@ -29,8 +30,7 @@ export const WorkerLambdaLive = Layer.mergeAll(
   // Also for the settings each invocation reads (lambdaWorkerConfig).
   configProvider,
   // JSON lines for CloudWatch, as the Node runtimes log.
-  Logger.json,
-  Logger.minimumLogLevel(LogLevel.Info)
+  JsonLogLines
 )
 
 const runtime = ManagedRuntime.make(WorkerLambdaLive)

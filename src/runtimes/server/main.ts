@@ -1,7 +1,8 @@
 // `npm start`: the service on its embedded defaults. Prints where it listens and a command to try it.
 import { NodeRuntime } from "@effect/platform-node"
-import { Console, Effect, Layer, Logger, LogLevel } from "effect"
+import { Console, Effect, Layer } from "effect"
 import { join } from "node:path"
+import { JsonLogLines } from "../JsonLogLines.js"
 import type { EmbeddedConfig } from "./EmbeddedConfig.js"
 import { embeddedConfig } from "./EmbeddedConfig.js"
 import { EmbeddedServerLive, servesDevPages } from "./EmbeddedServer.js"
@@ -42,6 +43,6 @@ const program = Effect.gen(function*() {
 })
 
 NodeRuntime.runMain(
-  program.pipe(Effect.provide(Logger.json), Logger.withMinimumLogLevel(LogLevel.Info)),
+  program.pipe(Effect.provide(JsonLogLines)),
   { disablePrettyLogger: true }
 )
