@@ -14,6 +14,7 @@ import {
   TestClock
 } from "effect"
 import { createHash } from "node:crypto"
+import { csvOfRows } from "../../src/adapters/memory/CsvOfRows.js"
 import { FaultInjection } from "../../src/adapters/memory/FaultInjection.js"
 import type { FaultName, Faults } from "../../src/adapters/memory/FaultInjection.js"
 import { MemoryFileStore } from "../../src/adapters/memory/MemoryFileStore.js"
@@ -22,7 +23,7 @@ import { MemoryEmailSender, MemoryInAppNotifier } from "../../src/adapters/memor
 import { encodeMessage, handleDelivery } from "../../src/application/ExportWorker.js"
 import { FileStore } from "../../src/application/ports/FileStore.js"
 import { JobStore } from "../../src/application/ports/JobStore.js"
-import { csvOfRows, ReportSource } from "../../src/application/ports/ReportSource.js"
+import { ReportSource } from "../../src/application/ports/ReportSource.js"
 import { messageFor, requestExport } from "../../src/application/RequestExport.js"
 import { encodeRow } from "../../src/domain/Csv.js"
 import { JobStoreUnavailable } from "../../src/domain/Errors.js"

@@ -1,7 +1,7 @@
 // The report catalogue evaluated in JavaScript over generated order lines, with the semantics of its SQL:
 // the merchant filter, local calendar days in the report's time zone, the same columns, order and formats.
 import { Duration, Effect, Layer, Option, Stream } from "effect"
-import { csvOfRows, ReportSource } from "../../application/ports/ReportSource.js"
+import { ReportSource } from "../../application/ports/ReportSource.js"
 import type { ReportQuery } from "../../application/ports/ReportSource.js"
 import { QueryFailed, QueryTimeout } from "../../domain/Errors.js"
 import type { MerchantId } from "../../domain/Identifiers.js"
@@ -14,6 +14,7 @@ import type {
   TopProductsParams
 } from "../../domain/Reports.js"
 import { epochDay } from "../../domain/Reports.js"
+import { csvOfRows } from "./CsvOfRows.js"
 import type { OrderLine } from "./DemoOrders.js"
 import { FaultInjection } from "./FaultInjection.js"
 

@@ -1,6 +1,5 @@
-import type { Duration } from "effect"
-import { Chunk, Context, Stream } from "effect"
-import { encodeRow } from "../../domain/Csv.js"
+import type { Duration, Stream } from "effect"
+import { Context } from "effect"
 import type { QueryFailed, QueryTimeout } from "../../domain/Errors.js"
 import type { ExportJobId, MerchantId } from "../../domain/Identifiers.js"
 import type { ReportRequest, ReportRow } from "../../domain/Reports.js"
@@ -31,31 +30,3 @@ export class ReportSource extends Context.Tag("exports/ReportSource")<ReportSour
   readonly rows: (query: ReportQuery) => Stream.Stream<ReportRow, QueryTimeout | QueryFailed>
   readonly csv: (query: ReportQuery) => Stream.Stream<CsvPiece, QueryTimeout | QueryFailed>
 }>() {}
-
-/** How many characters of CSV are encoded at a time (see csvOfRows). */
-const CSV_SLICE = 32 * 1024
-
-const encoder = new TextEncoder()
-
-/**
- * The CSV of a stream of rows, encoded here: for sources that hand over cells. One pass per chunk of rows; the text
- * is encoded every CSV_SLICE characters, because a longer string would go to V8's large-object space, freed only by
- * a full collection, and the heap would grow with every chunk until one.
- */
-export const csvOfRows = <E>(rows: Stream.Stream<ReportRow, E>): Stream.Stream<CsvPiece, E> =>
-  Stream.mapChunks(rows, (chunk) => {
-    const pieces: Array<CsvPiece> = []
-    let text = ""
-    let count = 0
-    for (const row of chunk) {
-      text += encodeRow(row)
-      count++
-      if (text.length >= CSV_SLICE) {
-        pieces.push({ bytes: encoder.encode(text), rows: count })
-        text = ""
-        count = 0
-      }
-    }
-    if (count > 0) pieces.push({ bytes: encoder.encode(text), rows: count })
-    return Chunk.unsafeFromArray(pieces)
-  })
