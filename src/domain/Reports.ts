@@ -321,19 +321,20 @@ LIMIT {limit:UInt32}`,
 })
 
 type AnyReportDefinition = ReportDefinition
-type Definitions = readonly [AnyReportDefinition, ...Array<AnyReportDefinition>]
+/** A catalogue's definitions: at least one. */
+export type ReportDefinitions = readonly [AnyReportDefinition, ...Array<AnyReportDefinition>]
 
 /** One request schema per report, in the catalogue's order: `_tag` names the report, `params` are its own. */
-type RequestMembers<Ds extends Definitions> = {
+type RequestMembers<Ds extends ReportDefinitions> = {
   readonly [K in keyof Ds]: Ds[K] extends AnyReportDefinition ?
     Schema.TaggedStruct<Ds[K]["reportType"], { params: Ds[K]["params"] }>
     : never
 }
 
-type ReportTypes<Ds extends Definitions> = { readonly [K in keyof Ds]: Ds[K]["reportType"] }
+type ReportTypes<Ds extends ReportDefinitions> = { readonly [K in keyof Ds]: Ds[K]["reportType"] }
 
 /** The reports of a catalogue, and what is derived from them alone. */
-export interface Catalogue<Ds extends Definitions = Definitions> {
+export interface Catalogue<Ds extends ReportDefinitions = ReportDefinitions> {
   readonly definitions: Ds
   /** A report and its validated parameters, `_tag` naming the report: what a job records and a message carries. */
   readonly ReportRequest: Schema.Union<RequestMembers<Ds>>
@@ -347,7 +348,7 @@ export interface Catalogue<Ds extends Definitions = Definitions> {
 }
 
 /** A catalogue of `definitions`, in that order; built once, where it is declared. */
-export const catalogueOf = <const Ds extends Definitions>(...definitions: Ds): Catalogue<Ds> => {
+export const catalogueOf = <const Ds extends ReportDefinitions>(...definitions: Ds): Catalogue<Ds> => {
   const byType = new Map<string, AnyReportDefinition>(
     definitions.map((definition) => [definition.reportType, definition])
   )
