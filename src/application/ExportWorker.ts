@@ -1,7 +1,8 @@
 // One queue delivery in, one verdict out: the part of every worker runtime (in-process, SQS poller, Lambda)
 // that is not about its queue. Runtimes only turn the verdict into their queue's acknowledgement.
 import { Cause, Config, Effect, ParseResult, Schema, SchemaAST } from "effect"
-import { ReportRequest } from "../domain/Reports.js"
+import { ReportCatalogue } from "../domain/Reports.js"
+import { CurrentCatalogue, perCatalogue } from "./CurrentCatalogue.js"
 import { ExportMessage } from "./ports/JobQueue.js"
 import { runExport, unknownDelivery } from "./RunExport.js"
 import type { Delivery, RunOutcome } from "./RunExport.js"
@@ -23,15 +24,23 @@ export const workerConcurrencyConfig: Config.Config<number> = Config.integer("WO
   Config.validate({ message: "must be an integer from 1 to 16", validation: (n) => n >= 1 && n <= 16 }),
   Config.withDefault(2)
 )
-
-const decodeMessage = Schema.decodeUnknown(Schema.parseJson(ExportMessage))
+/** A queue message's body read back, with the reports of `catalogue`. */
+const messageDecoderOf = perCatalogue((catalogue) => {
+  const decode = Schema.decodeUnknown(
+    Schema.parseJson(Schema.Struct({ ...ExportMessage.fields, report: catalogue.ReportRequest }))
+  )
+  // Decoded field by field, so the class is built without checking the fields a second time.
+  return (body: string) => Effect.map(decode(body), (fields) => new ExportMessage(fields, true))
+})
+// Built as the module loads rather than on the first delivery.
+messageDecoderOf(ReportCatalogue)
 
 /** `delivery` is what the queue tells of this delivery, when it tells anything (SQS's receive count). */
 export const handleDelivery = Effect.fn("Exports.handleDelivery")(function*(
   body: string,
   delivery: Delivery = unknownDelivery
 ) {
-  const decoded = yield* Effect.either(decodeMessage(body))
+  const decoded = yield* Effect.either(messageDecoderOf(yield* CurrentCatalogue)(body))
   if (decoded._tag === "Left") {
     // Where the message is wrong, not what it holds: a body may carry user and merchant ids.
     const problems = ParseResult.ArrayFormatter.formatErrorSync(decoded.left)
@@ -70,8 +79,8 @@ const encodedFieldNames = (ast: SchemaAST.AST): ReadonlyArray<string> => {
 }
 
 /** Each report's parameter names, in the order the message schema writes them. */
-const PARAM_NAMES: ReadonlyMap<unknown, ReadonlyArray<string>> = (() => {
-  const encoded = SchemaAST.encodedAST(ReportRequest.ast)
+const paramNamesOf = (catalogue: typeof ReportCatalogue): ReadonlyMap<unknown, ReadonlyArray<string>> => {
+  const encoded = SchemaAST.encodedAST(catalogue.ReportRequest.ast)
   const members = encoded._tag === "Union" ? encoded.types : [encoded]
   return new Map(members.map((member) => {
     const fields = member._tag === "TypeLiteral" ? member.propertySignatures : []
@@ -80,7 +89,7 @@ const PARAM_NAMES: ReadonlyMap<unknown, ReadonlyArray<string>> = (() => {
     if (tag?._tag !== "Literal" || params === undefined) throw new Error("a report request is { _tag, params }")
     return [tag.literal, encodedFieldNames(params)]
   }))
-})()
+}
 
 const inOrder = (values: Readonly<Record<string, unknown>>, names: ReadonlyArray<string>) => {
   const ordered: Record<string, unknown> = {}
@@ -91,18 +100,25 @@ const inOrder = (values: Readonly<Record<string, unknown>>, names: ReadonlyArray
 }
 
 /**
- * The message as its schema encodes it (`Schema.parseJson(ExportMessage)`), written directly: every field's
- * encoded form is its typed form (ids, dates, zones and literals are strings, limits numbers), so encoding is
- * ordering the keys as the schema does. A message is valid by construction (`messageFor` builds it from a typed
- * job), so its fields are not checked again on every publish; the tests check both encodings agree.
+ * The message as its schema encodes it (`Schema.parseJson(ExportMessage)`, with the reports of `catalogue`),
+ * written directly: every field's encoded form is its typed form (ids, dates, zones and literals are strings,
+ * limits numbers), so encoding is ordering the keys as the schema does. A message is valid by construction
+ * (`messageFor` builds it from a typed job), so its fields are not checked again on every publish; the tests check
+ * both encodings agree.
  */
-export const encodeMessage = (message: ExportMessage): string =>
-  JSON.stringify({
-    jobId: message.jobId,
-    userId: message.userId,
-    merchantId: message.merchantId,
-    report: {
-      _tag: message.report._tag,
-      params: inOrder(message.report.params, PARAM_NAMES.get(message.report._tag)!)
-    }
-  })
+export const messageEncoderOf = perCatalogue((catalogue) => {
+  const paramNames = paramNamesOf(catalogue)
+  return (message: ExportMessage): string =>
+    JSON.stringify({
+      jobId: message.jobId,
+      userId: message.userId,
+      merchantId: message.merchantId,
+      report: {
+        _tag: message.report._tag,
+        params: inOrder(message.report.params, paramNames.get(message.report._tag)!)
+      }
+    })
+})
+
+/** `messageEncoderOf` the real catalogue: what a queue adapter publishes. */
+export const encodeMessage = messageEncoderOf(ReportCatalogue)

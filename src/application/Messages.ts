@@ -2,7 +2,6 @@
 // technical detail stays in the logs.
 import { DateTime } from "effect"
 import type { FailedJob, SucceededJob } from "../domain/ExportJob.js"
-import { definitionOf } from "../domain/Reports.js"
 import type { EmailMessage } from "./ports/EmailSender.js"
 import type { SignedLink } from "./ports/FileStore.js"
 import { InAppNotification } from "./ports/InAppNotifier.js"
@@ -22,9 +21,10 @@ const humanBytes = (bytes: number): string => {
   return `${value.toFixed(1)} ${units[unit]}`
 }
 
-const describe = (job: SucceededJob | FailedJob): string => {
+/** The export in the user's words: `reportTitle` is its report's title in the catalogue. */
+const describe = (job: SucceededJob | FailedJob, reportTitle: string): string => {
   const { params } = job.report
-  return `${definitionOf(job.report).title} (${params.dateFrom} to ${params.dateTo})`
+  return `${reportTitle} (${params.dateFrom} to ${params.dateTo})`
 }
 
 const utc = (at: DateTime.Utc): string => `${DateTime.formatIso(at).slice(0, 16).replace("T", " ")} UTC`
@@ -41,7 +41,11 @@ export const inAppLinkFor = (job: SucceededJob | FailedJob): string =>
     ? `/api/v1/reports/exports/${job.jobId}/download`
     : `/api/v1/reports/exports/${job.jobId}`
 
-export const inAppNotificationFor = (job: SucceededJob | FailedJob, createdAt: DateTime.Utc): InAppNotification =>
+export const inAppNotificationFor = (
+  job: SucceededJob | FailedJob,
+  reportTitle: string,
+  createdAt: DateTime.Utc
+): InAppNotification =>
   new InAppNotification({
     id: notificationId(job),
     owner: job.owner,
@@ -49,46 +53,51 @@ export const inAppNotificationFor = (job: SucceededJob | FailedJob, createdAt: D
     kind: job._tag === "Succeeded" ? "export_succeeded" : "export_failed",
     title: job._tag === "Succeeded" ? "Export ready" : "Export failed",
     body: job._tag === "Succeeded"
-      ? `${describe(job)}: ${job.result.rowCount} rows, ${humanBytes(job.result.byteSize)}. ` +
+      ? `${describe(job, reportTitle)}: ${job.result.rowCount} rows, ${humanBytes(job.result.byteSize)}. ` +
         `Download it before ${utc(job.result.linkExpiresAt)}.`
-      : `${describe(job)}: ${job.failure.userMessage}`,
+      : `${describe(job, reportTitle)}: ${job.failure.userMessage}`,
     link: inAppLinkFor(job),
     createdAt
   })
 
-export const successEmailFor = (job: SucceededJob, link: SignedLink, exportPage: string): EmailMessage => {
+export const successEmailFor = (
+  job: SucceededJob,
+  reportTitle: string,
+  link: SignedLink,
+  exportPage: string
+): EmailMessage => {
   const summary = `${job.result.rowCount} rows, ${humanBytes(job.result.byteSize)}`
   const expires = utc(link.expiresAt)
   return {
     to: job.email,
     jobId: job.jobId,
-    subject: `Your export is ready: ${describe(job)}`,
+    subject: `Your export is ready: ${describe(job, reportTitle)}`,
     text: [
-      `Your export ${describe(job)} is ready (${summary}).`,
+      `Your export ${describe(job, reportTitle)} is ready (${summary}).`,
       "",
       `Download it here (the link works until ${expires}):`,
       link.url,
       "",
       `You can also find it in the app: ${exportPage}`
     ].join("\n"),
-    html: `<p>Your export <strong>${escapeHtml(describe(job))}</strong> is ready (${summary}).</p>` +
+    html: `<p>Your export <strong>${escapeHtml(describe(job, reportTitle))}</strong> is ready (${summary}).</p>` +
       `<p><a href="${escapeHtml(link.url)}">Download the CSV file</a> (the link works until ${expires}).</p>` +
       `<p>You can also find it <a href="${escapeHtml(exportPage)}">in the app</a>.</p>`
   }
 }
 
-export const failureEmailFor = (job: FailedJob, exportPage: string): EmailMessage => ({
+export const failureEmailFor = (job: FailedJob, reportTitle: string, exportPage: string): EmailMessage => ({
   to: job.email,
   jobId: job.jobId,
-  subject: `Your export failed: ${describe(job)}`,
+  subject: `Your export failed: ${describe(job, reportTitle)}`,
   text: [
-    `We could not finish your export ${describe(job)}.`,
+    `We could not finish your export ${describe(job, reportTitle)}.`,
     "",
     job.failure.userMessage,
     "",
     `Details and a retry are in the app: ${exportPage}`
   ].join("\n"),
-  html: `<p>We could not finish your export <strong>${escapeHtml(describe(job))}</strong>.</p>` +
+  html: `<p>We could not finish your export <strong>${escapeHtml(describe(job, reportTitle))}</strong>.</p>` +
     `<p>${escapeHtml(job.failure.userMessage)}</p>` +
     `<p>Details and a retry are <a href="${escapeHtml(exportPage)}">in the app</a>.</p>`
 })

@@ -13,9 +13,10 @@ import {
 import type { ExportJob } from "../domain/ExportJob.js"
 import type { EmailAddress } from "../domain/Identifiers.js"
 import type { Owner } from "../domain/Identifiers.js"
-import { ExportFormat, OrdersParams, SalesTrendParams, TopProductsParams } from "../domain/Reports.js"
-import type { ReportRequest } from "../domain/Reports.js"
+import { ExportFormat, ReportCatalogue } from "../domain/Reports.js"
+import type { ReportDefinition, ReportRequest } from "../domain/Reports.js"
 import { decodeInput } from "../domain/Validation.js"
+import { CurrentCatalogue, perCatalogue } from "./CurrentCatalogue.js"
 import { JobIds } from "./JobIds.js"
 import { ExportMessage, JobQueue } from "./ports/JobQueue.js"
 import { JobStore } from "./ports/JobStore.js"
@@ -26,29 +27,30 @@ export interface Caller {
   readonly email: Redacted.Redacted<EmailAddress>
 }
 
-const command = <T extends string, P extends Schema.Schema.Any>(reportType: T, params: P) =>
-  Schema.Struct({ reportType: Schema.Literal(reportType), format: ExportFormat, params })
+type CommandOf<R> = R extends { readonly _tag: infer T; readonly params: infer P } ?
+  { readonly reportType: T; readonly format: ExportFormat; readonly params: P }
+  : never
 
 /** What a client sends: the report, the file format and the report's parameters. */
-export const ExportCommand = Schema.Union(
-  command("sales-trend", SalesTrendParams),
-  command("orders", OrdersParams),
-  command("top-products", TopProductsParams)
+export type ExportCommand = CommandOf<ReportRequest>
+
+const commandFor = (definition: ReportDefinition) =>
+  Schema.Struct({ reportType: Schema.Literal(definition.reportType), format: ExportFormat, params: definition.params })
+
+/** The commands a catalogue's reports accept, one member per report. */
+export const exportCommandOf = perCatalogue((catalogue) =>
+  // One member per definition, its reportType paired with its own params: what ExportCommand says of each report.
+  Schema.Union(...catalogue.definitions.map(commandFor)) as unknown as Schema.Schema<ExportCommand, unknown>
 )
-export type ExportCommand = typeof ExportCommand.Type
 
-const decodeCommand = decodeInput(ExportCommand)
+export const ExportCommand = exportCommandOf(ReportCatalogue)
 
-const reportOf = (cmd: ExportCommand): ReportRequest => {
-  switch (cmd.reportType) {
-    case "sales-trend":
-      return { _tag: "sales-trend", params: cmd.params }
-    case "orders":
-      return { _tag: "orders", params: cmd.params }
-    case "top-products":
-      return { _tag: "top-products", params: cmd.params }
-  }
-}
+const commandDecoderOf = perCatalogue((catalogue) => decodeInput(exportCommandOf(catalogue)))
+// Built as the module loads rather than on the first request.
+commandDecoderOf(ReportCatalogue)
+
+/** The report a command asks for: its reportType and params are one report's, as ExportCommand pairs them. */
+const reportOf = (cmd: ExportCommand): ReportRequest => ({ _tag: cmd.reportType, params: cmd.params }) as ReportRequest
 
 /** Built from a job's already typed fields, so not validated again. */
 export const messageFor = (job: ExportJob): ExportMessage =>
@@ -104,7 +106,7 @@ export const requestExport = Effect.fnUntraced(function*(
   input: unknown,
   options: RequestOptions = {}
 ) {
-  const cmd = yield* decodeCommand(input)
+  const cmd = yield* commandDecoderOf(yield* CurrentCatalogue)(input)
   const key = options.idempotencyKey === undefined ? undefined : (yield* Either.match(
     decodeKey({ "Idempotency-Key": options.idempotencyKey }),
     { onLeft: Effect.fail, onRight: Effect.succeed }

@@ -21,7 +21,8 @@ import {
   transition
 } from "../domain/ExportJob.js"
 import { maskEmail } from "../domain/Identifiers.js"
-import { definitionOf, downloadFileName } from "../domain/Reports.js"
+import { downloadFileName } from "../domain/Reports.js"
+import { CurrentCatalogue } from "./CurrentCatalogue.js"
 import { exportPageUrl, ExportSettings } from "./ExportSettings.js"
 import { failureEmailFor, inAppNotificationFor, successEmailFor } from "./Messages.js"
 import { EmailSender } from "./ports/EmailSender.js"
@@ -84,7 +85,7 @@ const writeFile = (job: RunningJob) =>
     const source = yield* ReportSource
     const files = yield* FileStore
     const objectKey = objectKeyFor(job)
-    const definition = definitionOf(job.report)
+    const definition = (yield* CurrentCatalogue).definitionOf(job.report)
     const tally = { rows: 0, bytes: 0 }
     const digest = createHash("sha256")
 
@@ -171,14 +172,15 @@ const deliver = (job: SucceededJob | FailedJob, channel: NotificationChannel, fr
   Effect.gen(function*() {
     const settings = yield* ExportSettings
     const page = exportPageUrl(settings, job.jobId)
+    const { title } = (yield* CurrentCatalogue).definitionOf(job.report)
     if (channel === "inApp") {
       const notifier = yield* InAppNotifier
-      return yield* notifier.deliver(inAppNotificationFor(job, yield* DateTime.now))
+      return yield* notifier.deliver(inAppNotificationFor(job, title, yield* DateTime.now))
     }
     const email = yield* EmailSender
     const message = job._tag === "Succeeded"
-      ? successEmailFor(job, yield* linkForEmail(job, fresh), page)
-      : failureEmailFor(job, page)
+      ? successEmailFor(job, title, yield* linkForEmail(job, fresh), page)
+      : failureEmailFor(job, title, page)
     yield* email.send(message)
   })
 

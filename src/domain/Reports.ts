@@ -1,8 +1,11 @@
-// The report catalogue: which reports can be exported, the parameters each accepts (with their limits),
-// the columns of its file and the ClickHouse SQL that produces it. SQL takes server-side parameters only
-// ({name:Type}); the caller's merchant is always one of them, so no report can read another tenant's rows.
-import { Arbitrary, Schema } from "effect"
+// The report catalogue: which reports can be exported. A report is one definition (`defineReport`): its parameters
+// with their limits, the columns of its file, its ClickHouse SQL and the values that SQL is run with. What else
+// names reports (the request, command and message schemas, the HTTP body and its documentation) is derived from the
+// catalogue (`catalogueOf`, ADR 24). SQL takes server-side parameters only ({name:Type}); the caller's merchant is
+// always one of them, so no report can read another tenant's rows.
+import { Option, Schema, SchemaAST } from "effect"
 import type { MerchantId } from "./Identifiers.js"
+import { RuleAnnotationId } from "./Validation.js"
 
 const DAY_MS = 86_400_000
 const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/
@@ -85,76 +88,87 @@ interface DateRange {
 /** Both ends of a range are included, so a range of one day has dateFrom equal to dateTo. */
 export const rangeDays = (range: DateRange): number => epochDay(range.dateTo) - epochDay(range.dateFrom) + 1
 
+/** The most days a report's range may span, on its parameters' schema: the API's documentation states it. */
+export const MaxRangeDaysAnnotationId: unique symbol = Symbol.for("async-data-export/Reports/MaxRangeDays")
+
 /**
  * The range rules: ordered, and no longer than `maxDays`. The arbitrary builds valid ranges directly,
  * since filtering random pairs would reject most of them.
  */
-const boundedRange = (maxDays: number) => <A extends DateRange, I>(self: Schema.Schema<A, I, never>) =>
-  self.pipe(
-    Schema.filter<Schema.Schema<A, I, never>>(
-      (range) => range.dateFrom <= range.dateTo || { path: ["dateTo"], message: "must not be before dateFrom" },
+const boundedRange = (maxDays: number) => <S extends Schema.Schema.Any>(self: S) => {
+  // `rangeParams` puts the range's fields in every schema given here; the compiler cannot see it for any fields.
+  const rangeOf = (params: Schema.Schema.Type<S>) => params as DateRange
+  return self.pipe(
+    Schema.filter(
+      (params) =>
+        rangeOf(params).dateFrom <= rangeOf(params).dateTo ||
+        { path: ["dateTo"], message: "must not be before dateFrom" },
       { identifier: "date-order" }
     ),
-    Schema.filter<Schema.Schema<A, I, never>>(
-      (range) =>
-        rangeDays(range) <= maxDays ||
+    Schema.filter<Schema.filter<S>>(
+      (params) =>
+        rangeDays(rangeOf(params)) <= maxDays ||
         { path: ["dateTo"], message: `must be at most ${maxDays} days after dateFrom, both included` },
       {
         identifier: "max-range",
-        arbitrary: () => (fc) =>
-          fc.tuple(Arbitrary.make(self), fc.integer({ min: 0, max: maxDays - 1 })).map(([range, extraDays]) => {
-            const end = Math.min(epochDay(range.dateFrom) + extraDays, epochDay(CalendarDate.make("2099-12-31")))
-            return { ...range, dateTo: CalendarDate.make(toIsoDate(new Date(end * DAY_MS))) }
+        [MaxRangeDaysAnnotationId]: maxDays,
+        arbitrary: (ordered) => (fc) =>
+          fc.tuple(ordered(fc), fc.integer({ min: 0, max: maxDays - 1 })).map(([params, extraDays]) => {
+            const end = Math.min(
+              epochDay(rangeOf(params).dateFrom) + extraDays,
+              epochDay(CalendarDate.make("2099-12-31"))
+            )
+            return { ...params, dateTo: CalendarDate.make(toIsoDate(new Date(end * DAY_MS))) }
           })
       }
     )
+  )
+}
+
+/**
+ * A report's parameters: the range of days every report covers (`dateFrom` to `dateTo`, both included, in
+ * `timezone`, UTC unless given), at most `maxDays` long, and the report's own `fields`.
+ */
+export const rangeParams = <Fields extends Schema.Struct.Fields>(maxDays: number, fields: Fields) =>
+  Schema.Struct({ ...dateRangeFields, ...fields }).pipe(boundedRange(maxDays))
+
+const maxRangeDaysIn = (ast: SchemaAST.AST): number | undefined =>
+  Option.getOrElse(
+    SchemaAST.getAnnotation<number>(MaxRangeDaysAnnotationId)(ast),
+    () => ast._tag === "Refinement" ? maxRangeDaysIn(ast.from) : undefined
+  )
+
+/** The most days a report's range may span, as its parameters' schema declares it (`rangeParams`). */
+export const maxRangeDaysOf = (params: Schema.Schema.Any): number | undefined => maxRangeDaysIn(params.ast)
+
+/**
+ * A whole number from `min` to `max`, both included. The bounds are JSON Schema's own (minimum, maximum), so the
+ * OpenAPI document states them; a client sending another number is told `rule`.
+ */
+export const wholeNumber = (min: number, max: number, rule: string) =>
+  Schema.Int.pipe(
+    Schema.between(min, max),
+    Schema.annotations({ [RuleAnnotationId]: { rule, message: `must be a whole number from ${min} to ${max}` } })
   )
 
 export const Granularity = Schema.Literal("day", "week", "month")
 export type Granularity = typeof Granularity.Type
 
-const SalesTrendParamsFields = {
-  ...dateRangeFields,
+export const SalesTrendParams = rangeParams(3 * 366, {
   granularity: Schema.optionalWith(Granularity, { default: () => "day" as const })
-}
-export const SalesTrendParams = Schema.Struct(SalesTrendParamsFields).pipe(boundedRange(3 * 366))
+})
 export type SalesTrendParams = typeof SalesTrendParams.Type
 
 export const OrderStatus = Schema.Literal("placed", "paid", "shipped", "delivered", "refunded", "cancelled")
 export type OrderStatus = typeof OrderStatus.Type
 
-const OrdersParamsFields = {
-  ...dateRangeFields,
-  status: Schema.optional(OrderStatus)
-}
-export const OrdersParams = Schema.Struct(OrdersParamsFields).pipe(boundedRange(366))
+export const OrdersParams = rangeParams(366, { status: Schema.optional(OrderStatus) })
 export type OrdersParams = typeof OrdersParams.Type
 
-const TopProductsParamsFields = {
-  ...dateRangeFields,
-  limit: Schema.optionalWith(
-    Schema.Number.pipe(
-      Schema.filter((n) => Number.isInteger(n) && n >= 1 && n <= 1000, {
-        identifier: "limit-range",
-        message: () => "must be a whole number from 1 to 1000",
-        arbitrary: () => (fc) => fc.integer({ min: 1, max: 1000 })
-      })
-    ),
-    { default: () => 100 }
-  )
-}
-export const TopProductsParams = Schema.Struct(TopProductsParamsFields).pipe(boundedRange(3 * 366))
+export const TopProductsParams = rangeParams(3 * 366, {
+  limit: Schema.optionalWith(wholeNumber(1, 1000, "limit-range"), { default: () => 100 })
+})
 export type TopProductsParams = typeof TopProductsParams.Type
-
-export const SalesTrendRequest = Schema.TaggedStruct("sales-trend", { params: SalesTrendParams })
-export const OrdersRequest = Schema.TaggedStruct("orders", { params: OrdersParams })
-export const TopProductsRequest = Schema.TaggedStruct("top-products", { params: TopProductsParams })
-
-/** A report and its validated parameters. `_tag` is the report type. */
-export const ReportRequest = Schema.Union(SalesTrendRequest, OrdersRequest, TopProductsRequest)
-export type ReportRequest = typeof ReportRequest.Type
-export type ReportType = ReportRequest["_tag"]
-export const ReportType = Schema.Literal("sales-trend", "orders", "top-products")
 
 export const ExportFormat = Schema.Literal("csv")
 export type ExportFormat = typeof ExportFormat.Type
@@ -173,12 +187,36 @@ export type ReportRow = ReadonlyArray<Cell>
 
 export type QueryParameters = Readonly<Record<string, string | number>>
 
-export interface ReportDefinition<R extends ReportRequest = ReportRequest> {
-  readonly reportType: R["_tag"]
+/** A report's own values for its SQL: the caller's merchant is the catalogue's to add, never a report's. */
+export type ReportParameters = QueryParameters & { readonly merchantId?: never }
+
+/** One report: everything there is to write to add one (ADR 24). */
+export interface ReportDefinition<
+  T extends string = string,
+  P extends Schema.Schema.AnyNoContext = Schema.Schema.AnyNoContext
+> {
+  readonly reportType: T
+  /** The report's name in the user's notifications. */
   readonly title: string
+  /** The report's parameters and their limits; a client sends them beside reportType and format. */
+  readonly params: P
   readonly columns: ReadonlyArray<Column>
+  /** ClickHouse SQL with server-side parameters only ({name:Type}), always filtered by the caller's merchant. */
   readonly sql: string
-  readonly queryParameters: (merchantId: MerchantId, params: R["params"]) => QueryParameters
+  /** The values of the SQL's parameters, from the validated parameters; the merchant is added to them. */
+  readonly queryParameters: (params: Schema.Schema.Type<P>) => ReportParameters
+}
+
+const MERCHANT_SCOPE = "merchant_id = {merchantId:String}"
+
+/** A report definition; one whose SQL does not filter by the caller's merchant is refused where it is written. */
+export const defineReport = <const T extends string, P extends Schema.Schema.AnyNoContext>(
+  definition: ReportDefinition<T, P>
+): ReportDefinition<T, P> => {
+  if (!definition.sql.includes(MERCHANT_SCOPE)) {
+    throw new Error(`the SQL of report "${definition.reportType}" does not filter by ${MERCHANT_SCOPE}`)
+  }
+  return definition
 }
 
 /**
@@ -190,21 +228,21 @@ export const ORDER_LINES_TABLE = "order_lines"
 // Rows are selected by the local calendar date in the report's time zone. The first two predicates are a
 // widened UTC window (any offset is under a day) that lets ClickHouse use the primary key; the last is exact.
 const WITHIN_RANGE = `
-  merchant_id = {merchantId:String}
+  ${MERCHANT_SCOPE}
   AND ordered_at >= toDateTime64({dateFrom:Date}, 3, 'UTC') - INTERVAL 1 DAY
   AND ordered_at < toDateTime64({dateTo:Date}, 3, 'UTC') + INTERVAL 2 DAY
   AND toDate(ordered_at, {timezone:String}) BETWEEN {dateFrom:Date} AND {dateTo:Date}`
 
-const rangeParameters = (merchantId: MerchantId, params: DateRange & { readonly timezone: TimeZone }) => ({
-  merchantId,
+const rangeParameters = (params: DateRange & { readonly timezone: TimeZone }) => ({
   dateFrom: params.dateFrom,
   dateTo: params.dateTo,
   timezone: params.timezone
 })
 
-export const SalesTrend: ReportDefinition<typeof SalesTrendRequest.Type> = {
+export const SalesTrend = defineReport({
   reportType: "sales-trend",
   title: "Sales trend",
+  params: SalesTrendParams,
   columns: [
     { name: "period_start", type: "date", header: "Period start" },
     { name: "revenue", type: "decimal", header: "Revenue" },
@@ -226,12 +264,13 @@ FROM (
 )
 GROUP BY period_start
 ORDER BY period_start`,
-  queryParameters: (merchantId, params) => ({ ...rangeParameters(merchantId, params), granularity: params.granularity })
-}
+  queryParameters: (params) => ({ ...rangeParameters(params), granularity: params.granularity })
+})
 
-export const Orders: ReportDefinition<typeof OrdersRequest.Type> = {
+export const Orders = defineReport({
   reportType: "orders",
   title: "Orders",
+  params: OrdersParams,
   columns: [
     { name: "order_id", type: "string", header: "Order ID" },
     { name: "line_number", type: "integer", header: "Line" },
@@ -255,12 +294,13 @@ SELECT
 FROM ${ORDER_LINES_TABLE}
 WHERE ${WITHIN_RANGE} AND ({status:String} = '' OR status = {status:String})
 ORDER BY ordered_at, order_id, line_number`,
-  queryParameters: (merchantId, params) => ({ ...rangeParameters(merchantId, params), status: params.status ?? "" })
-}
+  queryParameters: (params) => ({ ...rangeParameters(params), status: params.status ?? "" })
+})
 
-export const TopProducts: ReportDefinition<typeof TopProductsRequest.Type> = {
+export const TopProducts = defineReport({
   reportType: "top-products",
   title: "Top products",
+  params: TopProductsParams,
   columns: [
     { name: "product_id", type: "string", header: "Product ID" },
     { name: "sku", type: "string", header: "SKU" },
@@ -277,29 +317,77 @@ WHERE ${WITHIN_RANGE} AND status != 'cancelled'
 GROUP BY product_id
 ORDER BY sum(line_total) DESC, product_id
 LIMIT {limit:UInt32}`,
-  queryParameters: (merchantId, params) => ({ ...rangeParameters(merchantId, params), limit: params.limit })
+  queryParameters: (params) => ({ ...rangeParameters(params), limit: params.limit })
+})
+
+type AnyReportDefinition = ReportDefinition
+/** A catalogue's definitions: at least one. */
+export type ReportDefinitions = readonly [AnyReportDefinition, ...Array<AnyReportDefinition>]
+
+/** One request schema per report, in the catalogue's order: `_tag` names the report, `params` are its own. */
+type RequestMembers<Ds extends ReportDefinitions> = {
+  readonly [K in keyof Ds]: Ds[K] extends AnyReportDefinition ?
+    Schema.TaggedStruct<Ds[K]["reportType"], { params: Ds[K]["params"] }>
+    : never
 }
 
-export const ReportCatalogue = {
-  "sales-trend": SalesTrend,
-  orders: Orders,
-  "top-products": TopProducts
-} as const satisfies { readonly [T in ReportType]: ReportDefinition<Extract<ReportRequest, { _tag: T }>> }
+type ReportTypes<Ds extends ReportDefinitions> = { readonly [K in keyof Ds]: Ds[K]["reportType"] }
 
-export const definitionOf = (request: ReportRequest): ReportDefinition =>
-  ReportCatalogue[request._tag] as ReportDefinition
+/** The reports of a catalogue, and what is derived from them alone. */
+export interface Catalogue<Ds extends ReportDefinitions = ReportDefinitions> {
+  readonly definitions: Ds
+  /** A report and its validated parameters, `_tag` naming the report: what a job records and a message carries. */
+  readonly ReportRequest: Schema.Union<RequestMembers<Ds>>
+  readonly ReportType: Schema.Literal<ReportTypes<Ds>>
+  readonly definitionOf: (request: { readonly _tag: Ds[number]["reportType"] }) => ReportDefinition
+  /** The values a report's SQL is run with: the report's own, and the caller's merchant, which none can replace. */
+  readonly queryParametersOf: (
+    merchantId: MerchantId,
+    request: Schema.Schema.Type<Schema.Union<RequestMembers<Ds>>>
+  ) => QueryParameters
+}
 
-/** The parameters a report's SQL is run with: the caller's merchant first, then the report's own. */
-export const queryParametersOf = (merchantId: MerchantId, request: ReportRequest): QueryParameters => {
-  switch (request._tag) {
-    case "sales-trend":
-      return SalesTrend.queryParameters(merchantId, request.params)
-    case "orders":
-      return Orders.queryParameters(merchantId, request.params)
-    case "top-products":
-      return TopProducts.queryParameters(merchantId, request.params)
+/** A catalogue of `definitions`, in that order; built once, where it is declared. */
+export const catalogueOf = <const Ds extends ReportDefinitions>(...definitions: Ds): Catalogue<Ds> => {
+  const byType = new Map<string, AnyReportDefinition>(
+    definitions.map((definition) => [definition.reportType, definition])
+  )
+  if (byType.size !== definitions.length) throw new Error("two reports of a catalogue have the same reportType")
+  const definitionOf = (request: { readonly _tag: string }): ReportDefinition => {
+    const definition = byType.get(request._tag)
+    if (definition === undefined) throw new Error(`no report "${request._tag}" in this catalogue`)
+    return definition
   }
+  const [first, ...others] = definitions
+  const catalogue = {
+    definitions,
+    ReportRequest: Schema.Union(
+      ...definitions.map((definition) => Schema.TaggedStruct(definition.reportType, { params: definition.params }))
+    ),
+    ReportType: Schema.Literal(first.reportType, ...others.map((definition) => definition.reportType)),
+    definitionOf,
+    queryParametersOf: (merchantId: MerchantId, request: { readonly _tag: string; readonly params: unknown }) => ({
+      ...definitionOf(request).queryParameters(request.params),
+      merchantId
+    })
+  }
+  // Each member is built from the definition at its place, which is what `Catalogue<Ds>` says: the compiler cannot
+  // follow a map over a tuple.
+  return catalogue as unknown as Catalogue<Ds>
 }
+
+export const ReportCatalogue = catalogueOf(SalesTrend, Orders, TopProducts)
+
+/** A report and its validated parameters. `_tag` is the report type. */
+export const ReportRequest = ReportCatalogue.ReportRequest
+export type ReportRequest = typeof ReportRequest.Type
+export type ReportType = ReportRequest["_tag"]
+export const ReportType = ReportCatalogue.ReportType
+
+export const definitionOf = ReportCatalogue.definitionOf
+
+/** The parameters a report's SQL is run with: the report's own, and the caller's merchant. */
+export const queryParametersOf = ReportCatalogue.queryParametersOf
 
 /** A readable file name: "orders_2024-01-01_2024-03-31.csv". */
 export const downloadFileName = (request: ReportRequest, format: ExportFormat): string =>

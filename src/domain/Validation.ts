@@ -5,6 +5,26 @@ import { FieldIssue, ValidationError } from "./Errors.js"
 
 const fieldOf = (path: ReadonlyArray<PropertyKey>): string => path.map(String).join(".")
 
+/**
+ * The rule a client is told a value broke, and the message, for a refinement whose identifier cannot name it: an
+ * identifier also names a definition in the JSON Schema (and the OpenAPI document). Applies to the refinement it
+ * annotates and to the refinements under it (`Schema.Int.pipe(Schema.between(1, 10))` is one rule to a client), not
+ * to a value of the wrong type.
+ */
+export const RuleAnnotationId: unique symbol = Symbol.for("async-data-export/Validation/Rule")
+
+export interface RuleAnnotation {
+  readonly rule: string
+  readonly message: string
+}
+
+const ruleAnnotationOf = (ast: SchemaAST.AST): RuleAnnotation | undefined =>
+  Option.getOrUndefined(SchemaAST.getAnnotation<RuleAnnotation>(RuleAnnotationId)(ast))
+
+/** A predicate failed, this refinement's or one it refines; not a value of another type. */
+const isBrokenRule = (issue: ParseResult.Refinement): boolean =>
+  issue.kind === "Predicate" || issue.issue._tag === "Refinement" && isBrokenRule(issue.issue)
+
 const literalsOf = (ast: SchemaAST.AST): ReadonlyArray<SchemaAST.LiteralValue> | undefined => {
   if (ast._tag === "Literal") return [ast.literal]
   if (ast._tag !== "Union") return undefined
@@ -75,7 +95,12 @@ const collect = (
       }
       return
     }
-    case "Refinement":
+    case "Refinement": {
+      const annotated = ruleAnnotationOf(issue.ast)
+      if (annotated !== undefined && isBrokenRule(issue)) {
+        out.push(new FieldIssue({ field: fieldOf(path), rule: annotated.rule, message: annotated.message }))
+        return
+      }
       if (issue.kind === "Predicate") {
         const rule = Option.getOrElse(SchemaAST.getIdentifierAnnotation(issue.ast), () => "constraint")
         for (const entry of formatted(issue)) {
@@ -84,6 +109,7 @@ const collect = (
         return
       }
       return collect(issue.issue, path, out)
+    }
     case "Transformation":
       return collect(issue.issue, path, out)
     case "Missing":

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Arbitrary, Schema } from "effect"
-import { encodeMessage } from "../../src/application/ExportWorker.js"
+import { encodeMessage, messageEncoderOf } from "../../src/application/ExportWorker.js"
 import { ExportMessage } from "../../src/application/ports/JobQueue.js"
+import { servedWithRefunds, withRefunds } from "../support/ExtraReport.js"
 
 describe("encodeMessage", () => {
   const encodedBySchema = Schema.encodeSync(Schema.parseJson(ExportMessage))
@@ -13,6 +14,18 @@ describe("encodeMessage", () => {
       expect(encodeMessage(message)).toBe(encodedBySchema(message))
     },
     { fastCheck: { numRuns: 500 } }
+  )
+
+  it.prop(
+    "writes what the message schema of another catalogue writes, for its reports too",
+    [Arbitrary.make(Schema.Struct({ ...ExportMessage.fields, report: withRefunds.ReportRequest }))],
+    ([message]) => {
+      const schema = Schema.parseJson(Schema.Struct({ ...ExportMessage.fields, report: withRefunds.ReportRequest }))
+      expect(messageEncoderOf(servedWithRefunds)(new ExportMessage(message as ExportMessage, true))).toBe(
+        Schema.encodeSync(schema)(message)
+      )
+    },
+    { fastCheck: { numRuns: 200 } }
   )
 
   it("keeps the schema's order whatever the order the parameters were written in", () => {

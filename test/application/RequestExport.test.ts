@@ -2,12 +2,15 @@ import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Layer, Option, Ref, Schema, TestClock } from "effect"
 import { MemoryJobQueue } from "../../src/adapters/memory/MemoryJobQueue.js"
 import { JobStoreMemory } from "../../src/adapters/memory/MemoryJobStore.js"
+import { CurrentCatalogue } from "../../src/application/CurrentCatalogue.js"
 import { ExportSettings } from "../../src/application/ExportSettings.js"
 import { JobIds } from "../../src/application/JobIds.js"
 import { ExportMessage, JobQueue } from "../../src/application/ports/JobQueue.js"
 import { JobStore } from "../../src/application/ports/JobStore.js"
 import { requestExport } from "../../src/application/RequestExport.js"
 import { QueueUnavailable } from "../../src/domain/Errors.js"
+import { ReportCatalogue } from "../../src/domain/Reports.js"
+import { RefundsInUse } from "../support/ExtraReport.js"
 import { alice, bob, dayOf2024, drainQueue, ordersInput, testLayer } from "../support/Fixtures.js"
 
 /** The queue faked, as the design's testing notes ask: it records what it is given, or refuses it. */
@@ -149,5 +152,40 @@ describe("RequestExport", () => {
           "idempotency-key"
         ]])
       }).pipe(Effect.provide(testLayer(5))))
+  })
+
+  describe("the catalogue in use", () => {
+    const refunds = {
+      reportType: "refunds",
+      format: "csv",
+      params: { dateFrom: "2024-03-01", dateTo: "2024-03-31", minQuantity: 2 }
+    }
+
+    it.effect("decides which reports a request may ask for", () =>
+      Effect.gen(function*() {
+        const job = yield* requestExport(alice, refunds)
+        expect(job.report).toStrictEqual({
+          _tag: "refunds",
+          params: { dateFrom: "2024-03-01", dateTo: "2024-03-31", timezone: "UTC", minQuantity: 2 }
+        })
+        const refused = yield* Effect.flip(
+          requestExport(alice, refunds).pipe(Effect.provideService(CurrentCatalogue, ReportCatalogue))
+        )
+        expect(refused._tag === "ValidationError" && refused.issues.map((i) => [i.field, i.rule])).toStrictEqual([[
+          "reportType",
+          "one-of"
+        ]])
+      }).pipe(Effect.provide(testLayer(5).pipe(Layer.provideMerge(RefundsInUse)))))
+
+    it.effect("gives the reports it adds their own rules", () =>
+      Effect.gen(function*() {
+        const issuesOf = (params: Record<string, unknown>) =>
+          Effect.map(
+            Effect.flip(requestExport(alice, { ...refunds, params: { ...refunds.params, ...params } })),
+            (error) => error._tag === "ValidationError" && error.issues.map((i) => [i.field, i.rule])
+          )
+        expect(yield* issuesOf({ minQuantity: 51 })).toStrictEqual([["params.minQuantity", "min-quantity-range"]])
+        expect(yield* issuesOf({ dateTo: "2024-04-01" })).toStrictEqual([["params.dateTo", "max-range"]])
+      }).pipe(Effect.provide(testLayer(5).pipe(Layer.provideMerge(RefundsInUse)))))
   })
 })

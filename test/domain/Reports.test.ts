@@ -1,15 +1,21 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Arbitrary, Either, Schema } from "effect"
+import { Arbitrary, Either, JSONSchema, Schema } from "effect"
 import { ExportCommand } from "../../src/application/RequestExport.js"
 import { MerchantId } from "../../src/domain/Identifiers.js"
 import {
+  catalogueOf,
+  defineReport,
+  definitionOf,
+  maxRangeDaysOf,
+  Orders,
   OrdersParams,
   queryParametersOf,
   rangeDays,
   ReportCatalogue,
   ReportRequest,
   SalesTrendParams,
-  TopProductsParams
+  TopProductsParams,
+  wholeNumber
 } from "../../src/domain/Reports.js"
 import { decodeInput } from "../../src/domain/Validation.js"
 
@@ -28,7 +34,7 @@ describe("report catalogue", () => {
     "every report's SQL is scoped to the caller's merchant and bound only to parameters it is given",
     [Arbitrary.make(ReportRequest), Arbitrary.make(MerchantId)],
     ([request, merchantId]) => {
-      const definition = ReportCatalogue[request._tag]
+      const definition = definitionOf(request)
       const parameters = queryParametersOf(merchantId, request)
       expect(definition.sql).toContain("merchant_id = {merchantId:String}")
       expect(parameters["merchantId"]).toBe(merchantId)
@@ -53,10 +59,57 @@ describe("report catalogue", () => {
   )
 
   it("has one column definition per selected value", () => {
-    for (const definition of Object.values(ReportCatalogue)) {
+    for (const definition of ReportCatalogue.definitions) {
       expect(new Set(definition.columns.map((c) => c.name)).size).toBe(definition.columns.length)
       for (const column of definition.columns) expect(definition.sql).toMatch(new RegExp(`\\b${column.name}\\b`))
     }
+  })
+})
+
+describe("report definitions", () => {
+  it("refuses a report whose SQL does not filter by the caller's merchant", () => {
+    expect(() => defineReport({ ...Orders, reportType: "everyone", sql: "SELECT order_id FROM order_lines" })).toThrow(
+      /does not filter by merchant_id = \{merchantId:String\}/
+    )
+  })
+
+  it("binds the caller's merchant whatever a report's own values say", () => {
+    const sneaky = defineReport({
+      ...Orders,
+      reportType: "sneaky",
+      // Past the compiler, which refuses a report's own merchantId.
+      queryParameters: (params) => ({ ...Orders.queryParameters(params), merchantId: "m-other" } as never)
+    })
+    const request = Schema.decodeUnknownSync(catalogueOf(sneaky).ReportRequest)({
+      _tag: "sneaky",
+      params: { dateFrom: "2024-01-01", dateTo: "2024-01-31" }
+    })
+    expect(catalogueOf(sneaky).queryParametersOf(MerchantId.make("m-acme"), request)["merchantId"]).toBe("m-acme")
+  })
+
+  it("refuses two reports of one type in a catalogue", () => {
+    expect(() => catalogueOf(Orders, { ...Orders, title: "Orders again" })).toThrow(/same reportType/)
+  })
+
+  it("declares each report's longest range on its parameters' schema", () => {
+    expect(ReportCatalogue.definitions.map((definition) => [definition.reportType, maxRangeDaysOf(definition.params)]))
+      .toStrictEqual([["sales-trend", 1098], ["orders", 366], ["top-products", 1098]])
+  })
+
+  it("states a whole number's bounds in its JSON Schema and names its rule when broken", () => {
+    const count = wholeNumber(2, 9, "count-range")
+    expect(JSONSchema.make(count)).toMatchObject({ minimum: 2, maximum: 9 })
+    const issues = (value: unknown) =>
+      Either.match(decodeInput(Schema.Struct({ count }))({ count: value }), {
+        onLeft: (error) => error.issues.map(({ field, message, rule }) => ({ field, rule, message })),
+        onRight: () => []
+      })
+    const outside = [{ field: "count", rule: "count-range", message: "must be a whole number from 2 to 9" }]
+    expect(issues(1)).toStrictEqual(outside)
+    expect(issues(10)).toStrictEqual(outside)
+    expect(issues(2.5)).toStrictEqual(outside)
+    expect(issues("3")).toStrictEqual([{ field: "count", rule: "number", message: "must be a number" }])
+    expect(issues(9)).toStrictEqual([])
   })
 })
 
@@ -94,6 +147,14 @@ describe("export request validation", () => {
     [{ ...valid, reportType: "top-products", params: { ...valid.params, limit: 0 } }, [{
       field: "params.limit",
       rule: "limit-range"
+    }]],
+    [{ ...valid, reportType: "top-products", params: { ...valid.params, limit: 2.5 } }, [{
+      field: "params.limit",
+      rule: "limit-range"
+    }]],
+    [{ ...valid, reportType: "top-products", params: { ...valid.params, limit: "10" } }, [{
+      field: "params.limit",
+      rule: "number"
     }]],
     [{ ...valid, reportType: "sales-trend", params: { ...valid.params, granularity: "hour" } }, [{
       field: "params.granularity",

@@ -1,11 +1,11 @@
 // The report catalogue run on the embedded ClickHouse (chdb) exactly as production runs it: the catalogue's SQL,
 // its parameters bound by the engine, rows streamed block by block as the export reads them.
 import { Chunk, Duration, Effect, Layer, Stream } from "effect"
+import { CurrentCatalogue } from "../../application/CurrentCatalogue.js"
 import { ReportSource } from "../../application/ports/ReportSource.js"
 import type { ReportQuery } from "../../application/ports/ReportSource.js"
 import type { QueryFailed, QueryTimeout } from "../../domain/Errors.js"
 import type { Cell, Column, ReportDefinition, ReportRequest, ReportRow } from "../../domain/Reports.js"
-import { definitionOf, queryParametersOf } from "../../domain/Reports.js"
 import { csvResultOf } from "../clickhouse/CsvResultReader.js"
 import type { ClickHouseQueryError } from "../clickhouse/JsonCompactReader.js"
 import { reportFailure, TIMEOUT_EXCEEDED } from "../clickhouse/ReportFailure.js"
@@ -83,15 +83,18 @@ export const reportErrorOf = (query: ReportQuery, rowsRead: number, error: ChdbE
   })
 
 /**
- * A ReportSource over the engine. `catalogue` gives each report's definition; it is the report catalogue but for
+ * A ReportSource over the engine. `catalogue` gives each report's definition; it is the catalogue in use but for
  * tests that need a query the catalogue cannot make slow or broken.
  */
-export const makeChdbReportSource = (catalogue: (report: ReportRequest) => ReportDefinition = definitionOf) =>
+export const makeChdbReportSource = (catalogue?: (report: ReportRequest) => ReportDefinition) =>
   Effect.gen(function*() {
     const engine = yield* ChdbEngine
+    const current = yield* CurrentCatalogue
+    const definitionOf = catalogue ?? current.definitionOf
+    const queryParametersOf = current.queryParametersOf
     const rows = (query: ReportQuery) =>
       Stream.suspend(() => {
-        const definition = catalogue(query.report)
+        const definition = definitionOf(query.report)
         const decode = decoderFor(definition.columns)
         let rowsRead = 0
         return engine.stream(definition.sql, queryParametersOf(query.merchantId, query.report), {
@@ -115,7 +118,7 @@ export const makeChdbReportSource = (catalogue: (report: ReportRequest) => Repor
     // The engine writes the CSV and the reader rewrites what differs from ADR 6, as for the server (ADR 17).
     const csv = (query: ReportQuery) =>
       Stream.suspend(() => {
-        const definition = catalogue(query.report)
+        const definition = definitionOf(query.report)
         let rowsRead = 0
         const body = engine.streamBytes(definition.sql, queryParametersOf(query.merchantId, query.report), "CSV", {
           settings: { ...settingsFor(query.timeout), extremes: 1 },

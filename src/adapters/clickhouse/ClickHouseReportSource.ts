@@ -2,12 +2,12 @@
 // server, the merchant always among them, rows streamed as the export reads them (ADR 12).
 import { Duration, Effect, Layer, Stream } from "effect"
 import type { Chunk, ConfigError } from "effect"
+import { CurrentCatalogue } from "../../application/CurrentCatalogue.js"
 import { ReportSource } from "../../application/ports/ReportSource.js"
 import type { ReportQuery } from "../../application/ports/ReportSource.js"
 import type { QueryFailed, QueryTimeout } from "../../domain/Errors.js"
 import type { MerchantId } from "../../domain/Identifiers.js"
 import type { QueryParameters, ReportDefinition, ReportRequest, ReportRow } from "../../domain/Reports.js"
-import { definitionOf, queryParametersOf } from "../../domain/Reports.js"
 import type { ClickHouseSettings } from "./ClickHouseClient.js"
 import { ClickHouseClient } from "./ClickHouseClient.js"
 import { streamCsv, streamQuery } from "./ClickHouseStream.js"
@@ -59,7 +59,9 @@ export const reportErrorOf = (
   })
 
 export interface ClickHouseReportSourceOptions {
-  /** Each report's definition: the report catalogue, but for tests that need a query it cannot make slow or broken. */
+  /**
+   * Each report's definition: the catalogue in use, but for tests that need a query it cannot make slow or broken.
+   */
   readonly catalogue?: (report: ReportRequest) => ReportDefinition
   /**
    * The values bound to the SQL's `{name:Type}` placeholders: the catalogue's, the merchant always among them. Only
@@ -72,8 +74,9 @@ export interface ClickHouseReportSourceOptions {
 export const makeClickHouseReportSource = (options: ClickHouseReportSourceOptions = {}) =>
   Effect.gen(function*() {
     const client = yield* ClickHouseClient
-    const catalogue = options.catalogue ?? definitionOf
-    const parametersOf = options.parametersOf ?? queryParametersOf
+    const current = yield* CurrentCatalogue
+    const catalogue = options.catalogue ?? current.definitionOf
+    const parametersOf = options.parametersOf ?? current.queryParametersOf
     const optionsOf = (query: ReportQuery, definition: ReportDefinition) => ({
       queryId: query.jobId,
       params: parametersOf(query.merchantId, query.report),

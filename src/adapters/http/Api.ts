@@ -2,7 +2,8 @@
 // The server, the Lambda handler, the OpenAPI document and the typed client are all derived from it.
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
-import { CalendarDate, ExportFormat, Granularity, OrderStatus, TimeZone } from "../../domain/Reports.js"
+import { ExportFormat, maxRangeDaysOf, ReportCatalogue } from "../../domain/Reports.js"
+import type { ReportDefinition, ReportDefinitions } from "../../domain/Reports.js"
 import {
   BadRequest,
   Conflict,
@@ -17,28 +18,51 @@ import { Authentication } from "./Authentication.js"
 export const ExportStatus = Schema.Literal("queued", "running", "succeeded", "failed", "cancelled")
 export type ExportStatus = typeof ExportStatus.Type
 
-/** The body of POST /api/v1/reports/export: the report, the format and the report's own parameters, flat. */
-const range = {
-  format: ExportFormat,
-  dateFrom: CalendarDate,
-  dateTo: CalendarDate,
-  timezone: Schema.optional(TimeZone)
+/** A body's schema for one report, as `bodyOf` builds it. */
+type BodyOf<D extends ReportDefinition> = Schema.extend<
+  Schema.Struct<{ reportType: Schema.Literal<[D["reportType"]]>; format: typeof ExportFormat }>,
+  Schema.SchemaClass<Schema.Schema.Encoded<D["params"]>>
+>
+
+/**
+ * The body of POST /api/v1/reports/export for one report: reportType and format beside the report's own parameters,
+ * flat. Its parameters as a client writes them: a parameter with a default is optional, the application applies it.
+ */
+const bodyOf = (definition: ReportDefinition) =>
+  Schema.extend(
+    Schema.Struct({ reportType: Schema.Literal(definition.reportType), format: ExportFormat }),
+    Schema.encodedBoundSchema(definition.params)
+  )
+
+type BodyMembers<Ds extends ReportDefinitions> = {
+  readonly [K in keyof Ds]: Ds[K] extends ReportDefinition ? BodyOf<Ds[K]> : never
 }
 
-// Defaults are the application's to apply: here every optional parameter is optional for the client too.
-export const ExportRequestBody = Schema.Union(
-  Schema.Struct({ reportType: Schema.Literal("sales-trend"), ...range, granularity: Schema.optional(Granularity) }),
-  Schema.Struct({ reportType: Schema.Literal("orders"), ...range, status: Schema.optional(OrderStatus) }),
-  Schema.Struct({
-    reportType: Schema.Literal("top-products"),
-    ...range,
-    limit: Schema.optional(Schema.Int.pipe(Schema.between(1, 1000)))
-  })
-).annotations({
-  identifier: "ExportRequest",
-  description: "Dates are YYYY-MM-DD, both included, in `timezone` (IANA, default UTC). Ranges are limited: " +
-    "orders to 366 days, sales-trend and top-products to 1098 days."
-})
+/** The body of POST /api/v1/reports/export: one member per report of `catalogue`, told apart by reportType. */
+export const exportRequestBodyOf = <Ds extends ReportDefinitions>(catalogue: { readonly definitions: Ds }) =>
+  // One member per definition, in order: what BodyMembers says, which the compiler cannot follow through a map.
+  Schema.Union(...catalogue.definitions.map(bodyOf)) as unknown as Schema.Union<BodyMembers<Ds>>
+
+/** "a", "a and b", "a, b and c". */
+const listed = (names: ReadonlyArray<string>): string =>
+  names.length < 2 ? names.join("") : `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}`
+
+/**
+ * What the body's schema cannot say, from the catalogue: the dates' form and each report's longest range. On the
+ * endpoint, because the platform splits a payload union into its members and drops the union's own description.
+ */
+const datesDescription = (definitions: ReadonlyArray<ReportDefinition>): string => {
+  const reportsByDays = new Map<number, Array<string>>()
+  for (const definition of definitions) {
+    const days = maxRangeDaysOf(definition.params)
+    if (days !== undefined) reportsByDays.set(days, [...(reportsByDays.get(days) ?? []), definition.reportType])
+  }
+  const limits = [...reportsByDays].sort(([a], [b]) => a - b).map(([days, reports]) =>
+    `${listed(reports)} to ${days} days`
+  )
+  return "Dates are YYYY-MM-DD, both included, in `timezone` (IANA, default UTC). Ranges are limited: " +
+    `${limits.join(", ")}.`
+}
 
 export class ExportAccepted extends Schema.Class<ExportAccepted>("ExportAccepted")({
   jobId: Schema.String,
@@ -114,53 +138,55 @@ const QueryValue = Schema.Union(Schema.String, Schema.Array(Schema.String))
 const jobId = HttpApiSchema.param("jobId", Schema.String)
 const notificationId = HttpApiSchema.param("notificationId", Schema.String)
 
-export class ExportsGroup extends HttpApiGroup.make("exports")
-  .add(
-    HttpApiEndpoint.post("requestExport", "/api/v1/reports/export")
-      .setPayload(ExportRequestBody)
-      .setHeaders(Schema.Struct({ "idempotency-key": Schema.optional(Schema.String) }))
-      .addSuccess(ExportAccepted, { status: 202 })
-      .addError(BadRequest)
-      .addError(Conflict)
-      .addError(PayloadTooLarge)
-      .addError(UnsupportedMediaType)
-      .annotate(OpenApi.Summary, "Start an export")
-      .annotate(
-        OpenApi.Description,
-        "Validates the request, queues the export and answers at once with its job id. The same Idempotency-Key " +
-          "within 24 hours answers with the same job; a different body under that key is a 409."
-      )
-  )
-  .add(
-    HttpApiEndpoint.get("listExports", "/api/v1/reports/exports")
-      // Repeated parameters decode here and are refused by the use case, in the API's own error shape.
-      .setUrlParams(Schema.Struct({ limit: Schema.optional(QueryValue), cursor: Schema.optional(QueryValue) }))
-      .addSuccess(ExportList)
-      .addError(BadRequest)
-      .annotate(OpenApi.Summary, "The caller's exports, newest first")
-  )
-  .add(
-    HttpApiEndpoint.get("getExport")`/api/v1/reports/exports/${jobId}`
-      .addSuccess(ExportView)
-      .addError(NotFound)
-      .annotate(OpenApi.Summary, "An export's state, and its file once finished")
-  )
-  .add(
-    HttpApiEndpoint.get("downloadExport")`/api/v1/reports/exports/${jobId}/download`
-      .addSuccess(DownloadLink)
-      .addError(NotFound)
-      .addError(Conflict)
-      .addError(Gone)
-      .annotate(OpenApi.Summary, "Download an export")
-      .annotate(
-        OpenApi.Description,
-        "Checks the caller and the expiry at click time, then redirects (302) to a signed link valid a few minutes. " +
-          "A client that sends `Accept: application/json` gets `{ url, expiresAt }` instead."
-      )
-  )
-  .addError(ServiceUnavailable)
-  .middleware(Authentication)
-{}
+/** The exports group, with `catalogue`'s reports in the body and the documentation of an export request. */
+const exportsGroupOf = <Ds extends ReportDefinitions>(catalogue: { readonly definitions: Ds }) =>
+  HttpApiGroup.make("exports")
+    .add(
+      HttpApiEndpoint.post("requestExport", "/api/v1/reports/export")
+        .setPayload(exportRequestBodyOf(catalogue))
+        .setHeaders(Schema.Struct({ "idempotency-key": Schema.optional(Schema.String) }))
+        .addSuccess(ExportAccepted, { status: 202 })
+        .addError(BadRequest)
+        .addError(Conflict)
+        .addError(PayloadTooLarge)
+        .addError(UnsupportedMediaType)
+        .annotate(OpenApi.Summary, "Start an export")
+        .annotate(
+          OpenApi.Description,
+          "Validates the request, queues the export and answers at once with its job id. The same Idempotency-Key " +
+            "within 24 hours answers with the same job; a different body under that key is a 409. " +
+            datesDescription(catalogue.definitions)
+        )
+    )
+    .add(
+      HttpApiEndpoint.get("listExports", "/api/v1/reports/exports")
+        // Repeated parameters decode here and are refused by the use case, in the API's own error shape.
+        .setUrlParams(Schema.Struct({ limit: Schema.optional(QueryValue), cursor: Schema.optional(QueryValue) }))
+        .addSuccess(ExportList)
+        .addError(BadRequest)
+        .annotate(OpenApi.Summary, "The caller's exports, newest first")
+    )
+    .add(
+      HttpApiEndpoint.get("getExport")`/api/v1/reports/exports/${jobId}`
+        .addSuccess(ExportView)
+        .addError(NotFound)
+        .annotate(OpenApi.Summary, "An export's state, and its file once finished")
+    )
+    .add(
+      HttpApiEndpoint.get("downloadExport")`/api/v1/reports/exports/${jobId}/download`
+        .addSuccess(DownloadLink)
+        .addError(NotFound)
+        .addError(Conflict)
+        .addError(Gone)
+        .annotate(OpenApi.Summary, "Download an export")
+        .annotate(
+          OpenApi.Description,
+          "Checks the caller and the expiry at click time, then redirects (302) to a signed link valid a few minutes. " +
+            "A client that sends `Accept: application/json` gets `{ url, expiresAt }` instead."
+        )
+    )
+    .addError(ServiceUnavailable)
+    .middleware(Authentication)
 
 export class NotificationsGroup extends HttpApiGroup.make("notifications")
   .add(HttpApiEndpoint.get("listNotifications", "/api/v1/notifications").addSuccess(NotificationList))
@@ -178,10 +204,13 @@ export class HealthGroup extends HttpApiGroup.make("health")
   .add(HttpApiEndpoint.get("ready", "/ready").addSuccess(Readiness).addError(ServiceUnavailable))
 {}
 
-export class ExportApi extends HttpApi.make("async-data-export")
-  .add(ExportsGroup)
-  .add(NotificationsGroup)
-  .add(HealthGroup)
-  .annotate(OpenApi.Title, "async-data-export")
-  .annotate(OpenApi.Description, "Large CSV exports: 202 Accepted now, a signed download link later.")
-{}
+/** The API, with `catalogue`'s reports: a test builds it with a catalogue of its own to read its documentation. */
+export const exportApiOf = <Ds extends ReportDefinitions>(catalogue: { readonly definitions: Ds }) =>
+  HttpApi.make("async-data-export")
+    .add(exportsGroupOf(catalogue))
+    .add(NotificationsGroup)
+    .add(HealthGroup)
+    .annotate(OpenApi.Title, "async-data-export")
+    .annotate(OpenApi.Description, "Large CSV exports: 202 Accepted now, a signed download link later.")
+
+export class ExportApi extends exportApiOf(ReportCatalogue) {}

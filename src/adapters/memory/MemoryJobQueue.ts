@@ -1,7 +1,8 @@
 // A queue in memory with the delivery semantics the worker must survive: at-least-once delivery, explicit
 // acknowledgement, redelivery of what is not acknowledged, and a dead-letter list.
 import { Effect, Layer, Option, Queue, Ref } from "effect"
-import { encodeMessage } from "../../application/ExportWorker.js"
+import { CurrentCatalogue } from "../../application/CurrentCatalogue.js"
+import { messageEncoderOf } from "../../application/ExportWorker.js"
 import { JobQueue } from "../../application/ports/JobQueue.js"
 import { QueueUnavailable } from "../../domain/Errors.js"
 import { FaultInjection } from "./FaultInjection.js"
@@ -86,8 +87,9 @@ export class MemoryJobQueue extends Effect.Service<MemoryJobQueue>()("exports/me
 
 export const JobQueueMemory = Layer.effect(
   JobQueue,
-  Effect.map(
-    MemoryJobQueue,
-    (queue) => JobQueue.of({ publish: (message) => queue.publishBody(encodeMessage(message)) })
-  )
+  Effect.gen(function*() {
+    const queue = yield* MemoryJobQueue
+    const encode = messageEncoderOf(yield* CurrentCatalogue)
+    return JobQueue.of({ publish: (message) => queue.publishBody(encode(message)) })
+  })
 )

@@ -7,6 +7,7 @@ import { alice } from "../../support/Fixtures.js"
 import { getRaw } from "./HttpSupport.js"
 
 interface Operation {
+  readonly description?: string
   readonly security?: ReadonlyArray<Record<string, ReadonlyArray<string>>>
   readonly responses: Record<string, unknown>
 }
@@ -67,6 +68,15 @@ describe("HTTP API: documents and probes", () => {
       const download = document.paths["/api/v1/reports/exports/{jobId}/download"]?.["get"]
       expect(Object.keys(download?.responses ?? {})).toEqual(
         expect.arrayContaining(["200", "401", "404", "409", "410"])
+      )
+    }).pipe(Effect.provide(apiTestLayer())))
+
+  it.effect("tells each report's longest range, as the catalogue declares it, beside the export request", () =>
+    Effect.gen(function*() {
+      const document = (yield* getRaw("/openapi.json")).json as OpenApiDocument
+      expect(document.paths["/api/v1/reports/export"]?.["post"]?.description).toContain(
+        "Dates are YYYY-MM-DD, both included, in `timezone` (IANA, default UTC). Ranges are limited: orders to 366 " +
+          "days, sales-trend and top-products to 1098 days."
       )
     }).pipe(Effect.provide(apiTestLayer())))
 

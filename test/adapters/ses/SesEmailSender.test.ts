@@ -89,7 +89,7 @@ describe("SesEmailSender on aws-ses-v2-local", () => {
         url: "https://files.example.com/exports/m-acme/file.csv?X-Amz-Signature=abc&X-Amz-Expires=86400",
         expiresAt: DateTime.unsafeMake("2026-11-29T10:02:00Z")
       }
-      const message = successEmailFor(succeededJob(recipient), link, "https://app.example.com/exports/1")
+      const message = successEmailFor(succeededJob(recipient), "Orders", link, "https://app.example.com/exports/1")
       yield* sender.send(message)
 
       const [email, ...others] = yield* server.sentTo(recipient)
@@ -111,7 +111,7 @@ describe("SesEmailSender on aws-ses-v2-local", () => {
       const server = yield* SesLocalServer
       const sender = yield* EmailSender
       const recipient = uniqueRecipient()
-      const message = failureEmailFor(failedJob(recipient), "https://app.example.com/exports/1")
+      const message = failureEmailFor(failedJob(recipient), "Orders", "https://app.example.com/exports/1")
       yield* sender.send(message)
 
       const emails = yield* server.sentTo(recipient)
