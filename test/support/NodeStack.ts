@@ -9,12 +9,13 @@ import { join } from "node:path"
 import { signDevToken } from "../../src/adapters/auth/JwtVerifier.js"
 import { DynamoDb } from "../../src/adapters/dynamodb/DynamoDb.js"
 import { JobStoreDynamoDb } from "../../src/adapters/dynamodb/DynamoDbJobStore.js"
-import { clientConfig } from "../../src/adapters/s3/S3FileStore.js"
+import { clientConfig, MIN_PART_SIZE } from "../../src/adapters/s3/S3FileStore.js"
 import { JOB_ID_ATTRIBUTE } from "../../src/adapters/sqs/SqsJobQueue.js"
 import { encodeMessage } from "../../src/application/ExportWorker.js"
 import { JobStore } from "../../src/application/ports/JobStore.js"
 import { messageFor } from "../../src/application/RequestExport.js"
-import { ExportJobId } from "../../src/domain/Identifiers.js"
+import { objectKeyFor } from "../../src/domain/ExportJob.js"
+import { ExportJobId, MerchantId, Owner, UserId } from "../../src/domain/Identifiers.js"
 import type { EmailAddress } from "../../src/domain/Identifiers.js"
 import { ServeApiLive } from "../../src/runtimes/node/ServeApi.js"
 import { WorkerOnChdbLive } from "../../src/runtimes/node/Worker.js"
@@ -87,6 +88,21 @@ export const localSettings = (overrides: Record<string, string> = {}) =>
       ["SHUTDOWN_GRACE", "5 seconds"],
       ...Object.entries(overrides)
     ])
+  })
+
+/**
+ * An export whose upload is multipart with several parts of the smallest size S3 allows: a year of m-acme's order lines
+ * out of MULTIPART_SETTINGS' 500 000 demo lines, about 125 000 rows and well over 10 MB of CSV.
+ */
+export const MULTIPART_EXPORT = { reportType: "orders", format: "csv", dateFrom: "2025-01-01", dateTo: "2025-12-31" }
+export const MULTIPART_SETTINGS = { DEMO_ROWS: "500000", S3_PART_SIZE: String(MIN_PART_SIZE) }
+
+/** The object key of the first attempt of `user`'s job `jobId`, as the worker names it. */
+export const firstAttemptKey = (user: { readonly sub: string; readonly merchantId: string }, jobId: string) =>
+  objectKeyFor({
+    jobId: ExportJobId.make(jobId),
+    owner: new Owner({ userId: UserId.make(user.sub), merchantId: MerchantId.make(user.merchantId) }),
+    attempts: 1
   })
 
 /** Where the API of `settings` answers. */

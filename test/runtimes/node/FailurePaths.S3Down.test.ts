@@ -3,8 +3,7 @@
 // upload for the job.
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { objectKeyFor } from "../../../src/domain/ExportJob.js"
-import { EmailAddress, ExportJobId, MerchantId, Owner, UserId } from "../../../src/domain/Identifiers.js"
+import { EmailAddress } from "../../../src/domain/Identifiers.js"
 import {
   apiClient,
   bearerFor,
@@ -12,8 +11,11 @@ import {
   emailsTo,
   eventually,
   fetchJson,
+  firstAttemptKey,
   localServers,
   localSettings,
+  MULTIPART_EXPORT,
+  MULTIPART_SETTINGS,
   startApi,
   startWorker,
   waitForExport
@@ -29,10 +31,6 @@ import { SesLocalServer } from "../../support/servers/SesLocalServer.js"
 
 const RECIPIENT = "s3-down@example.test"
 const USER = { sub: "s3-down-user", merchantId: "m-acme", email: RECIPIENT }
-// A year of m-acme's order lines out of 500 000 demo lines: about 125 000 rows, well over 10 MB of CSV, so the
-// upload is multipart with several parts of the smallest size S3 allows.
-const YEAR = { reportType: "orders", format: "csv", dateFrom: "2025-01-01", dateTo: "2025-12-31" }
-const PART_SIZE = 5 * 1024 * 1024
 
 describe("S3 stopped mid-upload", () => {
   it.live(
@@ -42,7 +40,7 @@ describe("S3 stopped mid-upload", () => {
         const s3 = yield* S3rverServer
         const sqs = yield* FauxqsServer
         const ses = yield* SesLocalServer
-        const settings = yield* localSettings({ DEMO_ROWS: "500000", S3_PART_SIZE: String(PART_SIZE) })
+        const settings = yield* localSettings(MULTIPART_SETTINGS)
         yield* startApi(settings)
         yield* startWorker(settings)
         const auth = yield* bearerFor(USER)
@@ -51,14 +49,10 @@ describe("S3 stopped mid-upload", () => {
         // The first part of every upload lands; every later part finds the server gone (connection reset).
         s3.faults.set((request) => (partNumberOf(request) ?? 1) > 1 ? "reset" : "pass")
 
-        const accepted = yield* api.requestExport(YEAR)
+        const accepted = yield* api.requestExport(MULTIPART_EXPORT)
         expect(accepted.status).toBe(202)
         const { jobId } = accepted.body
-        const key = objectKeyFor({
-          jobId: ExportJobId.make(jobId),
-          owner: new Owner({ userId: UserId.make(USER.sub), merchantId: MerchantId.make(USER.merchantId) }),
-          attempts: 1
-        })
+        const key = firstAttemptKey(USER, jobId)
 
         const view = yield* waitForExport(api, jobId, (v) => v.status === "failed", "40 seconds")
         // Told in words the user can act on; ADR 4: an upload failure is retryable, retried in-process, not re-queued.

@@ -4,8 +4,7 @@
 // in-process, then the job fails, the user is told once, and the bucket holds nothing for the job.
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { objectKeyFor } from "../../../src/domain/ExportJob.js"
-import { EmailAddress, ExportJobId, MerchantId, Owner, UserId } from "../../../src/domain/Identifiers.js"
+import { EmailAddress } from "../../../src/domain/Identifiers.js"
 import { makeLogCollector } from "../../support/LogCollector.js"
 import {
   apiClient,
@@ -13,9 +12,12 @@ import {
   bucketContents,
   emailsTo,
   eventually,
+  firstAttemptKey,
   linesOf,
   localServers,
   localSettings,
+  MULTIPART_EXPORT,
+  MULTIPART_SETTINGS,
   startApi,
   startWorker,
   waitForExport
@@ -27,9 +29,6 @@ import { SesLocalServer } from "../../support/servers/SesLocalServer.js"
 
 const RECIPIENT = "s3-hangs@example.test"
 const USER = { sub: "s3-hangs-user", merchantId: "m-acme", email: RECIPIENT }
-// As in FailurePaths.S3Down: well over 10 MB of CSV, a multipart upload of several 5 MiB parts.
-const YEAR = { reportType: "orders", format: "csv", dateFrom: "2025-01-01", dateTo: "2025-12-31" }
-const PART_SIZE = 5 * 1024 * 1024
 
 /** CompleteMultipartUpload: a POST with the upload's id. */
 const isComplete = (request: S3rverRequest) => request.method === "POST" && "uploadId" in request.query
@@ -42,11 +41,7 @@ describe("S3 silent at the completion of an upload", () => {
         const s3 = yield* S3rverServer
         const sqs = yield* FauxqsServer
         const ses = yield* SesLocalServer
-        const settings = yield* localSettings({
-          DEMO_ROWS: "500000",
-          S3_PART_SIZE: String(PART_SIZE),
-          S3_CALL_TIMEOUT: "2 seconds"
-        })
+        const settings = yield* localSettings({ ...MULTIPART_SETTINGS, S3_CALL_TIMEOUT: "2 seconds" })
         yield* startApi(settings)
         const logs = makeLogCollector()
         yield* startWorker(settings, logs.logger)
@@ -56,14 +51,10 @@ describe("S3 silent at the completion of an upload", () => {
         // Every completion is held unanswered; the parts, and the aborts, are served.
         s3.faults.set((request) => isComplete(request) ? "hold" : "pass")
 
-        const accepted = yield* api.requestExport(YEAR)
+        const accepted = yield* api.requestExport(MULTIPART_EXPORT)
         expect(accepted.status).toBe(202)
         const { jobId } = accepted.body
-        const key = objectKeyFor({
-          jobId: ExportJobId.make(jobId),
-          owner: new Owner({ userId: UserId.make(USER.sub), merchantId: MerchantId.make(USER.merchantId) }),
-          attempts: 1
-        })
+        const key = firstAttemptKey(USER, jobId)
 
         // Without a limit of its own, the completion would wait for ever: EXPORT_QUERY_TIMEOUT (10 minutes) no
         // longer counts once the last row has been read.
