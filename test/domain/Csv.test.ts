@@ -9,35 +9,15 @@ import {
   startsLikeFormula,
   UTF8_BOM
 } from "../../src/domain/Csv.js"
+import { CSV_HOSTILE_CHARACTERS, INVISIBLE, TRIGGERS } from "../support/CsvText.js"
 
 /**
  * Characters that show nothing, which a spreadsheet (or a reader) may look past to what follows: C0 controls but tab
  * and CR (triggers themselves), space, DEL, C1 controls, no-break and other Unicode spaces, zero-width and direction
- * marks, the byte order mark. `INVISIBLE` samples them for the generators.
+ * marks, the byte order mark. `INVISIBLE` (test/support/CsvText.ts) samples them for the generators.
  */
 const INVISIBLE_CLASS =
   "[\\0-\\x08\\n\\x0b\\x0c\\x0e-\\x20\\x7f-\\xa0\\xad\\u1680\\u180e\\u2000-\\u200f\\u2028-\\u202f\\u205f-\\u206f\\u3000\\ufeff]"
-const INVISIBLE = [
-  "\0",
-  "\x01",
-  "\n",
-  "\x0b",
-  "\x1f",
-  " ",
-  "\x7f",
-  "\x85",
-  "\u00a0",
-  "\u00ad",
-  "\u2007",
-  "\u200b",
-  "\u200e",
-  "\u202e",
-  "\u2060",
-  "\u3000",
-  "\ufeff"
-]
-/** What starts a formula: the ASCII operators, their full-width forms, tab and carriage return. */
-const TRIGGERS = ["=", "+", "-", "@", "\uff1d", "\uff0b", "\uff0d", "\uff20", "\t", "\r"]
 const FORMULA_START = new RegExp(`^${INVISIBLE_CLASS}*[=+\\-@\\uff1d\\uff0b\\uff0d\\uff20\\t\\r]`)
 const PLAIN_NUMBER = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/
 const startsFormula = (text: string) => FORMULA_START.test(text) && !PLAIN_NUMBER.test(text)
@@ -46,27 +26,7 @@ const startsFormula = (text: string) => FORMULA_START.test(text) && !PLAIN_NUMBE
 const nastyText = FastCheck.oneof(
   FastCheck.string({ unit: "grapheme", maxLength: 30 }),
   FastCheck.string({
-    unit: FastCheck.constantFrom(
-      "\"",
-      ",",
-      "\n",
-      "\r",
-      "\r\n",
-      "=",
-      "+",
-      "-",
-      "@",
-      "\t",
-      " ",
-      ";",
-      ...INVISIBLE,
-      ...TRIGGERS,
-      "é",
-      "😀",
-      "a",
-      "1",
-      "."
-    ),
+    unit: FastCheck.constantFrom(...CSV_HOSTILE_CHARACTERS),
     maxLength: 20
   })
 )

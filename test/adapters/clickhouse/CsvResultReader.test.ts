@@ -8,6 +8,7 @@ import { CsvResultReader } from "../../../src/adapters/clickhouse/CsvResultReade
 import { ClickHouseQueryError } from "../../../src/adapters/clickhouse/JsonCompactReader.js"
 import { encodeRow } from "../../../src/domain/Csv.js"
 import type { Cell, ReportRow } from "../../../src/domain/Reports.js"
+import { CSV_HOSTILE_CHARACTERS } from "../../support/CsvText.js"
 
 /** A cell as ClickHouse's CSV output format writes it. */
 const clickHouseCell = (cell: Cell): string => {
@@ -75,34 +76,7 @@ const read = (pieces: ReadonlyArray<Uint8Array>, columns: number, { reused = fal
 }
 
 const nastyText = FastCheck.string({
-  unit: FastCheck.constantFrom(
-    "\"",
-    ",",
-    ";",
-    "\n",
-    "\r",
-    "=",
-    "+",
-    "-",
-    "@",
-    "\t",
-    " ",
-    "\0",
-    "\u00a0",
-    "\u200b",
-    "\u3000",
-    "\ufeff",
-    "\uff1d",
-    "\uff0b",
-    "\uff0d",
-    "\uff20",
-    "é",
-    "😀",
-    "a",
-    "1",
-    ".",
-    "e"
-  ),
+  unit: FastCheck.constantFrom(...CSV_HOSTILE_CHARACTERS),
   maxLength: 12
 })
 const cell: FastCheck.Arbitrary<Cell> = FastCheck.oneof(
