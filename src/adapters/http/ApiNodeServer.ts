@@ -2,15 +2,15 @@
 // front of the HttpApi app (ADR 0013). Needs an Authentication implementation and the application's ports.
 import { Layer } from "effect"
 import type { ListenOptions } from "node:net"
-import { AcceptExportRoute } from "./AcceptExportRoute.js"
+import * as FrontRoute from "./accept-export/FrontRoute.js"
+import { NodeAcceptRoute } from "./accept-export/NodeAcceptRoute.js"
 import { ApiServerLive } from "./ApiServer.js"
-import * as FrontRoute from "./FrontRoute.js"
 
 /** The Node server the API listens on: the accept route first, everything else to the HttpApi app. */
-export const apiNodeServer = (listen: ListenOptions) => FrontRoute.layer(AcceptExportRoute, listen)
+export const apiNodeServer = (listen: ListenOptions) => FrontRoute.layer(NodeAcceptRoute, listen)
 
 /** `apiNodeServer` on a free port of 127.0.0.1's loopback, with an HttpClient for it: for tests. */
-export const apiNodeServerTest = FrontRoute.layerTest(AcceptExportRoute)
+export const apiNodeServerTest = FrontRoute.layerTest(NodeAcceptRoute)
 
 /** The API, its documents and the accept route, listening as told. */
 export const ApiNodeServerLive = (listen: ListenOptions) => ApiServerLive.pipe(Layer.provide(apiNodeServer(listen)))

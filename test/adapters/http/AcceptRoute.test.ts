@@ -2,7 +2,6 @@
 // the same requests go to the composed server and to the HttpApi app alone, and the answers must match in status,
 // headers, body and access log, ids aside. Every other request passes through to the HttpApi app.
 import { HttpClientRequest } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Layer, Logger, LogLevel, Stream, TestClock } from "effect"
 import { AuthenticationJwt } from "../../../src/adapters/auth/JwtAuthentication.js"
@@ -13,6 +12,7 @@ import { FaultInjection } from "../../../src/adapters/memory/FaultInjection.js"
 import { apiTestLayer, testJwtSettings, tokenFor } from "../../support/ApiHarness.js"
 import { alice, testLayer } from "../../support/Fixtures.js"
 import { makeLogCollector } from "../../support/LogCollector.js"
+import { loopbackServerTest } from "../../support/LoopbackServer.js"
 import { EXPORT_PATH, getRaw, ordersBody, postExport, send } from "./HttpSupport.js"
 import type { RawResponse } from "./HttpSupport.js"
 
@@ -23,7 +23,7 @@ const httpApiOnlyLayer = () =>
     Layer.provide(JwtVerifier.layer(testJwtSettings)),
     Layer.provide(ReadinessChecks.none),
     Layer.provideMerge(testLayer()),
-    Layer.provideMerge(NodeHttpServer.layerTest)
+    Layer.provideMerge(loopbackServerTest)
   )
 
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g

@@ -35,10 +35,10 @@ export const layer = <E, R>(front: Effect.Effect<FrontRoute, E, R>, options: Lis
     NodeHttpServer.layerContext
   )
 
-/** `NodeHttpServer.layerTest` with `front` ahead of the platform's handler: a free port and a client for it. */
+/** `NodeHttpServer.layerTest` with `front` ahead of the platform's handler: a free port of 127.0.0.1 and a client for it. */
 export const layerTest = <E, R>(front: Effect.Effect<FrontRoute, E, R>) =>
   HttpServer.layerTestClient.pipe(
     Layer.provide(NodeHttpClient.layerWithoutAgent),
     Layer.provide(NodeHttpClient.makeAgentLayer({ keepAlive: false })),
-    Layer.provideMerge(layer(front, { port: 0 }))
+    Layer.provideMerge(layer(front, { port: 0, host: "127.0.0.1" }))
   )

@@ -1,24 +1,21 @@
 // POST /api/v1/reports/export served by a plain node:http handler in front of the HttpApi app (ADR 0013): the
 // HttpApi stack alone costs more per request than accepting an export may. The endpoint stays declared in the
-// HttpApi (OpenAPI document, typed client) and only the transport differs: authentication, the body rules, the use
-// case with its error translations and the access log are the very functions the HttpApi path runs, on the same
-// services, through the runtime of the layer that serves the API.
-import type { Headers } from "@effect/platform"
+// HttpApi (OpenAPI document, typed client) and only the transport differs: authentication, the body rules, the
+// accepting program (`AcceptExport.ts`), the error statuses the endpoint declares and the access log are the very
+// ones the HttpApi path uses, on the same services, through the runtime of the layer that serves the API.
+import type { Headers, HttpApiGroup } from "@effect/platform"
 import { HttpApiSchema, HttpTraceContext } from "@effect/platform"
 import { Cause, Context, Effect, FiberId, FiberRef, FiberRefs, Option, Redacted, Runtime, Schema, Tracer } from "effect"
 import type { IncomingMessage, ServerResponse } from "node:http"
+import { ExportApi } from "../Api.js"
 import {
-  BadRequest,
-  Conflict,
   currentRequestId,
   fail,
-  PayloadTooLarge,
   retryAfterHeader,
   retryAfterOf,
   ServiceUnavailable,
-  Unauthorized,
-  UnsupportedMediaType
-} from "./ApiErrors.js"
+  Unauthorized
+} from "../ApiErrors.js"
 import {
   accessLog,
   finishingHeaders,
@@ -26,11 +23,11 @@ import {
   INTERNAL_ERROR_MESSAGE,
   OTHER_SCHEME_MESSAGE,
   requestIdOf
-} from "./ApiServer.js"
-import { BearerAuthentication } from "./Authentication.js"
-import { acceptExport } from "./ExportsHttp.js"
+} from "../ApiServer.js"
+import { BearerAuthentication } from "../Authentication.js"
+import { readNodeJsonBody } from "../RequestBody.js"
+import { acceptExport } from "./AcceptExport.js"
 import type { FrontRoute } from "./FrontRoute.js"
-import { readNodeJsonBody } from "./RequestBody.js"
 
 const PATH = "/api/v1/reports/export"
 const BEARER_LENGTH = "Bearer ".length
@@ -47,35 +44,35 @@ interface Answer {
   readonly headers: Readonly<Record<string, string>>
 }
 
-const errorAnswer = <A, I>(Class: Schema.Schema<A, I>) => {
-  const status = HttpApiSchema.getStatusError(Class)
-  const encode = Schema.encodeSync(Class)
-  return (error: A): Answer => ({ status, body: encode(error), headers: {} })
-}
+/** The HttpApi declaration of the endpoint this route answers, with its group: its errors and their statuses. */
+const declared = (() => {
+  const group = ExportApi.groups["exports"] as HttpApiGroup.HttpApiGroup.AnyWithProps | undefined
+  const endpoint = group?.endpoints["requestExport"]
+  if (group === undefined || endpoint === undefined) throw new Error("ExportApi declares no exports.requestExport")
+  return { group, endpoint }
+})()
 
 /**
- * The API errors this endpoint declares (and the security's 401), each with its status, as the HttpApi answers;
- * a 503 also says how long to wait, which depends on its error.
+ * Every error the endpoint declares, its group's and its security's included, with the status and the encoding the
+ * HttpApi app answers it with: the app's own error schema, gathered the way the platform gathers it.
  */
-const answers = [
-  [BadRequest, errorAnswer(BadRequest)],
-  [Unauthorized, errorAnswer(Unauthorized)],
-  [Conflict, errorAnswer(Conflict)],
-  [PayloadTooLarge, errorAnswer(PayloadTooLarge)],
-  [UnsupportedMediaType, errorAnswer(UnsupportedMediaType)]
-] as const
-const unavailableAnswer = errorAnswer(ServiceUnavailable)
+const declaredErrors = (() => {
+  const schemas = new Set<Schema.Schema.Any>()
+  HttpApiSchema.deunionize(schemas, declared.endpoint.errorSchema)
+  HttpApiSchema.deunionize(schemas, declared.group.errorSchema)
+  return Array.from(schemas, (schema) => ({
+    is: Schema.is(schema),
+    status: HttpApiSchema.getStatusError(schema),
+    encode: Schema.encodeSync(schema as Schema.Schema<unknown, unknown>)
+  }))
+})()
 
-const answerFor = (
-  error: BadRequest | Unauthorized | Conflict | PayloadTooLarge | UnsupportedMediaType | ServiceUnavailable
-) => {
-  if (error instanceof ServiceUnavailable) {
-    return { ...unavailableAnswer(error), headers: { "retry-after": retryAfterHeader(retryAfterOf(error)) } }
-  }
-  for (const [Class, answer] of answers) {
-    if (error instanceof Class) return (answer as (error: unknown) => Answer)(error)
-  }
-  throw new Error("unreachable: an error this endpoint does not declare")
+/** A declared error as the HttpApi answers it; a 503 also says how long to wait, which depends on its error. */
+const answerFor = (error: Effect.Effect.Error<ReturnType<typeof accept>>): Answer => {
+  const declaredError = declaredErrors.find(({ is }) => is(error))
+  if (declaredError === undefined) throw new Error("unreachable: an error the endpoint does not declare")
+  const headers = error instanceof ServiceUnavailable ? { "retry-after": retryAfterHeader(retryAfterOf(error)) } : {}
+  return { status: declaredError.status, body: declaredError.encode(error), headers }
 }
 
 /** What the HttpApi path does for this endpoint, from the Bearer-scheme check of the middleware to the 202. */
@@ -155,7 +152,7 @@ const internalError = (requestId: string) => ({
  * every other request on. Each claimed request runs as a fiber of the layer's runtime, interrupted if the client
  * goes away before its answer, as the platform does.
  */
-export const AcceptExportRoute = Effect.map(
+export const NodeAcceptRoute = Effect.map(
   Effect.runtime<Effect.Effect.Context<ReturnType<typeof accept>>>(),
   (runtime): FrontRoute => {
     const runFork = Runtime.runFork(runtime)
