@@ -6,7 +6,17 @@ import type { Caller } from "../../../src/application/RequestExport.js"
 import { apiTestLayer, clientFor, tokenFor } from "../../support/ApiHarness.js"
 import { alice, bob, callerOf, drainQueue } from "../../support/Fixtures.js"
 import type { RawResponse } from "./HttpSupport.js"
-import { expectRefused, EXPORTS_PATH, getRaw, NOTIFICATIONS_PATH, ordersBody, postEmpty } from "./HttpSupport.js"
+import {
+  expectError,
+  expectRefused,
+  EXPORTS_PATH,
+  getRaw,
+  issuesOf,
+  NOTIFICATIONS_PATH,
+  ordersBody,
+  postEmpty,
+  postExport
+} from "./HttpSupport.js"
 
 const intruders: ReadonlyArray<{ readonly name: string; readonly caller: Caller }> = [
   { name: "another user of alice's merchant", caller: callerOf("carol", alice.owner.merchantId) },
@@ -112,5 +122,17 @@ describe("HTTP API: tenancy", () => {
       expect(page.items.map((item) => item.jobId)).not.toContain(jobId)
       const all = yield* bobClient.exports.listExports({ urlParams: {} })
       expect(all.items.map((item) => item.jobId)).toStrictEqual([own.jobId])
+    }).pipe(Effect.provide(apiTestLayer())))
+
+  it.effect("refuses a body that names a merchant, whichever: the merchant comes from the token alone", () =>
+    Effect.gen(function*() {
+      const token = yield* tokenFor(alice)
+      for (const merchantId of ["m-globex", alice.owner.merchantId]) {
+        const response = yield* postExport(token, { ...ordersBody(), merchantId })
+        const body = expectError(response, "invalid_request")
+        expect(issuesOf(body)).toStrictEqual([{ field: "merchantId", rule: "unknown-field" }])
+      }
+      const list = yield* getRaw(EXPORTS_PATH, token)
+      expect((list.json as { items: ReadonlyArray<unknown> }).items).toStrictEqual([])
     }).pipe(Effect.provide(apiTestLayer())))
 })
