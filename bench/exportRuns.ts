@@ -16,14 +16,10 @@ import { performance } from "node:perf_hooks"
 import { ClickHouseClient } from "../src/adapters/clickhouse/ClickHouseClient.js"
 import { makeClickHouseReportSource } from "../src/adapters/clickhouse/ClickHouseReportSource.js"
 import { FaultInjection } from "../src/adapters/memory/FaultInjection.js"
-import { JobQueueMemory, MemoryJobQueue } from "../src/adapters/memory/MemoryJobQueue.js"
-import { JobStoreMemory } from "../src/adapters/memory/MemoryJobStore.js"
-import {
-  EmailSenderMemory,
-  InAppNotifierMemory,
-  MemoryEmailSender,
-  MemoryInAppNotifier
-} from "../src/adapters/memory/MemoryNotifications.js"
+import * as MemoryEmailSender from "../src/adapters/memory/MemoryEmailSender.js"
+import * as MemoryInAppNotifier from "../src/adapters/memory/MemoryInAppNotifier.js"
+import * as MemoryJobQueue from "../src/adapters/memory/MemoryJobQueue.js"
+import * as MemoryJobStore from "../src/adapters/memory/MemoryJobStore.js"
 import { DEFAULT_CALL_TIMEOUT, layer as s3FileStoreLayer, QUICK_CALL_TIMEOUT } from "../src/adapters/s3/S3FileStore.js"
 import { ExportSettings } from "../src/application/ExportSettings.js"
 import { handleDelivery } from "../src/application/ExportWorker.js"
@@ -159,15 +155,19 @@ const runPipeline = (settings: RunSettings): Promise<Measured> => {
   const layers = Layer.mergeAll(
     reportSource,
     files,
-    JobStoreMemory,
-    JobQueueMemory,
-    InAppNotifierMemory,
-    EmailSenderMemory,
+    MemoryJobStore.layer,
+    MemoryJobQueue.layer,
+    MemoryInAppNotifier.layer,
+    MemoryEmailSender.layer,
     JobIds.Default,
     ExportSettings.layerWith({ queryTimeout: Duration.minutes(30) })
   ).pipe(
     Layer.provideMerge(
-      Layer.mergeAll(MemoryJobQueue.Default, MemoryInAppNotifier.Default, MemoryEmailSender.Default)
+      Layer.mergeAll(
+        MemoryJobQueue.MemoryQueue.Default,
+        MemoryInAppNotifier.MemoryInbox.Default,
+        MemoryEmailSender.MemoryOutbox.Default
+      )
     ),
     Layer.provideMerge(FaultInjection.Default)
   )
@@ -181,7 +181,7 @@ const runPipeline = (settings: RunSettings): Promise<Measured> => {
       format: "csv",
       params: { dateFrom: settings.dateFrom, dateTo: settings.dateTo, timezone: "Europe/Paris" }
     })
-    const queue = yield* MemoryJobQueue
+    const queue = yield* MemoryJobQueue.MemoryQueue
     const [body] = yield* queue.published
     if (body === undefined) return yield* Effect.dieMessage("the request queued no message")
     const started = performance.now()

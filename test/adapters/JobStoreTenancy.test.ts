@@ -3,7 +3,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { DateTime, Effect, Layer, Option, Redacted, Schema } from "effect"
 import { JobStoreDynamoDb } from "../../src/adapters/dynamodb/DynamoDbJobStore.js"
-import { JobStoreMemory } from "../../src/adapters/memory/MemoryJobStore.js"
+import * as MemoryJobStore from "../../src/adapters/memory/MemoryJobStore.js"
 import { JobStore } from "../../src/application/ports/JobStore.js"
 import { newJob } from "../../src/domain/ExportJob.js"
 import type { Owner } from "../../src/domain/Identifiers.js"
@@ -31,7 +31,7 @@ const keyedJob = (owner: Owner, millis: number, idempotencyKey: string) =>
   })
 
 const stores: ReadonlyArray<readonly [string, () => Layer.Layer<JobStore, unknown>]> = [
-  ["memory", () => JobStoreMemory],
+  ["memory", () => MemoryJobStore.layer],
   ["dynamodb (dynalite)", () => JobStoreDynamoDb.pipe(Layer.provide(DynamoDbOnDynalite))]
 ]
 

@@ -16,9 +16,9 @@ import { ReadinessChecks } from "../../adapters/http/HealthHttp.js"
 import { FilesRoute } from "../../adapters/localfs/FilesRoute.js"
 import { LocalFileStore } from "../../adapters/localfs/LocalFileStore.js"
 import { FaultInjection } from "../../adapters/memory/FaultInjection.js"
-import { JobQueueMemory, MemoryJobQueue } from "../../adapters/memory/MemoryJobQueue.js"
-import { JobStoreMemory } from "../../adapters/memory/MemoryJobStore.js"
-import { InAppNotifierMemory, MemoryInAppNotifier } from "../../adapters/memory/MemoryNotifications.js"
+import * as MemoryInAppNotifier from "../../adapters/memory/MemoryInAppNotifier.js"
+import * as MemoryJobQueue from "../../adapters/memory/MemoryJobQueue.js"
+import * as MemoryJobStore from "../../adapters/memory/MemoryJobStore.js"
 import { ExportSettings } from "../../application/ExportSettings.js"
 import { JobIds } from "../../application/JobIds.js"
 import { InProcessWorkers } from "../local/InProcessWorker.js"
@@ -86,8 +86,13 @@ export const EmbeddedServerLive = (config: EmbeddedConfig) => {
     outbox: join(config.dataDir, "outbox"),
     from: "Exports <exports@localhost>"
   })
-  const inMemory = Layer.mergeAll(JobStoreMemory, JobQueueMemory, InAppNotifierMemory, JobIds.Default).pipe(
-    Layer.provideMerge(Layer.mergeAll(MemoryJobQueue.Default, MemoryInAppNotifier.Default)),
+  const inMemory = Layer.mergeAll(
+    MemoryJobStore.layer,
+    MemoryJobQueue.layer,
+    MemoryInAppNotifier.layer,
+    JobIds.Default
+  ).pipe(
+    Layer.provideMerge(Layer.mergeAll(MemoryJobQueue.MemoryQueue.Default, MemoryInAppNotifier.MemoryInbox.Default)),
     Layer.provide(FaultInjection.Default)
   )
   const settings = Layer.effect(

@@ -9,7 +9,7 @@ import { countOrderLines } from "../../../src/adapters/chdb/DemoSeed.js"
 import { demoOrderLines } from "../../../src/adapters/memory/DemoOrders.js"
 import { FaultInjection } from "../../../src/adapters/memory/FaultInjection.js"
 import type { OrderLineDataset } from "../../../src/adapters/memory/MemoryReportSource.js"
-import { ReportSourceMemory } from "../../../src/adapters/memory/MemoryReportSource.js"
+import * as MemoryReportSource from "../../../src/adapters/memory/MemoryReportSource.js"
 import { ReportSource } from "../../../src/application/ports/ReportSource.js"
 import type { ReportQuery } from "../../../src/application/ports/ReportSource.js"
 import { MerchantId } from "../../../src/domain/Identifiers.js"
@@ -62,7 +62,7 @@ const collect = <E>(rows: Stream.Stream<ReportRow, E>) => Effect.map(Stream.runC
 
 const memorySource = Effect.provide(
   ReportSource,
-  ReportSourceMemory(dataset).pipe(Layer.provide(FaultInjection.Default))
+  MemoryReportSource.layer(dataset).pipe(Layer.provide(FaultInjection.Default))
 )
 
 /** Runs every request on both sources and expects the very same rows, cell for cell and in the same order. */

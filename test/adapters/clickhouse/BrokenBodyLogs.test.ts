@@ -7,7 +7,8 @@ import { Duration, Effect, Fiber, Layer, Option, TestClock } from "effect"
 import { Readable } from "node:stream"
 import { ClickHouseClient } from "../../../src/adapters/clickhouse/ClickHouseClient.js"
 import { makeClickHouseReportSource } from "../../../src/adapters/clickhouse/ClickHouseReportSource.js"
-import { MemoryEmailSender, MemoryInAppNotifier } from "../../../src/adapters/memory/MemoryNotifications.js"
+import { MemoryOutbox } from "../../../src/adapters/memory/MemoryEmailSender.js"
+import { MemoryInbox } from "../../../src/adapters/memory/MemoryInAppNotifier.js"
 import { JobStore } from "../../../src/application/ports/JobStore.js"
 import { ReportSource } from "../../../src/application/ports/ReportSource.js"
 import { requestExport } from "../../../src/application/RequestExport.js"
@@ -51,8 +52,8 @@ describe("a broken ClickHouse body, through the worker", () => {
 
         const done = Option.getOrThrow(yield* Effect.flatMap(JobStore, (store) => store.get(job.jobId)))
         assert(done._tag === "Failed")
-        const emails = yield* (yield* MemoryEmailSender).outbox
-        const notices = yield* (yield* MemoryInAppNotifier).deliveries
+        const emails = yield* (yield* MemoryOutbox).outbox
+        const notices = yield* (yield* MemoryInbox).deliveries
         for (const [what, value] of [["logs", logs.lines], ["job", done], ["emails", emails], ["notices", notices]]) {
           expect(stringified(value), what as string).not.toContain(SECRET)
         }

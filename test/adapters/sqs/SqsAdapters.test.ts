@@ -6,7 +6,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, DateTime, Duration, Effect, Either, Exit, Layer, Option, Scope } from "effect"
 import { createServer } from "node:net"
 import type { AddressInfo } from "node:net"
-import { MemoryEmailSender } from "../../../src/adapters/memory/MemoryNotifications.js"
+import { MemoryOutbox } from "../../../src/adapters/memory/MemoryEmailSender.js"
 import { SqsClient, SqsClientLive, SqsSettings } from "../../../src/adapters/sqs/SqsClient.js"
 import type { SqsSettingsShape } from "../../../src/adapters/sqs/SqsClient.js"
 import { SqsConsumer } from "../../../src/adapters/sqs/SqsConsumer.js"
@@ -68,7 +68,7 @@ const envOf = (
   const sqs = SqsJobQueue.pipe(Layer.provideMerge(countingClient), Layer.provideMerge(settings))
   const slowEmail = Layer.effect(
     EmailSender,
-    Effect.map(MemoryEmailSender, (sender) =>
+    Effect.map(MemoryOutbox, (sender) =>
       EmailSender.of({
         send: (message) => Effect.sleep(options.emailDelay ?? Duration.zero).pipe(Effect.zipRight(sender.send(message)))
       }))
@@ -82,7 +82,7 @@ const statusOf = (jobId: ExportJobId) =>
     Effect.map((job) => Option.match(job, { onNone: () => "missing", onSome: (found) => found._tag }))
   )
 
-const emails = Effect.flatMap(MemoryEmailSender, (sender) => sender.outbox)
+const emails = Effect.flatMap(MemoryOutbox, (sender) => sender.outbox)
 
 /** Polls `check` with real time until it holds, or dies after `within`. */
 const eventually = <E, R>(check: Effect.Effect<boolean, E, R>, within = Duration.seconds(15)) =>

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Fiber, Layer, Option, Scope, TestClock } from "effect"
 import { FaultInjection } from "../../../src/adapters/memory/FaultInjection.js"
-import { MemoryJobQueue } from "../../../src/adapters/memory/MemoryJobQueue.js"
+import { MemoryQueue } from "../../../src/adapters/memory/MemoryJobQueue.js"
 import { JobStore } from "../../../src/application/ports/JobStore.js"
 import { requestExport } from "../../../src/application/RequestExport.js"
 import { InProcessWorkers } from "../../../src/runtimes/local/InProcessWorker.js"
@@ -45,7 +45,7 @@ describe("in-process workers", () => {
       expect(waited).toBeGreaterThanOrEqual(5_000)
       expect(waited).toBeLessThanOrEqual(5_500)
 
-      const queue = yield* MemoryJobQueue
+      const queue = yield* MemoryQueue
       expect(yield* queue.outstanding).toBe(1)
       const redelivered = Option.getOrThrow(yield* queue.poll)
       expect(redelivered.receiveCount).toBe(2)
@@ -60,6 +60,6 @@ describe("in-process workers", () => {
       const job = yield* requestExport(alice, ordersInput())
       yield* settle
       expect(yield* statusOf(job.jobId)).toBe("Queued")
-      expect(yield* (yield* MemoryJobQueue).outstanding).toBe(1)
+      expect(yield* (yield* MemoryQueue).outstanding).toBe(1)
     }).pipe(Effect.provide(testLayer(20))))
 })
