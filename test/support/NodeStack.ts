@@ -7,8 +7,8 @@ import { expect } from "@effect/vitest"
 import { ConfigProvider, Duration, Effect, Layer, Logger, Option, Redacted } from "effect"
 import { join } from "node:path"
 import { signDevToken } from "../../src/adapters/auth/JwtVerifier.js"
-import { DynamoDb } from "../../src/adapters/dynamodb/DynamoDb.js"
-import { JobStoreDynamoDb } from "../../src/adapters/dynamodb/DynamoDbJobStore.js"
+import * as DynamoDb from "../../src/adapters/dynamodb/DynamoDb.js"
+import * as DynamoDbJobStore from "../../src/adapters/dynamodb/DynamoDbJobStore.js"
 import { clientConfig, MIN_PART_SIZE } from "../../src/adapters/s3/S3FileStore.js"
 import { JOB_ID_ATTRIBUTE } from "../../src/adapters/sqs/SqsJobQueue.js"
 import { encodeMessage } from "../../src/application/ExportWorker.js"
@@ -283,7 +283,7 @@ export const storedJob = (jobId: string) =>
       Effect.flatMap((store) => store.get(ExportJobId.make(jobId))),
       Effect.map(Option.getOrThrow),
       Effect.orDie,
-      Effect.provide(JobStoreDynamoDb.pipe(Layer.provide(DynamoDb.layer(dynamo.settings))))
+      Effect.provide(DynamoDbJobStore.layer.pipe(Layer.provide(DynamoDb.layer(dynamo.settings))))
     )
   })
 

@@ -4,9 +4,9 @@
 import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs"
 import { GetCommand } from "@aws-sdk/lib-dynamodb"
 import { Effect, Layer } from "effect"
-import { DynamoDb } from "../../adapters/dynamodb/DynamoDb.js"
-import { InAppNotifierDynamoDb } from "../../adapters/dynamodb/DynamoDbInAppNotifier.js"
-import { JobStoreDynamoDb } from "../../adapters/dynamodb/DynamoDbJobStore.js"
+import * as DynamoDb from "../../adapters/dynamodb/DynamoDb.js"
+import * as DynamoDbInAppNotifier from "../../adapters/dynamodb/DynamoDbInAppNotifier.js"
+import * as DynamoDbJobStore from "../../adapters/dynamodb/DynamoDbJobStore.js"
 import { ReadinessChecks } from "../../adapters/http/HealthHttp.js"
 import { S3FileStoreLive } from "../../adapters/s3/S3FileStore.js"
 import { sqsCall, SqsClient, SqsLive, SqsSettings } from "../../adapters/sqs/SqsClient.js"
@@ -21,7 +21,7 @@ const PROBE_KEY = "readiness-probe"
 const readiness = Layer.effect(
   ReadinessChecks,
   Effect.gen(function*() {
-    const db = yield* DynamoDb
+    const db = yield* DynamoDb.DynamoDb
     const sqs = yield* SqsClient
     const { callTimeout, queueUrl } = yield* SqsSettings
     return [
@@ -59,7 +59,7 @@ const readiness = Layer.effect(
 /** Every port the API needs, each on its settings from `Config`; building them does no network I/O. */
 export const ApiAdaptersLive = (() => {
   const clients = Layer.mergeAll(DynamoDb.layerConfig, SqsLive)
-  const ports = Layer.mergeAll(JobStoreDynamoDb, InAppNotifierDynamoDb, SqsJobQueue, readiness).pipe(
+  const ports = Layer.mergeAll(DynamoDbJobStore.layer, DynamoDbInAppNotifier.layer, SqsJobQueue, readiness).pipe(
     Layer.provideMerge(clients)
   )
   return Layer.mergeAll(ports, S3FileStoreLive, JobIds.Default, ExportSettings.layer)

@@ -3,16 +3,16 @@
 // over HTTP. Kept apart from the runtimes so that a Lambda bundle imports these and nothing of the embedded engine.
 import { Layer } from "effect"
 import { layerConfig as ReportSourceClickHouseLive } from "../../adapters/clickhouse/ClickHouseReportSource.js"
-import { DynamoDb } from "../../adapters/dynamodb/DynamoDb.js"
-import { InAppNotifierDynamoDb } from "../../adapters/dynamodb/DynamoDbInAppNotifier.js"
-import { JobStoreDynamoDb } from "../../adapters/dynamodb/DynamoDbJobStore.js"
+import * as DynamoDb from "../../adapters/dynamodb/DynamoDb.js"
+import * as DynamoDbInAppNotifier from "../../adapters/dynamodb/DynamoDbInAppNotifier.js"
+import * as DynamoDbJobStore from "../../adapters/dynamodb/DynamoDbJobStore.js"
 import { S3FileStoreLive } from "../../adapters/s3/S3FileStore.js"
 import { SesEmailSender } from "../../adapters/ses/SesEmailSender.js"
 import { ExportSettings } from "../../application/ExportSettings.js"
 
 /** Every port an export needs but its report source, each on its settings from `Config`. */
 export const ExportSinksLive = Layer.mergeAll(
-  Layer.mergeAll(JobStoreDynamoDb, InAppNotifierDynamoDb).pipe(Layer.provide(DynamoDb.layerConfig)),
+  Layer.mergeAll(DynamoDbJobStore.layer, DynamoDbInAppNotifier.layer).pipe(Layer.provide(DynamoDb.layerConfig)),
   S3FileStoreLive,
   SesEmailSender.layerConfig(),
   ExportSettings.layer
