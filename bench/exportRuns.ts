@@ -20,7 +20,7 @@ import * as MemoryEmailSender from "../src/adapters/memory/MemoryEmailSender.js"
 import * as MemoryInAppNotifier from "../src/adapters/memory/MemoryInAppNotifier.js"
 import * as MemoryJobQueue from "../src/adapters/memory/MemoryJobQueue.js"
 import * as MemoryJobStore from "../src/adapters/memory/MemoryJobStore.js"
-import { DEFAULT_CALL_TIMEOUT, layer as s3FileStoreLayer, QUICK_CALL_TIMEOUT } from "../src/adapters/s3/S3FileStore.js"
+import * as S3FileStore from "../src/adapters/s3/S3FileStore.js"
 import { ExportSettings } from "../src/application/ExportSettings.js"
 import { handleDelivery } from "../src/application/ExportWorker.js"
 import { JobIds } from "../src/application/JobIds.js"
@@ -138,7 +138,7 @@ const runPipeline = (settings: RunSettings): Promise<Measured> => {
     requestTimeout: Duration.minutes(30),
     maxConnections: 4
   })))
-  const files = s3FileStoreLayer({
+  const files = S3FileStore.layer({
     bucket: settings.bucket,
     region: "us-east-1",
     endpoint: Option.some(new URL(settings.s3Endpoint)),
@@ -149,8 +149,8 @@ const runPipeline = (settings: RunSettings): Promise<Measured> => {
     }),
     partSize: settings.partSize,
     uploadConcurrency: settings.uploadConcurrency,
-    callTimeout: DEFAULT_CALL_TIMEOUT,
-    quickCallTimeout: QUICK_CALL_TIMEOUT
+    callTimeout: S3FileStore.DEFAULT_CALL_TIMEOUT,
+    quickCallTimeout: S3FileStore.QUICK_CALL_TIMEOUT
   })
   const layers = Layer.mergeAll(
     reportSource,

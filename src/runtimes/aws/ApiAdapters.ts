@@ -8,7 +8,7 @@ import * as DynamoDb from "../../adapters/dynamodb/DynamoDb.js"
 import * as DynamoDbInAppNotifier from "../../adapters/dynamodb/DynamoDbInAppNotifier.js"
 import * as DynamoDbJobStore from "../../adapters/dynamodb/DynamoDbJobStore.js"
 import { ReadinessChecks } from "../../adapters/http/HealthHttp.js"
-import { S3FileStoreLive } from "../../adapters/s3/S3FileStore.js"
+import * as S3FileStore from "../../adapters/s3/S3FileStore.js"
 import { sqsCall, SqsClient, SqsLive, SqsSettings } from "../../adapters/sqs/SqsClient.js"
 import { SqsJobQueue } from "../../adapters/sqs/SqsJobQueue.js"
 import { ExportSettings } from "../../application/ExportSettings.js"
@@ -62,5 +62,5 @@ export const ApiAdaptersLive = (() => {
   const ports = Layer.mergeAll(DynamoDbJobStore.layer, DynamoDbInAppNotifier.layer, SqsJobQueue, readiness).pipe(
     Layer.provideMerge(clients)
   )
-  return Layer.mergeAll(ports, S3FileStoreLive, JobIds.Default, ExportSettings.layer)
+  return Layer.mergeAll(ports, S3FileStore.layerConfig, JobIds.Default, ExportSettings.layer)
 })()

@@ -6,15 +6,15 @@ import { layerConfig as ReportSourceClickHouseLive } from "../../adapters/clickh
 import * as DynamoDb from "../../adapters/dynamodb/DynamoDb.js"
 import * as DynamoDbInAppNotifier from "../../adapters/dynamodb/DynamoDbInAppNotifier.js"
 import * as DynamoDbJobStore from "../../adapters/dynamodb/DynamoDbJobStore.js"
-import { S3FileStoreLive } from "../../adapters/s3/S3FileStore.js"
-import { SesEmailSender } from "../../adapters/ses/SesEmailSender.js"
+import * as S3FileStore from "../../adapters/s3/S3FileStore.js"
+import * as SesEmailSender from "../../adapters/ses/SesEmailSender.js"
 import { ExportSettings } from "../../application/ExportSettings.js"
 
 /** Every port an export needs but its report source, each on its settings from `Config`. */
 export const ExportSinksLive = Layer.mergeAll(
   Layer.mergeAll(DynamoDbJobStore.layer, DynamoDbInAppNotifier.layer).pipe(Layer.provide(DynamoDb.layerConfig)),
-  S3FileStoreLive,
-  SesEmailSender.layerConfig(),
+  S3FileStore.layerConfig,
+  SesEmailSender.layerConfig,
   ExportSettings.layer
 )
 

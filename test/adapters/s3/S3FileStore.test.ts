@@ -382,7 +382,7 @@ describe("S3FileStore settings", () => {
       // Port 9 on loopback has nothing listening: building must not try it.
       const env = new Map([["S3_BUCKET", "exports"], ["S3_ENDPOINT", "http://127.0.0.1:9"]])
       const store = yield* Effect.scoped(
-        Layer.build(S3FileStore.S3FileStoreLive).pipe(
+        Layer.build(S3FileStore.layerConfig).pipe(
           Effect.withConfigProvider(ConfigProvider.fromMap(env)),
           Effect.map((context) => typeof context)
         )
