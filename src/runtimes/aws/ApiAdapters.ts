@@ -9,8 +9,8 @@ import * as DynamoDbInAppNotifier from "../../adapters/dynamodb/DynamoDbInAppNot
 import * as DynamoDbJobStore from "../../adapters/dynamodb/DynamoDbJobStore.js"
 import { ReadinessChecks } from "../../adapters/http/HealthHttp.js"
 import * as S3FileStore from "../../adapters/s3/S3FileStore.js"
-import { sqsCall, SqsClient, SqsLive, SqsSettings } from "../../adapters/sqs/SqsClient.js"
-import { SqsJobQueue } from "../../adapters/sqs/SqsJobQueue.js"
+import * as SqsClient from "../../adapters/sqs/SqsClient.js"
+import * as SqsJobQueue from "../../adapters/sqs/SqsJobQueue.js"
 import { ExportSettings } from "../../application/ExportSettings.js"
 import { JobIds } from "../../application/JobIds.js"
 
@@ -22,8 +22,8 @@ const readiness = Layer.effect(
   ReadinessChecks,
   Effect.gen(function*() {
     const db = yield* DynamoDb.DynamoDb
-    const sqs = yield* SqsClient
-    const { callTimeout, queueUrl } = yield* SqsSettings
+    const sqs = yield* SqsClient.SqsClient
+    const { callTimeout, queueUrl } = yield* SqsClient.SqsSettings
     return [
       {
         name: "jobs",
@@ -43,7 +43,7 @@ const readiness = Layer.effect(
       },
       {
         name: "queue",
-        check: sqsCall(
+        check: SqsClient.sqsCall(
           "GetQueueAttributes",
           callTimeout,
           (abortSignal) =>
@@ -58,8 +58,8 @@ const readiness = Layer.effect(
 
 /** Every port the API needs, each on its settings from `Config`; building them does no network I/O. */
 export const ApiAdaptersLive = (() => {
-  const clients = Layer.mergeAll(DynamoDb.layerConfig, SqsLive)
-  const ports = Layer.mergeAll(DynamoDbJobStore.layer, DynamoDbInAppNotifier.layer, SqsJobQueue, readiness).pipe(
+  const clients = Layer.mergeAll(DynamoDb.layerConfig, SqsClient.layerConfig)
+  const ports = Layer.mergeAll(DynamoDbJobStore.layer, DynamoDbInAppNotifier.layer, SqsJobQueue.layer, readiness).pipe(
     Layer.provideMerge(clients)
   )
   return Layer.mergeAll(ports, S3FileStore.layerConfig, JobIds.Default, ExportSettings.layer)

@@ -8,8 +8,8 @@ import { clickHouseSettingsConfig } from "../../adapters/clickhouse/ClickHouseCl
 import { dynamoDbSettingsConfig } from "../../adapters/dynamodb/DynamoDb.js"
 import { S3FileStoreConfig } from "../../adapters/s3/S3FileStore.js"
 import { SesEmailSenderConfig } from "../../adapters/ses/SesEmailSender.js"
-import { SqsLive, sqsSettingsConfig } from "../../adapters/sqs/SqsClient.js"
-import { SqsConsumer } from "../../adapters/sqs/SqsConsumer.js"
+import * as SqsClient from "../../adapters/sqs/SqsClient.js"
+import * as SqsConsumer from "../../adapters/sqs/SqsConsumer.js"
 import { ExportSettings } from "../../application/ExportSettings.js"
 import { workerConcurrencyConfig } from "../../application/ExportWorker.js"
 import { ExportSinksLive, ReportSourceClickHouseLive } from "../aws/WorkerAdapters.js"
@@ -93,7 +93,7 @@ const workerOn = <ROut, E>(
 ) => {
   const everySetting = Config.all([
     consumerConfig,
-    sqsSettingsConfig,
+    SqsClient.sqsSettingsConfig,
     dynamoDbSettingsConfig,
     S3FileStoreConfig,
     SesEmailSenderConfig,
@@ -103,8 +103,8 @@ const workerOn = <ROut, E>(
     Effect.map(
       readBoth(everySetting, reportSourceSettings),
       ([options]) =>
-        SqsConsumer(options).pipe(
-          Layer.provide(SqsLive),
+        SqsConsumer.layer(options).pipe(
+          Layer.provide(SqsClient.layerConfig),
           Layer.provideMerge(Layer.mergeAll(ExportSinksLive, reportSource))
         )
     )
