@@ -13,8 +13,8 @@ import { createReadStream } from "node:fs"
 import { request } from "node:http"
 import type { IncomingMessage } from "node:http"
 import { performance } from "node:perf_hooks"
-import { ClickHouseClient } from "../src/adapters/clickhouse/ClickHouseClient.js"
-import { makeClickHouseReportSource } from "../src/adapters/clickhouse/ClickHouseReportSource.js"
+import * as ClickHouseClient from "../src/adapters/clickhouse/ClickHouseClient.js"
+import * as ClickHouseReportSource from "../src/adapters/clickhouse/ClickHouseReportSource.js"
 import { FaultInjection } from "../src/adapters/memory/FaultInjection.js"
 import * as MemoryEmailSender from "../src/adapters/memory/MemoryEmailSender.js"
 import * as MemoryInAppNotifier from "../src/adapters/memory/MemoryInAppNotifier.js"
@@ -129,7 +129,7 @@ const runPipeline = (settings: RunSettings): Promise<Measured> => {
   const catalogue = (report: ReportRequest): ReportDefinition => ({ ...definitionOf(report), sql: settings.ordersSql })
   const reportSource = Layer.effect(
     ReportSource,
-    makeClickHouseReportSource({ catalogue, parametersOf: () => ({}) })
+    ClickHouseReportSource.make({ catalogue, parametersOf: () => ({}) })
   ).pipe(Layer.provide(ClickHouseClient.layer({
     url: new URL(settings.clickhouseUrl),
     username: "default",

@@ -11,6 +11,8 @@ import type { ClickHouseQueryError } from "../clickhouse/JsonCompactReader.js"
 import { reportFailure, TIMEOUT_EXCEEDED } from "../clickhouse/ReportFailure.js"
 import type { ChdbSettings, JsonRow } from "./ChdbEngine.js"
 import { ChdbEngine, ChdbError, chdbErrorFrom } from "./ChdbEngine.js"
+import * as DemoSeed from "./DemoSeed.js"
+import type { DemoSeedOptions } from "./DemoSeed.js"
 
 /** A body the CSV reader refused, as the engine's error: its code and words, for the same mapping. */
 const asChdbError = (error: ChdbError | ClickHouseQueryError): ChdbError =>
@@ -86,7 +88,7 @@ export const reportErrorOf = (query: ReportQuery, rowsRead: number, error: ChdbE
  * A ReportSource over the engine. `catalogue` gives each report's definition; it is the catalogue in use but for
  * tests that need a query the catalogue cannot make slow or broken.
  */
-export const makeChdbReportSource = (catalogue?: (report: ReportRequest) => ReportDefinition) =>
+export const make = (catalogue?: (report: ReportRequest) => ReportDefinition) =>
   Effect.gen(function*() {
     const engine = yield* ChdbEngine
     const current = yield* CurrentCatalogue
@@ -134,4 +136,11 @@ export const makeChdbReportSource = (catalogue?: (report: ReportRequest) => Repo
   })
 
 /** The catalogue's reports from the embedded engine. Needs a ChdbEngine whose data directory has order_lines. */
-export const ReportSourceChdb = Layer.effect(ReportSource, makeChdbReportSource())
+export const layer = Layer.effect(ReportSource, make())
+
+/**
+ * The service's embedded default in one layer: the engine on `dataDir`, the demo data seeded on the first start,
+ * and the ReportSource over them. The engine is an output too, for health checks. Build it once per process.
+ */
+export const layerDemo = (dataDir: string, options: DemoSeedOptions = DemoSeed.DEMO_SEED) =>
+  layer.pipe(Layer.provideMerge(DemoSeed.layer(options).pipe(Layer.provideMerge(ChdbEngine.Default(dataDir)))))

@@ -2,8 +2,8 @@
 // report source REPORT_SOURCE names. A composition of layers and nothing else; its settings are read with `Config`.
 import { Config, ConfigError, Duration, Effect, Either, Layer, Option } from "effect"
 import { ChdbEngine } from "../../adapters/chdb/ChdbEngine.js"
-import { ReportSourceChdb } from "../../adapters/chdb/ChdbReportSource.js"
-import { DemoOrdersChdb, demoSeedOfSize } from "../../adapters/chdb/DemoSeed.js"
+import * as ChdbReportSource from "../../adapters/chdb/ChdbReportSource.js"
+import * as DemoSeed from "../../adapters/chdb/DemoSeed.js"
 import { clickHouseSettingsConfig } from "../../adapters/clickhouse/ClickHouseClient.js"
 import { dynamoDbSettingsConfig } from "../../adapters/dynamodb/DynamoDb.js"
 import { S3FileStoreConfig } from "../../adapters/s3/S3FileStore.js"
@@ -43,9 +43,9 @@ const ReportSourceChdbFromConfig = Layer.unwrapEffect(
     const engine = ChdbEngine.Default(dataDir)
     const seeded = Option.match(demoRows, {
       onNone: () => engine,
-      onSome: (rows) => DemoOrdersChdb(demoSeedOfSize(rows)).pipe(Layer.provideMerge(engine))
+      onSome: (rows) => DemoSeed.layer(DemoSeed.demoSeedOfSize(rows)).pipe(Layer.provideMerge(engine))
     })
-    return ReportSourceChdb.pipe(Layer.provideMerge(seeded))
+    return ChdbReportSource.layer.pipe(Layer.provideMerge(seeded))
   })
 )
 

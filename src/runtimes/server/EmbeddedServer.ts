@@ -6,8 +6,8 @@ import { join } from "node:path"
 import { AuthenticationJwt } from "../../adapters/auth/JwtAuthentication.js"
 import { DEV_AUDIENCE, DEV_ISSUER, JwtVerifier } from "../../adapters/auth/JwtVerifier.js"
 import { ChdbEngine } from "../../adapters/chdb/ChdbEngine.js"
-import { ReportSourceChdb } from "../../adapters/chdb/ChdbReportSource.js"
-import { DemoOrdersChdb, demoSeedOfSize } from "../../adapters/chdb/DemoSeed.js"
+import * as ChdbReportSource from "../../adapters/chdb/ChdbReportSource.js"
+import { demoSeedOfSize } from "../../adapters/chdb/DemoSeed.js"
 import { EmlEmailSender } from "../../adapters/eml/EmlEmailSender.js"
 import { OutboxRoute } from "../../adapters/eml/OutboxRoute.js"
 import { allowedHosts, isLoopbackAddress } from "../../adapters/http/AllowedHosts.js"
@@ -69,11 +69,7 @@ export const EmbeddedServerLive = (config: EmbeddedConfig) => {
   const chdbDir = join(config.dataDir, "clickhouse")
   // Made before any adapter writes into them, so that nothing is ever created in a directory others can read.
   const dataDir = Layer.effectDiscard(Effect.zipRight(privateDirectory(config.dataDir), privateDirectory(chdbDir)))
-  const engine = ChdbEngine.Default(chdbDir)
-  const reports = ReportSourceChdb.pipe(
-    Layer.provide(DemoOrdersChdb(demoSeedOfSize(config.demoRows))),
-    Layer.provideMerge(engine)
-  )
+  const reports = ChdbReportSource.layerDemo(chdbDir, demoSeedOfSize(config.demoRows))
 
   const files = Layer.unwrapEffect(
     Effect.map(

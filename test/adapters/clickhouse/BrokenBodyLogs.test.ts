@@ -6,7 +6,7 @@ import { assert, describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Fiber, Layer, Option, TestClock } from "effect"
 import { Readable } from "node:stream"
 import { ClickHouseClient } from "../../../src/adapters/clickhouse/ClickHouseClient.js"
-import { makeClickHouseReportSource } from "../../../src/adapters/clickhouse/ClickHouseReportSource.js"
+import * as ClickHouseReportSource from "../../../src/adapters/clickhouse/ClickHouseReportSource.js"
 import { MemoryOutbox } from "../../../src/adapters/memory/MemoryEmailSender.js"
 import { MemoryInbox } from "../../../src/adapters/memory/MemoryInAppNotifier.js"
 import { JobStore } from "../../../src/application/ports/JobStore.js"
@@ -65,7 +65,7 @@ describe("a broken ClickHouse body, through the worker", () => {
         expect(logs.lines.filter((line) => line.message[0] === "attempt failed")).toHaveLength(3)
       }).pipe(
         Effect.provide(
-          Layer.effect(ReportSource, makeClickHouseReportSource()).pipe(
+          Layer.effect(ReportSource, ClickHouseReportSource.make()).pipe(
             Layer.provide(Layer.succeed(ClickHouseClient, clientAnswering(body)))
           )
         ),

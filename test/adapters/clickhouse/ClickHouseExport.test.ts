@@ -4,7 +4,7 @@
 import { assert, expect, layer } from "@effect/vitest"
 import { parse } from "csv-parse/sync"
 import { Duration, Effect, Fiber, Layer, Option, Schedule, Stream } from "effect"
-import { makeClickHouseReportSource } from "../../../src/adapters/clickhouse/ClickHouseReportSource.js"
+import * as ClickHouseReportSource from "../../../src/adapters/clickhouse/ClickHouseReportSource.js"
 import * as MemoryAdapters from "../../../src/adapters/memory/MemoryAdapters.js"
 import { MemoryOutbox } from "../../../src/adapters/memory/MemoryEmailSender.js"
 import { MemoryInbox } from "../../../src/adapters/memory/MemoryInAppNotifier.js"
@@ -65,7 +65,7 @@ const workerOn = (sql: string) =>
       Layer.mergeAll(
         Layer.effect(
           ReportSource,
-          makeClickHouseReportSource({
+          ClickHouseReportSource.make({
             catalogue: (report) => ({ ...definitionOf(report), sql }),
             parametersOf: () => ({})
           })
