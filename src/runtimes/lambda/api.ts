@@ -7,13 +7,10 @@
 import { HttpApiBuilder, HttpServer } from "@effect/platform"
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda"
 import { Config, Context, Effect, Layer, Option } from "effect"
-import {
-  authenticationFromGateway,
-  GatewayRequestContext,
-  gatewayTrustConfig
-} from "../../adapters/auth/GatewayAuthentication.js"
-import { AuthenticationJwt } from "../../adapters/auth/JwtAuthentication.js"
-import { JwtVerifier } from "../../adapters/auth/JwtVerifier.js"
+import * as GatewayAuthentication from "../../adapters/auth/GatewayAuthentication.js"
+import { GatewayRequestContext, gatewayTrustConfig } from "../../adapters/auth/GatewayAuthentication.js"
+import * as JwtAuthentication from "../../adapters/auth/JwtAuthentication.js"
+import * as JwtVerifier from "../../adapters/auth/JwtVerifier.js"
 import { ApiAppLive } from "../../adapters/http/ApiServer.js"
 import { ApiAdaptersLive } from "../aws/ApiAdapters.js"
 import { JsonLogLines } from "../JsonLogLines.js"
@@ -39,8 +36,8 @@ export const lambdaApiSettings = Effect.gen(function*() {
 const settings = Effect.runSync(lambdaApiSettings.pipe(Effect.withConfigProvider(configProvider)))
 
 const authentication = Option.match(settings.gateway, {
-  onSome: authenticationFromGateway,
-  onNone: () => AuthenticationJwt.pipe(Layer.provide(JwtVerifier.layerConfig))
+  onSome: GatewayAuthentication.layer,
+  onNone: () => JwtAuthentication.layer.pipe(Layer.provide(JwtVerifier.layerConfig))
 })
 
 export const ApiLambdaLive = Layer.mergeAll(

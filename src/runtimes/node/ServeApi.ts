@@ -1,8 +1,8 @@
 // `npm run serve`: the HTTP API on the production adapters (SQS, DynamoDB, S3), with readiness checks on the
 // queue and both tables. A composition of layers and nothing else; its settings are read with `Config`.
 import { Config, Effect, Layer } from "effect"
-import { AuthenticationJwt } from "../../adapters/auth/JwtAuthentication.js"
-import { JwtVerifier } from "../../adapters/auth/JwtVerifier.js"
+import * as JwtAuthentication from "../../adapters/auth/JwtAuthentication.js"
+import * as JwtVerifier from "../../adapters/auth/JwtVerifier.js"
 import { ApiNodeServerLive } from "../../adapters/http/ApiNodeServer.js"
 import { ApiAdaptersLive } from "../aws/ApiAdapters.js"
 
@@ -16,7 +16,7 @@ const api = Layer.unwrapEffect(Effect.map(listenConfig, ({ host, port }) => ApiN
 
 /** The API with every adapter it needs; a missing or malformed setting fails the build with its name. */
 export const ServeApiLive = api.pipe(
-  Layer.provide(AuthenticationJwt),
+  Layer.provide(JwtAuthentication.layer),
   Layer.provide(JwtVerifier.layerConfig),
   Layer.provide(ApiAdaptersLive)
 )

@@ -3,8 +3,9 @@
 // A composition of layers and nothing else: every rule lives in the application.
 import { Config, Duration, Effect, Layer, Option } from "effect"
 import { join } from "node:path"
-import { AuthenticationJwt } from "../../adapters/auth/JwtAuthentication.js"
-import { DEV_AUDIENCE, DEV_ISSUER, JwtVerifier } from "../../adapters/auth/JwtVerifier.js"
+import * as JwtAuthentication from "../../adapters/auth/JwtAuthentication.js"
+import * as JwtVerifier from "../../adapters/auth/JwtVerifier.js"
+import { DEV_AUDIENCE, DEV_ISSUER } from "../../adapters/auth/JwtVerifier.js"
 import { ChdbEngine } from "../../adapters/chdb/ChdbEngine.js"
 import * as ChdbReportSource from "../../adapters/chdb/ChdbReportSource.js"
 import { demoSeedOfSize } from "../../adapters/chdb/DemoSeed.js"
@@ -110,7 +111,7 @@ export const EmbeddedServerLive = (config: EmbeddedConfig) => {
 
   const http = Layer.mergeAll(ApiNodeServerLive({ port: config.port, host: config.host }), EmbeddedRoutes(config))
     .pipe(
-      Layer.provide(AuthenticationJwt),
+      Layer.provide(JwtAuthentication.layer),
       Layer.provide(jwtVerifierFor(config)),
       Layer.provide(readiness)
     )

@@ -2,8 +2,8 @@
 // 421 in the API's error shape, showing nothing, to a request whose Host names another server (DNS rebinding).
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Redacted } from "effect"
-import { AuthenticationJwt } from "../../../src/adapters/auth/JwtAuthentication.js"
-import { JwtVerifier } from "../../../src/adapters/auth/JwtVerifier.js"
+import * as JwtAuthentication from "../../../src/adapters/auth/JwtAuthentication.js"
+import * as JwtVerifier from "../../../src/adapters/auth/JwtVerifier.js"
 import { EmlEmailSender } from "../../../src/adapters/eml/EmlEmailSender.js"
 import { OutboxRoute } from "../../../src/adapters/eml/OutboxRoute.js"
 import { allowedHosts } from "../../../src/adapters/http/AllowedHosts.js"
@@ -23,7 +23,7 @@ const outboxRoute = Layer.unwrapEffect(
 
 const serverLayer = () =>
   Layer.mergeAll(ApiServerLive, outboxRoute).pipe(
-    Layer.provide(AuthenticationJwt),
+    Layer.provide(JwtAuthentication.layer),
     Layer.provide(JwtVerifier.layer(testJwtSettings)),
     Layer.provide(ReadinessChecks.none),
     Layer.provideMerge(emlEmailSenderInTempDir()),

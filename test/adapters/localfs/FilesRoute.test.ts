@@ -6,8 +6,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Layer, Stream, TestClock } from "effect"
 import { rmSync } from "node:fs"
 import { join } from "node:path"
-import { AuthenticationJwt } from "../../../src/adapters/auth/JwtAuthentication.js"
-import { JwtVerifier } from "../../../src/adapters/auth/JwtVerifier.js"
+import * as JwtAuthentication from "../../../src/adapters/auth/JwtAuthentication.js"
+import * as JwtVerifier from "../../../src/adapters/auth/JwtVerifier.js"
 import { allowedHosts } from "../../../src/adapters/http/AllowedHosts.js"
 import { ApiServerLive } from "../../../src/adapters/http/ApiServer.js"
 import { ReadinessChecks } from "../../../src/adapters/http/HealthHttp.js"
@@ -26,7 +26,7 @@ const filesRoute = Layer.unwrapEffect(
 
 const serverLayer = () =>
   Layer.mergeAll(ApiServerLive, filesRoute).pipe(
-    Layer.provide(AuthenticationJwt),
+    Layer.provide(JwtAuthentication.layer),
     Layer.provide(JwtVerifier.layer(testJwtSettings)),
     Layer.provide(ReadinessChecks.none),
     Layer.provideMerge(localFileStoreInTempDir()),

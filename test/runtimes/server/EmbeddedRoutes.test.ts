@@ -3,8 +3,8 @@
 // signed file links exist for every HOST and answer the server's own names and PUBLIC_BASE_URL's host.
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Layer, Stream } from "effect"
-import { AuthenticationJwt } from "../../../src/adapters/auth/JwtAuthentication.js"
-import { JwtVerifier } from "../../../src/adapters/auth/JwtVerifier.js"
+import * as JwtAuthentication from "../../../src/adapters/auth/JwtAuthentication.js"
+import * as JwtVerifier from "../../../src/adapters/auth/JwtVerifier.js"
 import { ApiServerLive } from "../../../src/adapters/http/ApiServer.js"
 import { ReadinessChecks } from "../../../src/adapters/http/HealthHttp.js"
 import { LocalFileStore } from "../../../src/adapters/localfs/LocalFileStore.js"
@@ -28,7 +28,7 @@ const serverFor = (bindHost: string, publicBaseUrl?: string) =>
         publicBaseUrl: publicBaseUrl ?? `http://${bindHost.includes(":") ? `[${bindHost}]` : bindHost}:${port}`
       })))
   ).pipe(
-    Layer.provide(AuthenticationJwt),
+    Layer.provide(JwtAuthentication.layer),
     Layer.provide(JwtVerifier.layer(testJwtSettings)),
     Layer.provide(ReadinessChecks.none),
     Layer.provideMerge(Layer.merge(localFileStoreInTempDir(), emlEmailSenderInTempDir())),
