@@ -9,13 +9,13 @@ import { DEV_AUDIENCE, DEV_ISSUER } from "../../adapters/auth/JwtVerifier.js"
 import { ChdbEngine } from "../../adapters/chdb/ChdbEngine.js"
 import * as ChdbReportSource from "../../adapters/chdb/ChdbReportSource.js"
 import { demoSeedOfSize } from "../../adapters/chdb/DemoSeed.js"
-import { EmlEmailSender } from "../../adapters/eml/EmlEmailSender.js"
-import { OutboxRoute } from "../../adapters/eml/OutboxRoute.js"
+import * as EmlEmailSender from "../../adapters/eml/EmlEmailSender.js"
+import * as OutboxRoute from "../../adapters/eml/OutboxRoute.js"
 import { allowedHosts, isLoopbackAddress } from "../../adapters/http/AllowedHosts.js"
 import { ApiNodeServerLive } from "../../adapters/http/ApiNodeServer.js"
 import { ReadinessChecks } from "../../adapters/http/HealthHttp.js"
-import { FilesRoute } from "../../adapters/localfs/FilesRoute.js"
-import { LocalFileStore } from "../../adapters/localfs/LocalFileStore.js"
+import * as FilesRoute from "../../adapters/localfs/FilesRoute.js"
+import * as LocalFileStore from "../../adapters/localfs/LocalFileStore.js"
 import { FaultInjection } from "../../adapters/memory/FaultInjection.js"
 import * as MemoryInAppNotifier from "../../adapters/memory/MemoryInAppNotifier.js"
 import * as MemoryJobQueue from "../../adapters/memory/MemoryJobQueue.js"
@@ -58,11 +58,11 @@ export const servesDevPages = (config: Pick<EmbeddedConfig, "host">): boolean =>
  * server must not publish them). Any other Host header is refused, whatever address a browser resolved it to.
  */
 export const EmbeddedRoutes = (config: Pick<EmbeddedConfig, "host" | "port" | "publicBaseUrl">) => {
-  const files = FilesRoute(
+  const files = FilesRoute.layer(
     allowedHosts({ bindHost: config.host, port: config.port, publicBaseUrl: config.publicBaseUrl })
   )
   return servesDevPages(config)
-    ? Layer.merge(files, OutboxRoute(allowedHosts({ bindHost: config.host, port: config.port })))
+    ? Layer.merge(files, OutboxRoute.layer(allowedHosts({ bindHost: config.host, port: config.port })))
     : files
 }
 

@@ -7,7 +7,7 @@ import * as JwtAuthentication from "../../../src/adapters/auth/JwtAuthentication
 import * as JwtVerifier from "../../../src/adapters/auth/JwtVerifier.js"
 import { ApiServerLive } from "../../../src/adapters/http/ApiServer.js"
 import { ReadinessChecks } from "../../../src/adapters/http/HealthHttp.js"
-import { LocalFileStore } from "../../../src/adapters/localfs/LocalFileStore.js"
+import { LocalFiles } from "../../../src/adapters/localfs/LocalFileStore.js"
 import { ObjectKey } from "../../../src/domain/ExportJob.js"
 import { EmbeddedRoutes } from "../../../src/runtimes/server/EmbeddedServer.js"
 import { emlEmailSenderInTempDir } from "../../adapters/eml/EmlSupport.js"
@@ -40,7 +40,7 @@ const CONTENT = "Order ID,Total\r\n1,9.99\r\n"
 
 /** The path and query of a valid signed link to a stored file. */
 const signedPath = Effect.gen(function*() {
-  const store = yield* LocalFileStore
+  const store = yield* LocalFiles
   const key = ObjectKey.make("exports/m-acme/01900000-0000-7000-8000-000000000001.csv")
   yield* store.upload(key, Stream.make(new TextEncoder().encode(CONTENT)), {
     contentType: "text/csv; charset=utf-8",
