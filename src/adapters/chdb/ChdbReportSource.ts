@@ -1,6 +1,6 @@
 // The report catalogue run on the embedded ClickHouse (chdb) exactly as production runs it: the catalogue's SQL,
 // its parameters bound by the engine, rows streamed block by block as the export reads them.
-import { Chunk, Duration, Effect, Layer, Stream } from "effect"
+import { Chunk, Config, Duration, Effect, Layer, Option, Stream } from "effect"
 import { CurrentCatalogue } from "../../application/CurrentCatalogue.js"
 import { ReportSource } from "../../application/ports/ReportSource.js"
 import type { ReportQuery } from "../../application/ports/ReportSource.js"
@@ -144,3 +144,29 @@ export const layer = Layer.effect(ReportSource, make())
  */
 export const layerDemo = (dataDir: string, options: DemoSeedOptions = DemoSeed.DEMO_SEED) =>
   layer.pipe(Layer.provideMerge(DemoSeed.layer(options).pipe(Layer.provideMerge(ChdbEngine.Default(dataDir)))))
+
+/** CHDB_DATA_DIR (required) and DEMO_ROWS: when set, an empty dataset is seeded with that many demo order lines. */
+export const chdbSettingsConfig = Config.all({
+  dataDir: Config.nonEmptyString("CHDB_DATA_DIR"),
+  demoRows: Config.option(
+    Config.integer("DEMO_ROWS").pipe(
+      Config.validate({ message: "must be from 1000 to 100000000", validation: (n) => n >= 1000 && n <= 100_000_000 })
+    )
+  )
+})
+
+/**
+ * The engine on CHDB_DATA_DIR, seeded with DEMO_ROWS lines when that is set, and the report source on it. The engine
+ * is an output too, for a test's or a probe's own queries.
+ */
+export const layerConfig = Layer.unwrapEffect(
+  Effect.gen(function*() {
+    const { dataDir, demoRows } = yield* chdbSettingsConfig
+    const engine = ChdbEngine.Default(dataDir)
+    const seeded = Option.match(demoRows, {
+      onNone: () => engine,
+      onSome: (rows) => DemoSeed.layer(DemoSeed.demoSeedOfSize(rows)).pipe(Layer.provideMerge(engine))
+    })
+    return layer.pipe(Layer.provideMerge(seeded))
+  })
+)
