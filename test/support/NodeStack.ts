@@ -17,8 +17,8 @@ import { messageFor } from "../../src/application/RequestExport.js"
 import { objectKeyFor } from "../../src/domain/ExportJob.js"
 import { ExportJobId, MerchantId, Owner, UserId } from "../../src/domain/Identifiers.js"
 import type { EmailAddress } from "../../src/domain/Identifiers.js"
-import { ServeApiLive } from "../../src/runtimes/node/ServeApi.js"
-import { WorkerOnChdbLive } from "../../src/runtimes/node/Worker.js"
+import * as ServeApi from "../../src/runtimes/node/ServeApi.js"
+import * as Worker from "../../src/runtimes/node/Worker.js"
 import { settingsFor as s3SettingsFor } from "../adapters/s3/S3Support.js"
 import { freePort, temporaryDataDir } from "./EndToEnd.js"
 import type { LoggedLine } from "./LogCollector.js"
@@ -110,14 +110,14 @@ export const apiBase = (settings: Settings): string => `http://127.0.0.1:${setti
 
 /** The API (`npm run serve`) on `settings`, for as long as the scope lives. */
 export const startApi = (settings: Settings) =>
-  Layer.build(ServeApiLive).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(settings)))
+  Layer.build(ServeApi.layer).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(settings)))
 
 /**
  * The worker (`npm run worker`) on `settings`, for as long as the scope lives; with `logger`, every fiber it
  * starts logs there too (the fibers it forks inherit the loggers of the fiber that builds it).
  */
 export const startWorker = (settings: Settings, logger?: Logger.Logger<unknown, void>) => {
-  const build = Layer.build(WorkerOnChdbLive).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(settings)))
+  const build = Layer.build(Worker.layerOnChdb).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(settings)))
   return logger === undefined
     ? build
     : Effect.provide(build, Logger.add(logger))

@@ -57,7 +57,7 @@ const readiness = Layer.effect(
 )
 
 /** Every port the API needs, each on its settings from `Config`; building them does no network I/O. */
-export const ApiAdaptersLive = (() => {
+export const layer = (() => {
   const clients = Layer.mergeAll(DynamoDb.layerConfig, SqsClient.layerConfig)
   const ports = Layer.mergeAll(DynamoDbJobStore.layer, DynamoDbInAppNotifier.layer, SqsJobQueue.layer, readiness).pipe(
     Layer.provideMerge(clients)

@@ -12,8 +12,8 @@ import { GatewayRequestContext, gatewayTrustConfig } from "../../adapters/auth/G
 import * as JwtAuthentication from "../../adapters/auth/JwtAuthentication.js"
 import * as JwtVerifier from "../../adapters/auth/JwtVerifier.js"
 import { ApiAppLive } from "../../adapters/http/ApiServer.js"
-import { ApiAdaptersLive } from "../aws/ApiAdapters.js"
-import { JsonLogLines } from "../JsonLogLines.js"
+import * as ApiAdapters from "../aws/ApiAdapters.js"
+import * as JsonLogLines from "../JsonLogLines.js"
 import { gatewayRequestOf, requestOf, resultOf } from "./ApiGatewayHttp.js"
 import { lambdaConfigProvider } from "./SecretSettings.js"
 
@@ -40,18 +40,18 @@ const authentication = Option.match(settings.gateway, {
   onNone: () => JwtAuthentication.layer.pipe(Layer.provide(JwtVerifier.layerConfig))
 })
 
-export const ApiLambdaLive = Layer.mergeAll(
+export const layer = Layer.mergeAll(
   ApiAppLive.pipe(
     Layer.provide(authentication),
-    Layer.provide(ApiAdaptersLive),
+    Layer.provide(ApiAdapters.layer),
     Layer.provide(Layer.setConfigProvider(configProvider))
   ),
   HttpServer.layerContext,
   // JSON lines for CloudWatch, as the Node runtimes log.
-  JsonLogLines
+  JsonLogLines.layer
 )
 
-const web = HttpApiBuilder.toWebHandler(ApiLambdaLive)
+const web = HttpApiBuilder.toWebHandler(layer)
 
 export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
   const context = Option.isSome(settings.gateway)

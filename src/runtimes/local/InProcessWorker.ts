@@ -46,7 +46,7 @@ export interface WorkerOptions {
  * Workers that take deliveries for as long as the layer lives. On release they stop taking new messages, give
  * running exports `shutdownGrace` to finish, then interrupt what is left and put those messages back.
  */
-export const InProcessWorkers = (options: WorkerOptions) =>
+export const layer = (options: WorkerOptions) =>
   Layer.scopedDiscard(Effect.gen(function*() {
     const queue = yield* MemoryQueue
     const stopping = yield* Deferred.make<void>()

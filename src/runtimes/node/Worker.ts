@@ -3,6 +3,7 @@
 import { Config, Duration, Effect, Layer } from "effect"
 import * as ChdbReportSource from "../../adapters/chdb/ChdbReportSource.js"
 import { clickHouseSettingsConfig } from "../../adapters/clickhouse/ClickHouseClient.js"
+import * as ClickHouseReportSource from "../../adapters/clickhouse/ClickHouseReportSource.js"
 import { dynamoDbSettingsConfig } from "../../adapters/dynamodb/DynamoDb.js"
 import { S3FileStoreConfig } from "../../adapters/s3/S3FileStore.js"
 import { SesEmailSenderConfig } from "../../adapters/ses/SesEmailSender.js"
@@ -10,7 +11,7 @@ import * as SqsClient from "../../adapters/sqs/SqsClient.js"
 import * as SqsConsumer from "../../adapters/sqs/SqsConsumer.js"
 import { ExportSettings } from "../../application/ExportSettings.js"
 import { workerConcurrencyConfig } from "../../application/ExportWorker.js"
-import { ExportSinksLive, ReportSourceClickHouseLive } from "../aws/WorkerAdapters.js"
+import * as WorkerAdapters from "../aws/WorkerAdapters.js"
 
 /** WORKER_CONCURRENCY (2, from 1 to 16) and SHUTDOWN_GRACE (30 seconds). */
 export const consumerConfig = Config.all({
@@ -28,7 +29,7 @@ export const reportSourceConfig = Config.literal("chdb", "clickhouse")("REPORT_S
 const reportSourceFromConfig = Layer.unwrapEffect(
   Effect.map(reportSourceConfig, (source) =>
     source === "clickhouse"
-      ? ReportSourceClickHouseLive
+      ? ClickHouseReportSource.layerConfig
       : ChdbReportSource.layerConfig)
 )
 
@@ -67,20 +68,20 @@ const workerOn = <ROut, E>(
         Effect.map(([options]) =>
           SqsConsumer.layer(options).pipe(
             Layer.provide(SqsClient.layerConfig),
-            Layer.provideMerge(Layer.mergeAll(ExportSinksLive, reportSource))
+            Layer.provideMerge(Layer.mergeAll(WorkerAdapters.layerWithoutReportSource, reportSource))
           )
         )
       )
   )
 
 /** `npm run worker`: the report source REPORT_SOURCE names. */
-export const WorkerLive = workerOn(reportSourceFromConfig, reportSourceSettings)
+export const layer = workerOn(reportSourceFromConfig, reportSourceSettings)
 
 /**
  * The same worker on the embedded engine whatever REPORT_SOURCE says, with the engine in its context: end-to-end
  * tests query the engine directly to check what an export wrote.
  */
-export const WorkerOnChdbLive = workerOn(
+export const layerOnChdb = workerOn(
   ChdbReportSource.layerConfig,
   Effect.succeed(ChdbReportSource.chdbSettingsConfig)
 )

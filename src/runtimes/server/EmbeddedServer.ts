@@ -22,7 +22,7 @@ import * as MemoryJobQueue from "../../adapters/memory/MemoryJobQueue.js"
 import * as MemoryJobStore from "../../adapters/memory/MemoryJobStore.js"
 import { ExportSettings } from "../../application/ExportSettings.js"
 import { JobIds } from "../../application/JobIds.js"
-import { InProcessWorkers } from "../local/InProcessWorker.js"
+import * as InProcessWorker from "../local/InProcessWorker.js"
 import type { EmbeddedConfig } from "./EmbeddedConfig.js"
 import { localSecret, privateDirectory } from "./EmbeddedConfig.js"
 
@@ -57,7 +57,7 @@ export const servesDevPages = (config: Pick<EmbeddedConfig, "host">): boolean =>
  * host of PUBLIC_BASE_URL; the development pages answer only under loopback names (a tunnel or proxy to a loopback
  * server must not publish them). Any other Host header is refused, whatever address a browser resolved it to.
  */
-export const EmbeddedRoutes = (config: Pick<EmbeddedConfig, "host" | "port" | "publicBaseUrl">) => {
+export const layerRoutes = (config: Pick<EmbeddedConfig, "host" | "port" | "publicBaseUrl">) => {
   const files = FilesRoute.layer(
     allowedHosts({ bindHost: config.host, port: config.port, publicBaseUrl: config.publicBaseUrl })
   )
@@ -66,7 +66,7 @@ export const EmbeddedRoutes = (config: Pick<EmbeddedConfig, "host" | "port" | "p
     : files
 }
 
-export const EmbeddedServerLive = (config: EmbeddedConfig) => {
+export const layer = (config: EmbeddedConfig) => {
   const chdbDir = join(config.dataDir, "clickhouse")
   // Made before any adapter writes into them, so that nothing is ever created in a directory others can read.
   const dataDir = Layer.effectDiscard(Effect.zipRight(privateDirectory(config.dataDir), privateDirectory(chdbDir)))
@@ -109,14 +109,14 @@ export const EmbeddedServerLive = (config: EmbeddedConfig) => {
     Effect.map(ChdbEngine, (chdb) => [{ name: "clickhouse", check: chdb.query("SELECT 1") }])
   )
 
-  const http = Layer.mergeAll(ApiNodeServerLive({ port: config.port, host: config.host }), EmbeddedRoutes(config))
+  const http = Layer.mergeAll(ApiNodeServerLive({ port: config.port, host: config.host }), layerRoutes(config))
     .pipe(
       Layer.provide(JwtAuthentication.layer),
       Layer.provide(jwtVerifierFor(config)),
       Layer.provide(readiness)
     )
 
-  const workers = InProcessWorkers({ concurrency: config.workerConcurrency, shutdownGrace: config.shutdownGrace })
+  const workers = InProcessWorker.layer({ concurrency: config.workerConcurrency, shutdownGrace: config.shutdownGrace })
 
   return Layer.mergeAll(http, workers).pipe(Layer.provideMerge(adapters), Layer.provide(dataDir))
 }

@@ -9,7 +9,7 @@ import { ApiServerLive } from "../../../src/adapters/http/ApiServer.js"
 import { ReadinessChecks } from "../../../src/adapters/http/HealthHttp.js"
 import { LocalFiles } from "../../../src/adapters/localfs/LocalFileStore.js"
 import { ObjectKey } from "../../../src/domain/ExportJob.js"
-import { EmbeddedRoutes } from "../../../src/runtimes/server/EmbeddedServer.js"
+import * as EmbeddedServer from "../../../src/runtimes/server/EmbeddedServer.js"
 import { emlEmailSenderInTempDir } from "../../adapters/eml/EmlSupport.js"
 import { localFileStoreInTempDir } from "../../adapters/localfs/LocalFsSupport.js"
 import { testJwtSettings } from "../../support/ApiHarness.js"
@@ -22,7 +22,7 @@ const serverFor = (bindHost: string, publicBaseUrl?: string) =>
   Layer.mergeAll(
     ApiServerLive,
     Layer.unwrapEffect(Effect.map(serverPort, (port) =>
-      EmbeddedRoutes({
+      EmbeddedServer.layerRoutes({
         host: bindHost,
         port,
         publicBaseUrl: publicBaseUrl ?? `http://${bindHost.includes(":") ? `[${bindHost}]` : bindHost}:${port}`
