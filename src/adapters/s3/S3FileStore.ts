@@ -427,7 +427,7 @@ const regionAndEndpoint = {
 }
 
 /** The settings from the environment; a missing or malformed one fails start-up with its name. */
-export const S3FileStoreConfig: Config.Config<S3FileStoreSettings> = Config.all({
+export const s3FileStoreSettingsConfig: Config.Config<S3FileStoreSettings> = Config.all({
   bucket: Config.nonEmptyString("S3_BUCKET"),
   ...regionAndEndpoint,
   forcePathStyle: Config.boolean("S3_FORCE_PATH_STYLE").pipe(Config.withDefault(false)),
@@ -465,7 +465,7 @@ export const layer = (settings: S3FileStoreSettings): Layer.Layer<FileStore | S3
 
 /** The FileStore on S3 with its settings read from `Config`. */
 export const layerConfig: Layer.Layer<FileStore, S3FileStoreSetupFailed | ConfigError.ConfigError> = Layer
-  .unwrapEffect(Effect.map(S3FileStoreConfig, (settings) =>
+  .unwrapEffect(Effect.map(s3FileStoreSettingsConfig, (settings) =>
     Layer.effect(FileStore, make(settings)).pipe(
       Layer.provide(clientLayer(settings))
     )))

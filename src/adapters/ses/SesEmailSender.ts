@@ -156,7 +156,7 @@ const credentialsConfig: Config.Config<Option.Option<SesCredentials>> = Config.a
 )
 
 /** The settings from the environment; a missing or malformed one fails start-up with its name. */
-export const SesEmailSenderConfig: Config.Config<SesEmailSenderSettings> = Config.all({
+export const sesEmailSenderSettingsConfig: Config.Config<SesEmailSenderSettings> = Config.all({
   region: regionConfig("SES_REGION"),
   endpoint: Config.option(Config.url("SES_ENDPOINT")),
   from: Config.nonEmptyString("SES_FROM").pipe(
@@ -183,5 +183,5 @@ export const layer = (settings: SesEmailSenderSettings): Layer.Layer<EmailSender
 
 /** The production EmailSender: SES, with its settings read from `Config`. */
 export const layerConfig: Layer.Layer<EmailSender, ConfigError.ConfigError> = Layer.unwrapEffect(
-  Effect.map(SesEmailSenderConfig, layer)
+  Effect.map(sesEmailSenderSettingsConfig, layer)
 )

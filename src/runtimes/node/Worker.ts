@@ -5,8 +5,8 @@ import * as ChdbReportSource from "../../adapters/chdb/ChdbReportSource.js"
 import { clickHouseSettingsConfig } from "../../adapters/clickhouse/ClickHouseClient.js"
 import * as ClickHouseReportSource from "../../adapters/clickhouse/ClickHouseReportSource.js"
 import { dynamoDbSettingsConfig } from "../../adapters/dynamodb/DynamoDb.js"
-import { S3FileStoreConfig } from "../../adapters/s3/S3FileStore.js"
-import { SesEmailSenderConfig } from "../../adapters/ses/SesEmailSender.js"
+import { s3FileStoreSettingsConfig } from "../../adapters/s3/S3FileStore.js"
+import { sesEmailSenderSettingsConfig } from "../../adapters/ses/SesEmailSender.js"
 import * as SqsClient from "../../adapters/sqs/SqsClient.js"
 import * as SqsConsumer from "../../adapters/sqs/SqsConsumer.js"
 import { ExportSettings } from "../../application/ExportSettings.js"
@@ -60,8 +60,8 @@ const workerOn = <ROut, E>(
         consumerConfig,
         SqsClient.sqsSettingsConfig,
         dynamoDbSettingsConfig,
-        S3FileStoreConfig,
-        SesEmailSenderConfig,
+        s3FileStoreSettingsConfig,
+        sesEmailSenderSettingsConfig,
         ExportSettings.config,
         sourceSettings
       ])).pipe(

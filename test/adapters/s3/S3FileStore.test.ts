@@ -321,7 +321,10 @@ describe("S3FileStore when S3 does not answer", () => {
 describe("S3FileStore settings", () => {
   const read = (env: Record<string, string>) =>
     Effect.either(
-      Effect.withConfigProvider(S3FileStore.S3FileStoreConfig, ConfigProvider.fromMap(new Map(Object.entries(env))))
+      Effect.withConfigProvider(
+        S3FileStore.s3FileStoreSettingsConfig,
+        ConfigProvider.fromMap(new Map(Object.entries(env)))
+      )
     )
 
   it.effect("has defaults for everything but the bucket and, for AWS S3 itself, the region", () =>

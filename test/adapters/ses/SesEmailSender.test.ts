@@ -212,7 +212,10 @@ describe("SesEmailSender request", () => {
 
 describe("SesEmailSender settings", () => {
   const settingsFrom = (env: Record<string, string>) =>
-    Effect.withConfigProvider(SesEmailSender.SesEmailSenderConfig, ConfigProvider.fromMap(new Map(Object.entries(env))))
+    Effect.withConfigProvider(
+      SesEmailSender.sesEmailSenderSettingsConfig,
+      ConfigProvider.fromMap(new Map(Object.entries(env)))
+    )
   const read = (env: Record<string, string>) => Effect.either(settingsFrom(env))
 
   it.effect("are read from the environment, the keys as Redacted", () =>
