@@ -29,7 +29,7 @@ interface Envelope {
   readonly receiveCount: number
 }
 
-/** The queue itself: what the JobQueue this module's `layer` makes publishes to, and what workers and tests take from. */
+/** The queue itself: what this module's JobQueue publishes to, and what workers and tests take messages from. */
 export class MemoryQueue extends Effect.Service<MemoryQueue>()("exports/memory/MemoryQueue", {
   effect: Effect.gen(function*() {
     const faults = yield* FaultInjection
