@@ -4,13 +4,13 @@
 import { NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer, Logger, LogLevel } from "effect"
 import { embeddedConfig } from "../src/runtimes/server/EmbeddedConfig.js"
-import { EmbeddedServerLive } from "../src/runtimes/server/EmbeddedServer.js"
+import * as EmbeddedServer from "../src/runtimes/server/EmbeddedServer.js"
 import { announceReady, serveParent } from "./childProtocol.js"
 
 const program = Effect.gen(function*() {
   const config = yield* embeddedConfig
   return yield* Layer.launch(
-    EmbeddedServerLive(config).pipe(Layer.tap(() => Effect.sync(() => announceReady(config.port))))
+    EmbeddedServer.layer(config).pipe(Layer.tap(() => Effect.sync(() => announceReady(config.port))))
   )
 })
 

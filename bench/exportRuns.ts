@@ -13,18 +13,14 @@ import { createReadStream } from "node:fs"
 import { request } from "node:http"
 import type { IncomingMessage } from "node:http"
 import { performance } from "node:perf_hooks"
-import { ClickHouseClient } from "../src/adapters/clickhouse/ClickHouseClient.js"
-import { makeClickHouseReportSource } from "../src/adapters/clickhouse/ClickHouseReportSource.js"
+import * as ClickHouseClient from "../src/adapters/clickhouse/ClickHouseClient.js"
+import * as ClickHouseReportSource from "../src/adapters/clickhouse/ClickHouseReportSource.js"
 import { FaultInjection } from "../src/adapters/memory/FaultInjection.js"
-import { JobQueueMemory, MemoryJobQueue } from "../src/adapters/memory/MemoryJobQueue.js"
-import { JobStoreMemory } from "../src/adapters/memory/MemoryJobStore.js"
-import {
-  EmailSenderMemory,
-  InAppNotifierMemory,
-  MemoryEmailSender,
-  MemoryInAppNotifier
-} from "../src/adapters/memory/MemoryNotifications.js"
-import { DEFAULT_CALL_TIMEOUT, layer as s3FileStoreLayer, QUICK_CALL_TIMEOUT } from "../src/adapters/s3/S3FileStore.js"
+import * as MemoryEmailSender from "../src/adapters/memory/MemoryEmailSender.js"
+import * as MemoryInAppNotifier from "../src/adapters/memory/MemoryInAppNotifier.js"
+import * as MemoryJobQueue from "../src/adapters/memory/MemoryJobQueue.js"
+import * as MemoryJobStore from "../src/adapters/memory/MemoryJobStore.js"
+import * as S3FileStore from "../src/adapters/s3/S3FileStore.js"
 import { ExportSettings } from "../src/application/ExportSettings.js"
 import { handleDelivery } from "../src/application/ExportWorker.js"
 import { JobIds } from "../src/application/JobIds.js"
@@ -133,7 +129,7 @@ const runPipeline = (settings: RunSettings): Promise<Measured> => {
   const catalogue = (report: ReportRequest): ReportDefinition => ({ ...definitionOf(report), sql: settings.ordersSql })
   const reportSource = Layer.effect(
     ReportSource,
-    makeClickHouseReportSource({ catalogue, parametersOf: () => ({}) })
+    ClickHouseReportSource.make({ catalogue, parametersOf: () => ({}) })
   ).pipe(Layer.provide(ClickHouseClient.layer({
     url: new URL(settings.clickhouseUrl),
     username: "default",
@@ -142,7 +138,7 @@ const runPipeline = (settings: RunSettings): Promise<Measured> => {
     requestTimeout: Duration.minutes(30),
     maxConnections: 4
   })))
-  const files = s3FileStoreLayer({
+  const files = S3FileStore.layer({
     bucket: settings.bucket,
     region: "us-east-1",
     endpoint: Option.some(new URL(settings.s3Endpoint)),
@@ -153,21 +149,25 @@ const runPipeline = (settings: RunSettings): Promise<Measured> => {
     }),
     partSize: settings.partSize,
     uploadConcurrency: settings.uploadConcurrency,
-    callTimeout: DEFAULT_CALL_TIMEOUT,
-    quickCallTimeout: QUICK_CALL_TIMEOUT
+    callTimeout: S3FileStore.DEFAULT_CALL_TIMEOUT,
+    quickCallTimeout: S3FileStore.QUICK_CALL_TIMEOUT
   })
   const layers = Layer.mergeAll(
     reportSource,
     files,
-    JobStoreMemory,
-    JobQueueMemory,
-    InAppNotifierMemory,
-    EmailSenderMemory,
+    MemoryJobStore.layer,
+    MemoryJobQueue.layer,
+    MemoryInAppNotifier.layer,
+    MemoryEmailSender.layer,
     JobIds.Default,
     ExportSettings.layerWith({ queryTimeout: Duration.minutes(30) })
   ).pipe(
     Layer.provideMerge(
-      Layer.mergeAll(MemoryJobQueue.Default, MemoryInAppNotifier.Default, MemoryEmailSender.Default)
+      Layer.mergeAll(
+        MemoryJobQueue.MemoryQueue.Default,
+        MemoryInAppNotifier.MemoryInbox.Default,
+        MemoryEmailSender.MemoryOutbox.Default
+      )
     ),
     Layer.provideMerge(FaultInjection.Default)
   )
@@ -181,7 +181,7 @@ const runPipeline = (settings: RunSettings): Promise<Measured> => {
       format: "csv",
       params: { dateFrom: settings.dateFrom, dateTo: settings.dateTo, timezone: "Europe/Paris" }
     })
-    const queue = yield* MemoryJobQueue
+    const queue = yield* MemoryJobQueue.MemoryQueue
     const [body] = yield* queue.published
     if (body === undefined) return yield* Effect.dieMessage("the request queued no message")
     const started = performance.now()

@@ -62,7 +62,7 @@ export const jsonLogLine = (entry: LogEntry): string => {
 const jsonLogLogger = Logger.make((entry) => globalThis.console.log(jsonLogLine(entry)))
 
 /** JSON lines on standard output from Info up, in place of Effect's default logger. */
-export const JsonLogLines: Layer.Layer<never> = Layer.merge(
+export const layer: Layer.Layer<never> = Layer.merge(
   Logger.replace(Logger.defaultLogger, jsonLogLogger),
   Logger.minimumLogLevel(LogLevel.Info)
 )

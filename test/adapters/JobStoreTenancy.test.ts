@@ -2,8 +2,8 @@
 // merchant, neither finds nor blocks the first owner's job, in every JobStore.
 import { describe, expect, it } from "@effect/vitest"
 import { DateTime, Effect, Layer, Option, Redacted, Schema } from "effect"
-import { JobStoreDynamoDb } from "../../src/adapters/dynamodb/DynamoDbJobStore.js"
-import { JobStoreMemory } from "../../src/adapters/memory/MemoryJobStore.js"
+import * as DynamoDbJobStore from "../../src/adapters/dynamodb/DynamoDbJobStore.js"
+import * as MemoryJobStore from "../../src/adapters/memory/MemoryJobStore.js"
 import { JobStore } from "../../src/application/ports/JobStore.js"
 import { newJob } from "../../src/domain/ExportJob.js"
 import type { Owner } from "../../src/domain/Identifiers.js"
@@ -31,8 +31,8 @@ const keyedJob = (owner: Owner, millis: number, idempotencyKey: string) =>
   })
 
 const stores: ReadonlyArray<readonly [string, () => Layer.Layer<JobStore, unknown>]> = [
-  ["memory", () => JobStoreMemory],
-  ["dynamodb (dynalite)", () => JobStoreDynamoDb.pipe(Layer.provide(DynamoDbOnDynalite))]
+  ["memory", () => MemoryJobStore.layer],
+  ["dynamodb (dynalite)", () => DynamoDbJobStore.layer.pipe(Layer.provide(DynamoDbOnDynalite))]
 ]
 
 for (const [name, makeLayer] of stores) {

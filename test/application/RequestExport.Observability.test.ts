@@ -3,7 +3,7 @@
 // on none made before or after.
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import { JobStoreMemory } from "../../src/adapters/memory/MemoryJobStore.js"
+import * as MemoryJobStore from "../../src/adapters/memory/MemoryJobStore.js"
 import { JobIds } from "../../src/application/JobIds.js"
 import { JobQueue } from "../../src/application/ports/JobQueue.js"
 import { JobStore } from "../../src/application/ports/JobStore.js"
@@ -17,7 +17,7 @@ import type { RecordedSpan } from "../support/RecordingTracer.js"
 /** The in-memory store, with a span and a log line around each create, as a durable adapter has. */
 const tracedStore = Layer.effect(
   JobStore,
-  Effect.map(Effect.provide(JobStore, JobStoreMemory), (store) =>
+  Effect.map(Effect.provide(JobStore, MemoryJobStore.layer), (store) =>
     JobStore.of({
       ...store,
       create: (job) =>

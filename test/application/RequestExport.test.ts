@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Layer, Option, Ref, Schema, TestClock } from "effect"
-import { MemoryJobQueue } from "../../src/adapters/memory/MemoryJobQueue.js"
-import { JobStoreMemory } from "../../src/adapters/memory/MemoryJobStore.js"
+import { MemoryQueue } from "../../src/adapters/memory/MemoryJobQueue.js"
+import * as MemoryJobStore from "../../src/adapters/memory/MemoryJobStore.js"
 import { CurrentCatalogue } from "../../src/application/CurrentCatalogue.js"
 import { ExportSettings } from "../../src/application/ExportSettings.js"
 import { JobIds } from "../../src/application/JobIds.js"
@@ -36,7 +36,7 @@ const withFakeQueue = <A, E>(
   Effect.gen(function*() {
     const queue = yield* fakeQueue(refuse)
     return yield* body(queue.published).pipe(
-      Effect.provide(Layer.mergeAll(queue.layer, JobStoreMemory, JobIds.Default, ExportSettings.layerWith()))
+      Effect.provide(Layer.mergeAll(queue.layer, MemoryJobStore.layer, JobIds.Default, ExportSettings.layerWith()))
     )
   })
 
@@ -100,7 +100,7 @@ describe("RequestExport", () => {
         const again = yield* requestExport(alice, ordersInput(), { idempotencyKey: "click-1" })
         expect(again.jobId).toBe(first.jobId)
         expect(again._tag).toBe("Succeeded")
-        expect(yield* (yield* MemoryJobQueue).published).toHaveLength(1)
+        expect(yield* (yield* MemoryQueue).published).toHaveLength(1)
       }).pipe(Effect.provide(testLayer(5))))
 
     it.effect("refuses the same Idempotency-Key with another body", () =>

@@ -17,9 +17,10 @@ import { createHash } from "node:crypto"
 import { csvOfRows } from "../../src/adapters/memory/CsvOfRows.js"
 import { FaultInjection } from "../../src/adapters/memory/FaultInjection.js"
 import type { FaultName, Faults } from "../../src/adapters/memory/FaultInjection.js"
-import { MemoryFileStore } from "../../src/adapters/memory/MemoryFileStore.js"
-import { MemoryJobQueue } from "../../src/adapters/memory/MemoryJobQueue.js"
-import { MemoryEmailSender, MemoryInAppNotifier } from "../../src/adapters/memory/MemoryNotifications.js"
+import { MemoryOutbox } from "../../src/adapters/memory/MemoryEmailSender.js"
+import { MemoryFiles } from "../../src/adapters/memory/MemoryFileStore.js"
+import { MemoryInbox } from "../../src/adapters/memory/MemoryInAppNotifier.js"
+import { MemoryQueue } from "../../src/adapters/memory/MemoryJobQueue.js"
 import { encodeMessage, handleDelivery } from "../../src/application/ExportWorker.js"
 import { FileStore } from "../../src/application/ports/FileStore.js"
 import { JobStore } from "../../src/application/ports/JobStore.js"
@@ -48,8 +49,8 @@ const storedJob = (jobId: ExportJob["jobId"]) =>
 
 const sentTo = (jobId: string) =>
   Effect.gen(function*() {
-    const emails = (yield* (yield* MemoryEmailSender).outbox).filter((m) => m.jobId === jobId)
-    const inApp = (yield* (yield* MemoryInAppNotifier).deliveries).filter((n) => n.jobId === jobId)
+    const emails = (yield* (yield* MemoryOutbox).outbox).filter((m) => m.jobId === jobId)
+    const inApp = (yield* (yield* MemoryInbox).deliveries).filter((n) => n.jobId === jobId)
     return { emails, inApp }
   })
 
@@ -65,7 +66,7 @@ describe("RunExport", () => {
 
       const done = yield* storedJob(job.jobId)
       if (done._tag !== "Succeeded") return expect.fail(`job ended ${done._tag}`)
-      const files = yield* MemoryFileStore
+      const files = yield* MemoryFiles
       const file = Option.getOrThrow(yield* files.read(done.result.objectKey))
       expect(done.result.objectKey).toBe(`exports/m-acme/${job.jobId}/attempt-1.csv`)
       expect(file.contentType).toBe("text/csv; charset=utf-8")
@@ -116,7 +117,7 @@ describe("RunExport", () => {
       const mine = yield* requestExport(alice, ordersInput())
       const theirs = yield* requestExport(bob, ordersInput())
       yield* drainQueue
-      const files = yield* MemoryFileStore
+      const files = yield* MemoryFiles
       for (const [job, merchant] of [[mine, "m-acme"], [theirs, "m-globex"]] as const) {
         const done = yield* storedJob(job.jobId)
         assert(done._tag === "Succeeded")
@@ -160,7 +161,7 @@ describe("RunExport", () => {
           const done = yield* storedJob(job.jobId)
           const { emails, inApp } = yield* sentTo(job.jobId)
           // Every run here is one attempt (no worker dies): the only file the job can have is its first attempt's.
-          const file = yield* (yield* MemoryFileStore).read(objectKeyFor({ ...job, attempts: 1 }))
+          const file = yield* (yield* MemoryFiles).read(objectKeyFor({ ...job, attempts: 1 }))
 
           expect(["Succeeded", "Failed"]).toContain(done._tag)
           const emailOk = faults.email === undefined || (counts.email ?? Infinity) < 1
@@ -205,7 +206,7 @@ describe("RunExport", () => {
         yield* drainQueue
         yield* (yield* FaultInjection).clear
         const finished = yield* storedJob(job.jobId)
-        const queue = yield* MemoryJobQueue
+        const queue = yield* MemoryQueue
         for (let i = 0; i < extraDeliveries; i++) yield* queue.duplicate(encodeMessage(messageFor(job)))
         const verdicts = yield* drainQueue
         expect(verdicts.map((v) => v._tag === "Ack" && v.outcome._tag)).toStrictEqual(
@@ -215,7 +216,7 @@ describe("RunExport", () => {
         const { emails, inApp } = yield* sentTo(job.jobId)
         expect(emails).toHaveLength(1)
         expect(inApp).toHaveLength(1)
-        expect(yield* (yield* MemoryFileStore).uploadsStarted).toBe(1)
+        expect(yield* (yield* MemoryFiles).uploadsStarted).toBe(1)
       }).pipe(Effect.provide(testLayer(10))),
     { fastCheck: { numRuns: 100 } }
   )
@@ -235,7 +236,7 @@ describe("RunExport", () => {
       yield* forceTo(done, crashed)
       yield* TestClock.adjust(Duration.hours(2))
 
-      const queue = yield* MemoryJobQueue
+      const queue = yield* MemoryQueue
       yield* queue.duplicate(encodeMessage(messageFor(job)))
       yield* queue.duplicate(encodeMessage(messageFor(job)))
       const verdicts = yield* drainQueue
@@ -274,7 +275,7 @@ describe("RunExport", () => {
         expect(verdict).toStrictEqual({ _tag: "Retry", reason: "job running under another delivery" })
       }
       expect(yield* storedJob(job.jobId)).toStrictEqual(running)
-      expect(yield* (yield* MemoryFileStore).uploadsStarted).toBe(0)
+      expect(yield* (yield* MemoryFiles).uploadsStarted).toBe(0)
 
       // A message coming back (its worker died) takes the job over and finishes it, once.
       const verdict = yield* handleDelivery(body, { firstReceive: false })
@@ -287,7 +288,7 @@ describe("RunExport", () => {
       // Once finished, a first delivery is acknowledged with nothing done.
       const late = yield* handleDelivery(body, { firstReceive: true })
       expect(late._tag === "Ack" && late.outcome._tag).toBe("AlreadyFinished")
-      expect(yield* (yield* MemoryFileStore).uploadsStarted).toBe(1)
+      expect(yield* (yield* MemoryFiles).uploadsStarted).toBe(1)
     }).pipe(Effect.provide(testLayer(10))))
 
   it.effect("a worker taken over while still running never replaces the file the job's record describes", () =>
@@ -328,10 +329,10 @@ describe("RunExport", () => {
       const late = yield* Fiber.join(first)
       expect(late._tag === "Ack" && late.outcome._tag).toBe("Superseded")
       expect(yield* storedJob(job.jobId)).toStrictEqual(done)
-      const file = Option.getOrThrow(yield* (yield* MemoryFileStore).read(done.result.objectKey))
+      const file = Option.getOrThrow(yield* (yield* MemoryFiles).read(done.result.objectKey))
       expect(createHash("sha256").update(file.bytes).digest("hex")).toBe(done.result.sha256)
       expect(parse(Buffer.from(file.bytes)).slice(1)).toHaveLength(10)
-      expect(yield* (yield* MemoryFileStore).uploadsStarted).toBe(2)
+      expect(yield* (yield* MemoryFiles).uploadsStarted).toBe(2)
       const { emails, inApp } = yield* sentTo(job.jobId)
       expect([emails.length, inApp.length]).toStrictEqual([1, 1])
     }).pipe(Effect.provide(testLayer(10))))
@@ -351,7 +352,7 @@ describe("RunExport", () => {
       const { emails, inApp } = yield* sentTo(job.jobId)
       expect(emails).toHaveLength(1)
       expect(inApp.map((n) => n.kind)).toStrictEqual(["export_failed"])
-      expect(yield* (yield* MemoryFileStore).uploadsStarted).toBe(0)
+      expect(yield* (yield* MemoryFiles).uploadsStarted).toBe(0)
     }).pipe(Effect.provide(testLayer(10))))
 
   it.effect("times a silent query out when the query timeout elapses, not before", () =>
@@ -366,8 +367,8 @@ describe("RunExport", () => {
       const done = yield* storedJob(job.jobId)
       expect(done._tag === "Failed" && done.failure.reason).toBe("QueryTimeout")
       // The upload was under way when the deadline interrupted it, and left nothing.
-      expect(yield* (yield* MemoryFileStore).uploadsStarted).toBeGreaterThan(0)
-      expect(Option.isNone(yield* (yield* MemoryFileStore).read(objectKeyFor({ ...job, attempts: 1 })))).toBe(true)
+      expect(yield* (yield* MemoryFiles).uploadsStarted).toBeGreaterThan(0)
+      expect(Option.isNone(yield* (yield* MemoryFiles).read(objectKeyFor({ ...job, attempts: 1 })))).toBe(true)
     }).pipe(Effect.provide(testLayer(20))))
 
   it.effect("does not time out an upload still finishing after the query's last row: the timeout is the query's", () =>
@@ -382,7 +383,7 @@ describe("RunExport", () => {
       // Each upload takes 15 minutes more once it has read the whole body, past the 10-minute query timeout.
       Effect.provide(Layer.effect(
         FileStore,
-        Effect.map(MemoryFileStore, (store) =>
+        Effect.map(MemoryFiles, (store) =>
           FileStore.of({
             upload: (key, body, metadata) =>
               Effect.zipLeft(store.upload(key, body, metadata), Effect.sleep(Duration.minutes(15))),
@@ -398,7 +399,7 @@ describe("RunExport", () => {
       yield* (yield* FaultInjection).set({ upload: { afterBytes: 100, retryable: true } }, { upload: 1 })
       const worker = yield* Effect.fork(drainQueue)
       yield* TestClock.adjust(Duration.millis(1999))
-      const files = yield* MemoryFileStore
+      const files = yield* MemoryFiles
       expect(yield* files.uploadsStarted).toBe(1)
       yield* TestClock.adjust(Duration.millis(1))
       yield* Fiber.join(worker)
@@ -411,7 +412,7 @@ describe("RunExport", () => {
       const job = yield* requestExport(alice, ordersInput())
       yield* (yield* FaultInjection).set({ upload: { afterBytes: 100, retryable: true } })
       yield* withTimePassing(drainQueue)
-      expect(yield* (yield* MemoryFileStore).uploadsStarted).toBe(3)
+      expect(yield* (yield* MemoryFiles).uploadsStarted).toBe(3)
       const done = yield* storedJob(job.jobId)
       expect(done._tag === "Failed" && done.failure).toMatchObject({ reason: "UploadFailed", retryable: true })
     }).pipe(Effect.provide(testLayer(20))))
@@ -419,18 +420,18 @@ describe("RunExport", () => {
   it.effect("discards a message whose owner does not match the job, touching nothing", () =>
     Effect.gen(function*() {
       const job = yield* requestExport(alice, ordersInput())
-      const queue = yield* MemoryJobQueue
+      const queue = yield* MemoryQueue
       yield* queue.poll // the genuine message, set aside
       const forged = { ...messageFor(job), merchantId: bob.owner.merchantId }
       const verdict = yield* handleDelivery(encodeMessage(forged))
       expect(verdict).toMatchObject({ _tag: "Ack", outcome: { _tag: "Discarded", reason: "owner mismatch" } })
       expect((yield* storedJob(job.jobId))._tag).toBe("Queued")
-      expect(yield* (yield* MemoryFileStore).uploadsStarted).toBe(0)
+      expect(yield* (yield* MemoryFiles).uploadsStarted).toBe(0)
     }).pipe(Effect.provide(testLayer(10))))
 
   it.effect("rejects an undecodable message to the dead-letter path and keeps going", () =>
     Effect.gen(function*() {
-      const queue = yield* MemoryJobQueue
+      const queue = yield* MemoryQueue
       const job = yield* requestExport(alice, ordersInput())
       yield* queue.duplicate("{not json")
       yield* queue.duplicate(JSON.stringify({ jobId: "nope" }))

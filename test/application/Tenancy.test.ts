@@ -2,8 +2,8 @@
 // A message that names no merchant, or that names the job with another user of the same merchant, runs nothing.
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
-import { MemoryFileStore } from "../../src/adapters/memory/MemoryFileStore.js"
-import { MemoryJobQueue } from "../../src/adapters/memory/MemoryJobQueue.js"
+import { MemoryFiles } from "../../src/adapters/memory/MemoryFileStore.js"
+import { MemoryQueue } from "../../src/adapters/memory/MemoryJobQueue.js"
 import { encodeMessage, handleDelivery } from "../../src/application/ExportWorker.js"
 import { JobStore } from "../../src/application/ports/JobStore.js"
 import { messageFor, requestExport } from "../../src/application/RequestExport.js"
@@ -18,19 +18,19 @@ describe("worker tenancy", () => {
   it.effect("discards a message naming alice's job with another user of her merchant, touching nothing", () =>
     Effect.gen(function*() {
       const job = yield* requestExport(alice, ordersInput())
-      yield* (yield* MemoryJobQueue).poll // the genuine message, set aside
+      yield* (yield* MemoryQueue).poll // the genuine message, set aside
       const carol = callerOf("carol", alice.owner.merchantId).owner
       const forged = { ...messageFor(job), userId: carol.userId }
       const verdict = yield* handleDelivery(encodeMessage(forged))
       expect(verdict).toMatchObject({ _tag: "Ack", outcome: { _tag: "Discarded", reason: "owner mismatch" } })
       expect(yield* storedTag(job.jobId)).toBe("Queued")
-      expect(yield* (yield* MemoryFileStore).uploadsStarted).toBe(0)
+      expect(yield* (yield* MemoryFiles).uploadsStarted).toBe(0)
     }).pipe(Effect.provide(testLayer(10))))
 
   it.effect("rejects a message that names no merchant, or a malformed one, as undecodable, touching nothing", () =>
     Effect.gen(function*() {
       const job = yield* requestExport(alice, ordersInput())
-      yield* (yield* MemoryJobQueue).poll
+      yield* (yield* MemoryQueue).poll
       const genuine = JSON.parse(encodeMessage(messageFor(job))) as Record<string, unknown>
       const { merchantId: _, ...withoutMerchant } = genuine
       for (const body of [withoutMerchant, { ...genuine, merchantId: "" }, { ...genuine, merchantId: 42 }]) {
@@ -38,6 +38,6 @@ describe("worker tenancy", () => {
         expect(verdict).toStrictEqual({ _tag: "Reject", reason: "undecodable message" })
       }
       expect(yield* storedTag(job.jobId)).toBe("Queued")
-      expect(yield* (yield* MemoryFileStore).uploadsStarted).toBe(0)
+      expect(yield* (yield* MemoryFiles).uploadsStarted).toBe(0)
     }).pipe(Effect.provide(testLayer(10))))
 })

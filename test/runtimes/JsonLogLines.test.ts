@@ -2,7 +2,8 @@
 // `jobId`, `requestId`, `status` and the rest; what the code logs is laid out, never dropped.
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, HashMap, List, LogLevel } from "effect"
-import { jsonLogLine, JsonLogLines } from "../../src/runtimes/JsonLogLines.js"
+import * as JsonLogLines from "../../src/runtimes/JsonLogLines.js"
+import { jsonLogLine } from "../../src/runtimes/JsonLogLines.js"
 
 const entry = (
   message: unknown,
@@ -52,7 +53,7 @@ describe("a JSON log line", () => {
       yield* Effect.logDebug("hidden").pipe(
         Effect.zipRight(Effect.logInfo("export running", { rows: 3 })),
         Effect.annotateLogs("jobId", "j-2"),
-        Effect.provide(JsonLogLines),
+        Effect.provide(JsonLogLines.layer),
         Effect.ensuring(Effect.sync(() => (console.log = log)))
       )
       expect(written.map((text) => JSON.parse(text) as Record<string, unknown>)).toMatchObject([

@@ -2,8 +2,9 @@
 // tokens and make raw requests.
 import { HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { Clock, Duration, Effect, Layer, Redacted } from "effect"
-import { AuthenticationJwt } from "../../src/adapters/auth/JwtAuthentication.js"
-import { DEV_AUDIENCE, DEV_ISSUER, JwtVerifier, signDevToken } from "../../src/adapters/auth/JwtVerifier.js"
+import * as JwtAuthentication from "../../src/adapters/auth/JwtAuthentication.js"
+import * as JwtVerifier from "../../src/adapters/auth/JwtVerifier.js"
+import { DEV_AUDIENCE, DEV_ISSUER, signDevToken } from "../../src/adapters/auth/JwtVerifier.js"
 import type { JwtSettings } from "../../src/adapters/auth/JwtVerifier.js"
 import { ExportApi } from "../../src/adapters/http/Api.js"
 import { apiNodeServerTest } from "../../src/adapters/http/ApiNodeServer.js"
@@ -34,7 +35,7 @@ export const apiTestLayer = (
 ) =>
   ApiServerLive.pipe(
     Layer.provideMerge(apiNodeServerTest),
-    Layer.provide(AuthenticationJwt),
+    Layer.provide(JwtAuthentication.layer),
     Layer.provide(JwtVerifier.layer(options.jwt ?? testJwtSettings)),
     Layer.provide(options.readiness ?? ReadinessChecks.none),
     Layer.provideMerge(testLayer(rows))

@@ -1,6 +1,6 @@
 import { Layer, Redacted } from "effect"
 import { demoOrderLines } from "../../src/adapters/memory/DemoOrders.js"
-import { MemoryAdapters } from "../../src/adapters/memory/MemoryAdapters.js"
+import * as MemoryAdapters from "../../src/adapters/memory/MemoryAdapters.js"
 import type { OrderLineDataset } from "../../src/adapters/memory/MemoryReportSource.js"
 import { ExportSettings } from "../../src/application/ExportSettings.js"
 import type { Caller } from "../../src/application/RequestExport.js"
@@ -37,7 +37,7 @@ export const ordersInput = (params: Record<string, unknown> = {}) => ({
 
 /** A fresh set of in-memory adapters and default settings. */
 export const testLayer = (lines = 50, settings: Partial<typeof ExportSettings.defaults> = {}) =>
-  MemoryAdapters(datasetOf(lines)).pipe(Layer.provideMerge(ExportSettings.layerWith(settings)))
+  MemoryAdapters.layer(datasetOf(lines)).pipe(Layer.provideMerge(ExportSettings.layerWith(settings)))
 
 /** Runs the in-process worker over every waiting message until the queue is empty. */
 export const drainQueue = drainQueueUpTo(1000)

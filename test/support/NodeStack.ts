@@ -7,8 +7,8 @@ import { expect } from "@effect/vitest"
 import { ConfigProvider, Duration, Effect, Layer, Logger, Option, Redacted } from "effect"
 import { join } from "node:path"
 import { signDevToken } from "../../src/adapters/auth/JwtVerifier.js"
-import { DynamoDb } from "../../src/adapters/dynamodb/DynamoDb.js"
-import { JobStoreDynamoDb } from "../../src/adapters/dynamodb/DynamoDbJobStore.js"
+import * as DynamoDb from "../../src/adapters/dynamodb/DynamoDb.js"
+import * as DynamoDbJobStore from "../../src/adapters/dynamodb/DynamoDbJobStore.js"
 import { clientConfig, MIN_PART_SIZE } from "../../src/adapters/s3/S3FileStore.js"
 import { JOB_ID_ATTRIBUTE } from "../../src/adapters/sqs/SqsJobQueue.js"
 import { encodeMessage } from "../../src/application/ExportWorker.js"
@@ -17,8 +17,8 @@ import { messageFor } from "../../src/application/RequestExport.js"
 import { objectKeyFor } from "../../src/domain/ExportJob.js"
 import { ExportJobId, MerchantId, Owner, UserId } from "../../src/domain/Identifiers.js"
 import type { EmailAddress } from "../../src/domain/Identifiers.js"
-import { ServeApiLive } from "../../src/runtimes/node/ServeApi.js"
-import { WorkerOnChdbLive } from "../../src/runtimes/node/Worker.js"
+import * as ServeApi from "../../src/runtimes/node/ServeApi.js"
+import * as Worker from "../../src/runtimes/node/Worker.js"
 import { settingsFor as s3SettingsFor } from "../adapters/s3/S3Support.js"
 import { freePort, temporaryDataDir } from "./EndToEnd.js"
 import type { LoggedLine } from "./LogCollector.js"
@@ -110,14 +110,14 @@ export const apiBase = (settings: Settings): string => `http://127.0.0.1:${setti
 
 /** The API (`npm run serve`) on `settings`, for as long as the scope lives. */
 export const startApi = (settings: Settings) =>
-  Layer.build(ServeApiLive).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(settings)))
+  Layer.build(ServeApi.layer).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(settings)))
 
 /**
  * The worker (`npm run worker`) on `settings`, for as long as the scope lives; with `logger`, every fiber it
  * starts logs there too (the fibers it forks inherit the loggers of the fiber that builds it).
  */
 export const startWorker = (settings: Settings, logger?: Logger.Logger<unknown, void>) => {
-  const build = Layer.build(WorkerOnChdbLive).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(settings)))
+  const build = Layer.build(Worker.layerOnChdb).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(settings)))
   return logger === undefined
     ? build
     : Effect.provide(build, Logger.add(logger))
@@ -283,7 +283,7 @@ export const storedJob = (jobId: string) =>
       Effect.flatMap((store) => store.get(ExportJobId.make(jobId))),
       Effect.map(Option.getOrThrow),
       Effect.orDie,
-      Effect.provide(JobStoreDynamoDb.pipe(Layer.provide(DynamoDb.layer(dynamo.settings))))
+      Effect.provide(DynamoDbJobStore.layer.pipe(Layer.provide(DynamoDb.layer(dynamo.settings))))
     )
   })
 

@@ -48,7 +48,7 @@ const shown = (value: string | undefined): string => value === undefined ? "(non
 const refuse = fail(Unauthorized, "unauthorized", "A valid bearer token is required.")
 
 /** Provides `Authentication` and `BearerAuthentication` from the gateway's claims; the token itself is not read. */
-export const authenticationFromGateway = (trust: GatewayTrust) => {
+export const layer = (trust: GatewayTrust) => {
   const fromTrustedGateway = (request: GatewayRequest): boolean =>
     request.apiId === trust.apiId && Option.match(trust.stage, {
       onNone: () => true,
@@ -87,5 +87,5 @@ export const authenticationFromGateway = (trust: GatewayTrust) => {
   )
 }
 
-/** `authenticationFromGateway` on its settings from `Config`. */
-export const AuthenticationFromGateway = Layer.unwrapEffect(Effect.map(gatewayTrustConfig, authenticationFromGateway))
+/** `layer` on its settings from `Config`. */
+export const layerConfig = Layer.unwrapEffect(Effect.map(gatewayTrustConfig, layer))

@@ -7,7 +7,7 @@ import { Authentication, BearerAuthentication } from "../http/Authentication.js"
 import { JwtVerifier } from "./JwtVerifier.js"
 
 /** Provides `Authentication` and `BearerAuthentication`: one bearer check, on one verifier and its cache. */
-export const AuthenticationJwt = Layer.effectContext(
+export const layer = Layer.effectContext(
   Effect.map(JwtVerifier, (verifier) => {
     const bearer = (token: Redacted.Redacted<string>) =>
       verifier.verify(Redacted.value(token)).pipe(

@@ -155,7 +155,7 @@ const remoteKeySet = (url: URL, timeout: Duration.Duration): Jose.JWTVerifyGetKe
 
 const VERIFIED_TOKENS_CACHED = 10_000
 
-export const makeJwtVerifier = (settings: JwtSettings) => {
+export const make = (settings: JwtSettings) => {
   const key = settings.keys._tag === "SharedSecret"
     ? new TextEncoder().encode(Redacted.value(settings.keys.secret))
     : remoteKeySet(settings.keys.url, settings.keys.timeout)
@@ -209,11 +209,14 @@ export const makeJwtVerifier = (settings: JwtSettings) => {
 
 export class JwtVerifier extends Context.Tag("exports/auth/JwtVerifier")<
   JwtVerifier,
-  ReturnType<typeof makeJwtVerifier>
->() {
-  static readonly layer = (settings: JwtSettings) => Layer.succeed(JwtVerifier, makeJwtVerifier(settings))
-  static readonly layerConfig = Layer.effect(JwtVerifier, Effect.map(jwtSettingsConfig, makeJwtVerifier))
-}
+  ReturnType<typeof make>
+>() {}
+
+/** The verifier on explicit settings. */
+export const layer = (settings: JwtSettings) => Layer.succeed(JwtVerifier, make(settings))
+
+/** The verifier on the environment's AUTH_* settings; a missing or malformed one fails start-up with its name. */
+export const layerConfig = Layer.effect(JwtVerifier, Effect.map(jwtSettingsConfig, make))
 
 /** A token the embedded server accepts (HS256): for `npm run dev-token` and tests, never for production keys. */
 export const signDevToken = (options: {

@@ -1,6 +1,6 @@
 // The report catalogue run on the embedded ClickHouse (chdb) exactly as production runs it: the catalogue's SQL,
 // its parameters bound by the engine, rows streamed block by block as the export reads them.
-import { Chunk, Duration, Effect, Layer, Stream } from "effect"
+import { Chunk, Config, Duration, Effect, Layer, Option, Stream } from "effect"
 import { CurrentCatalogue } from "../../application/CurrentCatalogue.js"
 import { ReportSource } from "../../application/ports/ReportSource.js"
 import type { ReportQuery } from "../../application/ports/ReportSource.js"
@@ -11,6 +11,8 @@ import type { ClickHouseQueryError } from "../clickhouse/JsonCompactReader.js"
 import { reportFailure, TIMEOUT_EXCEEDED } from "../clickhouse/ReportFailure.js"
 import type { ChdbSettings, JsonRow } from "./ChdbEngine.js"
 import { ChdbEngine, ChdbError, chdbErrorFrom } from "./ChdbEngine.js"
+import * as DemoSeed from "./DemoSeed.js"
+import type { DemoSeedOptions } from "./DemoSeed.js"
 
 /** A body the CSV reader refused, as the engine's error: its code and words, for the same mapping. */
 const asChdbError = (error: ChdbError | ClickHouseQueryError): ChdbError =>
@@ -86,7 +88,7 @@ export const reportErrorOf = (query: ReportQuery, rowsRead: number, error: ChdbE
  * A ReportSource over the engine. `catalogue` gives each report's definition; it is the catalogue in use but for
  * tests that need a query the catalogue cannot make slow or broken.
  */
-export const makeChdbReportSource = (catalogue?: (report: ReportRequest) => ReportDefinition) =>
+export const make = (catalogue?: (report: ReportRequest) => ReportDefinition) =>
   Effect.gen(function*() {
     const engine = yield* ChdbEngine
     const current = yield* CurrentCatalogue
@@ -134,4 +136,37 @@ export const makeChdbReportSource = (catalogue?: (report: ReportRequest) => Repo
   })
 
 /** The catalogue's reports from the embedded engine. Needs a ChdbEngine whose data directory has order_lines. */
-export const ReportSourceChdb = Layer.effect(ReportSource, makeChdbReportSource())
+export const layer = Layer.effect(ReportSource, make())
+
+/**
+ * The service's embedded default in one layer: the engine on `dataDir`, the demo data seeded on the first start,
+ * and the ReportSource over them. The engine is an output too, for health checks. Build it once per process.
+ */
+export const layerDemo = (dataDir: string, options: DemoSeedOptions = DemoSeed.DEMO_SEED) =>
+  layer.pipe(Layer.provideMerge(DemoSeed.layer(options).pipe(Layer.provideMerge(ChdbEngine.Default(dataDir)))))
+
+/** CHDB_DATA_DIR (required) and DEMO_ROWS: when set, an empty dataset is seeded with that many demo order lines. */
+export const chdbSettingsConfig = Config.all({
+  dataDir: Config.nonEmptyString("CHDB_DATA_DIR"),
+  demoRows: Config.option(
+    Config.integer("DEMO_ROWS").pipe(
+      Config.validate({ message: "must be from 1000 to 100000000", validation: (n) => n >= 1000 && n <= 100_000_000 })
+    )
+  )
+})
+
+/**
+ * The engine on CHDB_DATA_DIR, seeded with DEMO_ROWS lines when that is set, and the report source on it. The engine
+ * is an output too, for a test's or a probe's own queries.
+ */
+export const layerConfig = Layer.unwrapEffect(
+  Effect.gen(function*() {
+    const { dataDir, demoRows } = yield* chdbSettingsConfig
+    const engine = ChdbEngine.Default(dataDir)
+    const seeded = Option.match(demoRows, {
+      onNone: () => engine,
+      onSome: (rows) => DemoSeed.layer(DemoSeed.demoSeedOfSize(rows)).pipe(Layer.provideMerge(engine))
+    })
+    return layer.pipe(Layer.provideMerge(seeded))
+  })
+)

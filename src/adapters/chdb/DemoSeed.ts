@@ -8,7 +8,6 @@ import { ORDER_LINES_COLUMNS, ORDER_LINES_DDL } from "../clickhouse/OrderLinesTa
 import type { OrderLine } from "../memory/DemoOrders.js"
 import { PRODUCT_NAMES } from "../memory/DemoOrders.js"
 import { ChdbEngine } from "./ChdbEngine.js"
-import { ReportSourceChdb } from "./ChdbReportSource.js"
 
 export interface DemoMerchant {
   readonly merchantId: MerchantId
@@ -188,13 +187,4 @@ export const insertOrderLines = Effect.fn("DemoSeed.insertOrderLines")(function*
 })
 
 /** Seeds the demo data when the layer is built: for the service's embedded default (`npm start`). */
-export const DemoOrdersChdb = (options: DemoSeedOptions = DEMO_SEED) => Layer.effectDiscard(seedDemoOrders(options))
-
-/**
- * The service's embedded default in one layer: the engine on `dataDir`, the demo data seeded on the first start,
- * and the ReportSource over them. The engine is an output too, for health checks. Build it once per process.
- */
-export const ReportSourceChdbDemo = (dataDir: string, options: DemoSeedOptions = DEMO_SEED) =>
-  ReportSourceChdb.pipe(
-    Layer.provideMerge(DemoOrdersChdb(options).pipe(Layer.provideMerge(ChdbEngine.Default(dataDir))))
-  )
+export const layer = (options: DemoSeedOptions = DEMO_SEED) => Layer.effectDiscard(seedDemoOrders(options))

@@ -78,21 +78,21 @@ export const clientOptions = (settings: ClickHouseSettings): ClickHouseClientCon
   log: { level: ClickHouseLogLevel.OFF }
 })
 
-/** The client, closed when the layer is released. */
-export class ClickHouseClient extends Context.Tag("exports/clickhouse/ClickHouseClient")<ClickHouseClient, Client>() {
-  /** A client made by `make` (a custom connection, in tests), closed on release. */
-  static readonly make = (make: () => Client): Layer.Layer<ClickHouseClient> =>
-    Layer.scoped(
-      ClickHouseClient,
-      Effect.acquireRelease(Effect.sync(make), (client) => Effect.promise(() => client.close()))
-    )
+/** The client, closed when the layer that made it is released. */
+export class ClickHouseClient extends Context.Tag("exports/clickhouse/ClickHouseClient")<ClickHouseClient, Client>() {}
 
-  /** A client on explicit settings. */
-  static readonly layer = (settings: ClickHouseSettings): Layer.Layer<ClickHouseClient> =>
-    ClickHouseClient.make(() => createClient(clientOptions(settings)))
-
-  /** A client on the environment's CLICKHOUSE_* settings. */
-  static readonly layerConfig: Layer.Layer<ClickHouseClient, ConfigError.ConfigError> = Layer.unwrapEffect(
-    Effect.map(clickHouseSettingsConfig, ClickHouseClient.layer)
+/** A client made by `create` (a custom connection, in tests), closed on release. */
+export const layerFromClient = (create: () => Client): Layer.Layer<ClickHouseClient> =>
+  Layer.scoped(
+    ClickHouseClient,
+    Effect.acquireRelease(Effect.sync(create), (client) => Effect.promise(() => client.close()))
   )
-}
+
+/** A client on explicit settings. */
+export const layer = (settings: ClickHouseSettings): Layer.Layer<ClickHouseClient> =>
+  layerFromClient(() => createClient(clientOptions(settings)))
+
+/** A client on the environment's CLICKHOUSE_* settings. */
+export const layerConfig: Layer.Layer<ClickHouseClient, ConfigError.ConfigError> = Layer.unwrapEffect(
+  Effect.map(clickHouseSettingsConfig, layer)
+)

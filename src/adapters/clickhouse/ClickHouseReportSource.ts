@@ -9,7 +9,7 @@ import type { QueryFailed, QueryTimeout } from "../../domain/Errors.js"
 import type { MerchantId } from "../../domain/Identifiers.js"
 import type { QueryParameters, ReportDefinition, ReportRequest, ReportRow } from "../../domain/Reports.js"
 import type { ClickHouseSettings } from "./ClickHouseClient.js"
-import { ClickHouseClient } from "./ClickHouseClient.js"
+import * as ClickHouseClient from "./ClickHouseClient.js"
 import { streamCsv, streamQuery } from "./ClickHouseStream.js"
 import type { ClickHouseQueryError } from "./JsonCompactReader.js"
 import { reportFailure, TIMEOUT_EXCEEDED } from "./ReportFailure.js"
@@ -71,9 +71,9 @@ export interface ClickHouseReportSourceOptions {
 }
 
 /** A ReportSource over the client. */
-export const makeClickHouseReportSource = (options: ClickHouseReportSourceOptions = {}) =>
+export const make = (options: ClickHouseReportSourceOptions = {}) =>
   Effect.gen(function*() {
-    const client = yield* ClickHouseClient
+    const client = yield* ClickHouseClient.ClickHouseClient
     const current = yield* CurrentCatalogue
     const catalogue = options.catalogue ?? current.definitionOf
     const parametersOf = options.parametersOf ?? current.queryParametersOf
@@ -117,17 +117,14 @@ export const makeClickHouseReportSource = (options: ClickHouseReportSourceOption
     })
   })
 
-/** The catalogue's reports from the ClickHouse the client reaches. */
-export const ReportSourceClickHouse: Layer.Layer<ReportSource, never, ClickHouseClient> = Layer.effect(
-  ReportSource,
-  makeClickHouseReportSource()
-)
+/** The catalogue's reports from the ClickHouse the client in context reaches. */
+const onClient: Layer.Layer<ReportSource, never, ClickHouseClient.ClickHouseClient> = Layer.effect(ReportSource, make())
 
 /** The ReportSource with its own client on explicit settings. */
-export const layer = (settings: ClickHouseSettings): Layer.Layer<ReportSource | ClickHouseClient> =>
-  ReportSourceClickHouse.pipe(Layer.provideMerge(ClickHouseClient.layer(settings)))
+export const layer = (settings: ClickHouseSettings): Layer.Layer<ReportSource | ClickHouseClient.ClickHouseClient> =>
+  onClient.pipe(Layer.provideMerge(ClickHouseClient.layer(settings)))
 
 /** The ReportSource on the environment's CLICKHOUSE_* settings; building it opens no connection. */
-export const layerConfig: Layer.Layer<ReportSource, ConfigError.ConfigError> = ReportSourceClickHouse.pipe(
+export const layerConfig: Layer.Layer<ReportSource, ConfigError.ConfigError> = onClient.pipe(
   Layer.provide(ClickHouseClient.layerConfig)
 )

@@ -97,61 +97,61 @@ export class DynamoDb extends Context.Tag("exports/dynamodb/DynamoDb")<DynamoDb,
     operation: string,
     run: (documents: DynamoDBDocumentClient, options: { readonly abortSignal: AbortSignal }) => Promise<A>
   ) => Effect.Effect<A, DynamoDbError>
-}>() {
-  /** The client for `settings`, destroyed (its sockets closed) when the layer's scope closes. */
-  static readonly layer = (settings: DynamoDbSettings): Layer.Layer<DynamoDb> =>
-    Layer.scoped(
-      DynamoDb,
-      Effect.map(
-        Effect.acquireRelease(
-          Effect.sync(() =>
-            new DynamoDBClient({
-              region: settings.region,
-              ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint }),
-              ...(settings.maxAttempts === undefined ? {} : { maxAttempts: settings.maxAttempts }),
-              ...(settings.credentials === undefined ? {} : {
-                credentials: {
-                  accessKeyId: Redacted.value(settings.credentials.accessKeyId),
-                  secretAccessKey: Redacted.value(settings.credentials.secretAccessKey)
-                }
-              })
-            })
-          ),
-          (client) => Effect.sync(() => client.destroy())
-        ),
-        (client) => {
-          const documents = DynamoDBDocumentClient.from(client, {
-            marshallOptions: { removeUndefinedValues: true }
-          })
-          return DynamoDb.of({
-            documents,
-            tables: settings.tables,
-            call: (operation, run) =>
-              Effect.tryPromise({
-                try: (abortSignal) => run(documents, { abortSignal }),
-                catch: (cause) => errorOf(operation, cause)
-              }).pipe(
-                Effect.timeoutFail({
-                  duration: DYNAMODB_CALL_TIMEOUT,
-                  onTimeout: () =>
-                    new DynamoDbError({
-                      operation,
-                      name: "TimeoutError",
-                      detail: `no answer within ${Duration.format(DYNAMODB_CALL_TIMEOUT)}`
-                    })
-                }),
-                Effect.withSpan(`DynamoDb.${operation}`)
-              )
-          })
-        }
-      )
-    )
+}>() {}
 
-  /** The client with its settings from the environment; a missing or malformed setting fails with its name. */
-  static readonly layerConfig: Layer.Layer<DynamoDb, ConfigError.ConfigError> = Layer.unwrapEffect(
-    Effect.map(dynamoDbSettingsConfig, DynamoDb.layer)
+/** The client for `settings`, destroyed (its sockets closed) when the layer's scope closes. */
+export const layer = (settings: DynamoDbSettings): Layer.Layer<DynamoDb> =>
+  Layer.scoped(
+    DynamoDb,
+    Effect.map(
+      Effect.acquireRelease(
+        Effect.sync(() =>
+          new DynamoDBClient({
+            region: settings.region,
+            ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint }),
+            ...(settings.maxAttempts === undefined ? {} : { maxAttempts: settings.maxAttempts }),
+            ...(settings.credentials === undefined ? {} : {
+              credentials: {
+                accessKeyId: Redacted.value(settings.credentials.accessKeyId),
+                secretAccessKey: Redacted.value(settings.credentials.secretAccessKey)
+              }
+            })
+          })
+        ),
+        (client) => Effect.sync(() => client.destroy())
+      ),
+      (client) => {
+        const documents = DynamoDBDocumentClient.from(client, {
+          marshallOptions: { removeUndefinedValues: true }
+        })
+        return DynamoDb.of({
+          documents,
+          tables: settings.tables,
+          call: (operation, run) =>
+            Effect.tryPromise({
+              try: (abortSignal) => run(documents, { abortSignal }),
+              catch: (cause) => errorOf(operation, cause)
+            }).pipe(
+              Effect.timeoutFail({
+                duration: DYNAMODB_CALL_TIMEOUT,
+                onTimeout: () =>
+                  new DynamoDbError({
+                    operation,
+                    name: "TimeoutError",
+                    detail: `no answer within ${Duration.format(DYNAMODB_CALL_TIMEOUT)}`
+                  })
+              }),
+              Effect.withSpan(`DynamoDb.${operation}`)
+            )
+        })
+      }
+    )
   )
-}
+
+/** The client with its settings from the environment; a missing or malformed setting fails with its name. */
+export const layerConfig: Layer.Layer<DynamoDb, ConfigError.ConfigError> = Layer.unwrapEffect(
+  Effect.map(dynamoDbSettingsConfig, layer)
+)
 
 export type DynamoItem = Record<string, NativeAttributeValue>
 

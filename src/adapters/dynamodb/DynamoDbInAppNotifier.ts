@@ -35,7 +35,7 @@ const notificationOf = (item: Item) =>
       : stored
   }).pipe(Effect.mapError((error) => failed(`undecodable notification ${String(item["id"])}: ${error.message}`)))
 
-export const makeDynamoDbInAppNotifier = Effect.gen(function*() {
+export const make = Effect.gen(function*() {
   const db = yield* DynamoDb
   const TableName = db.tables.notifications
   const toFailed = (error: DynamoDbError) => failed(`DynamoDB ${error.operation}: ${error.name}: ${error.detail}`)
@@ -110,4 +110,4 @@ export const makeDynamoDbInAppNotifier = Effect.gen(function*() {
 })
 
 /** The InAppNotifier on the notifications table of the DynamoDb client's settings. */
-export const InAppNotifierDynamoDb = Layer.effect(InAppNotifier, makeDynamoDbInAppNotifier)
+export const layer = Layer.effect(InAppNotifier, make)

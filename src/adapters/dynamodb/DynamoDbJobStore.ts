@@ -89,7 +89,7 @@ const onConditionFailed = <A, E, R>(recover: (error: DynamoDbError) => Effect.Ef
     recover
   )
 
-export const makeDynamoDbJobStore = Effect.gen(function*() {
+export const make = Effect.gen(function*() {
   const db = yield* DynamoDb
   const TableName = db.tables.jobs
 
@@ -255,4 +255,4 @@ export const makeDynamoDbJobStore = Effect.gen(function*() {
 })
 
 /** The JobStore on the jobs table of the DynamoDb client's settings. */
-export const JobStoreDynamoDb = Layer.effect(JobStore, makeDynamoDbJobStore)
+export const layer = Layer.effect(JobStore, make)

@@ -42,7 +42,7 @@ export class EmlEmailSenderSetupFailed extends Schema.TaggedError<EmlEmailSender
   { detail: Schema.String }
 ) {}
 
-export interface EmlEmailSenderService {
+export interface EmlOutboxService {
   readonly outbox: string
   readonly send: Context.Tag.Service<EmailSender>["send"]
   /** The newest messages first, at most `limit` (100 by default). Files that do not parse are left out. */
@@ -209,30 +209,23 @@ export const make = (options: EmlEmailSenderOptions) =>
       )
     }
 
-    return { outbox, send, listOutbox, readMessage } satisfies EmlEmailSenderService
+    return { outbox, send, listOutbox, readMessage } satisfies EmlOutboxService
   })
 
-/**
- * The `.eml` outbox, with what the development page needs beside the `EmailSender` port. Build it with
- * `EmlEmailSender.layer`, which provides both from one instance.
- */
-export class EmlEmailSender extends Context.Tag("exports/eml/EmlEmailSender")<
-  EmlEmailSender,
-  EmlEmailSenderService
->() {
-  static readonly make = make
+/** The `.eml` outbox, with what the development page needs beside the `EmailSender` port it also provides. */
+export class EmlOutbox extends Context.Tag("exports/eml/EmlOutbox")<EmlOutbox, EmlOutboxService>() {}
 
-  static readonly layer = (
-    options: EmlEmailSenderOptions
-  ): Layer.Layer<EmailSender | EmlEmailSender, EmlEmailSenderSetupFailed> =>
-    Layer.effect(EmailSender, Effect.map(EmlEmailSender, (sender) => EmailSender.of({ send: sender.send }))).pipe(
-      Layer.provideMerge(Layer.effect(EmlEmailSender, make(options))),
-      Layer.provide(NodeFileSystem.layer)
-    )
+/** The EmailSender and the EmlOutbox behind it, both from one instance. */
+export const layer = (
+  options: EmlEmailSenderOptions
+): Layer.Layer<EmailSender | EmlOutbox, EmlEmailSenderSetupFailed> =>
+  Layer.effect(EmailSender, Effect.map(EmlOutbox, (outbox) => EmailSender.of({ send: outbox.send }))).pipe(
+    Layer.provideMerge(Layer.effect(EmlOutbox, make(options))),
+    Layer.provide(NodeFileSystem.layer)
+  )
 
-  /** The same, with its options read from `Config` (a missing setting fails start-up with its name). */
-  static readonly layerConfig = (
-    options: Config.Config<EmlEmailSenderOptions>
-  ): Layer.Layer<EmailSender | EmlEmailSender, EmlEmailSenderSetupFailed | ConfigError.ConfigError> =>
-    Layer.unwrapEffect(Effect.map(options, EmlEmailSender.layer))
-}
+/** The same, with its options read from `Config` (a missing setting fails start-up with its name). */
+export const layerConfig = (
+  options: Config.Config<EmlEmailSenderOptions>
+): Layer.Layer<EmailSender | EmlOutbox, EmlEmailSenderSetupFailed | ConfigError.ConfigError> =>
+  Layer.unwrapEffect(Effect.map(options, layer))

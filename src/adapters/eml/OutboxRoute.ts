@@ -6,16 +6,16 @@ import { DateTime, Effect } from "effect"
 import type { AllowedHosts } from "../http/AllowedHosts.js"
 import { forAllowedHosts } from "../http/AllowedHosts.js"
 import { currentErrorResponse } from "../http/ApiErrors.js"
-import { EmlEmailSender } from "./EmlEmailSender.js"
+import { EmlOutbox } from "./EmlEmailSender.js"
 
 const escapeHtml = (text: string): string =>
   text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll("\"", "&quot;")
 
 /** `/dev/outbox` and its messages, answered only to requests whose Host is one of `hosts`. */
-export const OutboxRoute = (hosts: AllowedHosts) =>
+export const layer = (hosts: AllowedHosts) =>
   HttpApiBuilder.Router.use((router) =>
     Effect.gen(function*() {
-      const outbox = yield* EmlEmailSender
+      const outbox = yield* EmlOutbox
       const guarded = forAllowedHosts(hosts)
       yield* router.get(
         "/dev/outbox",

@@ -5,17 +5,17 @@ import { Effect } from "effect"
 import type { AllowedHosts } from "../http/AllowedHosts.js"
 import { forAllowedHosts } from "../http/AllowedHosts.js"
 import { currentErrorResponse } from "../http/ApiErrors.js"
-import { FILES_ROUTE, LocalFileStore } from "./LocalFileStore.js"
+import { FILES_ROUTE, LocalFiles } from "./LocalFileStore.js"
 
 /** RFC 6266: an ASCII fallback name plus the exact UTF-8 name. */
 const contentDisposition = (name: string): string =>
   `attachment; filename="${name.replace(/[^\x20-\x7e]|["\\]/g, "_")}"; filename*=UTF-8''${encodeURIComponent(name)}`
 
 /** `/files/*`, answered only to requests whose Host is one of `hosts`. */
-export const FilesRoute = (hosts: AllowedHosts) =>
+export const layer = (hosts: AllowedHosts) =>
   HttpApiBuilder.Router.use((router) =>
     Effect.gen(function*() {
-      const store = yield* LocalFileStore
+      const store = yield* LocalFiles
       yield* router.get(
         `${FILES_ROUTE}*`,
         forAllowedHosts(hosts)(Effect.gen(function*() {

@@ -61,7 +61,7 @@ export interface SignedFile {
   readonly stream: Stream.Stream<Uint8Array, FileNotFound>
 }
 
-export interface LocalFileStoreService {
+export interface LocalFilesService {
   /** The absolute root directory. */
   readonly root: string
   readonly upload: Context.Tag.Service<FileStore>["upload"]
@@ -287,7 +287,7 @@ export const make = (options: LocalFileStoreOptions) =>
           )
       })
 
-    return { root, upload, signDownload, openSigned, read } satisfies LocalFileStoreService
+    return { root, upload, signDownload, openSigned, read } satisfies LocalFilesService
   })
 
 /**
@@ -320,30 +320,23 @@ const sweepStalePartials = (fs: FileSystem.FileSystem, partialDirectory: string)
     Effect.catchAll((error) => Effect.logWarning("could not sweep stale partial uploads", { error: error.message }))
   )
 
-/**
- * The local file store itself, with what the download route needs beside the `FileStore` port. Build it with
- * `LocalFileStore.layer`, which provides both from one instance.
- */
-export class LocalFileStore extends Context.Tag("exports/localfs/LocalFileStore")<
-  LocalFileStore,
-  LocalFileStoreService
->() {
-  static readonly make = make
+/** The local file store itself, with what the download route needs beside the `FileStore` port it also provides. */
+export class LocalFiles extends Context.Tag("exports/localfs/LocalFiles")<LocalFiles, LocalFilesService>() {}
 
-  static readonly layer = (
-    options: LocalFileStoreOptions
-  ): Layer.Layer<FileStore | LocalFileStore, LocalFileStoreSetupFailed> =>
-    Layer.effect(
-      FileStore,
-      Effect.map(LocalFileStore, (store) => FileStore.of({ upload: store.upload, signDownload: store.signDownload }))
-    ).pipe(
-      Layer.provideMerge(Layer.effect(LocalFileStore, make(options))),
-      Layer.provide(NodeFileSystem.layer)
-    )
+/** The FileStore and the LocalFiles behind it, both from one instance. */
+export const layer = (
+  options: LocalFileStoreOptions
+): Layer.Layer<FileStore | LocalFiles, LocalFileStoreSetupFailed> =>
+  Layer.effect(
+    FileStore,
+    Effect.map(LocalFiles, (files) => FileStore.of({ upload: files.upload, signDownload: files.signDownload }))
+  ).pipe(
+    Layer.provideMerge(Layer.effect(LocalFiles, make(options))),
+    Layer.provide(NodeFileSystem.layer)
+  )
 
-  /** The same, with its options read from `Config` (a missing setting fails start-up with its name). */
-  static readonly layerConfig = (
-    options: Config.Config<LocalFileStoreOptions>
-  ): Layer.Layer<FileStore | LocalFileStore, LocalFileStoreSetupFailed | ConfigError.ConfigError> =>
-    Layer.unwrapEffect(Effect.map(options, LocalFileStore.layer))
-}
+/** The same, with its options read from `Config` (a missing setting fails start-up with its name). */
+export const layerConfig = (
+  options: Config.Config<LocalFileStoreOptions>
+): Layer.Layer<FileStore | LocalFiles, LocalFileStoreSetupFailed | ConfigError.ConfigError> =>
+  Layer.unwrapEffect(Effect.map(options, layer))

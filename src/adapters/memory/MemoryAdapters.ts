@@ -3,34 +3,30 @@
 import { Layer } from "effect"
 import { JobIds } from "../../application/JobIds.js"
 import { FaultInjection } from "./FaultInjection.js"
-import { FileStoreMemory, MemoryFileStore } from "./MemoryFileStore.js"
-import { JobQueueMemory, MemoryJobQueue } from "./MemoryJobQueue.js"
-import { JobStoreMemory } from "./MemoryJobStore.js"
-import {
-  EmailSenderMemory,
-  InAppNotifierMemory,
-  MemoryEmailSender,
-  MemoryInAppNotifier
-} from "./MemoryNotifications.js"
-import { ReportSourceMemory } from "./MemoryReportSource.js"
+import * as MemoryEmailSender from "./MemoryEmailSender.js"
+import * as MemoryFileStore from "./MemoryFileStore.js"
+import * as MemoryInAppNotifier from "./MemoryInAppNotifier.js"
+import * as MemoryJobQueue from "./MemoryJobQueue.js"
+import * as MemoryJobStore from "./MemoryJobStore.js"
+import * as MemoryReportSource from "./MemoryReportSource.js"
 import type { OrderLineDataset } from "./MemoryReportSource.js"
 
-export const MemoryAdapters = (dataset: OrderLineDataset) =>
+export const layer = (dataset: OrderLineDataset) =>
   Layer.mergeAll(
-    JobStoreMemory,
-    JobQueueMemory,
-    ReportSourceMemory(dataset),
-    FileStoreMemory,
-    InAppNotifierMemory,
-    EmailSenderMemory,
+    MemoryJobStore.layer,
+    MemoryJobQueue.layer,
+    MemoryReportSource.layer(dataset),
+    MemoryFileStore.layer,
+    MemoryInAppNotifier.layer,
+    MemoryEmailSender.layer,
     JobIds.Default
   ).pipe(
     Layer.provideMerge(
       Layer.mergeAll(
-        MemoryJobQueue.Default,
-        MemoryFileStore.Default,
-        MemoryInAppNotifier.Default,
-        MemoryEmailSender.Default
+        MemoryJobQueue.MemoryQueue.Default,
+        MemoryFileStore.MemoryFiles.Default,
+        MemoryInAppNotifier.MemoryInbox.Default,
+        MemoryEmailSender.MemoryOutbox.Default
       )
     ),
     Layer.provideMerge(FaultInjection.Default)

@@ -25,7 +25,8 @@ const concat = (parts: ReadonlyArray<Uint8Array>, size: number): Uint8Array => {
   return bytes
 }
 
-export class MemoryFileStore extends Effect.Service<MemoryFileStore>()("exports/memory/MemoryFileStore", {
+/** The files themselves, for the FileStore this module's `layer` makes and for a test or the simulator to read back. */
+export class MemoryFiles extends Effect.Service<MemoryFiles>()("exports/memory/MemoryFiles", {
   effect: Effect.gen(function*() {
     const faults = yield* FaultInjection
     const files = yield* Ref.make(new Map<string, StoredFile>())
@@ -87,7 +88,8 @@ export class MemoryFileStore extends Effect.Service<MemoryFileStore>()("exports/
   })
 }) {}
 
-export const FileStoreMemory = Layer.effect(
+/** The FileStore on the MemoryFiles in context. */
+export const layer = Layer.effect(
   FileStore,
-  Effect.map(MemoryFileStore, (store) => FileStore.of({ upload: store.upload, signDownload: store.signDownload }))
+  Effect.map(MemoryFiles, (store) => FileStore.of({ upload: store.upload, signDownload: store.signDownload }))
 )

@@ -29,7 +29,8 @@ interface Envelope {
   readonly receiveCount: number
 }
 
-export class MemoryJobQueue extends Effect.Service<MemoryJobQueue>()("exports/memory/MemoryJobQueue", {
+/** The queue itself: what this module's JobQueue publishes to, and what workers and tests take messages from. */
+export class MemoryQueue extends Effect.Service<MemoryQueue>()("exports/memory/MemoryQueue", {
   effect: Effect.gen(function*() {
     const faults = yield* FaultInjection
     const ready = yield* Queue.unbounded<Envelope>()
@@ -85,10 +86,11 @@ export class MemoryJobQueue extends Effect.Service<MemoryJobQueue>()("exports/me
   })
 }) {}
 
-export const JobQueueMemory = Layer.effect(
+/** The JobQueue on the MemoryQueue in context, encoding messages with the catalogue in use. */
+export const layer = Layer.effect(
   JobQueue,
   Effect.gen(function*() {
-    const queue = yield* MemoryJobQueue
+    const queue = yield* MemoryQueue
     const encode = messageEncoderOf(yield* CurrentCatalogue)
     return JobQueue.of({ publish: (message) => queue.publishBody(encode(message)) })
   })

@@ -24,7 +24,7 @@ const insertSorted = <A>(items: Array<A>, item: A, idOf: (item: A) => ExportJobI
 const itself = (id: ExportJobId) => id
 const jobIdOf = (job: ExportJob) => job.jobId
 
-export const makeMemoryJobStore = Effect.sync(() => {
+export const make = Effect.sync(() => {
   const jobs = new Map<ExportJobId, ExportJob>()
   /** Each owner's job ids, oldest first. */
   const byOwner = new Map<string, Array<ExportJobId>>()
@@ -136,4 +136,4 @@ export const makeMemoryJobStore = Effect.sync(() => {
   })
 })
 
-export const JobStoreMemory = Layer.effect(JobStore, makeMemoryJobStore)
+export const layer = Layer.effect(JobStore, make)

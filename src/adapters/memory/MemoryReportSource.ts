@@ -160,7 +160,7 @@ const rowsOf = (dataset: Iterable<OrderLine>, report: ReportRequest): Stream.Str
   }
 }
 
-export const makeMemoryReportSource = (dataset: OrderLineDataset) =>
+export const make = (dataset: OrderLineDataset) =>
   Effect.gen(function*() {
     const faults = yield* FaultInjection
     const rows = (query: ReportQuery) =>
@@ -191,5 +191,4 @@ export const makeMemoryReportSource = (dataset: OrderLineDataset) =>
     return ReportSource.of({ rows, csv: (query) => csvOfRows(rows(query)) })
   })
 
-export const ReportSourceMemory = (dataset: OrderLineDataset) =>
-  Layer.effect(ReportSource, makeMemoryReportSource(dataset))
+export const layer = (dataset: OrderLineDataset) => Layer.effect(ReportSource, make(dataset))

@@ -162,18 +162,19 @@ export class S3FileStoreSetupFailed extends Schema.TaggedError<S3FileStoreSetupF
   detail: Schema.String
 }) {}
 
-/** The S3 client, destroyed (its sockets closed) when the layer's scope closes. */
-export class S3 extends Context.Tag("exports/s3/S3Client")<S3, S3Client>() {
-  static readonly layer = (settings: S3FileStoreSettings): Layer.Layer<S3> =>
-    Layer.scoped(
-      S3,
-      // The constructor does no I/O: credentials and endpoints are resolved at the first request.
-      Effect.acquireRelease(
-        Effect.sync(() => new S3Client(clientConfig(settings))),
-        (client) => Effect.sync(() => client.destroy())
-      )
+/** The S3 client the file store calls. */
+export class S3 extends Context.Tag("exports/s3/S3Client")<S3, S3Client>() {}
+
+/** The client for `settings`, destroyed (its sockets closed) when the layer's scope closes. */
+const clientLayer = (settings: S3FileStoreSettings): Layer.Layer<S3> =>
+  Layer.scoped(
+    S3,
+    // The constructor does no I/O: credentials and endpoints are resolved at the first request.
+    Effect.acquireRelease(
+      Effect.sync(() => new S3Client(clientConfig(settings))),
+      (client) => Effect.sync(() => client.destroy())
     )
-}
+  )
 
 const isPositive = (duration: Duration.Duration) => Duration.isFinite(duration) && Duration.toMillis(duration) > 0
 
@@ -426,7 +427,7 @@ const regionAndEndpoint = {
 }
 
 /** The settings from the environment; a missing or malformed one fails start-up with its name. */
-export const S3FileStoreConfig: Config.Config<S3FileStoreSettings> = Config.all({
+export const s3FileStoreSettingsConfig: Config.Config<S3FileStoreSettings> = Config.all({
   bucket: Config.nonEmptyString("S3_BUCKET"),
   ...regionAndEndpoint,
   forcePathStyle: Config.boolean("S3_FORCE_PATH_STYLE").pipe(Config.withDefault(false)),
@@ -460,11 +461,11 @@ export const S3FileStoreConfig: Config.Config<S3FileStoreSettings> = Config.all(
 
 /** The FileStore on S3 with the given settings (tests), and with its client (for a test's own view of the bucket). */
 export const layer = (settings: S3FileStoreSettings): Layer.Layer<FileStore | S3, S3FileStoreSetupFailed> =>
-  Layer.effect(FileStore, make(settings)).pipe(Layer.provideMerge(S3.layer(settings)))
+  Layer.effect(FileStore, make(settings)).pipe(Layer.provideMerge(clientLayer(settings)))
 
 /** The FileStore on S3 with its settings read from `Config`. */
-export const S3FileStoreLive: Layer.Layer<FileStore, S3FileStoreSetupFailed | ConfigError.ConfigError> = Layer
-  .unwrapEffect(Effect.map(S3FileStoreConfig, (settings) =>
+export const layerConfig: Layer.Layer<FileStore, S3FileStoreSetupFailed | ConfigError.ConfigError> = Layer
+  .unwrapEffect(Effect.map(s3FileStoreSettingsConfig, (settings) =>
     Layer.effect(FileStore, make(settings)).pipe(
-      Layer.provide(S3.layer(settings))
+      Layer.provide(clientLayer(settings))
     )))

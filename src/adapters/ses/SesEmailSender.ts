@@ -42,29 +42,30 @@ const SENDER = /^(?:[^<>\r\n]*<[^\s<>@]+@[^\s<>@]+>|[^\s<>@]+@[^\s<>@]+)$/
 // Anything shaped like an address, wherever a provider's message puts it.
 const ADDRESS_LIKE = /[^\s@<>"'(),;:[\]]+@[^\s@<>"'(),;:[\]]+/g
 
-/** The SESv2 client: one per scope, destroyed (its sockets closed) on release. */
-export class SesClient extends Context.Tag("exports/ses/SesClient")<SesClient, SESv2Client>() {
-  static readonly layer = (settings: SesClientSettings): Layer.Layer<SesClient> =>
-    Layer.scoped(
-      SesClient,
-      Effect.acquireRelease(
-        Effect.sync(() =>
-          new SESv2Client({
-            region: settings.region,
-            maxAttempts: SEND_MAX_ATTEMPTS,
-            ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint.href }),
-            ...(settings.credentials === undefined ? {} : {
-              credentials: {
-                accessKeyId: Redacted.value(settings.credentials.accessKeyId),
-                secretAccessKey: Redacted.value(settings.credentials.secretAccessKey)
-              }
-            })
+/** The SESv2 client the sender calls. */
+export class SesClient extends Context.Tag("exports/ses/SesClient")<SesClient, SESv2Client>() {}
+
+/** The client for `settings`: one per scope, destroyed (its sockets closed) on release. */
+const clientLayer = (settings: SesClientSettings): Layer.Layer<SesClient> =>
+  Layer.scoped(
+    SesClient,
+    Effect.acquireRelease(
+      Effect.sync(() =>
+        new SESv2Client({
+          region: settings.region,
+          maxAttempts: SEND_MAX_ATTEMPTS,
+          ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint.href }),
+          ...(settings.credentials === undefined ? {} : {
+            credentials: {
+              accessKeyId: Redacted.value(settings.credentials.accessKeyId),
+              secretAccessKey: Redacted.value(settings.credentials.secretAccessKey)
+            }
           })
-        ),
-        (client) => Effect.sync(() => client.destroy())
-      )
+        })
+      ),
+      (client) => Effect.sync(() => client.destroy())
     )
-}
+  )
 
 /** The request for one message. Pure, so that what the local server does not keep (tags, configuration set) is tested. */
 export const sendEmailInput = (
@@ -155,7 +156,7 @@ const credentialsConfig: Config.Config<Option.Option<SesCredentials>> = Config.a
 )
 
 /** The settings from the environment; a missing or malformed one fails start-up with its name. */
-export const SesEmailSenderConfig: Config.Config<SesEmailSenderSettings> = Config.all({
+export const sesEmailSenderSettingsConfig: Config.Config<SesEmailSenderSettings> = Config.all({
   region: regionConfig("SES_REGION"),
   endpoint: Config.option(Config.url("SES_ENDPOINT")),
   from: Config.nonEmptyString("SES_FROM").pipe(
@@ -176,16 +177,11 @@ export const SesEmailSenderConfig: Config.Config<SesEmailSenderSettings> = Confi
   }))
 )
 
-export const SesEmailSender = {
-  make,
-  /** The EmailSender on its own SESv2 client, from explicit settings (tests, other runtimes). */
-  layer: (settings: SesEmailSenderSettings): Layer.Layer<EmailSender> =>
-    Layer.effect(EmailSender, make(settings)).pipe(Layer.provide(SesClient.layer(settings))),
-  /** The same, with its settings read from `Config`. */
-  layerConfig: (
-    settings: Config.Config<SesEmailSenderSettings> = SesEmailSenderConfig
-  ): Layer.Layer<EmailSender, ConfigError.ConfigError> => Layer.unwrapEffect(Effect.map(settings, SesEmailSender.layer))
-}
+/** The EmailSender on its own SESv2 client, from explicit settings (tests, other runtimes). */
+export const layer = (settings: SesEmailSenderSettings): Layer.Layer<EmailSender> =>
+  Layer.effect(EmailSender, make(settings)).pipe(Layer.provide(clientLayer(settings)))
 
-/** The production EmailSender: SES, configured from the environment. */
-export const EmailSenderLive: Layer.Layer<EmailSender, ConfigError.ConfigError> = SesEmailSender.layerConfig()
+/** The production EmailSender: SES, with its settings read from `Config`. */
+export const layerConfig: Layer.Layer<EmailSender, ConfigError.ConfigError> = Layer.unwrapEffect(
+  Effect.map(sesEmailSenderSettingsConfig, layer)
+)

@@ -86,24 +86,25 @@ export const sqsSettingsConfig: Config.Config<SqsSettingsShape> = Config.all({
   }))
 )
 
-export class SqsSettings extends Context.Tag("exports/sqs/SqsSettings")<SqsSettings, SqsSettingsShape>() {
-  /** From the environment; a missing or malformed variable fails start-up with its name. */
-  static readonly Live: Layer.Layer<SqsSettings, ConfigError.ConfigError> = Layer.effect(
-    SqsSettings,
-    sqsSettingsConfig
-  )
-  /** Explicit settings, for tests and other runtimes; the consumer's settings default as in the environment. */
-  static readonly layer = (
-    settings: Pick<SqsSettingsShape, "queueUrl" | "region"> & Partial<SqsSettingsShape>
-  ): Layer.Layer<SqsSettings> =>
-    Layer.succeed(SqsSettings, {
-      waitSeconds: 20,
-      visibilitySeconds: 120,
-      maxMessages: 10,
-      callTimeout: SQS_CALL_TIMEOUT,
-      ...settings
-    })
-}
+export class SqsSettings extends Context.Tag("exports/sqs/SqsSettings")<SqsSettings, SqsSettingsShape>() {}
+
+/** Explicit settings, for tests and other runtimes; the consumer's settings default as in the environment. */
+export const layerSettings = (
+  settings: Pick<SqsSettingsShape, "queueUrl" | "region"> & Partial<SqsSettingsShape>
+): Layer.Layer<SqsSettings> =>
+  Layer.succeed(SqsSettings, {
+    waitSeconds: 20,
+    visibilitySeconds: 120,
+    maxMessages: 10,
+    callTimeout: SQS_CALL_TIMEOUT,
+    ...settings
+  })
+
+/** The settings from the environment; a missing or malformed variable fails start-up with its name. */
+export const layerSettingsConfig: Layer.Layer<SqsSettings, ConfigError.ConfigError> = Layer.effect(
+  SqsSettings,
+  sqsSettingsConfig
+)
 
 export class SqsClient extends Context.Tag("exports/sqs/SqsClient")<SqsClient, SQSClient>() {}
 
@@ -115,8 +116,8 @@ export class SqsClient extends Context.Tag("exports/sqs/SqsClient")<SqsClient, S
 const REQUEST_TIMEOUT_MILLIS = 30_000
 const CONNECTION_TIMEOUT_MILLIS = 3_000
 
-/** The SDK client, destroyed (its sockets closed) when the layer is released. */
-export const SqsClientLive: Layer.Layer<SqsClient, never, SqsSettings> = Layer.scoped(
+/** The SDK client on the SqsSettings in context, destroyed (its sockets closed) when the layer is released. */
+export const layer: Layer.Layer<SqsClient, never, SqsSettings> = Layer.scoped(
   SqsClient,
   Effect.gen(function*() {
     const settings = yield* SqsSettings
@@ -184,6 +185,6 @@ export const receiveTimeout = (settings: Pick<SqsSettingsShape, "waitSeconds" | 
   Duration.sum(Duration.seconds(settings.waitSeconds), settings.callTimeout)
 
 /** The client on the environment's settings, both provided: what a runtime composes the publisher and consumer on. */
-export const SqsLive: Layer.Layer<SqsClient | SqsSettings, ConfigError.ConfigError> = SqsClientLive.pipe(
-  Layer.provideMerge(SqsSettings.Live)
+export const layerConfig: Layer.Layer<SqsClient | SqsSettings, ConfigError.ConfigError> = layer.pipe(
+  Layer.provideMerge(layerSettingsConfig)
 )

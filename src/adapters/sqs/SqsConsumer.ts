@@ -42,7 +42,7 @@ const jobIdOf = (message: Message): string | undefined =>
  * its verdict decides what happens to it. On release the consumer stops receiving, gives running handlers
  * `shutdownGrace` to finish, then interrupts them and makes their messages visible again.
  */
-export const SqsConsumer = (options: SqsConsumerOptions) =>
+export const layer = (options: SqsConsumerOptions) =>
   Layer.scopedDiscard(Effect.gen(function*() {
     const client = yield* SqsClient
     const settings = yield* SqsSettings

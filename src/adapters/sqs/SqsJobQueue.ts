@@ -6,20 +6,21 @@ import { Effect, Layer } from "effect"
 import { encodeMessage } from "../../application/ExportWorker.js"
 import { JobQueue } from "../../application/ports/JobQueue.js"
 import { QueueUnavailable } from "../../domain/Errors.js"
-import { sqsCall, SqsClient, SqsLive, SqsSettings } from "./SqsClient.js"
+import * as SqsClient from "./SqsClient.js"
 
 /** The message attribute that carries the job id. */
 export const JOB_ID_ATTRIBUTE = "jobId"
 
-export const SqsJobQueue: Layer.Layer<JobQueue, never, SqsClient | SqsSettings> = Layer.effect(
+/** The publisher on the client and settings in context. */
+export const layer: Layer.Layer<JobQueue, never, SqsClient.SqsClient | SqsClient.SqsSettings> = Layer.effect(
   JobQueue,
   Effect.gen(function*() {
-    const client = yield* SqsClient
-    const { callTimeout, queueUrl } = yield* SqsSettings
+    const client = yield* SqsClient.SqsClient
+    const { callTimeout, queueUrl } = yield* SqsClient.SqsSettings
     return JobQueue.of({
       publish: Effect.fn("SqsJobQueue.publish")(function*(message) {
         // The API answers while the client waits: past the call's limit, the request is answered QueueUnavailable.
-        yield* sqsCall("SendMessage", callTimeout, (abortSignal) =>
+        yield* SqsClient.sqsCall("SendMessage", callTimeout, (abortSignal) =>
           client.send(
             new SendMessageCommand({
               QueueUrl: queueUrl,
@@ -36,4 +37,6 @@ export const SqsJobQueue: Layer.Layer<JobQueue, never, SqsClient | SqsSettings> 
 )
 
 /** The publisher on the environment's settings (SQS_*). */
-export const SqsJobQueueLive: Layer.Layer<JobQueue, ConfigError.ConfigError> = SqsJobQueue.pipe(Layer.provide(SqsLive))
+export const layerConfig: Layer.Layer<JobQueue, ConfigError.ConfigError> = layer.pipe(
+  Layer.provide(SqsClient.layerConfig)
+)

@@ -4,13 +4,13 @@
 import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs"
 import { GetCommand } from "@aws-sdk/lib-dynamodb"
 import { Effect, Layer } from "effect"
-import { DynamoDb } from "../../adapters/dynamodb/DynamoDb.js"
-import { InAppNotifierDynamoDb } from "../../adapters/dynamodb/DynamoDbInAppNotifier.js"
-import { JobStoreDynamoDb } from "../../adapters/dynamodb/DynamoDbJobStore.js"
+import * as DynamoDb from "../../adapters/dynamodb/DynamoDb.js"
+import * as DynamoDbInAppNotifier from "../../adapters/dynamodb/DynamoDbInAppNotifier.js"
+import * as DynamoDbJobStore from "../../adapters/dynamodb/DynamoDbJobStore.js"
 import { ReadinessChecks } from "../../adapters/http/HealthHttp.js"
-import { S3FileStoreLive } from "../../adapters/s3/S3FileStore.js"
-import { sqsCall, SqsClient, SqsLive, SqsSettings } from "../../adapters/sqs/SqsClient.js"
-import { SqsJobQueue } from "../../adapters/sqs/SqsJobQueue.js"
+import * as S3FileStore from "../../adapters/s3/S3FileStore.js"
+import * as SqsClient from "../../adapters/sqs/SqsClient.js"
+import * as SqsJobQueue from "../../adapters/sqs/SqsJobQueue.js"
 import { ExportSettings } from "../../application/ExportSettings.js"
 import { JobIds } from "../../application/JobIds.js"
 
@@ -21,9 +21,9 @@ const PROBE_KEY = "readiness-probe"
 const readiness = Layer.effect(
   ReadinessChecks,
   Effect.gen(function*() {
-    const db = yield* DynamoDb
-    const sqs = yield* SqsClient
-    const { callTimeout, queueUrl } = yield* SqsSettings
+    const db = yield* DynamoDb.DynamoDb
+    const sqs = yield* SqsClient.SqsClient
+    const { callTimeout, queueUrl } = yield* SqsClient.SqsSettings
     return [
       {
         name: "jobs",
@@ -43,7 +43,7 @@ const readiness = Layer.effect(
       },
       {
         name: "queue",
-        check: sqsCall(
+        check: SqsClient.sqsCall(
           "GetQueueAttributes",
           callTimeout,
           (abortSignal) =>
@@ -57,10 +57,10 @@ const readiness = Layer.effect(
 )
 
 /** Every port the API needs, each on its settings from `Config`; building them does no network I/O. */
-export const ApiAdaptersLive = (() => {
-  const clients = Layer.mergeAll(DynamoDb.layerConfig, SqsLive)
-  const ports = Layer.mergeAll(JobStoreDynamoDb, InAppNotifierDynamoDb, SqsJobQueue, readiness).pipe(
+export const layer = (() => {
+  const clients = Layer.mergeAll(DynamoDb.layerConfig, SqsClient.layerConfig)
+  const ports = Layer.mergeAll(DynamoDbJobStore.layer, DynamoDbInAppNotifier.layer, SqsJobQueue.layer, readiness).pipe(
     Layer.provideMerge(clients)
   )
-  return Layer.mergeAll(ports, S3FileStoreLive, JobIds.Default, ExportSettings.layer)
+  return Layer.mergeAll(ports, S3FileStore.layerConfig, JobIds.Default, ExportSettings.layer)
 })()

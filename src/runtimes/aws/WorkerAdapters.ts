@@ -2,20 +2,21 @@
 // jobs and in-app notices in DynamoDB, files in S3 or R2, e-mail through SES, and the report source ClickHouse
 // over HTTP. Kept apart from the runtimes so that a Lambda bundle imports these and nothing of the embedded engine.
 import { Layer } from "effect"
-import { layerConfig as ReportSourceClickHouseLive } from "../../adapters/clickhouse/ClickHouseReportSource.js"
-import { DynamoDb } from "../../adapters/dynamodb/DynamoDb.js"
-import { InAppNotifierDynamoDb } from "../../adapters/dynamodb/DynamoDbInAppNotifier.js"
-import { JobStoreDynamoDb } from "../../adapters/dynamodb/DynamoDbJobStore.js"
-import { S3FileStoreLive } from "../../adapters/s3/S3FileStore.js"
-import { SesEmailSender } from "../../adapters/ses/SesEmailSender.js"
+import * as ClickHouseReportSource from "../../adapters/clickhouse/ClickHouseReportSource.js"
+import * as DynamoDb from "../../adapters/dynamodb/DynamoDb.js"
+import * as DynamoDbInAppNotifier from "../../adapters/dynamodb/DynamoDbInAppNotifier.js"
+import * as DynamoDbJobStore from "../../adapters/dynamodb/DynamoDbJobStore.js"
+import * as S3FileStore from "../../adapters/s3/S3FileStore.js"
+import * as SesEmailSender from "../../adapters/ses/SesEmailSender.js"
 import { ExportSettings } from "../../application/ExportSettings.js"
 
 /** Every port an export needs but its report source, each on its settings from `Config`. */
-export const ExportSinksLive = Layer.mergeAll(
-  Layer.mergeAll(JobStoreDynamoDb, InAppNotifierDynamoDb).pipe(Layer.provide(DynamoDb.layerConfig)),
-  S3FileStoreLive,
-  SesEmailSender.layerConfig(),
+export const layerWithoutReportSource = Layer.mergeAll(
+  Layer.mergeAll(DynamoDbJobStore.layer, DynamoDbInAppNotifier.layer).pipe(Layer.provide(DynamoDb.layerConfig)),
+  S3FileStore.layerConfig,
+  SesEmailSender.layerConfig,
   ExportSettings.layer
 )
 
-export { ReportSourceClickHouseLive }
+/** Every port an export needs, the report source ClickHouse over HTTP (CLICKHOUSE_*). */
+export const layer = Layer.merge(layerWithoutReportSource, ClickHouseReportSource.layerConfig)

@@ -7,16 +7,13 @@
 import { HttpApiBuilder, HttpServer } from "@effect/platform"
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda"
 import { Config, Context, Effect, Layer, Option } from "effect"
-import {
-  authenticationFromGateway,
-  GatewayRequestContext,
-  gatewayTrustConfig
-} from "../../adapters/auth/GatewayAuthentication.js"
-import { AuthenticationJwt } from "../../adapters/auth/JwtAuthentication.js"
-import { JwtVerifier } from "../../adapters/auth/JwtVerifier.js"
+import * as GatewayAuthentication from "../../adapters/auth/GatewayAuthentication.js"
+import { GatewayRequestContext, gatewayTrustConfig } from "../../adapters/auth/GatewayAuthentication.js"
+import * as JwtAuthentication from "../../adapters/auth/JwtAuthentication.js"
+import * as JwtVerifier from "../../adapters/auth/JwtVerifier.js"
 import { ApiAppLive } from "../../adapters/http/ApiServer.js"
-import { ApiAdaptersLive } from "../aws/ApiAdapters.js"
-import { JsonLogLines } from "../JsonLogLines.js"
+import * as ApiAdapters from "../aws/ApiAdapters.js"
+import * as JsonLogLines from "../JsonLogLines.js"
 import { gatewayRequestOf, requestOf, resultOf } from "./ApiGatewayHttp.js"
 import { lambdaConfigProvider } from "./SecretSettings.js"
 
@@ -39,22 +36,22 @@ export const lambdaApiSettings = Effect.gen(function*() {
 const settings = Effect.runSync(lambdaApiSettings.pipe(Effect.withConfigProvider(configProvider)))
 
 const authentication = Option.match(settings.gateway, {
-  onSome: authenticationFromGateway,
-  onNone: () => AuthenticationJwt.pipe(Layer.provide(JwtVerifier.layerConfig))
+  onSome: GatewayAuthentication.layer,
+  onNone: () => JwtAuthentication.layer.pipe(Layer.provide(JwtVerifier.layerConfig))
 })
 
-export const ApiLambdaLive = Layer.mergeAll(
+export const layer = Layer.mergeAll(
   ApiAppLive.pipe(
     Layer.provide(authentication),
-    Layer.provide(ApiAdaptersLive),
+    Layer.provide(ApiAdapters.layer),
     Layer.provide(Layer.setConfigProvider(configProvider))
   ),
   HttpServer.layerContext,
   // JSON lines for CloudWatch, as the Node runtimes log.
-  JsonLogLines
+  JsonLogLines.layer
 )
 
-const web = HttpApiBuilder.toWebHandler(ApiLambdaLive)
+const web = HttpApiBuilder.toWebHandler(layer)
 
 export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
   const context = Option.isSome(settings.gateway)

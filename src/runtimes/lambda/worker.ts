@@ -6,8 +6,8 @@
 import type { Context as LambdaContext, SQSBatchResponse, SQSEvent } from "aws-lambda"
 import { Clock, Config, Duration, Effect, Layer, ManagedRuntime } from "effect"
 import { handleDelivery, workerConcurrencyConfig } from "../../application/ExportWorker.js"
-import { ExportSinksLive, ReportSourceClickHouseLive } from "../aws/WorkerAdapters.js"
-import { JsonLogLines } from "../JsonLogLines.js"
+import * as WorkerAdapters from "../aws/WorkerAdapters.js"
+import * as JsonLogLines from "../JsonLogLines.js"
 import { applyWorkerHeapGrowth } from "../WorkerProcessSettings.js"
 import { lambdaConfigProvider } from "./SecretSettings.js"
 import { deadlinesFrom, handleBatch } from "./SqsBatch.js"
@@ -25,15 +25,15 @@ export const lambdaWorkerConfig = Config.all({
   answerReserve: Config.duration("LAMBDA_ANSWER_RESERVE").pipe(Config.withDefault(Duration.seconds(10)))
 })
 
-export const WorkerLambdaLive = Layer.mergeAll(
-  Layer.mergeAll(ExportSinksLive, ReportSourceClickHouseLive).pipe(Layer.provide(configProvider)),
+export const layer = Layer.mergeAll(
+  WorkerAdapters.layer.pipe(Layer.provide(configProvider)),
   // Also for the settings each invocation reads (lambdaWorkerConfig).
   configProvider,
   // JSON lines for CloudWatch, as the Node runtimes log.
-  JsonLogLines
+  JsonLogLines.layer
 )
 
-const runtime = ManagedRuntime.make(WorkerLambdaLive)
+const runtime = ManagedRuntime.make(layer)
 
 const handleEvent = (event: SQSEvent, context: LambdaContext) =>
   Effect.gen(function*() {

@@ -2,7 +2,7 @@
 // settles each as the verdict says.
 import type { Duration } from "effect"
 import { Deferred, Effect, Fiber, Layer, Option, Ref } from "effect"
-import { MemoryJobQueue } from "../../adapters/memory/MemoryJobQueue.js"
+import { MemoryQueue } from "../../adapters/memory/MemoryJobQueue.js"
 import type { Delivery } from "../../adapters/memory/MemoryJobQueue.js"
 import { handleDelivery } from "../../application/ExportWorker.js"
 import type { DeliveryVerdict } from "../../application/ExportWorker.js"
@@ -25,7 +25,7 @@ export const processDelivery = (delivery: Delivery) =>
 /** Handles every waiting message, including retries, until none is left. Bounded, so a bug cannot spin. */
 export const drainQueue = (maxDeliveries = 10_000) =>
   Effect.gen(function*() {
-    const queue = yield* MemoryJobQueue
+    const queue = yield* MemoryQueue
     const verdicts: Array<DeliveryVerdict> = []
     while (verdicts.length < maxDeliveries) {
       const delivery = yield* queue.poll
@@ -46,9 +46,9 @@ export interface WorkerOptions {
  * Workers that take deliveries for as long as the layer lives. On release they stop taking new messages, give
  * running exports `shutdownGrace` to finish, then interrupt what is left and put those messages back.
  */
-export const InProcessWorkers = (options: WorkerOptions) =>
+export const layer = (options: WorkerOptions) =>
   Layer.scopedDiscard(Effect.gen(function*() {
-    const queue = yield* MemoryJobQueue
+    const queue = yield* MemoryQueue
     const stopping = yield* Deferred.make<void>()
     const busy = yield* Ref.make(0)
     const nextDelivery = Effect.raceFirst(

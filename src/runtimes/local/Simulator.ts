@@ -2,8 +2,9 @@
 // notifications, then checks that each job ended where its scenario says it must.
 import { Effect, Option, Redacted } from "effect"
 import { FaultInjection } from "../../adapters/memory/FaultInjection.js"
-import { MemoryJobQueue } from "../../adapters/memory/MemoryJobQueue.js"
-import { MemoryEmailSender, MemoryInAppNotifier } from "../../adapters/memory/MemoryNotifications.js"
+import { MemoryOutbox } from "../../adapters/memory/MemoryEmailSender.js"
+import { MemoryInbox } from "../../adapters/memory/MemoryInAppNotifier.js"
+import { MemoryQueue } from "../../adapters/memory/MemoryJobQueue.js"
 import { JobStore } from "../../application/ports/JobStore.js"
 import { requestExport } from "../../application/RequestExport.js"
 import { EmailAddress, MerchantId, Owner, UserId } from "../../domain/Identifiers.js"
@@ -49,10 +50,10 @@ const inputFor = (options: SimulationOptions) => ({
 const runOne = (scenario: Scenario, index: number, options: SimulationOptions) =>
   Effect.gen(function*() {
     const faults = yield* FaultInjection
-    const queue = yield* MemoryJobQueue
+    const queue = yield* MemoryQueue
     const store = yield* JobStore
-    const emails = yield* MemoryEmailSender
-    const inApp = yield* MemoryInAppNotifier
+    const emails = yield* MemoryOutbox
+    const inApp = yield* MemoryInbox
     const owner = new Owner({
       userId: UserId.make(`sim-${scenario.name}-${index}`),
       merchantId: MerchantId.make("m-demo")
@@ -122,8 +123,8 @@ export const simulate = (options: SimulationOptions) =>
         reports.push(report)
       }
     }
-    const emails = yield* Effect.map(MemoryEmailSender, (sender) => sender.outbox).pipe(Effect.flatten)
-    const inApp = yield* Effect.map(MemoryInAppNotifier, (notifier) => notifier.deliveries).pipe(Effect.flatten)
+    const emails = yield* Effect.map(MemoryOutbox, (sender) => sender.outbox).pipe(Effect.flatten)
+    const inApp = yield* Effect.map(MemoryInbox, (notifier) => notifier.deliveries).pipe(Effect.flatten)
     const summary: Summary = {
       jobs: reports.length,
       succeeded: reports.filter((r) => r.status === "Succeeded").length,

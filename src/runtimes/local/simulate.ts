@@ -4,7 +4,7 @@ import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Layer, Logger } from "effect"
 import { parseArgs } from "node:util"
 import { demoOrderLines } from "../../adapters/memory/DemoOrders.js"
-import { MemoryAdapters } from "../../adapters/memory/MemoryAdapters.js"
+import * as MemoryAdapters from "../../adapters/memory/MemoryAdapters.js"
 import { ExportSettings } from "../../application/ExportSettings.js"
 import { ReportType } from "../../domain/Reports.js"
 import { SCENARIOS } from "./Scenarios.js"
@@ -90,9 +90,9 @@ const program = Effect.gen(function*() {
   if (summary.unexpected > 0) return yield* Effect.fail(`${summary.unexpected} job(s) ended unexpectedly`)
 })
 
-const SimulatorLive = MemoryAdapters(dataset).pipe(
+const simulation = MemoryAdapters.layer(dataset).pipe(
   Layer.provideMerge(ExportSettings.layer),
   Layer.merge(Logger.replace(Logger.defaultLogger, timelineLogger((line) => process.stdout.write(`${line}\n`))))
 )
 
-NodeRuntime.runMain(program.pipe(Effect.provide(SimulatorLive)), { disablePrettyLogger: true })
+NodeRuntime.runMain(program.pipe(Effect.provide(simulation)), { disablePrettyLogger: true })

@@ -1,10 +1,10 @@
 // `npm run serve`: the HTTP API on the production adapters (SQS, DynamoDB, S3), with readiness checks on the
 // queue and both tables. A composition of layers and nothing else; its settings are read with `Config`.
 import { Config, Effect, Layer } from "effect"
-import { AuthenticationJwt } from "../../adapters/auth/JwtAuthentication.js"
-import { JwtVerifier } from "../../adapters/auth/JwtVerifier.js"
+import * as JwtAuthentication from "../../adapters/auth/JwtAuthentication.js"
+import * as JwtVerifier from "../../adapters/auth/JwtVerifier.js"
 import { ApiNodeServerLive } from "../../adapters/http/ApiNodeServer.js"
-import { ApiAdaptersLive } from "../aws/ApiAdapters.js"
+import * as ApiAdapters from "../aws/ApiAdapters.js"
 
 /** Where the API listens: PORT (3000) and HOST (0.0.0.0, as a container expects). */
 export const listenConfig = Config.all({
@@ -15,8 +15,8 @@ export const listenConfig = Config.all({
 const api = Layer.unwrapEffect(Effect.map(listenConfig, ({ host, port }) => ApiNodeServerLive({ port, host })))
 
 /** The API with every adapter it needs; a missing or malformed setting fails the build with its name. */
-export const ServeApiLive = api.pipe(
-  Layer.provide(AuthenticationJwt),
+export const layer = api.pipe(
+  Layer.provide(JwtAuthentication.layer),
   Layer.provide(JwtVerifier.layerConfig),
-  Layer.provide(ApiAdaptersLive)
+  Layer.provide(ApiAdapters.layer)
 )

@@ -1,18 +1,17 @@
 // `npm run worker`: long-polls SQS and runs each export on the production adapters (DynamoDB, S3, SES) over the
 // report source REPORT_SOURCE names. A composition of layers and nothing else; its settings are read with `Config`.
-import { Config, ConfigError, Duration, Effect, Either, Layer, Option } from "effect"
-import { ChdbEngine } from "../../adapters/chdb/ChdbEngine.js"
-import { ReportSourceChdb } from "../../adapters/chdb/ChdbReportSource.js"
-import { DemoOrdersChdb, demoSeedOfSize } from "../../adapters/chdb/DemoSeed.js"
+import { Config, Duration, Effect, Layer } from "effect"
+import * as ChdbReportSource from "../../adapters/chdb/ChdbReportSource.js"
 import { clickHouseSettingsConfig } from "../../adapters/clickhouse/ClickHouseClient.js"
+import * as ClickHouseReportSource from "../../adapters/clickhouse/ClickHouseReportSource.js"
 import { dynamoDbSettingsConfig } from "../../adapters/dynamodb/DynamoDb.js"
-import { S3FileStoreConfig } from "../../adapters/s3/S3FileStore.js"
-import { SesEmailSenderConfig } from "../../adapters/ses/SesEmailSender.js"
-import { SqsLive, sqsSettingsConfig } from "../../adapters/sqs/SqsClient.js"
-import { SqsConsumer } from "../../adapters/sqs/SqsConsumer.js"
+import { s3FileStoreSettingsConfig } from "../../adapters/s3/S3FileStore.js"
+import { sesEmailSenderSettingsConfig } from "../../adapters/ses/SesEmailSender.js"
+import * as SqsClient from "../../adapters/sqs/SqsClient.js"
+import * as SqsConsumer from "../../adapters/sqs/SqsConsumer.js"
 import { ExportSettings } from "../../application/ExportSettings.js"
 import { workerConcurrencyConfig } from "../../application/ExportWorker.js"
-import { ExportSinksLive, ReportSourceClickHouseLive } from "../aws/WorkerAdapters.js"
+import * as WorkerAdapters from "../aws/WorkerAdapters.js"
 
 /** WORKER_CONCURRENCY (2, from 1 to 16) and SHUTDOWN_GRACE (30 seconds). */
 export const consumerConfig = Config.all({
@@ -26,96 +25,63 @@ export const consumerConfig = Config.all({
  */
 export const reportSourceConfig = Config.literal("chdb", "clickhouse")("REPORT_SOURCE")
 
-/** CHDB_DATA_DIR (required) and DEMO_ROWS: when set, an empty dataset is seeded with that many demo order lines. */
-export const chdbConfig = Config.all({
-  dataDir: Config.nonEmptyString("CHDB_DATA_DIR"),
-  demoRows: Config.option(
-    Config.integer("DEMO_ROWS").pipe(
-      Config.validate({ message: "must be from 1000 to 100000000", validation: (n) => n >= 1000 && n <= 100_000_000 })
-    )
-  )
-})
-
-/** The chdb engine on CHDB_DATA_DIR, seeded with DEMO_ROWS lines when that is set, and the report source on it. */
-const ReportSourceChdbFromConfig = Layer.unwrapEffect(
-  Effect.gen(function*() {
-    const { dataDir, demoRows } = yield* chdbConfig
-    const engine = ChdbEngine.Default(dataDir)
-    const seeded = Option.match(demoRows, {
-      onNone: () => engine,
-      onSome: (rows) => DemoOrdersChdb(demoSeedOfSize(rows)).pipe(Layer.provideMerge(engine))
-    })
-    return ReportSourceChdb.pipe(Layer.provideMerge(seeded))
-  })
-)
-
 /** The ReportSource REPORT_SOURCE names (with the chdb engine it runs on, for a test's or a probe's own queries). */
-export const ReportSourceFromConfig = Layer.unwrapEffect(
+const reportSourceFromConfig = Layer.unwrapEffect(
   Effect.map(reportSourceConfig, (source) =>
     source === "clickhouse"
-      ? ReportSourceClickHouseLive
-      : ReportSourceChdbFromConfig)
-)
-
-/** REPORT_SOURCE and the settings of the source it names, read together so that start-up names every bad one. */
-const reportSourceSettings = Effect.flatMap(
-  reportSourceConfig,
-  (source): Effect.Effect<unknown, ConfigError.ConfigError> =>
-    source === "clickhouse" ? clickHouseSettingsConfig : chdbConfig
+      ? ClickHouseReportSource.layerConfig
+      : ChdbReportSource.layerConfig)
 )
 
 /**
- * Reads both, and reports the errors of both as one ConfigError: a layer's failure keeps one failure of its
- * cause, so two failures side by side (Effect.validate) would lose one.
+ * The settings of the source REPORT_SOURCE names; REPORT_SOURCE itself when it names none, so that its error is
+ * reported with the others.
  */
-const readBoth = <A>(
-  first: Effect.Effect<A, ConfigError.ConfigError>,
-  second: Effect.Effect<unknown, ConfigError.ConfigError>
-): Effect.Effect<A, ConfigError.ConfigError> =>
-  Effect.flatMap(
-    Effect.all([Effect.either(first), Effect.either(second)]),
-    ([a, b]) =>
-      Either.isLeft(a)
-        ? Effect.fail(Either.isLeft(b) ? ConfigError.And(a.left, b.left) : a.left)
-        : Either.isLeft(b)
-        ? Effect.fail(b.left)
-        : Effect.succeed(a.right)
-  )
+const reportSourceSettings = reportSourceConfig.pipe(
+  Effect.map((source): Config.Config<unknown> =>
+    source === "clickhouse" ? clickHouseSettingsConfig : ChdbReportSource.chdbSettingsConfig
+  ),
+  Effect.orElseSucceed(() => reportSourceConfig)
+)
 
 /**
  * The SQS consumer with every adapter an export needs, over `reportSource`; a missing or malformed setting fails
  * with its name. Every setting is read before anything is built, so that one bad value stops start-up (naming all
- * the bad ones) before a data directory is opened or seeded; the adapters read theirs again as they are built.
+ * the bad ones: `Config.all` reports every failure of its parts) before a data directory is opened or seeded; the
+ * adapters read theirs again as they are built.
  */
 const workerOn = <ROut, E>(
   reportSource: Layer.Layer<ROut, E>,
-  reportSourceSettings: Effect.Effect<unknown, ConfigError.ConfigError>
-) => {
-  const everySetting = Config.all([
-    consumerConfig,
-    sqsSettingsConfig,
-    dynamoDbSettingsConfig,
-    S3FileStoreConfig,
-    SesEmailSenderConfig,
-    ExportSettings.config
-  ])
-  return Layer.unwrapEffect(
-    Effect.map(
-      readBoth(everySetting, reportSourceSettings),
-      ([options]) =>
-        SqsConsumer(options).pipe(
-          Layer.provide(SqsLive),
-          Layer.provideMerge(Layer.mergeAll(ExportSinksLive, reportSource))
+  reportSourceSettings: Effect.Effect<Config.Config<unknown>>
+) =>
+  Layer.unwrapEffect(
+    Effect.flatMap(reportSourceSettings, (sourceSettings) =>
+      Config.all([
+        consumerConfig,
+        SqsClient.sqsSettingsConfig,
+        dynamoDbSettingsConfig,
+        s3FileStoreSettingsConfig,
+        sesEmailSenderSettingsConfig,
+        ExportSettings.config,
+        sourceSettings
+      ])).pipe(
+        Effect.map(([options]) =>
+          SqsConsumer.layer(options).pipe(
+            Layer.provide(SqsClient.layerConfig),
+            Layer.provideMerge(Layer.mergeAll(WorkerAdapters.layerWithoutReportSource, reportSource))
+          )
         )
-    )
+      )
   )
-}
 
 /** `npm run worker`: the report source REPORT_SOURCE names. */
-export const WorkerLive = workerOn(ReportSourceFromConfig, reportSourceSettings)
+export const layer = workerOn(reportSourceFromConfig, reportSourceSettings)
 
 /**
  * The same worker on the embedded engine whatever REPORT_SOURCE says, with the engine in its context: end-to-end
  * tests query the engine directly to check what an export wrote.
  */
-export const WorkerOnChdbLive = workerOn(ReportSourceChdbFromConfig, chdbConfig)
+export const layerOnChdb = workerOn(
+  ChdbReportSource.layerConfig,
+  Effect.succeed(ChdbReportSource.chdbSettingsConfig)
+)

@@ -1,12 +1,12 @@
 // `npm run serve`: the API on the production adapters, logging JSON lines, until SIGTERM or SIGINT.
 import { NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
-import { JsonLogLines } from "../JsonLogLines.js"
-import { ServeApiLive } from "./ServeApi.js"
+import * as JsonLogLines from "../JsonLogLines.js"
+import * as ServeApi from "./ServeApi.js"
 
 NodeRuntime.runMain(
-  Layer.launch(ServeApiLive).pipe(
-    Effect.provide(JsonLogLines)
+  Layer.launch(ServeApi.layer).pipe(
+    Effect.provide(JsonLogLines.layer)
   ),
   { disablePrettyLogger: true }
 )

@@ -2,15 +2,15 @@
 // (then running exports get SHUTDOWN_GRACE to finish).
 import { NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
-import { JsonLogLines } from "../JsonLogLines.js"
+import * as JsonLogLines from "../JsonLogLines.js"
 import { applyWorkerHeapGrowth } from "../WorkerProcessSettings.js"
-import { WorkerLive } from "./Worker.js"
+import * as Worker from "./Worker.js"
 
 applyWorkerHeapGrowth()
 
 NodeRuntime.runMain(
-  Layer.launch(WorkerLive).pipe(
-    Effect.provide(JsonLogLines)
+  Layer.launch(Worker.layer).pipe(
+    Effect.provide(JsonLogLines.layer)
   ),
   { disablePrettyLogger: true }
 )

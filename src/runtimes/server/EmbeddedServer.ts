@@ -3,25 +3,26 @@
 // A composition of layers and nothing else: every rule lives in the application.
 import { Config, Duration, Effect, Layer, Option } from "effect"
 import { join } from "node:path"
-import { AuthenticationJwt } from "../../adapters/auth/JwtAuthentication.js"
-import { DEV_AUDIENCE, DEV_ISSUER, JwtVerifier } from "../../adapters/auth/JwtVerifier.js"
+import * as JwtAuthentication from "../../adapters/auth/JwtAuthentication.js"
+import * as JwtVerifier from "../../adapters/auth/JwtVerifier.js"
+import { DEV_AUDIENCE, DEV_ISSUER } from "../../adapters/auth/JwtVerifier.js"
 import { ChdbEngine } from "../../adapters/chdb/ChdbEngine.js"
-import { ReportSourceChdb } from "../../adapters/chdb/ChdbReportSource.js"
-import { DemoOrdersChdb, demoSeedOfSize } from "../../adapters/chdb/DemoSeed.js"
-import { EmlEmailSender } from "../../adapters/eml/EmlEmailSender.js"
-import { OutboxRoute } from "../../adapters/eml/OutboxRoute.js"
+import * as ChdbReportSource from "../../adapters/chdb/ChdbReportSource.js"
+import { demoSeedOfSize } from "../../adapters/chdb/DemoSeed.js"
+import * as EmlEmailSender from "../../adapters/eml/EmlEmailSender.js"
+import * as OutboxRoute from "../../adapters/eml/OutboxRoute.js"
 import { allowedHosts, isLoopbackAddress } from "../../adapters/http/AllowedHosts.js"
 import { ApiNodeServerLive } from "../../adapters/http/ApiNodeServer.js"
 import { ReadinessChecks } from "../../adapters/http/HealthHttp.js"
-import { FilesRoute } from "../../adapters/localfs/FilesRoute.js"
-import { LocalFileStore } from "../../adapters/localfs/LocalFileStore.js"
+import * as FilesRoute from "../../adapters/localfs/FilesRoute.js"
+import * as LocalFileStore from "../../adapters/localfs/LocalFileStore.js"
 import { FaultInjection } from "../../adapters/memory/FaultInjection.js"
-import { JobQueueMemory, MemoryJobQueue } from "../../adapters/memory/MemoryJobQueue.js"
-import { JobStoreMemory } from "../../adapters/memory/MemoryJobStore.js"
-import { InAppNotifierMemory, MemoryInAppNotifier } from "../../adapters/memory/MemoryNotifications.js"
+import * as MemoryInAppNotifier from "../../adapters/memory/MemoryInAppNotifier.js"
+import * as MemoryJobQueue from "../../adapters/memory/MemoryJobQueue.js"
+import * as MemoryJobStore from "../../adapters/memory/MemoryJobStore.js"
 import { ExportSettings } from "../../application/ExportSettings.js"
 import { JobIds } from "../../application/JobIds.js"
-import { InProcessWorkers } from "../local/InProcessWorker.js"
+import * as InProcessWorker from "../local/InProcessWorker.js"
 import type { EmbeddedConfig } from "./EmbeddedConfig.js"
 import { localSecret, privateDirectory } from "./EmbeddedConfig.js"
 
@@ -56,24 +57,20 @@ export const servesDevPages = (config: Pick<EmbeddedConfig, "host">): boolean =>
  * host of PUBLIC_BASE_URL; the development pages answer only under loopback names (a tunnel or proxy to a loopback
  * server must not publish them). Any other Host header is refused, whatever address a browser resolved it to.
  */
-export const EmbeddedRoutes = (config: Pick<EmbeddedConfig, "host" | "port" | "publicBaseUrl">) => {
-  const files = FilesRoute(
+export const layerRoutes = (config: Pick<EmbeddedConfig, "host" | "port" | "publicBaseUrl">) => {
+  const files = FilesRoute.layer(
     allowedHosts({ bindHost: config.host, port: config.port, publicBaseUrl: config.publicBaseUrl })
   )
   return servesDevPages(config)
-    ? Layer.merge(files, OutboxRoute(allowedHosts({ bindHost: config.host, port: config.port })))
+    ? Layer.merge(files, OutboxRoute.layer(allowedHosts({ bindHost: config.host, port: config.port })))
     : files
 }
 
-export const EmbeddedServerLive = (config: EmbeddedConfig) => {
+export const layer = (config: EmbeddedConfig) => {
   const chdbDir = join(config.dataDir, "clickhouse")
   // Made before any adapter writes into them, so that nothing is ever created in a directory others can read.
   const dataDir = Layer.effectDiscard(Effect.zipRight(privateDirectory(config.dataDir), privateDirectory(chdbDir)))
-  const engine = ChdbEngine.Default(chdbDir)
-  const reports = ReportSourceChdb.pipe(
-    Layer.provide(DemoOrdersChdb(demoSeedOfSize(config.demoRows))),
-    Layer.provideMerge(engine)
-  )
+  const reports = ChdbReportSource.layerDemo(chdbDir, demoSeedOfSize(config.demoRows))
 
   const files = Layer.unwrapEffect(
     Effect.map(
@@ -86,8 +83,13 @@ export const EmbeddedServerLive = (config: EmbeddedConfig) => {
     outbox: join(config.dataDir, "outbox"),
     from: "Exports <exports@localhost>"
   })
-  const inMemory = Layer.mergeAll(JobStoreMemory, JobQueueMemory, InAppNotifierMemory, JobIds.Default).pipe(
-    Layer.provideMerge(Layer.mergeAll(MemoryJobQueue.Default, MemoryInAppNotifier.Default)),
+  const inMemory = Layer.mergeAll(
+    MemoryJobStore.layer,
+    MemoryJobQueue.layer,
+    MemoryInAppNotifier.layer,
+    JobIds.Default
+  ).pipe(
+    Layer.provideMerge(Layer.mergeAll(MemoryJobQueue.MemoryQueue.Default, MemoryInAppNotifier.MemoryInbox.Default)),
     Layer.provide(FaultInjection.Default)
   )
   const settings = Layer.effect(
@@ -107,14 +109,14 @@ export const EmbeddedServerLive = (config: EmbeddedConfig) => {
     Effect.map(ChdbEngine, (chdb) => [{ name: "clickhouse", check: chdb.query("SELECT 1") }])
   )
 
-  const http = Layer.mergeAll(ApiNodeServerLive({ port: config.port, host: config.host }), EmbeddedRoutes(config))
+  const http = Layer.mergeAll(ApiNodeServerLive({ port: config.port, host: config.host }), layerRoutes(config))
     .pipe(
-      Layer.provide(AuthenticationJwt),
+      Layer.provide(JwtAuthentication.layer),
       Layer.provide(jwtVerifierFor(config)),
       Layer.provide(readiness)
     )
 
-  const workers = InProcessWorkers({ concurrency: config.workerConcurrency, shutdownGrace: config.shutdownGrace })
+  const workers = InProcessWorker.layer({ concurrency: config.workerConcurrency, shutdownGrace: config.shutdownGrace })
 
   return Layer.mergeAll(http, workers).pipe(Layer.provideMerge(adapters), Layer.provide(dataDir))
 }

@@ -2,14 +2,14 @@
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Layer } from "effect"
 import { join } from "node:path"
-import { JsonLogLines } from "../JsonLogLines.js"
+import * as JsonLogLines from "../JsonLogLines.js"
 import type { EmbeddedConfig } from "./EmbeddedConfig.js"
 import { embeddedConfig } from "./EmbeddedConfig.js"
-import { EmbeddedServerLive, servesDevPages } from "./EmbeddedServer.js"
+import * as EmbeddedServer from "./EmbeddedServer.js"
 
 // The outbox page answers only under loopback names, so its address is the listen address, not PUBLIC_BASE_URL.
 const outboxLine = (config: EmbeddedConfig) =>
-  servesDevPages(config)
+  EmbeddedServer.servesDevPages(config)
     ? `  sent emails   http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${config.port}/dev/outbox`
     : `  sent emails   ${join(config.dataDir, "outbox")}   (/dev pages are served only when HOST is a loopback address)`
 
@@ -36,13 +36,13 @@ const program = Effect.gen(function*() {
   const config = yield* embeddedConfig
   yield* Effect.logInfo("starting", { dataDir: config.dataDir, port: config.port })
   return yield* Layer.launch(
-    EmbeddedServerLive(config).pipe(
+    EmbeddedServer.layer(config).pipe(
       Layer.tap(() => Console.log(banner(config)))
     )
   )
 })
 
 NodeRuntime.runMain(
-  program.pipe(Effect.provide(JsonLogLines)),
+  program.pipe(Effect.provide(JsonLogLines.layer)),
   { disablePrettyLogger: true }
 )

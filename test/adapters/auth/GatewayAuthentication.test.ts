@@ -3,11 +3,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Logger, LogLevel, Option, Redacted } from "effect"
 import type { GatewayRequest, GatewayTrust } from "../../../src/adapters/auth/GatewayAuthentication.js"
-import {
-  authenticationFromGateway,
-  GatewayRequestContext,
-  gatewayTrustConfig
-} from "../../../src/adapters/auth/GatewayAuthentication.js"
+import * as GatewayAuthentication from "../../../src/adapters/auth/GatewayAuthentication.js"
+import { GatewayRequestContext, gatewayTrustConfig } from "../../../src/adapters/auth/GatewayAuthentication.js"
 import { Unauthorized } from "../../../src/adapters/http/ApiErrors.js"
 import { BearerAuthentication } from "../../../src/adapters/http/Authentication.js"
 import { makeLogCollector } from "../../support/LogCollector.js"
@@ -23,12 +20,12 @@ const fromGateway = (request: Partial<GatewayRequest>): GatewayRequest => ({
   ...request
 })
 
-/** The bearer check of `authenticationFromGateway(trust)` for a request whose event said `request`. */
+/** The bearer check of `GatewayAuthentication.layer(trust)` for a request whose event said `request`. */
 const authenticate = (settings: GatewayTrust, request: GatewayRequest | undefined) =>
   BearerAuthentication.pipe(
     Effect.flatMap((authentication) => authentication.bearer(Redacted.make(""))),
     (check) => request === undefined ? check : Effect.provideService(check, GatewayRequestContext, request),
-    Effect.provide(authenticationFromGateway(settings))
+    Effect.provide(GatewayAuthentication.layer(settings))
   )
 
 describe("gateway trust", () => {

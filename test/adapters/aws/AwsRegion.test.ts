@@ -4,8 +4,8 @@ import { assert, describe, expect, it } from "@effect/vitest"
 import { ConfigError, ConfigProvider, Effect, Either } from "effect"
 import type { Config } from "effect"
 import { dynamoDbSettingsConfig } from "../../../src/adapters/dynamodb/DynamoDb.js"
-import { S3FileStoreConfig } from "../../../src/adapters/s3/S3FileStore.js"
-import { SesEmailSenderConfig } from "../../../src/adapters/ses/SesEmailSender.js"
+import { s3FileStoreSettingsConfig } from "../../../src/adapters/s3/S3FileStore.js"
+import { sesEmailSenderSettingsConfig } from "../../../src/adapters/ses/SesEmailSender.js"
 import { sqsSettingsConfig } from "../../../src/adapters/sqs/SqsClient.js"
 
 const read = <A>(config: Config.Config<A>, settings: Record<string, string>) =>
@@ -21,7 +21,12 @@ const adapters = [
       DYNAMODB_NOTIFICATIONS_TABLE: "notifications"
     }
   },
-  { name: "SES", setting: "SES_REGION", config: SesEmailSenderConfig, required: { SES_FROM: "exports@example.test" } },
+  {
+    name: "SES",
+    setting: "SES_REGION",
+    config: sesEmailSenderSettingsConfig,
+    required: { SES_FROM: "exports@example.test" }
+  },
   {
     name: "SQS",
     setting: "SQS_REGION",
@@ -33,7 +38,7 @@ const adapters = [
   {
     name: "S3 without an endpoint",
     setting: "S3_REGION",
-    config: S3FileStoreConfig,
+    config: s3FileStoreSettingsConfig,
     required: { S3_BUCKET: "exports" }
   }
 ] as const
@@ -67,7 +72,7 @@ describe("the AWS adapters' regions", () => {
 
   it("S3 with an endpoint (R2): `auto` unless S3_REGION says otherwise, whatever AWS_REGION is", () => {
     const regionOf = (settings: Record<string, string>) =>
-      Either.map(read(S3FileStoreConfig, { S3_BUCKET: "exports", ...settings }), (s) => s.region)
+      Either.map(read(s3FileStoreSettingsConfig, { S3_BUCKET: "exports", ...settings }), (s) => s.region)
     const r2 = { S3_ENDPOINT: "https://account.r2.cloudflarestorage.com", AWS_REGION: "eu-west-1" }
     expect(regionOf(r2)).toStrictEqual(Either.right("auto"))
     expect(regionOf({ ...r2, S3_REGION: "weur" })).toStrictEqual(Either.right("weur"))

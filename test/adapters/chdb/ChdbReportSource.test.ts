@@ -4,12 +4,13 @@
 import { assert, describe, expect, it } from "@effect/vitest"
 import { Chunk, Duration, Effect, Fiber, Layer, Schedule, Schema, Stream } from "effect"
 import { ChdbError } from "../../../src/adapters/chdb/ChdbEngine.js"
-import { makeChdbReportSource, reportErrorOf, ReportSourceChdb } from "../../../src/adapters/chdb/ChdbReportSource.js"
+import * as ChdbReportSource from "../../../src/adapters/chdb/ChdbReportSource.js"
+import { reportErrorOf } from "../../../src/adapters/chdb/ChdbReportSource.js"
 import { countOrderLines } from "../../../src/adapters/chdb/DemoSeed.js"
 import { demoOrderLines } from "../../../src/adapters/memory/DemoOrders.js"
 import { FaultInjection } from "../../../src/adapters/memory/FaultInjection.js"
 import type { OrderLineDataset } from "../../../src/adapters/memory/MemoryReportSource.js"
-import { ReportSourceMemory } from "../../../src/adapters/memory/MemoryReportSource.js"
+import * as MemoryReportSource from "../../../src/adapters/memory/MemoryReportSource.js"
 import { ReportSource } from "../../../src/application/ports/ReportSource.js"
 import type { ReportQuery } from "../../../src/application/ports/ReportSource.js"
 import { MerchantId } from "../../../src/domain/Identifiers.js"
@@ -62,7 +63,7 @@ const collect = <E>(rows: Stream.Stream<ReportRow, E>) => Effect.map(Stream.runC
 
 const memorySource = Effect.provide(
   ReportSource,
-  ReportSourceMemory(dataset).pipe(Layer.provide(FaultInjection.Default))
+  MemoryReportSource.layer(dataset).pipe(Layer.provide(FaultInjection.Default))
 )
 
 /** Runs every request on both sources and expects the very same rows, cell for cell and in the same order. */
@@ -128,7 +129,7 @@ const integerColumn: Column = { name: "n", type: "integer", header: "N" }
 const sourceRunning = (sql: string, columns: ReadonlyArray<Column> = [integerColumn]) =>
   Layer.effect(
     ReportSource,
-    makeChdbReportSource((report): ReportDefinition => ({ ...definitionOf(report), sql, columns }))
+    ChdbReportSource.make((report): ReportDefinition => ({ ...definitionOf(report), sql, columns }))
   ).pipe(Layer.provideMerge(loadedEngine(dataset, [acme])))
 
 // Minutes of work, and no row until the end: the fetch of the first block is what is running when time is up.
@@ -152,7 +153,7 @@ describe("chdb ReportSource: failures and interruption", () => {
         assert(error._tag === "QueryFailed")
         expect(error.retryable).toBe(false)
         expect(error.detail).toMatch(/Code: 60\..*UNKNOWN_TABLE/s)
-      }).pipe(Effect.provide(ReportSourceChdb.pipe(Layer.provide(freshEngine())))))
+      }).pipe(Effect.provide(ChdbReportSource.layer.pipe(Layer.provide(freshEngine())))))
 
     it.effect(`${name}: SQL the engine rejects is a QueryFailed too`, () =>
       Effect.gen(function*() {

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { ChdbEngine } from "../../../src/adapters/chdb/ChdbEngine.js"
 import type { ChdbError } from "../../../src/adapters/chdb/ChdbEngine.js"
-import { ReportSourceChdb } from "../../../src/adapters/chdb/ChdbReportSource.js"
+import * as ChdbReportSource from "../../../src/adapters/chdb/ChdbReportSource.js"
 import { ensureOrderLinesTable, insertOrderLines } from "../../../src/adapters/chdb/DemoSeed.js"
 import type { OrderLineDataset } from "../../../src/adapters/memory/MemoryReportSource.js"
 import type { ReportQuery } from "../../../src/application/ports/ReportSource.js"
@@ -46,7 +46,7 @@ export const chdbSource = (
   dataset: OrderLineDataset,
   merchants: ReadonlyArray<MerchantId>
 ): Layer.Layer<ReportSource | ChdbEngine, ChdbError> =>
-  ReportSourceChdb.pipe(Layer.provideMerge(loadedEngine(dataset, merchants)))
+  ChdbReportSource.layer.pipe(Layer.provideMerge(loadedEngine(dataset, merchants)))
 
 export const queryOf = (
   merchantId: MerchantId,

@@ -3,7 +3,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Duration, Effect, Layer, Schema, Stream } from "effect"
 import { ChdbEngine } from "../../../src/adapters/chdb/ChdbEngine.js"
-import { ReportSourceChdb } from "../../../src/adapters/chdb/ChdbReportSource.js"
+import * as ChdbReportSource from "../../../src/adapters/chdb/ChdbReportSource.js"
 import { DEMO_SEED, seedDemoOrders } from "../../../src/adapters/chdb/DemoSeed.js"
 import type { DemoSeedOptions } from "../../../src/adapters/chdb/DemoSeed.js"
 import { PRODUCT_NAMES } from "../../../src/adapters/memory/DemoOrders.js"
@@ -116,7 +116,7 @@ describe("DemoSeed", () => {
           const orders = yield* rowsOf(merchantId, { dateFrom: "2024-01-01", dateTo: "2024-12-31" }, "orders")
           expect(numbers(utcYear)).toEqual([[orders.length]])
         }
-      }).pipe(Effect.provide(ReportSourceChdb.pipe(Layer.provideMerge(freshEngine())))),
+      }).pipe(Effect.provide(ChdbReportSource.layer.pipe(Layer.provideMerge(freshEngine())))),
     { timeout: 60_000 }
   )
 })

@@ -6,8 +6,9 @@ import { assert, describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Fiber, Layer, Option, TestClock } from "effect"
 import { Readable } from "node:stream"
 import { ClickHouseClient } from "../../../src/adapters/clickhouse/ClickHouseClient.js"
-import { makeClickHouseReportSource } from "../../../src/adapters/clickhouse/ClickHouseReportSource.js"
-import { MemoryEmailSender, MemoryInAppNotifier } from "../../../src/adapters/memory/MemoryNotifications.js"
+import * as ClickHouseReportSource from "../../../src/adapters/clickhouse/ClickHouseReportSource.js"
+import { MemoryOutbox } from "../../../src/adapters/memory/MemoryEmailSender.js"
+import { MemoryInbox } from "../../../src/adapters/memory/MemoryInAppNotifier.js"
 import { JobStore } from "../../../src/application/ports/JobStore.js"
 import { ReportSource } from "../../../src/application/ports/ReportSource.js"
 import { requestExport } from "../../../src/application/RequestExport.js"
@@ -51,8 +52,8 @@ describe("a broken ClickHouse body, through the worker", () => {
 
         const done = Option.getOrThrow(yield* Effect.flatMap(JobStore, (store) => store.get(job.jobId)))
         assert(done._tag === "Failed")
-        const emails = yield* (yield* MemoryEmailSender).outbox
-        const notices = yield* (yield* MemoryInAppNotifier).deliveries
+        const emails = yield* (yield* MemoryOutbox).outbox
+        const notices = yield* (yield* MemoryInbox).deliveries
         for (const [what, value] of [["logs", logs.lines], ["job", done], ["emails", emails], ["notices", notices]]) {
           expect(stringified(value), what as string).not.toContain(SECRET)
         }
@@ -64,7 +65,7 @@ describe("a broken ClickHouse body, through the worker", () => {
         expect(logs.lines.filter((line) => line.message[0] === "attempt failed")).toHaveLength(3)
       }).pipe(
         Effect.provide(
-          Layer.effect(ReportSource, makeClickHouseReportSource()).pipe(
+          Layer.effect(ReportSource, ClickHouseReportSource.make()).pipe(
             Layer.provide(Layer.succeed(ClickHouseClient, clientAnswering(body)))
           )
         ),

@@ -4,9 +4,10 @@
 import { assert, expect, layer } from "@effect/vitest"
 import { parse } from "csv-parse/sync"
 import { Duration, Effect, Fiber, Layer, Option, Schedule, Stream } from "effect"
-import { makeClickHouseReportSource } from "../../../src/adapters/clickhouse/ClickHouseReportSource.js"
-import { MemoryAdapters } from "../../../src/adapters/memory/MemoryAdapters.js"
-import { MemoryEmailSender, MemoryInAppNotifier } from "../../../src/adapters/memory/MemoryNotifications.js"
+import * as ClickHouseReportSource from "../../../src/adapters/clickhouse/ClickHouseReportSource.js"
+import * as MemoryAdapters from "../../../src/adapters/memory/MemoryAdapters.js"
+import { MemoryOutbox } from "../../../src/adapters/memory/MemoryEmailSender.js"
+import { MemoryInbox } from "../../../src/adapters/memory/MemoryInAppNotifier.js"
 import * as S3FileStore from "../../../src/adapters/s3/S3FileStore.js"
 import { ExportSettings } from "../../../src/application/ExportSettings.js"
 import { FileStore } from "../../../src/application/ports/FileStore.js"
@@ -59,12 +60,12 @@ const countingS3Store = Layer.effect(
 
 /** Every port in memory but the report source (ClickHouse 18.16 running `sql`) and the file store (S3). */
 const workerOn = (sql: string) =>
-  MemoryAdapters(datasetOf(1)).pipe(
+  MemoryAdapters.layer(datasetOf(1)).pipe(
     Layer.merge(
       Layer.mergeAll(
         Layer.effect(
           ReportSource,
-          makeClickHouseReportSource({
+          ClickHouseReportSource.make({
             catalogue: (report) => ({ ...definitionOf(report), sql }),
             parametersOf: () => ({})
           })
@@ -80,8 +81,8 @@ const storedJob = (jobId: ExportJob["jobId"]) =>
 
 const noticesOf = (jobId: ExportJob["jobId"]) =>
   Effect.gen(function*() {
-    const emails = (yield* (yield* MemoryEmailSender).outbox).filter((email) => email.jobId === jobId)
-    const inApp = (yield* (yield* MemoryInAppNotifier).deliveries).filter((notice) => notice.jobId === jobId)
+    const emails = (yield* (yield* MemoryOutbox).outbox).filter((email) => email.jobId === jobId)
+    const inApp = (yield* (yield* MemoryInbox).deliveries).filter((notice) => notice.jobId === jobId)
     return { emails, inApp }
   })
 

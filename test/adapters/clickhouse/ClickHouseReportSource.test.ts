@@ -3,10 +3,10 @@
 // settings read from the environment with nothing opened while the layer is built.
 import { assert, describe, expect, it } from "@effect/vitest"
 import { Chunk, ConfigProvider, Context, Duration, Effect, Exit, Layer, Redacted, Schema, Stream } from "effect"
-import { ClickHouseClient, clickHouseSettingsConfig } from "../../../src/adapters/clickhouse/ClickHouseClient.js"
+import * as ClickHouseClient from "../../../src/adapters/clickhouse/ClickHouseClient.js"
+import { clickHouseSettingsConfig } from "../../../src/adapters/clickhouse/ClickHouseClient.js"
 import * as ClickHouseReportSource from "../../../src/adapters/clickhouse/ClickHouseReportSource.js"
 import { isTransient, reportErrorOf, settingsFor } from "../../../src/adapters/clickhouse/ClickHouseReportSource.js"
-import { makeClickHouseReportSource } from "../../../src/adapters/clickhouse/ClickHouseReportSource.js"
 import { ClickHouseQueryError } from "../../../src/adapters/clickhouse/JsonCompactReader.js"
 import { ReportSource } from "../../../src/application/ports/ReportSource.js"
 import { MerchantId } from "../../../src/domain/Identifiers.js"
@@ -49,7 +49,7 @@ describe("ClickHouse ReportSource: failures", () => {
       expect(error.detail).toMatch(/^ClickHouse query failed: Code: 60\..*order_lines/s)
     }).pipe(
       Effect.provide(
-        Layer.effect(ReportSource, makeClickHouseReportSource()).pipe(
+        Layer.effect(ReportSource, ClickHouseReportSource.make()).pipe(
           Layer.provideMerge(chdbClient),
           Layer.provideMerge(freshEngine())
         )
@@ -206,7 +206,7 @@ describe("ClickHouse ReportSource: settings", () => {
     Effect.gen(function*() {
       let closed = 0
       const fake = { close: () => Promise.resolve(void closed++) }
-      yield* Effect.scoped(Layer.build(ClickHouseClient.make(() => fake as never)))
+      yield* Effect.scoped(Layer.build(ClickHouseClient.layerFromClient(() => fake as never)))
       expect(closed).toBe(1)
     }))
 })

@@ -9,7 +9,7 @@ import { Readable } from "node:stream"
 import { setFlagsFromString } from "node:v8"
 import { runInNewContext } from "node:vm"
 import { ClickHouseClient } from "../../../src/adapters/clickhouse/ClickHouseClient.js"
-import { makeClickHouseReportSource } from "../../../src/adapters/clickhouse/ClickHouseReportSource.js"
+import * as ClickHouseReportSource from "../../../src/adapters/clickhouse/ClickHouseReportSource.js"
 import { streamCsv, streamQuery } from "../../../src/adapters/clickhouse/ClickHouseStream.js"
 import type { QueryOptions } from "../../../src/adapters/clickhouse/ClickHouseStream.js"
 import { encodeRow } from "../../../src/domain/Csv.js"
@@ -72,7 +72,7 @@ const literal = (text: string): string =>
 /** The adapter's ReportSource with the catalogue's SQL replaced by `sql`, sent without parameters. */
 const sourceRunning = (sql: string, columns: ReadonlyArray<Column> = [numberColumn]) =>
   Effect.flatMap(ClickHouseClient, (client) =>
-    makeClickHouseReportSource({
+    ClickHouseReportSource.make({
       catalogue: (report) => ({ ...definitionOf(report), sql, columns }),
       parametersOf: () => ({})
     }).pipe(Effect.provideService(ClickHouseClient, client)))

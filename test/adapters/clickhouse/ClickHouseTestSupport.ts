@@ -7,9 +7,9 @@ import { createChdbConnection } from "chdb/connection"
 import { Duration, Effect, Layer, Redacted } from "effect"
 import { ChdbEngine } from "../../../src/adapters/chdb/ChdbEngine.js"
 import type { ChdbError } from "../../../src/adapters/chdb/ChdbEngine.js"
-import { ClickHouseClient } from "../../../src/adapters/clickhouse/ClickHouseClient.js"
+import * as ClickHouseClient from "../../../src/adapters/clickhouse/ClickHouseClient.js"
 import type { ClickHouseSettings } from "../../../src/adapters/clickhouse/ClickHouseClient.js"
-import { makeClickHouseReportSource } from "../../../src/adapters/clickhouse/ClickHouseReportSource.js"
+import * as ClickHouseReportSource from "../../../src/adapters/clickhouse/ClickHouseReportSource.js"
 import type { ClickHouseReportSourceOptions } from "../../../src/adapters/clickhouse/ClickHouseReportSource.js"
 import type { OrderLineDataset } from "../../../src/adapters/memory/MemoryReportSource.js"
 import { ReportSource } from "../../../src/application/ports/ReportSource.js"
@@ -22,9 +22,9 @@ import { loadedEngine } from "../chdb/ChdbTestSupport.js"
  * The adapter's client on chdb's Connection, bound to the engine's data directory (libchdb binds one per process,
  * and sessions on the same directory share it). Closed before the engine is.
  */
-export const chdbClient: Layer.Layer<ClickHouseClient, never, ChdbEngine> = Layer.unwrapEffect(
+export const chdbClient: Layer.Layer<ClickHouseClient.ClickHouseClient, never, ChdbEngine> = Layer.unwrapEffect(
   Effect.map(ChdbEngine, (engine) =>
-    ClickHouseClient.make(() =>
+    ClickHouseClient.layerFromClient(() =>
       createClient({
         // chdb declares the Connection of @clickhouse/client-common 1.23.0, the client bundles its own copy of it:
         // the same contract, two declarations.
@@ -40,8 +40,8 @@ export const clickHouseSourceOnChdb = (
   dataset: OrderLineDataset,
   merchants: ReadonlyArray<MerchantId>,
   options: ClickHouseReportSourceOptions = {}
-): Layer.Layer<ReportSource | ClickHouseClient | ChdbEngine, ChdbError> =>
-  Layer.effect(ReportSource, makeClickHouseReportSource(options)).pipe(
+): Layer.Layer<ReportSource | ClickHouseClient.ClickHouseClient | ChdbEngine, ChdbError> =>
+  Layer.effect(ReportSource, ClickHouseReportSource.make(options)).pipe(
     Layer.provideMerge(chdbClient),
     Layer.provideMerge(loadedEngine(dataset, merchants))
   )
@@ -56,7 +56,7 @@ export const settingsOf = (server: ClickHouseServerInfo): ClickHouseSettings => 
 })
 
 /** A clickhouse-server 18.16 of its own and the adapter's client on it. */
-export const clientOn1816: Layer.Layer<ClickHouseClient | ClickHouseServer> = Layer.unwrapEffect(
+export const clientOn1816: Layer.Layer<ClickHouseClient.ClickHouseClient | ClickHouseServer> = Layer.unwrapEffect(
   Effect.map(ClickHouseServer, (server) => ClickHouseClient.layer(settingsOf(server)))
 ).pipe(Layer.provideMerge(ClickHouseServer.layer))
 

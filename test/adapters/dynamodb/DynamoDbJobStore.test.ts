@@ -7,9 +7,9 @@ import { ConfigProvider, DateTime, Effect, Either, Equal, Exit, Layer, Option, R
 import { createServer } from "node:net"
 import type { AddressInfo } from "node:net"
 import { inspect } from "node:util"
-import { DynamoDb } from "../../../src/adapters/dynamodb/DynamoDb.js"
-import { InAppNotifierDynamoDb } from "../../../src/adapters/dynamodb/DynamoDbInAppNotifier.js"
-import { JobStoreDynamoDb } from "../../../src/adapters/dynamodb/DynamoDbJobStore.js"
+import * as DynamoDb from "../../../src/adapters/dynamodb/DynamoDb.js"
+import * as DynamoDbInAppNotifier from "../../../src/adapters/dynamodb/DynamoDbInAppNotifier.js"
+import * as DynamoDbJobStore from "../../../src/adapters/dynamodb/DynamoDbJobStore.js"
 import { InAppNotification, InAppNotifier } from "../../../src/application/ports/InAppNotifier.js"
 import { JobStore } from "../../../src/application/ports/JobStore.js"
 import {
@@ -58,12 +58,14 @@ const queuedJob = (
 const after = (job: ExportJob, event: JobEvent): ExportJob => Either.getOrThrow(transition(job, event))
 const at = (millis: number) => DateTime.unsafeMake(BASE_MILLIS + millis)
 
-const stores = Layer.mergeAll(JobStoreDynamoDb, InAppNotifierDynamoDb).pipe(Layer.provideMerge(DynamoDbOnDynalite))
+const stores = Layer.mergeAll(DynamoDbJobStore.layer, DynamoDbInAppNotifier.layer).pipe(
+  Layer.provideMerge(DynamoDbOnDynalite)
+)
 
 /** The raw item under `jobId` in the jobs table, as the adapter wrote it. */
 const rawItem = (table: "jobs" | "notifications", key: Record<string, string>) =>
   Effect.flatMap(
-    DynamoDb,
+    DynamoDb.DynamoDb,
     (db) =>
       db.call("GetItem", (documents, options) =>
         documents.send(new GetCommand({ TableName: db.tables[table], Key: key, ConsistentRead: true }), options))
@@ -172,7 +174,7 @@ describe("DynamoDB JobStore", () => {
   it.effect("a claim left by a create that died half-way does not block the key", () =>
     Effect.gen(function*() {
       const store = yield* JobStore
-      const db = yield* DynamoDb
+      const db = yield* DynamoDb.DynamoDb
       const { alice } = uniqueOwners()
       const vanished: ExportJobId = jobIdAt(BASE_MILLIS)
       yield* db.call("PutItem", (documents, options) =>
@@ -263,16 +265,19 @@ describe("DynamoDB JobStore", () => {
 })
 
 describe("DynamoDB adapters, server unreachable", () => {
-  const unreachable = Effect.map(closedPort, (port) =>
-    Layer.mergeAll(JobStoreDynamoDb, InAppNotifierDynamoDb).pipe(
-      Layer.provide(DynamoDb.layer({
-        region: "local",
-        endpoint: `http://127.0.0.1:${port}`,
-        tables: { jobs: "jobs", notifications: "notifications" },
-        credentials: { accessKeyId: Redacted.make("local"), secretAccessKey: Redacted.make("local") },
-        maxAttempts: 1
-      }))
-    ))
+  const unreachable = Effect.map(
+    closedPort,
+    (port) =>
+      Layer.mergeAll(DynamoDbJobStore.layer, DynamoDbInAppNotifier.layer).pipe(
+        Layer.provide(DynamoDb.layer({
+          region: "local",
+          endpoint: `http://127.0.0.1:${port}`,
+          tables: { jobs: "jobs", notifications: "notifications" },
+          credentials: { accessKeyId: Redacted.make("local"), secretAccessKey: Redacted.make("local") },
+          maxAttempts: 1
+        }))
+      )
+  )
 
   it.effect("every JobStore call fails with JobStoreUnavailable, not a defect", () =>
     Effect.gen(function*() {

@@ -5,7 +5,8 @@ import { DateTime, Duration, Effect, Layer, Logger, Redacted, TestClock } from "
 import type { StructuredHeader } from "mailparser"
 import { chmodSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs"
 import * as NodePath from "node:path"
-import { EmlEmailSender } from "../../../src/adapters/eml/EmlEmailSender.js"
+import * as EmlEmailSender from "../../../src/adapters/eml/EmlEmailSender.js"
+import { EmlOutbox } from "../../../src/adapters/eml/EmlEmailSender.js"
 import { EmailSender } from "../../../src/application/ports/EmailSender.js"
 import type { EmailMessage } from "../../../src/application/ports/EmailSender.js"
 import { EmailAddress } from "../../../src/domain/Identifiers.js"
@@ -16,7 +17,7 @@ import { addressesOf, emlEmailSenderInTempDir, FROM, readEml, temporaryDirectory
 
 const START = Date.parse("2024-05-06T07:08:09.010Z")
 
-const withSender = <A, E>(test: Effect.Effect<A, E, EmailSender | EmlEmailSender>) =>
+const withSender = <A, E>(test: Effect.Effect<A, E, EmailSender | EmlOutbox>) =>
   Effect.provide(test, emlEmailSenderInTempDir())
 
 const messageTo = (recipient: string, subject: string): EmailMessage => ({
@@ -30,7 +31,7 @@ const messageTo = (recipient: string, subject: string): EmailMessage => ({
 /** Sends one message and returns the raw text of the file it became. */
 const sendAndRead = (message: EmailMessage) =>
   Effect.gen(function*() {
-    const outbox = yield* EmlEmailSender
+    const outbox = yield* EmlOutbox
     yield* (yield* EmailSender).send(message)
     const [newest] = yield* outbox.listOutbox(1)
     return yield* outbox.readMessage(newest!.file)
@@ -97,7 +98,7 @@ describe("EmlEmailSender", () => {
 
   it.effect("a subject and parts with non-ASCII text and long lines read back exactly, in lines of at most 998", () =>
     withSender(Effect.gen(function*() {
-      const outbox = yield* EmlEmailSender
+      const outbox = yield* EmlOutbox
       const longText = [
         `Votre export « Commandes, T1 » est prêt ✅ ${"Экспорт готов — 注文一覧 📦 ".repeat(60)}`,
         "",
@@ -143,7 +144,7 @@ describe("EmlEmailSender", () => {
   it.effect("lists the outbox newest first, with the clock's dates, in sending order within one instant", () =>
     withSender(Effect.gen(function*() {
       const sender = yield* EmailSender
-      const outbox = yield* EmlEmailSender
+      const outbox = yield* EmlOutbox
       yield* TestClock.setTime(START)
       yield* sender.send(messageTo("first@example.com", "First"))
       yield* sender.send(messageTo("second@example.com", "Second — même instant"))
@@ -170,7 +171,7 @@ describe("EmlEmailSender", () => {
 
   it.effect("readMessage refuses any name that is not a message of the outbox", () =>
     withSender(Effect.gen(function*() {
-      const outbox = yield* EmlEmailSender
+      const outbox = yield* EmlOutbox
       yield* (yield* EmailSender).send(messageTo("bob@example.com", "Hello"))
       const [entry] = yield* outbox.listOutbox()
       writeFileSync(NodePath.join(outbox.outbox, "..", "secret.eml"), "not yours")
@@ -193,7 +194,7 @@ describe("EmlEmailSender", () => {
 
   it.effect("a write failure is a NotificationFailed on the email channel", () =>
     withSender(Effect.gen(function*() {
-      const outbox = yield* EmlEmailSender
+      const outbox = yield* EmlOutbox
       // The outbox directory replaced by a plain file: nothing can be written into it any more.
       rmSync(outbox.outbox, { recursive: true })
       writeFileSync(outbox.outbox, "")
@@ -236,7 +237,7 @@ describe("EmlEmailSender on disk", () => {
       chmodSync(outbox, 0o755)
       const file = yield* Effect.gen(function*() {
         yield* (yield* EmailSender).send(messageTo("someone@example.com", "Modes"))
-        const [entry] = yield* (yield* EmlEmailSender).listOutbox(1)
+        const [entry] = yield* (yield* EmlOutbox).listOutbox(1)
         return entry!.file
       }).pipe(Effect.provide(EmlEmailSender.layer({ outbox, from: FROM })))
       const modes = modesUnder(outbox)

@@ -6,7 +6,8 @@ import { simpleParser } from "mailparser"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as NodePath from "node:path"
-import { EmlEmailSender } from "../../../src/adapters/eml/EmlEmailSender.js"
+import * as EmlEmailSender from "../../../src/adapters/eml/EmlEmailSender.js"
+import { EmlOutbox } from "../../../src/adapters/eml/EmlEmailSender.js"
 import type { SentMail } from "../../contracts/EmailSenderContract.js"
 
 /** A directory that lives as long as the scope. */
@@ -38,7 +39,7 @@ export const addressesOf = (header: AddressObject | Array<AddressObject> | undef
 
 /** Every message of the outbox, oldest first, as a mailbox would show it. */
 export const sentMail = Effect.gen(function*() {
-  const sender = yield* EmlEmailSender
+  const sender = yield* EmlOutbox
   const entries = yield* sender.listOutbox(Number.MAX_SAFE_INTEGER)
   return yield* Effect.forEach(
     [...entries].reverse(),

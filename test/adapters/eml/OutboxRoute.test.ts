@@ -2,10 +2,10 @@
 // 421 in the API's error shape, showing nothing, to a request whose Host names another server (DNS rebinding).
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Redacted } from "effect"
-import { AuthenticationJwt } from "../../../src/adapters/auth/JwtAuthentication.js"
-import { JwtVerifier } from "../../../src/adapters/auth/JwtVerifier.js"
-import { EmlEmailSender } from "../../../src/adapters/eml/EmlEmailSender.js"
-import { OutboxRoute } from "../../../src/adapters/eml/OutboxRoute.js"
+import * as JwtAuthentication from "../../../src/adapters/auth/JwtAuthentication.js"
+import * as JwtVerifier from "../../../src/adapters/auth/JwtVerifier.js"
+import { EmlOutbox } from "../../../src/adapters/eml/EmlEmailSender.js"
+import * as OutboxRoute from "../../../src/adapters/eml/OutboxRoute.js"
 import { allowedHosts } from "../../../src/adapters/http/AllowedHosts.js"
 import { ApiServerLive } from "../../../src/adapters/http/ApiServer.js"
 import { ReadinessChecks } from "../../../src/adapters/http/HealthHttp.js"
@@ -18,12 +18,12 @@ import { errorBodyOf, getWithHost, loopbackServerTest, serverPort } from "../../
 import { emlEmailSenderInTempDir } from "./EmlSupport.js"
 
 const outboxRoute = Layer.unwrapEffect(
-  Effect.map(serverPort, (port) => OutboxRoute(allowedHosts({ bindHost: "127.0.0.1", port })))
+  Effect.map(serverPort, (port) => OutboxRoute.layer(allowedHosts({ bindHost: "127.0.0.1", port })))
 )
 
 const serverLayer = () =>
   Layer.mergeAll(ApiServerLive, outboxRoute).pipe(
-    Layer.provide(AuthenticationJwt),
+    Layer.provide(JwtAuthentication.layer),
     Layer.provide(JwtVerifier.layer(testJwtSettings)),
     Layer.provide(ReadinessChecks.none),
     Layer.provideMerge(emlEmailSenderInTempDir()),
@@ -43,7 +43,7 @@ const sendOne = Effect.gen(function*() {
     html: "<p>Your export is ready.</p>",
     jobId: jobIdAt(Date.parse("2024-05-06T07:08:09.010Z"))
   })
-  const [entry] = yield* (yield* EmlEmailSender).listOutbox(1)
+  const [entry] = yield* (yield* EmlOutbox).listOutbox(1)
   return entry!.file
 })
 

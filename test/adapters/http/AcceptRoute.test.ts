@@ -4,8 +4,8 @@
 import { HttpClientRequest } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Layer, Logger, LogLevel, Stream, TestClock } from "effect"
-import { AuthenticationJwt } from "../../../src/adapters/auth/JwtAuthentication.js"
-import { JwtVerifier } from "../../../src/adapters/auth/JwtVerifier.js"
+import * as JwtAuthentication from "../../../src/adapters/auth/JwtAuthentication.js"
+import * as JwtVerifier from "../../../src/adapters/auth/JwtVerifier.js"
 import { ApiServerLive } from "../../../src/adapters/http/ApiServer.js"
 import { ReadinessChecks } from "../../../src/adapters/http/HealthHttp.js"
 import { FaultInjection } from "../../../src/adapters/memory/FaultInjection.js"
@@ -19,7 +19,7 @@ import type { RawResponse } from "./HttpSupport.js"
 /** The HttpApi app alone, on the platform's own Node server: what the accept route must answer like. */
 const httpApiOnlyLayer = () =>
   ApiServerLive.pipe(
-    Layer.provide(AuthenticationJwt),
+    Layer.provide(JwtAuthentication.layer),
     Layer.provide(JwtVerifier.layer(testJwtSettings)),
     Layer.provide(ReadinessChecks.none),
     Layer.provideMerge(testLayer()),

@@ -5,7 +5,7 @@ import { OpenApi } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Stream } from "effect"
 import { exportApiOf } from "../../../src/adapters/http/Api.js"
-import { MemoryJobQueue } from "../../../src/adapters/memory/MemoryJobQueue.js"
+import { MemoryQueue } from "../../../src/adapters/memory/MemoryJobQueue.js"
 import { handleDelivery } from "../../../src/application/ExportWorker.js"
 import { ReportSource } from "../../../src/application/ports/ReportSource.js"
 import type { ReportQuery } from "../../../src/application/ports/ReportSource.js"
@@ -74,7 +74,7 @@ describe("a report added to the catalogue", () => {
         _tag: "refunds",
         params: { dateFrom: "2024-03-01", dateTo: "2024-03-31", timezone: "UTC", minQuantity: 2, currency: "EUR" }
       }
-      const published = yield* (yield* MemoryJobQueue).published
+      const published = yield* (yield* MemoryQueue).published
       expect(published.map((body) => JSON.parse(body) as unknown)).toStrictEqual([{
         jobId: (accepted.json as { jobId: string }).jobId,
         userId: alice.owner.userId,

@@ -9,7 +9,7 @@ import { createHash } from "node:crypto"
 import { ExportApi } from "../../../src/adapters/http/Api.js"
 import { FaultInjection } from "../../../src/adapters/memory/FaultInjection.js"
 import type { Faults } from "../../../src/adapters/memory/FaultInjection.js"
-import { MemoryFileStore } from "../../../src/adapters/memory/MemoryFileStore.js"
+import { MemoryFiles } from "../../../src/adapters/memory/MemoryFileStore.js"
 import { apiTestLayer, tokenFor } from "../../support/ApiHarness.js"
 import { alice, callerOf, dayOf2024, drainQueue } from "../../support/Fixtures.js"
 import {
@@ -53,7 +53,7 @@ interface RawView {
 /** The stored file of alice's job, as a test reads it back from the memory store. */
 const storedFile = (jobId: string) =>
   Effect.gen(function*() {
-    const files = yield* MemoryFileStore
+    const files = yield* MemoryFiles
     return Option.getOrThrow(yield* files.read(`exports/${alice.owner.merchantId}/${jobId}/attempt-1.csv`))
   })
 
@@ -329,7 +329,7 @@ describe("HTTP API: downloading an export", () => {
       expect(expiresAt).toBeGreaterThan(now)
       expect(expiresAt - now).toBeLessThanOrEqual(Duration.toMillis(Duration.minutes(5)))
 
-      const files = yield* MemoryFileStore
+      const files = yield* MemoryFiles
       const opened = yield* files.open(link.url)
       expect(sha256(opened.bytes)).toBe(view.file!.sha256)
     }).pipe(Effect.provide(apiTestLayer(ROWS))))
@@ -345,7 +345,7 @@ describe("HTTP API: downloading an export", () => {
       expect(location).toMatch(/^memory:\/\/files\//)
       expect(location).toContain(view.jobId)
 
-      const files = yield* MemoryFileStore
+      const files = yield* MemoryFiles
       expect(sha256((yield* files.open(location)).bytes)).toBe(view.file!.sha256)
       yield* TestClock.adjust(Duration.minutes(5))
       expect(yield* Effect.flip(files.open(location))).toBe("expired")
@@ -367,7 +367,7 @@ describe("HTTP API: downloading an export", () => {
       expect(epochMillisOf(link.expiresAt)).toBeLessThanOrEqual(exportExpiry)
       expect(epochMillisOf(link.expiresAt)).toBeGreaterThan(DateTime.toEpochMillis(yield* DateTime.now))
 
-      const files = yield* MemoryFileStore
+      const files = yield* MemoryFiles
       yield* files.open(link.url)
       yield* TestClock.adjust(Duration.minutes(2))
       expect(yield* Effect.flip(files.open(link.url))).toBe("expired")

@@ -6,13 +6,13 @@ import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Layer, Stream, TestClock } from "effect"
 import { rmSync } from "node:fs"
 import { join } from "node:path"
-import { AuthenticationJwt } from "../../../src/adapters/auth/JwtAuthentication.js"
-import { JwtVerifier } from "../../../src/adapters/auth/JwtVerifier.js"
+import * as JwtAuthentication from "../../../src/adapters/auth/JwtAuthentication.js"
+import * as JwtVerifier from "../../../src/adapters/auth/JwtVerifier.js"
 import { allowedHosts } from "../../../src/adapters/http/AllowedHosts.js"
 import { ApiServerLive } from "../../../src/adapters/http/ApiServer.js"
 import { ReadinessChecks } from "../../../src/adapters/http/HealthHttp.js"
-import { FilesRoute } from "../../../src/adapters/localfs/FilesRoute.js"
-import { LocalFileStore } from "../../../src/adapters/localfs/LocalFileStore.js"
+import * as FilesRoute from "../../../src/adapters/localfs/FilesRoute.js"
+import { LocalFiles } from "../../../src/adapters/localfs/LocalFileStore.js"
 import { ObjectKey } from "../../../src/domain/ExportJob.js"
 import { testJwtSettings } from "../../support/ApiHarness.js"
 import { testLayer } from "../../support/Fixtures.js"
@@ -21,12 +21,12 @@ import { localFileStoreInTempDir } from "./LocalFsSupport.js"
 
 // The route answers the loopback names with the port the test server got.
 const filesRoute = Layer.unwrapEffect(
-  Effect.map(serverPort, (port) => FilesRoute(allowedHosts({ bindHost: "127.0.0.1", port })))
+  Effect.map(serverPort, (port) => FilesRoute.layer(allowedHosts({ bindHost: "127.0.0.1", port })))
 )
 
 const serverLayer = () =>
   Layer.mergeAll(ApiServerLive, filesRoute).pipe(
-    Layer.provide(AuthenticationJwt),
+    Layer.provide(JwtAuthentication.layer),
     Layer.provide(JwtVerifier.layer(testJwtSettings)),
     Layer.provide(ReadinessChecks.none),
     Layer.provideMerge(localFileStoreInTempDir()),
@@ -39,7 +39,7 @@ const content = "Name,Note\r\nCafé,\"a, b\"\r\n"
 
 const uploadAndSign = (ttl: Duration.Duration) =>
   Effect.gen(function*() {
-    const store = yield* LocalFileStore
+    const store = yield* LocalFiles
     yield* store.upload(key, Stream.make(new TextEncoder().encode(content)), {
       contentType: "text/csv; charset=utf-8",
       downloadName: "orders_café.csv"
@@ -96,7 +96,7 @@ describe("/files route", () => {
   it.effect("answers 404 when the file is gone", () =>
     Effect.gen(function*() {
       const url = yield* uploadAndSign(Duration.hours(1))
-      const store = yield* LocalFileStore
+      const store = yield* LocalFiles
       rmSync(join(store.root, key))
       const response = yield* get(url)
       expect(response.status).toBe(404)

@@ -6,7 +6,8 @@ import { Chunk, Data, Deferred, Duration, Effect, Exit, Fiber, Option, Redacted,
 import { createHash } from "node:crypto"
 import { chmodSync, createReadStream, existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs"
 import * as NodePath from "node:path"
-import { FILES_ROUTE, LocalFileStore, PARTIAL_DIRECTORY } from "../../../src/adapters/localfs/LocalFileStore.js"
+import * as LocalFileStore from "../../../src/adapters/localfs/LocalFileStore.js"
+import { FILES_ROUTE, LocalFiles, PARTIAL_DIRECTORY } from "../../../src/adapters/localfs/LocalFileStore.js"
 import type { FileStore } from "../../../src/application/ports/FileStore.js"
 import type { FileMetadata, SignedLink } from "../../../src/application/ports/FileStore.js"
 import type { ObjectKey } from "../../../src/domain/ExportJob.js"
@@ -35,12 +36,12 @@ const partsOf = (link: SignedLink) => {
   }
 }
 
-const withStore = <A, E>(test: Effect.Effect<A, E, FileStore | LocalFileStore>) =>
+const withStore = <A, E>(test: Effect.Effect<A, E, FileStore | LocalFiles>) =>
   Effect.provide(test, localFileStoreInTempDir())
 
 /** Uploads CONTENT under a fresh key at START and signs a 15-minute link to it. */
 const uploadedAndSigned = Effect.gen(function*() {
-  const store = yield* LocalFileStore
+  const store = yield* LocalFiles
   const key = freshKey()
   yield* TestClock.setTime(START)
   yield* store.upload(key, Stream.make(CONTENT), metadata)
@@ -132,7 +133,7 @@ describe("LocalFileStore signed links", () => {
 
   it.effect("a key that could leave the root is refused by upload, signDownload and openSigned", () =>
     withStore(Effect.gen(function*() {
-      const store = yield* LocalFileStore
+      const store = yield* LocalFiles
       const { parts } = yield* uploadedAndSigned
       const escapes = [
         "exports/../../escaped.csv",
@@ -159,7 +160,7 @@ describe("LocalFileStore signed links", () => {
 describe("LocalFileStore uploads", () => {
   it.effect("a failing body leaves nothing under the key and nothing in the partial directory", () =>
     withStore(Effect.gen(function*() {
-      const store = yield* LocalFileStore
+      const store = yield* LocalFiles
       const key = freshKey()
       const body = Stream.concat(Stream.make(CONTENT, CONTENT), Stream.fail(new BodyBroke({ afterChunks: 2 })))
       const error = yield* Effect.flip(store.upload(key, body, metadata))
@@ -169,7 +170,7 @@ describe("LocalFileStore uploads", () => {
 
   it.effect("an interrupted upload leaves nothing under the key and nothing in the partial directory", () =>
     withStore(Effect.gen(function*() {
-      const store = yield* LocalFileStore
+      const store = yield* LocalFiles
       const key = freshKey()
       const written = yield* Deferred.make<void>()
       const body = Stream.make(CONTENT, CONTENT).pipe(
@@ -197,7 +198,7 @@ describe("LocalFileStore uploads", () => {
 
   it.effect("a 50 MB body in 64 KB chunks is streamed to disk whole", () =>
     withStore(Effect.gen(function*() {
-      const store = yield* LocalFileStore
+      const store = yield* LocalFiles
       const key = freshKey()
       const CHUNK = 65_536
       const COUNT = 800
@@ -253,7 +254,7 @@ describe("LocalFileStore on disk", () => {
       chmodSync(root, 0o755)
       const key = freshKey()
       yield* Effect.gen(function*() {
-        const store = yield* LocalFileStore
+        const store = yield* LocalFiles
         yield* store.upload(key, Stream.make(CONTENT), metadata)
       }).pipe(Effect.provide(LocalFileStore.layer({ root, publicBaseUrl: PUBLIC_BASE_URL, secret: SECRET })))
       const modes = modesUnder(root)

@@ -3,7 +3,7 @@ import { Effect, Layer, Redacted } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as NodePath from "node:path"
-import { LocalFileStore } from "../../../src/adapters/localfs/LocalFileStore.js"
+import * as LocalFileStore from "../../../src/adapters/localfs/LocalFileStore.js"
 
 export const PUBLIC_BASE_URL = "http://127.0.0.1:3000"
 export const SECRET = Redacted.make("test-secret-of-at-least-thirty-two-bytes")

@@ -1,16 +1,12 @@
 // The port contracts run against the in-memory adapters, each test on a fresh layer without injected faults.
 import { Effect, Layer, Option, Redacted } from "effect"
 import { FaultInjection } from "../../../src/adapters/memory/FaultInjection.js"
-import { FileStoreMemory, MemoryFileStore } from "../../../src/adapters/memory/MemoryFileStore.js"
-import { JobQueueMemory, MemoryJobQueue } from "../../../src/adapters/memory/MemoryJobQueue.js"
-import { JobStoreMemory } from "../../../src/adapters/memory/MemoryJobStore.js"
-import {
-  EmailSenderMemory,
-  InAppNotifierMemory,
-  MemoryEmailSender,
-  MemoryInAppNotifier
-} from "../../../src/adapters/memory/MemoryNotifications.js"
-import { ReportSourceMemory } from "../../../src/adapters/memory/MemoryReportSource.js"
+import * as MemoryEmailSender from "../../../src/adapters/memory/MemoryEmailSender.js"
+import * as MemoryFileStore from "../../../src/adapters/memory/MemoryFileStore.js"
+import * as MemoryInAppNotifier from "../../../src/adapters/memory/MemoryInAppNotifier.js"
+import * as MemoryJobQueue from "../../../src/adapters/memory/MemoryJobQueue.js"
+import * as MemoryJobStore from "../../../src/adapters/memory/MemoryJobStore.js"
+import * as MemoryReportSource from "../../../src/adapters/memory/MemoryReportSource.js"
 import { MerchantId } from "../../../src/domain/Identifiers.js"
 import { emailSenderContract } from "../../contracts/EmailSenderContract.js"
 import { fileStoreContract } from "../../contracts/FileStoreContract.js"
@@ -20,19 +16,25 @@ import { jobStoreContract } from "../../contracts/JobStoreContract.js"
 import { reportSourceContract } from "../../contracts/ReportSourceContract.js"
 import { datasetOf } from "../../support/Fixtures.js"
 
-jobStoreContract("memory", () => JobStoreMemory)
+jobStoreContract("memory", () => MemoryJobStore.layer)
 
 fileStoreContract(
   "memory",
-  () => FileStoreMemory.pipe(Layer.provideMerge(MemoryFileStore.Default), Layer.provide(FaultInjection.Default)),
+  () =>
+    MemoryFileStore.layer.pipe(
+      Layer.provideMerge(MemoryFileStore.MemoryFiles.Default),
+      Layer.provide(FaultInjection.Default)
+    ),
   (key) =>
-    Effect.flatMap(MemoryFileStore, (store) => store.read(key)).pipe(Effect.map(Option.map((file) => file.bytes)))
+    Effect.flatMap(MemoryFileStore.MemoryFiles, (store) => store.read(key)).pipe(
+      Effect.map(Option.map((file) => file.bytes))
+    )
 )
 
 // 600 lines per merchant over 2024-01-01..2024-03-31: February has lines, and so do the months either side.
 reportSourceContract(
   "memory",
-  () => ReportSourceMemory(datasetOf(600)).pipe(Layer.provide(FaultInjection.Default)),
+  () => MemoryReportSource.layer(datasetOf(600)).pipe(Layer.provide(FaultInjection.Default)),
   {
     merchantId: MerchantId.make("m-acme"),
     otherMerchantId: MerchantId.make("m-globex"),
@@ -43,14 +45,22 @@ reportSourceContract(
 
 inAppNotifierContract(
   "memory",
-  () => InAppNotifierMemory.pipe(Layer.provide(MemoryInAppNotifier.Default), Layer.provide(FaultInjection.Default))
+  () =>
+    MemoryInAppNotifier.layer.pipe(
+      Layer.provide(MemoryInAppNotifier.MemoryInbox.Default),
+      Layer.provide(FaultInjection.Default)
+    )
 )
 
 emailSenderContract(
   "memory",
-  () => EmailSenderMemory.pipe(Layer.provideMerge(MemoryEmailSender.Default), Layer.provide(FaultInjection.Default)),
+  () =>
+    MemoryEmailSender.layer.pipe(
+      Layer.provideMerge(MemoryEmailSender.MemoryOutbox.Default),
+      Layer.provide(FaultInjection.Default)
+    ),
   (recipient) =>
-    Effect.map(Effect.flatMap(MemoryEmailSender, (sender) => sender.outbox), (outbox) =>
+    Effect.map(Effect.flatMap(MemoryEmailSender.MemoryOutbox, (sender) => sender.outbox), (outbox) =>
       outbox
         .filter((message) => Redacted.value(message.to) === recipient)
         .map((message) => ({
@@ -63,8 +73,12 @@ emailSenderContract(
 
 jobQueueContract(
   "memory",
-  () => JobQueueMemory.pipe(Layer.provideMerge(MemoryJobQueue.Default), Layer.provide(FaultInjection.Default)),
-  Effect.flatMap(MemoryJobQueue, (queue) =>
+  () =>
+    MemoryJobQueue.layer.pipe(
+      Layer.provideMerge(MemoryJobQueue.MemoryQueue.Default),
+      Layer.provide(FaultInjection.Default)
+    ),
+  Effect.flatMap(MemoryJobQueue.MemoryQueue, (queue) =>
     Effect.gen(function*() {
       const bodies: Array<string> = []
       for (let delivery = yield* queue.poll; Option.isSome(delivery); delivery = yield* queue.poll) {

@@ -3,22 +3,22 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Option } from "effect"
 import { FaultInjection } from "../../../src/adapters/memory/FaultInjection.js"
-import { MemoryJobQueue, PUBLISHED_KEPT } from "../../../src/adapters/memory/MemoryJobQueue.js"
+import { MemoryQueue, PUBLISHED_KEPT } from "../../../src/adapters/memory/MemoryJobQueue.js"
 
-const withQueue = <A, E>(test: Effect.Effect<A, E, MemoryJobQueue>) =>
-  Effect.provide(test, MemoryJobQueue.Default.pipe(Layer.provide(FaultInjection.Default)))
+const withQueue = <A, E>(test: Effect.Effect<A, E, MemoryQueue>) =>
+  Effect.provide(test, MemoryQueue.Default.pipe(Layer.provide(FaultInjection.Default)))
 
-const publishAll = (queue: MemoryJobQueue, from: number, to: number) =>
+const publishAll = (queue: MemoryQueue, from: number, to: number) =>
   Effect.forEach(Array.from({ length: to - from }, (_, i) => `body-${from + i}`), queue.publishBody, {
     discard: true
   })
 
 const bodies = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => `body-${from + i}`)
 
-describe("MemoryJobQueue.published", () => {
+describe("MemoryQueue.published", () => {
   it.effect("lists every body published, oldest first, up to the bound", () =>
     withQueue(Effect.gen(function*() {
-      const queue = yield* MemoryJobQueue
+      const queue = yield* MemoryQueue
       expect(yield* queue.published).toStrictEqual([])
       yield* publishAll(queue, 0, 3)
       expect(yield* queue.published).toStrictEqual(bodies(0, 3))
@@ -28,7 +28,7 @@ describe("MemoryJobQueue.published", () => {
 
   it.effect("keeps the latest bodies once more were published, oldest first, whatever the count", () =>
     withQueue(Effect.gen(function*() {
-      const queue = yield* MemoryJobQueue
+      const queue = yield* MemoryQueue
       yield* publishAll(queue, 0, PUBLISHED_KEPT + 5)
       expect(yield* queue.published).toStrictEqual(bodies(5, PUBLISHED_KEPT + 5))
       yield* publishAll(queue, PUBLISHED_KEPT + 5, 3 * PUBLISHED_KEPT + 7)
@@ -37,7 +37,7 @@ describe("MemoryJobQueue.published", () => {
 
   it.effect("still delivers every message, the ones no longer listed included", () =>
     withQueue(Effect.gen(function*() {
-      const queue = yield* MemoryJobQueue
+      const queue = yield* MemoryQueue
       yield* publishAll(queue, 0, PUBLISHED_KEPT + 2)
       const delivered: Array<string> = []
       for (let delivery = yield* queue.poll; Option.isSome(delivery); delivery = yield* queue.poll) {

@@ -321,7 +321,10 @@ describe("S3FileStore when S3 does not answer", () => {
 describe("S3FileStore settings", () => {
   const read = (env: Record<string, string>) =>
     Effect.either(
-      Effect.withConfigProvider(S3FileStore.S3FileStoreConfig, ConfigProvider.fromMap(new Map(Object.entries(env))))
+      Effect.withConfigProvider(
+        S3FileStore.s3FileStoreSettingsConfig,
+        ConfigProvider.fromMap(new Map(Object.entries(env)))
+      )
     )
 
   it.effect("has defaults for everything but the bucket and, for AWS S3 itself, the region", () =>
@@ -382,7 +385,7 @@ describe("S3FileStore settings", () => {
       // Port 9 on loopback has nothing listening: building must not try it.
       const env = new Map([["S3_BUCKET", "exports"], ["S3_ENDPOINT", "http://127.0.0.1:9"]])
       const store = yield* Effect.scoped(
-        Layer.build(S3FileStore.S3FileStoreLive).pipe(
+        Layer.build(S3FileStore.layerConfig).pipe(
           Effect.withConfigProvider(ConfigProvider.fromMap(env)),
           Effect.map((context) => typeof context)
         )

@@ -5,12 +5,7 @@ import { ConfigProvider, DateTime, Effect, Either, Layer, Redacted, Schema } fro
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import type { SesEmailSenderSettings } from "../../../src/adapters/ses/SesEmailSender.js"
-import {
-  JOB_ID_TAG,
-  sendEmailInput,
-  SesEmailSender,
-  SesEmailSenderConfig
-} from "../../../src/adapters/ses/SesEmailSender.js"
+import * as SesEmailSender from "../../../src/adapters/ses/SesEmailSender.js"
 import { failureEmailFor, successEmailFor } from "../../../src/application/Messages.js"
 import { EmailSender } from "../../../src/application/ports/EmailSender.js"
 import type { EmailMessage } from "../../../src/application/ports/EmailSender.js"
@@ -197,7 +192,7 @@ describe("SesEmailSender when SES fails", () => {
 describe("SesEmailSender request", () => {
   it("is simple content in UTF-8, to the one recipient, tagged with the job, in the configuration set", () => {
     const message = messageTo(EmailAddress.make("jane.doe@example.com"))
-    const input = sendEmailInput({ from: FROM, configurationSet: "exports" }, message)
+    const input = SesEmailSender.sendEmailInput({ from: FROM, configurationSet: "exports" }, message)
     expect(input).toEqual({
       FromEmailAddress: FROM,
       Destination: { ToAddresses: ["jane.doe@example.com"] },
@@ -207,17 +202,20 @@ describe("SesEmailSender request", () => {
           Body: { Text: { Data: message.text, Charset: "UTF-8" }, Html: { Data: message.html, Charset: "UTF-8" } }
         }
       },
-      EmailTags: [{ Name: JOB_ID_TAG, Value: message.jobId }],
+      EmailTags: [{ Name: SesEmailSender.JOB_ID_TAG, Value: message.jobId }],
       ConfigurationSetName: "exports"
     })
     expect(message.jobId).toMatch(/^[A-Za-z0-9_-]+$/)
-    expect(sendEmailInput({ from: FROM }, message)).not.toHaveProperty("ConfigurationSetName")
+    expect(SesEmailSender.sendEmailInput({ from: FROM }, message)).not.toHaveProperty("ConfigurationSetName")
   })
 })
 
 describe("SesEmailSender settings", () => {
   const settingsFrom = (env: Record<string, string>) =>
-    Effect.withConfigProvider(SesEmailSenderConfig, ConfigProvider.fromMap(new Map(Object.entries(env))))
+    Effect.withConfigProvider(
+      SesEmailSender.sesEmailSenderSettingsConfig,
+      ConfigProvider.fromMap(new Map(Object.entries(env)))
+    )
   const read = (env: Record<string, string>) => Effect.either(settingsFrom(env))
 
   it.effect("are read from the environment, the keys as Redacted", () =>

@@ -1,7 +1,7 @@
 // The SES EmailSender pointed at a fresh aws-ses-v2-local, with the keys the emulator wants (any will do).
 import { Effect, Layer, Redacted } from "effect"
 import type { SesEmailSenderSettings } from "../../../src/adapters/ses/SesEmailSender.js"
-import { SesEmailSender } from "../../../src/adapters/ses/SesEmailSender.js"
+import * as SesEmailSender from "../../../src/adapters/ses/SesEmailSender.js"
 import { SesLocalServer } from "../../support/servers/SesLocalServer.js"
 
 export const FROM = "Exports <exports@example.test>"

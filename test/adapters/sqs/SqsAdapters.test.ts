@@ -6,11 +6,11 @@ import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, DateTime, Duration, Effect, Either, Exit, Layer, Option, Scope } from "effect"
 import { createServer } from "node:net"
 import type { AddressInfo } from "node:net"
-import { MemoryEmailSender } from "../../../src/adapters/memory/MemoryNotifications.js"
-import { SqsClient, SqsClientLive, SqsSettings } from "../../../src/adapters/sqs/SqsClient.js"
+import { MemoryOutbox } from "../../../src/adapters/memory/MemoryEmailSender.js"
+import * as SqsClient from "../../../src/adapters/sqs/SqsClient.js"
 import type { SqsSettingsShape } from "../../../src/adapters/sqs/SqsClient.js"
-import { SqsConsumer } from "../../../src/adapters/sqs/SqsConsumer.js"
-import { JOB_ID_ATTRIBUTE, SqsJobQueue } from "../../../src/adapters/sqs/SqsJobQueue.js"
+import * as SqsConsumer from "../../../src/adapters/sqs/SqsConsumer.js"
+import * as SqsJobQueue from "../../../src/adapters/sqs/SqsJobQueue.js"
 import { encodeMessage } from "../../../src/application/ExportWorker.js"
 import { EmailSender } from "../../../src/application/ports/EmailSender.js"
 import { JobStore } from "../../../src/application/ports/JobStore.js"
@@ -29,8 +29,8 @@ let received = 0
 let failNextReceives = 0
 
 const countingClient = Layer.effect(
-  SqsClient,
-  Effect.map(SqsClient, (client) => {
+  SqsClient.SqsClient,
+  Effect.map(SqsClient.SqsClient, (client) => {
     client.middlewareStack.add(
       (next, context) => async (args) => {
         if (context.commandName === "ReceiveMessageCommand" && failNextReceives > 0) {
@@ -47,7 +47,7 @@ const countingClient = Layer.effect(
     )
     return client
   })
-).pipe(Layer.provide(SqsClientLive))
+).pipe(Layer.provide(SqsClient.layer))
 
 /** Log lines of the current test, kept instead of printed; `envOf` starts a new collector for each test. */
 let logs = makeLogCollector()
@@ -63,12 +63,12 @@ const envOf = (
 ) => {
   const memory = testLayer(20)
   const settings = Layer.unwrapEffect(
-    Effect.map(FauxqsServer, (server) => SqsSettings.layer({ ...server.settings, ...options.settings }))
+    Effect.map(FauxqsServer, (server) => SqsClient.layerSettings({ ...server.settings, ...options.settings }))
   )
-  const sqs = SqsJobQueue.pipe(Layer.provideMerge(countingClient), Layer.provideMerge(settings))
+  const sqs = SqsJobQueue.layer.pipe(Layer.provideMerge(countingClient), Layer.provideMerge(settings))
   const slowEmail = Layer.effect(
     EmailSender,
-    Effect.map(MemoryEmailSender, (sender) =>
+    Effect.map(MemoryOutbox, (sender) =>
       EmailSender.of({
         send: (message) => Effect.sleep(options.emailDelay ?? Duration.zero).pipe(Effect.zipRight(sender.send(message)))
       }))
@@ -82,7 +82,7 @@ const statusOf = (jobId: ExportJobId) =>
     Effect.map((job) => Option.match(job, { onNone: () => "missing", onSome: (found) => found._tag }))
   )
 
-const emails = Effect.flatMap(MemoryEmailSender, (sender) => sender.outbox)
+const emails = Effect.flatMap(MemoryOutbox, (sender) => sender.outbox)
 
 /** Polls `check` with real time until it holds, or dies after `within`. */
 const eventually = <E, R>(check: Effect.Effect<boolean, E, R>, within = Duration.seconds(15)) =>
@@ -107,7 +107,7 @@ const sendRaw = (body: string) =>
   )
 
 const startConsumer = (concurrency = 2, shutdownGrace = Duration.seconds(5)) =>
-  Layer.build(SqsConsumer({ concurrency, shutdownGrace }))
+  Layer.build(SqsConsumer.layer({ concurrency, shutdownGrace }))
 
 describe("SqsJobQueue", () => {
   it.live("publishes the encoded message with the jobId as an attribute", () =>
@@ -117,7 +117,10 @@ describe("SqsJobQueue", () => {
       const messages = yield* server.peek(server.queueUrl)
       expect(messages).toHaveLength(1)
       expect(messages[0]?.Body).toBe(encodeMessage(messageFor(job)))
-      expect(messages[0]?.MessageAttributes?.[JOB_ID_ATTRIBUTE]).toEqual({ DataType: "String", StringValue: job.jobId })
+      expect(messages[0]?.MessageAttributes?.[SqsJobQueue.JOB_ID_ATTRIBUTE]).toEqual({
+        DataType: "String",
+        StringValue: job.jobId
+      })
     }).pipe(Effect.provide(envOf())))
 
   it.live("answers QueueUnavailable when the queue cannot be reached, naming no address", () =>
@@ -258,7 +261,9 @@ describe("SqsConsumer", () => {
       expect(yield* emails).toHaveLength(0)
       // Visible again at once, not after its visibility; and no consumer takes it any more.
       const back = yield* server.peek(server.queueUrl)
-      expect(back.map((message) => message.MessageAttributes?.[JOB_ID_ATTRIBUTE]?.StringValue)).toEqual([job.jobId])
+      expect(back.map((message) => message.MessageAttributes?.[SqsJobQueue.JOB_ID_ATTRIBUTE]?.StringValue)).toEqual([
+        job.jobId
+      ])
       expect(back[0]?.Attributes?.["ApproximateReceiveCount"]).toBe("2")
     }).pipe(Effect.provide(envOf({ settings: { visibilitySeconds: 30 }, emailDelay: Duration.seconds(20) }))))
 })
@@ -291,7 +296,7 @@ describe("SqsConsumer when SQS does not answer", () => {
   it.live("a DeleteMessage without an answer is retried, and the next message is still handled", () =>
     Effect.gen(function*() {
       received = 0
-      const diverted = divert(yield* SqsClient, "DeleteMessageCommand", yield* SilentServer)
+      const diverted = divert(yield* SqsClient.SqsClient, "DeleteMessageCommand", yield* SilentServer)
       // One handler: a handler stuck on its DeleteMessage would hold the only slot, and nothing more would be received.
       yield* startConsumer(1)
       const first = yield* requestExport(alice, ordersInput())
@@ -313,7 +318,7 @@ describe("SqsConsumer when SQS does not answer", () => {
   it.live("a ChangeMessageVisibility without an answer does not stop the heartbeat, so the message stays hidden", () =>
     Effect.gen(function*() {
       received = 0
-      const diverted = divert(yield* SqsClient, "ChangeMessageVisibilityCommand", yield* SilentServer)
+      const diverted = divert(yield* SqsClient.SqsClient, "ChangeMessageVisibilityCommand", yield* SilentServer)
       yield* startConsumer(2)
       const job = yield* requestExport(alice, ordersInput())
       yield* eventually(Effect.map(statusOf(job.jobId), (status) => status === "Succeeded"))
@@ -339,8 +344,8 @@ describe("SqsConsumer when SQS does not answer", () => {
 
 describe("SqsSettings", () => {
   const read = (env: Record<string, string>) =>
-    SqsSettings.pipe(
-      Effect.provide(SqsSettings.Live),
+    SqsClient.SqsSettings.pipe(
+      Effect.provide(SqsClient.layerSettingsConfig),
       Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))),
       Effect.either
     )
@@ -373,13 +378,15 @@ describe("SqsSettings", () => {
 
   it.effect("builds the client and the publisher without reaching the network", () =>
     Effect.gen(function*() {
-      const client = yield* SqsClient
+      const client = yield* SqsClient.SqsClient
       expect(client.config.region).toBeDefined()
     }).pipe(
       Effect.provide(
-        SqsJobQueue.pipe(
-          Layer.provideMerge(SqsClientLive),
-          Layer.provide(SqsSettings.layer({ queueUrl: "http://192.0.2.1:9/000000000000/exports", region: "local" }))
+        SqsJobQueue.layer.pipe(
+          Layer.provideMerge(SqsClient.layer),
+          Layer.provide(
+            SqsClient.layerSettings({ queueUrl: "http://192.0.2.1:9/000000000000/exports", region: "local" })
+          )
         )
       )
     ))

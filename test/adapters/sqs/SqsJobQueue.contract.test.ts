@@ -1,18 +1,18 @@
 // The JobQueue contract against the SQS adapter, each test on a fresh fauxqs on loopback.
 import { DeleteMessageCommand } from "@aws-sdk/client-sqs"
 import { Effect, Layer } from "effect"
-import { SqsClientLive, SqsSettings } from "../../../src/adapters/sqs/SqsClient.js"
-import { SqsJobQueue } from "../../../src/adapters/sqs/SqsJobQueue.js"
+import * as SqsClient from "../../../src/adapters/sqs/SqsClient.js"
+import * as SqsJobQueue from "../../../src/adapters/sqs/SqsJobQueue.js"
 import { jobQueueContract } from "../../contracts/JobQueueContract.js"
 import { FauxqsServer, FauxqsServerLive } from "../../support/servers/FauxqsServer.js"
 
-const settings = Layer.unwrapEffect(Effect.map(FauxqsServer, (server) => SqsSettings.layer(server.settings)))
+const settings = Layer.unwrapEffect(Effect.map(FauxqsServer, (server) => SqsClient.layerSettings(server.settings)))
 
 jobQueueContract(
   "sqs (fauxqs)",
   () =>
-    SqsJobQueue.pipe(
-      Layer.provideMerge(SqsClientLive),
+    SqsJobQueue.layer.pipe(
+      Layer.provideMerge(SqsClient.layer),
       Layer.provideMerge(settings),
       Layer.provideMerge(FauxqsServerLive)
     ),

@@ -9,8 +9,8 @@ import type { Context as LambdaContext, SQSBatchResponse, SQSEvent, SQSRecord } 
 import { Context, Duration, Effect, Layer, Schema } from "effect"
 import { dirname, join } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
-import { DynamoDb } from "../../../src/adapters/dynamodb/DynamoDb.js"
-import { InAppNotifierDynamoDb } from "../../../src/adapters/dynamodb/DynamoDbInAppNotifier.js"
+import * as DynamoDb from "../../../src/adapters/dynamodb/DynamoDb.js"
+import * as DynamoDbInAppNotifier from "../../../src/adapters/dynamodb/DynamoDbInAppNotifier.js"
 import { clientConfig } from "../../../src/adapters/s3/S3FileStore.js"
 import { InAppNotifier } from "../../../src/application/ports/InAppNotifier.js"
 import type { ExportJob } from "../../../src/domain/ExportJob.js"
@@ -191,7 +191,7 @@ const noticesOf = (user: User) =>
     return yield* InAppNotifier.pipe(
       Effect.flatMap((notifier) => notifier.listFor(owner)),
       Effect.orDie,
-      Effect.provide(InAppNotifierDynamoDb.pipe(Layer.provide(DynamoDb.layer(dynamo.settings))))
+      Effect.provide(DynamoDbInAppNotifier.layer.pipe(Layer.provide(DynamoDb.layer(dynamo.settings))))
     )
   })
 

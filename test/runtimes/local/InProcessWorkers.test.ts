@@ -1,10 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Fiber, Layer, Option, Scope, TestClock } from "effect"
 import { FaultInjection } from "../../../src/adapters/memory/FaultInjection.js"
-import { MemoryJobQueue } from "../../../src/adapters/memory/MemoryJobQueue.js"
+import { MemoryQueue } from "../../../src/adapters/memory/MemoryJobQueue.js"
 import { JobStore } from "../../../src/application/ports/JobStore.js"
 import { requestExport } from "../../../src/application/RequestExport.js"
-import { InProcessWorkers } from "../../../src/runtimes/local/InProcessWorker.js"
+import * as InProcessWorker from "../../../src/runtimes/local/InProcessWorker.js"
 import { alice, ordersInput, testLayer } from "../../support/Fixtures.js"
 
 const statusOf = (jobId: Parameters<JobStore["Type"]["get"]>[0]) =>
@@ -17,7 +17,7 @@ describe("in-process workers", () => {
   it.effect("run queued exports to the end", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
-      yield* Layer.buildWithScope(InProcessWorkers({ concurrency: 2, shutdownGrace: Duration.seconds(5) }), scope)
+      yield* Layer.buildWithScope(InProcessWorker.layer({ concurrency: 2, shutdownGrace: Duration.seconds(5) }), scope)
       const job = yield* requestExport(alice, ordersInput())
       for (let i = 0; i < 100 && (yield* statusOf(job.jobId)) !== "Succeeded"; i++) yield* settle
       expect(yield* statusOf(job.jobId)).toBe("Succeeded")
@@ -27,7 +27,7 @@ describe("in-process workers", () => {
   it.effect("on shutdown, give a running export its grace period, then put its message back", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
-      yield* Layer.buildWithScope(InProcessWorkers({ concurrency: 1, shutdownGrace: Duration.seconds(5) }), scope)
+      yield* Layer.buildWithScope(InProcessWorker.layer({ concurrency: 1, shutdownGrace: Duration.seconds(5) }), scope)
       yield* (yield* FaultInjection).set({ query: { kind: "hang", afterRows: 3 } })
       const job = yield* requestExport(alice, ordersInput())
       for (let i = 0; i < 100 && (yield* statusOf(job.jobId)) !== "Running"; i++) yield* settle
@@ -45,7 +45,7 @@ describe("in-process workers", () => {
       expect(waited).toBeGreaterThanOrEqual(5_000)
       expect(waited).toBeLessThanOrEqual(5_500)
 
-      const queue = yield* MemoryJobQueue
+      const queue = yield* MemoryQueue
       expect(yield* queue.outstanding).toBe(1)
       const redelivered = Option.getOrThrow(yield* queue.poll)
       expect(redelivered.receiveCount).toBe(2)
@@ -55,11 +55,11 @@ describe("in-process workers", () => {
   it.effect("after shutdown, take no more messages", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
-      yield* Layer.buildWithScope(InProcessWorkers({ concurrency: 1, shutdownGrace: Duration.seconds(5) }), scope)
+      yield* Layer.buildWithScope(InProcessWorker.layer({ concurrency: 1, shutdownGrace: Duration.seconds(5) }), scope)
       yield* Scope.close(scope, Exit.void)
       const job = yield* requestExport(alice, ordersInput())
       yield* settle
       expect(yield* statusOf(job.jobId)).toBe("Queued")
-      expect(yield* (yield* MemoryJobQueue).outstanding).toBe(1)
+      expect(yield* (yield* MemoryQueue).outstanding).toBe(1)
     }).pipe(Effect.provide(testLayer(20))))
 })

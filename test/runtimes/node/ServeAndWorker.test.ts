@@ -4,8 +4,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, ConfigError, ConfigProvider, Effect, Exit, Layer } from "effect"
 import { EmailAddress } from "../../../src/domain/Identifiers.js"
-import { ServeApiLive } from "../../../src/runtimes/node/ServeApi.js"
-import { WorkerLive } from "../../../src/runtimes/node/Worker.js"
+import * as ServeApi from "../../../src/runtimes/node/ServeApi.js"
+import * as Worker from "../../../src/runtimes/node/Worker.js"
 import { expectOrdersCsvAsQueried } from "../../support/EndToEnd.js"
 import {
   apiBase,
@@ -113,7 +113,7 @@ describe("npm run serve and npm run worker compositions", () => {
 
   it.live("REPORT_SOURCE picks the source whose settings start-up then requires, naming them", () =>
     Effect.gen(function*() {
-      const clickhouse = yield* startUpFailures(WorkerLive, [
+      const clickhouse = yield* startUpFailures(Worker.layer, [
         ["REPORT_SOURCE", "clickhouse"],
         ["CLICKHOUSE_URL", "ftp://clickhouse.example.test"],
         ["CLICKHOUSE_MAX_CONNECTIONS", "0"]
@@ -121,24 +121,24 @@ describe("npm run serve and npm run worker compositions", () => {
       expect(clickhouse).toMatch(/CLICKHOUSE_URL.*must be an http\(s\) URL/)
       expect(clickhouse).toMatch(/CLICKHOUSE_MAX_CONNECTIONS/)
       expect(clickhouse).not.toContain("CHDB_DATA_DIR")
-      const chdb = yield* startUpFailures(WorkerLive, [["REPORT_SOURCE", "chdb"]])
+      const chdb = yield* startUpFailures(Worker.layer, [["REPORT_SOURCE", "chdb"]])
       expect(chdb).toContain("CHDB_DATA_DIR")
       expect(chdb).not.toContain("CLICKHOUSE_URL")
-      const unknown = yield* startUpFailures(WorkerLive, [["REPORT_SOURCE", "postgres"]])
+      const unknown = yield* startUpFailures(Worker.layer, [["REPORT_SOURCE", "postgres"]])
       expect(unknown).toContain("REPORT_SOURCE")
     }))
 
   it.live("a malformed or missing setting stops start-up with its name, as a ConfigError", () =>
     Effect.gen(function*() {
-      const worker = yield* startUpFailures(WorkerLive, [["WORKER_CONCURRENCY", "0"], ["SHUTDOWN_GRACE", "1 second"]])
+      const worker = yield* startUpFailures(Worker.layer, [["WORKER_CONCURRENCY", "0"], ["SHUTDOWN_GRACE", "1 second"]])
       expect(worker).toMatch(/WORKER_CONCURRENCY.*must be an integer from 1 to 16/)
       // Every missing setting is named at once, before anything is opened.
       for (const name of ["SQS_QUEUE_URL", "DYNAMODB_REGION", "S3_BUCKET", "SES_FROM", "REPORT_SOURCE"]) {
         expect(worker).toContain(name)
       }
-      const grace = yield* startUpFailures(WorkerLive, [["SHUTDOWN_GRACE", "soon"]])
+      const grace = yield* startUpFailures(Worker.layer, [["SHUTDOWN_GRACE", "soon"]])
       expect(grace).toContain("SHUTDOWN_GRACE")
-      const serve = yield* startUpFailures(ServeApiLive, [["PORT", "not-a-port"], ["AUTH_JWT_SECRET", "short"]])
+      const serve = yield* startUpFailures(ServeApi.layer, [["PORT", "not-a-port"], ["AUTH_JWT_SECRET", "short"]])
       expect(serve).toMatch(/S3_BUCKET|DYNAMODB_REGION|SQS_QUEUE_URL|PORT|AUTH_JWT_SECRET/)
     }))
 })

@@ -3,13 +3,13 @@
 // signed file links exist for every HOST and answer the server's own names and PUBLIC_BASE_URL's host.
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Layer, Stream } from "effect"
-import { AuthenticationJwt } from "../../../src/adapters/auth/JwtAuthentication.js"
-import { JwtVerifier } from "../../../src/adapters/auth/JwtVerifier.js"
+import * as JwtAuthentication from "../../../src/adapters/auth/JwtAuthentication.js"
+import * as JwtVerifier from "../../../src/adapters/auth/JwtVerifier.js"
 import { ApiServerLive } from "../../../src/adapters/http/ApiServer.js"
 import { ReadinessChecks } from "../../../src/adapters/http/HealthHttp.js"
-import { LocalFileStore } from "../../../src/adapters/localfs/LocalFileStore.js"
+import { LocalFiles } from "../../../src/adapters/localfs/LocalFileStore.js"
 import { ObjectKey } from "../../../src/domain/ExportJob.js"
-import { EmbeddedRoutes } from "../../../src/runtimes/server/EmbeddedServer.js"
+import * as EmbeddedServer from "../../../src/runtimes/server/EmbeddedServer.js"
 import { emlEmailSenderInTempDir } from "../../adapters/eml/EmlSupport.js"
 import { localFileStoreInTempDir } from "../../adapters/localfs/LocalFsSupport.js"
 import { testJwtSettings } from "../../support/ApiHarness.js"
@@ -22,13 +22,13 @@ const serverFor = (bindHost: string, publicBaseUrl?: string) =>
   Layer.mergeAll(
     ApiServerLive,
     Layer.unwrapEffect(Effect.map(serverPort, (port) =>
-      EmbeddedRoutes({
+      EmbeddedServer.layerRoutes({
         host: bindHost,
         port,
         publicBaseUrl: publicBaseUrl ?? `http://${bindHost.includes(":") ? `[${bindHost}]` : bindHost}:${port}`
       })))
   ).pipe(
-    Layer.provide(AuthenticationJwt),
+    Layer.provide(JwtAuthentication.layer),
     Layer.provide(JwtVerifier.layer(testJwtSettings)),
     Layer.provide(ReadinessChecks.none),
     Layer.provideMerge(Layer.merge(localFileStoreInTempDir(), emlEmailSenderInTempDir())),
@@ -40,7 +40,7 @@ const CONTENT = "Order ID,Total\r\n1,9.99\r\n"
 
 /** The path and query of a valid signed link to a stored file. */
 const signedPath = Effect.gen(function*() {
-  const store = yield* LocalFileStore
+  const store = yield* LocalFiles
   const key = ObjectKey.make("exports/m-acme/01900000-0000-7000-8000-000000000001.csv")
   yield* store.upload(key, Stream.make(new TextEncoder().encode(CONTENT)), {
     contentType: "text/csv; charset=utf-8",

@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { signDevToken } from "../../../src/adapters/auth/JwtVerifier.js"
 import { localSecret } from "../../../src/runtimes/server/EmbeddedConfig.js"
-import { EmbeddedServerLive } from "../../../src/runtimes/server/EmbeddedServer.js"
+import * as EmbeddedServer from "../../../src/runtimes/server/EmbeddedServer.js"
 import { expectOrdersCsvAsQueried, freePort, temporaryDataDir } from "../../support/EndToEnd.js"
 import { allPrivate, modesUnder } from "../../support/FileModes.js"
 import { getWithHost } from "../../support/LoopbackServer.js"
@@ -21,7 +21,7 @@ describe("npm start composition", () => {
         const dataDir = join(yield* temporaryDataDir("ade-embedded-"), "data")
         const port = yield* freePort
         const base = `http://127.0.0.1:${port}`
-        const context = yield* Layer.build(EmbeddedServerLive({
+        const context = yield* Layer.build(EmbeddedServer.layer({
           host: "127.0.0.1",
           port,
           dataDir,

@@ -10,7 +10,7 @@ import type { IncomingMessage, ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { ChdbEngine, chdbErrorFrom } from "../../../src/adapters/chdb/ChdbEngine.js"
 import type { ChdbError } from "../../../src/adapters/chdb/ChdbEngine.js"
-import { DemoOrdersChdb, demoSeedOfSize } from "../../../src/adapters/chdb/DemoSeed.js"
+import * as DemoSeed from "../../../src/adapters/chdb/DemoSeed.js"
 import { freshEngine } from "../../adapters/chdb/ChdbTestSupport.js"
 
 export interface ReceivedQuery {
@@ -31,7 +31,7 @@ export class ChdbHttpServer extends Context.Tag("test/ChdbHttpServer")<ChdbHttpS
   /** The server over a fresh engine seeded with about `demoRows` demo order lines; the engine is an output too. */
   static readonly layer = (demoRows = 20_000): Layer.Layer<ChdbHttpServer | ChdbEngine, ChdbError> =>
     Layer.scoped(ChdbHttpServer, make).pipe(
-      Layer.provideMerge(DemoOrdersChdb(demoSeedOfSize(demoRows)).pipe(Layer.provideMerge(freshEngine())))
+      Layer.provideMerge(DemoSeed.layer(DemoSeed.demoSeedOfSize(demoRows)).pipe(Layer.provideMerge(freshEngine())))
     )
 }
 

@@ -6,7 +6,7 @@ import type { Server } from "node:http"
 import { createRequire } from "node:module"
 import type { AddressInfo } from "node:net"
 import type { DynamoDbSettings } from "../../../src/adapters/dynamodb/DynamoDb.js"
-import { DynamoDb } from "../../../src/adapters/dynamodb/DynamoDb.js"
+import * as DynamoDb from "../../../src/adapters/dynamodb/DynamoDb.js"
 import { createTables } from "../../../src/adapters/dynamodb/DynamoDbTables.js"
 
 // dynalite ships no types; this is the part of its API used here.
@@ -61,6 +61,6 @@ export const DynaliteServerLive: Layer.Layer<DynaliteServer> = Layer.scoped(
 )
 
 /** The DynamoDb client on a fresh dynalite, and the server itself (to reach its tables directly). */
-export const DynamoDbOnDynalite: Layer.Layer<DynamoDb | DynaliteServer> = Layer.unwrapEffect(
+export const DynamoDbOnDynalite: Layer.Layer<DynamoDb.DynamoDb | DynaliteServer> = Layer.unwrapEffect(
   Effect.map(DynaliteServer, (server) => DynamoDb.layer(server.settings))
 ).pipe(Layer.provideMerge(DynaliteServerLive))

@@ -16,7 +16,7 @@ export class FauxqsServer extends Context.Tag("test/FauxqsServer")<FauxqsServer,
   readonly endpoint: string
   readonly queueUrl: string
   readonly dlqUrl: string
-  /** Settings for `SqsSettings.layer` that reach the export queue; short waits so tests take seconds. */
+  /** Settings for `SqsClient.layerSettings` that reach the export queue; short waits so tests take seconds. */
   readonly settings: SqsSettingsShape
   /** Visible plus in-flight (not yet deleted) messages. */
   readonly depth: (queueUrl: string) => Effect.Effect<{ readonly visible: number; readonly inFlight: number }>

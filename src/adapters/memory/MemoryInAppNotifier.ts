@@ -1,14 +1,13 @@
-// In-app notifications and emails kept in memory. Every delivery attempt is also logged, so that tests can
-// count what a user would have received, duplicates included.
+// In-app notifications kept in memory. Every delivery attempt is also logged, so that tests can count what a user
+// would have seen, duplicates included.
 import { Effect, Layer, Option } from "effect"
-import { EmailSender } from "../../application/ports/EmailSender.js"
-import type { EmailMessage } from "../../application/ports/EmailSender.js"
 import { InAppNotification, InAppNotifier } from "../../application/ports/InAppNotifier.js"
 import { NotificationFailed, NotificationNotFound } from "../../domain/Errors.js"
 import { FaultInjection } from "./FaultInjection.js"
 import { ownerKey } from "./MapKeys.js"
 
-export class MemoryInAppNotifier extends Effect.Service<MemoryInAppNotifier>()("exports/memory/MemoryInAppNotifier", {
+/** Every user's notifications and the log of deliveries: the InAppNotifier this module's `layer` provides, and more. */
+export class MemoryInbox extends Effect.Service<MemoryInbox>()("exports/memory/MemoryInbox", {
   effect: Effect.gen(function*() {
     const faults = yield* FaultInjection
     // All written in place (every step below is synchronous): the embedded server keeps every notification of
@@ -53,27 +52,5 @@ export class MemoryInAppNotifier extends Effect.Service<MemoryInAppNotifier>()("
   })
 }) {}
 
-export const InAppNotifierMemory = Layer.effect(InAppNotifier, Effect.map(MemoryInAppNotifier, (m) => m.notifier))
-
-export class MemoryEmailSender extends Effect.Service<MemoryEmailSender>()("exports/memory/MemoryEmailSender", {
-  effect: Effect.gen(function*() {
-    const faults = yield* FaultInjection
-    // Appended to in place rather than copied on every send.
-    const outbox: Array<EmailMessage> = []
-    return {
-      send: (message: EmailMessage) =>
-        Effect.gen(function*() {
-          if (Option.isSome(yield* faults.fire("email"))) {
-            return yield* new NotificationFailed({ channel: "email", detail: "injected fault: email provider down" })
-          }
-          outbox.push(message)
-        }),
-      outbox: Effect.sync((): ReadonlyArray<EmailMessage> => outbox.slice())
-    }
-  })
-}) {}
-
-export const EmailSenderMemory = Layer.effect(
-  EmailSender,
-  Effect.map(MemoryEmailSender, (m) => EmailSender.of({ send: m.send }))
-)
+/** The InAppNotifier of the MemoryInbox in context. */
+export const layer = Layer.effect(InAppNotifier, Effect.map(MemoryInbox, (inbox) => inbox.notifier))
