@@ -15,6 +15,7 @@ import type { IncomingMessage } from "node:http"
 import { performance } from "node:perf_hooks"
 import { ClickHouseClient } from "../src/adapters/clickhouse/ClickHouseClient.js"
 import { makeClickHouseReportSource } from "../src/adapters/clickhouse/ClickHouseReportSource.js"
+import { DEFAULT_APP_BASE_URL, HttpExportLinks } from "../src/adapters/http/HttpExportLinks.js"
 import { FaultInjection } from "../src/adapters/memory/FaultInjection.js"
 import { JobQueueMemory, MemoryJobQueue } from "../src/adapters/memory/MemoryJobQueue.js"
 import { JobStoreMemory } from "../src/adapters/memory/MemoryJobStore.js"
@@ -164,6 +165,7 @@ const runPipeline = (settings: RunSettings): Promise<Measured> => {
     InAppNotifierMemory,
     EmailSenderMemory,
     JobIds.Default,
+    HttpExportLinks.layer(DEFAULT_APP_BASE_URL),
     ExportSettings.layerWith({ queryTimeout: Duration.minutes(30) })
   ).pipe(
     Layer.provideMerge(

@@ -19,9 +19,10 @@ import {
 } from "../domain/ExportJob.js"
 import { maskEmail } from "../domain/Identifiers.js"
 import { CurrentCatalogue } from "./CurrentCatalogue.js"
-import { exportPageUrl, ExportSettings } from "./ExportSettings.js"
+import { ExportSettings } from "./ExportSettings.js"
 import { failureEmailFor, inAppNotificationFor, successEmailFor } from "./Messages.js"
 import { EmailSender } from "./ports/EmailSender.js"
+import { ExportLinks } from "./ports/ExportLinks.js"
 import type { SignedLink } from "./ports/FileStore.js"
 import { FileStore } from "./ports/FileStore.js"
 import { InAppNotifier } from "./ports/InAppNotifier.js"
@@ -114,13 +115,13 @@ const linkForEmail = (job: SucceededJob, fresh: Option.Option<SignedLink>) =>
 
 const deliver = (job: SucceededJob | FailedJob, channel: NotificationChannel, fresh: Option.Option<SignedLink>) =>
   Effect.gen(function*() {
-    const settings = yield* ExportSettings
-    const page = exportPageUrl(settings, job.jobId)
+    const links = yield* ExportLinks
     const { title } = (yield* CurrentCatalogue).definitionOf(job.report)
     if (channel === "inApp") {
       const notifier = yield* InAppNotifier
-      return yield* notifier.deliver(inAppNotificationFor(job, title, yield* DateTime.now))
+      return yield* notifier.deliver(inAppNotificationFor(job, title, links.inApp(job), yield* DateTime.now))
     }
+    const page = links.appPage(job.jobId)
     const email = yield* EmailSender
     const message = job._tag === "Succeeded"
       ? successEmailFor(job, title, yield* linkForEmail(job, fresh), page)

@@ -19,8 +19,9 @@ import {
   storeUnavailable
 } from "./ApiErrors.js"
 import { CurrentCaller } from "./Authentication.js"
+import { exportPath } from "./ExportPaths.js"
 import { readJsonBody } from "./RequestBody.js"
-import { exportPath, exportView, statusOf } from "./Views.js"
+import { exportView, statusOf } from "./Views.js"
 
 /** The API's body is flat; the application's command keeps the report's parameters apart. */
 const commandOf = (body: unknown): unknown => {

@@ -6,6 +6,7 @@ import { ReportSourceChdb } from "../../adapters/chdb/ChdbReportSource.js"
 import { DemoOrdersChdb, demoSeedOfSize } from "../../adapters/chdb/DemoSeed.js"
 import { clickHouseSettingsConfig } from "../../adapters/clickhouse/ClickHouseClient.js"
 import { dynamoDbSettingsConfig } from "../../adapters/dynamodb/DynamoDb.js"
+import { appBaseUrlConfig } from "../../adapters/http/HttpExportLinks.js"
 import { S3FileStoreConfig } from "../../adapters/s3/S3FileStore.js"
 import { SesEmailSenderConfig } from "../../adapters/ses/SesEmailSender.js"
 import { SqsLive, sqsSettingsConfig } from "../../adapters/sqs/SqsClient.js"
@@ -97,6 +98,7 @@ const workerOn = <ROut, E>(
     dynamoDbSettingsConfig,
     S3FileStoreConfig,
     SesEmailSenderConfig,
+    appBaseUrlConfig(),
     ExportSettings.config
   ])
   return Layer.unwrapEffect(

@@ -13,6 +13,7 @@ import { OutboxRoute } from "../../adapters/eml/OutboxRoute.js"
 import { allowedHosts, isLoopbackAddress } from "../../adapters/http/AllowedHosts.js"
 import { ApiNodeServerLive } from "../../adapters/http/ApiNodeServer.js"
 import { ReadinessChecks } from "../../adapters/http/HealthHttp.js"
+import { appBaseUrlConfig, HttpExportLinks } from "../../adapters/http/HttpExportLinks.js"
 import { FilesRoute } from "../../adapters/localfs/FilesRoute.js"
 import { LocalFileStore } from "../../adapters/localfs/LocalFileStore.js"
 import { FaultInjection } from "../../adapters/memory/FaultInjection.js"
@@ -90,18 +91,10 @@ export const EmbeddedServerLive = (config: EmbeddedConfig) => {
     Layer.provideMerge(Layer.mergeAll(MemoryJobQueue.Default, MemoryInAppNotifier.Default)),
     Layer.provide(FaultInjection.Default)
   )
-  const settings = Layer.effect(
-    ExportSettings,
-    ExportSettings.config.pipe(
-      Effect.map((read) => ({
-        ...read,
-        // Unless told otherwise, the "app" that emails link to is this server.
-        appBaseUrl: read.appBaseUrl === ExportSettings.defaults.appBaseUrl ? config.publicBaseUrl : read.appBaseUrl
-      }))
-    )
-  )
+  // Unless told otherwise, the "app" that emails link to is this server.
+  const links = HttpExportLinks.layerConfig(appBaseUrlConfig(config.publicBaseUrl))
 
-  const adapters = Layer.mergeAll(reports, files, email, inMemory, settings)
+  const adapters = Layer.mergeAll(reports, files, email, inMemory, links, ExportSettings.layer)
   const readiness = Layer.effect(
     ReadinessChecks,
     Effect.map(ChdbEngine, (chdb) => [{ name: "clickhouse", check: chdb.query("SELECT 1") }])

@@ -5,6 +5,7 @@ import { assert, expect, layer } from "@effect/vitest"
 import { parse } from "csv-parse/sync"
 import { Duration, Effect, Fiber, Layer, Option, Schedule, Stream } from "effect"
 import { makeClickHouseReportSource } from "../../../src/adapters/clickhouse/ClickHouseReportSource.js"
+import { DEFAULT_APP_BASE_URL, HttpExportLinks } from "../../../src/adapters/http/HttpExportLinks.js"
 import { MemoryAdapters } from "../../../src/adapters/memory/MemoryAdapters.js"
 import { MemoryEmailSender, MemoryInAppNotifier } from "../../../src/adapters/memory/MemoryNotifications.js"
 import * as S3FileStore from "../../../src/adapters/s3/S3FileStore.js"
@@ -72,7 +73,12 @@ const workerOn = (sql: string) =>
         countingS3Store
       )
     ),
-    Layer.provideMerge(ExportSettings.layerWith({ queryTimeout: Duration.seconds(30) }))
+    Layer.provideMerge(
+      Layer.merge(
+        ExportSettings.layerWith({ queryTimeout: Duration.seconds(30) }),
+        HttpExportLinks.layer(DEFAULT_APP_BASE_URL)
+      )
+    )
   )
 
 const storedJob = (jobId: ExportJob["jobId"]) =>
