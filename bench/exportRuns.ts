@@ -15,6 +15,8 @@ import type { IncomingMessage } from "node:http"
 import { performance } from "node:perf_hooks"
 import * as ClickHouseClient from "../src/adapters/clickhouse/ClickHouseClient.js"
 import * as ClickHouseReportSource from "../src/adapters/clickhouse/ClickHouseReportSource.js"
+import * as HttpExportLinks from "../src/adapters/http/HttpExportLinks.js"
+import { DEFAULT_APP_BASE_URL } from "../src/adapters/http/HttpExportLinks.js"
 import { FaultInjection } from "../src/adapters/memory/FaultInjection.js"
 import * as MemoryEmailSender from "../src/adapters/memory/MemoryEmailSender.js"
 import * as MemoryInAppNotifier from "../src/adapters/memory/MemoryInAppNotifier.js"
@@ -160,6 +162,7 @@ const runPipeline = (settings: RunSettings): Promise<Measured> => {
     MemoryInAppNotifier.layer,
     MemoryEmailSender.layer,
     JobIds.Default,
+    HttpExportLinks.layer(DEFAULT_APP_BASE_URL),
     ExportSettings.layerWith({ queryTimeout: Duration.minutes(30) })
   ).pipe(
     Layer.provideMerge(

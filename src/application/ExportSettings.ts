@@ -12,8 +12,6 @@ export interface ExportSettingsShape {
   readonly maxAttempts: number
   /** Start files with a UTF-8 byte order mark, so that Excel reads accents right. */
   readonly csvBom: boolean
-  /** The web app's address: notifications link to the export's page there. */
-  readonly appBaseUrl: string
 }
 
 export class ExportSettings extends Context.Tag("exports/ExportSettings")<ExportSettings, ExportSettingsShape>() {
@@ -21,8 +19,7 @@ export class ExportSettings extends Context.Tag("exports/ExportSettings")<Export
     linkTtl: Duration.hours(24),
     queryTimeout: Duration.minutes(10),
     maxAttempts: 3,
-    csvBom: false,
-    appBaseUrl: "http://127.0.0.1:3000"
+    csvBom: false
   }
 
   static readonly config: Config.Config<ExportSettingsShape> = Config.all({
@@ -45,11 +42,7 @@ export class ExportSettings extends Context.Tag("exports/ExportSettings")<Export
       Config.withDefault(ExportSettings.defaults.maxAttempts),
       Config.validate({ message: "must be from 1 to 10", validation: (n) => n >= 1 && n <= 10 })
     ),
-    csvBom: Config.boolean("EXPORT_CSV_BOM").pipe(Config.withDefault(ExportSettings.defaults.csvBom)),
-    appBaseUrl: Config.url("APP_BASE_URL").pipe(
-      Config.map((url) => url.toString().replace(/\/$/, "")),
-      Config.withDefault(ExportSettings.defaults.appBaseUrl)
-    )
+    csvBom: Config.boolean("EXPORT_CSV_BOM").pipe(Config.withDefault(ExportSettings.defaults.csvBom))
   })
 
   static readonly layer = Layer.effect(ExportSettings, ExportSettings.config)
@@ -57,7 +50,3 @@ export class ExportSettings extends Context.Tag("exports/ExportSettings")<Export
   static readonly layerWith = (overrides: Partial<ExportSettingsShape> = {}) =>
     Layer.succeed(ExportSettings, { ...ExportSettings.defaults, ...overrides })
 }
-
-/** The web app's page for one export. */
-export const exportPageUrl = (settings: ExportSettingsShape, jobId: string): string =>
-  `${settings.appBaseUrl}/exports/${jobId}`

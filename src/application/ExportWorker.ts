@@ -1,9 +1,8 @@
 // One queue delivery in, one verdict out: the part of every worker runtime (in-process, SQS poller, Lambda)
 // that is not about its queue. Runtimes only turn the verdict into their queue's acknowledgement.
-import { Cause, Config, Effect, ParseResult, Schema, SchemaAST } from "effect"
-import { ReportCatalogue } from "../domain/Reports.js"
-import { CurrentCatalogue, perCatalogue } from "./CurrentCatalogue.js"
-import { ExportMessage } from "./ports/JobQueue.js"
+import { Cause, Config, Effect, ParseResult } from "effect"
+import { CurrentCatalogue } from "./CurrentCatalogue.js"
+import { messageDecoderOf } from "./ports/JobQueue.js"
 import { runExport, unknownDelivery } from "./RunExport.js"
 import type { Delivery, RunOutcome } from "./RunExport.js"
 
@@ -24,16 +23,6 @@ export const workerConcurrencyConfig: Config.Config<number> = Config.integer("WO
   Config.validate({ message: "must be an integer from 1 to 16", validation: (n) => n >= 1 && n <= 16 }),
   Config.withDefault(2)
 )
-/** A queue message's body read back, with the reports of `catalogue`. */
-const messageDecoderOf = perCatalogue((catalogue) => {
-  const decode = Schema.decodeUnknown(
-    Schema.parseJson(Schema.Struct({ ...ExportMessage.fields, report: catalogue.ReportRequest }))
-  )
-  // Decoded field by field, so the class is built without checking the fields a second time.
-  return (body: string) => Effect.map(decode(body), (fields) => new ExportMessage(fields, true))
-})
-// Built as the module loads rather than on the first delivery.
-messageDecoderOf(ReportCatalogue)
 
 /** `delivery` is what the queue tells of this delivery, when it tells anything (SQS's receive count). */
 export const handleDelivery = Effect.fn("Exports.handleDelivery")(function*(
@@ -70,55 +59,3 @@ export const handleDelivery = Effect.fn("Exports.handleDelivery")(function*(
     Effect.annotateLogs({ jobId: decoded.right.jobId })
   )
 })
-
-/** The names of an object schema's encoded fields, in the order its encoding writes them. */
-const encodedFieldNames = (ast: SchemaAST.AST): ReadonlyArray<string> => {
-  const encoded = SchemaAST.encodedAST(ast)
-  if (encoded._tag !== "TypeLiteral") throw new Error(`not an object schema: ${encoded._tag}`)
-  return encoded.propertySignatures.map((field) => String(field.name))
-}
-
-/** Each report's parameter names, in the order the message schema writes them. */
-const paramNamesOf = (catalogue: typeof ReportCatalogue): ReadonlyMap<unknown, ReadonlyArray<string>> => {
-  const encoded = SchemaAST.encodedAST(catalogue.ReportRequest.ast)
-  const members = encoded._tag === "Union" ? encoded.types : [encoded]
-  return new Map(members.map((member) => {
-    const fields = member._tag === "TypeLiteral" ? member.propertySignatures : []
-    const tag = fields.find((field) => field.name === "_tag")?.type
-    const params = fields.find((field) => field.name === "params")?.type
-    if (tag?._tag !== "Literal" || params === undefined) throw new Error("a report request is { _tag, params }")
-    return [tag.literal, encodedFieldNames(params)]
-  }))
-}
-
-const inOrder = (values: Readonly<Record<string, unknown>>, names: ReadonlyArray<string>) => {
-  const ordered: Record<string, unknown> = {}
-  for (const name of names) {
-    if (name in values) ordered[name] = values[name]
-  }
-  return ordered
-}
-
-/**
- * The message as its schema encodes it (`Schema.parseJson(ExportMessage)`, with the reports of `catalogue`),
- * written directly: every field's encoded form is its typed form (ids, dates, zones and literals are strings,
- * limits numbers), so encoding is ordering the keys as the schema does. A message is valid by construction
- * (`messageFor` builds it from a typed job), so its fields are not checked again on every publish; the tests check
- * both encodings agree.
- */
-export const messageEncoderOf = perCatalogue((catalogue) => {
-  const paramNames = paramNamesOf(catalogue)
-  return (message: ExportMessage): string =>
-    JSON.stringify({
-      jobId: message.jobId,
-      userId: message.userId,
-      merchantId: message.merchantId,
-      report: {
-        _tag: message.report._tag,
-        params: inOrder(message.report.params, paramNames.get(message.report._tag)!)
-      }
-    })
-})
-
-/** `messageEncoderOf` the real catalogue: what a queue adapter publishes. */
-export const encodeMessage = messageEncoderOf(ReportCatalogue)

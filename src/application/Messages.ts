@@ -1,5 +1,5 @@
 // What the user reads: the in-app notification and the email for each outcome. Only words a user can act on;
-// technical detail stays in the logs.
+// technical detail stays in the logs. Where a message leads is given to it (ExportLinks): the words know no addresses.
 import { DateTime } from "effect"
 import type { FailedJob, SucceededJob } from "../domain/ExportJob.js"
 import type { EmailMessage } from "./ports/EmailSender.js"
@@ -32,18 +32,11 @@ const utc = (at: DateTime.Utc): string => `${DateTime.formatIso(at).slice(0, 16)
 export const notificationId = (job: SucceededJob | FailedJob): string =>
   `${job.jobId}:${job._tag === "Succeeded" ? "export_succeeded" : "export_failed"}`
 
-/**
- * Where an in-app notification leads: the API's download endpoint for a file (it checks the user again at click
- * time), the export's status for a failure. Relative, so it works behind any host the app is served from.
- */
-export const inAppLinkFor = (job: SucceededJob | FailedJob): string =>
-  job._tag === "Succeeded"
-    ? `/api/v1/reports/exports/${job.jobId}/download`
-    : `/api/v1/reports/exports/${job.jobId}`
-
+/** `link` is where the notification leads (`ExportLinks.inApp`). */
 export const inAppNotificationFor = (
   job: SucceededJob | FailedJob,
   reportTitle: string,
+  link: string,
   createdAt: DateTime.Utc
 ): InAppNotification =>
   new InAppNotification({
@@ -56,10 +49,11 @@ export const inAppNotificationFor = (
       ? `${describe(job, reportTitle)}: ${job.result.rowCount} rows, ${humanBytes(job.result.byteSize)}. ` +
         `Download it before ${utc(job.result.linkExpiresAt)}.`
       : `${describe(job, reportTitle)}: ${job.failure.userMessage}`,
-    link: inAppLinkFor(job),
+    link,
     createdAt
   })
 
+/** `exportPage` is the export's page in the web app (`ExportLinks.appPage`), as is the failure email's. */
 export const successEmailFor = (
   job: SucceededJob,
   reportTitle: string,

@@ -3,12 +3,10 @@
 //
 // A queue may deliver a message more than once. The job record decides what a delivery still has to do:
 // a finished job only completes notifications that are still owed, so no email goes out twice.
-import { DateTime, Duration, Effect, Either, Option, Schedule, Stream } from "effect"
+import { DateTime, Duration, Effect, Either, Option, Schedule } from "effect"
 import { Redacted } from "effect"
-import { createHash } from "node:crypto"
-import { CSV_CONTENT_TYPE, csvPreamble } from "../domain/Csv.js"
-import type { LinkSigningFailed, QueryFailed, UploadFailed } from "../domain/Errors.js"
-import { NotificationFailed, QueryTimeout } from "../domain/Errors.js"
+import type { LinkSigningFailed, QueryFailed, QueryTimeout, UploadFailed } from "../domain/Errors.js"
+import { NotificationFailed } from "../domain/Errors.js"
 import type { NotificationChannel } from "../domain/Errors.js"
 import type { ExportJob, FailedJob, JobEvent, RunningJob, SucceededJob } from "../domain/ExportJob.js"
 import {
@@ -16,22 +14,21 @@ import {
   ExportResult,
   failureOf,
   isFinished,
-  objectKeyFor,
   pendingChannels,
   transition
 } from "../domain/ExportJob.js"
 import { maskEmail } from "../domain/Identifiers.js"
-import { downloadFileName } from "../domain/Reports.js"
 import { CurrentCatalogue } from "./CurrentCatalogue.js"
-import { exportPageUrl, ExportSettings } from "./ExportSettings.js"
+import { ExportSettings } from "./ExportSettings.js"
 import { failureEmailFor, inAppNotificationFor, successEmailFor } from "./Messages.js"
 import { EmailSender } from "./ports/EmailSender.js"
+import { ExportLinks } from "./ports/ExportLinks.js"
 import type { SignedLink } from "./ports/FileStore.js"
 import { FileStore } from "./ports/FileStore.js"
 import { InAppNotifier } from "./ports/InAppNotifier.js"
 import type { ExportMessage } from "./ports/JobQueue.js"
 import { JobStore } from "./ports/JobStore.js"
-import { ReportSource } from "./ports/ReportSource.js"
+import { writeFile } from "./WriteFile.js"
 
 /**
  * What a delivery of a message came to. Every outcome but Deferred (and a store outage, which fails) means the
@@ -78,58 +75,6 @@ const commit = <J extends ExportJob>(job: ExportJob, event: JobEvent) =>
     return next as J
   })
 
-/** Streams the report into the file store; returns what the file holds. Runs once per attempt. */
-const writeFile = (job: RunningJob) =>
-  Effect.gen(function*() {
-    const settings = yield* ExportSettings
-    const source = yield* ReportSource
-    const files = yield* FileStore
-    const objectKey = objectKeyFor(job)
-    const definition = (yield* CurrentCatalogue).definitionOf(job.report)
-    const tally = { rows: 0, bytes: 0 }
-    const digest = createHash("sha256")
-
-    // The deadline races the whole attempt, not each pull of the rows (ADR 21), and holds only while rows are still
-    // coming: once the source's stream has ended, the upload's last parts are not the query's time (each has a limit
-    // of its own in the file store, ADR 4).
-    let queryEnded = false
-    const queryDeadline = Effect.sleep(settings.queryTimeout).pipe(
-      Effect.zipRight(Effect.suspend(() =>
-        queryEnded ? Effect.never : Effect.fail(
-          new QueryTimeout({
-            jobId: job.jobId,
-            afterMillis: Duration.toMillis(settings.queryTimeout),
-            rowsBeforeTimeout: tally.rows
-          })
-        )
-      ))
-    )
-    const csv = source
-      .csv({ jobId: job.jobId, merchantId: job.owner.merchantId, report: job.report, timeout: settings.queryTimeout })
-      .pipe(Stream.ensuring(Effect.sync(() => void (queryEnded = true))))
-    const counted = (bytes: Uint8Array) => {
-      digest.update(bytes)
-      tally.bytes += bytes.length
-      return bytes
-    }
-    // Pieces are large (a source reads its input a few hundred KiB at a time), so the stream's cost per piece stays
-    // small beside the rows'.
-    const body = Stream.concat(
-      Stream.sync(() => counted(new TextEncoder().encode(csvPreamble(definition.columns, { bom: settings.csvBom })))),
-      Stream.map(csv, (piece) => {
-        tally.rows += piece.rows
-        return counted(piece.bytes)
-      })
-    )
-
-    yield* files.upload(objectKey, body, {
-      contentType: CSV_CONTENT_TYPE,
-      downloadName: downloadFileName(job.report, job.format)
-    }).pipe(Effect.raceFirst(queryDeadline))
-    yield* Effect.logInfo("file uploaded", { objectKey, rows: tally.rows, bytes: tally.bytes })
-    return { objectKey, rowCount: tally.rows, byteSize: tally.bytes, sha256: digest.digest("hex") }
-  }).pipe(Effect.withSpan("Exports.writeFile"))
-
 const produce = (job: RunningJob) =>
   Effect.gen(function*() {
     const settings = yield* ExportSettings
@@ -170,13 +115,13 @@ const linkForEmail = (job: SucceededJob, fresh: Option.Option<SignedLink>) =>
 
 const deliver = (job: SucceededJob | FailedJob, channel: NotificationChannel, fresh: Option.Option<SignedLink>) =>
   Effect.gen(function*() {
-    const settings = yield* ExportSettings
-    const page = exportPageUrl(settings, job.jobId)
+    const links = yield* ExportLinks
     const { title } = (yield* CurrentCatalogue).definitionOf(job.report)
     if (channel === "inApp") {
       const notifier = yield* InAppNotifier
-      return yield* notifier.deliver(inAppNotificationFor(job, title, yield* DateTime.now))
+      return yield* notifier.deliver(inAppNotificationFor(job, title, links.inApp(job), yield* DateTime.now))
     }
+    const page = links.appPage(job.jobId)
     const email = yield* EmailSender
     const message = job._tag === "Succeeded"
       ? successEmailFor(job, title, yield* linkForEmail(job, fresh), page)

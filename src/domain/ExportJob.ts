@@ -5,7 +5,7 @@
 // on the job is what lets a redelivered queue message finish a delivery that a crash interrupted, while a
 // delivery already made is never made twice.
 import type { DateTime } from "effect"
-import { Either, Equal, Match, Schema } from "effect"
+import { Duration, Either, Equal, Match, Schema } from "effect"
 import type { LinkSigningFailed, QueryFailed, QueryTimeout, UploadFailed } from "./Errors.js"
 import { InvalidTransition, NotificationChannel } from "./Errors.js"
 import { EmailAddress, ExportJobId, Owner } from "./Identifiers.js"
@@ -278,8 +278,14 @@ const common = (job: ExportJob) => ({
   ...(job.idempotencyKey === undefined ? {} : { idempotencyKey: job.idempotencyKey })
 })
 
-/** How long an Idempotency-Key names the same export. */
-export const IDEMPOTENCY_WINDOW_MILLIS = 24 * 60 * 60 * 1000
+/**
+ * How long an Idempotency-Key names the same export, in the words a user reads: what the API tells of the key is
+ * built from this value, so it says what the stores apply.
+ */
+export const IDEMPOTENCY_WINDOW = "24 hours" satisfies Duration.DurationInput
+
+/** The same window, for comparing epoch milliseconds. */
+export const IDEMPOTENCY_WINDOW_MILLIS = Duration.toMillis(IDEMPOTENCY_WINDOW)
 
 /** Two requests for the same report, parameters and format are the same export. */
 export const sameRequest = (a: Pick<ExportJob, "report" | "format">, b: Pick<ExportJob, "report" | "format">) =>

@@ -46,7 +46,7 @@ describe("listNotifications", () => {
       // The API's download endpoint, which checks the user again when they click.
       expect(notification.link).toBe(`/api/v1/reports/exports/${job.jobId}/download`)
       expect(notification.readAt).toBeUndefined()
-    }).pipe(Effect.provide(testLayer(ROWS, { appBaseUrl: APP }))))
+    }).pipe(Effect.provide(testLayer(ROWS, {}, APP))))
 
   it.effect("shows nothing to another user of the merchant, nor to a user of another merchant", () =>
     Effect.gen(function*() {
@@ -75,7 +75,7 @@ describe("listNotifications", () => {
       expect(notification.body).not.toContain("QueryFailed")
       expect(notification.link).toBe(`/api/v1/reports/exports/${job.jobId}`)
       expect(yield* listNotifications(bob.owner)).toEqual([])
-    }).pipe(Effect.provide(testLayer(ROWS, { appBaseUrl: APP }))))
+    }).pipe(Effect.provide(testLayer(ROWS, {}, APP))))
 })
 
 describe("markNotificationRead", () => {

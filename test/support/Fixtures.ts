@@ -1,4 +1,6 @@
 import { Layer, Redacted } from "effect"
+import * as HttpExportLinks from "../../src/adapters/http/HttpExportLinks.js"
+import { DEFAULT_APP_BASE_URL } from "../../src/adapters/http/HttpExportLinks.js"
 import { demoOrderLines } from "../../src/adapters/memory/DemoOrders.js"
 import * as MemoryAdapters from "../../src/adapters/memory/MemoryAdapters.js"
 import type { OrderLineDataset } from "../../src/adapters/memory/MemoryReportSource.js"
@@ -35,9 +37,15 @@ export const ordersInput = (params: Record<string, unknown> = {}) => ({
   params: { dateFrom: "2024-01-01", dateTo: "2024-03-31", ...params }
 })
 
-/** A fresh set of in-memory adapters and default settings. */
-export const testLayer = (lines = 50, settings: Partial<typeof ExportSettings.defaults> = {}) =>
-  MemoryAdapters.layer(datasetOf(lines)).pipe(Layer.provideMerge(ExportSettings.layerWith(settings)))
+/** A fresh set of in-memory adapters, default settings and the links of a web app at `appBaseUrl`. */
+export const testLayer = (
+  lines = 50,
+  settings: Partial<typeof ExportSettings.defaults> = {},
+  appBaseUrl = DEFAULT_APP_BASE_URL
+) =>
+  MemoryAdapters.layer(datasetOf(lines)).pipe(
+    Layer.provideMerge(Layer.merge(ExportSettings.layerWith(settings), HttpExportLinks.layer(appBaseUrl)))
+  )
 
 /** Runs the in-process worker over every waiting message until the queue is empty. */
 export const drainQueue = drainQueueUpTo(1000)

@@ -2,6 +2,7 @@
 // The server, the Lambda handler, the OpenAPI document and the typed client are all derived from it.
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
+import { IDEMPOTENCY_WINDOW } from "../../domain/ExportJob.js"
 import { ExportFormat, maxRangeDaysOf, ReportCatalogue } from "../../domain/Reports.js"
 import type { ReportDefinition, ReportDefinitions } from "../../domain/Reports.js"
 import {
@@ -154,7 +155,7 @@ const exportsGroupOf = <Ds extends ReportDefinitions>(catalogue: { readonly defi
         .annotate(
           OpenApi.Description,
           "Validates the request, queues the export and answers at once with its job id. The same Idempotency-Key " +
-            "within 24 hours answers with the same job; a different body under that key is a 409. " +
+            `within ${IDEMPOTENCY_WINDOW} answers with the same job; a different body under that key is a 409. ` +
             datesDescription(catalogue.definitions)
         )
     )

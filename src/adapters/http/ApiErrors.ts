@@ -14,6 +14,7 @@ import type {
   ValidationError
 } from "../../domain/Errors.js"
 import type { LinkSigningFailed } from "../../domain/Errors.js"
+import { IDEMPOTENCY_WINDOW } from "../../domain/ExportJob.js"
 
 /** The id of the request being served, set by the server for each request and echoed in `x-request-id`. */
 export const currentRequestId = FiberRef.unsafeMake("-")
@@ -158,7 +159,7 @@ export const idempotencyKeyReused = (_: IdempotencyKeyReused) =>
   fail(
     Conflict,
     "idempotency_key_reused",
-    "This Idempotency-Key was used in the last 24 hours for a different export."
+    `This Idempotency-Key was used in the last ${IDEMPOTENCY_WINDOW} for a different export.`
   )
 
 export const exportNotReady = (error: ExportNotReady) =>

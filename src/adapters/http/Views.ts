@@ -5,9 +5,7 @@ import type { InAppNotification } from "../../application/ports/InAppNotifier.js
 import type { ExportJob } from "../../domain/ExportJob.js"
 import type { ExportStatus } from "./Api.js"
 import { ExportFailure, ExportFile, ExportView, NotificationView } from "./Api.js"
-
-export const exportPath = (jobId: string): string => `/api/v1/reports/exports/${jobId}`
-export const downloadPath = (jobId: string): string => `${exportPath(jobId)}/download`
+import { downloadPath, exportPath } from "./ExportPaths.js"
 
 const STATUS: Record<ExportJob["_tag"], ExportStatus> = {
   Queued: "queued",

@@ -2,8 +2,7 @@
 // acknowledgement, redelivery of what is not acknowledged, and a dead-letter list.
 import { Effect, Layer, Option, Queue, Ref } from "effect"
 import { CurrentCatalogue } from "../../application/CurrentCatalogue.js"
-import { messageEncoderOf } from "../../application/ExportWorker.js"
-import { JobQueue } from "../../application/ports/JobQueue.js"
+import { JobQueue, messageEncoderOf } from "../../application/ports/JobQueue.js"
 import { QueueUnavailable } from "../../domain/Errors.js"
 import { FaultInjection } from "./FaultInjection.js"
 

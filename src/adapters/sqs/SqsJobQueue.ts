@@ -3,8 +3,7 @@
 import { SendMessageCommand } from "@aws-sdk/client-sqs"
 import type { ConfigError } from "effect"
 import { Effect, Layer } from "effect"
-import { encodeMessage } from "../../application/ExportWorker.js"
-import { JobQueue } from "../../application/ports/JobQueue.js"
+import { encodeMessage, JobQueue } from "../../application/ports/JobQueue.js"
 import { QueueUnavailable } from "../../domain/Errors.js"
 import * as SqsClient from "./SqsClient.js"
 

@@ -6,6 +6,7 @@ import * as ClickHouseReportSource from "../../adapters/clickhouse/ClickHouseRep
 import * as DynamoDb from "../../adapters/dynamodb/DynamoDb.js"
 import * as DynamoDbInAppNotifier from "../../adapters/dynamodb/DynamoDbInAppNotifier.js"
 import * as DynamoDbJobStore from "../../adapters/dynamodb/DynamoDbJobStore.js"
+import * as HttpExportLinks from "../../adapters/http/HttpExportLinks.js"
 import * as S3FileStore from "../../adapters/s3/S3FileStore.js"
 import * as SesEmailSender from "../../adapters/ses/SesEmailSender.js"
 import { ExportSettings } from "../../application/ExportSettings.js"
@@ -15,6 +16,7 @@ export const layerWithoutReportSource = Layer.mergeAll(
   Layer.mergeAll(DynamoDbJobStore.layer, DynamoDbInAppNotifier.layer).pipe(Layer.provide(DynamoDb.layerConfig)),
   S3FileStore.layerConfig,
   SesEmailSender.layerConfig,
+  HttpExportLinks.layerConfig,
   ExportSettings.layer
 )
 

@@ -3,6 +3,7 @@
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Layer, Logger } from "effect"
 import { parseArgs } from "node:util"
+import * as HttpExportLinks from "../../adapters/http/HttpExportLinks.js"
 import { demoOrderLines } from "../../adapters/memory/DemoOrders.js"
 import * as MemoryAdapters from "../../adapters/memory/MemoryAdapters.js"
 import { ExportSettings } from "../../application/ExportSettings.js"
@@ -91,7 +92,7 @@ const program = Effect.gen(function*() {
 })
 
 const simulation = MemoryAdapters.layer(dataset).pipe(
-  Layer.provideMerge(ExportSettings.layer),
+  Layer.provideMerge(Layer.merge(ExportSettings.layer, HttpExportLinks.layerConfig)),
   Layer.merge(Logger.replace(Logger.defaultLogger, timelineLogger((line) => process.stdout.write(`${line}\n`))))
 )
 

@@ -5,6 +5,7 @@ import * as ChdbReportSource from "../../adapters/chdb/ChdbReportSource.js"
 import { clickHouseSettingsConfig } from "../../adapters/clickhouse/ClickHouseClient.js"
 import * as ClickHouseReportSource from "../../adapters/clickhouse/ClickHouseReportSource.js"
 import { dynamoDbSettingsConfig } from "../../adapters/dynamodb/DynamoDb.js"
+import { appBaseUrlConfig } from "../../adapters/http/HttpExportLinks.js"
 import { s3FileStoreSettingsConfig } from "../../adapters/s3/S3FileStore.js"
 import { sesEmailSenderSettingsConfig } from "../../adapters/ses/SesEmailSender.js"
 import * as SqsClient from "../../adapters/sqs/SqsClient.js"
@@ -62,6 +63,7 @@ const workerOn = <ROut, E>(
         dynamoDbSettingsConfig,
         s3FileStoreSettingsConfig,
         sesEmailSenderSettingsConfig,
+        appBaseUrlConfig(),
         ExportSettings.config,
         sourceSettings
       ])).pipe(

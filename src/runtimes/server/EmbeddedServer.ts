@@ -14,6 +14,7 @@ import * as OutboxRoute from "../../adapters/eml/OutboxRoute.js"
 import { allowedHosts, isLoopbackAddress } from "../../adapters/http/AllowedHosts.js"
 import { ApiNodeServerLive } from "../../adapters/http/ApiNodeServer.js"
 import { ReadinessChecks } from "../../adapters/http/HealthHttp.js"
+import * as HttpExportLinks from "../../adapters/http/HttpExportLinks.js"
 import * as FilesRoute from "../../adapters/localfs/FilesRoute.js"
 import * as LocalFileStore from "../../adapters/localfs/LocalFileStore.js"
 import { FaultInjection } from "../../adapters/memory/FaultInjection.js"
@@ -92,18 +93,9 @@ export const layer = (config: EmbeddedConfig) => {
     Layer.provideMerge(Layer.mergeAll(MemoryJobQueue.MemoryQueue.Default, MemoryInAppNotifier.MemoryInbox.Default)),
     Layer.provide(FaultInjection.Default)
   )
-  const settings = Layer.effect(
-    ExportSettings,
-    ExportSettings.config.pipe(
-      Effect.map((read) => ({
-        ...read,
-        // Unless told otherwise, the "app" that emails link to is this server.
-        appBaseUrl: read.appBaseUrl === ExportSettings.defaults.appBaseUrl ? config.publicBaseUrl : read.appBaseUrl
-      }))
-    )
-  )
-
-  const adapters = Layer.mergeAll(reports, files, email, inMemory, settings)
+  // Unless told otherwise, the "app" that emails link to is this server.
+  const links = HttpExportLinks.layerConfigWithDefault(config.publicBaseUrl)
+  const adapters = Layer.mergeAll(reports, files, email, inMemory, links, ExportSettings.layer)
   const readiness = Layer.effect(
     ReadinessChecks,
     Effect.map(ChdbEngine, (chdb) => [{ name: "clickhouse", check: chdb.query("SELECT 1") }])

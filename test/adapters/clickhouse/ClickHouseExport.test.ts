@@ -5,6 +5,8 @@ import { assert, expect, layer } from "@effect/vitest"
 import { parse } from "csv-parse/sync"
 import { Duration, Effect, Fiber, Layer, Option, Schedule, Stream } from "effect"
 import * as ClickHouseReportSource from "../../../src/adapters/clickhouse/ClickHouseReportSource.js"
+import * as HttpExportLinks from "../../../src/adapters/http/HttpExportLinks.js"
+import { DEFAULT_APP_BASE_URL } from "../../../src/adapters/http/HttpExportLinks.js"
 import * as MemoryAdapters from "../../../src/adapters/memory/MemoryAdapters.js"
 import { MemoryOutbox } from "../../../src/adapters/memory/MemoryEmailSender.js"
 import { MemoryInbox } from "../../../src/adapters/memory/MemoryInAppNotifier.js"
@@ -73,7 +75,12 @@ const workerOn = (sql: string) =>
         countingS3Store
       )
     ),
-    Layer.provideMerge(ExportSettings.layerWith({ queryTimeout: Duration.seconds(30) }))
+    Layer.provideMerge(
+      Layer.merge(
+        ExportSettings.layerWith({ queryTimeout: Duration.seconds(30) }),
+        HttpExportLinks.layer(DEFAULT_APP_BASE_URL)
+      )
+    )
   )
 
 const storedJob = (jobId: ExportJob["jobId"]) =>

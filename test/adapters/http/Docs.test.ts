@@ -2,6 +2,7 @@
 // the API answers, security included.
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { IDEMPOTENCY_WINDOW } from "../../../src/domain/ExportJob.js"
 import { apiTestLayer, clientFor } from "../../support/ApiHarness.js"
 import { alice } from "../../support/Fixtures.js"
 import { getRaw } from "./HttpSupport.js"
@@ -77,6 +78,15 @@ describe("HTTP API: documents and probes", () => {
       expect(document.paths["/api/v1/reports/export"]?.["post"]?.description).toContain(
         "Dates are YYYY-MM-DD, both included, in `timezone` (IANA, default UTC). Ranges are limited: orders to 366 " +
           "days, sales-trend and top-products to 1098 days."
+      )
+    }).pipe(Effect.provide(apiTestLayer())))
+
+  it.effect("tells how long an Idempotency-Key names the same export, as long as the store keeps it", () =>
+    Effect.gen(function*() {
+      const document = (yield* getRaw("/openapi.json")).json as OpenApiDocument
+      expect(document.paths["/api/v1/reports/export"]?.["post"]?.description).toContain(
+        `The same Idempotency-Key within ${IDEMPOTENCY_WINDOW} answers with the same job; a different body under ` +
+          "that key is a 409."
       )
     }).pipe(Effect.provide(apiTestLayer())))
 

@@ -10,6 +10,7 @@ import { ExportApi } from "../../../src/adapters/http/Api.js"
 import { FaultInjection } from "../../../src/adapters/memory/FaultInjection.js"
 import type { Faults } from "../../../src/adapters/memory/FaultInjection.js"
 import { MemoryFiles } from "../../../src/adapters/memory/MemoryFileStore.js"
+import { IDEMPOTENCY_WINDOW } from "../../../src/domain/ExportJob.js"
 import { apiTestLayer, tokenFor } from "../../support/ApiHarness.js"
 import { alice, callerOf, dayOf2024, drainQueue } from "../../support/Fixtures.js"
 import {
@@ -125,7 +126,10 @@ describe("HTTP API: starting an export", () => {
       const headers = { "idempotency-key": "k-1" }
       const first = (yield* postExport(token, ordersBody(), headers)).json as Accepted
       const reused = yield* postExport(token, ordersBody("2024-01-01", "2024-01-31"), headers)
-      expectRefused(reused, "idempotency_key_reused")
+      // The message names the window the store applies.
+      expect(expectRefused(reused, "idempotency_key_reused").error.message).toBe(
+        `This Idempotency-Key was used in the last ${IDEMPOTENCY_WINDOW} for a different export.`
+      )
       expect(reused.text).not.toContain(first.jobId)
       const listed = (yield* getRaw(EXPORTS_PATH, token)).json as { items: Array<RawView> }
       expect(listed.items.map((item) => item.jobId)).toStrictEqual([first.jobId])

@@ -26,8 +26,10 @@ describe("HTTP API: notifications", () => {
       expect(notification?.jobId).toBe(accepted.jobId)
       expect(notification?.readAt).toBeUndefined()
       expect(notification?.title.length).toBeGreaterThan(0)
-      expect(notification?.link).toContain(accepted.jobId)
-      // Never a storage link, which would outlive the user's rights.
+      // The download the export's view offers, which checks the user again at click time; never a storage link,
+      // which would outlive the user's rights.
+      const view = yield* client.exports.getExport({ path: { jobId: accepted.jobId } })
+      expect(notification?.link).toBe(view.file?.downloadUrl)
       expect(notification?.link).not.toMatch(/^memory:/)
       expect(notification?.body).not.toContain("memory://")
     }).pipe(Effect.provide(apiTestLayer())))
@@ -43,6 +45,7 @@ describe("HTTP API: notifications", () => {
       expect(items.map((n) => [n.kind, n.jobId])).toStrictEqual([["export_failed", accepted.jobId]])
       expect(items[0]?.body).toContain(view.failure!.message)
       expect(items[0]?.body).not.toMatch(/injected|fault/i)
+      expect(items[0]?.link).toBe(view.statusUrl)
     }).pipe(Effect.provide(apiTestLayer())))
 
   it.effect("marks a notification read at the current time, once: marking again keeps the first time", () =>

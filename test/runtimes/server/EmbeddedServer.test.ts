@@ -8,6 +8,7 @@ import { join } from "node:path"
 import { signDevToken } from "../../../src/adapters/auth/JwtVerifier.js"
 import { localSecret } from "../../../src/runtimes/server/EmbeddedConfig.js"
 import * as EmbeddedServer from "../../../src/runtimes/server/EmbeddedServer.js"
+import { readEml } from "../../adapters/eml/EmlSupport.js"
 import { expectOrdersCsvAsQueried, freePort, temporaryDataDir } from "../../support/EndToEnd.js"
 import { allPrivate, modesUnder } from "../../support/FileModes.js"
 import { getWithHost } from "../../support/LoopbackServer.js"
@@ -100,6 +101,8 @@ describe("npm start composition", () => {
         expect(outbox).toHaveLength(1)
         const eml = readFileSync(join(dataDir, "outbox", outbox[0]!), "utf8")
         expect(eml).toContain(`X-Export-Job-Id: ${jobId}`)
+        // With APP_BASE_URL unset, the app the email sends the user to is this server.
+        expect((yield* readEml(eml)).text).toContain(`You can also find it in the app: ${base}/exports/${jobId}`)
         const notifications = yield* Effect.promise(() =>
           fetch(`${base}/api/v1/notifications`, { headers: auth }).then((r) =>
             r.json() as Promise<{ items: Array<{ jobId: string }> }>

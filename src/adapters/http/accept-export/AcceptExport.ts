@@ -8,7 +8,8 @@ import type { Caller } from "../../../application/RequestExport.js"
 import type { ExportJob } from "../../../domain/ExportJob.js"
 import type { ExportAccepted } from "../Api.js"
 import { idempotencyKeyReused, invalidRequest, queueUnavailable, storeUnavailable } from "../ApiErrors.js"
-import { exportPath, statusOf } from "../Views.js"
+import { exportPath } from "../ExportPaths.js"
+import { statusOf } from "../Views.js"
 
 /** The API's body is flat; the application's command keeps the report's parameters apart. */
 const commandOf = (body: unknown): unknown => {

@@ -1,8 +1,9 @@
+// The queue message as every JobQueue adapter writes it: exactly what the message schema's encoding writes, for the
+// catalogue in use and for another.
 import { describe, expect, it } from "@effect/vitest"
 import { Arbitrary, Schema } from "effect"
-import { encodeMessage, messageEncoderOf } from "../../src/application/ExportWorker.js"
-import { ExportMessage } from "../../src/application/ports/JobQueue.js"
-import { servedWithRefunds, withRefunds } from "../support/ExtraReport.js"
+import { encodeMessage, ExportMessage, messageEncoderOf } from "../../../src/application/ports/JobQueue.js"
+import { servedWithRefunds, withRefunds } from "../../support/ExtraReport.js"
 
 describe("encodeMessage", () => {
   const encodedBySchema = Schema.encodeSync(Schema.parseJson(ExportMessage))

@@ -1,0 +1,68 @@
+// One attempt's file: the report's rows streamed from the ReportSource into the FileStore, counted and hashed on the
+// way, under the query deadline (docs/adr/0021-query-deadline-races-the-attempt.md).
+import { Duration, Effect, Stream } from "effect"
+import { createHash } from "node:crypto"
+import { CSV_CONTENT_TYPE, csvPreamble } from "../domain/Csv.js"
+import { QueryTimeout } from "../domain/Errors.js"
+import type { RunningJob } from "../domain/ExportJob.js"
+import { objectKeyFor } from "../domain/ExportJob.js"
+import { downloadFileName } from "../domain/Reports.js"
+import { CurrentCatalogue } from "./CurrentCatalogue.js"
+import { ExportSettings } from "./ExportSettings.js"
+import { FileStore } from "./ports/FileStore.js"
+import { ReportSource } from "./ports/ReportSource.js"
+
+/**
+ * Streams the report into the file store and returns what the file holds; runs once per attempt. Fails with
+ * QueryTimeout when the source's rows have not all come within the query timeout, and never once they have: the
+ * deadline races the whole upload, not each pull of the rows (ADR 21), and the upload's last parts are not the
+ * query's time (each has a limit of its own in the file store, ADR 4).
+ */
+export const writeFile = (job: RunningJob) =>
+  Effect.gen(function*() {
+    const settings = yield* ExportSettings
+    const source = yield* ReportSource
+    const files = yield* FileStore
+    const objectKey = objectKeyFor(job)
+    const definition = (yield* CurrentCatalogue).definitionOf(job.report)
+    const tally = { rows: 0, bytes: 0 }
+    const digest = createHash("sha256")
+
+    // Set when the source's stream ends, however it ends: from then on the deadline waits for ever.
+    let queryEnded = false
+    const queryDeadline = Effect.sleep(settings.queryTimeout).pipe(
+      Effect.zipRight(Effect.suspend(() =>
+        queryEnded ? Effect.never : Effect.fail(
+          new QueryTimeout({
+            jobId: job.jobId,
+            afterMillis: Duration.toMillis(settings.queryTimeout),
+            rowsBeforeTimeout: tally.rows
+          })
+        )
+      ))
+    )
+    const csv = source
+      .csv({ jobId: job.jobId, merchantId: job.owner.merchantId, report: job.report, timeout: settings.queryTimeout })
+      .pipe(Stream.ensuring(Effect.sync(() => void (queryEnded = true))))
+    const counted = (bytes: Uint8Array) => {
+      digest.update(bytes)
+      tally.bytes += bytes.length
+      return bytes
+    }
+    // A piece is a read of the source's input, many rows at once, so the stream's cost per piece stays small beside
+    // the rows'.
+    const body = Stream.concat(
+      Stream.sync(() => counted(new TextEncoder().encode(csvPreamble(definition.columns, { bom: settings.csvBom })))),
+      Stream.map(csv, (piece) => {
+        tally.rows += piece.rows
+        return counted(piece.bytes)
+      })
+    )
+
+    yield* files.upload(objectKey, body, {
+      contentType: CSV_CONTENT_TYPE,
+      downloadName: downloadFileName(job.report, job.format)
+    }).pipe(Effect.raceFirst(queryDeadline))
+    yield* Effect.logInfo("file uploaded", { objectKey, rows: tally.rows, bytes: tally.bytes })
+    return { objectKey, rowCount: tally.rows, byteSize: tally.bytes, sha256: digest.digest("hex") }
+  }).pipe(Effect.withSpan("Exports.writeFile"))
