@@ -7,8 +7,8 @@ import * as JwtVerifier from "../../src/adapters/auth/JwtVerifier.js"
 import { DEV_AUDIENCE, DEV_ISSUER, signDevToken } from "../../src/adapters/auth/JwtVerifier.js"
 import type { JwtSettings } from "../../src/adapters/auth/JwtVerifier.js"
 import { ExportApi } from "../../src/adapters/http/Api.js"
-import { apiNodeServerTest } from "../../src/adapters/http/ApiNodeServer.js"
-import { ApiServerLive } from "../../src/adapters/http/ApiServer.js"
+import * as ApiNodeServer from "../../src/adapters/http/ApiNodeServer.js"
+import * as ApiServer from "../../src/adapters/http/ApiServer.js"
 import { ReadinessChecks } from "../../src/adapters/http/HealthHttp.js"
 import type { Caller } from "../../src/application/RequestExport.js"
 import { testLayer } from "./Fixtures.js"
@@ -25,7 +25,7 @@ export const testJwtSettings: JwtSettings = {
 }
 
 /**
- * A fresh API over fresh in-memory adapters, per test, served as the runtimes serve it (`ApiNodeServerLive`): the
+ * A fresh API over fresh in-memory adapters, per test, served as the runtimes serve it (`ApiNodeServer.layer`): the
  * node:http accept route in front of the HttpApi app, here on a free port with a client for it. HS256 tokens and no
  * readiness checks unless the test brings its own.
  */
@@ -33,8 +33,8 @@ export const apiTestLayer = (
   rows = 50,
   options: { readonly jwt?: JwtSettings; readonly readiness?: Layer.Layer<ReadinessChecks> } = {}
 ) =>
-  ApiServerLive.pipe(
-    Layer.provideMerge(apiNodeServerTest),
+  ApiServer.layer.pipe(
+    Layer.provideMerge(ApiNodeServer.layerServerTest),
     Layer.provide(JwtAuthentication.layer),
     Layer.provide(JwtVerifier.layer(options.jwt ?? testJwtSettings)),
     Layer.provide(options.readiness ?? ReadinessChecks.none),

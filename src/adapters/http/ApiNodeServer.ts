@@ -4,13 +4,13 @@ import { Layer } from "effect"
 import type { ListenOptions } from "node:net"
 import * as FrontRoute from "./accept-export/FrontRoute.js"
 import { NodeAcceptRoute } from "./accept-export/NodeAcceptRoute.js"
-import { ApiServerLive } from "./ApiServer.js"
+import * as ApiServer from "./ApiServer.js"
 
 /** The Node server the API listens on: the accept route first, everything else to the HttpApi app. */
-export const apiNodeServer = (listen: ListenOptions) => FrontRoute.layer(NodeAcceptRoute, listen)
+export const layerServer = (listen: ListenOptions) => FrontRoute.layer(NodeAcceptRoute, listen)
 
-/** `apiNodeServer` on a free port of 127.0.0.1's loopback, with an HttpClient for it: for tests. */
-export const apiNodeServerTest = FrontRoute.layerTest(NodeAcceptRoute)
+/** `layerServer` on a free port of 127.0.0.1's loopback, with an HttpClient for it: for tests. */
+export const layerServerTest = FrontRoute.layerTest(NodeAcceptRoute)
 
 /** The API, its documents and the accept route, listening as told. */
-export const ApiNodeServerLive = (listen: ListenOptions) => ApiServerLive.pipe(Layer.provide(apiNodeServer(listen)))
+export const layer = (listen: ListenOptions) => ApiServer.layer.pipe(Layer.provide(layerServer(listen)))

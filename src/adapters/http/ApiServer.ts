@@ -11,9 +11,9 @@ import {
   retryAfterOf,
   ServiceUnavailable
 } from "./ApiErrors.js"
-import { ExportsHttp } from "./ExportsHttp.js"
-import { HealthHttp } from "./HealthHttp.js"
-import { NotificationsHttp } from "./NotificationsHttp.js"
+import * as ExportsHttp from "./ExportsHttp.js"
+import * as HealthHttp from "./HealthHttp.js"
+import * as NotificationsHttp from "./NotificationsHttp.js"
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/
 
@@ -116,16 +116,16 @@ export const apiMiddleware = (app: HttpApp.Default): HttpApp.Default =>
   })
 
 /** The API's handlers. They need the application's ports and an Authentication implementation. */
-export const ApiLive = HttpApiBuilder.api(ExportApi).pipe(
-  Layer.provide([ExportsHttp, NotificationsHttp, HealthHttp])
+export const layerHandlers = HttpApiBuilder.api(ExportApi).pipe(
+  Layer.provide([ExportsHttp.layer, NotificationsHttp.layer, HealthHttp.layer])
 )
 
 /** The API's app: its endpoints, its documents (/openapi.json and the /docs page) and its request middleware. */
-export const ApiAppLive = Layer.mergeAll(
+export const layerApp = Layer.mergeAll(
   HttpApiBuilder.middleware(apiMiddleware),
   HttpApiSwagger.layer({ path: "/docs" }),
   HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })
-).pipe(Layer.provideMerge(ApiLive))
+).pipe(Layer.provideMerge(layerHandlers))
 
 /** Serves the API's app. Needs an HttpServer. */
-export const ApiServerLive = HttpApiBuilder.serve().pipe(Layer.provide(ApiAppLive))
+export const layer = HttpApiBuilder.serve().pipe(Layer.provide(layerApp))

@@ -18,7 +18,7 @@ import { exportView } from "./Views.js"
 
 const encodeLink = Schema.encode(DownloadLink)
 
-export const ExportsHttp = HttpApiBuilder.group(ExportApi, "exports", (handlers) =>
+export const layer = HttpApiBuilder.group(ExportApi, "exports", (handlers) =>
   handlers
     .handleRaw("requestExport", handleRequestExport)
     .handle("listExports", ({ urlParams }) =>

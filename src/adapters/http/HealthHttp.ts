@@ -54,7 +54,7 @@ export const cachedReadiness = (
     (round) => Effect.flatMap(round, Fiber.join)
   )
 
-export const HealthHttp = HttpApiBuilder.group(ExportApi, "health", (handlers) =>
+export const layer = HttpApiBuilder.group(ExportApi, "health", (handlers) =>
   Effect.gen(function*() {
     const readiness = yield* cachedReadiness(yield* ReadinessChecks)
     return handlers

@@ -6,7 +6,7 @@ import { notificationNotFound, notificationsUnavailable } from "./ApiErrors.js"
 import { CurrentCaller } from "./Authentication.js"
 import { notificationView } from "./Views.js"
 
-export const NotificationsHttp = HttpApiBuilder.group(ExportApi, "notifications", (handlers) =>
+export const layer = HttpApiBuilder.group(ExportApi, "notifications", (handlers) =>
   handlers
     .handle("listNotifications", () =>
       Effect.gen(function*() {

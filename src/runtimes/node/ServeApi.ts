@@ -3,7 +3,7 @@
 import { Config, Effect, Layer } from "effect"
 import * as JwtAuthentication from "../../adapters/auth/JwtAuthentication.js"
 import * as JwtVerifier from "../../adapters/auth/JwtVerifier.js"
-import { ApiNodeServerLive } from "../../adapters/http/ApiNodeServer.js"
+import * as ApiNodeServer from "../../adapters/http/ApiNodeServer.js"
 import * as ApiAdapters from "../aws/ApiAdapters.js"
 
 /** Where the API listens: PORT (3000) and HOST (0.0.0.0, as a container expects). */
@@ -12,7 +12,7 @@ export const listenConfig = Config.all({
   host: Config.string("HOST").pipe(Config.withDefault("0.0.0.0"))
 })
 
-const api = Layer.unwrapEffect(Effect.map(listenConfig, ({ host, port }) => ApiNodeServerLive({ port, host })))
+const api = Layer.unwrapEffect(Effect.map(listenConfig, ({ host, port }) => ApiNodeServer.layer({ port, host })))
 
 /** The API with every adapter it needs; a missing or malformed setting fails the build with its name. */
 export const layer = api.pipe(

@@ -12,7 +12,7 @@ import { demoSeedOfSize } from "../../adapters/chdb/DemoSeed.js"
 import * as EmlEmailSender from "../../adapters/eml/EmlEmailSender.js"
 import * as OutboxRoute from "../../adapters/eml/OutboxRoute.js"
 import { allowedHosts, isLoopbackAddress } from "../../adapters/http/AllowedHosts.js"
-import { ApiNodeServerLive } from "../../adapters/http/ApiNodeServer.js"
+import * as ApiNodeServer from "../../adapters/http/ApiNodeServer.js"
 import { ReadinessChecks } from "../../adapters/http/HealthHttp.js"
 import * as HttpExportLinks from "../../adapters/http/HttpExportLinks.js"
 import * as FilesRoute from "../../adapters/localfs/FilesRoute.js"
@@ -101,7 +101,7 @@ export const layer = (config: EmbeddedConfig) => {
     Effect.map(ChdbEngine, (chdb) => [{ name: "clickhouse", check: chdb.query("SELECT 1") }])
   )
 
-  const http = Layer.mergeAll(ApiNodeServerLive({ port: config.port, host: config.host }), layerRoutes(config))
+  const http = Layer.mergeAll(ApiNodeServer.layer({ port: config.port, host: config.host }), layerRoutes(config))
     .pipe(
       Layer.provide(JwtAuthentication.layer),
       Layer.provide(jwtVerifierFor(config)),

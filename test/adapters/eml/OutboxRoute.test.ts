@@ -7,7 +7,7 @@ import * as JwtVerifier from "../../../src/adapters/auth/JwtVerifier.js"
 import { EmlOutbox } from "../../../src/adapters/eml/EmlEmailSender.js"
 import * as OutboxRoute from "../../../src/adapters/eml/OutboxRoute.js"
 import { allowedHosts } from "../../../src/adapters/http/AllowedHosts.js"
-import { ApiServerLive } from "../../../src/adapters/http/ApiServer.js"
+import * as ApiServer from "../../../src/adapters/http/ApiServer.js"
 import { ReadinessChecks } from "../../../src/adapters/http/HealthHttp.js"
 import { EmailSender } from "../../../src/application/ports/EmailSender.js"
 import { EmailAddress } from "../../../src/domain/Identifiers.js"
@@ -22,7 +22,7 @@ const outboxRoute = Layer.unwrapEffect(
 )
 
 const serverLayer = () =>
-  Layer.mergeAll(ApiServerLive, outboxRoute).pipe(
+  Layer.mergeAll(ApiServer.layer, outboxRoute).pipe(
     Layer.provide(JwtAuthentication.layer),
     Layer.provide(JwtVerifier.layer(testJwtSettings)),
     Layer.provide(ReadinessChecks.none),

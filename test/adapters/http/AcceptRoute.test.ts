@@ -6,7 +6,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Layer, Logger, LogLevel, Stream, TestClock } from "effect"
 import * as JwtAuthentication from "../../../src/adapters/auth/JwtAuthentication.js"
 import * as JwtVerifier from "../../../src/adapters/auth/JwtVerifier.js"
-import { ApiServerLive } from "../../../src/adapters/http/ApiServer.js"
+import * as ApiServer from "../../../src/adapters/http/ApiServer.js"
 import { ReadinessChecks } from "../../../src/adapters/http/HealthHttp.js"
 import { FaultInjection } from "../../../src/adapters/memory/FaultInjection.js"
 import { apiTestLayer, testJwtSettings, tokenFor } from "../../support/ApiHarness.js"
@@ -18,7 +18,7 @@ import type { RawResponse } from "./HttpSupport.js"
 
 /** The HttpApi app alone, on the platform's own Node server: what the accept route must answer like. */
 const httpApiOnlyLayer = () =>
-  ApiServerLive.pipe(
+  ApiServer.layer.pipe(
     Layer.provide(JwtAuthentication.layer),
     Layer.provide(JwtVerifier.layer(testJwtSettings)),
     Layer.provide(ReadinessChecks.none),

@@ -9,7 +9,7 @@ import { join } from "node:path"
 import * as JwtAuthentication from "../../../src/adapters/auth/JwtAuthentication.js"
 import * as JwtVerifier from "../../../src/adapters/auth/JwtVerifier.js"
 import { allowedHosts } from "../../../src/adapters/http/AllowedHosts.js"
-import { ApiServerLive } from "../../../src/adapters/http/ApiServer.js"
+import * as ApiServer from "../../../src/adapters/http/ApiServer.js"
 import { ReadinessChecks } from "../../../src/adapters/http/HealthHttp.js"
 import * as FilesRoute from "../../../src/adapters/localfs/FilesRoute.js"
 import { LocalFiles } from "../../../src/adapters/localfs/LocalFileStore.js"
@@ -25,7 +25,7 @@ const filesRoute = Layer.unwrapEffect(
 )
 
 const serverLayer = () =>
-  Layer.mergeAll(ApiServerLive, filesRoute).pipe(
+  Layer.mergeAll(ApiServer.layer, filesRoute).pipe(
     Layer.provide(JwtAuthentication.layer),
     Layer.provide(JwtVerifier.layer(testJwtSettings)),
     Layer.provide(ReadinessChecks.none),

@@ -5,7 +5,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Layer, Stream } from "effect"
 import * as JwtAuthentication from "../../../src/adapters/auth/JwtAuthentication.js"
 import * as JwtVerifier from "../../../src/adapters/auth/JwtVerifier.js"
-import { ApiServerLive } from "../../../src/adapters/http/ApiServer.js"
+import * as ApiServer from "../../../src/adapters/http/ApiServer.js"
 import { ReadinessChecks } from "../../../src/adapters/http/HealthHttp.js"
 import { LocalFiles } from "../../../src/adapters/localfs/LocalFileStore.js"
 import { ObjectKey } from "../../../src/domain/ExportJob.js"
@@ -20,7 +20,7 @@ import { errorBodyOf, getWithHost, loopbackServerTest, serverPort } from "../../
 /** The embedded routes as they are composed for `HOST=bindHost` (and PUBLIC_BASE_URL when given). */
 const serverFor = (bindHost: string, publicBaseUrl?: string) =>
   Layer.mergeAll(
-    ApiServerLive,
+    ApiServer.layer,
     Layer.unwrapEffect(Effect.map(serverPort, (port) =>
       EmbeddedServer.layerRoutes({
         host: bindHost,
