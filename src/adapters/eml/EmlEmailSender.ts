@@ -3,7 +3,6 @@
 import { FileSystem } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
 import { Clock, Context, DateTime, Effect, Layer, Option, Redacted, Ref, Schema } from "effect"
-import type { Config, ConfigError } from "effect"
 import libmime from "libmime"
 import { randomBytes } from "node:crypto"
 import * as NodePath from "node:path"
@@ -223,9 +222,3 @@ export const layer = (
     Layer.provideMerge(Layer.effect(EmlOutbox, make(options))),
     Layer.provide(NodeFileSystem.layer)
   )
-
-/** The same, with its options read from `Config` (a missing setting fails start-up with its name). */
-export const layerConfig = (
-  options: Config.Config<EmlEmailSenderOptions>
-): Layer.Layer<EmailSender | EmlOutbox, EmlEmailSenderSetupFailed | ConfigError.ConfigError> =>
-  Layer.unwrapEffect(Effect.map(options, layer))

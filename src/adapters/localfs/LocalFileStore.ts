@@ -4,7 +4,6 @@ import { FileSystem } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
 import type { PlatformError } from "@effect/platform/Error"
 import { Clock, Context, DateTime, Duration, Effect, Layer, Option, Redacted, Schema, Stream } from "effect"
-import type { Config, ConfigError } from "effect"
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto"
 import * as NodePath from "node:path"
 import type { FileMetadata, SignedLink } from "../../application/ports/FileStore.js"
@@ -334,9 +333,3 @@ export const layer = (
     Layer.provideMerge(Layer.effect(LocalFiles, make(options))),
     Layer.provide(NodeFileSystem.layer)
   )
-
-/** The same, with its options read from `Config` (a missing setting fails start-up with its name). */
-export const layerConfig = (
-  options: Config.Config<LocalFileStoreOptions>
-): Layer.Layer<FileStore | LocalFiles, LocalFileStoreSetupFailed | ConfigError.ConfigError> =>
-  Layer.unwrapEffect(Effect.map(options, layer))
