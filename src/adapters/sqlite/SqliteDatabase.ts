@@ -1,0 +1,200 @@
+// The embedded server's one SQLite database (Node's built-in node:sqlite, ADR 27): opened private to this user, in
+// WAL mode, held exclusively by one process, migrated to this version's schema, and closed when its layer is released.
+import { Context, Data, Effect, Layer } from "effect"
+import type { Scope } from "effect"
+import { chmodSync, closeSync, mkdirSync, openSync } from "node:fs"
+import * as NodePath from "node:path"
+import { DatabaseSync } from "node:sqlite"
+import type { StatementSync } from "node:sqlite"
+import { MIGRATIONS } from "./SqliteSchema.js"
+import type { Migration } from "./SqliteSchema.js"
+
+/** The file the embedded server keeps its jobs, queue and notifications in, under DATA_DIR. */
+export const DATABASE_FILE = "exports.sqlite"
+
+// The database holds merchants' jobs and users' email addresses: only this user may read it. SQLite gives its WAL
+// file the database's own mode.
+const PRIVATE_FILE = 0o600
+const PRIVATE_DIRECTORY = 0o700
+
+/**
+ * How long a statement waits for a lock another connection holds before it fails. Only another process can hold
+ * one (this process has one connection); it covers a previous server still closing when the next one starts.
+ */
+export const BUSY_TIMEOUT_MILLIS = 2_000
+
+// SQLite's primary result code for a lock it could not get (SQLITE_BUSY); extended codes keep it in the low byte.
+const SQLITE_BUSY = 5
+
+/** A statement or transaction failed. Never leaves an adapter: each maps it to its port's error. */
+export class SqliteError extends Data.TaggedError("SqliteError")<{
+  readonly operation: string
+  readonly detail: string
+}> {
+  override get message(): string {
+    return `${this.operation}: ${this.detail}`
+  }
+}
+
+/** The database cannot be opened or brought to this version's schema: start-up stops with the reason. */
+export class SqliteDatabaseUnusable extends Data.TaggedError("SqliteDatabaseUnusable")<{
+  readonly message: string
+}> {}
+
+const detailOf = (error: unknown): string => {
+  if (error instanceof Error) {
+    const code = (error as { readonly errcode?: unknown }).errcode
+    return typeof code === "number" ? `${error.message} (SQLite code ${code})` : error.message
+  }
+  return String(error)
+}
+
+const isBusy = (error: unknown): boolean => {
+  const code = (error as { readonly errcode?: unknown } | null)?.errcode
+  return typeof code === "number" && (code & 0xff) === SQLITE_BUSY
+}
+
+export interface SqliteDatabaseOptions {
+  /** The database file; made with mode 0600 (and its folder 0700) when missing. */
+  readonly path: string
+  /** The schema's steps, oldest first; this version's own unless a test gives others. */
+  readonly migrations?: ReadonlyArray<Migration>
+}
+
+export interface SqliteDatabaseService {
+  readonly path: string
+  /** A statement compiled once and kept for the connection's life. */
+  readonly prepare: (sql: string) => StatementSync
+  /** Runs `body`, one statement or a few reads, outside an explicit transaction. */
+  readonly use: <A>(operation: string, body: () => A) => Effect.Effect<A, SqliteError>
+  /**
+   * Runs `body` in one write transaction (`BEGIN IMMEDIATE`), committed when it returns and rolled back when it
+   * throws. The body is synchronous, so no other fiber of this process can run inside it.
+   */
+  readonly transaction: <A>(operation: string, body: () => A) => Effect.Effect<A, SqliteError>
+}
+
+export class SqliteDatabase extends Context.Tag("exports/sqlite/SqliteDatabase")<
+  SqliteDatabase,
+  SqliteDatabaseService
+>() {}
+
+/** The schema version of this code: the last migration's. */
+export const latestVersion = (migrations: ReadonlyArray<Migration> = MIGRATIONS): number =>
+  migrations.length === 0 ? 0 : migrations[migrations.length - 1]!.version
+
+const inTransaction = <A>(db: DatabaseSync, body: () => A): A => {
+  db.exec("BEGIN IMMEDIATE")
+  try {
+    const result = body()
+    db.exec("COMMIT")
+    return result
+  } catch (error) {
+    if (db.isTransaction) db.exec("ROLLBACK")
+    throw error
+  }
+}
+
+const userVersion = (db: DatabaseSync): number => Number(db.prepare("PRAGMA user_version").get()?.["user_version"])
+
+/**
+ * Brings the database to the last migration, each step in a transaction of its own with the version it reaches, so
+ * that a step that fails leaves the database at the version before it. A database from a newer version is refused.
+ */
+export const migrate = (db: DatabaseSync, path: string, migrations: ReadonlyArray<Migration>): number => {
+  const latest = latestVersion(migrations)
+  const current = userVersion(db)
+  if (current > latest) {
+    throw new SqliteDatabaseUnusable({
+      message: `${path} has schema version ${current}, newer than this version's ${latest}: it was written by a ` +
+        "newer async-data-export. Run that version, or move the file away to start empty (jobs and notifications " +
+        "in it would be lost)."
+    })
+  }
+  for (const migration of migrations) {
+    if (migration.version <= current) continue
+    try {
+      inTransaction(db, () => {
+        db.exec(migration.sql)
+        // A pragma takes no parameter; the version is a number from our own list.
+        db.exec(`PRAGMA user_version = ${Math.trunc(migration.version)}`)
+      })
+    } catch (error) {
+      throw new SqliteDatabaseUnusable({
+        message: `${path}: migration ${migration.version} (${migration.name}) failed: ${detailOf(error)}`
+      })
+    }
+  }
+  return latest
+}
+
+const createPrivate = (path: string): void => {
+  mkdirSync(NodePath.dirname(path), { recursive: true, mode: PRIVATE_DIRECTORY })
+  // Made before SQLite opens it, so that it never exists with a wider mode; set again for a file copied in by hand.
+  closeSync(openSync(path, "a", PRIVATE_FILE))
+  chmodSync(path, PRIVATE_FILE)
+}
+
+const open = (options: SqliteDatabaseOptions): DatabaseSync => {
+  const { path } = options
+  createPrivate(path)
+  const db = new DatabaseSync(path, { timeout: BUSY_TIMEOUT_MILLIS, enableForeignKeyConstraints: true })
+  try {
+    // Before WAL is first used: an exclusive connection keeps the WAL index in its own memory (no -shm file) and
+    // holds its lock until it closes, so a second process on the same data directory is refused, not interleaved.
+    // The lock is the operating system's, released when the process dies, even by SIGKILL.
+    db.exec("PRAGMA locking_mode = EXCLUSIVE")
+    const mode = db.prepare("PRAGMA journal_mode = WAL").get()?.["journal_mode"]
+    if (mode !== "wal") throw new Error(`journal_mode is ${String(mode)}, not wal`)
+    // In WAL mode NORMAL survives a crash of the process with every commit; see ADR 27 for why not FULL.
+    db.exec("PRAGMA synchronous = NORMAL")
+    migrate(db, path, options.migrations ?? MIGRATIONS)
+    return db
+  } catch (error) {
+    db.close()
+    if (error instanceof SqliteDatabaseUnusable) throw error
+    throw new SqliteDatabaseUnusable({
+      message: isBusy(error)
+        ? `${path} is in use by another process: one embedded server per DATA_DIR. Stop the other server, or ` +
+          "start this one with another DATA_DIR."
+        : `cannot open ${path}: ${detailOf(error)}`
+    })
+  }
+}
+
+/** Opens (and migrates) the database for the life of the scope. */
+export const make = (
+  options: SqliteDatabaseOptions
+): Effect.Effect<SqliteDatabaseService, SqliteDatabaseUnusable, Scope.Scope> =>
+  Effect.map(
+    Effect.acquireRelease(
+      Effect.try({
+        try: () => open(options),
+        catch: (error) =>
+          error instanceof SqliteDatabaseUnusable
+            ? error
+            : new SqliteDatabaseUnusable({ message: `cannot open ${options.path}: ${detailOf(error)}` })
+      }),
+      (db) => Effect.sync(() => db.close())
+    ),
+    (db) => {
+      const statements = new Map<string, StatementSync>()
+      const prepare = (sql: string): StatementSync => {
+        let statement = statements.get(sql)
+        if (statement === undefined) {
+          statement = db.prepare(sql)
+          statements.set(sql, statement)
+        }
+        return statement
+      }
+      const failed = (operation: string) => (error: unknown) => new SqliteError({ operation, detail: detailOf(error) })
+      return {
+        path: options.path,
+        prepare,
+        use: (operation, body) => Effect.try({ try: body, catch: failed(operation) }),
+        transaction: (operation, body) => Effect.try({ try: () => inTransaction(db, body), catch: failed(operation) })
+      }
+    }
+  )
+
+export const layer = (options: SqliteDatabaseOptions) => Layer.scoped(SqliteDatabase, make(options))
