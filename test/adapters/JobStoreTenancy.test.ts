@@ -4,6 +4,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { DateTime, Effect, Layer, Option, Redacted, Schema } from "effect"
 import * as DynamoDbJobStore from "../../src/adapters/dynamodb/DynamoDbJobStore.js"
 import * as MemoryJobStore from "../../src/adapters/memory/MemoryJobStore.js"
+import * as SqliteJobStore from "../../src/adapters/sqlite/SqliteJobStore.js"
 import { JobStore } from "../../src/application/ports/JobStore.js"
 import { newJob } from "../../src/domain/ExportJob.js"
 import type { Owner } from "../../src/domain/Identifiers.js"
@@ -11,6 +12,7 @@ import { EmailAddress } from "../../src/domain/Identifiers.js"
 import { ReportRequest } from "../../src/domain/Reports.js"
 import { jobIdAt, uniqueOwners } from "../contracts/ContractSupport.js"
 import { DynamoDbOnDynalite } from "../support/servers/DynaliteServer.js"
+import { temporaryDatabase } from "./sqlite/SqliteSupport.js"
 
 const BASE_MILLIS = Date.parse("2024-04-02T10:00:00Z")
 
@@ -32,7 +34,8 @@ const keyedJob = (owner: Owner, millis: number, idempotencyKey: string) =>
 
 const stores: ReadonlyArray<readonly [string, () => Layer.Layer<JobStore, unknown>]> = [
   ["memory", () => MemoryJobStore.layer],
-  ["dynamodb (dynalite)", () => DynamoDbJobStore.layer.pipe(Layer.provide(DynamoDbOnDynalite))]
+  ["dynamodb (dynalite)", () => DynamoDbJobStore.layer.pipe(Layer.provide(DynamoDbOnDynalite))],
+  ["sqlite", () => SqliteJobStore.layer.pipe(Layer.provide(temporaryDatabase))]
 ]
 
 for (const [name, makeLayer] of stores) {

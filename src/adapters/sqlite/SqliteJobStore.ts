@@ -1,0 +1,180 @@
+// Export jobs in the embedded database: each job its schema's encoded JSON, with the columns the queries need beside
+// it. Writes are conditional as in every store (a job is created once, an idempotency key claimed once a window, an
+// update lands only on the revision it was computed from). Creating a job also puts its queue message in the same
+// transaction, as an outbox (ADR 27): a process that dies after `create` has still queued the job.
+import { Clock, Effect, Layer, Option, Schema } from "effect"
+import { CurrentCatalogue } from "../../application/CurrentCatalogue.js"
+import { messageEncoderOf } from "../../application/ports/JobQueue.js"
+import type { JobPage } from "../../application/ports/JobStore.js"
+import { JobStore } from "../../application/ports/JobStore.js"
+import { messageFor } from "../../application/RequestExport.js"
+import { JobConflict, JobStoreUnavailable } from "../../domain/Errors.js"
+import { ExportJob, IDEMPOTENCY_WINDOW_MILLIS, sameRequestAs } from "../../domain/ExportJob.js"
+import type { ExportJobId, Owner } from "../../domain/Identifiers.js"
+import { SqliteDatabase } from "./SqliteDatabase.js"
+import type { SqliteError } from "./SqliteDatabase.js"
+import { enqueue } from "./SqliteJobQueue.js"
+
+const JobJson = Schema.parseJson(ExportJob)
+// A typed job that does not encode is a bug, not an outage: it throws, and the effect dies.
+const encodeJob = Schema.encodeSync(JobJson)
+const decodeJob = Schema.decodeUnknownEither(JobJson)
+
+/** The exports that are the same request share a key: `sameRequestAs` then decides among the few that do. */
+export const requestKeyOf = ({ format, report }: Pick<ExportJob, "report" | "format">): string =>
+  JSON.stringify([report._tag, format, report.params.dateFrom, report.params.dateTo])
+
+const unavailable = (error: SqliteError) => new JobStoreUnavailable({ detail: `SQLite ${error.message}` })
+
+type Row = Record<string, unknown>
+
+const jobsOf = (rows: ReadonlyArray<Row>) =>
+  Effect.forEach(rows, (row) => {
+    const decoded = decodeJob(row["job"])
+    return decoded._tag === "Right"
+      ? Effect.succeed(decoded.right)
+      : Effect.fail(
+        new JobStoreUnavailable({ detail: `undecodable job ${String(row["job_id"])}: ${decoded.left.message}` })
+      )
+  })
+
+export const make = Effect.gen(function*() {
+  const db = yield* SqliteDatabase
+  const encodeMessage = messageEncoderOf(yield* CurrentCatalogue)
+
+  const exists = db.prepare("SELECT 1 FROM jobs WHERE job_id = ?")
+  const lastWithKey = db.prepare(
+    `SELECT requested_at FROM jobs WHERE merchant_id = ? AND user_id = ? AND idempotency_key = ?
+     ORDER BY requested_at DESC, job_id DESC LIMIT 1`
+  )
+  const insert = db.prepare(
+    `INSERT INTO jobs (job_id, merchant_id, user_id, status, requested_at, revision, idempotency_key, request_key, job)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+  )
+  const byKey = db.prepare(
+    `SELECT job_id, job FROM jobs WHERE merchant_id = ? AND user_id = ? AND idempotency_key = ?
+     ORDER BY requested_at DESC, job_id DESC LIMIT 1`
+  )
+  const active = db.prepare(
+    `SELECT job_id, job FROM jobs WHERE merchant_id = ? AND user_id = ? AND status IN ('Queued', 'Running')
+     ORDER BY job_id DESC`
+  )
+  const activeForRequest = db.prepare(
+    `SELECT job_id, job FROM jobs
+     WHERE merchant_id = ? AND user_id = ? AND request_key = ? AND status IN ('Queued', 'Running')
+     ORDER BY job_id DESC`
+  )
+  const byId = db.prepare("SELECT job_id, job FROM jobs WHERE job_id = ?")
+  const update = db.prepare("UPDATE jobs SET status = ?, revision = ?, job = ? WHERE job_id = ? AND revision = ?")
+  const firstPage = db.prepare(
+    "SELECT job_id, job FROM jobs WHERE merchant_id = ? AND user_id = ? ORDER BY job_id DESC LIMIT ?"
+  )
+  const pageAfter = db.prepare(
+    "SELECT job_id, job FROM jobs WHERE merchant_id = ? AND user_id = ? AND job_id < ? ORDER BY job_id DESC LIMIT ?"
+  )
+
+  const listActive = (owner: Owner) =>
+    db.use("JobStore.listActive", () => active.all(owner.merchantId, owner.userId)).pipe(
+      Effect.catchTag("SqliteError", (error) => Effect.fail(unavailable(error))),
+      Effect.flatMap(jobsOf)
+    )
+
+  return JobStore.of({
+    create: (job) =>
+      Effect.gen(function*() {
+        const json = encodeJob(job)
+        const body = encodeMessage(messageFor(job))
+        const now = yield* Clock.currentTimeMillis
+        const key = job.idempotencyKey
+        const created = yield* db.transaction("JobStore.create", () => {
+          if (exists.get(job.jobId) !== undefined) return false
+          if (key !== undefined) {
+            const last = lastWithKey.get(job.owner.merchantId, job.owner.userId, key)
+            if (
+              last !== undefined &&
+              job.requestedAt.epochMillis - Number(last["requested_at"]) < IDEMPOTENCY_WINDOW_MILLIS
+            ) return false
+          }
+          insert.run(
+            job.jobId,
+            job.owner.merchantId,
+            job.owner.userId,
+            job._tag,
+            job.requestedAt.epochMillis,
+            job.revision,
+            key ?? null,
+            requestKeyOf(job),
+            json
+          )
+          // The outbox: the job's message, in the job's own transaction.
+          enqueue(db, job.jobId, body, now)
+          return true
+        })
+        if (!created) return yield* new JobConflict({ jobId: job.jobId, expectedRevision: -1 })
+      }).pipe(
+        Effect.catchTag("SqliteError", (error) => Effect.fail(unavailable(error))),
+        Effect.withSpan("JobStore.create")
+      ),
+
+    findByIdempotencyKey: (owner, key) =>
+      db.use("JobStore.findByIdempotencyKey", () => byKey.all(owner.merchantId, owner.userId, key)).pipe(
+        Effect.catchTag("SqliteError", (error) => Effect.fail(unavailable(error))),
+        Effect.flatMap(jobsOf),
+        Effect.map((jobs) => Option.fromNullable(jobs[0]))
+      ),
+
+    listActive,
+
+    findActive: (owner, wanted) =>
+      db.use(
+        "JobStore.findActive",
+        () => activeForRequest.all(owner.merchantId, owner.userId, requestKeyOf(wanted))
+      ).pipe(
+        Effect.catchTag("SqliteError", (error) => Effect.fail(unavailable(error))),
+        Effect.flatMap(jobsOf),
+        Effect.map((jobs) => Option.fromNullable(jobs.find(sameRequestAs(wanted))))
+      ),
+
+    get: (jobId) =>
+      db.use("JobStore.get", () => byId.all(jobId)).pipe(
+        Effect.catchTag("SqliteError", (error) => Effect.fail(unavailable(error))),
+        Effect.flatMap(jobsOf),
+        Effect.map((jobs) => Option.fromNullable(jobs[0]))
+      ),
+
+    update: (next, expectedRevision) =>
+      Effect.gen(function*() {
+        const json = encodeJob(next)
+        const changes = yield* db.use(
+          "JobStore.update",
+          () => Number(update.run(next._tag, next.revision, json, next.jobId, expectedRevision).changes)
+        )
+        // No row changed: the job is not there, or not at the revision this change was computed from.
+        if (changes === 0) return yield* new JobConflict({ jobId: next.jobId, expectedRevision })
+      }).pipe(
+        Effect.catchTag("SqliteError", (error) => Effect.fail(unavailable(error))),
+        Effect.withSpan("JobStore.update")
+      ),
+
+    listByOwner: (owner, page) =>
+      Effect.gen(function*() {
+        if (page.limit < 1) return { jobs: [], continueAfter: undefined } satisfies JobPage
+        const after: ExportJobId | undefined = page.after
+        // One more than the page, to know whether another page follows.
+        const rows = yield* db.use("JobStore.listByOwner", () =>
+          after === undefined
+            ? firstPage.all(owner.merchantId, owner.userId, page.limit + 1)
+            : pageAfter.all(owner.merchantId, owner.userId, after, page.limit + 1)).pipe(
+            Effect.catchTag("SqliteError", (error) => Effect.fail(unavailable(error)))
+          )
+        const jobs = yield* jobsOf(rows.slice(0, page.limit))
+        return {
+          jobs,
+          continueAfter: rows.length > page.limit ? jobs[jobs.length - 1]?.jobId : undefined
+        } satisfies JobPage
+      })
+  })
+})
+
+/** The JobStore on the database in context; its jobs' messages go to the same database's queue (SqliteJobQueue). */
+export const layer = Layer.effect(JobStore, make)
