@@ -1,5 +1,5 @@
-// A worker in the same process as the in-memory queue: takes deliveries, hands them to the application and
-// settles each as the verdict says.
+// Workers in the same process as their queue: take deliveries, hand them to the application and settle each as the
+// verdict says. The queue is any DeliverySource: SQLite for `npm start`, memory for the simulator and the tests.
 import type { Duration } from "effect"
 import { Deferred, Effect, Fiber, Layer, Option, Ref } from "effect"
 import { MemoryQueue } from "../../adapters/memory/MemoryJobQueue.js"
@@ -7,8 +7,10 @@ import type { Delivery } from "../../adapters/memory/MemoryJobQueue.js"
 import { handleDelivery } from "../../application/ExportWorker.js"
 import type { DeliveryVerdict } from "../../application/ExportWorker.js"
 import { waitThenInterrupt } from "../../application/GracefulStop.js"
+import { DeliverySource } from "../../application/ports/DeliverySource.js"
+import type { QueueDelivery } from "../../application/ports/DeliverySource.js"
 
-export const settle = (delivery: Delivery, verdict: DeliveryVerdict): Effect.Effect<void> => {
+export const settle = (delivery: QueueDelivery, verdict: DeliveryVerdict): Effect.Effect<void> => {
   switch (verdict._tag) {
     case "Ack":
       return delivery.ack
@@ -19,8 +21,27 @@ export const settle = (delivery: Delivery, verdict: DeliveryVerdict): Effect.Eff
   }
 }
 
-export const processDelivery = (delivery: Delivery) =>
-  handleDelivery(delivery.body).pipe(Effect.tap((verdict) => settle(delivery, verdict)))
+export const processDelivery = (delivery: QueueDelivery) =>
+  handleDelivery(delivery.body, { firstReceive: delivery.firstReceive }).pipe(
+    Effect.tap((verdict) => settle(delivery, verdict))
+  )
+
+/**
+ * A memory delivery as the workers take it, telling the application what it was told before the DeliverySource
+ * existed: nothing of the receive count (the simulator's and the tests' duplicate scenarios are written for a queue
+ * that says nothing). A message put back is queued again, as a retry is.
+ */
+export const fromMemory = (delivery: Delivery): QueueDelivery => ({
+  ...delivery,
+  firstReceive: false,
+  release: delivery.retry
+})
+
+/** The memory queue in context as the workers' DeliverySource. */
+export const memorySource = Layer.effect(
+  DeliverySource,
+  Effect.map(MemoryQueue, (queue) => DeliverySource.of({ receive: Effect.map(queue.receive, fromMemory) }))
+)
 
 /** Handles every waiting message, including retries, until none is left. Bounded, so a bug cannot spin. */
 export const drainQueue = (maxDeliveries = 10_000) =>
@@ -30,7 +51,7 @@ export const drainQueue = (maxDeliveries = 10_000) =>
     while (verdicts.length < maxDeliveries) {
       const delivery = yield* queue.poll
       if (Option.isNone(delivery)) return verdicts
-      verdicts.push(yield* processDelivery(delivery.value))
+      verdicts.push(yield* processDelivery(fromMemory(delivery.value)))
     }
     return yield* Effect.dieMessage(`queue did not drain in ${maxDeliveries} deliveries`)
   })
@@ -43,12 +64,13 @@ export interface WorkerOptions {
 }
 
 /**
- * Workers that take deliveries for as long as the layer lives. On release they stop taking new messages, give
- * running exports `shutdownGrace` to finish, then interrupt what is left and put those messages back.
+ * Workers that take deliveries from the DeliverySource in context for as long as the layer lives. On release they
+ * stop taking new messages, give running exports `shutdownGrace` to finish, then interrupt what is left and put
+ * those messages back.
  */
 export const layer = (options: WorkerOptions) =>
   Layer.scopedDiscard(Effect.gen(function*() {
-    const queue = yield* MemoryQueue
+    const queue = yield* DeliverySource
     const stopping = yield* Deferred.make<void>()
     const busy = yield* Ref.make(0)
     const nextDelivery = Effect.raceFirst(
@@ -61,7 +83,7 @@ export const layer = (options: WorkerOptions) =>
         if (Option.isNone(delivery)) return
         yield* Ref.update(busy, (n) => n + 1)
         yield* processDelivery(delivery.value).pipe(
-          Effect.onInterrupt(() => delivery.value.retry),
+          Effect.onInterrupt(() => delivery.value.release),
           Effect.ensuring(Ref.update(busy, (n) => n - 1))
         )
       }
@@ -83,3 +105,6 @@ export const layer = (options: WorkerOptions) =>
       })
     )
   }))
+
+/** The workers on the memory queue in context. */
+export const layerOnMemory = (options: WorkerOptions) => layer(options).pipe(Layer.provide(memorySource))

@@ -17,7 +17,10 @@ describe("in-process workers", () => {
   it.effect("run queued exports to the end", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
-      yield* Layer.buildWithScope(InProcessWorker.layer({ concurrency: 2, shutdownGrace: Duration.seconds(5) }), scope)
+      yield* Layer.buildWithScope(
+        InProcessWorker.layerOnMemory({ concurrency: 2, shutdownGrace: Duration.seconds(5) }),
+        scope
+      )
       const job = yield* requestExport(alice, ordersInput())
       for (let i = 0; i < 100 && (yield* statusOf(job.jobId)) !== "Succeeded"; i++) yield* settle
       expect(yield* statusOf(job.jobId)).toBe("Succeeded")
@@ -27,7 +30,10 @@ describe("in-process workers", () => {
   it.effect("on shutdown, give a running export its grace period, then put its message back", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
-      yield* Layer.buildWithScope(InProcessWorker.layer({ concurrency: 1, shutdownGrace: Duration.seconds(5) }), scope)
+      yield* Layer.buildWithScope(
+        InProcessWorker.layerOnMemory({ concurrency: 1, shutdownGrace: Duration.seconds(5) }),
+        scope
+      )
       yield* (yield* FaultInjection).set({ query: { kind: "hang", afterRows: 3 } })
       const job = yield* requestExport(alice, ordersInput())
       for (let i = 0; i < 100 && (yield* statusOf(job.jobId)) !== "Running"; i++) yield* settle
@@ -55,7 +61,10 @@ describe("in-process workers", () => {
   it.effect("after shutdown, take no more messages", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
-      yield* Layer.buildWithScope(InProcessWorker.layer({ concurrency: 1, shutdownGrace: Duration.seconds(5) }), scope)
+      yield* Layer.buildWithScope(
+        InProcessWorker.layerOnMemory({ concurrency: 1, shutdownGrace: Duration.seconds(5) }),
+        scope
+      )
       yield* Scope.close(scope, Exit.void)
       const job = yield* requestExport(alice, ordersInput())
       yield* settle
