@@ -1,5 +1,5 @@
 // The embedded default: API and worker in one process, report data from chdb (seeded on first start), files on
-// the local disk behind signed links, emails as .eml files, jobs, notifications and queue in memory.
+// the local disk behind signed links, emails as .eml files, jobs, notifications and queue in SQLite (ADR 27).
 // A composition of layers and nothing else: every rule lives in the application.
 import { Config, Duration, Effect, Layer, Option } from "effect"
 import { join } from "node:path"
@@ -17,10 +17,10 @@ import { ReadinessChecks } from "../../adapters/http/HealthHttp.js"
 import * as HttpExportLinks from "../../adapters/http/HttpExportLinks.js"
 import * as FilesRoute from "../../adapters/localfs/FilesRoute.js"
 import * as LocalFileStore from "../../adapters/localfs/LocalFileStore.js"
-import { FaultInjection } from "../../adapters/memory/FaultInjection.js"
-import * as MemoryInAppNotifier from "../../adapters/memory/MemoryInAppNotifier.js"
-import * as MemoryJobQueue from "../../adapters/memory/MemoryJobQueue.js"
-import * as MemoryJobStore from "../../adapters/memory/MemoryJobStore.js"
+import * as SqliteDatabase from "../../adapters/sqlite/SqliteDatabase.js"
+import * as SqliteInAppNotifier from "../../adapters/sqlite/SqliteInAppNotifier.js"
+import * as SqliteJobQueue from "../../adapters/sqlite/SqliteJobQueue.js"
+import * as SqliteJobStore from "../../adapters/sqlite/SqliteJobStore.js"
 import { ExportSettings } from "../../application/ExportSettings.js"
 import { JobIds } from "../../application/JobIds.js"
 import * as InProcessWorker from "../local/InProcessWorker.js"
@@ -84,18 +84,18 @@ export const layer = (config: EmbeddedConfig) => {
     outbox: join(config.dataDir, "outbox"),
     from: "Exports <exports@localhost>"
   })
-  const inMemory = Layer.mergeAll(
-    MemoryJobStore.layer,
-    MemoryJobQueue.layer,
-    MemoryInAppNotifier.layer,
+  // One database for the three, so that a job and its message are written in one transaction.
+  const durable = Layer.mergeAll(
+    SqliteJobStore.layer,
+    SqliteJobQueue.layer(),
+    SqliteInAppNotifier.layer,
     JobIds.Default
   ).pipe(
-    Layer.provideMerge(Layer.mergeAll(MemoryJobQueue.MemoryQueue.Default, MemoryInAppNotifier.MemoryInbox.Default)),
-    Layer.provide(FaultInjection.Default)
+    Layer.provide(SqliteDatabase.layer({ path: join(config.dataDir, SqliteDatabase.DATABASE_FILE) }))
   )
   // Unless told otherwise, the "app" that emails link to is this server.
   const links = HttpExportLinks.layerConfigWithDefault(config.publicBaseUrl)
-  const adapters = Layer.mergeAll(reports, files, email, inMemory, links, ExportSettings.layer)
+  const adapters = Layer.mergeAll(reports, files, email, durable, links, ExportSettings.layer)
   const readiness = Layer.effect(
     ReadinessChecks,
     Effect.map(ChdbEngine, (chdb) => [{ name: "clickhouse", check: chdb.query("SELECT 1") }])

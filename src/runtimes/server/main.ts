@@ -2,6 +2,7 @@
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Layer } from "effect"
 import { join } from "node:path"
+import * as SqliteDatabase from "../../adapters/sqlite/SqliteDatabase.js"
 import * as JsonLogLines from "../JsonLogLines.js"
 import type { EmbeddedConfig } from "./EmbeddedConfig.js"
 import { embeddedConfig } from "./EmbeddedConfig.js"
@@ -20,7 +21,7 @@ const banner = (config: EmbeddedConfig) => {
     `async-data-export is running on its embedded defaults at ${base}`,
     `  API docs      ${base}/docs   (OpenAPI: ${base}/openapi.json)`,
     outboxLine(config),
-    `  data          ${config.dataDir}   (jobs, notifications and the queue are in memory)`,
+    `  data          ${config.dataDir}   (jobs, notifications and the queue in ${SqliteDatabase.DATABASE_FILE})`,
     "",
     "Try it:",
     "  TOKEN=$(npm run -s dev-token -- --sub demo-user --merchant m-acme --email demo@example.com)",
