@@ -90,9 +90,10 @@ export const layer = (config: EmbeddedConfig) => {
     SqliteJobQueue.layer(),
     SqliteInAppNotifier.layer,
     JobIds.Default
-  ).pipe(
-    Layer.provide(SqliteDatabase.layer({ path: join(config.dataDir, SqliteDatabase.DATABASE_FILE) }))
   )
+  // Opened before anything else uses the data directory: a second server on it stops here, with SQLite's lock
+  // saying why, rather than wherever another adapter happens to trip over the first server.
+  const database = SqliteDatabase.layer({ path: join(config.dataDir, SqliteDatabase.DATABASE_FILE) })
   // Unless told otherwise, the "app" that emails link to is this server.
   const links = HttpExportLinks.layerConfigWithDefault(config.publicBaseUrl)
   const adapters = Layer.mergeAll(reports, files, email, durable, links, ExportSettings.layer)
@@ -110,5 +111,9 @@ export const layer = (config: EmbeddedConfig) => {
 
   const workers = InProcessWorker.layer({ concurrency: config.workerConcurrency, shutdownGrace: config.shutdownGrace })
 
-  return Layer.mergeAll(http, workers).pipe(Layer.provideMerge(adapters), Layer.provide(dataDir))
+  return Layer.mergeAll(http, workers).pipe(
+    Layer.provideMerge(adapters),
+    Layer.provide(database),
+    Layer.provide(dataDir)
+  )
 }
