@@ -23,6 +23,9 @@ const PRIVATE_DIRECTORY = 0o700
  */
 export const BUSY_TIMEOUT_MILLIS = 2_000
 
+/** How many WAL pages trigger a checkpoint. */
+export const WAL_AUTOCHECKPOINT_PAGES = 10_000
+
 // SQLite's primary result code for a lock it could not get (SQLITE_BUSY); extended codes keep it in the low byte.
 const SQLITE_BUSY = 5
 
@@ -148,6 +151,10 @@ const open = (options: SqliteDatabaseOptions): DatabaseSync => {
     if (mode !== "wal") throw new Error(`journal_mode is ${String(mode)}, not wal`)
     // In WAL mode NORMAL survives a crash of the process with every commit; see ADR 27 for why not FULL.
     db.exec("PRAGMA synchronous = NORMAL")
+    // A checkpoint copies the WAL into the database, with an fsync, on the event loop: one every 10 000 pages (40 MB
+    // of WAL) rather than SQLite's 1 000 costs each commit about 40% less (ADR 27), the pages every commit touches
+    // being copied once per checkpoint however often they were written.
+    db.exec(`PRAGMA wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`)
     migrate(db, path, options.migrations ?? MIGRATIONS)
     return db
   } catch (error) {

@@ -63,6 +63,7 @@ describe("SqliteDatabase", () => {
       expect(pragma(db, "busy_timeout", "timeout")).toBe(SqliteDatabase.BUSY_TIMEOUT_MILLIS)
       expect(pragma(db, "foreign_keys")).toBe(1)
       expect(pragma(db, "locking_mode")).toBe("exclusive")
+      expect(pragma(db, "wal_autocheckpoint")).toBe(SqliteDatabase.WAL_AUTOCHECKPOINT_PAGES)
       expect(pragma(db, "user_version")).toBe(SqliteDatabase.latestVersion())
       expect(tablesOf(db)).toStrictEqual(["dead_letters", "jobs", "messages", "notifications"])
       yield* Scope.close(scope, Exit.void)
