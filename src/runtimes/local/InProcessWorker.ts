@@ -19,8 +19,11 @@ export const settle = (delivery: Delivery, verdict: DeliveryVerdict): Effect.Eff
   }
 }
 
+/** The memory queue counts receives but gives no message up (it has no redrive limit): no receive is the last. */
 export const processDelivery = (delivery: Delivery) =>
-  handleDelivery(delivery.body).pipe(Effect.tap((verdict) => settle(delivery, verdict)))
+  handleDelivery(delivery.body, { receiveCount: delivery.receiveCount }).pipe(
+    Effect.tap((verdict) => settle(delivery, verdict))
+  )
 
 /** Handles every waiting message, including retries, until none is left. Bounded, so a bug cannot spin. */
 export const drainQueue = (maxDeliveries = 10_000) =>
