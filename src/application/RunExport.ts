@@ -93,6 +93,9 @@ export const transientFailureRetry = Schedule.exponential(Duration.seconds(2)).p
 /** An in-app notice goes to a store of ours: four more tries, 200 ms to 1.6 s apart, ride out a blip. */
 export const inAppRetry = Schedule.exponential(Duration.millis(200)).pipe(Schedule.intersect(Schedule.recurs(4)))
 
+/** A notice's mark after its sending rides out a store blip: four more tries, 200 ms to 1.6 s apart. */
+export const markRetry = Schedule.exponential(Duration.millis(200)).pipe(Schedule.intersect(Schedule.recurs(4)))
+
 /**
  * A failed email is tried again 1 s, 2 s, 4 s ... apart (never more than a minute apart) until `window`
  * (EMAIL_RETRY_WINDOW) has passed since the first try; then it is given up. The window covers all the tries.
@@ -109,14 +112,14 @@ export const emailRetry = (window: Duration.Duration) =>
  */
 export const CLAIM_MARGIN = Duration.minutes(1)
 
-const claimDuration = (channel: NotificationChannel, settings: ExportSettingsShape): Duration.Duration =>
-  channel === "email" ? Duration.sum(settings.emailRetryWindow, CLAIM_MARGIN) : CLAIM_MARGIN
-
 /**
  * How a delivery sends notices: `full` with each channel's retries; `once` with one try each, for a delivery with
  * no time left (a runtime giving up a message it could not start or had to interrupt on its last receive).
  */
 type Tries = "full" | "once"
+
+const claimDuration = (channel: NotificationChannel, tries: Tries, settings: ExportSettingsShape): Duration.Duration =>
+  channel === "email" && tries === "full" ? Duration.sum(settings.emailRetryWindow, CLAIM_MARGIN) : CLAIM_MARGIN
 
 const isTransient = (error: QueryTimeout | QueryFailed | UploadFailed): boolean =>
   error._tag !== "QueryTimeout" && error.retryable
@@ -329,6 +332,8 @@ const markSettled = (
   Effect.gen(function*() {
     for (let round = 0; round < MAX_SETTLING_ROUNDS; round++) {
       const marked = yield* commit(handle, { _tag: "NotificationSettled", channel, holder, outcome }).pipe(
+        // A mark lost to a store blip is a notice sent again once its claim runs out.
+        Effect.retry({ schedule: markRetry, while: (error) => error._tag === "JobStoreUnavailable" }),
         Effect.as(true),
         Effect.catchTag("JobConflict", () => Effect.as(handle.reload, false))
       )
@@ -361,7 +366,10 @@ const settleNotifications = (handle: JobHandle, holder: string, fresh: Option.Op
       const now = yield* DateTime.now
       const [channel] = claimableChannels(yield* handle.current, now)
       if (channel === undefined) break
-      const claim = new ChannelClaim({ holder, expiresAt: DateTime.addDuration(now, claimDuration(channel, settings)) })
+      const claim = new ChannelClaim({
+        holder,
+        expiresAt: DateTime.addDuration(now, claimDuration(channel, tries, settings))
+      })
       const claimed = yield* commit<SucceededJob | FailedJob>(handle, {
         _tag: "NotificationClaimed",
         channel,
@@ -508,7 +516,8 @@ const onJob = <R>(
         )
       )
       if (outcome._tag !== "Deferred" || !waitOut) return outcome
-      const wait = Math.max(0, DateTime.distance(yield* DateTime.now, outcome.until))
+      // At least a second, so that a hold that keeps moving (contention on the notices) is not polled in a spin.
+      const wait = Math.max(1_000, DateTime.distance(yield* DateTime.now, outcome.until))
       yield* Effect.logInfo("the message's last receive: waiting for the other delivery", {
         until: DateTime.formatIso(outcome.until)
       })
