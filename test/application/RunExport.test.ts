@@ -98,6 +98,23 @@ const slowSource = Effect.gen(function*() {
   return { source, stalled, release, queries: () => queries }
 })
 
+/**
+ * Requests an export and starts its first delivery on a `slowSource`, returning once its query has stalled with the
+ * upload under way; `store` stands in for the worker's job store when given.
+ */
+const slowExportRunning = (store?: JobStore["Type"]) =>
+  Effect.gen(function*() {
+    const job = yield* requestExport(alice, ordersInput())
+    const body = encodeMessage(messageFor(job))
+    const slow = yield* slowSource
+    const delivery = handleDelivery(body, { receiveCount: 1, maxReceives: 3 }).pipe(
+      Effect.provideService(ReportSource, slow.source)
+    )
+    const first = yield* Effect.fork(store === undefined ? delivery : Effect.provideService(delivery, JobStore, store))
+    yield* Deferred.await(slow.stalled)
+    return { job, body, slow, first }
+  })
+
 describe("RunExport", () => {
   it.effect("streams the report into a CSV file, signs a 24 h link and tells the user in-app and by email", () =>
     Effect.gen(function*() {
@@ -307,14 +324,9 @@ describe("RunExport", () => {
   describe("leases", () => {
     it.effect("two deliveries racing never run the query twice while the lease is live", () =>
       Effect.gen(function*() {
-        const job = yield* requestExport(alice, ordersInput())
-        const body = encodeMessage(messageFor(job))
-        const slow = yield* slowSource
+        const { body, first, job, slow } = yield* slowExportRunning()
         const deliver = (receiveCount: number) =>
           handleDelivery(body, { receiveCount, maxReceives: 3 }).pipe(Effect.provideService(ReportSource, slow.source))
-
-        const first = yield* Effect.fork(deliver(1))
-        yield* Deferred.await(slow.stalled)
         // A copy of the message (at-least-once delivery) meets the job running: it is left for later.
         expect(yield* deliver(1)).toStrictEqual({ _tag: "Retry", reason: "job held by another delivery" })
         // Minutes on, long past an unrenewed lease: the first worker renews it, so the message coming back (its
@@ -338,15 +350,7 @@ describe("RunExport", () => {
 
     it.effect("a worker that loses its lease stops at its next renewal and leaves no object", () =>
       Effect.gen(function*() {
-        const job = yield* requestExport(alice, ordersInput())
-        const body = encodeMessage(messageFor(job))
-        const slow = yield* slowSource
-        const first = yield* Effect.fork(
-          handleDelivery(body, { receiveCount: 1, maxReceives: 3 }).pipe(
-            Effect.provideService(ReportSource, slow.source)
-          )
-        )
-        yield* Deferred.await(slow.stalled)
+        const { body, first, job } = yield* slowExportRunning()
         const files = yield* MemoryFiles
         expect(yield* files.uploadsStarted).toBe(1)
 
@@ -369,9 +373,6 @@ describe("RunExport", () => {
 
     it.effect("a worker cut off from the store stops before its lease runs out; another then takes the job over", () =>
       Effect.gen(function*() {
-        const job = yield* requestExport(alice, ordersInput())
-        const body = encodeMessage(messageFor(job))
-        const slow = yield* slowSource
         const store = yield* JobStore
         let cutOff = false
         const partitioned = JobStore.of({
@@ -379,13 +380,7 @@ describe("RunExport", () => {
           update: (next, expected) =>
             cutOff ? Effect.fail(new JobStoreUnavailable({ detail: "unreachable" })) : store.update(next, expected)
         })
-        const first = yield* Effect.fork(
-          handleDelivery(body, { receiveCount: 1, maxReceives: 3 }).pipe(
-            Effect.provideService(ReportSource, slow.source),
-            Effect.provideService(JobStore, partitioned)
-          )
-        )
-        yield* Deferred.await(slow.stalled)
+        const { body, first, job } = yield* slowExportRunning(partitioned)
         cutOff = true
 
         // Renewals fail at 20 s and 40 s; at 40 s the lease (60 s) would run out before the next one: it stops.
@@ -412,11 +407,7 @@ describe("RunExport", () => {
 
     it.effect("an interrupted worker lets its lease go, so that the message put back is taken over at once", () =>
       Effect.gen(function*() {
-        const job = yield* requestExport(alice, ordersInput())
-        const body = encodeMessage(messageFor(job))
-        const slow = yield* slowSource
-        const first = yield* Effect.fork(handleDelivery(body).pipe(Effect.provideService(ReportSource, slow.source)))
-        yield* Deferred.await(slow.stalled)
+        const { body, first, job } = yield* slowExportRunning()
         yield* Fiber.interrupt(first)
         const released = yield* storedJob(job.jobId)
         assert(released._tag === "Running")
@@ -569,15 +560,7 @@ describe("RunExport", () => {
 
     it.effect("waits for a live worker rather than failing its healthy export", () =>
       Effect.gen(function*() {
-        const job = yield* requestExport(alice, ordersInput())
-        const body = encodeMessage(messageFor(job))
-        const slow = yield* slowSource
-        const first = yield* Effect.fork(
-          handleDelivery(body, { receiveCount: 1, maxReceives: 3 }).pipe(
-            Effect.provideService(ReportSource, slow.source)
-          )
-        )
-        yield* Deferred.await(slow.stalled)
+        const { body, first, job, slow } = yield* slowExportRunning()
         // A copy of the message on its last receive: it waits while the worker renews its lease.
         const copy = yield* Effect.fork(handleDelivery(body, { receiveCount: 3, maxReceives: 3 }))
         yield* TestClock.adjust(Duration.minutes(3))
@@ -592,19 +575,6 @@ describe("RunExport", () => {
         expect((yield* storedJob(job.jobId))._tag).toBe("Succeeded")
         expect(slow.queries()).toBe(1)
         expect((yield* sentTo(job.jobId)).emails).toHaveLength(1)
-      }).pipe(Effect.provide(testLayer(10))))
-
-    it.effect("with the job store down, keeps the message: nothing can be recorded", () =>
-      Effect.gen(function*() {
-        const job = yield* requestExport(alice, ordersInput())
-        const down = Layer.succeed(JobStore, {
-          ...(yield* JobStore),
-          get: () => Effect.fail(new JobStoreUnavailable({ detail: "store down" }))
-        })
-        const verdict = yield* handleDelivery(encodeMessage(messageFor(job)), { receiveCount: 3, maxReceives: 3 }).pipe(
-          Effect.provide(down)
-        )
-        expect(verdict).toStrictEqual({ _tag: "Retry", reason: "job store unavailable" })
       }).pipe(Effect.provide(testLayer(10))))
   })
 
@@ -712,15 +682,17 @@ describe("RunExport", () => {
       expect((yield* storedJob(job.jobId))._tag).toBe("Succeeded")
     }).pipe(Effect.provide(testLayer(10))))
 
-  it.effect("asks for the message again when the job store is down", () =>
+  it.effect("asks for the message again when the job store is down, even on its last receive: nothing can be recorded", () =>
     Effect.gen(function*() {
       const job = yield* requestExport(alice, ordersInput())
       const down = Layer.succeed(JobStore, {
         ...(yield* JobStore),
         get: () => Effect.fail(new JobStoreUnavailable({ detail: "store down" }))
       })
-      const verdict = yield* handleDelivery(encodeMessage(messageFor(job))).pipe(Effect.provide(down))
-      expect(verdict._tag).toBe("Retry")
+      for (const delivery of [{}, { receiveCount: 3, maxReceives: 3 }]) {
+        const verdict = yield* handleDelivery(encodeMessage(messageFor(job)), delivery).pipe(Effect.provide(down))
+        expect(verdict).toStrictEqual({ _tag: "Retry", reason: "job store unavailable" })
+      }
     }).pipe(Effect.provide(testLayer(10))))
 
   it.effect("puts the jobId on every log line of a job and never the user's address", () =>
