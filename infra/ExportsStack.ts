@@ -24,6 +24,7 @@ import {
   NOTIFICATIONS_BY_OWNER_INDEX,
   TTL_ATTRIBUTE
 } from "../src/adapters/dynamodb/DynamoDbTables.js"
+import { DEFAULT_QUEUE_MAX_RECEIVES } from "../src/application/ExportWorker.js"
 import { WORKER_ENVIRONMENT, WORKER_NODE_OPTIONS } from "../src/runtimes/WorkerProcessSettings.js"
 
 export interface ExportsStackProps extends StackProps {
@@ -53,7 +54,8 @@ export interface ExportsStackProps extends StackProps {
 /** An export may run for most of the worker's 15 minutes; the queue hides a message for six times as long. */
 export const WORKER_TIMEOUT = Duration.minutes(15)
 export const VISIBILITY_TIMEOUT = Duration.minutes(15 * 6)
-export const MAX_RECEIVE_COUNT = 3
+/** The queue's redrive limit, told to the worker (QUEUE_MAX_RECEIVES) so that it knows a message's last receive. */
+export const MAX_RECEIVE_COUNT = DEFAULT_QUEUE_MAX_RECEIVES
 /** Records per invocation; the worker runs them side by side (WORKER_CONCURRENCY). */
 export const BATCH_SIZE = 4
 /** The HTTP API's one stage, created with it: its URL has no stage segment. */
@@ -180,8 +182,11 @@ export class ExportsStack extends Stack {
         SES_FROM: props.emailFrom,
         SES_CONFIGURATION_SET: configurationSet.configurationSetName,
         WORKER_CONCURRENCY: String(BATCH_SIZE),
+        // The message's last receive gives up a job it cannot finish rather than leave it in progress (ADR 3).
+        QUEUE_MAX_RECEIVES: String(MAX_RECEIVE_COUNT),
         // One receive fewer than the queue allows: a job whose worker died on every attempt is failed, and its user
-        // told, by the message's last receive, rather than left Running when the message goes to the DLQ.
+        // told, by the message's last receive without starting it once more (a worker dying then would leave it
+        // Running with nothing to take it over).
         EXPORT_MAX_ATTEMPTS: String(MAX_RECEIVE_COUNT - 1)
       }
     })

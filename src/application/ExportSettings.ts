@@ -12,6 +12,13 @@ export interface ExportSettingsShape {
   readonly maxAttempts: number
   /** Start files with a UTF-8 byte order mark, so that Excel reads accents right. */
   readonly csvBom: boolean
+  /**
+   * How long a running job's lease lasts without renewal: a worker renews it every third of it, and another
+   * delivery takes the job over only once it has expired (ADR 28). Keep it under the queue's visibility timeout.
+   */
+  readonly lease: Duration.Duration
+  /** How long a failed email is tried again, with growing pauses, before it is given up (ADR 3). */
+  readonly emailRetryWindow: Duration.Duration
 }
 
 export class ExportSettings extends Context.Tag("exports/ExportSettings")<ExportSettings, ExportSettingsShape>() {
@@ -19,7 +26,9 @@ export class ExportSettings extends Context.Tag("exports/ExportSettings")<Export
     linkTtl: Duration.hours(24),
     queryTimeout: Duration.minutes(10),
     maxAttempts: 3,
-    csvBom: false
+    csvBom: false,
+    lease: Duration.seconds(60),
+    emailRetryWindow: Duration.minutes(5)
   }
 
   static readonly config: Config.Config<ExportSettingsShape> = Config.all({
@@ -42,7 +51,23 @@ export class ExportSettings extends Context.Tag("exports/ExportSettings")<Export
       Config.withDefault(ExportSettings.defaults.maxAttempts),
       Config.validate({ message: "must be from 1 to 10", validation: (n) => n >= 1 && n <= 10 })
     ),
-    csvBom: Config.boolean("EXPORT_CSV_BOM").pipe(Config.withDefault(ExportSettings.defaults.csvBom))
+    csvBom: Config.boolean("EXPORT_CSV_BOM").pipe(Config.withDefault(ExportSettings.defaults.csvBom)),
+    lease: Config.duration("EXPORT_LEASE").pipe(
+      Config.withDefault(ExportSettings.defaults.lease),
+      Config.validate({
+        message: "must be a duration from 1 second to 15 minutes",
+        validation: (lease) =>
+          Duration.greaterThanOrEqualTo(lease, Duration.seconds(1)) &&
+          Duration.lessThanOrEqualTo(lease, Duration.minutes(15))
+      })
+    ),
+    emailRetryWindow: Config.duration("EMAIL_RETRY_WINDOW").pipe(
+      Config.withDefault(ExportSettings.defaults.emailRetryWindow),
+      Config.validate({
+        message: "must be a duration of at most 1 hour",
+        validation: (window) => Duration.lessThanOrEqualTo(window, Duration.hours(1))
+      })
+    )
   })
 
   static readonly layer = Layer.effect(ExportSettings, ExportSettings.config)

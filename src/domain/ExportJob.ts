@@ -1,11 +1,13 @@
 // The ExportJob and its life: Queued -> Running -> Succeeded | Failed, or Cancelled before it finishes.
 // `transition` is the only way a job changes; it is pure, so every rule here is checked by property tests.
 //
-// A finished job also keeps a small ledger of the user's notifications (in-app, email). Recording each delivery
-// on the job is what lets a redelivered queue message finish a delivery that a crash interrupted, while a
-// delivery already made is never made twice.
-import type { DateTime } from "effect"
-import { Duration, Either, Equal, Match, Schema } from "effect"
+// A running job carries a lease: the delivery that started it holds the job until the lease expires, and renews it
+// while it works; only an expired lease lets another delivery take the job over (ADR 28).
+//
+// A finished job also keeps a small ledger of the user's notifications (in-app, email). Each channel is claimed
+// before it is sent and marked once sent, so that two deliveries never both send it, and a redelivered queue
+// message finishes a delivery that a crash interrupted.
+import { DateTime, Duration, Either, Equal, Match, Schema } from "effect"
 import type { LinkSigningFailed, QueryFailed, QueryTimeout, UploadFailed } from "./Errors.js"
 import { InvalidTransition, NotificationChannel } from "./Errors.js"
 import { EmailAddress, ExportJobId, Owner } from "./Identifiers.js"
@@ -48,6 +50,7 @@ export const FailureReason = Schema.Literal(
   "LinkSigningFailed",
   "QueueUnavailable",
   "AttemptsExhausted",
+  "Abandoned",
   "Cancelled"
 )
 export type FailureReason = typeof FailureReason.Type
@@ -95,19 +98,62 @@ export const queueUnavailableFailure = new JobFailure({
   retryable: true
 })
 
+/**
+ * The queue's last delivery of the job's message could not run it to an end (it crashed, or ran out of time, on
+ * every receive): nothing would ever move the job again, so it is failed rather than left in progress. The user
+ * did nothing wrong and a new request usually goes through.
+ */
+export const abandonedFailure = (job: ExportJob): JobFailure =>
+  new JobFailure({
+    reason: "Abandoned",
+    userMessage: job._tag === "Running"
+      ? "Your export was interrupted before it finished, because of a problem on our side. Please try again in a " +
+        "few minutes; if it happens again, contact support."
+      : "We could not start your export, because of a problem on our side. Please try again in a few minutes; if " +
+        "it happens again, contact support.",
+    retryable: true
+  })
+
 export const attemptsExhaustedFailure = new JobFailure({
   reason: "AttemptsExhausted",
   userMessage: "Your export stopped unexpectedly several times. Please try a shorter date range or contact support.",
   retryable: false
 })
 
+/** Who holds a lease or a claim: one delivery of a message, by one worker (a random id it makes for itself). */
+export const Holder = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(128))
+
+/**
+ * A running job's lease: `holder` runs the job until `expiresAt`, and renews it while it works. Once it has
+ * expired another delivery may take the job over. Times are the workers' clocks: keep their skew well under the
+ * lease's slack (two thirds of EXPORT_LEASE).
+ */
+export class Lease extends Schema.Class<Lease>("Lease")({
+  holder: Holder,
+  expiresAt: Schema.DateTimeUtc
+}) {}
+
+/** A lease or claim still holds at `at`; none at all (a record written before leases) counts as expired. */
+export const isLive = (held: { readonly expiresAt: DateTime.Utc } | undefined, at: DateTime.Utc): boolean =>
+  held !== undefined && DateTime.lessThan(at, held.expiresAt)
+
+/** A channel taken by one delivery, which is sending it; once `expiresAt` has passed another may take it. */
+export class ChannelClaim extends Schema.TaggedClass<ChannelClaim>()("Claimed", {
+  holder: Holder,
+  expiresAt: Schema.DateTimeUtc
+}) {}
+
 /** pending: still owed to the user; sent or failed: settled for good; skipped: the user was told some other way. */
 export const DeliveryState = Schema.Literal("pending", "sent", "failed", "skipped")
 export type DeliveryState = typeof DeliveryState.Type
 
+/** A channel's state: settled, pending, or claimed by a delivery that is sending it. */
+export const ChannelState = Schema.Union(DeliveryState, ChannelClaim)
+export type ChannelState = typeof ChannelState.Type
+
 export class NotificationLedger extends Schema.Class<NotificationLedger>("NotificationLedger")({
-  inApp: DeliveryState,
-  email: DeliveryState
+  inApp: ChannelState,
+  email: ChannelState
 }) {
   static readonly pending = new NotificationLedger({ inApp: "pending", email: "pending" })
   static readonly skipped = new NotificationLedger({ inApp: "skipped", email: "skipped" })
@@ -133,7 +179,9 @@ export class QueuedJob extends Schema.TaggedClass<QueuedJob>()("Queued", jobFiel
 
 export class RunningJob extends Schema.TaggedClass<RunningJob>()("Running", {
   ...jobFields,
-  startedAt: Schema.DateTimeUtc
+  startedAt: Schema.DateTimeUtc,
+  /** Absent from records written before leases: such a job counts as held by no one. */
+  lease: Schema.optional(Lease)
 }) {}
 
 export class SucceededJob extends Schema.TaggedClass<SucceededJob>()("Succeeded", {
@@ -166,25 +214,62 @@ export type FinishedJob = SucceededJob | FailedJob | CancelledJob
 export const isFinished = (job: ExportJob): job is FinishedJob =>
   job._tag === "Succeeded" || job._tag === "Failed" || job._tag === "Cancelled"
 
-/** Notifications still owed for a finished job (none for one still in flight). */
-export const pendingChannels = (job: ExportJob): ReadonlyArray<NotificationChannel> =>
+/** A channel that `at` may be claimed: still pending, or claimed by a delivery whose claim has expired. */
+const claimable = (state: ChannelState, at: DateTime.Utc): boolean =>
+  state === "pending" || (typeof state === "object" && !isLive(state, at))
+
+/** Notifications still owed for a finished job that a delivery may claim at `at` (none for one in flight). */
+export const claimableChannels = (job: ExportJob, at: DateTime.Utc): ReadonlyArray<NotificationChannel> =>
   job._tag === "Succeeded" || job._tag === "Failed"
-    ? NotificationChannel.literals.filter((channel) => job.notifications[channel] === "pending")
+    ? NotificationChannel.literals.filter((channel) => claimable(job.notifications[channel], at))
+    : []
+
+/** The live claims on a finished job's channels: deliveries sending them now. */
+export const liveClaims = (job: ExportJob, at: DateTime.Utc): ReadonlyArray<ChannelClaim> =>
+  job._tag === "Succeeded" || job._tag === "Failed"
+    ? NotificationChannel.literals.flatMap((channel) => {
+      const state = job.notifications[channel]
+      return typeof state === "object" && isLive(state, at) ? [state] : []
+    })
     : []
 
 // ---- events ----
 
-/** A worker took the job: the first time, or again after an earlier attempt died without finishing. */
-export const Started = Schema.TaggedStruct("Started", { at: Schema.DateTimeUtc })
+/**
+ * A delivery took the job, holding `lease`: the first time, or again once the lease of an earlier attempt expired
+ * (its worker died, or stopped renewing).
+ */
+export const Started = Schema.TaggedStruct("Started", { at: Schema.DateTimeUtc, lease: Lease })
+/** The lease's holder extends it while it works. */
+export const LeaseRenewed = Schema.TaggedStruct("LeaseRenewed", { lease: Lease })
+/** The lease's holder lets the job go before its lease runs out (it was interrupted, or crashed). */
+export const LeaseReleased = Schema.TaggedStruct("LeaseReleased", { at: Schema.DateTimeUtc, holder: Holder })
 export const Completed = Schema.TaggedStruct("Completed", { at: Schema.DateTimeUtc, result: ExportResult })
 export const Failed = Schema.TaggedStruct("Failed", { at: Schema.DateTimeUtc, failure: JobFailure })
 export const Cancelled = Schema.TaggedStruct("Cancelled", { at: Schema.DateTimeUtc })
+/** A delivery takes a channel before sending it: pending, or claimed by another whose claim expired by `at`. */
+export const NotificationClaimed = Schema.TaggedStruct("NotificationClaimed", {
+  channel: NotificationChannel,
+  at: Schema.DateTimeUtc,
+  claim: ChannelClaim
+})
+/** The claim's holder records what came of its sending. */
 export const NotificationSettled = Schema.TaggedStruct("NotificationSettled", {
   channel: NotificationChannel,
+  holder: Holder,
   outcome: Schema.Literal("sent", "failed")
 })
 
-export const JobEvent = Schema.Union(Started, Completed, Failed, Cancelled, NotificationSettled)
+export const JobEvent = Schema.Union(
+  Started,
+  LeaseRenewed,
+  LeaseReleased,
+  Completed,
+  Failed,
+  Cancelled,
+  NotificationClaimed,
+  NotificationSettled
+)
 export type JobEvent = typeof JobEvent.Type
 
 /**
@@ -210,9 +295,29 @@ export const transition = (job: ExportJob, event: JobEvent): Either.Either<Expor
   const revision = job.revision + 1
   switch (event._tag) {
     case "Started":
-      return job._tag === "Queued" || job._tag === "Running"
+      // A running job is taken over only once its holder's lease has run out: while it holds, its worker is alive.
+      return job._tag === "Queued" || (job._tag === "Running" && !isLive(job.lease, event.at))
         ? Either.right(
-          new RunningJob({ ...common(job), attempts: job.attempts + 1, revision, startedAt: event.at }, TYPED)
+          new RunningJob({
+            ...common(job),
+            attempts: job.attempts + 1,
+            revision,
+            startedAt: event.at,
+            lease: event.lease
+          }, TYPED)
+        )
+        : invalid(job, event)
+    case "LeaseRenewed":
+      return job._tag === "Running" && job.lease?.holder === event.lease.holder
+        ? Either.right(new RunningJob({ ...job, revision, lease: event.lease }, TYPED))
+        : invalid(job, event)
+    case "LeaseReleased":
+      return job._tag === "Running" && job.lease?.holder === event.holder
+        ? Either.right(
+          new RunningJob(
+            { ...job, revision, lease: new Lease({ holder: event.holder, expiresAt: event.at }, TYPED) },
+            TYPED
+          )
         )
         : invalid(job, event)
     case "Completed":
@@ -252,18 +357,31 @@ export const transition = (job: ExportJob, event: JobEvent): Either.Either<Expor
           }, TYPED)
         )
         : invalid(job, event)
+    case "NotificationClaimed":
+      return (job._tag === "Succeeded" || job._tag === "Failed") &&
+          claimable(job.notifications[event.channel], event.at)
+        ? Either.right(withChannel(job, revision, event.channel, event.claim))
+        : invalid(job, event)
     case "NotificationSettled": {
-      if ((job._tag !== "Succeeded" && job._tag !== "Failed") || job.notifications[event.channel] !== "pending") {
-        return invalid(job, event)
-      }
-      const notifications = new NotificationLedger({ ...job.notifications, [event.channel]: event.outcome })
-      return Either.right(
-        job._tag === "Succeeded"
-          ? new SucceededJob({ ...job, revision, notifications }, TYPED)
-          : new FailedJob({ ...job, revision, notifications }, TYPED)
-      )
+      if (job._tag !== "Succeeded" && job._tag !== "Failed") return invalid(job, event)
+      const state = job.notifications[event.channel]
+      return typeof state === "object" && state.holder === event.holder
+        ? Either.right(withChannel(job, revision, event.channel, event.outcome))
+        : invalid(job, event)
     }
   }
+}
+
+const withChannel = (
+  job: SucceededJob | FailedJob,
+  revision: number,
+  channel: NotificationChannel,
+  state: ChannelState
+): SucceededJob | FailedJob => {
+  const notifications = new NotificationLedger({ ...job.notifications, [channel]: state }, TYPED)
+  return job._tag === "Succeeded"
+    ? new SucceededJob({ ...job, revision, notifications }, TYPED)
+    : new FailedJob({ ...job, revision, notifications }, TYPED)
 }
 
 const common = (job: ExportJob) => ({

@@ -7,10 +7,14 @@ import { JobStore } from "../../src/application/ports/JobStore.js"
 import type { JobPage } from "../../src/application/ports/JobStore.js"
 import {
   Cancelled,
+  ChannelClaim,
   Completed,
   ExportJob,
   ExportResult,
+  Lease,
+  LeaseRenewed,
   newJob,
+  NotificationClaimed,
   NotificationSettled,
   objectKeyFor,
   sameRequestAs,
@@ -43,6 +47,11 @@ const queuedJob = (owner: Owner, millis = BASE_MILLIS, jobId: ExportJobId = jobI
 const after = (job: ExportJob, event: JobEvent): ExportJob => Either.getOrThrow(transition(job, event))
 
 const at = (millis: number) => DateTime.unsafeMake(BASE_MILLIS + millis)
+
+const WORKER = "worker-1"
+/** Started at `millis` by WORKER, holding a minute's lease. */
+const startedAt = (millis: number) =>
+  Started.make({ at: at(millis), lease: new Lease({ holder: WORKER, expiresAt: at(millis + 60_000) }) })
 
 const idsOf = (page: JobPage): ReadonlyArray<ExportJobId> => page.jobs.map((job) => job.jobId)
 
@@ -90,9 +99,13 @@ export const jobStoreContract = <E>(name: string, makeLayer: () => Layer.Layer<J
       withStore(Effect.gen(function*() {
         const store = yield* JobStore
         const queued = queuedJob(uniqueOwners().alice)
-        const running = after(queued, Started.make({ at: at(1_000) }))
-        const succeeded = after(
+        const running = after(queued, startedAt(1_000))
+        const renewed = after(
           running,
+          LeaseRenewed.make({ lease: new Lease({ holder: WORKER, expiresAt: at(80_000) }) })
+        )
+        const succeeded = after(
+          renewed,
           Completed.make({
             at: at(9_000),
             result: new ExportResult({
@@ -104,20 +117,33 @@ export const jobStoreContract = <E>(name: string, makeLayer: () => Layer.Layer<J
             })
           })
         )
-        const emailed = after(succeeded, NotificationSettled.make({ channel: "email", outcome: "sent" }))
+        // The lease, and a channel's claim, are stored and read back like the rest of the job.
+        const claimed = after(
+          succeeded,
+          NotificationClaimed.make({
+            channel: "email",
+            at: at(9_000),
+            claim: new ChannelClaim({ holder: WORKER, expiresAt: at(369_000) })
+          })
+        )
+        const emailed = after(claimed, NotificationSettled.make({ channel: "email", holder: WORKER, outcome: "sent" }))
         yield* store.create(queued)
-        for (const [previous, next] of [[queued, running], [running, succeeded], [succeeded, emailed]] as const) {
+        const steps = [[queued, running], [running, renewed], [renewed, succeeded], [succeeded, claimed], [
+          claimed,
+          emailed
+        ]] as const
+        for (const [previous, next] of steps) {
           yield* store.update(next, previous.revision)
           expectSame(ExportJob, Option.getOrThrow(yield* store.get(queued.jobId)), next)
         }
-        expect(Option.getOrThrow(yield* store.get(queued.jobId)).revision).toBe(3)
+        expect(Option.getOrThrow(yield* store.get(queued.jobId)).revision).toBe(5)
       })))
 
     it.effect("update with a stale revision fails with JobConflict and leaves the stored job unchanged", () =>
       withStore(Effect.gen(function*() {
         const store = yield* JobStore
         const queued = queuedJob(uniqueOwners().alice)
-        const running = after(queued, Started.make({ at: at(1_000) }))
+        const running = after(queued, startedAt(1_000))
         yield* store.create(queued)
         yield* store.update(running, queued.revision)
         // A second worker computed its change from the queued job it read before the first one wrote.
@@ -133,7 +159,7 @@ export const jobStoreContract = <E>(name: string, makeLayer: () => Layer.Layer<J
         const store = yield* JobStore
         const queued = queuedJob(uniqueOwners().alice)
         yield* store.create(queued)
-        const running = after(queued, Started.make({ at: at(1_000) }))
+        const running = after(queued, startedAt(1_000))
         const error = yield* Effect.flip(store.update(running, queued.revision + 1))
         expect(error._tag).toBe("JobConflict")
         expectSame(ExportJob, Option.getOrThrow(yield* store.get(queued.jobId)), queued)
@@ -143,7 +169,7 @@ export const jobStoreContract = <E>(name: string, makeLayer: () => Layer.Layer<J
       withStore(Effect.gen(function*() {
         const store = yield* JobStore
         const queued = queuedJob(uniqueOwners().alice)
-        const running = after(queued, Started.make({ at: at(1_000) }))
+        const running = after(queued, startedAt(1_000))
         const error = yield* Effect.flip(store.update(running, queued.revision))
         expect(error._tag).toBe("JobConflict")
         expect(Option.isNone(yield* store.get(queued.jobId))).toBe(true)
@@ -185,7 +211,7 @@ export const jobStoreContract = <E>(name: string, makeLayer: () => Layer.Layer<J
             expect(listed?.jobId).toBe(jobId)
           })
         yield* expectFound(newer.jobId)
-        const running = after(newer, Started.make({ at: at(5_000) }))
+        const running = after(newer, startedAt(5_000))
         yield* store.update(running, newer.revision)
         expectSame(ExportJob, Option.getOrThrow(yield* store.findActive(alice, wanted)), running)
         yield* store.update(after(running, Cancelled.make({ at: at(6_000) })), running.revision)

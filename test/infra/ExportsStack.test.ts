@@ -168,6 +168,8 @@ describe("the AWS stack", () => {
     expect(main.Properties["VisibilityTimeout"]).toBeGreaterThanOrEqual(6 * (worker.Properties["Timeout"] as number))
     expect(main.Properties["RedrivePolicy"]).toMatchObject({ maxReceiveCount: MAX_RECEIVE_COUNT })
     expect(MAX_RECEIVE_COUNT).toBe(3)
+    // The worker knows the message's last receive, which gives up a job it cannot finish before the DLQ takes it.
+    expect(Number(variablesOf(worker)["QUEUE_MAX_RECEIVES"])).toBe(MAX_RECEIVE_COUNT)
     // The last receive finds the attempts used up and fails the job with a notice, before the DLQ takes the message.
     expect(Number(variablesOf(worker)["EXPORT_MAX_ATTEMPTS"])).toBeLessThan(MAX_RECEIVE_COUNT)
   })

@@ -23,7 +23,7 @@ import { settingsFor as s3SettingsFor } from "../adapters/s3/S3Support.js"
 import { freePort, temporaryDataDir } from "./EndToEnd.js"
 import type { LoggedLine } from "./LogCollector.js"
 import { DynaliteServer, DynaliteServerLive } from "./servers/DynaliteServer.js"
-import { FauxqsServer, FauxqsServerLive } from "./servers/FauxqsServer.js"
+import { FauxqsServer, FauxqsServerLive, MAX_RECEIVE_COUNT } from "./servers/FauxqsServer.js"
 import { S3RVER_ACCESS_KEY, S3rverServer } from "./servers/S3rverServer.js"
 import { SesLocalServer } from "./servers/SesLocalServer.js"
 import type { SesLocalServerService } from "./servers/SesLocalServer.js"
@@ -86,6 +86,10 @@ export const localSettings = (overrides: Record<string, string> = {}) =>
       ["DEMO_ROWS", "20000"],
       ["WORKER_CONCURRENCY", "2"],
       ["SHUTDOWN_GRACE", "5 seconds"],
+      // Under the queue's visibility, as docs/deploy.md asks: a message coming back finds a dead worker's lease
+      // run out.
+      ["EXPORT_LEASE", "10 seconds"],
+      ["QUEUE_MAX_RECEIVES", String(MAX_RECEIVE_COUNT)],
       ...Object.entries(overrides)
     ])
   })

@@ -192,7 +192,7 @@ export const make = (
       return {
         body: message.body,
         receiveCount,
-        firstReceive: receiveCount === 1,
+        maxReceives: options.maxReceives,
         ack: settleWith(message, heartbeat, "JobQueue.ack", () => {
           deleteHeld.run(jobId, receiveCount)
         }),

@@ -2,14 +2,14 @@
 // it. Writes are conditional as in every store (a job is created once, an idempotency key claimed once a window, an
 // update lands only on the revision it was computed from). Creating a job also puts its queue message in the same
 // transaction, as an outbox (ADR 27): a process that dies after `create` has still queued the job.
-import { Clock, Effect, Layer, Option, Schema } from "effect"
+import { Clock, DateTime, Effect, Either, Layer, Option, Schema } from "effect"
 import { CurrentCatalogue } from "../../application/CurrentCatalogue.js"
 import { messageEncoderOf } from "../../application/ports/JobQueue.js"
 import type { JobPage } from "../../application/ports/JobStore.js"
 import { JobStore } from "../../application/ports/JobStore.js"
 import { messageFor } from "../../application/RequestExport.js"
 import { JobConflict, JobStoreUnavailable } from "../../domain/Errors.js"
-import { ExportJob, IDEMPOTENCY_WINDOW_MILLIS, sameRequestAs } from "../../domain/ExportJob.js"
+import { ExportJob, IDEMPOTENCY_WINDOW_MILLIS, isLive, sameRequestAs, transition } from "../../domain/ExportJob.js"
 import type { ExportJobId, Owner } from "../../domain/Identifiers.js"
 import { SqliteDatabase } from "./SqliteDatabase.js"
 import type { SqliteError } from "./SqliteDatabase.js"
@@ -79,7 +79,7 @@ export const make = Effect.gen(function*() {
       Effect.flatMap(jobsOf)
     )
 
-  return JobStore.of({
+  const store = JobStore.of({
     create: (job) =>
       Effect.gen(function*() {
         const json = encodeJob(job)
@@ -174,7 +174,34 @@ export const make = Effect.gen(function*() {
         } satisfies JobPage
       })
   })
+  yield* releaseOrphanedLeases(store, db)
+  return store
 })
+
+/**
+ * Only one process holds this database (SqliteDatabase locks it), so the lease of a job still Running was taken by a
+ * process that is gone. It is released at start, so that the job's message, handed out again at once
+ * (SqliteJobQueue), takes the job over now rather than when the dead holder's lease would have run out (ADR 28).
+ */
+const releaseOrphanedLeases = (store: JobStore["Type"], db: SqliteDatabase["Type"]) =>
+  Effect.gen(function*() {
+    const at = DateTime.unsafeMake(yield* Clock.currentTimeMillis)
+    const rows = yield* db.use("JobStore.start", () =>
+      db.prepare("SELECT job_id, job FROM jobs WHERE status = 'Running'").all() as ReadonlyArray<Row>).pipe(
+        Effect.catchTag("SqliteError", (error) =>
+          Effect.fail(unavailable(error)))
+      )
+    let released = 0
+    for (const job of yield* jobsOf(rows)) {
+      if (job._tag !== "Running" || job.lease === undefined || !isLive(job.lease, at)) continue
+      const next = transition(job, { _tag: "LeaseReleased", at, holder: job.lease.holder })
+      if (Either.isRight(next)) {
+        yield* store.update(next.right, job.revision)
+        released++
+      }
+    }
+    if (released > 0) yield* Effect.logInfo("leases held by the previous process are released", { jobs: released })
+  })
 
 /** The JobStore on the database in context; its jobs' messages go to the same database's queue (SqliteJobQueue). */
 export const layer = Layer.effect(JobStore, make)

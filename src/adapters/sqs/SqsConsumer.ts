@@ -3,7 +3,7 @@
 import { ChangeMessageVisibilityCommand, DeleteMessageCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs"
 import type { Message } from "@aws-sdk/client-sqs"
 import { Cause, Duration, Effect, Fiber, FiberSet, Layer, Schedule, STM, TSemaphore } from "effect"
-import { handleDelivery } from "../../application/ExportWorker.js"
+import { handleDelivery, handleUnfinished } from "../../application/ExportWorker.js"
 import type { DeliveryVerdict } from "../../application/ExportWorker.js"
 import { waitThenInterrupt } from "../../application/GracefulStop.js"
 import { receiveTimeout, sqsCall, SqsClient, SqsSettings } from "./SqsClient.js"
@@ -14,6 +14,8 @@ export interface SqsConsumerOptions {
   readonly concurrency: number
   /** On release, how long running handlers may take to finish before they are interrupted. */
   readonly shutdownGrace: Duration.Duration
+  /** The queue's redrive policy's maxReceiveCount (QUEUE_MAX_RECEIVES): a message's last receive gives its job up. */
+  readonly maxReceives: number
 }
 
 /** A failing ReceiveMessage (network, throttling, credentials) is retried for ever: 1 s doubling up to 30 s. */
@@ -29,6 +31,12 @@ export const deleteRetry = Schedule.exponential(Duration.millis(200)).pipe(
 
 /** A message put back on shutdown is best effort: bounded so that shutdown never hangs on SQS. */
 export const PUT_BACK_TIMEOUT = Duration.seconds(2)
+
+/**
+ * A message interrupted by shutdown on its last receive cannot be put back (the queue would dead-letter it): its job
+ * is given up instead, one try per notice, bounded so that shutdown never hangs.
+ */
+export const GIVE_UP_TIMEOUT = Duration.seconds(10)
 
 /** With WaitTimeSeconds 0 an empty receive answers at once: pause so that an idle consumer does not spin. */
 const SHORT_POLL_PAUSE = Duration.seconds(1)
@@ -108,9 +116,15 @@ export const layer = (options: SqsConsumerOptions) =>
     const handle = (message: Message) => {
       const receiptHandle = message.ReceiptHandle
       const jobId = jobIdOf(message)
+      const receiveCount = Number(message.Attributes?.ApproximateReceiveCount)
+      // An absent or unreadable count says nothing: such a delivery is never taken for the last.
+      const delivery = {
+        receiveCount: Number.isInteger(receiveCount) ? receiveCount : undefined,
+        maxReceives: options.maxReceives
+      }
       const annotations = {
         messageId: message.MessageId ?? "unknown",
-        receiveCount: Number(message.Attributes?.ApproximateReceiveCount ?? "1"),
+        receiveCount: delivery.receiveCount ?? "unknown",
         ...(jobId === undefined ? {} : { jobId })
       }
       if (receiptHandle === undefined) {
@@ -118,10 +132,7 @@ export const layer = (options: SqsConsumerOptions) =>
       }
       return Effect.gen(function*() {
         yield* Effect.forkScoped(heartbeat(receiptHandle))
-        // Only a message SQS says it hands out for the first time may be told so; an absent count says nothing.
-        return yield* handleDelivery(message.Body ?? "", {
-          firstReceive: message.Attributes?.ApproximateReceiveCount === "1"
-        })
+        return yield* handleDelivery(message.Body ?? "", delivery)
       }).pipe(
         Effect.scoped,
         Effect.flatMap((verdict) =>
@@ -135,17 +146,31 @@ export const layer = (options: SqsConsumerOptions) =>
             : Effect.logError("message handling crashed; it will be delivered again", cause)
         ),
         Effect.onInterrupt(() =>
-          // Shutdown interrupted it: make it visible at once rather than after the rest of its visibility.
-          // Finalizers are uninterruptible; the call must be interruptible for its timeout to end it.
-          changeVisibility(receiptHandle, 0).pipe(
-            Effect.interruptible,
-            Effect.timeout(PUT_BACK_TIMEOUT),
-            Effect.catchAll((error) =>
-              Effect.logWarning("could not put an interrupted message back; it returns after its visibility", {
-                detail: error._tag === "SqsCallFailed" ? error.detail : "timed out"
-              })
+          Effect.gen(function*() {
+            // Finalizers are uninterruptible; the calls must be interruptible for their timeouts to end them.
+            const verdict = yield* handleUnfinished(message.Body ?? "", delivery, "interrupted").pipe(
+              Effect.interruptible,
+              Effect.timeout(GIVE_UP_TIMEOUT),
+              Effect.catchAll(() =>
+                Effect.logError("could not give up an interrupted message's job in time").pipe(
+                  Effect.as<DeliveryVerdict>({ _tag: "Retry", reason: "interrupted" })
+                )
+              )
             )
-          )
+            if (verdict._tag !== "Retry") {
+              return yield* settle(receiptHandle, verdict)
+            }
+            // Shutdown interrupted it: make it visible at once rather than after the rest of its visibility.
+            yield* changeVisibility(receiptHandle, 0).pipe(
+              Effect.interruptible,
+              Effect.timeout(PUT_BACK_TIMEOUT),
+              Effect.catchAll((error) =>
+                Effect.logWarning("could not put an interrupted message back; it returns after its visibility", {
+                  detail: error._tag === "SqsCallFailed" ? error.detail : "timed out"
+                })
+              )
+            )
+          })
         ),
         Effect.annotateLogs(annotations),
         Effect.withSpan("SqsConsumer.handle")

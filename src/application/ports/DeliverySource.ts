@@ -8,11 +8,8 @@ export interface QueueDelivery {
   readonly body: string
   /** 1 on the first delivery of a message. */
   readonly receiveCount: number
-  /**
-   * The queue never handed this message out before, so it cannot be coming back from a worker that died holding
-   * it. False when the queue does not keep a count it can vouch for.
-   */
-  readonly firstReceive: boolean
+  /** How many receives the queue allows before it dead-letters the message; undefined when it never does. */
+  readonly maxReceives: number | undefined
   /** Done with: delete the message. */
   readonly ack: Effect.Effect<void>
   /** Could not be handled now: deliver it again later. */

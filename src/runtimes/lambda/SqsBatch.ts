@@ -1,7 +1,7 @@
 // One SQS batch as Lambda delivers it, handled record by record: the application's verdict for each, and the
 // records to deliver again (`batchItemFailures`) for the rest. Never fails: a record that was not finished, for any
-// reason, is reported as failed, and the queue delivers it again (or, past maxReceiveCount, to the dead-letter
-// queue).
+// reason, is reported as failed, and the queue delivers it again; on its last receive the application gives its job
+// up first (`handleUnfinished`), so that no job is left in progress when its message goes.
 import type { SQSBatchResponse, SQSRecord } from "aws-lambda"
 import { Clock, Duration, Effect } from "effect"
 import type { DeliveryVerdict } from "../../application/ExportWorker.js"
@@ -12,11 +12,29 @@ export interface BatchDeadlines {
   readonly stopStartingAt: number
   /** Epoch millis at which records still running are interrupted, leaving time to answer before Lambda's own end. */
   readonly interruptAt: number
+  /**
+   * Epoch millis by which the jobs of records left unfinished on their last receive must have been given up: half
+   * of the time kept to answer, the other half left for the answer.
+   */
+  readonly giveUpBy: number
 }
 
 export interface BatchOptions extends BatchDeadlines {
   /** How many records run at once. */
   readonly concurrency: number
+  /** The queue's maxReceiveCount (QUEUE_MAX_RECEIVES), told to the application with each record's receive count. */
+  readonly maxReceives: number
+}
+
+export interface BatchHandlers<R> {
+  /** One record's delivery, to its verdict (handleDelivery). */
+  readonly handle: (body: string, delivery: Delivery) => Effect.Effect<DeliveryVerdict, never, R>
+  /** A record not started, or interrupted, for lack of time (handleUnfinished). */
+  readonly unfinished: (
+    body: string,
+    delivery: Delivery,
+    why: "not started" | "interrupted"
+  ) => Effect.Effect<DeliveryVerdict, never, R>
 }
 
 /**
@@ -32,37 +50,50 @@ export const deadlinesFrom = (options: {
   const end = options.now + options.remainingMillis
   return {
     stopStartingAt: end - Duration.toMillis(options.minimumToStart),
-    interruptAt: end - Duration.toMillis(options.answerReserve)
+    interruptAt: end - Duration.toMillis(options.answerReserve),
+    giveUpBy: end - Duration.toMillis(options.answerReserve) / 2
   }
 }
 
 /** How a record ended; a record with no end was never reached before the deadline. */
 type RecordEnd = DeliveryVerdict["_tag"] | "not started" | "interrupted"
 
+/** What SQS tells of a record's delivery; an unreadable receive count says nothing. */
+const deliveryOf = (record: SQSRecord, maxReceives: number): Delivery => {
+  const receiveCount = Number(record.attributes.ApproximateReceiveCount)
+  return { receiveCount: Number.isInteger(receiveCount) ? receiveCount : undefined, maxReceives }
+}
+
+/** A crash of a handler is this record's only: it is reported for another delivery. */
+const surviving = <R>(verdict: Effect.Effect<DeliveryVerdict, never, R>) =>
+  verdict.pipe(
+    Effect.catchAllDefect((defect) =>
+      Effect.logError("record handler crashed", defect).pipe(
+        Effect.as<DeliveryVerdict>({ _tag: "Retry", reason: "defect" })
+      )
+    )
+  )
+
 export const handleBatch = <R>(
   records: ReadonlyArray<SQSRecord>,
-  handle: (body: string, delivery: Delivery) => Effect.Effect<DeliveryVerdict, never, R>,
+  handlers: BatchHandlers<R>,
   options: BatchOptions
 ): Effect.Effect<SQSBatchResponse, never, R> =>
   Effect.gen(function*() {
     const ends = new Map<string, RecordEnd>()
+    const verdicts = new Map<string, DeliveryVerdict>()
 
     const one = (record: SQSRecord) =>
       Effect.gen(function*() {
+        const delivery = deliveryOf(record, options.maxReceives)
         if ((yield* Clock.currentTimeMillis) >= options.stopStartingAt) {
           ends.set(record.messageId, "not started")
+          // Retry at once unless it is the message's last receive, whose job is then given up.
+          verdicts.set(record.messageId, yield* surviving(handlers.unfinished(record.body, delivery, "not started")))
           return
         }
         // handleDelivery turns defects into Retry already; this keeps one record's crash from ending the batch.
-        // Only a message SQS hands out for the first time may be told so (see RunExport's Deferred).
-        const delivery = { firstReceive: record.attributes.ApproximateReceiveCount === "1" }
-        const verdict = yield* handle(record.body, delivery).pipe(
-          Effect.catchAllDefect((defect) =>
-            Effect.logError("record handler crashed", defect).pipe(
-              Effect.as<DeliveryVerdict>({ _tag: "Retry", reason: "defect" })
-            )
-          )
-        )
+        const verdict = yield* surviving(handlers.handle(record.body, delivery))
         ends.set(record.messageId, verdict._tag)
         if (verdict._tag !== "Ack") {
           yield* Effect.logWarning("record not done; SQS will deliver it again", {
@@ -84,7 +115,29 @@ export const handleBatch = <R>(
       Effect.catchAllCause((cause) => Effect.logError("batch ended abnormally", cause))
     )
 
-    const failed = records.filter((record) => ends.get(record.messageId) !== "Ack")
+    // Records interrupted, or never reached, with no verdict: on their last receive their jobs are given up in the
+    // time kept to answer (the others are only reported).
+    const decided = new Set<RecordEnd | undefined>(["Ack", "Retry", "Reject"])
+    const late = records.filter((r) => !decided.has(ends.get(r.messageId)) && !verdicts.has(r.messageId))
+    const giveUpTime = Math.max(0, options.giveUpBy - (yield* Clock.currentTimeMillis))
+    yield* Effect.forEach(late, (record) =>
+      surviving(
+        handlers.unfinished(
+          record.body,
+          deliveryOf(record, options.maxReceives),
+          ends.get(record.messageId) === "interrupted" ? "interrupted" : "not started"
+        )
+      ).pipe(Effect.tap((verdict) => Effect.sync(() => verdicts.set(record.messageId, verdict)))), {
+      concurrency: "unbounded",
+      discard: true
+    }).pipe(
+      Effect.timeoutOption(Duration.millis(giveUpTime)),
+      Effect.catchAllCause((cause) => Effect.logError("giving up unfinished records ended abnormally", cause))
+    )
+
+    const acked = (record: SQSRecord) =>
+      ends.get(record.messageId) === "Ack" || verdicts.get(record.messageId)?._tag === "Ack"
+    const failed = records.filter((record) => !acked(record))
     const notStarted = failed.filter((r) => !ends.has(r.messageId) || ends.get(r.messageId) === "not started")
     const interrupted = failed.filter((r) => ends.get(r.messageId) === "interrupted")
     if (notStarted.length + interrupted.length > 0) {

@@ -5,7 +5,12 @@
 // kept for the container's life; building them does no network I/O.
 import type { Context as LambdaContext, SQSBatchResponse, SQSEvent } from "aws-lambda"
 import { Clock, Config, Duration, Effect, Layer, ManagedRuntime } from "effect"
-import { handleDelivery, workerConcurrencyConfig } from "../../application/ExportWorker.js"
+import {
+  handleDelivery,
+  handleUnfinished,
+  queueMaxReceivesConfig,
+  workerConcurrencyConfig
+} from "../../application/ExportWorker.js"
 import * as WorkerAdapters from "../aws/WorkerAdapters.js"
 import * as JsonLogLines from "../JsonLogLines.js"
 import { applyWorkerHeapGrowth } from "../WorkerProcessSettings.js"
@@ -18,9 +23,13 @@ applyWorkerHeapGrowth()
 // The environment with SECRETS_ARN's settings over it, read once while the function initialises.
 const configProvider = Layer.setConfigProvider(await lambdaConfigProvider())
 
-/** WORKER_CONCURRENCY records at once (the stack sets its batch size); none is started with less than LAMBDA_MIN_TIME_TO_START left (2 min). */
+/**
+ * WORKER_CONCURRENCY records at once (the stack sets its batch size); none is started with less than
+ * LAMBDA_MIN_TIME_TO_START left (2 min); QUEUE_MAX_RECEIVES tells each record's last receive.
+ */
 export const lambdaWorkerConfig = Config.all({
   concurrency: workerConcurrencyConfig,
+  maxReceives: queueMaxReceivesConfig,
   minimumToStart: Config.duration("LAMBDA_MIN_TIME_TO_START").pipe(Config.withDefault(Duration.minutes(2))),
   answerReserve: Config.duration("LAMBDA_ANSWER_RESERVE").pipe(Config.withDefault(Duration.seconds(10)))
 })
@@ -44,7 +53,11 @@ const handleEvent = (event: SQSEvent, context: LambdaContext) =>
       minimumToStart: settings.minimumToStart,
       answerReserve: settings.answerReserve
     })
-    return yield* handleBatch(event.Records, handleDelivery, { concurrency: settings.concurrency, ...deadlines })
+    return yield* handleBatch(event.Records, { handle: handleDelivery, unfinished: handleUnfinished }, {
+      concurrency: settings.concurrency,
+      maxReceives: settings.maxReceives,
+      ...deadlines
+    })
   }).pipe(Effect.annotateLogs({ awsRequestId: context.awsRequestId }))
 
 /** Never throws: when the layers cannot be built (a bad setting), every record is reported for another delivery. */

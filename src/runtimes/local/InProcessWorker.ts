@@ -21,19 +21,19 @@ export const settle = (delivery: QueueDelivery, verdict: DeliveryVerdict): Effec
   }
 }
 
+/** The delivery as the queue tells it: its receive count and, where it has one, its limit on receives. */
 export const processDelivery = (delivery: QueueDelivery) =>
-  handleDelivery(delivery.body, { firstReceive: delivery.firstReceive }).pipe(
+  handleDelivery(delivery.body, { receiveCount: delivery.receiveCount, maxReceives: delivery.maxReceives }).pipe(
     Effect.tap((verdict) => settle(delivery, verdict))
   )
 
 /**
- * A memory delivery as the workers take it, telling the application what it was told before the DeliverySource
- * existed: nothing of the receive count (the simulator's and the tests' duplicate scenarios are written for a queue
- * that says nothing). A message put back is queued again, as a retry is.
+ * A memory delivery as the workers take it. The memory queue counts receives but gives no message up (it has no
+ * redrive limit), so no receive is the last. A message put back is queued again, as a retry is.
  */
 export const fromMemory = (delivery: Delivery): QueueDelivery => ({
   ...delivery,
-  firstReceive: false,
+  maxReceives: undefined,
   release: delivery.retry
 })
 

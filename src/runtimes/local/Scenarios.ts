@@ -60,7 +60,9 @@ export const SCENARIOS: ReadonlyArray<Scenario> = [
   },
   {
     name: "email-down",
-    description: "the email provider is down: the job still succeeds and the in-app notice goes out",
+    description:
+      "the email provider is down: the job still succeeds, the in-app notice goes out, the email is tried again " +
+      "for its retry window and then given up",
     faults: { email: true },
     expect: { status: "Succeeded", emails: 0, inApp: 1 }
   },

@@ -1,7 +1,7 @@
 // `npm run simulate -- [options]`: export scenarios end to end on the in-memory adapters, with a timeline per
 // job and a one-line JSON summary. Exits non-zero when a job ends anywhere its scenario did not call for.
 import { NodeRuntime } from "@effect/platform-node"
-import { Console, Effect, Layer, Logger } from "effect"
+import { ConfigProvider, Console, Effect, Layer, Logger } from "effect"
 import { parseArgs } from "node:util"
 import * as HttpExportLinks from "../../adapters/http/HttpExportLinks.js"
 import { demoOrderLines } from "../../adapters/memory/DemoOrders.js"
@@ -91,8 +91,19 @@ const program = Effect.gen(function*() {
   if (summary.unexpected > 0) return yield* Effect.fail(`${summary.unexpected} job(s) ended unexpectedly`)
 })
 
+/**
+ * Under the environment, the simulator's own defaults: the email-down scenario tries the email for seconds, not the
+ * five minutes a real provider's outage is given.
+ */
+const simulatorDefaults = Layer.setConfigProvider(
+  ConfigProvider.fromEnv().pipe(
+    ConfigProvider.orElse(() => ConfigProvider.fromMap(new Map([["EMAIL_RETRY_WINDOW", "3 seconds"]])))
+  )
+)
+
 const simulation = MemoryAdapters.layer(dataset).pipe(
   Layer.provideMerge(Layer.merge(ExportSettings.layer, HttpExportLinks.layerConfig)),
+  Layer.provide(simulatorDefaults),
   Layer.merge(Logger.replace(Logger.defaultLogger, timelineLogger((line) => process.stdout.write(`${line}\n`))))
 )
 

@@ -11,12 +11,13 @@ import { sesEmailSenderSettingsConfig } from "../../adapters/ses/SesEmailSender.
 import * as SqsClient from "../../adapters/sqs/SqsClient.js"
 import * as SqsConsumer from "../../adapters/sqs/SqsConsumer.js"
 import { ExportSettings } from "../../application/ExportSettings.js"
-import { workerConcurrencyConfig } from "../../application/ExportWorker.js"
+import { queueMaxReceivesConfig, workerConcurrencyConfig } from "../../application/ExportWorker.js"
 import * as WorkerAdapters from "../aws/WorkerAdapters.js"
 
-/** WORKER_CONCURRENCY (2, from 1 to 16) and SHUTDOWN_GRACE (30 seconds). */
+/** WORKER_CONCURRENCY (2, from 1 to 16), SHUTDOWN_GRACE (30 seconds) and QUEUE_MAX_RECEIVES (3). */
 export const consumerConfig = Config.all({
   concurrency: workerConcurrencyConfig,
+  maxReceives: queueMaxReceivesConfig,
   shutdownGrace: Config.duration("SHUTDOWN_GRACE").pipe(Config.withDefault(Duration.seconds(30)))
 })
 

@@ -18,7 +18,9 @@ import {
   ExportResult,
   Failed,
   IDEMPOTENCY_WINDOW_MILLIS,
+  isLive,
   JobFailure,
+  Lease,
   newJob,
   objectKeyFor,
   Started,
@@ -57,6 +59,9 @@ const queuedJob = (
 
 const after = (job: ExportJob, event: JobEvent): ExportJob => Either.getOrThrow(transition(job, event))
 const at = (millis: number) => DateTime.unsafeMake(BASE_MILLIS + millis)
+/** Started at `millis` by one worker, holding a minute's lease. */
+const startedAt = (millis: number) =>
+  Started.make({ at: at(millis), lease: new Lease({ holder: "worker-1", expiresAt: at(millis + 60_000) }) })
 
 const stores = Layer.mergeAll(DynamoDbJobStore.layer, DynamoDbInAppNotifier.layer).pipe(
   Layer.provideMerge(DynamoDbOnDynalite)
@@ -92,7 +97,7 @@ describe("DynamoDB JobStore", () => {
       for (let round = 0; round < 5; round++) {
         const queued = queuedJob(uniqueOwners().alice)
         yield* store.create(queued)
-        const started = after(queued, Started.make({ at: at(1_000) }))
+        const started = after(queued, startedAt(1_000))
         const cancelled = after(queued, Cancelled.make({ at: at(1_000) }))
         const results = yield* Effect.all(
           [store.update(started, queued.revision), store.update(cancelled, queued.revision)],
@@ -171,6 +176,32 @@ describe("DynamoDB JobStore", () => {
         .toEqual(Option.some(winner.jobId))
     }).pipe(Effect.provide(stores)))
 
+  it.effect("stores a running job's lease and a channel's claim, and reads records written before either", () =>
+    Effect.gen(function*() {
+      const store = yield* JobStore
+      const db = yield* DynamoDb.DynamoDb
+      const queued = queuedJob(uniqueOwners().alice)
+      yield* store.create(queued)
+      const running = after(queued, startedAt(1_000))
+      yield* store.update(running, queued.revision)
+      const item = (yield* rawItem("jobs", { jobId: queued.jobId }))!
+      const written = JSON.parse(item["job"] as string) as Record<string, unknown>
+      expect(written["lease"]).toStrictEqual({ holder: "worker-1", expiresAt: "2024-04-02T10:01:01.000Z" })
+
+      // The same record as a worker from before leases wrote it: no lease, which reads as held by no one.
+      const { lease: _, ...before } = written
+      yield* db.call("PutItem", (documents, options) =>
+        documents.send(
+          new PutCommand({ TableName: db.tables.jobs, Item: { ...item, job: JSON.stringify(before) } }),
+          options
+        ))
+      const read = Option.getOrThrow(yield* store.get(queued.jobId))
+      assert(read._tag === "Running")
+      expect(read.lease).toBeUndefined()
+      expect(isLive(read.lease, at(1_000))).toBe(false)
+      expect(Either.isRight(transition(read, startedAt(1_001)))).toBe(true)
+    }).pipe(Effect.provide(stores)))
+
   it.effect("a claim left by a create that died half-way does not block the key", () =>
     Effect.gen(function*() {
       const store = yield* JobStore
@@ -202,7 +233,7 @@ describe("DynamoDB JobStore", () => {
       const { alice, bobAtAcme } = uniqueOwners()
       const [a, b, c] = [0, 1, 2].map((i) => queuedJob(alice, { millis: BASE_MILLIS + i * 1_000 }))
       yield* Effect.forEach([a!, b!, c!, queuedJob(bobAtAcme)], store.create, { discard: true })
-      yield* store.update(after(b!, Started.make({ at: at(5_000) })), b!.revision)
+      yield* store.update(after(b!, startedAt(5_000)), b!.revision)
       yield* store.update(after(c!, Cancelled.make({ at: at(5_000) })), c!.revision)
       const active = yield* store.listActive(alice)
       expect(active.map((job) => [job.jobId, job._tag])).toEqual([[b!.jobId, "Running"], [a!.jobId, "Queued"]])
@@ -218,7 +249,7 @@ describe("DynamoDB JobStore", () => {
       const claim = yield* rawItem("jobs", { jobId: `idem#${JSON.stringify([alice.merchantId, alice.userId, "ttl"])}` })
       expect(claim?.["expiresAt"]).toBe(epochSeconds(BASE_MILLIS + 30 * DAY))
 
-      const running = after(queued, Started.make({ at: at(1_000) }))
+      const running = after(queued, startedAt(1_000))
       yield* store.update(running, queued.revision)
       expect((yield* rawItem("jobs", { jobId: queued.jobId }))?.["expiresAt"]).toBeUndefined()
       const succeeded = after(
@@ -289,7 +320,7 @@ describe("DynamoDB adapters, server unreachable", () => {
         return [
           store.create(job),
           store.get(job.jobId),
-          store.update(after(job, Started.make({ at: at(1) })), 0),
+          store.update(after(job, startedAt(1)), 0),
           store.listByOwner(alice, { limit: 10, after: undefined }),
           store.listActive(alice),
           store.findByIdempotencyKey(alice, "k")

@@ -15,7 +15,7 @@ import { EmailSender } from "../../../src/application/ports/EmailSender.js"
 import { encodeMessage } from "../../../src/application/ports/JobQueue.js"
 import { JobStore } from "../../../src/application/ports/JobStore.js"
 import { messageFor, requestExport } from "../../../src/application/RequestExport.js"
-import { transition } from "../../../src/domain/ExportJob.js"
+import { Lease, Started, transition } from "../../../src/domain/ExportJob.js"
 import type { ExportJobId } from "../../../src/domain/Identifiers.js"
 import { alice, ordersInput, testLayer } from "../../support/Fixtures.js"
 import { makeLogCollector } from "../../support/LogCollector.js"
@@ -107,7 +107,7 @@ const sendRaw = (body: string) =>
   )
 
 const startConsumer = (concurrency = 2, shutdownGrace = Duration.seconds(5)) =>
-  Layer.build(SqsConsumer.layer({ concurrency, shutdownGrace }))
+  Layer.build(SqsConsumer.layer({ concurrency, shutdownGrace, maxReceives: MAX_RECEIVE_COUNT }))
 
 describe("SqsJobQueue", () => {
   it.live("publishes the encoded message with the jobId as an attribute", () =>
@@ -188,11 +188,14 @@ describe("SqsConsumer", () => {
       expect(yield* emails).toHaveLength(1)
     }).pipe(Effect.scoped, Effect.provide(envOf())))
 
-  it.live("leaves a first receive of a job running under another message for later; a receive after that takes it", () =>
+  it.live("leaves a receive of a job whose lease is live for later; a receive after it ran out takes the job over", () =>
     Effect.gen(function*() {
       const job = yield* requestExport(alice, ordersInput())
-      // As a worker that took the job and died leaves it; the message is this one's first receive.
-      const running = Either.getOrThrow(transition(job, { _tag: "Started", at: yield* DateTime.now }))
+      // As a worker that took the job and died leaves it: its lease runs out in half a second, before the message
+      // comes back (its visibility is a second).
+      const now = yield* DateTime.now
+      const lease = new Lease({ holder: "dead-worker", expiresAt: DateTime.add(now, { millis: 500 }) })
+      const running = Either.getOrThrow(transition(job, Started.make({ at: now, lease })))
       yield* Effect.flatMap(JobStore, (store) => store.update(running, job.revision))
       yield* startConsumer(1)
       yield* eventually(Effect.map(statusOf(job.jobId), (status) => status === "Succeeded"))

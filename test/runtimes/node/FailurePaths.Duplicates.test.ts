@@ -60,15 +60,20 @@ describe("the same message delivered more than once", () => {
         const copiesSeen = yield* eventually(
           Effect.sync(() => ({
             held: s3.faults.held(),
+            // A copy handled beside the original while the job was still Queued loses the start to it.
             superseded: linesOf(logs.lines, jobId, "job changed under this worker; leaving it to the other").length,
-            deferred: linesOf(logs.lines, jobId, "job is running under another delivery; leaving this copy for later")
-              .length
+            deferred: linesOf(
+              logs.lines,
+              jobId,
+              "job is running under another delivery's lease; leaving this copy for later"
+            ).length
           })),
-          (seen) => seen.held === 1 && seen.superseded + seen.deferred === 2
+          (seen) => seen.held === 1 && seen.superseded + seen.deferred >= 2
         )
-        // Both copies were received while the job ran, its upload held: each left the job to the delivery running it.
+        // Both copies were received while the job ran, its upload held: each left the job to the delivery running
+        // it, whose lease was live.
         expect(copiesSeen.held).toBe(1)
-        expect(copiesSeen.superseded + copiesSeen.deferred).toBe(2)
+        expect(copiesSeen.superseded + copiesSeen.deferred).toBeGreaterThanOrEqual(2)
         expect(yield* api.exportOf(jobId)).toMatchObject({ status: "running", attempts: 1 })
         s3.faults.release()
 

@@ -1,6 +1,7 @@
 // A worker process killed in the middle of an export: `npm run worker` runs as a real child process, its upload is
-// held by s3rver until the job is seen running, then it gets SIGKILL. The message comes back after its visibility
-// and a second worker (in this process) finishes the job, once: one email, one notice, the complete CSV.
+// held by s3rver until the job is seen running, then it gets SIGKILL. Its lease runs out unrenewed; the message comes
+// back after its visibility and a second worker (in this process) takes the job over and finishes it, once: one
+// email, one notice, the complete CSV.
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { spawn } from "node:child_process"
@@ -66,7 +67,11 @@ describe("a worker killed mid-export", () => {
         const s3 = yield* S3rverServer
         const sqs = yield* FauxqsServer
         const ses = yield* SesLocalServer
-        const settings = yield* localSettings({ SQS_VISIBILITY_SECONDS: String(VISIBILITY_SECONDS) })
+        // The lease under the visibility: the message comes back after the dead worker's lease has run out.
+        const settings = yield* localSettings({
+          SQS_VISIBILITY_SECONDS: String(VISIBILITY_SECONDS),
+          EXPORT_LEASE: "1 second"
+        })
         yield* startApi(settings)
         const api = apiClient(settings, yield* bearerFor(USER))
 

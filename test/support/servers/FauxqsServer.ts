@@ -6,11 +6,13 @@ import { Context, Effect, Layer, Redacted } from "effect"
 import { buildApp } from "fauxqs"
 import { SQS_CALL_TIMEOUT } from "../../../src/adapters/sqs/SqsClient.js"
 import type { SqsSettingsShape } from "../../../src/adapters/sqs/SqsClient.js"
+import { DEFAULT_QUEUE_MAX_RECEIVES } from "../../../src/application/ExportWorker.js"
 
 /** fauxqs checks the signature's shape, not the keys. */
 const LOCAL_CREDENTIALS = { accessKeyId: "local", secretAccessKey: "local" }
 const REGION = "us-east-1"
-export const MAX_RECEIVE_COUNT = 3
+/** The stack's redrive limit, which the workers assume unless QUEUE_MAX_RECEIVES says otherwise. */
+export const MAX_RECEIVE_COUNT = DEFAULT_QUEUE_MAX_RECEIVES
 
 export class FauxqsServer extends Context.Tag("test/FauxqsServer")<FauxqsServer, {
   readonly endpoint: string
