@@ -31,42 +31,43 @@ export class ExportSettings extends Context.Tag("exports/ExportSettings")<Export
     emailRetryWindow: Duration.minutes(5)
   }
 
+  // Each value is validated before its default is applied: validated after, a failure would lose the setting's name.
   static readonly config: Config.Config<ExportSettingsShape> = Config.all({
     linkTtl: Config.duration("EXPORT_LINK_TTL").pipe(
-      Config.withDefault(ExportSettings.defaults.linkTtl),
       Config.validate({
         message: `must be a positive duration of at most ${Duration.toDays(MAX_LINK_TTL)} days (signed links cannot ` +
           "last longer)",
         validation: (ttl) => Duration.greaterThan(ttl, Duration.zero) && Duration.lessThanOrEqualTo(ttl, MAX_LINK_TTL)
-      })
+      }),
+      Config.withDefault(ExportSettings.defaults.linkTtl)
     ),
     queryTimeout: Config.duration("EXPORT_QUERY_TIMEOUT").pipe(
-      Config.withDefault(ExportSettings.defaults.queryTimeout),
       Config.validate({
         message: "must be a positive duration",
         validation: (timeout) => Duration.greaterThan(timeout, Duration.zero)
-      })
+      }),
+      Config.withDefault(ExportSettings.defaults.queryTimeout)
     ),
     maxAttempts: Config.integer("EXPORT_MAX_ATTEMPTS").pipe(
-      Config.withDefault(ExportSettings.defaults.maxAttempts),
-      Config.validate({ message: "must be from 1 to 10", validation: (n) => n >= 1 && n <= 10 })
+      Config.validate({ message: "must be from 1 to 10", validation: (n) => n >= 1 && n <= 10 }),
+      Config.withDefault(ExportSettings.defaults.maxAttempts)
     ),
     csvBom: Config.boolean("EXPORT_CSV_BOM").pipe(Config.withDefault(ExportSettings.defaults.csvBom)),
     lease: Config.duration("EXPORT_LEASE").pipe(
-      Config.withDefault(ExportSettings.defaults.lease),
       Config.validate({
         message: "must be a duration from 1 second to 15 minutes",
         validation: (lease) =>
           Duration.greaterThanOrEqualTo(lease, Duration.seconds(1)) &&
           Duration.lessThanOrEqualTo(lease, Duration.minutes(15))
-      })
+      }),
+      Config.withDefault(ExportSettings.defaults.lease)
     ),
     emailRetryWindow: Config.duration("EMAIL_RETRY_WINDOW").pipe(
-      Config.withDefault(ExportSettings.defaults.emailRetryWindow),
       Config.validate({
         message: "must be a duration of at most 1 hour",
         validation: (window) => Duration.lessThanOrEqualTo(window, Duration.hours(1))
-      })
+      }),
+      Config.withDefault(ExportSettings.defaults.emailRetryWindow)
     )
   })
 
