@@ -8,7 +8,8 @@
 //              ownerKey (S)                  `<merchantId>#<userId>` (merchant ids have no `#`)
 //              activeOwnerKey (S)            the same, only while the job is Queued or Running (a sparse index)
 //              jobStatus (S), revision (N)   the job's tag and revision; updates are conditional on `revision`
-//              expiresAt (N)                 TTL, epoch seconds: 7 days after the link expiry of a Succeeded job,
+//              expiresAt (N)                 TTL, epoch seconds (the retentions of application/Retention.ts):
+//                                            7 days after the link expiry of a Succeeded job,
 //                                            30 days after `finishedAt` of a Failed or Cancelled one; absent while
 //                                            the job is active
 //   key item   claimedBy (S)                 the newest job created with the key
