@@ -1,11 +1,12 @@
 // Export jobs in DynamoDB (the table layout is in DynamoDbTables.ts). Every write is conditional: a job is created
 // only once, an idempotency key is claimed only once a day, and an update lands only on the revision it was
-// computed from, so two workers racing on one job cannot both win.
+// computed from, so two workers racing on one job cannot both win. A key whose job the queue refused is taken over
+// by the next job created with it.
 import { DeleteCommand, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb"
 import type { NativeAttributeValue, QueryCommand } from "@aws-sdk/lib-dynamodb"
 import { Effect, Layer, Option, Schema } from "effect"
 import type { JobPage } from "../../application/ports/JobStore.js"
-import { JobStore } from "../../application/ports/JobStore.js"
+import { holdsIdempotencyKey, JobStore } from "../../application/ports/JobStore.js"
 import { claimRetainedUntil, jobRetainedUntil } from "../../application/Retention.js"
 import { JobConflict, JobStoreUnavailable } from "../../domain/Errors.js"
 import { ExportJob, IDEMPOTENCY_WINDOW_MILLIS, sameRequestAs } from "../../domain/ExportJob.js"
@@ -116,7 +117,9 @@ export const make = Effect.gen(function*() {
 
   /**
    * Claims `key` for `job`: free, or last claimed by a job at least a window older. A claim whose job does not exist
-   * was left by a create that failed half-way (its job was rolled back): it is taken over, not honoured.
+   * was left by a create that failed half-way (its job was rolled back), and a claim whose job gave the key up
+   * (`holdsIdempotencyKey`) is free: either is taken over, conditionally on still naming the job read, which cannot
+   * change its mind (a failed job is final), so of creates racing for it exactly one wins.
    */
   const claim = (job: QueuedJob, key: string) =>
     putClaim(job, key, "attribute_not_exists(jobId) OR requestedAtMillis <= :cutoff", {
@@ -126,8 +129,10 @@ export const make = Effect.gen(function*() {
         Effect.gen(function*() {
           const current = yield* getItem(claimKeyOf(job.owner, key))
           const holder = Option.flatMapNullable(current, (item) => item["claimedBy"] as string | undefined)
-          if (Option.isNone(holder) || Option.isSome(yield* getItem(holder.value))) return yield* conflict
-          yield* putClaim(job, key, "claimedBy = :orphan", { ":orphan": holder.value })
+          if (Option.isNone(holder)) return yield* conflict
+          const holding = yield* getJob(holder.value)
+          if (Option.exists(holding, holdsIdempotencyKey)) return yield* conflict
+          yield* putClaim(job, key, "claimedBy = :released", { ":released": holder.value })
         })
       )
     )

@@ -14,7 +14,8 @@
 //                                            the job is active
 //   key item   claimedBy (S)                 the newest job created with the key
 //              requestedAtMillis (N)         that job's requestedAt: a newer job may take the key over only once it
-//                                            is IDEMPOTENCY_WINDOW_MILLIS older
+//                                            is IDEMPOTENCY_WINDOW_MILLIS older, or once that job gave the key up
+//                                            (failed with QueueUnavailable, `holdsIdempotencyKey`)
 //              expiresAt (N)                 TTL: 30 days after requestedAt
 //   GSI byOwner        ownerKey (HASH), jobId (RANGE), projection ALL: listByOwner, newest first (UUIDv7 order)
 //   GSI activeByOwner  activeOwnerKey (HASH), jobId (RANGE), projection ALL: listActive

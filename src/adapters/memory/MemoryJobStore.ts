@@ -2,7 +2,7 @@
 // revision it was computed from. Indexed by owner so that each call costs what its answer costs, not the size of
 // the whole store (the embedded server keeps every job of its lifetime here).
 import { Effect, Layer, Option } from "effect"
-import { JobStore } from "../../application/ports/JobStore.js"
+import { holdsIdempotencyKey, JobStore } from "../../application/ports/JobStore.js"
 import { JobConflict } from "../../domain/Errors.js"
 import type { ExportJob, QueuedJob } from "../../domain/ExportJob.js"
 import { IDEMPOTENCY_WINDOW_MILLIS, sameRequestAs } from "../../domain/ExportJob.js"
@@ -68,7 +68,7 @@ export const make = Effect.sync(() => {
     if (job.idempotencyKey === undefined) return false
     const previous = byIdempotencyKey.get(keyOf(ownerKey(job.owner), job.idempotencyKey))
     const other = previous === undefined ? undefined : jobs.get(previous)
-    return other !== undefined &&
+    return other !== undefined && holdsIdempotencyKey(other) &&
       job.requestedAt.epochMillis - other.requestedAt.epochMillis < IDEMPOTENCY_WINDOW_MILLIS
   }
 
