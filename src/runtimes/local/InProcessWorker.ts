@@ -22,15 +22,21 @@ export const settle = (delivery: Delivery, verdict: DeliveryVerdict): Effect.Eff
 export const processDelivery = (delivery: Delivery) =>
   handleDelivery(delivery.body).pipe(Effect.tap((verdict) => settle(delivery, verdict)))
 
-/** Handles every waiting message, including retries, until none is left. Bounded, so a bug cannot spin. */
+/**
+ * Handles every waiting message, including retries, until none is left. A retry comes back after its backoff, on
+ * the Effect clock: a test moves the TestClock past it (or drains in a fiber while the clock jumps). Bounded, so a
+ * bug cannot spin; the queue's receive limit bounds the retries of any one message.
+ */
 export const drainQueue = (maxDeliveries = 10_000) =>
   Effect.gen(function*() {
     const queue = yield* MemoryQueue
     const verdicts: Array<DeliveryVerdict> = []
     while (verdicts.length < maxDeliveries) {
-      const delivery = yield* queue.poll
-      if (Option.isNone(delivery)) return verdicts
-      verdicts.push(yield* processDelivery(delivery.value))
+      const waiting = yield* queue.poll
+      if (Option.isNone(waiting) && (yield* queue.pending) === 0) return verdicts
+      // Nothing waiting but a retry backing off: wait for it.
+      const delivery = Option.isSome(waiting) ? waiting.value : yield* queue.receive
+      verdicts.push(yield* processDelivery(delivery))
     }
     return yield* Effect.dieMessage(`queue did not drain in ${maxDeliveries} deliveries`)
   })
@@ -61,7 +67,8 @@ export const layer = (options: WorkerOptions) =>
         if (Option.isNone(delivery)) return
         yield* Ref.update(busy, (n) => n + 1)
         yield* processDelivery(delivery.value).pipe(
-          Effect.onInterrupt(() => delivery.value.retry),
+          // Stopping is not the message's failure: it goes back at once, without a backoff.
+          Effect.onInterrupt(() => delivery.value.release),
           Effect.ensuring(Ref.update(busy, (n) => n - 1))
         )
       }
