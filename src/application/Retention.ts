@@ -1,8 +1,10 @@
 // How long what an export leaves behind is kept: job records, idempotency claims, notifications and files. Each
 // number has this one home: DynamoDB turns them into TTLs, the in-memory stores evict by them, the embedded file
 // store sweeps by FILE_RETENTION, and the buckets' lifecycle rules (infra/) are built from, or checked against, it.
-import { DateTime, Duration } from "effect"
+import { Config, ConfigError, DateTime, Duration, Either } from "effect"
 import type { ExportJob } from "../domain/ExportJob.js"
+import { linkTtlConfig } from "./ExportSettings.js"
+import { MAX_LINK_TTL } from "./ports/FileStore.js"
 import type { InAppNotification } from "./ports/InAppNotifier.js"
 
 /** How long a succeeded job is kept after its download link expired: the user may still look it up. */
@@ -35,3 +37,36 @@ export const claimRetainedUntil = (requestedAt: DateTime.Utc): number =>
 /** When a notification may go, in epoch milliseconds. */
 export const notificationRetainedUntil = (notification: InAppNotification): number =>
   DateTime.toEpochMillis(notification.createdAt) + Duration.toMillis(NOTIFICATION_RETENTION)
+
+/**
+ * What a file must outlive beyond the longest link signed for it. A link's expiry is counted from its signing, a
+ * moment after the file was written (the file's age is counted from its writing), and a bucket's lifecycle rule
+ * counts whole days: a day covers both (ADR 29).
+ */
+export const FILE_RETENTION_MARGIN = Duration.days(1)
+
+/** The default file retention: longer than any link can live (MAX_LINK_TTL), whatever EXPORT_LINK_TTL says. */
+export const DEFAULT_FILE_RETENTION = Duration.sum(MAX_LINK_TTL, FILE_RETENTION_MARGIN)
+
+/** A retention in whole days, as a bucket's lifecycle rule takes it. */
+export const retentionDays = (retention: Duration.Duration): number => Math.ceil(Duration.toDays(retention))
+
+/**
+ * FILE_RETENTION: how long an exported file is kept after it was written. At least EXPORT_LINK_TTL plus the margin,
+ * so that no link ever points at a file already deleted.
+ */
+export const fileRetentionConfig: Config.Config<Duration.Duration> = Config.all({
+  retention: Config.duration("FILE_RETENTION").pipe(Config.withDefault(DEFAULT_FILE_RETENTION)),
+  linkTtl: linkTtlConfig
+}).pipe(
+  Config.mapOrFail(({ linkTtl, retention }) => {
+    const shortest = Duration.sum(linkTtl, FILE_RETENTION_MARGIN)
+    return Duration.greaterThanOrEqualTo(retention, shortest)
+      ? Either.right(retention)
+      : Either.left(ConfigError.InvalidData(
+        ["FILE_RETENTION"],
+        `must be at least EXPORT_LINK_TTL plus ${Duration.format(FILE_RETENTION_MARGIN)} ` +
+          `(${Duration.format(shortest)}): a file must outlive every link signed for it`
+      ))
+  })
+)
