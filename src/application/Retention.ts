@@ -48,6 +48,12 @@ export const FILE_RETENTION_MARGIN = Duration.days(1)
 /** The default file retention: longer than any link can live (MAX_LINK_TTL), whatever EXPORT_LINK_TTL says. */
 export const DEFAULT_FILE_RETENTION = Duration.sum(MAX_LINK_TTL, FILE_RETENTION_MARGIN)
 
+/**
+ * How long a multipart upload may stay incomplete in a bucket: a worker aborts its own on every failure it sees, so
+ * one left longer belongs to a worker that died mid-upload. A lifecycle rule aborts it.
+ */
+export const INCOMPLETE_UPLOAD_RETENTION = Duration.days(1)
+
 /** A retention in whole days, as a bucket's lifecycle rule takes it. */
 export const retentionDays = (retention: Duration.Duration): number => Math.ceil(Duration.toDays(retention))
 
