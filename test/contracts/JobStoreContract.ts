@@ -305,6 +305,17 @@ export const jobStoreContract = <E>(name: string, makeLayer: () => Layer.Layer<J
           expect(yield* holderOf(next.owner, next.idempotencyKey!)).toStrictEqual(Option.some(holder))
         })
 
+      /** A job created with key "k" that the queue refused: Failed with QueueUnavailable, as RequestExport leaves it. */
+      const refusedByQueue = (owner: Owner) =>
+        Effect.gen(function*() {
+          const store = yield* JobStore
+          const refused = keyedJob(owner, BASE_MILLIS, "k")
+          yield* store.create(refused)
+          const failed = after(refused, Failed.make({ at: at(50), failure: queueUnavailableFailure }))
+          yield* store.update(failed, refused.revision)
+          return failed
+        })
+
       it.effect("a key the owner's job holds within the window refuses another job, storing nothing of it", () =>
         withStore(Effect.gen(function*() {
           const store = yield* JobStore
@@ -319,12 +330,9 @@ export const jobStoreContract = <E>(name: string, makeLayer: () => Layer.Layer<J
         withStore(Effect.gen(function*() {
           const store = yield* JobStore
           const { alice } = uniqueOwners()
-          const refused = keyedJob(alice, BASE_MILLIS, "k")
-          yield* store.create(refused)
-          const failed = after(refused, Failed.make({ at: at(50), failure: queueUnavailableFailure }))
-          yield* store.update(failed, refused.revision)
+          const failed = yield* refusedByQueue(alice)
           // The failed job is still the key's latest, for callers to judge; it no longer holds it.
-          expect(yield* holderOf(alice, "k")).toStrictEqual(Option.some(refused.jobId))
+          expect(yield* holderOf(alice, "k")).toStrictEqual(Option.some(failed.jobId))
 
           const retried = keyedJob(alice, BASE_MILLIS + 5_000, "k")
           yield* store.create(retried)
@@ -332,7 +340,7 @@ export const jobStoreContract = <E>(name: string, makeLayer: () => Layer.Layer<J
           expect(yield* holderOf(alice, "k")).toStrictEqual(Option.some(retried.jobId))
           // The new job holds the key as any other does; the failed one stays as history.
           yield* expectRefused(keyedJob(alice, BASE_MILLIS + 10_000, "k"), retried.jobId)
-          expectSame(ExportJob, Option.getOrThrow(yield* store.get(refused.jobId)), failed)
+          expectSame(ExportJob, Option.getOrThrow(yield* store.get(failed.jobId)), failed)
         })))
 
       it.effect("a key whose job is running, succeeded, cancelled or failed any other way still refuses", () =>
@@ -365,12 +373,7 @@ export const jobStoreContract = <E>(name: string, makeLayer: () => Layer.Layer<J
         withStore(Effect.gen(function*() {
           const store = yield* JobStore
           const { alice } = uniqueOwners()
-          const refused = keyedJob(alice, BASE_MILLIS, "k")
-          yield* store.create(refused)
-          yield* store.update(
-            after(refused, Failed.make({ at: at(50), failure: queueUnavailableFailure })),
-            refused.revision
-          )
+          const refused = yield* refusedByQueue(alice)
           const retries = Array.from({ length: 6 }, (_, i) => keyedJob(alice, BASE_MILLIS + 5_000 + i, "k"))
           const results = yield* Effect.all(retries.map(store.create), { concurrency: "unbounded", mode: "either" })
           expect(results.filter(Either.isRight)).toHaveLength(1)
