@@ -71,8 +71,8 @@ export const fileRetentionConfig: Config.Config<Duration.Duration> = Config.all(
       ? Either.right(retention)
       : Either.left(ConfigError.InvalidData(
         ["FILE_RETENTION"],
-        `must be at least EXPORT_LINK_TTL plus ${Duration.format(FILE_RETENTION_MARGIN)} ` +
-          `(${Duration.format(shortest)}): a file must outlive every link signed for it`
+        `must be at least EXPORT_LINK_TTL plus a day (here ${Duration.format(shortest)}): a file must outlive ` +
+          "every link signed for it"
       ))
   })
 )
