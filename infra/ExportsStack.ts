@@ -1,7 +1,8 @@
 // The AWS side of the service as one CDK stack: the HTTP API with its JWT authorizer, the API and worker functions,
 // the export queue with its dead-letter queue, the two DynamoDB tables, the SES configuration set, the secret the
 // functions read their credentials from, and an alarm when exports reach the dead-letter queue. Object storage
-// (Cloudflare R2) and ClickHouse live outside AWS: the stack only passes their addresses (see docs/deploy.md).
+// (Cloudflare R2) and ClickHouse live outside AWS: the stack only passes their addresses (see docs/deploy.md). Without
+// an R2 endpoint the stack makes an S3 bucket instead, with the lifecycle rules infra/r2-lifecycle.json gives R2.
 import { CfnOutput, Duration, RemovalPolicy, Stack } from "aws-cdk-lib"
 import type { StackProps } from "aws-cdk-lib"
 import { CorsHttpMethod, HttpApi, HttpMethod, HttpNoneAuthorizer } from "aws-cdk-lib/aws-apigatewayv2"
@@ -14,6 +15,8 @@ import { Architecture, Function as LambdaFunction, Runtime } from "aws-cdk-lib/a
 import type { Code } from "aws-cdk-lib/aws-lambda"
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources"
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs"
+import { BlockPublicAccess, Bucket, BucketEncryption } from "aws-cdk-lib/aws-s3"
+import type { LifecycleRule } from "aws-cdk-lib/aws-s3"
 import { Secret } from "aws-cdk-lib/aws-secretsmanager"
 import { ConfigurationSet } from "aws-cdk-lib/aws-ses"
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs"
@@ -25,6 +28,7 @@ import {
   TTL_ATTRIBUTE
 } from "../src/adapters/dynamodb/DynamoDbTables.js"
 import { DEFAULT_QUEUE_MAX_RECEIVES } from "../src/application/ExportWorker.js"
+import { DEFAULT_FILE_RETENTION, INCOMPLETE_UPLOAD_RETENTION, retentionDays } from "../src/application/Retention.js"
 import { WORKER_ENVIRONMENT, WORKER_NODE_OPTIONS } from "../src/runtimes/WorkerProcessSettings.js"
 
 export interface ExportsStackProps extends StackProps {
@@ -37,9 +41,13 @@ export interface ExportsStackProps extends StackProps {
   /** Claims that carry the merchant and the e-mail address (AUTH_MERCHANT_CLAIM, AUTH_EMAIL_CLAIM). */
   readonly merchantClaim?: string
   readonly emailClaim?: string
-  /** `https://<account>.r2.cloudflarestorage.com` and the bucket the exports go to. */
-  readonly storageEndpoint: string
-  readonly bucket: string
+  /**
+   * Cloudflare R2's `https://<account>.r2.cloudflarestorage.com`, whose bucket `bucket` must name and whose lifecycle
+   * rules are set with infra/r2-lifecycle.json. Without it the stack makes an S3 bucket with those rules itself,
+   * named `bucket` when given.
+   */
+  readonly storageEndpoint?: string | undefined
+  readonly bucket?: string | undefined
   /** The ClickHouse HTTP(S) endpoint, e.g. `https://<service>.clickhouse.cloud:8443`. */
   readonly clickhouseUrl: string
   /** A verified SES identity (a domain), and the From address on it. */
@@ -60,6 +68,25 @@ export const MAX_RECEIVE_COUNT = DEFAULT_QUEUE_MAX_RECEIVES
 export const BATCH_SIZE = 4
 /** The HTTP API's one stage, created with it: its URL has no stage segment. */
 export const DEFAULT_STAGE = "$default"
+/** Where every export's object key starts (`objectKeyFor`): the prefix the expiry rule covers. */
+export const EXPORTS_PREFIX = "exports/"
+
+/**
+ * The rules of the bucket the stack makes, and the ones infra/r2-lifecycle.json sets on R2 (a test holds the two
+ * together): exports expire FILE_RETENTION's default after they were written, which every link signed for them
+ * outlives (ADR 29); a multipart upload a dead worker left incomplete is aborted after a day.
+ */
+export const EXPORT_LIFECYCLE_RULES: ReadonlyArray<LifecycleRule> = [
+  {
+    id: "delete-expired-exports",
+    prefix: EXPORTS_PREFIX,
+    expiration: Duration.days(retentionDays(DEFAULT_FILE_RETENTION))
+  },
+  {
+    id: "abort-incomplete-uploads",
+    abortIncompleteMultipartUploadAfter: Duration.days(retentionDays(INCOMPLETE_UPLOAD_RETENTION))
+  }
+]
 
 export class ExportsStack extends Stack {
   constructor(scope: Construct, id: string, props: ExportsStackProps) {
@@ -130,13 +157,34 @@ export class ExportsStack extends Stack {
     })
     const configurationSet = new ConfigurationSet(this, "ExportEmails", {})
 
+    // ---------------------------------------------------------------------------------------- storage
+
+    if (props.storageEndpoint === undefined && props.bucket !== undefined && props.bucket.trim() === "") {
+      throw new Error("bucket: a name, or leave it out for the stack to name its S3 bucket")
+    }
+    if (props.storageEndpoint !== undefined && props.bucket === undefined) {
+      throw new Error("bucket: required with storageEndpoint (the R2 bucket the exports go to)")
+    }
+    const files = props.storageEndpoint === undefined
+      ? new Bucket(this, "ExportFiles", {
+        ...(props.bucket === undefined ? {} : { bucketName: props.bucket }),
+        blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+        encryption: BucketEncryption.S3_MANAGED,
+        enforceSSL: true,
+        removalPolicy: RemovalPolicy.RETAIN,
+        lifecycleRules: [...EXPORT_LIFECYCLE_RULES]
+      })
+      : undefined
+    // R2: its endpoint, and its one region. S3: the functions' own region (S3_REGION unset falls back to AWS_REGION).
+    const storage = files === undefined
+      ? { S3_BUCKET: props.bucket!, S3_REGION: "auto", S3_ENDPOINT: props.storageEndpoint! }
+      : { S3_BUCKET: files.bucketName }
+
     // -------------------------------------------------------------------------------------- functions
 
     const common = {
       SECRETS_ARN: secrets.secretArn,
-      S3_BUCKET: props.bucket,
-      S3_REGION: "auto",
-      S3_ENDPOINT: props.storageEndpoint,
+      ...storage,
       SQS_QUEUE_URL: queue.queueUrl,
       DYNAMODB_JOBS_TABLE: jobs.tableName,
       DYNAMODB_NOTIFICATIONS_TABLE: notifications.tableName,
@@ -210,6 +258,13 @@ export class ExportsStack extends Stack {
     jobs.grantReadWriteData(worker)
     notifications.grantWriteData(worker)
     secrets.grantRead(worker)
+    // On the stack's own bucket, the worker uploads (and aborts what it cannot finish) and signs the e-mailed link;
+    // the API signs download links. A presigned URL acts with its signer's permissions, so both may read.
+    if (files !== undefined) {
+      files.grantPut(worker)
+      files.grantRead(worker)
+      files.grantRead(api)
+    }
     worker.addToRolePolicy(
       new PolicyStatement({
         effect: IamEffect.ALLOW,

@@ -18,6 +18,12 @@ const setting = (name: string): string => {
   return value
 }
 
+/** A setting that may be left out: absent or blank is undefined. */
+const optionalSetting = (name: string): string | undefined => {
+  const value: unknown = app.node.tryGetContext(name)
+  return typeof value === "string" && value.trim() !== "" ? value : undefined
+}
+
 const bundle = (name: "api" | "worker") => {
   const directory = join(ROOT, "dist", "lambda", name)
   if (!existsSync(join(directory, "index.mjs"))) throw new Error(`${directory}/index.mjs is missing: run npm run build`)
@@ -29,8 +35,9 @@ new ExportsStack(app, setting("stackName"), {
   workerCode: bundle("worker"),
   jwtIssuer: setting("jwtIssuer"),
   jwtAudience: setting("jwtAudience").split(","),
-  storageEndpoint: setting("storageEndpoint"),
-  bucket: setting("bucket"),
+  // R2: both. S3: no storageEndpoint, and the stack makes the bucket (named `bucket` if given).
+  storageEndpoint: optionalSetting("storageEndpoint"),
+  bucket: optionalSetting("storageEndpoint") === undefined ? optionalSetting("bucket") : setting("bucket"),
   clickhouseUrl: setting("clickhouseUrl"),
   sesIdentity: setting("sesIdentity"),
   emailFrom: setting("emailFrom"),

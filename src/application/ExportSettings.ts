@@ -21,9 +21,21 @@ export interface ExportSettingsShape {
   readonly emailRetryWindow: Duration.Duration
 }
 
+const DEFAULT_LINK_TTL = Duration.hours(24)
+
+/** EXPORT_LINK_TTL, apart: the file retention (Retention.ts) is checked against it too. */
+export const linkTtlConfig: Config.Config<Duration.Duration> = Config.duration("EXPORT_LINK_TTL").pipe(
+  Config.validate({
+    message: `must be a positive duration of at most ${Duration.toDays(MAX_LINK_TTL)} days (signed links cannot ` +
+      "last longer)",
+    validation: (ttl) => Duration.greaterThan(ttl, Duration.zero) && Duration.lessThanOrEqualTo(ttl, MAX_LINK_TTL)
+  }),
+  Config.withDefault(DEFAULT_LINK_TTL)
+)
+
 export class ExportSettings extends Context.Tag("exports/ExportSettings")<ExportSettings, ExportSettingsShape>() {
   static readonly defaults: ExportSettingsShape = {
-    linkTtl: Duration.hours(24),
+    linkTtl: DEFAULT_LINK_TTL,
     queryTimeout: Duration.minutes(10),
     maxAttempts: 3,
     csvBom: false,
@@ -33,14 +45,7 @@ export class ExportSettings extends Context.Tag("exports/ExportSettings")<Export
 
   // Each value is validated before its default is applied: validated after, a failure would lose the setting's name.
   static readonly config: Config.Config<ExportSettingsShape> = Config.all({
-    linkTtl: Config.duration("EXPORT_LINK_TTL").pipe(
-      Config.validate({
-        message: `must be a positive duration of at most ${Duration.toDays(MAX_LINK_TTL)} days (signed links cannot ` +
-          "last longer)",
-        validation: (ttl) => Duration.greaterThan(ttl, Duration.zero) && Duration.lessThanOrEqualTo(ttl, MAX_LINK_TTL)
-      }),
-      Config.withDefault(ExportSettings.defaults.linkTtl)
-    ),
+    linkTtl: linkTtlConfig,
     queryTimeout: Config.duration("EXPORT_QUERY_TIMEOUT").pipe(
       Config.validate({
         message: "must be a positive duration",

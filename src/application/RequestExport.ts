@@ -19,7 +19,7 @@ import { decodeInput } from "../domain/Validation.js"
 import { CurrentCatalogue, perCatalogue } from "./CurrentCatalogue.js"
 import { JobIds } from "./JobIds.js"
 import { ExportMessage, JobQueue } from "./ports/JobQueue.js"
-import { JobStore } from "./ports/JobStore.js"
+import { holdsIdempotencyKey, JobStore } from "./ports/JobStore.js"
 
 /** The authenticated user asking, as the auth adapter established it. */
 export interface Caller {
@@ -84,7 +84,10 @@ const existingAnswer = (
   key === undefined ? store.findActive(owner, wanted) : Effect.gen(function*() {
     const now = yield* Clock.currentTimeMillis
     const prior = yield* store.findByIdempotencyKey(owner, key)
-    if (Option.isSome(prior) && now - prior.value.requestedAt.epochMillis < IDEMPOTENCY_WINDOW_MILLIS) {
+    if (
+      Option.isSome(prior) && holdsIdempotencyKey(prior.value) &&
+      now - prior.value.requestedAt.epochMillis < IDEMPOTENCY_WINDOW_MILLIS
+    ) {
       if (!sameRequest(prior.value, wanted)) return yield* new IdempotencyKeyReused({ jobId: prior.value.jobId })
       return Option.some(prior.value)
     }
@@ -95,7 +98,7 @@ const existingAnswer = (
  * Validates `input`, records a Queued job and publishes it. When the queue refuses the message the job is marked
  * Failed (QueueUnavailable) before the error is returned, so no job waits in Queued for a message that never left.
  * A request repeated with the same Idempotency-Key within a day, or while the same export is still in progress,
- * gets the existing job instead of a second one.
+ * gets the existing job instead of a second one; a key whose job the queue refused starts the export afresh.
  *
  * Traced with the span `Effect.fn("Exports.request")` would make, without the call-site stack trace Effect.fn
  * captures on every call: this runs once per accepted export, and the accept path's CPU per request is the budget

@@ -1,6 +1,7 @@
 // The behaviour every JobStore must have: conditional writes on the revision, owner-scoped listings newest first,
-// and pages that visit every job once. Run against the in-memory store now and the durable one later.
-import { describe, expect, it } from "@effect/vitest"
+// pages that visit every job once, and idempotency keys held by their job until the queue refuses it. Run against
+// every store.
+import { assert, describe, expect, it } from "@effect/vitest"
 import { DateTime, Effect, Either, Option, Redacted, Schema } from "effect"
 import type { Layer } from "effect"
 import { JobStore } from "../../src/application/ports/JobStore.js"
@@ -11,17 +12,21 @@ import {
   Completed,
   ExportJob,
   ExportResult,
+  Failed,
+  JobFailure,
   Lease,
   LeaseRenewed,
   newJob,
   NotificationClaimed,
   NotificationSettled,
   objectKeyFor,
+  QueuedJob,
+  queueUnavailableFailure,
   sameRequestAs,
   Started,
   transition
 } from "../../src/domain/ExportJob.js"
-import type { JobEvent, QueuedJob } from "../../src/domain/ExportJob.js"
+import type { JobEvent } from "../../src/domain/ExportJob.js"
 import type { ExportJobId, Owner } from "../../src/domain/Identifiers.js"
 import { EmailAddress } from "../../src/domain/Identifiers.js"
 import { ReportRequest } from "../../src/domain/Reports.js"
@@ -44,7 +49,22 @@ const queuedJob = (owner: Owner, millis = BASE_MILLIS, jobId: ExportJobId = jobI
     requestedAt: DateTime.unsafeMake(millis)
   })
 
+const keyedJob = (owner: Owner, millis: number, idempotencyKey: string): QueuedJob =>
+  new QueuedJob({ ...queuedJob(owner, millis), idempotencyKey })
+
 const after = (job: ExportJob, event: JobEvent): ExportJob => Either.getOrThrow(transition(job, event))
+
+const completedAt = (job: ExportJob, millis: number) =>
+  Completed.make({
+    at: at(millis),
+    result: new ExportResult({
+      objectKey: objectKeyFor({ ...job, attempts: 1 }),
+      rowCount: 1234,
+      byteSize: 56_789,
+      sha256: "0123456789abcdef".repeat(4),
+      linkExpiresAt: at(7 * 86_400_000)
+    })
+  })
 
 const at = (millis: number) => DateTime.unsafeMake(BASE_MILLIS + millis)
 
@@ -106,16 +126,7 @@ export const jobStoreContract = <E>(name: string, makeLayer: () => Layer.Layer<J
         )
         const succeeded = after(
           renewed,
-          Completed.make({
-            at: at(9_000),
-            result: new ExportResult({
-              objectKey: objectKeyFor({ ...queued, attempts: 1 }),
-              rowCount: 1234,
-              byteSize: 56_789,
-              sha256: "0123456789abcdef".repeat(4),
-              linkExpiresAt: at(7 * 86_400_000)
-            })
-          })
+          completedAt(queued, 9_000)
         )
         // The lease, and a channel's claim, are stored and read back like the rest of the job.
         const claimed = after(
@@ -306,4 +317,101 @@ export const jobStoreContract = <E>(name: string, makeLayer: () => Layer.Layer<J
         expect(idsOf(page)).toEqual([jobs[1]!.jobId, jobs[0]!.jobId])
         expect(page.continueAfter).toBeUndefined()
       })))
+
+    describe("idempotency keys", () => {
+      const holderOf = (owner: Owner, key: string) =>
+        Effect.flatMap(JobStore, (store) => store.findByIdempotencyKey(owner, key)).pipe(
+          Effect.map(Option.map((job) => job.jobId))
+        )
+
+      /** Creates `next`, expecting the key to refuse it: JobConflict, and nothing of it stored. */
+      const expectRefused = (next: QueuedJob, holder: ExportJobId) =>
+        Effect.gen(function*() {
+          const store = yield* JobStore
+          const error = yield* Effect.flip(store.create(next))
+          expect(error._tag).toBe("JobConflict")
+          expect(Option.isNone(yield* store.get(next.jobId))).toBe(true)
+          expect(yield* holderOf(next.owner, next.idempotencyKey!)).toStrictEqual(Option.some(holder))
+        })
+
+      /** A job created with key "k" that the queue refused: Failed with QueueUnavailable, as RequestExport leaves it. */
+      const refusedByQueue = (owner: Owner) =>
+        Effect.gen(function*() {
+          const store = yield* JobStore
+          const refused = keyedJob(owner, BASE_MILLIS, "k")
+          yield* store.create(refused)
+          const failed = after(refused, Failed.make({ at: at(50), failure: queueUnavailableFailure }))
+          yield* store.update(failed, refused.revision)
+          return failed
+        })
+
+      it.effect("a key the owner's job holds within the window refuses another job, storing nothing of it", () =>
+        withStore(Effect.gen(function*() {
+          const store = yield* JobStore
+          const { alice } = uniqueOwners()
+          const first = keyedJob(alice, BASE_MILLIS, "k")
+          yield* store.create(first)
+          expect(yield* holderOf(alice, "k")).toStrictEqual(Option.some(first.jobId))
+          yield* expectRefused(keyedJob(alice, BASE_MILLIS + 60_000, "k"), first.jobId)
+        })))
+
+      it.effect("a key whose job failed with QueueUnavailable is taken by the next job created with it", () =>
+        withStore(Effect.gen(function*() {
+          const store = yield* JobStore
+          const { alice } = uniqueOwners()
+          const failed = yield* refusedByQueue(alice)
+          // The failed job is still the key's latest, for callers to judge; it no longer holds it.
+          expect(yield* holderOf(alice, "k")).toStrictEqual(Option.some(failed.jobId))
+
+          const retried = keyedJob(alice, BASE_MILLIS + 5_000, "k")
+          yield* store.create(retried)
+          expectSame(ExportJob, Option.getOrThrow(yield* store.get(retried.jobId)), retried)
+          expect(yield* holderOf(alice, "k")).toStrictEqual(Option.some(retried.jobId))
+          // The new job holds the key as any other does; the failed one stays as history.
+          yield* expectRefused(keyedJob(alice, BASE_MILLIS + 10_000, "k"), retried.jobId)
+          expectSame(ExportJob, Option.getOrThrow(yield* store.get(failed.jobId)), failed)
+        })))
+
+      it.effect("a key whose job is running, succeeded, cancelled or failed any other way still refuses", () =>
+        withStore(Effect.gen(function*() {
+          const store = yield* JobStore
+          const queryFailed = new JobFailure({ reason: "QueryFailed", userMessage: "no", retryable: true })
+          const endings: ReadonlyArray<(queued: QueuedJob) => ReadonlyArray<ExportJob>> = [
+            (queued) => [after(queued, startedAt(10))],
+            (queued) => {
+              const running = after(queued, startedAt(10))
+              return [running, after(running, completedAt(queued, 20))]
+            },
+            (queued) => [after(queued, Cancelled.make({ at: at(10) }))],
+            (queued) => [after(queued, Failed.make({ at: at(10), failure: queryFailed }))]
+          ]
+          for (const ending of endings) {
+            const { alice } = uniqueOwners()
+            const first = keyedJob(alice, BASE_MILLIS, "k")
+            yield* store.create(first)
+            let current: ExportJob = first
+            for (const next of ending(first)) {
+              yield* store.update(next, current.revision)
+              current = next
+            }
+            yield* expectRefused(keyedJob(alice, BASE_MILLIS + 5_000, "k"), first.jobId)
+          }
+        })))
+
+      it.effect("creates racing for a key its job gave up: exactly one takes it", () =>
+        withStore(Effect.gen(function*() {
+          const store = yield* JobStore
+          const { alice } = uniqueOwners()
+          const refused = yield* refusedByQueue(alice)
+          const retries = Array.from({ length: 6 }, (_, i) => keyedJob(alice, BASE_MILLIS + 5_000 + i, "k"))
+          const results = yield* Effect.all(retries.map(store.create), { concurrency: "unbounded", mode: "either" })
+          expect(results.filter(Either.isRight)).toHaveLength(1)
+          for (const result of results) if (Either.isLeft(result)) expect(result.left._tag).toBe("JobConflict")
+          const winner = retries[results.findIndex(Either.isRight)]
+          assert(winner !== undefined)
+          expect(yield* holderOf(alice, "k")).toStrictEqual(Option.some(winner.jobId))
+          const listed = yield* store.listByOwner(alice, { limit: 10, after: undefined })
+          expect(idsOf(listed)).toStrictEqual([winner.jobId, refused.jobId])
+        })))
+    })
   })

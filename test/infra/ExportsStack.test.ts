@@ -3,7 +3,12 @@ import { describe, expect, it } from "@effect/vitest"
 import { App } from "aws-cdk-lib"
 import { Match, Template } from "aws-cdk-lib/assertions"
 import { Code } from "aws-cdk-lib/aws-lambda"
-import { DEFAULT_STAGE, ExportsStack, MAX_RECEIVE_COUNT } from "../../infra/ExportsStack.js"
+import { Duration } from "effect"
+import { readFileSync } from "node:fs"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { DEFAULT_STAGE, EXPORTS_PREFIX, ExportsStack, MAX_RECEIVE_COUNT } from "../../infra/ExportsStack.js"
+import type { ExportsStackProps } from "../../infra/ExportsStack.js"
 import { NODE_MAJOR } from "../../scripts/NodeTarget.js"
 import {
   ACTIVE_JOBS_BY_OWNER_INDEX,
@@ -11,17 +16,20 @@ import {
   NOTIFICATIONS_BY_OWNER_INDEX,
   TTL_ATTRIBUTE
 } from "../../src/adapters/dynamodb/DynamoDbTables.js"
+import { MAX_LINK_TTL } from "../../src/application/ports/FileStore.js"
+import { DEFAULT_FILE_RETENTION, retentionDays } from "../../src/application/Retention.js"
+import { objectKeyFor } from "../../src/domain/ExportJob.js"
+import { makeExportJobId, MerchantId, Owner, UserId } from "../../src/domain/Identifiers.js"
 import { WORKER_ENVIRONMENT, WORKER_NODE_OPTIONS } from "../../src/runtimes/WorkerProcessSettings.js"
 
-const synthesise = () => {
+const synthesise = (storage: Pick<ExportsStackProps, "storageEndpoint" | "bucket"> = R2) => {
   const app = new App()
   const stack = new ExportsStack(app, "Exports", {
     apiCode: Code.fromInline("export const handler = async () => ({})"),
     workerCode: Code.fromInline("export const handler = async () => ({})"),
     jwtIssuer: "https://id.example.test/",
     jwtAudience: ["exports-api"],
-    storageEndpoint: "https://account.r2.cloudflarestorage.com",
-    bucket: "exports",
+    ...storage,
     clickhouseUrl: "https://clickhouse.example.test:8443",
     sesIdentity: "example.test",
     emailFrom: "Exports <exports@example.test>",
@@ -30,6 +38,10 @@ const synthesise = () => {
   })
   return Template.fromStack(stack)
 }
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "../..")
+
+const R2 = { storageEndpoint: "https://account.r2.cloudflarestorage.com", bucket: "exports" }
 
 const template = synthesise()
 
@@ -299,5 +311,131 @@ describe("the AWS stack", () => {
     expect(referencesIn({ "Fn::Sub": ["${Api}/${!Literal}/${Local}.${Fn.Arn}", { Local: { Ref: "Other" } }] }))
       .toStrictEqual(new Set(["Api", "Other", "Fn"]))
     expect(referencesIn({ "Fn::GetAtt": "Role.Arn", x: [{ Ref: "Queue" }] })).toStrictEqual(new Set(["Role", "Queue"]))
+  })
+})
+
+describe("the AWS stack: what happens to exported files", () => {
+  const s3 = synthesise({})
+  const s3Resources = (type: string) => Object.values(s3.findResources(type)) as Array<Resource>
+  const [bucketId] = Object.keys(s3.findResources("AWS::S3::Bucket"))
+
+  /** The S3 function whose environment has `name` set to `value`, and the actions its role may take. */
+  const s3Function = (name: string, value: string) => {
+    const [id, resource] = Object.entries(s3.findResources("AWS::Lambda::Function")).find(([, f]) =>
+      variablesOf(f as Resource)[name] === value
+    )!
+    const role = ((resource as Resource).Properties["Role"] as { "Fn::GetAtt": [string, string] })["Fn::GetAtt"][0]
+    const statements = s3Resources("AWS::IAM::Policy")
+      .filter((policy) => (policy.Properties["Roles"] as Array<{ Ref: string }>).some((r) => r.Ref === role))
+      .flatMap((policy) =>
+        (policy.Properties["PolicyDocument"] as { Statement: Array<{ Action: string | Array<string> }> }).Statement
+      )
+    return { id, variables: variablesOf(resource as Resource), actions: statements.flatMap((s) => s.Action) }
+  }
+
+  /** A lifecycle rule as both S3's template and R2's JSON can say it. */
+  interface Rule {
+    readonly id: string
+    readonly prefix: string
+    readonly expirationDays?: number
+    readonly abortIncompleteAfterDays?: number
+  }
+
+  const s3Rules = (): ReadonlyArray<Rule> =>
+    (s3Resources("AWS::S3::Bucket")[0]!.Properties["LifecycleConfiguration"] as {
+      Rules: Array<{
+        Id: string
+        Status: string
+        Prefix?: string
+        ExpirationInDays?: number
+        AbortIncompleteMultipartUpload?: { DaysAfterInitiation: number }
+      }>
+    }).Rules.map((rule) => {
+      expect(rule.Status).toBe("Enabled")
+      return {
+        id: rule.Id,
+        prefix: rule.Prefix ?? "",
+        ...(rule.ExpirationInDays === undefined ? {} : { expirationDays: rule.ExpirationInDays }),
+        ...(rule.AbortIncompleteMultipartUpload === undefined
+          ? {}
+          : { abortIncompleteAfterDays: rule.AbortIncompleteMultipartUpload.DaysAfterInitiation })
+      }
+    })
+
+  it("with R2, makes no bucket: R2's rules are set from infra/r2-lifecycle.json", () => {
+    template.resourceCountIs("AWS::S3::Bucket", 0)
+    const worker = variablesOf(functionWith("REPORT_SOURCE", "clickhouse")[1])
+    expect([worker["S3_BUCKET"], worker["S3_REGION"], worker["S3_ENDPOINT"]])
+      .toStrictEqual(["exports", "auto", R2.storageEndpoint])
+  })
+
+  it("without an R2 endpoint, makes a private S3 bucket whose exports expire after the file retention", () => {
+    s3.resourceCountIs("AWS::S3::Bucket", 1)
+    s3.hasResourceProperties("AWS::S3::Bucket", {
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true
+      }
+    })
+    s3.hasResource("AWS::S3::Bucket", { DeletionPolicy: "Retain" })
+    expect(s3Rules()).toStrictEqual([
+      { id: "delete-expired-exports", prefix: EXPORTS_PREFIX, expirationDays: retentionDays(DEFAULT_FILE_RETENTION) },
+      { id: "abort-incomplete-uploads", prefix: "", abortIncompleteAfterDays: 1 }
+    ])
+    // Every object key is under the prefix, and the expiry outlives the longest link a store may sign.
+    const key = objectKeyFor({
+      jobId: makeExportJobId(0, new Uint8Array(10)),
+      owner: new Owner({
+        userId: UserId.make("u"),
+        merchantId: MerchantId.make("m")
+      }),
+      attempts: 1
+    })
+    expect(key.startsWith(EXPORTS_PREFIX)).toBe(true)
+    expect(retentionDays(DEFAULT_FILE_RETENTION)).toBeGreaterThan(Duration.toDays(MAX_LINK_TTL))
+  })
+
+  it("points both functions at that bucket in their own region, lets the worker write it and both sign links", () => {
+    const api = s3Function("AUTH_TRUST_GATEWAY", "true")
+    const worker = s3Function("REPORT_SOURCE", "clickhouse")
+    for (const { variables } of [api, worker]) {
+      expect(refOf(variables["S3_BUCKET"])).toBe(bucketId)
+      expect(variables["S3_ENDPOINT"]).toBeUndefined()
+      expect(variables["S3_REGION"]).toBeUndefined()
+    }
+    expect(worker.actions).toEqual(expect.arrayContaining(["s3:PutObject", "s3:Abort*", "s3:GetObject*"]))
+    expect(api.actions).toContain("s3:GetObject*")
+    expect(api.actions).not.toContain("s3:PutObject")
+    for (const action of [...api.actions, ...worker.actions]) expect(action).not.toMatch(/^s3:Delete/)
+  })
+
+  it("infra/r2-lifecycle.json sets on R2 the rules the S3 bucket has", () => {
+    const r2 = JSON.parse(readFileSync(join(ROOT, "infra", "r2-lifecycle.json"), "utf8")) as {
+      Rules: Array<{
+        ID: string
+        Status: string
+        Filter: { Prefix: string }
+        Expiration?: { Days: number }
+        AbortIncompleteMultipartUpload?: { DaysAfterInitiation: number }
+      }>
+    }
+    const rules = r2.Rules.map((rule): Rule => {
+      expect(rule.Status).toBe("Enabled")
+      return {
+        id: rule.ID,
+        prefix: rule.Filter.Prefix,
+        ...(rule.Expiration === undefined ? {} : { expirationDays: rule.Expiration.Days }),
+        ...(rule.AbortIncompleteMultipartUpload === undefined
+          ? {}
+          : { abortIncompleteAfterDays: rule.AbortIncompleteMultipartUpload.DaysAfterInitiation })
+      }
+    })
+    expect(rules).toStrictEqual(s3Rules())
+  })
+
+  it("refuses an R2 endpoint without its bucket", () => {
+    expect(() => synthesise({ storageEndpoint: R2.storageEndpoint })).toThrow(/bucket/)
   })
 })

@@ -3,8 +3,9 @@
 // in the same conditional write that marks it.
 import { PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb"
 import type { NativeAttributeValue } from "@aws-sdk/lib-dynamodb"
-import { DateTime, Duration, Effect, Layer, Schema } from "effect"
+import { DateTime, Effect, Layer, Schema } from "effect"
 import { InAppNotification, InAppNotifier } from "../../application/ports/InAppNotifier.js"
+import { notificationRetainedUntil } from "../../application/Retention.js"
 import { NotificationFailed, NotificationNotFound } from "../../domain/Errors.js"
 import { DynamoDb, queryPages } from "./DynamoDb.js"
 import type { DynamoDbError } from "./DynamoDb.js"
@@ -12,9 +13,6 @@ import { ownerKeyOf } from "./DynamoDbJobStore.js"
 import { NOTIFICATIONS_BY_OWNER_INDEX } from "./DynamoDbTables.js"
 
 type Item = Record<string, NativeAttributeValue>
-
-/** How long a notification is kept after it was created. */
-export const NOTIFICATION_RETENTION = Duration.days(90)
 
 const NotificationJson = Schema.parseJson(InAppNotification)
 const encodeNotification = Schema.encode(NotificationJson)
@@ -56,9 +54,7 @@ export const make = Effect.gen(function*() {
                 ownerKey: ownerKeyOf(notification.owner),
                 createdAtKey: createdAtKeyOf(notification),
                 ...(notification.readAt === undefined ? {} : { readAt: DateTime.formatIso(notification.readAt) }),
-                expiresAt: Math.floor(
-                  (DateTime.toEpochMillis(notification.createdAt) + Duration.toMillis(NOTIFICATION_RETENTION)) / 1000
-                )
+                expiresAt: Math.floor(notificationRetainedUntil(notification) / 1000)
               },
               ConditionExpression: "attribute_not_exists(id)"
             }),

@@ -1,11 +1,13 @@
 // Export jobs in DynamoDB (the table layout is in DynamoDbTables.ts). Every write is conditional: a job is created
 // only once, an idempotency key is claimed only once a day, and an update lands only on the revision it was
-// computed from, so two workers racing on one job cannot both win.
+// computed from, so two workers racing on one job cannot both win. A key whose job the queue refused is taken over
+// by the next job created with it.
 import { DeleteCommand, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb"
 import type { NativeAttributeValue, QueryCommand } from "@aws-sdk/lib-dynamodb"
-import { DateTime, Duration, Effect, Layer, Option, Schema } from "effect"
+import { Effect, Layer, Option, Schema } from "effect"
 import type { JobPage } from "../../application/ports/JobStore.js"
-import { JobStore } from "../../application/ports/JobStore.js"
+import { holdsIdempotencyKey, JobStore } from "../../application/ports/JobStore.js"
+import { claimRetainedUntil, jobRetainedUntil } from "../../application/Retention.js"
 import { JobConflict, JobStoreUnavailable } from "../../domain/Errors.js"
 import { ExportJob, IDEMPOTENCY_WINDOW_MILLIS, sameRequestAs } from "../../domain/ExportJob.js"
 import type { QueuedJob } from "../../domain/ExportJob.js"
@@ -14,13 +16,6 @@ import { DynamoDb, DynamoDbError, queryPages } from "./DynamoDb.js"
 import { ACTIVE_JOBS_BY_OWNER_INDEX, JOBS_BY_OWNER_INDEX } from "./DynamoDbTables.js"
 
 type Item = Record<string, NativeAttributeValue>
-
-/** How long a finished job is kept after its download link expired: the user may still look it up. */
-export const SUCCEEDED_JOB_RETENTION = Duration.days(7)
-/** How long a failed or cancelled job is kept after it finished. */
-export const FINISHED_JOB_RETENTION = Duration.days(30)
-/** How long the item claiming an idempotency key is kept: far beyond the window in which the key means anything. */
-export const IDEMPOTENCY_CLAIM_RETENTION = Duration.days(30)
 
 /** `<merchantId>#<userId>`: merchant ids have no `#`, so the pair is unambiguous. */
 export const ownerKeyOf = (owner: Owner): string => `${owner.merchantId}#${owner.userId}`
@@ -31,18 +26,10 @@ const claimKeyOf = (owner: Owner, key: string): string =>
 
 const epochSeconds = (millis: number): number => Math.floor(millis / 1000)
 
-/** The TTL of a job's item in epoch seconds, or undefined while the job is still active (see DynamoDbTables.ts). */
+/** The TTL of a job's item in epoch seconds (Retention.ts), or undefined while the job is still active. */
 export const jobExpiresAt = (job: ExportJob): number | undefined => {
-  switch (job._tag) {
-    case "Queued":
-    case "Running":
-      return undefined
-    case "Succeeded":
-      return epochSeconds(DateTime.toEpochMillis(job.result.linkExpiresAt) + Duration.toMillis(SUCCEEDED_JOB_RETENTION))
-    case "Failed":
-    case "Cancelled":
-      return epochSeconds(DateTime.toEpochMillis(job.finishedAt) + Duration.toMillis(FINISHED_JOB_RETENTION))
-  }
+  const until = jobRetainedUntil(job)
+  return until === undefined ? undefined : epochSeconds(until)
 }
 
 const JobJson = Schema.parseJson(ExportJob)
@@ -120,7 +107,7 @@ export const make = Effect.gen(function*() {
             jobId: claimKeyOf(job.owner, key),
             claimedBy: job.jobId,
             requestedAtMillis: job.requestedAt.epochMillis,
-            expiresAt: epochSeconds(job.requestedAt.epochMillis + Duration.toMillis(IDEMPOTENCY_CLAIM_RETENTION))
+            expiresAt: epochSeconds(claimRetainedUntil(job.requestedAt))
           },
           ConditionExpression: condition,
           ExpressionAttributeValues: values
@@ -130,7 +117,9 @@ export const make = Effect.gen(function*() {
 
   /**
    * Claims `key` for `job`: free, or last claimed by a job at least a window older. A claim whose job does not exist
-   * was left by a create that failed half-way (its job was rolled back): it is taken over, not honoured.
+   * was left by a create that failed half-way (its job was rolled back), and a claim whose job gave the key up
+   * (`holdsIdempotencyKey`) is free: either is taken over, conditionally on still naming the job read, which cannot
+   * change its mind (a failed job is final), so of creates racing for it exactly one wins.
    */
   const claim = (job: QueuedJob, key: string) =>
     putClaim(job, key, "attribute_not_exists(jobId) OR requestedAtMillis <= :cutoff", {
@@ -140,8 +129,10 @@ export const make = Effect.gen(function*() {
         Effect.gen(function*() {
           const current = yield* getItem(claimKeyOf(job.owner, key))
           const holder = Option.flatMapNullable(current, (item) => item["claimedBy"] as string | undefined)
-          if (Option.isNone(holder) || Option.isSome(yield* getItem(holder.value))) return yield* conflict
-          yield* putClaim(job, key, "claimedBy = :orphan", { ":orphan": holder.value })
+          if (Option.isNone(holder)) return yield* conflict
+          const holding = yield* getJob(holder.value)
+          if (Option.exists(holding, holdsIdempotencyKey)) return yield* conflict
+          yield* putClaim(job, key, "claimedBy = :released", { ":released": holder.value })
         })
       )
     )

@@ -8,12 +8,14 @@
 //              ownerKey (S)                  `<merchantId>#<userId>` (merchant ids have no `#`)
 //              activeOwnerKey (S)            the same, only while the job is Queued or Running (a sparse index)
 //              jobStatus (S), revision (N)   the job's tag and revision; updates are conditional on `revision`
-//              expiresAt (N)                 TTL, epoch seconds: 7 days after the link expiry of a Succeeded job,
+//              expiresAt (N)                 TTL, epoch seconds (the retentions of application/Retention.ts):
+//                                            7 days after the link expiry of a Succeeded job,
 //                                            30 days after `finishedAt` of a Failed or Cancelled one; absent while
 //                                            the job is active
 //   key item   claimedBy (S)                 the newest job created with the key
 //              requestedAtMillis (N)         that job's requestedAt: a newer job may take the key over only once it
-//                                            is IDEMPOTENCY_WINDOW_MILLIS older
+//                                            is IDEMPOTENCY_WINDOW_MILLIS older, or once that job gave the key up
+//                                            (failed with QueueUnavailable, `holdsIdempotencyKey`)
 //              expiresAt (N)                 TTL: 30 days after requestedAt
 //   GSI byOwner        ownerKey (HASH), jobId (RANGE), projection ALL: listByOwner, newest first (UUIDv7 order)
 //   GSI activeByOwner  activeOwnerKey (HASH), jobId (RANGE), projection ALL: listActive

@@ -155,7 +155,8 @@ const exportsGroupOf = <Ds extends ReportDefinitions>(catalogue: { readonly defi
         .annotate(
           OpenApi.Description,
           "Validates the request, queues the export and answers at once with its job id. The same Idempotency-Key " +
-            `within ${IDEMPOTENCY_WINDOW} answers with the same job; a different body under that key is a 409. ` +
+            `within ${IDEMPOTENCY_WINDOW} answers with the same job; a different body under that key is a 409. A key ` +
+            "answered 503 queue_unavailable started nothing: retried, it starts the export. " +
             datesDescription(catalogue.definitions)
         )
     )

@@ -1,10 +1,12 @@
 // Finished exports on the local disk, for the embedded default. An upload lands in a partial file and appears under
-// its key only by an atomic rename; a download link is an HMAC-signed URL that our own HTTP server verifies.
+// its key only by an atomic rename; a download link is an HMAC-signed URL that our own HTTP server verifies. Given a
+// retention, the store deletes the files older than it, at start and then every hour, as a bucket's lifecycle rule.
 import { FileSystem } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
 import type { PlatformError } from "@effect/platform/Error"
-import { Clock, Context, DateTime, Duration, Effect, Layer, Option, Redacted, Schema, Stream } from "effect"
+import { Clock, Context, DateTime, Duration, Effect, Layer, Option, Redacted, Schedule, Schema, Stream } from "effect"
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto"
+import { rmdir } from "node:fs/promises"
 import * as NodePath from "node:path"
 import type { FileMetadata, SignedLink } from "../../application/ports/FileStore.js"
 import { FileStore } from "../../application/ports/FileStore.js"
@@ -18,10 +20,21 @@ export interface LocalFileStoreOptions {
   readonly publicBaseUrl: string
   /** The HMAC key of download links, at least 32 bytes. */
   readonly secret: Redacted.Redacted<string>
+  /**
+   * How long an exported file is kept after it was written (FILE_RETENTION, application/Retention.ts); the layer then
+   * sweeps older ones away. Without it, files are kept.
+   */
+  readonly fileRetention?: Duration.Duration | undefined
 }
 
 /** Where uploads are written before they are published: under the root, so the final rename stays on one device. */
 export const PARTIAL_DIRECTORY = ".partial"
+
+/** The folder under the root every object key starts with (`exports/<merchantId>/<jobId>/attempt-<n>.csv`). */
+const EXPORTS_DIRECTORY = "exports"
+
+/** How often the layer sweeps expired files: a file goes at most this long after its retention is over. */
+export const expiredFileSweep = Schedule.spaced(Duration.hours(1))
 
 /** The path under `publicBaseUrl` that signed links point at; the HTTP route serves `/files/*`. */
 export const FILES_ROUTE = "/files/"
@@ -77,6 +90,11 @@ export interface LocalFilesService {
   ) => Effect.Effect<SignedFile, LinkTampered | LinkExpired | FileNotFound>
   /** The object's bytes, if there is one under the key: the test's view of the storage. */
   readonly read: (key: string) => Effect.Effect<Option.Option<Uint8Array>>
+  /**
+   * Deletes every object (data and metadata) written longer than `retention` ago on the Effect clock, and the job
+   * folders it empties; answers how many objects went. Best effort: what cannot be deleted stays for the next sweep.
+   */
+  readonly sweepExpired: (retention: Duration.Duration) => Effect.Effect<number>
 }
 
 const MIN_SECRET_BYTES = 32
@@ -286,7 +304,75 @@ export const make = (options: LocalFileStoreOptions) =>
           )
       })
 
-    return { root, upload, signDownload, openSigned, read } satisfies LocalFilesService
+    const sweepExpired = (retention: Duration.Duration) =>
+      Effect.gen(function*() {
+        const cutoff = (yield* Clock.currentTimeMillis) - Duration.toMillis(retention)
+        const exportsDirectory = NodePath.join(root, EXPORTS_DIRECTORY)
+        let deleted = 0
+        for (const merchant of yield* directoriesIn(fs, exportsDirectory)) {
+          const merchantDirectory = NodePath.join(exportsDirectory, merchant)
+          // Files directly in a merchant's folder were written before files were kept per attempt.
+          deleted += yield* sweepObjects(fs, merchantDirectory, cutoff)
+          for (const job of yield* directoriesIn(fs, merchantDirectory)) {
+            const jobDirectory = NodePath.join(merchantDirectory, job)
+            const gone = yield* sweepObjects(fs, jobDirectory, cutoff)
+            deleted += gone
+            // Only a folder whose files this sweep deleted: the job finished long ago, so no upload of it is under
+            // way, and rmdir refuses a folder that is not empty. A merchant's folder stays: its next job may be
+            // about to upload into it.
+            if (gone > 0) yield* Effect.ignore(Effect.tryPromise(() => rmdir(jobDirectory)))
+          }
+        }
+        if (deleted > 0) yield* Effect.logInfo("deleted expired export files", { deleted })
+        return deleted
+      }).pipe(Effect.withSpan("LocalFileStore.sweepExpired"))
+
+    return { root, upload, signDownload, openSigned, read, sweepExpired } satisfies LocalFilesService
+  })
+
+/** The folders directly in `directory`; none when it cannot be read (it may not exist yet). */
+const directoriesIn = (fs: FileSystem.FileSystem, directory: string) =>
+  fs.readDirectory(directory).pipe(
+    Effect.flatMap((names) =>
+      Effect.filter(names, (name) =>
+        fs.stat(NodePath.join(directory, name)).pipe(
+          Effect.map((info) => info.type === "Directory"),
+          Effect.orElseSucceed(() => false)
+        ))
+    ),
+    Effect.orElseSucceed((): ReadonlyArray<string> => [])
+  )
+
+/**
+ * Deletes the objects in `directory` whose data file was last written before `cutoff`: the data first (an object
+ * exists by its data), then its metadata; then metadata left without data (a crash between the two deletions)
+ * once it is as old. Answers how many objects went.
+ */
+const sweepObjects = (fs: FileSystem.FileSystem, directory: string, cutoff: number) =>
+  Effect.gen(function*() {
+    const names = yield* fs.readDirectory(directory).pipe(Effect.orElseSucceed((): ReadonlyArray<string> => []))
+    const writtenBeforeCutoff = (path: string) =>
+      fs.stat(path).pipe(
+        Effect.map((info) => info.type === "File" && Option.exists(info.mtime, (mtime) => mtime.getTime() < cutoff)),
+        Effect.orElseSucceed(() => false)
+      )
+    const remove = (path: string) =>
+      fs.remove(path, { force: true }).pipe(Effect.as(true), Effect.orElseSucceed(() => false))
+    let deleted = 0
+    for (const name of names.filter((name) => !name.endsWith(METADATA_SUFFIX))) {
+      const dataPath = NodePath.join(directory, name)
+      if (!(yield* writtenBeforeCutoff(dataPath)) || !(yield* remove(dataPath))) continue
+      deleted++
+      yield* remove(dataPath + METADATA_SUFFIX)
+    }
+    for (const name of names.filter((name) => name.endsWith(METADATA_SUFFIX))) {
+      const metadataPath = NodePath.join(directory, name)
+      const dataExists = yield* fs.exists(metadataPath.slice(0, -METADATA_SUFFIX.length)).pipe(
+        Effect.orElseSucceed(() => true)
+      )
+      if (!dataExists && (yield* writtenBeforeCutoff(metadataPath))) yield* remove(metadataPath)
+    }
+    return deleted
   })
 
 /**
@@ -322,7 +408,10 @@ const sweepStalePartials = (fs: FileSystem.FileSystem, partialDirectory: string)
 /** The local file store itself, with what the download route needs beside the `FileStore` port it also provides. */
 export class LocalFiles extends Context.Tag("exports/localfs/LocalFiles")<LocalFiles, LocalFilesService>() {}
 
-/** The FileStore and the LocalFiles behind it, both from one instance. */
+/**
+ * The FileStore and the LocalFiles behind it, both from one instance; with `fileRetention`, a sweep of expired files
+ * at start and on `expiredFileSweep` for as long as the layer lives.
+ */
 export const layer = (
   options: LocalFileStoreOptions
 ): Layer.Layer<FileStore | LocalFiles, LocalFileStoreSetupFailed> =>
@@ -330,6 +419,14 @@ export const layer = (
     FileStore,
     Effect.map(LocalFiles, (files) => FileStore.of({ upload: files.upload, signDownload: files.signDownload }))
   ).pipe(
-    Layer.provideMerge(Layer.effect(LocalFiles, make(options))),
+    Layer.provideMerge(Layer.scoped(
+      LocalFiles,
+      Effect.tap(make(options), (files) => {
+        const retention = options.fileRetention
+        return retention === undefined
+          ? Effect.void
+          : Effect.forkScoped(Effect.repeat(files.sweepExpired(retention), expiredFileSweep))
+      })
+    )),
     Layer.provide(NodeFileSystem.layer)
   )

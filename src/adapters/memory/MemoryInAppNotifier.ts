@@ -1,8 +1,11 @@
 // In-app notifications kept in memory. Every delivery attempt is also logged, so that tests can count what a user
-// would have seen, duplicates included.
+// would have seen, duplicates included. Both are evicted once a notification's retention is over
+// (application/Retention.ts), as DynamoDB's TTL deletes it.
 import { Effect, Layer, Option } from "effect"
 import { InAppNotification, InAppNotifier } from "../../application/ports/InAppNotifier.js"
+import { notificationRetainedUntil } from "../../application/Retention.js"
 import { NotificationFailed, NotificationNotFound } from "../../domain/Errors.js"
+import { makeEviction } from "./Eviction.js"
 import { FaultInjection } from "./FaultInjection.js"
 import { ownerKey } from "./MapKeys.js"
 
@@ -15,10 +18,30 @@ export class MemoryInbox extends Effect.Service<MemoryInbox>()("exports/memory/M
     // listing them costs what that owner has, not what every user has.
     const stored = new Map<string, InAppNotification>()
     const idsByOwner = new Map<string, Array<string>>()
-    const deliveries: Array<InAppNotification> = []
+    let deliveries: Array<InAppNotification> = []
+    const whenEvictionDue = makeEviction()
+
+    const evictExpired = (now: number): void => {
+      const expired = (notification: InAppNotification) => notificationRetainedUntil(notification) <= now
+      const owners = new Set<string>()
+      for (const [id, notification] of stored) {
+        if (!expired(notification)) continue
+        stored.delete(id)
+        owners.add(ownerKey(notification.owner))
+      }
+      for (const owner of owners) {
+        const kept = idsByOwner.get(owner)!.filter((id) => stored.has(id))
+        if (kept.length === 0) idsByOwner.delete(owner)
+        else idsByOwner.set(owner, kept)
+      }
+      if (deliveries.some(expired)) deliveries = deliveries.filter((notification) => !expired(notification))
+    }
+
     const notifier = InAppNotifier.of({
       deliver: (notification) =>
         Effect.gen(function*() {
+          // Only a delivery makes the inbox grow, so it is where expired notifications are swept.
+          yield* whenEvictionDue(evictExpired)
           if (Option.isSome(yield* faults.fire("inApp"))) {
             return yield* new NotificationFailed({ channel: "inApp", detail: "injected fault: in-app service down" })
           }

@@ -1,12 +1,15 @@
 // Jobs in memory, with the same conditional-write rule as the durable stores: an update lands only on the
 // revision it was computed from. Indexed by owner so that each call costs what its answer costs, not the size of
-// the whole store (the embedded server keeps every job of its lifetime here).
+// the whole store. A finished job, and the idempotency key it holds, are evicted once their retention is over
+// (application/Retention.ts), as DynamoDB's TTL deletes them, so that a long-running server stays bounded.
 import { Effect, Layer, Option } from "effect"
-import { JobStore } from "../../application/ports/JobStore.js"
+import { holdsIdempotencyKey, JobStore } from "../../application/ports/JobStore.js"
+import { jobRetainedUntil } from "../../application/Retention.js"
 import { JobConflict } from "../../domain/Errors.js"
 import type { ExportJob, QueuedJob } from "../../domain/ExportJob.js"
 import { IDEMPOTENCY_WINDOW_MILLIS, sameRequestAs } from "../../domain/ExportJob.js"
 import type { ExportJobId, Owner } from "../../domain/Identifiers.js"
+import { makeEviction } from "./Eviction.js"
 import { keyOf, ownerKey } from "./MapKeys.js"
 
 const isActive = (job: ExportJob): boolean => job._tag === "Queued" || job._tag === "Running"
@@ -37,6 +40,33 @@ export const make = Effect.sync(() => {
   const activeByRequest = new Map<string, Array<ExportJob>>()
   /** The newest job created with each (owner, idempotency key). */
   const byIdempotencyKey = new Map<string, ExportJobId>()
+  /** Finished jobs and when their retention ends, in epoch milliseconds. */
+  const retainedUntil = new Map<ExportJobId, number>()
+  const whenEvictionDue = makeEviction()
+
+  /** Drops every finished job whose retention is over, with its place in its owner's list and its key. */
+  const evictExpired = (now: number): void => {
+    const evictedByOwner = new Map<string, Set<ExportJobId>>()
+    for (const [jobId, until] of retainedUntil) {
+      if (until > now) continue
+      retainedUntil.delete(jobId)
+      const job = jobs.get(jobId)!
+      jobs.delete(jobId)
+      const owner = ownerKey(job.owner)
+      const evicted = evictedByOwner.get(owner)
+      if (evicted === undefined) evictedByOwner.set(owner, new Set([jobId]))
+      else evicted.add(jobId)
+      if (job.idempotencyKey !== undefined) {
+        const key = keyOf(owner, job.idempotencyKey)
+        if (byIdempotencyKey.get(key) === jobId) byIdempotencyKey.delete(key)
+      }
+    }
+    for (const [owner, evicted] of evictedByOwner) {
+      const kept = byOwner.get(owner)!.filter((id) => !evicted.has(id))
+      if (kept.length === 0) byOwner.delete(owner)
+      else byOwner.set(owner, kept)
+    }
+  }
 
   const requestKey = (owner: Owner, { format, report }: Pick<ExportJob, "report" | "format">): string =>
     keyOf(owner.merchantId, owner.userId, report._tag, format, report.params.dateFrom, report.params.dateTo)
@@ -68,25 +98,29 @@ export const make = Effect.sync(() => {
     if (job.idempotencyKey === undefined) return false
     const previous = byIdempotencyKey.get(keyOf(ownerKey(job.owner), job.idempotencyKey))
     const other = previous === undefined ? undefined : jobs.get(previous)
-    return other !== undefined &&
+    return other !== undefined && holdsIdempotencyKey(other) &&
       job.requestedAt.epochMillis - other.requestedAt.epochMillis < IDEMPOTENCY_WINDOW_MILLIS
   }
 
   return JobStore.of({
+    // Only a create makes the store grow, so it is where expired jobs are swept.
     create: (job) =>
-      Effect.suspend(() => {
-        if (jobs.has(job.jobId) || keyTaken(job)) {
-          return Effect.fail(new JobConflict({ jobId: job.jobId, expectedRevision: -1 }))
-        }
-        jobs.set(job.jobId, job)
-        const owner = ownerKey(job.owner)
-        const ids = byOwner.get(owner) ?? []
-        insertSorted(ids, job.jobId, itself)
-        byOwner.set(owner, ids)
-        if (job.idempotencyKey !== undefined) byIdempotencyKey.set(keyOf(owner, job.idempotencyKey), job.jobId)
-        track(job, true)
-        return Effect.void
-      }),
+      Effect.zipRight(
+        whenEvictionDue(evictExpired),
+        Effect.suspend(() => {
+          if (jobs.has(job.jobId) || keyTaken(job)) {
+            return Effect.fail(new JobConflict({ jobId: job.jobId, expectedRevision: -1 }))
+          }
+          jobs.set(job.jobId, job)
+          const owner = ownerKey(job.owner)
+          const ids = byOwner.get(owner) ?? []
+          insertSorted(ids, job.jobId, itself)
+          byOwner.set(owner, ids)
+          if (job.idempotencyKey !== undefined) byIdempotencyKey.set(keyOf(owner, job.idempotencyKey), job.jobId)
+          track(job, true)
+          return Effect.void
+        })
+      ),
     findByIdempotencyKey: (owner, key) =>
       Effect.sync(() => {
         const id = byIdempotencyKey.get(keyOf(ownerKey(owner), key))
@@ -117,6 +151,8 @@ export const make = Effect.sync(() => {
         }
         jobs.set(next.jobId, next)
         track(next, false)
+        const until = jobRetainedUntil(next)
+        if (until !== undefined) retainedUntil.set(next.jobId, until)
         return Effect.void
       }),
     listByOwner: (owner, page) =>

@@ -20,10 +20,15 @@ export interface PageRequest {
 export class JobStore extends Context.Tag("exports/JobStore")<JobStore, {
   /**
    * Records a new job. Fails with JobConflict when its id exists, or when it carries an idempotency key that a job
-   * of the same owner was created with less than IDEMPOTENCY_WINDOW_MILLIS before it.
+   * of the same owner was created with less than IDEMPOTENCY_WINDOW_MILLIS before it and still holds
+   * (`holdsIdempotencyKey`). A key its job gave up is taken over by the new job in one conditional step: of creates
+   * racing for it, one wins and the others fail with JobConflict.
    */
   readonly create: (job: QueuedJob) => Effect.Effect<void, JobConflict | JobStoreUnavailable>
-  /** The owner's newest job created with this idempotency key, however old: callers judge its age. */
+  /**
+   * The owner's newest job created with this idempotency key, however old and whether or not it still holds the key:
+   * callers judge.
+   */
   readonly findByIdempotencyKey: (
     owner: Owner,
     key: string
@@ -45,3 +50,12 @@ export class JobStore extends Context.Tag("exports/JobStore")<JobStore, {
   /** The owner's jobs, newest first. */
   readonly listByOwner: (owner: Owner, page: PageRequest) => Effect.Effect<JobPage, JobStoreUnavailable>
 }>() {}
+
+/**
+ * Whether `job` still holds the idempotency key it was created with. A job failed with QueueUnavailable was never
+ * started (its request was answered 503 `queue_unavailable`): its key is free again, so that the client's retry with
+ * it starts the export rather than getting the failure back. Every other job holds its key for the whole window.
+ * A failed job never changes again, so a store may decide on a job it read, conditionally on the key still naming it.
+ */
+export const holdsIdempotencyKey = (job: ExportJob): boolean =>
+  !(job._tag === "Failed" && job.failure.reason === "QueueUnavailable")

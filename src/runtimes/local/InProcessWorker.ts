@@ -27,31 +27,27 @@ export const processDelivery = (delivery: QueueDelivery) =>
     Effect.tap((verdict) => settle(delivery, verdict))
   )
 
-/**
- * A memory delivery as the workers take it. The memory queue counts receives but gives no message up (it has no
- * redrive limit), so no receive is the last. A message put back is queued again, as a retry is.
- */
-export const fromMemory = (delivery: Delivery): QueueDelivery => ({
-  ...delivery,
-  maxReceives: undefined,
-  release: delivery.retry
-})
-
 /** The memory queue in context as the workers' DeliverySource. */
 export const memorySource = Layer.effect(
   DeliverySource,
-  Effect.map(MemoryQueue, (queue) => DeliverySource.of({ receive: Effect.map(queue.receive, fromMemory) }))
+  Effect.map(MemoryQueue, (queue) => DeliverySource.of({ receive: queue.receive }))
 )
 
-/** Handles every waiting message, including retries, until none is left. Bounded, so a bug cannot spin. */
+/**
+ * Handles every waiting message, including retries, until none is left. A retry comes back after its backoff, on
+ * the Effect clock: a test moves the TestClock past it (or drains in a fiber while the clock jumps). Bounded, so a
+ * bug cannot spin; the queue's receive limit bounds the retries of any one message.
+ */
 export const drainQueue = (maxDeliveries = 10_000) =>
   Effect.gen(function*() {
     const queue = yield* MemoryQueue
     const verdicts: Array<DeliveryVerdict> = []
     while (verdicts.length < maxDeliveries) {
-      const delivery = yield* queue.poll
-      if (Option.isNone(delivery)) return verdicts
-      verdicts.push(yield* processDelivery(fromMemory(delivery.value)))
+      const waiting = yield* queue.poll
+      if (Option.isNone(waiting) && (yield* queue.pending) === 0) return verdicts
+      // Nothing waiting but a retry backing off: wait for it.
+      const delivery = Option.isSome(waiting) ? waiting.value : yield* queue.receive
+      verdicts.push(yield* processDelivery(delivery))
     }
     return yield* Effect.dieMessage(`queue did not drain in ${maxDeliveries} deliveries`)
   })
@@ -83,6 +79,7 @@ export const layer = (options: WorkerOptions) =>
         if (Option.isNone(delivery)) return
         yield* Ref.update(busy, (n) => n + 1)
         yield* processDelivery(delivery.value).pipe(
+          // Stopping is not the message's failure: it goes back at once, without a backoff.
           Effect.onInterrupt(() => delivery.value.release),
           Effect.ensuring(Ref.update(busy, (n) => n - 1))
         )

@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto"
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { workerConcurrencyConfig } from "../../application/ExportWorker.js"
+import { fileRetentionConfig } from "../../application/Retention.js"
 
 export interface EmbeddedConfig {
   readonly host: string
@@ -16,6 +17,8 @@ export interface EmbeddedConfig {
   readonly shutdownGrace: Duration.Duration
   /** How many order lines the demo dataset holds when it is first made. */
   readonly demoRows: number
+  /** How long an exported file is kept on disk (FILE_RETENTION). */
+  readonly fileRetention: Duration.Duration
 }
 
 export const embeddedConfig: Config.Config<EmbeddedConfig> = Config.all({
@@ -28,7 +31,8 @@ export const embeddedConfig: Config.Config<EmbeddedConfig> = Config.all({
   demoRows: Config.integer("DEMO_ROWS").pipe(
     Config.withDefault(1_200_000),
     Config.validate({ message: "must be from 1000 to 100000000", validation: (n) => n >= 1000 && n <= 100_000_000 })
-  )
+  ),
+  fileRetention: fileRetentionConfig
 }).pipe(
   Config.map(({ publicBaseUrl, ...rest }) => ({
     ...rest,

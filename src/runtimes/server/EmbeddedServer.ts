@@ -77,7 +77,12 @@ export const layer = (config: EmbeddedConfig) => {
     Effect.map(
       localSecret(config.dataDir, "link-secret"),
       (secret) =>
-        LocalFileStore.layer({ root: join(config.dataDir, "files"), publicBaseUrl: config.publicBaseUrl, secret })
+        LocalFileStore.layer({
+          root: join(config.dataDir, "files"),
+          publicBaseUrl: config.publicBaseUrl,
+          secret,
+          fileRetention: config.fileRetention
+        })
     )
   )
   const email = EmlEmailSender.layer({

@@ -179,6 +179,48 @@ describe("HTTP API: starting an export", () => {
     }).pipe(Effect.provide(apiTestLayer(ROWS))))
 })
 
+describe("HTTP API: an Idempotency-Key after a failure", () => {
+  it.effect("after queue_unavailable, a retry with the same key starts the export: 202, a new job the key then names", () =>
+    Effect.gen(function*() {
+      const { client, token } = yield* aliceForTwoDays
+      const headers = { "idempotency-key": "order-export-2024-q1" }
+      yield* (yield* FaultInjection).set({ queue: true }, { queue: 1 })
+      const refused = yield* postExport(token, ordersBody(), headers)
+      expectError(refused, "queue_unavailable")
+      yield* TestClock.adjust(Duration.seconds(5))
+
+      const retried = yield* postExport(token, ordersBody(), headers)
+      expect(retried.status).toBe(202)
+      const started = retried.json as Accepted
+      expect(started.status).toBe("queued")
+      const again = yield* client.exports.requestExport({ payload: ordersBody(), headers })
+      expect(again.jobId).toBe(started.jobId)
+
+      const listed = yield* client.exports.listExports({ urlParams: {} })
+      expect(listed.items.map((item) => [item.jobId === started.jobId, item.status])).toStrictEqual([
+        [true, "queued"],
+        [false, "failed"]
+      ])
+      yield* drainQueue
+      expect((yield* client.exports.getExport({ path: { jobId: started.jobId } })).status).toBe("succeeded")
+    }).pipe(Effect.provide(apiTestLayer(ROWS))))
+
+  it.effect("a key whose export failed in the worker keeps answering with that job", () =>
+    Effect.gen(function*() {
+      const { client } = yield* aliceForTwoDays
+      const headers = { "idempotency-key": "order-export-2024-q1" }
+      const faults = yield* FaultInjection
+      yield* faults.set({ query: { kind: "error", afterRows: 3, retryable: false } })
+      const first = yield* client.exports.requestExport({ payload: ordersBody(), headers })
+      yield* drainQueue
+      yield* faults.clear
+      yield* TestClock.adjust(Duration.minutes(1))
+      const again = yield* client.exports.requestExport({ payload: ordersBody(), headers })
+      expect([again.jobId, again.status]).toStrictEqual([first.jobId, "failed"])
+      expect((yield* client.exports.listExports({ urlParams: {} })).items).toHaveLength(1)
+    }).pipe(Effect.provide(apiTestLayer(ROWS))))
+})
+
 describe("HTTP API: an export's status", () => {
   it.effect("shows a queued job with its parameters, the defaults applied, and no file yet", () =>
     Effect.gen(function*() {

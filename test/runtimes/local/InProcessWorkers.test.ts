@@ -4,8 +4,9 @@ import { FaultInjection } from "../../../src/adapters/memory/FaultInjection.js"
 import { MemoryQueue } from "../../../src/adapters/memory/MemoryJobQueue.js"
 import { JobStore } from "../../../src/application/ports/JobStore.js"
 import { requestExport } from "../../../src/application/RequestExport.js"
+import { JobStoreUnavailable } from "../../../src/domain/Errors.js"
 import * as InProcessWorker from "../../../src/runtimes/local/InProcessWorker.js"
-import { alice, ordersInput, testLayer } from "../../support/Fixtures.js"
+import { alice, drainQueue, ordersInput, testLayer } from "../../support/Fixtures.js"
 
 const statusOf = (jobId: Parameters<JobStore["Type"]["get"]>[0]) =>
   Effect.flatMap(JobStore, (store) => store.get(jobId)).pipe(Effect.map((job) => Option.getOrThrow(job)._tag))
@@ -70,5 +71,51 @@ describe("in-process workers", () => {
       yield* settle
       expect(yield* statusOf(job.jobId)).toBe("Queued")
       expect(yield* (yield* MemoryQueue).outstanding).toBe(1)
+    }).pipe(Effect.provide(testLayer(20))))
+})
+
+describe("draining the queue", () => {
+  /** The store in context, its `get` unavailable for the first `outages` calls. */
+  const storeAwayFor = (outages: number) =>
+    Effect.map(JobStore, (store) => {
+      let left = outages
+      return JobStore.of({
+        ...store,
+        get: (jobId) => left-- > 0 ? Effect.fail(new JobStoreUnavailable({ detail: "store away" })) : store.get(jobId)
+      })
+    })
+
+  it.effect("waits out a retry's backoff on the clock, then handles the message", () =>
+    Effect.gen(function*() {
+      const job = yield* requestExport(alice, ordersInput())
+      const flaky = yield* storeAwayFor(1)
+      const draining = yield* Effect.fork(drainQueue.pipe(Effect.provideService(JobStore, flaky)))
+      yield* settle
+      yield* TestClock.adjust(Duration.millis(999))
+      yield* settle
+      expect(draining.unsafePoll()).toBeNull()
+      expect(yield* statusOf(job.jobId)).toBe("Queued")
+      yield* TestClock.adjust(Duration.millis(1))
+      const verdicts = yield* Fiber.join(draining)
+      expect(verdicts.map((verdict) => verdict._tag)).toStrictEqual(["Retry", "Ack"])
+      expect(yield* statusOf(job.jobId)).toBe("Succeeded")
+    }).pipe(Effect.provide(testLayer(20))))
+
+  it.effect("ends once a message that keeps failing was received as often as the queue allows, dead-lettered", () =>
+    Effect.gen(function*() {
+      const job = yield* requestExport(alice, ordersInput())
+      const queue = yield* MemoryQueue
+      const down = yield* storeAwayFor(Number.POSITIVE_INFINITY)
+      const draining = yield* Effect.fork(drainQueue.pipe(Effect.provideService(JobStore, down)))
+      yield* TestClock.adjust(Duration.hours(1))
+      const verdicts = yield* Fiber.join(draining)
+      expect(verdicts.map((verdict) => verdict._tag)).toStrictEqual(
+        Array.from({ length: queue.retries.maxReceives }, () => "Retry")
+      )
+      expect(yield* queue.deadLetters).toHaveLength(1)
+      expect(yield* queue.deadLetters).toStrictEqual(
+        (yield* queue.published).filter((body) => body.includes(job.jobId))
+      )
+      expect(yield* queue.outstanding).toBe(0)
     }).pipe(Effect.provide(testLayer(20))))
 })

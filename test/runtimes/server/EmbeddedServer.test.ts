@@ -6,6 +6,7 @@ import { Duration, Effect, Layer } from "effect"
 import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { signDevToken } from "../../../src/adapters/auth/JwtVerifier.js"
+import { DEFAULT_FILE_RETENTION } from "../../../src/application/Retention.js"
 import { localSecret } from "../../../src/runtimes/server/EmbeddedConfig.js"
 import * as EmbeddedServer from "../../../src/runtimes/server/EmbeddedServer.js"
 import { readEml } from "../../adapters/eml/EmlSupport.js"
@@ -29,7 +30,8 @@ describe("npm start composition", () => {
           publicBaseUrl: base,
           workerConcurrency: 1,
           shutdownGrace: Duration.seconds(5),
-          demoRows: 20_000
+          demoRows: 20_000,
+          fileRetention: DEFAULT_FILE_RETENTION
         }))
         const token = yield* Effect.promise(() =>
           Effect.runPromise(localSecret(dataDir, "jwt-secret")).then((secret) =>
