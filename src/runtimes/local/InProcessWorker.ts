@@ -3,7 +3,6 @@
 import type { Duration } from "effect"
 import { Deferred, Effect, Fiber, Layer, Option, Ref } from "effect"
 import { MemoryQueue } from "../../adapters/memory/MemoryJobQueue.js"
-import type { Delivery } from "../../adapters/memory/MemoryJobQueue.js"
 import { handleDelivery } from "../../application/ExportWorker.js"
 import type { DeliveryVerdict } from "../../application/ExportWorker.js"
 import { waitThenInterrupt } from "../../application/GracefulStop.js"
