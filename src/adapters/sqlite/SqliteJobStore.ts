@@ -6,7 +6,7 @@ import { Clock, DateTime, Effect, Either, Layer, Option, Schema } from "effect"
 import { CurrentCatalogue } from "../../application/CurrentCatalogue.js"
 import { messageEncoderOf } from "../../application/ports/JobQueue.js"
 import type { JobPage } from "../../application/ports/JobStore.js"
-import { JobStore } from "../../application/ports/JobStore.js"
+import { holdsIdempotencyKey, JobStore } from "../../application/ports/JobStore.js"
 import { messageFor } from "../../application/RequestExport.js"
 import { JobConflict, JobStoreUnavailable } from "../../domain/Errors.js"
 import { ExportJob, IDEMPOTENCY_WINDOW_MILLIS, isLive, sameRequestAs, transition } from "../../domain/ExportJob.js"
@@ -44,7 +44,7 @@ export const make = Effect.gen(function*() {
 
   const exists = db.prepare("SELECT 1 FROM jobs WHERE job_id = ?")
   const lastWithKey = db.prepare(
-    `SELECT requested_at FROM jobs WHERE merchant_id = ? AND user_id = ? AND idempotency_key = ?
+    `SELECT requested_at, job FROM jobs WHERE merchant_id = ? AND user_id = ? AND idempotency_key = ?
      ORDER BY requested_at DESC, job_id DESC LIMIT 1`
   )
   const insert = db.prepare(
@@ -90,9 +90,14 @@ export const make = Effect.gen(function*() {
           if (exists.get(job.jobId) !== undefined) return false
           if (key !== undefined) {
             const last = lastWithKey.get(job.owner.merchantId, job.owner.userId, key)
+            // The key's newest job holds it within the window, unless it gave it up (JobStore's holdsIdempotencyKey).
             if (
               last !== undefined &&
-              job.requestedAt.epochMillis - Number(last["requested_at"]) < IDEMPOTENCY_WINDOW_MILLIS
+              job.requestedAt.epochMillis - Number(last["requested_at"]) < IDEMPOTENCY_WINDOW_MILLIS &&
+              !Either.match(decodeJob(last["job"]), {
+                onLeft: () => false,
+                onRight: (prior) => !holdsIdempotencyKey(prior)
+              })
             ) return false
           }
           insert.run(
