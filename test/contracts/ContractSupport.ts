@@ -1,12 +1,13 @@
 // What the port contracts share: ids and owners unique to each test, so that a real store shared by every test
 // and every run (one DynamoDB table, one bucket) needs no cleaning between them, and equality by value.
 import { expect } from "@effect/vitest"
-import { Equal, Schema, Utils } from "effect"
+import { DateTime, Equal, Redacted, Schema, Utils } from "effect"
 import { randomBytes } from "node:crypto"
-import { objectKeyFor } from "../../src/domain/ExportJob.js"
-import type { ObjectKey } from "../../src/domain/ExportJob.js"
+import { newJob, objectKeyFor } from "../../src/domain/ExportJob.js"
+import type { ObjectKey, QueuedJob } from "../../src/domain/ExportJob.js"
 import type { ExportJobId } from "../../src/domain/Identifiers.js"
-import { makeExportJobId, MerchantId, Owner, UserId } from "../../src/domain/Identifiers.js"
+import { EmailAddress, makeExportJobId, MerchantId, Owner, UserId } from "../../src/domain/Identifiers.js"
+import { ReportRequest } from "../../src/domain/Reports.js"
 
 /** A UUIDv7 made at `millis`, with fresh random bits. */
 export const jobIdAt = (millis: number): ExportJobId => makeExportJobId(millis, randomBytes(10))
@@ -49,3 +50,31 @@ export const expectSame = <A, I>(schema: Schema.Schema<A, I, never>, actual: A, 
 /** A key no test has written yet: a first attempt's file of a new job of a new owner. */
 export const freshObjectKey = (): ObjectKey =>
   objectKeyFor({ jobId: jobIdAt(Date.now()), owner: uniqueOwners().alice, attempts: 1 })
+
+/** When the store tests' jobs are requested, unless a test says otherwise. */
+export const JOBS_BASE_MILLIS = Date.parse("2024-04-02T10:00:00Z")
+
+const firstQuarterOrders = Schema.decodeUnknownSync(ReportRequest)({
+  _tag: "orders",
+  params: { dateFrom: "2024-01-01", dateTo: "2024-03-31" }
+})
+
+/**
+ * A queued export of `owner`'s 2024 first-quarter orders, requested at `millis`, with an idempotency key or an email
+ * address of the test's choice.
+ */
+export const queuedJobOf = (
+  owner: Owner,
+  options: { readonly millis?: number; readonly idempotencyKey?: string; readonly email?: string } = {}
+): QueuedJob => {
+  const millis = options.millis ?? JOBS_BASE_MILLIS
+  return newJob({
+    jobId: jobIdAt(millis),
+    owner,
+    email: Redacted.make(EmailAddress.make(options.email ?? `${owner.userId}@example.com`)),
+    report: firstQuarterOrders,
+    format: "csv",
+    requestedAt: DateTime.unsafeMake(millis),
+    idempotencyKey: options.idempotencyKey
+  })
+}

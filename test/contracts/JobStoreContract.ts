@@ -1,8 +1,8 @@
 // The behaviour every JobStore must have: conditional writes on the revision, owner-scoped listings newest first,
-// pages that visit every job once, and idempotency keys held by their job until the queue refuses it. Run against
-// every store.
+// pages that visit every job once, the email kept as it was given, and idempotency keys held by their job for the
+// window, until the queue refuses it. Run against every store.
 import { assert, describe, expect, it } from "@effect/vitest"
-import { DateTime, Effect, Either, Option, Redacted, Schema } from "effect"
+import { DateTime, Effect, Either, Equal, Option, Redacted, Schema } from "effect"
 import type { Layer } from "effect"
 import { JobStore } from "../../src/application/ports/JobStore.js"
 import type { JobPage } from "../../src/application/ports/JobStore.js"
@@ -13,6 +13,7 @@ import {
   ExportJob,
   ExportResult,
   Failed,
+  IDEMPOTENCY_WINDOW_MILLIS,
   JobFailure,
   Lease,
   LeaseRenewed,
@@ -318,6 +319,32 @@ export const jobStoreContract = <E>(name: string, makeLayer: () => Layer.Layer<J
         expect(page.continueAfter).toBeUndefined()
       })))
 
+    it.effect("the email address survives the round trip, and stays redacted in the decoded job", () =>
+      withStore(Effect.gen(function*() {
+        const store = yield* JobStore
+        const job = new QueuedJob({
+          ...queuedJob(uniqueOwners().alice),
+          email: Redacted.make(EmailAddress.make("Jane.O'Doe+exports@example.co.uk"))
+        })
+        yield* store.create(job)
+        const stored = Option.getOrThrow(yield* store.get(job.jobId))
+        expect(Redacted.value(stored.email)).toBe("Jane.O'Doe+exports@example.co.uk")
+        expect(Equal.equals(stored.email, job.email)).toBe(true)
+        expect(JSON.stringify({ email: stored.email })).toBe(`{"email":"<redacted>"}`)
+      })))
+
+    it.effect("listActive lists the owner's Queued and Running jobs, newest first, and drops finished ones", () =>
+      withStore(Effect.gen(function*() {
+        const store = yield* JobStore
+        const { alice, bobAtAcme } = uniqueOwners()
+        const [a, b, c] = [0, 1, 2].map((i) => queuedJob(alice, BASE_MILLIS + i * 1_000))
+        yield* Effect.forEach([a!, b!, c!, queuedJob(bobAtAcme)], store.create, { discard: true })
+        yield* store.update(after(b!, startedAt(5_000)), b!.revision)
+        yield* store.update(after(c!, Cancelled.make({ at: at(5_000) })), c!.revision)
+        const active = yield* store.listActive(alice)
+        expect(active.map((job) => [job.jobId, job._tag])).toEqual([[b!.jobId, "Running"], [a!.jobId, "Queued"]])
+      })))
+
     describe("idempotency keys", () => {
       const holderOf = (owner: Owner, key: string) =>
         Effect.flatMap(JobStore, (store) => store.findByIdempotencyKey(owner, key)).pipe(
@@ -353,6 +380,32 @@ export const jobStoreContract = <E>(name: string, makeLayer: () => Layer.Layer<J
           yield* store.create(first)
           expect(yield* holderOf(alice, "k")).toStrictEqual(Option.some(first.jobId))
           yield* expectRefused(keyedJob(alice, BASE_MILLIS + 60_000, "k"), first.jobId)
+        })))
+
+      it.effect("a key older than the window does not block, then names the newest job; an older one created late fails", () =>
+        withStore(Effect.gen(function*() {
+          const store = yield* JobStore
+          const { alice } = uniqueOwners()
+          const old = keyedJob(alice, BASE_MILLIS, "daily")
+          const fresh = keyedJob(alice, BASE_MILLIS + IDEMPOTENCY_WINDOW_MILLIS, "daily")
+          yield* store.create(old)
+          yield* store.create(fresh)
+          expect(yield* holderOf(alice, "daily")).toStrictEqual(Option.some(fresh.jobId))
+          yield* expectRefused(keyedJob(alice, BASE_MILLIS + 1, "daily"), fresh.jobId)
+        })))
+
+      it.effect("creates racing with one key: exactly one job is stored", () =>
+        withStore(Effect.gen(function*() {
+          const store = yield* JobStore
+          const { alice } = uniqueOwners()
+          const jobs = Array.from({ length: 6 }, (_, i) => keyedJob(alice, BASE_MILLIS + i, "k"))
+          const results = yield* Effect.all(jobs.map(store.create), { concurrency: "unbounded", mode: "either" })
+          expect(results.filter(Either.isRight)).toHaveLength(1)
+          for (const result of results) if (Either.isLeft(result)) expect(result.left._tag).toBe("JobConflict")
+          const winner = jobs[results.findIndex(Either.isRight)]
+          assert(winner !== undefined)
+          expect(idsOf(yield* store.listByOwner(alice, { limit: 10, after: undefined }))).toStrictEqual([winner.jobId])
+          expect(yield* holderOf(alice, "k")).toStrictEqual(Option.some(winner.jobId))
         })))
 
       it.effect("a key whose job failed with QueueUnavailable is taken by the next job created with it", () =>

@@ -1,15 +1,12 @@
-// `npm start` as a user runs it, in a child process of the test: node with tsx on the server's entry module, on a
-// data directory and port of the test's own. Stopped with SIGTERM (as Ctrl-C would) or killed with SIGKILL, always
-// by the process id this module started, and killed when the scope closes if it is still alive.
+// `npm start` as a user runs it, in a child process of the test (ChildProcesses.ts), on a data directory and port of
+// the test's own. Stopped with SIGTERM (as Ctrl-C would) or killed with SIGKILL, always by the process id started.
 import { Duration, Effect } from "effect"
-import { spawn } from "node:child_process"
-import type { ChildProcess } from "node:child_process"
 import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { signDevToken } from "../../src/adapters/auth/JwtVerifier.js"
 import { localSecret } from "../../src/runtimes/server/EmbeddedConfig.js"
-
-const ROOT = join(import.meta.dirname, "..", "..")
+import { spawnProgram } from "./ChildProcesses.js"
+import type { ChildProgram } from "./ChildProcesses.js"
 
 /** Settings of the test's environment that would change what the embedded server does: the child gets none. */
 const INHERITED_AWAY =
@@ -21,49 +18,26 @@ export interface EmbeddedSettings {
   readonly demoRows: number
 }
 
-export interface EmbeddedProcess {
-  readonly child: ChildProcess
-  /** What it printed so far, stdout and stderr (JSON log lines and the banner). */
-  readonly output: Array<string>
-  /** Its exit: the signal that ended it, or its exit code. */
-  readonly exited: Promise<NodeJS.Signals | number | null>
+export interface EmbeddedProcess extends ChildProgram {
   readonly base: string
 }
 
 /** Starts the embedded server and waits until it answers /health (at most `within`). */
-export const startEmbedded = (settings: EmbeddedSettings, within: Duration.DurationInput = "90 seconds") =>
-  Effect.acquireRelease(
-    Effect.sync((): EmbeddedProcess => {
-      const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !INHERITED_AWAY.test(name)))
-      const child = spawn(process.execPath, ["--import", "tsx", join("src", "runtimes", "server", "main.ts")], {
-        cwd: ROOT,
-        env: {
-          ...env,
-          DATA_DIR: settings.dataDir,
-          PORT: String(settings.port),
-          HOST: "127.0.0.1",
-          DEMO_ROWS: String(settings.demoRows),
-          WORKER_CONCURRENCY: "1",
-          SHUTDOWN_GRACE: "5 seconds"
-        },
-        stdio: ["ignore", "pipe", "pipe"]
-      })
-      const output: Array<string> = []
-      child.stdout.setEncoding("utf8").on("data", (text: string) => output.push(text))
-      child.stderr.setEncoding("utf8").on("data", (text: string) => output.push(text))
-      const exited = new Promise<NodeJS.Signals | number | null>((resolve) =>
-        child.once("exit", (code, signal) => resolve(signal ?? code))
-      )
-      return { child, output, exited, base: `http://127.0.0.1:${settings.port}` }
-    }),
-    ({ child, exited }) =>
-      Effect.promise(() => {
-        if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
-        return exited
-      })
-  ).pipe(
+export const startEmbedded = (settings: EmbeddedSettings, within: Duration.DurationInput = "90 seconds") => {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !INHERITED_AWAY.test(name)))
+  return spawnProgram(["src", "runtimes", "server", "main.ts"], {
+    ...env,
+    DATA_DIR: settings.dataDir,
+    PORT: String(settings.port),
+    HOST: "127.0.0.1",
+    DEMO_ROWS: String(settings.demoRows),
+    WORKER_CONCURRENCY: "1",
+    SHUTDOWN_GRACE: "5 seconds"
+  }).pipe(
+    Effect.map((program): EmbeddedProcess => ({ ...program, base: `http://127.0.0.1:${settings.port}` })),
     Effect.tap((server) => waitHealthy(server, within))
   )
+}
 
 const waitHealthy = (server: EmbeddedProcess, within: Duration.DurationInput) =>
   Effect.gen(function*() {

@@ -27,7 +27,7 @@ export const processDelivery = (delivery: QueueDelivery) =>
   )
 
 /** The memory queue in context as the workers' DeliverySource. */
-export const memorySource = Layer.effect(
+const memorySource = Layer.effect(
   DeliverySource,
   Effect.map(MemoryQueue, (queue) => DeliverySource.of({ receive: queue.receive }))
 )

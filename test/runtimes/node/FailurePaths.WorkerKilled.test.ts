@@ -4,9 +4,9 @@
 // email, one notice, the complete CSV.
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { spawn } from "node:child_process"
 import { join } from "node:path"
 import { EmailAddress } from "../../../src/domain/Identifiers.js"
+import { spawnProgram } from "../../support/ChildProcesses.js"
 import { expectOrdersCsvAsQueried, temporaryDataDir } from "../../support/EndToEnd.js"
 import { makeLogCollector } from "../../support/LogCollector.js"
 import {
@@ -37,27 +37,7 @@ const VISIBILITY_SECONDS = 3
  * SIGKILLed by its pid when the scope closes if it is still alive. `output` collects what it prints (JSON lines).
  */
 const spawnWorker = (settings: Settings) =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      const child = spawn(process.execPath, ["--import", "tsx", join("src", "runtimes", "node", "workerMain.ts")], {
-        cwd: join(import.meta.dirname, "..", "..", ".."),
-        env: { ...process.env, ...Object.fromEntries(settings) },
-        stdio: ["ignore", "pipe", "pipe"]
-      })
-      const output: Array<string> = []
-      child.stdout.setEncoding("utf8").on("data", (text: string) => output.push(text))
-      child.stderr.setEncoding("utf8").on("data", (text: string) => output.push(text))
-      const exited = new Promise<NodeJS.Signals | number | null>((resolve) =>
-        child.once("exit", (code, signal) => resolve(signal ?? code))
-      )
-      return { child, output, exited }
-    }),
-    ({ child, exited }) =>
-      Effect.promise(() => {
-        if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
-        return exited
-      })
-  )
+  spawnProgram(["src", "runtimes", "node", "workerMain.ts"], { ...process.env, ...Object.fromEntries(settings) })
 
 describe("a worker killed mid-export", () => {
   it.live(

@@ -84,27 +84,47 @@ const expectComplete = (bytes: Buffer, file: FileView | undefined) => {
   expect(rows.length - 1).toBe(file!.rowCount)
 }
 
+type Client = ReturnType<typeof api>
+
+/** The export's view once `check` holds. */
+const viewUntil = (
+  client: Client,
+  jobId: string,
+  check: (view: ExportView & { readonly file?: FileView }) => boolean,
+  within: Duration.DurationInput,
+  what: string
+) => until(Effect.map(client.exportOf(jobId), (response) => response.body), check, within, what)
+
+/** A server on a data directory of its own seeded with `demoRows`, and USER's export of orders over `range`. */
+const serverWithExport = (
+  prefix: string,
+  demoRows: number,
+  range: { readonly dateFrom: string; readonly dateTo: string }
+) =>
+  Effect.gen(function*() {
+    const dataDir = join(yield* temporaryDataDir(prefix), "data")
+    const settings = { dataDir, port: yield* freePort, demoRows }
+    const server = yield* startEmbedded(settings)
+    const auth = yield* embeddedBearer(dataDir, USER)
+    const client = api(server, auth)
+    const accepted = yield* client.requestExport({ reportType: "orders", format: "csv", ...range })
+    expect(accepted.status).toBe(202)
+    return { dataDir, settings, server, auth, client, jobId: accepted.body.jobId }
+  })
+
 describe("npm start, stopped and started again", () => {
   it.live(
     "keeps the export, its status, download, link and notification, and sends nothing twice",
     () =>
       Effect.gen(function*() {
-        const dataDir = join(yield* temporaryDataDir("ade-restart-"), "data")
-        const settings = { dataDir, port: yield* freePort, demoRows: 20_000 }
-        const first = yield* startEmbedded(settings)
-        const auth = yield* embeddedBearer(dataDir, USER)
-        const before = api(first, auth)
-
-        const accepted = yield* before.requestExport({
-          reportType: "orders",
-          format: "csv",
-          dateFrom: "2025-01-01",
-          dateTo: "2025-06-30"
-        })
-        expect(accepted.status).toBe(202)
-        const { jobId } = accepted.body
-        const done = yield* until(
-          Effect.map(before.exportOf(jobId), (response) => response.body),
+        const { auth, client: before, dataDir, jobId, server: first, settings } = yield* serverWithExport(
+          "ade-restart-",
+          20_000,
+          { dateFrom: "2025-01-01", dateTo: "2025-06-30" }
+        )
+        const done = yield* viewUntil(
+          before,
+          jobId,
           (view) => view.status !== "queued" && view.status !== "running",
           "30 seconds",
           "the export"
@@ -153,27 +173,13 @@ describe("npm start, stopped and started again", () => {
     "SIGKILLed in the middle of an export: the next start finishes it, tells the user once, publishes a complete file",
     () =>
       Effect.gen(function*() {
-        const dataDir = join(yield* temporaryDataDir("ade-killed-"), "data")
         // A year of m-acme's order lines out of 1.2 million: some 300 000 rows, over 35 MB of CSV, a second or more.
-        const settings = { dataDir, port: yield* freePort, demoRows: 1_200_000 }
-        const first = yield* startEmbedded(settings)
-        const auth = yield* embeddedBearer(dataDir, USER)
-        const before = api(first, auth)
-
-        const accepted = yield* before.requestExport({
-          reportType: "orders",
-          format: "csv",
-          dateFrom: "2024-01-01",
-          dateTo: "2024-12-31"
-        })
-        expect(accepted.status).toBe(202)
-        const { jobId } = accepted.body
-        const running = yield* until(
-          Effect.map(before.exportOf(jobId), (response) => response.body),
-          (view) => view.status !== "queued",
-          "30 seconds",
-          "the export to start"
+        const { auth, client: before, dataDir, jobId, server: first, settings } = yield* serverWithExport(
+          "ade-killed-",
+          1_200_000,
+          { dateFrom: "2024-01-01", dateTo: "2024-12-31" }
         )
+        const running = yield* viewUntil(before, jobId, (view) => view.status !== "queued", "30 seconds", "the start")
         expect(running.status).toBe("running")
         // Killed once the file is being written: a megabyte in the upload's partial file, nothing published.
         const partials = join(dataDir, "files", ".partial")
@@ -186,8 +192,9 @@ describe("npm start, stopped and started again", () => {
 
         const second = yield* startEmbedded(settings)
         const after = api(second, auth)
-        const done = yield* until(
-          Effect.map(after.exportOf(jobId), (response) => response.body),
+        const done = yield* viewUntil(
+          after,
+          jobId,
           (view) => view.status === "succeeded" || view.status === "failed",
           // Well under the queue's one-minute visibility: the message the killed process held is handed out as soon
           // as the next one starts, not once its visibility runs out.
