@@ -10,6 +10,8 @@ import { HttpJwtAuthorizer } from "aws-cdk-lib/aws-apigatewayv2-authorizers"
 import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations"
 import { Alarm, ComparisonOperator, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch"
 import { AttributeType, Billing, TableV2 } from "aws-cdk-lib/aws-dynamodb"
+import { Rule, RuleTargetInput, Schedule } from "aws-cdk-lib/aws-events"
+import { LambdaFunction as LambdaFunctionTarget } from "aws-cdk-lib/aws-events-targets"
 import { Effect as IamEffect, PolicyStatement } from "aws-cdk-lib/aws-iam"
 import { Architecture, Function as LambdaFunction, Runtime } from "aws-cdk-lib/aws-lambda"
 import type { Code } from "aws-cdk-lib/aws-lambda"
@@ -21,14 +23,17 @@ import { Secret } from "aws-cdk-lib/aws-secretsmanager"
 import { ConfigurationSet } from "aws-cdk-lib/aws-ses"
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs"
 import type { Construct } from "constructs"
+import { Duration as EffectDuration } from "effect"
 import {
   ACTIVE_JOBS_BY_OWNER_INDEX,
+  ACTIVE_JOBS_INDEX,
   JOBS_BY_OWNER_INDEX,
   NOTIFICATIONS_BY_OWNER_INDEX,
   TTL_ATTRIBUTE
 } from "../src/adapters/dynamodb/DynamoDbTables.js"
 import { DEFAULT_QUEUE_MAX_RECEIVES } from "../src/application/ExportWorker.js"
 import { DEFAULT_FILE_RETENTION, INCOMPLETE_UPLOAD_RETENTION, retentionDays } from "../src/application/Retention.js"
+import { SWEEP_EVENT, SWEEP_SCHEDULE } from "../src/runtimes/lambda/SweepEvent.js"
 import { WORKER_ENVIRONMENT, WORKER_NODE_OPTIONS } from "../src/runtimes/WorkerProcessSettings.js"
 
 export interface ExportsStackProps extends StackProps {
@@ -109,6 +114,11 @@ export class ExportsStack extends Stack {
         {
           indexName: ACTIVE_JOBS_BY_OWNER_INDEX,
           partitionKey: { name: "activeOwnerKey", type: AttributeType.STRING },
+          sortKey: { name: "jobId", type: AttributeType.STRING }
+        },
+        {
+          indexName: ACTIVE_JOBS_INDEX,
+          partitionKey: { name: "activeKey", type: AttributeType.STRING },
           sortKey: { name: "jobId", type: AttributeType.STRING }
         }
       ]
@@ -245,6 +255,12 @@ export class ExportsStack extends Stack {
         maxConcurrency: props.workerMaxConcurrency ?? 10
       })
     )
+    // The sweeper (ADR 30): the same function, sent SWEEP_EVENT on a schedule, fails the jobs left in progress past
+    // EXPORT_DEADLINE with no live lease, and tells their users. A missed sweep is made up by the next one.
+    new Rule(this, "SweepOverdueJobs", {
+      schedule: Schedule.rate(Duration.minutes(EffectDuration.toMinutes(SWEEP_SCHEDULE))),
+      targets: [new LambdaFunctionTarget(worker, { event: RuleTargetInput.fromObject(SWEEP_EVENT), retryAttempts: 0 })]
+    })
 
     // ------------------------------------------------------------------------ least privilege
 

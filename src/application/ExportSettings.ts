@@ -19,6 +19,12 @@ export interface ExportSettingsShape {
   readonly lease: Duration.Duration
   /** How long a failed email is tried again, with growing pauses, before it is given up (ADR 3). */
   readonly emailRetryWindow: Duration.Duration
+  /**
+   * How long after its request a job may still be Queued, or Running with no live lease, before the sweeper fails it
+   * and tells its user (ADR 30). Keep it longer than a message can circulate on the queue (its receives times the
+   * visibility timeout), so that the sweeper never fails a job whose next delivery is only late.
+   */
+  readonly deadline: Duration.Duration
 }
 
 const DEFAULT_LINK_TTL = Duration.hours(24)
@@ -40,7 +46,8 @@ export class ExportSettings extends Context.Tag("exports/ExportSettings")<Export
     maxAttempts: 3,
     csvBom: false,
     lease: Duration.seconds(60),
-    emailRetryWindow: Duration.minutes(5)
+    emailRetryWindow: Duration.minutes(5),
+    deadline: Duration.hours(6)
   }
 
   // Each value is validated before its default is applied: validated after, a failure would lose the setting's name.
@@ -73,6 +80,13 @@ export class ExportSettings extends Context.Tag("exports/ExportSettings")<Export
         validation: (window) => Duration.lessThanOrEqualTo(window, Duration.hours(1))
       }),
       Config.withDefault(ExportSettings.defaults.emailRetryWindow)
+    ),
+    deadline: Config.duration("EXPORT_DEADLINE").pipe(
+      Config.validate({
+        message: "must be a duration of at least 1 second",
+        validation: (deadline) => Duration.greaterThanOrEqualTo(deadline, Duration.seconds(1))
+      }),
+      Config.withDefault(ExportSettings.defaults.deadline)
     )
   })
 

@@ -5,6 +5,7 @@ import { Clock, DateTime, Effect, Either, Option, Schema } from "effect"
 import { IdempotencyKeyReused, JobStoreUnavailable } from "../domain/Errors.js"
 import {
   IDEMPOTENCY_WINDOW_MILLIS,
+  isOverdue,
   newJob,
   queueUnavailableFailure,
   sameRequest,
@@ -17,6 +18,7 @@ import { ExportFormat, ReportCatalogue } from "../domain/Reports.js"
 import type { ReportDefinition, ReportRequest } from "../domain/Reports.js"
 import { decodeInput } from "../domain/Validation.js"
 import { CurrentCatalogue, perCatalogue } from "./CurrentCatalogue.js"
+import { ExportSettings } from "./ExportSettings.js"
 import { JobIds } from "./JobIds.js"
 import { ExportMessage, JobQueue } from "./ports/JobQueue.js"
 import { holdsIdempotencyKey, JobStore } from "./ports/JobStore.js"
@@ -74,6 +76,23 @@ const IdempotencyKey = Schema.String.pipe(
 )
 const decodeKey = decodeInput(Schema.Struct({ "Idempotency-Key": Schema.optional(IdempotencyKey) }))
 
+/**
+ * The owner's same export in progress, unless it is overdue (`isOverdue`): nothing is moving that one, and the
+ * sweeper will fail it, so a new request starts the export afresh.
+ */
+const inProgress = (
+  store: JobStore["Type"],
+  owner: Owner,
+  wanted: Pick<ExportJob, "report" | "format">
+) =>
+  Effect.gen(function*() {
+    const found = yield* store.findActive(owner, wanted)
+    if (Option.isNone(found)) return found
+    const { deadline } = yield* ExportSettings
+    const now = DateTime.unsafeMake(yield* Clock.currentTimeMillis)
+    return isOverdue(found.value, now, deadline) ? Option.none() : found
+  })
+
 /** A job this request should answer with instead of starting another: same key, or same export in progress. */
 const existingAnswer = (
   store: JobStore["Type"],
@@ -81,7 +100,7 @@ const existingAnswer = (
   wanted: Pick<ExportJob, "report" | "format">,
   key: string | undefined
 ) =>
-  key === undefined ? store.findActive(owner, wanted) : Effect.gen(function*() {
+  key === undefined ? inProgress(store, owner, wanted) : Effect.gen(function*() {
     const now = yield* Clock.currentTimeMillis
     const prior = yield* store.findByIdempotencyKey(owner, key)
     if (
@@ -91,7 +110,7 @@ const existingAnswer = (
       if (!sameRequest(prior.value, wanted)) return yield* new IdempotencyKeyReused({ jobId: prior.value.jobId })
       return Option.some(prior.value)
     }
-    return yield* store.findActive(owner, wanted)
+    return yield* inProgress(store, owner, wanted)
   })
 
 /**

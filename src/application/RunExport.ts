@@ -28,6 +28,7 @@ import {
   failureOf,
   isFinished,
   isLive,
+  isOverdue,
   Lease,
   liveClaims,
   transition
@@ -481,6 +482,30 @@ const abandon = (handle: JobHandle, holder: string, tries: Tries) =>
   })
 
 /**
+ * Fails a job past its deadline with no live lease (`isOverdue`), and tells its user; a job that is not, or no
+ * longer, overdue is left as it is (Deferred until it would be), and a finished one to its own message.
+ */
+const failOverdue = (handle: JobHandle, holder: string) =>
+  Effect.gen(function*() {
+    const settings = yield* ExportSettings
+    const job = yield* handle.current
+    if (isFinished(job)) return { _tag: "AlreadyFinished", job } as const
+    const now = yield* DateTime.now
+    if (!isOverdue(job, now, settings.deadline)) {
+      const until = job._tag === "Running" && job.lease !== undefined && isLive(job.lease, now)
+        ? job.lease.expiresAt
+        : DateTime.addDuration(job.requestedAt, settings.deadline)
+      return { _tag: "Deferred", jobId: job.jobId, until } as const
+    }
+    yield* Effect.logError("job is past its deadline and no worker holds it; failing it", {
+      status: job._tag,
+      attempts: job.attempts,
+      requestedAt: DateTime.formatIso(job.requestedAt)
+    })
+    return yield* failWith(handle, holder, abandonedFailure(job), "full")
+  })
+
+/**
  * Runs `step` on the message's job until it is done with. Deferred ends the delivery, unless `waitOut`: no later
  * delivery of the message will come (its last receive), so this one waits until the other delivery's lease or claim
  * runs out, reads the job again and goes on; the other delivery is renewing its lease while it works, so the wait
@@ -503,6 +528,16 @@ const onJob = <R>(
       yield* Effect.logError("message owner does not match the job; discarding it")
       return { _tag: "Discarded", reason: "owner mismatch" } as const
     }
+    return yield* onHeldJob(job, waitOut, step)
+  })
+
+/** `onJob`'s loop, on a job already read and checked. */
+const onHeldJob = <R>(
+  job: ExportJob,
+  waitOut: boolean,
+  step: (handle: JobHandle, holder: string) => Effect.Effect<RunOutcome, JobConflict | JobStoreUnavailable, R>
+) =>
+  Effect.gen(function*() {
     const handle = yield* handleOn(job)
     const holder = yield* newHolder
     while (true) {
@@ -511,7 +546,7 @@ const onJob = <R>(
           "JobConflict",
           () =>
             Effect.logWarning("job changed under this worker; leaving it to the other").pipe(
-              Effect.as({ _tag: "Superseded", jobId: message.jobId } as const)
+              Effect.as({ _tag: "Superseded", jobId: job.jobId } as const)
             )
         )
       )
@@ -553,4 +588,16 @@ export const abandonExport = Effect.fn("Exports.abandon")(
     return yield* onJob(message, tries === "full", (handle, holder) => abandon(handle, holder, tries))
   },
   annotated
+)
+
+/**
+ * The sweeper's step for one job it found in progress long after its request (ADR 30): fails it and tells its user
+ * if it is overdue (`isOverdue`: past EXPORT_DEADLINE with no live lease). It writes through the same conditional
+ * steps as a delivery, so a delivery that moves the job first wins, and the sweeper leaves it (Superseded).
+ */
+export const sweepJob = Effect.fn("Exports.sweep")(
+  function*(job: ExportJob) {
+    return yield* onHeldJob(job, false, failOverdue)
+  },
+  (effect, job) => effect.pipe(Effect.annotateLogs({ jobId: job.jobId }), Effect.annotateSpans({ jobId: job.jobId }))
 )

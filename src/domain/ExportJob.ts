@@ -214,6 +214,16 @@ export type FinishedJob = SucceededJob | FailedJob | CancelledJob
 export const isFinished = (job: ExportJob): job is FinishedJob =>
   job._tag === "Succeeded" || job._tag === "Failed" || job._tag === "Cancelled"
 
+/**
+ * A job still Queued or Running at `at`, though requested more than `deadline` before, and held by no live lease: no
+ * worker is on it, and no delivery of its message is due that could still finish it in time (the deadline is longer
+ * than a message can circulate on the queue). The sweeper fails it and tells its user, and a new request for the
+ * same export is not answered with it.
+ */
+export const isOverdue = (job: ExportJob, at: DateTime.Utc, deadline: Duration.Duration): boolean =>
+  (job._tag === "Queued" || (job._tag === "Running" && !isLive(job.lease, at))) &&
+  DateTime.greaterThan(at, DateTime.addDuration(job.requestedAt, deadline))
+
 /** A channel that `at` may be claimed: still pending, or claimed by a delivery whose claim has expired. */
 const claimable = (state: ChannelState, at: DateTime.Utc): boolean =>
   state === "pending" || (typeof state === "object" && !isLive(state, at))

@@ -37,6 +37,12 @@ export const makeExportJobId = (unixMillis: number, random: Uint8Array): ExportJ
   )
 }
 
+/**
+ * The lowest id of a millisecond: every id made before `unixMillis` sorts below it, and every id made at or after it
+ * does not. Stores that keep ids in order select the jobs created before a time with it.
+ */
+export const firstExportJobIdAt = (unixMillis: number): ExportJobId => makeExportJobId(unixMillis, new Uint8Array(10))
+
 /** The creation time encoded in a UUIDv7, in Unix milliseconds. */
 export const exportJobIdTime = (jobId: ExportJobId): number =>
   Number.parseInt(jobId.slice(0, 8) + jobId.slice(9, 13), 16)

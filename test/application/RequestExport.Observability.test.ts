@@ -4,6 +4,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import * as MemoryJobStore from "../../src/adapters/memory/MemoryJobStore.js"
+import { ExportSettings } from "../../src/application/ExportSettings.js"
 import { JobIds } from "../../src/application/JobIds.js"
 import { JobQueue } from "../../src/application/ports/JobQueue.js"
 import { JobStore } from "../../src/application/ports/JobStore.js"
@@ -41,9 +42,12 @@ const tracedQueue = (refuse: boolean) =>
   )
 
 /** Runs `program` with the traced adapters, a recording tracer and a logger that keeps every line. */
-const observe = <A, E>(refuse: boolean, program: Effect.Effect<A, E, JobStore | JobQueue | JobIds>) =>
+const observe = <A, E>(
+  refuse: boolean,
+  program: Effect.Effect<A, E, JobStore | JobQueue | JobIds | ExportSettings>
+) =>
   Effect.exit(program).pipe(
-    Effect.provide(Layer.mergeAll(tracedStore, tracedQueue(refuse), JobIds.Default)),
+    Effect.provide(Layer.mergeAll(tracedStore, tracedQueue(refuse), JobIds.Default, ExportSettings.layerWith())),
     observed,
     Effect.map(({ lines, result, spans }) => ({
       exit: result,

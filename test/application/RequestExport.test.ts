@@ -31,7 +31,9 @@ const fakeQueue = (refuse: boolean) =>
 
 const withFakeQueue = <A, E>(
   refuse: boolean,
-  body: (published: Ref.Ref<ReadonlyArray<ExportMessage>>) => Effect.Effect<A, E, JobStore | JobQueue | JobIds>
+  body: (
+    published: Ref.Ref<ReadonlyArray<ExportMessage>>
+  ) => Effect.Effect<A, E, JobStore | JobQueue | JobIds | ExportSettings>
 ) =>
   Effect.gen(function*() {
     const queue = yield* fakeQueue(refuse)

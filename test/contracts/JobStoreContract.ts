@@ -29,7 +29,7 @@ import {
 } from "../../src/domain/ExportJob.js"
 import type { JobEvent } from "../../src/domain/ExportJob.js"
 import type { ExportJobId, Owner } from "../../src/domain/Identifiers.js"
-import { EmailAddress } from "../../src/domain/Identifiers.js"
+import { EmailAddress, firstExportJobIdAt } from "../../src/domain/Identifiers.js"
 import { ReportRequest } from "../../src/domain/Reports.js"
 import { expectSame, jobIdAt, uniqueOwners } from "./ContractSupport.js"
 
@@ -343,6 +343,43 @@ export const jobStoreContract = <E>(name: string, makeLayer: () => Layer.Layer<J
         yield* store.update(after(c!, Cancelled.make({ at: at(5_000) })), c!.revision)
         const active = yield* store.listActive(alice)
         expect(active.map((job) => [job.jobId, job._tag])).toEqual([[b!.jobId, "Running"], [a!.jobId, "Queued"]])
+      })))
+
+    it.effect("listActiveCreatedBefore lists every owner's jobs in progress created before a time, oldest first, by pages", () =>
+      withStore(Effect.gen(function*() {
+        const store = yield* JobStore
+        const { alice, aliceAtGlobex, bobAtAcme } = uniqueOwners()
+        // A window of time no other test's jobs are in, since a real store is shared by every test.
+        const base = Date.parse("2001-01-01T00:00:00Z") + Math.floor(Math.random() * 1e11)
+        const windowStart = firstExportJobIdAt(base - 1)
+        const [first, second, third, late] = [0, 1_000, 2_000, 3_000].map((offset, i) =>
+          queuedJob([alice, bobAtAcme, aliceAtGlobex, alice][i]!, base + offset)
+        )
+        const finished = queuedJob(alice, base + 500)
+        yield* Effect.forEach([late!, third!, finished, second!, first!], store.create, { discard: true })
+        yield* store.update(after(second!, startedAt(5_000)), second!.revision)
+        yield* store.update(after(finished, Cancelled.make({ at: at(5_000) })), finished.revision)
+
+        const before = DateTime.unsafeMake(base + 2_500)
+        const all = yield* store.listActiveCreatedBefore(before, 10, windowStart)
+        expect(all.map((job) => [job.jobId, job._tag])).toEqual([
+          [first!.jobId, "Queued"],
+          [second!.jobId, "Running"],
+          [third!.jobId, "Queued"]
+        ])
+        const firstPage = yield* store.listActiveCreatedBefore(before, 2, windowStart)
+        expect(firstPage.map((job) => job.jobId)).toEqual([first!.jobId, second!.jobId])
+        const nextPage = yield* store.listActiveCreatedBefore(before, 2, second!.jobId)
+        expect(nextPage.map((job) => job.jobId)).toEqual([third!.jobId])
+        expect(yield* store.listActiveCreatedBefore(before, 2, third!.jobId)).toEqual([])
+        expect(yield* store.listActiveCreatedBefore(before, 0, windowStart)).toEqual([])
+        // Without a start, the oldest jobs in progress of all come first, and this window's are among them.
+        const fromStart = yield* store.listActiveCreatedBefore(DateTime.unsafeMake(base + 2_500), 1_000)
+        const ids = fromStart.map((job) => job.jobId)
+        expect(ids).toEqual([...ids].sort())
+        expect(ids.filter((id) => [first, second, third, late].some((job) => job!.jobId === id))).toEqual(
+          [first!.jobId, second!.jobId, third!.jobId]
+        )
       })))
 
     describe("idempotency keys", () => {

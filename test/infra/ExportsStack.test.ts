@@ -12,14 +12,17 @@ import type { ExportsStackProps } from "../../infra/ExportsStack.js"
 import { NODE_MAJOR } from "../../scripts/NodeTarget.js"
 import {
   ACTIVE_JOBS_BY_OWNER_INDEX,
+  ACTIVE_JOBS_INDEX,
   JOBS_BY_OWNER_INDEX,
   NOTIFICATIONS_BY_OWNER_INDEX,
   TTL_ATTRIBUTE
 } from "../../src/adapters/dynamodb/DynamoDbTables.js"
+import { ExportSettings } from "../../src/application/ExportSettings.js"
 import { MAX_LINK_TTL } from "../../src/application/ports/FileStore.js"
 import { DEFAULT_FILE_RETENTION, retentionDays } from "../../src/application/Retention.js"
 import { objectKeyFor } from "../../src/domain/ExportJob.js"
 import { makeExportJobId, MerchantId, Owner, UserId } from "../../src/domain/Identifiers.js"
+import { SWEEP_EVENT, SWEEP_SCHEDULE } from "../../src/runtimes/lambda/SweepEvent.js"
 import { WORKER_ENVIRONMENT, WORKER_NODE_OPTIONS } from "../../src/runtimes/WorkerProcessSettings.js"
 
 const synthesise = (storage: Pick<ExportsStackProps, "storageEndpoint" | "bucket"> = R2) => {
@@ -194,6 +197,26 @@ describe("the AWS stack", () => {
     })
   })
 
+  it("sweeps overdue jobs on a schedule through the worker, with a deadline longer than a message can circulate", () => {
+    const [workerId, worker] = functionWith("REPORT_SOURCE", "clickhouse")
+    const rules = resourcesOf("AWS::Events::Rule")
+    expect(rules).toHaveLength(1)
+    const rule = rules[0]!.Properties
+    expect(rule["ScheduleExpression"]).toBe(`rate(${Duration.toMinutes(SWEEP_SCHEDULE)} minutes)`)
+    const targets = rule["Targets"] as Array<Record<string, unknown>>
+    expect(targets).toHaveLength(1)
+    expect(targets[0]!["Arn"]).toStrictEqual({ "Fn::GetAtt": [workerId, "Arn"] })
+    expect(JSON.parse(targets[0]!["Input"] as string)).toStrictEqual(SWEEP_EVENT)
+
+    // The worker sweeps with the default deadline, which must outlast every receive of a message (each followed by
+    // a visibility timeout), and be over before the queue drops a message it still holds.
+    expect(variablesOf(worker)["EXPORT_DEADLINE"]).toBeUndefined()
+    const main = resourcesOf("AWS::SQS::Queue").find((q) => q.Properties["RedrivePolicy"] !== undefined)!
+    const deadlineSeconds = Duration.toSeconds(ExportSettings.defaults.deadline)
+    expect(deadlineSeconds).toBeGreaterThan(MAX_RECEIVE_COUNT * (main.Properties["VisibilityTimeout"] as number))
+    expect(deadlineSeconds).toBeLessThan(main.Properties["MessageRetentionPeriod"] as number)
+  })
+
   it("alarms as soon as a message is in the dead-letter queue", () => {
     template.hasResourceProperties("AWS::CloudWatch::Alarm", {
       MetricName: "ApproximateNumberOfMessagesVisible",
@@ -212,7 +235,7 @@ describe("the AWS stack", () => {
     const indexes = tables.map((t) =>
       (t.Properties["GlobalSecondaryIndexes"] as Array<{ IndexName: string }>).map((i) => i.IndexName).sort()
     )
-    expect(indexes).toContainEqual([ACTIVE_JOBS_BY_OWNER_INDEX, JOBS_BY_OWNER_INDEX].sort())
+    expect(indexes).toContainEqual([ACTIVE_JOBS_BY_OWNER_INDEX, ACTIVE_JOBS_INDEX, JOBS_BY_OWNER_INDEX].sort())
     expect(indexes).toContainEqual([NOTIFICATIONS_BY_OWNER_INDEX])
   })
 

@@ -12,8 +12,9 @@ import { JobConflict, JobStoreUnavailable } from "../../domain/Errors.js"
 import { ExportJob, IDEMPOTENCY_WINDOW_MILLIS, sameRequestAs } from "../../domain/ExportJob.js"
 import type { QueuedJob } from "../../domain/ExportJob.js"
 import type { ExportJobId, Owner } from "../../domain/Identifiers.js"
+import { firstExportJobIdAt } from "../../domain/Identifiers.js"
 import { DynamoDb, DynamoDbError, queryPages } from "./DynamoDb.js"
-import { ACTIVE_JOBS_BY_OWNER_INDEX, JOBS_BY_OWNER_INDEX } from "./DynamoDbTables.js"
+import { ACTIVE_JOBS_BY_OWNER_INDEX, ACTIVE_JOBS_INDEX, ACTIVE_KEY, JOBS_BY_OWNER_INDEX } from "./DynamoDbTables.js"
 
 type Item = Record<string, NativeAttributeValue>
 
@@ -47,7 +48,7 @@ const itemOf = (job: ExportJob) =>
         jobId: job.jobId,
         job: json,
         ownerKey: ownerKeyOf(job.owner),
-        ...(active ? { activeOwnerKey: ownerKeyOf(job.owner) } : {}),
+        ...(active ? { activeOwnerKey: ownerKeyOf(job.owner), activeKey: ACTIVE_KEY } : {}),
         jobStatus: job._tag,
         revision: job.revision,
         ...(expiresAt === undefined ? {} : { expiresAt })
@@ -162,6 +163,27 @@ export const make = Effect.gen(function*() {
     }, Infinity).pipe(Effect.catchTag("DynamoDbError", (error) => Effect.fail(unavailable(error))))
 
   return JobStore.of({
+    listActiveCreatedBefore: (before, limit, after) => {
+      const bound = firstExportJobIdAt(before.epochMillis)
+      // An empty range, which BETWEEN would refuse.
+      if (limit < 1 || (after !== undefined && after >= bound)) return Effect.succeed([])
+      // A key condition takes one range: BETWEEN is inclusive, so the page's ends are dropped after the query.
+      return queryAll({
+        IndexName: ACTIVE_JOBS_INDEX,
+        KeyConditionExpression: after === undefined
+          ? "activeKey = :active AND jobId < :bound"
+          : "activeKey = :active AND jobId BETWEEN :after AND :bound",
+        ExpressionAttributeValues: {
+          ":active": ACTIVE_KEY,
+          ":bound": bound,
+          ...(after === undefined ? {} : { ":after": after })
+        },
+        ScanIndexForward: true
+      }, after === undefined ? limit : limit + 2).pipe(
+        Effect.map((jobs) => jobs.filter((job) => job.jobId !== after && job.jobId !== bound).slice(0, limit)),
+        Effect.catchTag("DynamoDbError", (error) => Effect.fail(unavailable(error)))
+      )
+    },
     // The job is written before its key is claimed, so a claim always names a job that exists (once a concurrent
     // create that lost the key finds the winner's job at once); a lost claim deletes the job it wrote.
     create: (job) =>

@@ -7,6 +7,8 @@
 //   job item   job (S)                       the job as JSON, `Schema.encode(ExportJob)`
 //              ownerKey (S)                  `<merchantId>#<userId>` (merchant ids have no `#`)
 //              activeOwnerKey (S)            the same, only while the job is Queued or Running (a sparse index)
+//              activeKey (S)                 `active`, only while the job is Queued or Running (a sparse index of
+//                                            every owner's jobs in progress, for the sweeper)
 //              jobStatus (S), revision (N)   the job's tag and revision; updates are conditional on `revision`
 //              expiresAt (N)                 TTL, epoch seconds (the retentions of application/Retention.ts):
 //                                            7 days after the link expiry of a Succeeded job,
@@ -19,6 +21,9 @@
 //              expiresAt (N)                 TTL: 30 days after requestedAt
 //   GSI byOwner        ownerKey (HASH), jobId (RANGE), projection ALL: listByOwner, newest first (UUIDv7 order)
 //   GSI activeByOwner  activeOwnerKey (HASH), jobId (RANGE), projection ALL: listActive
+//   GSI activeJobs     activeKey (HASH), jobId (RANGE), projection ALL: listActiveCreatedBefore, oldest first. One
+//                      partition holds every job in progress: they are few (the finished ones leave it), and the
+//                      sweeper reads it every few minutes. Renewing a lease rewrites the item and so its projection.
 //
 // Notifications table (on-demand):
 //   key        id (S, HASH)                  the notification id (derived from the job and outcome)
@@ -35,6 +40,9 @@ import type { DynamoDbTableNames } from "./DynamoDb.js"
 
 export const JOBS_BY_OWNER_INDEX = "byOwner"
 export const ACTIVE_JOBS_BY_OWNER_INDEX = "activeByOwner"
+export const ACTIVE_JOBS_INDEX = "activeJobs"
+/** The value of `activeKey` while a job is in progress: every such job in one partition of `activeJobs`. */
+export const ACTIVE_KEY = "active"
 export const NOTIFICATIONS_BY_OWNER_INDEX = "byOwner"
 export const TTL_ATTRIBUTE = "expiresAt"
 
@@ -50,7 +58,8 @@ export const createTables = async (client: DynamoDBClient, names: DynamoDbTableN
       AttributeDefinitions: [
         { AttributeName: "jobId", AttributeType: "S" },
         { AttributeName: "ownerKey", AttributeType: "S" },
-        { AttributeName: "activeOwnerKey", AttributeType: "S" }
+        { AttributeName: "activeOwnerKey", AttributeType: "S" },
+        { AttributeName: "activeKey", AttributeType: "S" }
       ],
       KeySchema: [{ AttributeName: "jobId", KeyType: "HASH" }],
       GlobalSecondaryIndexes: [
@@ -65,6 +74,11 @@ export const createTables = async (client: DynamoDBClient, names: DynamoDbTableN
             { AttributeName: "activeOwnerKey", KeyType: "HASH" },
             { AttributeName: "jobId", KeyType: "RANGE" }
           ],
+          Projection: { ProjectionType: "ALL" }
+        },
+        {
+          IndexName: ACTIVE_JOBS_INDEX,
+          KeySchema: [{ AttributeName: "activeKey", KeyType: "HASH" }, { AttributeName: "jobId", KeyType: "RANGE" }],
           Projection: { ProjectionType: "ALL" }
         }
       ]

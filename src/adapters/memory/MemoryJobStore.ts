@@ -9,6 +9,7 @@ import { JobConflict } from "../../domain/Errors.js"
 import type { ExportJob, QueuedJob } from "../../domain/ExportJob.js"
 import { IDEMPOTENCY_WINDOW_MILLIS, sameRequestAs } from "../../domain/ExportJob.js"
 import type { ExportJobId, Owner } from "../../domain/Identifiers.js"
+import { firstExportJobIdAt } from "../../domain/Identifiers.js"
 import { makeEviction } from "./Eviction.js"
 import { keyOf, ownerKey } from "./MapKeys.js"
 
@@ -141,6 +142,15 @@ export const make = Effect.sync(() => {
       Effect.sync(() => {
         const group = activeByRequest.get(requestKey(owner, wanted))
         return Option.fromNullable(group?.findLast(sameRequestAs(wanted)))
+      }),
+    listActiveCreatedBefore: (before, limit, after) =>
+      Effect.sync(() => {
+        const bound = firstExportJobIdAt(before.epochMillis)
+        const found: Array<ExportJob> = []
+        for (const group of activeByRequest.values()) {
+          for (const job of group) if (job.jobId < bound && (after === undefined || job.jobId > after)) found.push(job)
+        }
+        return found.sort((a, b) => a.jobId < b.jobId ? -1 : 1).slice(0, Math.max(0, limit))
       }),
     get: (jobId) => Effect.sync(() => Option.fromNullable(jobs.get(jobId))),
     update: (next, expectedRevision) =>

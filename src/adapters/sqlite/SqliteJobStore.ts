@@ -11,6 +11,7 @@ import { messageFor } from "../../application/RequestExport.js"
 import { JobConflict, JobStoreUnavailable } from "../../domain/Errors.js"
 import { ExportJob, IDEMPOTENCY_WINDOW_MILLIS, isLive, sameRequestAs, transition } from "../../domain/ExportJob.js"
 import type { ExportJobId, Owner } from "../../domain/Identifiers.js"
+import { firstExportJobIdAt } from "../../domain/Identifiers.js"
 import { SqliteDatabase } from "./SqliteDatabase.js"
 import type { SqliteError } from "./SqliteDatabase.js"
 import { enqueue } from "./SqliteJobQueue.js"
@@ -63,6 +64,11 @@ export const make = Effect.gen(function*() {
     `SELECT job_id, job FROM jobs
      WHERE merchant_id = ? AND user_id = ? AND request_key = ? AND status IN ('Queued', 'Running')
      ORDER BY job_id DESC`
+  )
+  // Answered from the partial index of the jobs in progress (jobs_active_by_request), not the history.
+  const activeCreatedBefore = db.prepare(
+    `SELECT job_id, job FROM jobs WHERE status IN ('Queued', 'Running') AND job_id > ? AND job_id < ?
+     ORDER BY job_id LIMIT ?`
   )
   const byId = db.prepare("SELECT job_id, job FROM jobs WHERE job_id = ?")
   const update = db.prepare("UPDATE jobs SET status = ?, revision = ?, job = ? WHERE job_id = ? AND revision = ?")
@@ -138,6 +144,16 @@ export const make = Effect.gen(function*() {
         Effect.catchTag("SqliteError", (error) => Effect.fail(unavailable(error))),
         Effect.flatMap(jobsOf),
         Effect.map((jobs) => Option.fromNullable(jobs.find(sameRequestAs(wanted))))
+      ),
+
+    listActiveCreatedBefore: (before, limit, after) =>
+      db.use(
+        "JobStore.listActiveCreatedBefore",
+        // Every id sorts above the empty string.
+        () => activeCreatedBefore.all(after ?? "", firstExportJobIdAt(before.epochMillis), Math.max(0, limit))
+      ).pipe(
+        Effect.catchTag("SqliteError", (error) => Effect.fail(unavailable(error))),
+        Effect.flatMap(jobsOf)
       ),
 
     get: (jobId) =>

@@ -1,4 +1,4 @@
-import type { Effect, Option } from "effect"
+import type { DateTime, Effect, Option } from "effect"
 import { Context } from "effect"
 import type { JobConflict, JobStoreUnavailable } from "../../domain/Errors.js"
 import type { ExportJob, QueuedJob } from "../../domain/ExportJob.js"
@@ -47,6 +47,17 @@ export class JobStore extends Context.Tag("exports/JobStore")<JobStore, {
   readonly get: (jobId: ExportJobId) => Effect.Effect<Option.Option<ExportJob>, JobStoreUnavailable>
   /** Replaces `next.jobId` with `next` only if its stored revision is still `expectedRevision`. */
   readonly update: (next: ExportJob, expectedRevision: number) => Effect.Effect<void, JobConflict | JobStoreUnavailable>
+  /**
+   * Jobs of every owner still Queued or Running that were created before `before` (their ids sort below
+   * `firstExportJobIdAt(before)`), and after the job `after` when given, oldest first, at most `limit`: what the
+   * sweeper looks at, a page at a time (ADR 30). A store keeps an index of the jobs in progress for it, so a sweep
+   * reads those, not the history.
+   */
+  readonly listActiveCreatedBefore: (
+    before: DateTime.Utc,
+    limit: number,
+    after?: ExportJobId
+  ) => Effect.Effect<ReadonlyArray<ExportJob>, JobStoreUnavailable>
   /** The owner's jobs, newest first. */
   readonly listByOwner: (owner: Owner, page: PageRequest) => Effect.Effect<JobPage, JobStoreUnavailable>
 }>() {}

@@ -1,4 +1,5 @@
-// The SQS worker as an AWS Lambda function: each record of a batch is one export message, handled by the same
+// The SQS worker as an AWS Lambda function, which also sweeps overdue jobs when the stack's schedule says so
+// (ADR 30). Each record of a batch is one export message, handled by the same
 // application code as the Node consumer, on the production adapters (DynamoDB, S3/R2, SES, ClickHouse over HTTP).
 // Records that are not done are returned as `batchItemFailures` (the event source mapping has
 // ReportBatchItemFailures), so SQS delivers only those again. The layers are built on the first invocation and
@@ -11,11 +12,15 @@ import {
   queueMaxReceivesConfig,
   workerConcurrencyConfig
 } from "../../application/ExportWorker.js"
+import { sweepOverdueJobs } from "../../application/SweepOverdueJobs.js"
+import type { SweepSummary } from "../../application/SweepOverdueJobs.js"
 import * as WorkerAdapters from "../aws/WorkerAdapters.js"
 import * as JsonLogLines from "../JsonLogLines.js"
 import { applyWorkerHeapGrowth } from "../WorkerProcessSettings.js"
 import { lambdaConfigProvider } from "./SecretSettings.js"
 import { deadlinesFrom, handleBatch } from "./SqsBatch.js"
+import { isSweepEvent } from "./SweepEvent.js"
+import type { SweepEvent } from "./SweepEvent.js"
 
 // The worker's heap setting that NODE_OPTIONS cannot carry (ADR 20), before the first export.
 applyWorkerHeapGrowth()
@@ -60,8 +65,24 @@ const handleEvent = (event: SQSEvent, context: LambdaContext) =>
     })
   }).pipe(Effect.annotateLogs({ awsRequestId: context.awsRequestId }))
 
-/** Never throws: when the layers cannot be built (a bad setting), every record is reported for another delivery. */
-export const handler = (event: SQSEvent, context: LambdaContext): Promise<SQSBatchResponse> =>
+/** The schedule's sweep: its summary, or an error for Lambda's log when it could not list the jobs in progress. */
+const sweep = (context: LambdaContext) =>
+  sweepOverdueJobs().pipe(Effect.annotateLogs({ awsRequestId: context.awsRequestId }))
+
+/**
+ * A batch of export messages, or the schedule's sweep (SWEEP_EVENT). A batch never throws: when the layers cannot
+ * be built (a bad setting), every record is reported for another delivery.
+ */
+export function handler(event: SQSEvent, context: LambdaContext): Promise<SQSBatchResponse>
+export function handler(event: SweepEvent, context: LambdaContext): Promise<SweepSummary>
+export function handler(
+  event: SQSEvent | SweepEvent,
+  context: LambdaContext
+): Promise<SQSBatchResponse | SweepSummary> {
+  return isSweepEvent(event) ? runtime.runPromise(sweep(context)) : handleRecords(event, context)
+}
+
+const handleRecords = (event: SQSEvent, context: LambdaContext): Promise<SQSBatchResponse> =>
   runtime.runPromise(handleEvent(event, context)).catch((cause: unknown) => {
     console.error(JSON.stringify({
       level: "ERROR",

@@ -1,5 +1,5 @@
 // `npm run worker`: long-polls SQS and runs each export on the production adapters (DynamoDB, S3, SES) over the
-// report source REPORT_SOURCE names. A composition of layers and nothing else; its settings are read with `Config`.
+// report source REPORT_SOURCE names, and sweeps overdue jobs every SWEEP_INTERVAL (ADR 30). A composition of layers and nothing else; its settings are read with `Config`.
 import { Config, Duration, Effect, Layer } from "effect"
 import * as ChdbReportSource from "../../adapters/chdb/ChdbReportSource.js"
 import { clickHouseSettingsConfig } from "../../adapters/clickhouse/ClickHouseClient.js"
@@ -12,6 +12,8 @@ import * as SqsClient from "../../adapters/sqs/SqsClient.js"
 import * as SqsConsumer from "../../adapters/sqs/SqsConsumer.js"
 import { ExportSettings } from "../../application/ExportSettings.js"
 import { queueMaxReceivesConfig, workerConcurrencyConfig } from "../../application/ExportWorker.js"
+import * as SweepOverdueJobs from "../../application/SweepOverdueJobs.js"
+import { sweepIntervalConfig } from "../../application/SweepOverdueJobs.js"
 import * as WorkerAdapters from "../aws/WorkerAdapters.js"
 
 /** WORKER_CONCURRENCY (2, from 1 to 16), SHUTDOWN_GRACE (30 seconds) and QUEUE_MAX_RECEIVES (3). */
@@ -66,10 +68,11 @@ const workerOn = <ROut, E>(
         sesEmailSenderSettingsConfig,
         appBaseUrlConfig(),
         ExportSettings.config,
+        sweepIntervalConfig,
         sourceSettings
       ])).pipe(
         Effect.map(([options]) =>
-          SqsConsumer.layer(options).pipe(
+          Layer.merge(SqsConsumer.layer(options), SweepOverdueJobs.layerConfig).pipe(
             Layer.provide(SqsClient.layerConfig),
             Layer.provideMerge(Layer.mergeAll(WorkerAdapters.layerWithoutReportSource, reportSource))
           )

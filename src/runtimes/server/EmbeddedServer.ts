@@ -23,6 +23,7 @@ import * as SqliteJobQueue from "../../adapters/sqlite/SqliteJobQueue.js"
 import * as SqliteJobStore from "../../adapters/sqlite/SqliteJobStore.js"
 import { ExportSettings } from "../../application/ExportSettings.js"
 import { JobIds } from "../../application/JobIds.js"
+import * as SweepOverdueJobs from "../../application/SweepOverdueJobs.js"
 import * as InProcessWorker from "../local/InProcessWorker.js"
 import type { EmbeddedConfig } from "./EmbeddedConfig.js"
 import { localSecret, privateDirectory } from "./EmbeddedConfig.js"
@@ -116,7 +117,7 @@ export const layer = (config: EmbeddedConfig) => {
 
   const workers = InProcessWorker.layer({ concurrency: config.workerConcurrency, shutdownGrace: config.shutdownGrace })
 
-  return Layer.mergeAll(http, workers).pipe(
+  return Layer.mergeAll(http, workers, SweepOverdueJobs.layerConfig).pipe(
     Layer.provideMerge(adapters),
     Layer.provide(database),
     Layer.provide(dataDir)

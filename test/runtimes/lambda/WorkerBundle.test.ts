@@ -6,15 +6,24 @@ import type { Message } from "@aws-sdk/client-sqs"
 import { expect, layer } from "@effect/vitest"
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda"
 import type { Context as LambdaContext, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda"
-import { Context, Duration, Effect, Layer, Schema } from "effect"
+import { Context, DateTime, Duration, Effect, Either, Layer, Redacted, Schema } from "effect"
+import { randomBytes } from "node:crypto"
 import { dirname, join } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import * as DynamoDb from "../../../src/adapters/dynamodb/DynamoDb.js"
 import * as DynamoDbInAppNotifier from "../../../src/adapters/dynamodb/DynamoDbInAppNotifier.js"
+import * as DynamoDbJobStore from "../../../src/adapters/dynamodb/DynamoDbJobStore.js"
 import { clientConfig } from "../../../src/adapters/s3/S3FileStore.js"
+import { ExportSettings } from "../../../src/application/ExportSettings.js"
 import { InAppNotifier } from "../../../src/application/ports/InAppNotifier.js"
+import { JobStore } from "../../../src/application/ports/JobStore.js"
+import type { SweepSummary } from "../../../src/application/SweepOverdueJobs.js"
 import type { ExportJob } from "../../../src/domain/ExportJob.js"
-import { EmailAddress, Owner } from "../../../src/domain/Identifiers.js"
+import { Lease, newJob, Started, transition } from "../../../src/domain/ExportJob.js"
+import { EmailAddress, makeExportJobId, Owner } from "../../../src/domain/Identifiers.js"
+import { ReportRequest } from "../../../src/domain/Reports.js"
+import { SWEEP_EVENT } from "../../../src/runtimes/lambda/SweepEvent.js"
+import type { SweepEvent } from "../../../src/runtimes/lambda/SweepEvent.js"
 import { settingsFor as s3SettingsFor } from "../../adapters/s3/S3Support.js"
 import { expectOrdersCsvAsQueried } from "../../support/EndToEnd.js"
 import { bucketContents, localServers, localSettings, storedJob } from "../../support/NodeStack.js"
@@ -29,7 +38,10 @@ import { httpEvent, sqsEvent, sqsRecord } from "./LambdaEvents.js"
 const DIST = join(dirname(fileURLToPath(import.meta.url)), "../../../dist/lambda")
 
 type ApiHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>
-type WorkerHandler = (event: SQSEvent, context: LambdaContext) => Promise<SQSBatchResponse>
+interface WorkerHandler {
+  (event: SQSEvent, context: LambdaContext): Promise<SQSBatchResponse>
+  (event: SweepEvent, context: LambdaContext): Promise<SweepSummary>
+}
 
 /** A fresh container of bundle `name` on `settings` as its environment: each import URL is a module of its own. */
 const loadBundle = <H>(name: "api" | "worker", settings: Settings, instance: string) =>
@@ -309,6 +321,30 @@ layer(containers, { timeout: Duration.seconds(60), excludeTestServices: true })(
   )
 
   it.effect(
+    "sent the schedule's SWEEP_EVENT, fails a job left Queued past EXPORT_DEADLINE and tells its user once",
+    () =>
+      Effect.gen(function*() {
+        const { users, worker } = yield* arrange("sweep")
+        const past = Duration.sum(ExportSettings.defaults.deadline, Duration.minutes(1))
+        const aged = yield* agedJobs(users.acme, past)
+
+        const summary = yield* Effect.promise(() => worker(SWEEP_EVENT, lambdaContext(ENOUGH_TIME)))
+        expect(summary.failed).toBeGreaterThanOrEqual(1)
+        const failed = yield* storedJob(aged.queued)
+        expect(failed._tag === "Failed" && failed.failure.reason).toBe("Abandoned")
+        // A job past its deadline whose worker still renews its lease is that worker's.
+        expect((yield* storedJob(aged.running))._tag).toBe("Running")
+        const emails = (yield* emailsTo(users.acme)).filter((email) => email.subject.includes("failed"))
+        expect(emails).toHaveLength(1)
+        expect((yield* noticesOf(users.acme)).filter((n) => n.jobId === aged.queued)).toHaveLength(1)
+
+        // The next sweep finds it finished: nothing is sent again.
+        yield* Effect.promise(() => worker(SWEEP_EVENT, lambdaContext(ENOUGH_TIME)))
+        expect((yield* emailsTo(users.acme)).filter((email) => email.subject.includes("failed"))).toHaveLength(1)
+      })
+  )
+
+  it.effect(
     "an invocation with less than LAMBDA_MIN_TIME_TO_START left returns every record and touches no job",
     () =>
       Effect.gen(function*() {
@@ -338,6 +374,43 @@ layer(containers, { timeout: Duration.seconds(60), excludeTestServices: true })(
       })
   )
 })
+
+/**
+ * Two jobs of `user` recorded `age` ago straight into the job table, as a job is left when its message was lost:
+ * one Queued, and one Running under a lease its worker is still renewing.
+ */
+const agedJobs = (user: User, age: Duration.Duration) =>
+  Effect.gen(function*() {
+    const dynamo = yield* DynaliteServer
+    const requestedAt = DateTime.subtractDuration(yield* DateTime.now, age)
+    const jobOf = (dateTo: string) =>
+      newJob({
+        jobId: makeExportJobId(requestedAt.epochMillis, randomBytes(10)),
+        owner: Schema.decodeSync(Owner)({ userId: user.claims.sub, merchantId: user.claims.merchant_id }),
+        email: Redacted.make(Schema.decodeSync(EmailAddress)(user.claims.email)),
+        report: Schema.decodeUnknownSync(ReportRequest)({ _tag: "orders", params: { dateFrom: "2025-01-01", dateTo } }),
+        format: "csv",
+        requestedAt
+      })
+    const queued = jobOf("2025-01-10")
+    const held = jobOf("2025-01-20")
+    const now = yield* DateTime.now
+    const running = Either.getOrThrow(transition(
+      held,
+      Started.make({
+        at: now,
+        lease: new Lease({ holder: "live-worker", expiresAt: DateTime.addDuration(now, Duration.minutes(10)) })
+      })
+    ))
+    yield* JobStore.pipe(
+      Effect.flatMap((store) =>
+        Effect.all([store.create(queued), store.create(held), store.update(running, held.revision)])
+      ),
+      Effect.orDie,
+      Effect.provide(DynamoDbJobStore.layer.pipe(Layer.provide(DynamoDb.layer(dynamo.settings))))
+    )
+    return { queued: queued.jobId, running: held.jobId }
+  })
 
 const jobsById = (jobs: Readonly<Record<string, string>>): Readonly<Record<string, true>> =>
   Object.fromEntries(Object.values(jobs).map((jobId) => [jobId, true] as const))
