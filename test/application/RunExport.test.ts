@@ -18,7 +18,6 @@ import { FaultInjection } from "../../src/adapters/memory/FaultInjection.js"
 import type { FaultName, Faults } from "../../src/adapters/memory/FaultInjection.js"
 import { MemoryOutbox } from "../../src/adapters/memory/MemoryEmailSender.js"
 import { MemoryFiles } from "../../src/adapters/memory/MemoryFileStore.js"
-import { MemoryInbox } from "../../src/adapters/memory/MemoryInAppNotifier.js"
 import { MemoryQueue } from "../../src/adapters/memory/MemoryJobQueue.js"
 import { handleDelivery, handleUnfinished } from "../../src/application/ExportWorker.js"
 import { EmailSender } from "../../src/application/ports/EmailSender.js"
@@ -41,7 +40,7 @@ import {
   transition
 } from "../../src/domain/ExportJob.js"
 import { Orders } from "../../src/domain/Reports.js"
-import { alice, bob, drainQueue, ordersInput, testLayer } from "../support/Fixtures.js"
+import { alice, bob, drainQueue, ordersInput, sentTo, storedJob, testLayer } from "../support/Fixtures.js"
 import { makeLogCollector } from "../support/LogCollector.js"
 
 const ROWS = 50
@@ -52,16 +51,6 @@ const withTimePassing = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     const fiber = yield* Effect.fork(effect)
     yield* TestClock.adjust(Duration.hours(1))
     return yield* Fiber.join(fiber)
-  })
-
-const storedJob = (jobId: ExportJob["jobId"]) =>
-  Effect.flatMap(JobStore, (store) => store.get(jobId)).pipe(Effect.map(Option.getOrThrow))
-
-const sentTo = (jobId: string) =>
-  Effect.gen(function*() {
-    const emails = (yield* (yield* MemoryOutbox).outbox).filter((m) => m.jobId === jobId)
-    const inApp = (yield* (yield* MemoryInbox).deliveries).filter((n) => n.jobId === jobId)
-    return { emails, inApp }
   })
 
 const forceTo = (job: ExportJob, next: ExportJob) =>

@@ -1,7 +1,5 @@
 import { assert, describe, expect, it } from "@effect/vitest"
-import { DateTime, Duration, Effect, Either, Fiber, Layer, Option, TestClock } from "effect"
-import { MemoryOutbox } from "../../src/adapters/memory/MemoryEmailSender.js"
-import { MemoryInbox } from "../../src/adapters/memory/MemoryInAppNotifier.js"
+import { DateTime, Duration, Effect, Either, Fiber, Layer, TestClock } from "effect"
 import { MemoryQueue } from "../../src/adapters/memory/MemoryJobQueue.js"
 import { handleDelivery } from "../../src/application/ExportWorker.js"
 import { encodeMessage } from "../../src/application/ports/JobQueue.js"
@@ -11,23 +9,13 @@ import * as SweepOverdueJobs from "../../src/application/SweepOverdueJobs.js"
 import { sweepOverdueJobs } from "../../src/application/SweepOverdueJobs.js"
 import type { ExportJob } from "../../src/domain/ExportJob.js"
 import { abandonedFailure, Lease, Started, transition } from "../../src/domain/ExportJob.js"
-import { alice, bob, drainQueue, ordersInput, testLayer } from "../support/Fixtures.js"
+import { alice, bob, drainQueue, ordersInput, sentTo, storedJob, testLayer } from "../support/Fixtures.js"
 import { makeLogCollector } from "../support/LogCollector.js"
 
 const DEADLINE = Duration.hours(6)
 /** Just past the deadline of a job requested now. */
 const PAST_DEADLINE = Duration.sum(DEADLINE, Duration.millis(1))
 const settings = { deadline: DEADLINE }
-
-const storedJob = (jobId: ExportJob["jobId"]) =>
-  Effect.flatMap(JobStore, (store) => store.get(jobId)).pipe(Effect.map(Option.getOrThrow))
-
-const sentTo = (jobId: string) =>
-  Effect.gen(function*() {
-    const emails = (yield* (yield* MemoryOutbox).outbox).filter((m) => m.jobId === jobId)
-    const inApp = (yield* (yield* MemoryInbox).deliveries).filter((n) => n.jobId === jobId)
-    return { emails, inApp }
-  })
 
 /**
  * A job whose message is gone, as one that went to the dead-letter queue (or that the queue lost) leaves it: nothing

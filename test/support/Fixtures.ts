@@ -1,11 +1,15 @@
-import { Layer, Redacted } from "effect"
+import { Effect, Layer, Option, Redacted } from "effect"
 import * as HttpExportLinks from "../../src/adapters/http/HttpExportLinks.js"
 import { DEFAULT_APP_BASE_URL } from "../../src/adapters/http/HttpExportLinks.js"
 import { demoOrderLines } from "../../src/adapters/memory/DemoOrders.js"
 import * as MemoryAdapters from "../../src/adapters/memory/MemoryAdapters.js"
+import { MemoryOutbox } from "../../src/adapters/memory/MemoryEmailSender.js"
+import { MemoryInbox } from "../../src/adapters/memory/MemoryInAppNotifier.js"
 import type { OrderLineDataset } from "../../src/adapters/memory/MemoryReportSource.js"
 import { ExportSettings } from "../../src/application/ExportSettings.js"
+import { JobStore } from "../../src/application/ports/JobStore.js"
 import type { Caller } from "../../src/application/RequestExport.js"
+import type { ExportJob } from "../../src/domain/ExportJob.js"
 import { EmailAddress, MerchantId, Owner, UserId } from "../../src/domain/Identifiers.js"
 import { drainQueue as drainQueueUpTo } from "../../src/runtimes/local/InProcessWorker.js"
 
@@ -49,3 +53,15 @@ export const testLayer = (
 
 /** Runs the in-process worker over every waiting message until the queue is empty. */
 export const drainQueue = drainQueueUpTo(1000)
+
+/** The stored job, which must exist. */
+export const storedJob = (jobId: ExportJob["jobId"]) =>
+  Effect.flatMap(JobStore, (store) => store.get(jobId)).pipe(Effect.map(Option.getOrThrow))
+
+/** What the memory adapters sent the job's user: its emails and in-app notices. */
+export const sentTo = (jobId: string) =>
+  Effect.gen(function*() {
+    const emails = (yield* (yield* MemoryOutbox).outbox).filter((email) => email.jobId === jobId)
+    const inApp = (yield* (yield* MemoryInbox).deliveries).filter((notice) => notice.jobId === jobId)
+    return { emails, inApp }
+  })

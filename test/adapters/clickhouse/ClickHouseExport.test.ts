@@ -8,18 +8,14 @@ import * as ClickHouseReportSource from "../../../src/adapters/clickhouse/ClickH
 import * as HttpExportLinks from "../../../src/adapters/http/HttpExportLinks.js"
 import { DEFAULT_APP_BASE_URL } from "../../../src/adapters/http/HttpExportLinks.js"
 import * as MemoryAdapters from "../../../src/adapters/memory/MemoryAdapters.js"
-import { MemoryOutbox } from "../../../src/adapters/memory/MemoryEmailSender.js"
-import { MemoryInbox } from "../../../src/adapters/memory/MemoryInAppNotifier.js"
 import * as S3FileStore from "../../../src/adapters/s3/S3FileStore.js"
 import { ExportSettings } from "../../../src/application/ExportSettings.js"
 import { FileStore } from "../../../src/application/ports/FileStore.js"
-import { JobStore } from "../../../src/application/ports/JobStore.js"
 import { ReportSource } from "../../../src/application/ports/ReportSource.js"
 import { requestExport } from "../../../src/application/RequestExport.js"
-import type { ExportJob } from "../../../src/domain/ExportJob.js"
 import { objectKeyFor } from "../../../src/domain/ExportJob.js"
 import { definitionOf } from "../../../src/domain/Reports.js"
-import { alice, datasetOf, drainQueue, ordersInput } from "../../support/Fixtures.js"
+import { alice, datasetOf, drainQueue, ordersInput, sentTo, storedJob } from "../../support/Fixtures.js"
 import { pendingUploads, S3rverServer } from "../../support/servers/S3rverServer.js"
 import { headObject, PART_SIZE, readBack, settingsFor } from "../s3/S3Support.js"
 import { clientOn1816 } from "./ClickHouseTestSupport.js"
@@ -83,16 +79,6 @@ const workerOn = (sql: string) =>
     )
   )
 
-const storedJob = (jobId: ExportJob["jobId"]) =>
-  Effect.flatMap(JobStore, (store) => store.get(jobId)).pipe(Effect.map(Option.getOrThrow))
-
-const noticesOf = (jobId: ExportJob["jobId"]) =>
-  Effect.gen(function*() {
-    const emails = (yield* (yield* MemoryOutbox).outbox).filter((email) => email.jobId === jobId)
-    const inApp = (yield* (yield* MemoryInbox).deliveries).filter((notice) => notice.jobId === jobId)
-    return { emails, inApp }
-  })
-
 const servers = Layer.merge(clientOn1816, S3rverServer.layer())
 
 layer(servers, { timeout: Duration.seconds(60), excludeTestServices: true })("export over 18.16 and s3rver", (it) => {
@@ -119,7 +105,7 @@ layer(servers, { timeout: Duration.seconds(60), excludeTestServices: true })("ex
       expect(yield* headObject(objectKeyFor(failed))).toEqual(Option.none())
       expect(pendingUploads(s3)).toEqual([])
 
-      const { emails, inApp } = yield* noticesOf(job.jobId)
+      const { emails, inApp } = yield* sentTo(job.jobId)
       expect(inApp.map((notice) => notice.kind)).toEqual(["export_failed"])
       expect(emails).toHaveLength(1)
       expect(emails[0]!.text).toContain("shorter date range")
@@ -153,7 +139,7 @@ layer(servers, { timeout: Duration.seconds(60), excludeTestServices: true })("ex
       expect(rows[50_000]![0]).toBe("m-acme-49999")
       const s3 = yield* S3rverServer
       expect(pendingUploads(s3)).toEqual([])
-      const { emails, inApp } = yield* noticesOf(job.jobId)
+      const { emails, inApp } = yield* sentTo(job.jobId)
       expect([emails.length, inApp.map((notice) => notice.kind)]).toEqual([1, ["export_succeeded"]])
     }).pipe(Effect.provide(workerOn(ordersShaped("numbers(50000)")))))
 })
