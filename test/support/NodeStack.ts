@@ -20,6 +20,7 @@ import type { EmailAddress } from "../../src/domain/Identifiers.js"
 import * as ServeApi from "../../src/runtimes/node/ServeApi.js"
 import * as Worker from "../../src/runtimes/node/Worker.js"
 import { settingsFor as s3SettingsFor } from "../adapters/s3/S3Support.js"
+import { spawnProgram } from "./ChildProcesses.js"
 import { freePort, temporaryDataDir } from "./EndToEnd.js"
 import type { LoggedLine } from "./LogCollector.js"
 import { DynaliteServer, DynaliteServerLive } from "./servers/DynaliteServer.js"
@@ -126,6 +127,21 @@ export const startWorker = (settings: Settings, logger?: Logger.Logger<unknown, 
     ? build
     : Effect.provide(build, Logger.add(logger))
 }
+
+/**
+ * `npm run worker` as a child process (node with tsx, as the npm script runs it) on `settings` as its environment,
+ * with a chdb directory of its own (libchdb holds one per process; the same DEMO_ROWS seed gives the same rows).
+ * SIGKILLed by its pid when the scope closes if it is still alive; `output` collects its JSON lines.
+ */
+export const spawnWorkerProcess = (settings: Settings) =>
+  Effect.gen(function*() {
+    const chdbDir = yield* temporaryDataDir("ade-worker-process-")
+    return yield* spawnProgram(["src", "runtimes", "node", "workerMain.ts"], {
+      ...process.env,
+      ...Object.fromEntries(settings),
+      CHDB_DATA_DIR: join(chdbDir, "clickhouse")
+    })
+  })
 
 /** A bearer token for a user of `merchantId`, with `email` as their address. */
 export const bearerFor = (user: { readonly sub: string; readonly merchantId: string; readonly email: string }) =>

@@ -34,7 +34,7 @@ export interface SesEmailSenderSettings extends SesClientSettings {
 // An email cannot be un-sent, so a retry after a lost answer may duplicate it: ADR 3 prefers that to silence.
 const SEND_MAX_ATTEMPTS = 3
 // Bounds one send, all of its attempts and backoff included: a stuck provider must not hold a worker.
-const SEND_TIMEOUT = Duration.seconds(20)
+export const SEND_TIMEOUT = Duration.seconds(20)
 const UTF8 = "UTF-8"
 export const JOB_ID_TAG = "jobId"
 

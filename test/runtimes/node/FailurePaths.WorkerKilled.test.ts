@@ -4,10 +4,8 @@
 // email, one notice, the complete CSV.
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { join } from "node:path"
 import { EmailAddress } from "../../../src/domain/Identifiers.js"
-import { spawnProgram } from "../../support/ChildProcesses.js"
-import { expectOrdersCsvAsQueried, temporaryDataDir } from "../../support/EndToEnd.js"
+import { expectOrdersCsvAsQueried } from "../../support/EndToEnd.js"
 import { makeLogCollector } from "../../support/LogCollector.js"
 import {
   apiClient,
@@ -18,11 +16,11 @@ import {
   linesOf,
   localServers,
   localSettings,
+  spawnWorkerProcess,
   startApi,
   startWorker,
   waitForExport
 } from "../../support/NodeStack.js"
-import type { Settings } from "../../support/NodeStack.js"
 import { FauxqsServer } from "../../support/servers/FauxqsServer.js"
 import { S3rverServer } from "../../support/servers/S3rverServer.js"
 import { SesLocalServer } from "../../support/servers/SesLocalServer.js"
@@ -31,13 +29,6 @@ const RECIPIENT = "worker-killed@example.test"
 const USER = { sub: "worker-killed-user", merchantId: "m-acme", email: RECIPIENT }
 const HALF_YEAR = { reportType: "orders", format: "csv", dateFrom: "2025-01-01", dateTo: "2025-06-30" }
 const VISIBILITY_SECONDS = 3
-
-/**
- * `npm run worker` as a child process (node with tsx, as the npm script runs it) on `settings` as its environment,
- * SIGKILLed by its pid when the scope closes if it is still alive. `output` collects what it prints (JSON lines).
- */
-const spawnWorker = (settings: Settings) =>
-  spawnProgram(["src", "runtimes", "node", "workerMain.ts"], { ...process.env, ...Object.fromEntries(settings) })
 
 describe("a worker killed mid-export", () => {
   it.live(
@@ -58,9 +49,7 @@ describe("a worker killed mid-export", () => {
         // The first worker's upload never gets an answer: it is mid-export for as long as the test wants.
         s3.faults.set((request) => request.method === "PUT" ? "hold" : "pass")
         yield* Effect.addFinalizer(() => Effect.sync(() => s3.faults.release()))
-        // Its own chdb directory (libchdb holds one per process); the same DEMO_ROWS seed gives the same rows.
-        const childDir = yield* temporaryDataDir("ade-killed-worker-")
-        const first = yield* spawnWorker(new Map([...settings, ["CHDB_DATA_DIR", join(childDir, "clickhouse")]]))
+        const first = yield* spawnWorkerProcess(settings)
 
         const accepted = yield* api.requestExport(HALF_YEAR)
         expect(accepted.status).toBe(202)
