@@ -2,6 +2,7 @@
 // (fauxqs, dynalite, s3rver, SES local). Each produces its fault, asserts that the fault really happened, and returns
 // what the audit reads. Workers run as child processes where the fault needs a process (a kill, a second worker
 // beside the first), and in this process otherwise.
+import { DeleteMessageCommand } from "@aws-sdk/client-sqs"
 import { expect } from "@effect/vitest"
 import type { Layer } from "effect"
 import { Duration, Effect, Exit, Fiber, Scope } from "effect"
@@ -37,6 +38,17 @@ const QUARTER = { reportType: "orders", format: "csv", dateFrom: "2025-01-01", d
  * upload, with its object incomplete (a held request's body may be whole already, and would land when released).
  */
 const holdLaterParts = (request: S3rverRequest): S3rverFaultAction => (partNumberOf(request) ?? 0) > 1 ? "hold" : "pass"
+
+/** A deadline of seconds, swept every second: a scenario sees the sweeper at work without waiting hours. */
+const SWEEP_SOON_DEADLINE_MILLIS = 3_000
+const SWEEP_SOON = {
+  EXPORT_DEADLINE: `${SWEEP_SOON_DEADLINE_MILLIS} millis`,
+  SWEEP_INTERVAL: "1 second",
+  // Renewed every third of it: a held upload's lease stays live.
+  EXPORT_LEASE: "2 seconds"
+}
+/** The sweeper's line for a job it fails (src/application/RunExport.ts). */
+const SWEEPER_FAILS = "job is past its deadline and no worker holds it; failing it"
 
 const userFor = (name: string) => ({ sub: `${name}-user`, merchantId: "m-acme", email: `${name}@example.test` })
 
@@ -287,14 +299,19 @@ export const sesDownPastWindow = Effect.gen(function*() {
 
 /**
  * The job store unreachable from the worker through every receive of the message, its last included: nothing can be
- * recorded, so the message goes to the dead-letter queue with its job left Queued (ADR 28), for the sweeper.
+ * recorded, so the message goes to the dead-letter queue with its job left Queued (ADR 28). Once the store is back,
+ * the worker's sweeper finds the job past its deadline with no lease, fails it and tells its user (ADR 30).
  */
 export const deadLetteredStoreDown = onLocalServers(Effect.gen(function*() {
   const dynamo = yield* DynaliteServer
   const sqs = yield* FauxqsServer
   const storeSwitch = yield* tcpSwitch(dynamo.endpoint)
   const run = journal()
-  const { request, settings } = yield* accept("fault-dead-letter", { SQS_VISIBILITY_SECONDS: "1" }, QUARTER)
+  const { request, settings } = yield* accept(
+    "fault-dead-letter",
+    { SQS_VISIBILITY_SECONDS: "1", ...SWEEP_SOON },
+    QUARTER
+  )
   yield* storeSwitch.setUp(false)
   // Down for the worker only: the API records the job and queues its message.
   const worker = yield* run.inProcessWorker(
@@ -316,8 +333,74 @@ export const deadLetteredStoreDown = onLocalServers(Effect.gen(function*() {
     )
   ).toHaveLength(1)
   expect(storeSwitch.refused()).toBeGreaterThan(0)
-  yield* worker.stop
+
+  // The store comes back; the sweeper does what no delivery is left to do.
   yield* storeSwitch.setUp(true)
+  yield* eventually(
+    Effect.sync(() => messagesOf(worker.lines(), jobId, "notification sent")),
+    (sent) => sent.length === 2,
+    "30 seconds"
+  )
+  expect(messagesOf(worker.lines(), jobId, SWEEPER_FAILS)).toHaveLength(1)
+  yield* worker.stop
+  return yield* observeNodeStack(run.accepted, run.lines(), run.ends)
+}))
+
+/**
+ * The sweeper with short settings beside a live export that runs past its deadline (its upload held, its lease
+ * renewed), and a job whose message was lost before any worker saw it. The sweeper fails the lost one and tells its
+ * user, and leaves the live one, which finishes once its upload is let go.
+ */
+export const sweeperBesideLiveJobs = onLocalServers(Effect.gen(function*() {
+  const s3 = yield* S3rverServer
+  const sqs = yield* FauxqsServer
+  const run = journal()
+  const { api, request, settings } = yield* accept("fault-sweep-live", {
+    ...MULTIPART_SETTINGS,
+    ...SWEEP_SOON
+  }, MULTIPART_EXPORT)
+  const lostUser = userFor("fault-sweep-lost")
+  const lost = apiClient(settings, yield* bearerFor(lostUser))
+
+  // The fault: a job whose only message is deleted before any worker receives it.
+  const lostJob = acceptedJob(yield* lost.requestExport(QUARTER))
+  run.accepted.push(lostJob)
+  const published = yield* eventually(sqs.peek(sqs.queueUrl, 60), (messages) => messages.length === 1)
+  expect(published.map((message) => JSON.parse(message.Body ?? "{}").jobId)).toStrictEqual([lostJob])
+  yield* Effect.promise(() =>
+    sqs.client.send(new DeleteMessageCommand({ QueueUrl: sqs.queueUrl, ReceiptHandle: published[0]!.ReceiptHandle }))
+  )
+
+  s3.faults.set(holdLaterParts)
+  yield* Effect.addFinalizer(() => Effect.sync(() => s3.faults.release()))
+  const worker = yield* run.inProcessWorker("worker", settings)
+  const liveJob = acceptedJob(yield* request)
+  run.accepted.push(liveJob)
+  const requested = Date.now()
+  yield* eventually(
+    Effect.sync(() => s3.faults.held() > 0 && messagesOf(worker.lines(), liveJob, "export running").length === 1),
+    (midExport) => midExport,
+    "30 seconds"
+  )
+  // The lost job is failed and its user told, while the live one, past its own deadline, keeps running.
+  yield* eventually(
+    Effect.sync(() => messagesOf(worker.lines(), lostJob, "notification sent")),
+    (sent) => sent.length === 2,
+    "30 seconds"
+  )
+  yield* Effect.sleep(Duration.millis(Math.max(0, requested + 2 * SWEEP_SOON_DEADLINE_MILLIS - Date.now())))
+  expect((yield* api.exportOf(liveJob)).status).toBe("running")
+  s3.faults.release()
+
+  yield* eventually(
+    Effect.sync(() => messagesOf(worker.lines(), liveJob, "notification sent")),
+    (sent) => sent.length === 2,
+    "40 seconds"
+  )
+  expect((yield* api.exportOf(liveJob)).status).toBe("succeeded")
+  expect(messagesOf(worker.lines(), lostJob, SWEEPER_FAILS)).toHaveLength(1)
+  expect(messagesOf(worker.lines(), liveJob, SWEEPER_FAILS)).toStrictEqual([])
+  yield* worker.stop
   return yield* observeNodeStack(run.accepted, run.lines(), run.ends)
 }))
 

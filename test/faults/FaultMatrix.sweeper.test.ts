@@ -1,0 +1,4 @@
+// The fault matrix's "sweeper" rows (FaultMatrix.ts).
+import { runSuite } from "./FaultMatrix.js"
+
+runSuite("sweeper")
