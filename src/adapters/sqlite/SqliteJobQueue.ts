@@ -10,9 +10,11 @@ import type { QueueDelivery } from "../../application/ports/DeliverySource.js"
 import { JobQueue, messageEncoderOf } from "../../application/ports/JobQueue.js"
 import { DEFAULT_QUEUE_BACKOFF, retryDelay } from "../../application/QueueBackoff.js"
 import type { QueueBackoff } from "../../application/QueueBackoff.js"
+import { DEAD_LETTER_RETENTION } from "../../application/Retention.js"
 import { QueueUnavailable } from "../../domain/Errors.js"
 import { SqliteDatabase } from "./SqliteDatabase.js"
 import type { SqliteDatabaseService, SqliteError } from "./SqliteDatabase.js"
+import { purgeExpired } from "./SqliteExpiry.js"
 
 export interface SqliteJobQueueOptions {
   /** How long a received message is hidden from other receives; renewed every third of it while a worker holds it. */
@@ -125,6 +127,14 @@ export const make = (
     if (released > 0) {
       yield* Effect.logInfo("messages held by the previous process are visible again", { messages: released })
     }
+
+    // A dead letter is kept as long as SQS's dead-letter queue keeps one; it was logged when it was dead-lettered.
+    const deleteOldDeadLetters = db.prepare("DELETE FROM dead_letters WHERE dead_at <= ?")
+    yield* purgeExpired(
+      db,
+      "JobQueue.expireDeadLetters",
+      (now) => Number(deleteOldDeadLetters.run(now - Duration.toMillis(DEAD_LETTER_RETENTION)).changes)
+    )
 
     // Publishing wakes the idle workers at once; without it they look again every pollInterval.
     const wakeUp = yield* Ref.make(yield* Deferred.make<void>())
