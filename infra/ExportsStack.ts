@@ -32,7 +32,12 @@ import {
   TTL_ATTRIBUTE
 } from "../src/adapters/dynamodb/DynamoDbTables.js"
 import { DEFAULT_QUEUE_MAX_RECEIVES } from "../src/application/ExportWorker.js"
-import { DEFAULT_FILE_RETENTION, INCOMPLETE_UPLOAD_RETENTION, retentionDays } from "../src/application/Retention.js"
+import {
+  DEAD_LETTER_RETENTION,
+  DEFAULT_FILE_RETENTION,
+  INCOMPLETE_UPLOAD_RETENTION,
+  retentionDays
+} from "../src/application/Retention.js"
 import { SWEEP_EVENT, SWEEP_SCHEDULE } from "../src/runtimes/lambda/SweepEvent.js"
 import { WORKER_ENVIRONMENT, WORKER_NODE_OPTIONS } from "../src/runtimes/WorkerProcessSettings.js"
 
@@ -138,7 +143,7 @@ export class ExportsStack extends Stack {
     // ------------------------------------------------------------------------------------------ queue
 
     const deadLetters = new Queue(this, "ExportsDeadLetters", {
-      retentionPeriod: Duration.days(14),
+      retentionPeriod: Duration.days(retentionDays(DEAD_LETTER_RETENTION)),
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true
     })

@@ -1,6 +1,7 @@
-// How long what an export leaves behind is kept: job records, idempotency claims, notifications and files. Each
-// number has this one home: DynamoDB turns them into TTLs, the in-memory stores evict by them, the embedded file
-// store sweeps by FILE_RETENTION, and the buckets' lifecycle rules (infra/) are built from, or checked against, it.
+// How long what an export leaves behind is kept: job records, idempotency claims, notifications, dead letters and
+// files. Each number has this one home: DynamoDB turns them into TTLs, the in-memory stores evict by them, the
+// embedded database deletes by them, the embedded file store sweeps by FILE_RETENTION, and the buckets' lifecycle
+// rules and the dead-letter queue (infra/) are built from, or checked against, it.
 import { Config, ConfigError, DateTime, Duration, Either } from "effect"
 import type { ExportJob } from "../domain/ExportJob.js"
 import { linkTtlConfig } from "./ExportSettings.js"
@@ -15,6 +16,17 @@ export const FINISHED_JOB_RETENTION = Duration.days(30)
 export const IDEMPOTENCY_CLAIM_RETENTION = Duration.days(30)
 /** How long an in-app notification is kept after it was created. */
 export const NOTIFICATION_RETENTION = Duration.days(90)
+/**
+ * How long a dead-lettered message is kept for someone to look at: as long as the SQS dead-letter queue keeps its
+ * messages (infra/ExportsStack.ts). Each one is also logged when it is dead-lettered.
+ */
+export const DEAD_LETTER_RETENTION = Duration.days(14)
+
+/**
+ * How late a store may delete what has outlived its retention: the memory stores and the embedded database sweep at
+ * most, or at least, once this interval of the Effect clock, as DynamoDB's TTL deletes late too.
+ */
+export const EXPIRY_SWEEP_INTERVAL = Duration.hours(1)
 
 /** When a job's record may go, in epoch milliseconds; undefined while the job is Queued or Running. */
 export const jobRetainedUntil = (job: ExportJob): number | undefined => {

@@ -282,7 +282,10 @@ const deliver = (job: SucceededJob | FailedJob, channel: NotificationChannel, fr
     yield* email.send(message)
   })
 
-/** `deliver` with the channel's retries: the email's for EMAIL_RETRY_WINDOW, the in-app notice's briefly. */
+/**
+ * `deliver` with the channel's retries: the email's for EMAIL_RETRY_WINDOW, the in-app notice's briefly; a failure
+ * that says it is not retryable is not tried again.
+ */
 const deliverTrying = (
   job: SucceededJob | FailedJob,
   channel: NotificationChannel,
@@ -298,12 +301,18 @@ const deliverTrying = (
       : inAppRetry
     return yield* deliver(job, channel, fresh).pipe(
       Effect.tapError((error) =>
-        Effect.logWarning("notification not delivered; it is tried again until its retries run out", {
-          channel,
-          detail: error.detail
-        })
+        error.retryable
+          ? Effect.logWarning("notification not delivered; it is tried again until its retries run out", {
+            channel,
+            detail: error.detail
+          })
+          : Effect.logError("notification refused for good; it is not tried again", {
+            channel,
+            detail: error.detail
+          })
       ),
-      Effect.retry(schedule)
+      // A refusal for good (the provider rejected the message itself) is given up at once, not for the window.
+      Effect.retry({ schedule, while: (error) => error.retryable })
     )
   })
 

@@ -48,9 +48,14 @@ export class LinkSigningFailed extends Schema.TaggedError<LinkSigningFailed>()("
 export const NotificationChannel = Schema.Literal("inApp", "email")
 export type NotificationChannel = typeof NotificationChannel.Type
 
+/**
+ * A notice was not delivered. `retryable` is false when trying again cannot help, as when the email provider refused
+ * the message itself (a rejected or invalid address, an unverified sender); a failure says true unless it knows.
+ */
 export class NotificationFailed extends Schema.TaggedError<NotificationFailed>()("NotificationFailed", {
   channel: NotificationChannel,
-  detail: Schema.String
+  detail: Schema.String,
+  retryable: Schema.optionalWith(Schema.Boolean, { default: () => true })
 }) {}
 
 export class JobNotFound extends Schema.TaggedError<JobNotFound>()("JobNotFound", {

@@ -27,7 +27,7 @@ import { JobStore } from "../../src/application/ports/JobStore.js"
 import { ReportSource } from "../../src/application/ports/ReportSource.js"
 import { messageFor, requestExport } from "../../src/application/RequestExport.js"
 import { encodeRow } from "../../src/domain/Csv.js"
-import { JobStoreUnavailable } from "../../src/domain/Errors.js"
+import { JobStoreUnavailable, NotificationFailed } from "../../src/domain/Errors.js"
 import type { ExportJob } from "../../src/domain/ExportJob.js"
 import {
   ChannelClaim,
@@ -491,6 +491,52 @@ describe("RunExport", () => {
         const tries = logs.lines.filter((line) => JSON.stringify(line.message).includes("notification not delivered"))
         expect(tries.length).toBeGreaterThan(8)
         expect((yield* sentTo(job.jobId)).emails).toHaveLength(0)
+      }).pipe(Effect.provide(testLayer(10))))
+  })
+
+  describe("email refused", () => {
+    /** An email provider that fails the first `failures` sends with `retryable`, then sends; it counts every try. */
+    const refusingEmail = (failures: number, retryable: boolean) =>
+      Effect.map(MemoryOutbox, (outbox) => {
+        let tries = 0
+        const sender = EmailSender.of({
+          send: (message) =>
+            ++tries <= failures
+              ? Effect.fail(new NotificationFailed({ channel: "email", detail: "refused by the provider", retryable }))
+              : outbox.send(message)
+        })
+        return { sender, tries: () => tries }
+      })
+
+    const deliverWith = (job: ExportJob, sender: EmailSender["Type"]) =>
+      handleDelivery(encodeMessage(messageFor(job)), { receiveCount: 1, maxReceives: 3 }).pipe(
+        Effect.provideService(EmailSender, sender),
+        withTimePassing
+      )
+
+    it.effect("a refusal for good is tried once, recorded failed and logged at ERROR with its job", () =>
+      Effect.gen(function*() {
+        const logs = makeLogCollector()
+        const job = yield* requestExport(alice, ordersInput())
+        const email = yield* refusingEmail(Number.POSITIVE_INFINITY, false)
+        yield* deliverWith(job, email.sender).pipe(Effect.provide(logs.replacing))
+        expect(email.tries()).toBe(1)
+        expect((yield* storedJob(job.jobId)) as SucceededJob).toMatchObject({
+          notifications: { inApp: "sent", email: "failed" }
+        })
+        const refused = logs.lines.filter((line) => JSON.stringify(line.message).includes("refused for good"))
+        expect(refused.map((line) => [line.level, line.annotations["jobId"]])).toStrictEqual([["ERROR", job.jobId]])
+        expect(logs.lines.filter((line) => JSON.stringify(line.message).includes("not delivered"))).toHaveLength(0)
+      }).pipe(Effect.provide(testLayer(10))))
+
+    it.effect("a passing failure is tried again, and the email goes once the provider takes it", () =>
+      Effect.gen(function*() {
+        const job = yield* requestExport(alice, ordersInput())
+        const email = yield* refusingEmail(3, true)
+        yield* deliverWith(job, email.sender)
+        expect(email.tries()).toBe(4)
+        expect((yield* sentTo(job.jobId)).emails).toHaveLength(1)
+        expect((yield* storedJob(job.jobId)) as SucceededJob).toMatchObject({ notifications: { email: "sent" } })
       }).pipe(Effect.provide(testLayer(10))))
   })
 

@@ -9,6 +9,16 @@ import type { ExportJobId } from "../../src/domain/Identifiers.js"
 import { EmailAddress, makeExportJobId, MerchantId, Owner, UserId } from "../../src/domain/Identifiers.js"
 import { ReportRequest } from "../../src/domain/Reports.js"
 
+/** What a store's tests can see of its retention (application/Retention.ts). */
+export interface RetentionSupport {
+  /**
+   * Whether the store deletes a record past its retention by one EXPIRY_SWEEP_INTERVAL later, on the Effect clock,
+   * given it grew in between (the memory stores sweep on a create or a delivery). False for DynamoDB: its TTL
+   * deletes up to days late, and dynalite never; its tests check the TTL attribute it writes instead.
+   */
+  readonly deletesExpired: boolean
+}
+
 /** A UUIDv7 made at `millis`, with fresh random bits. */
 export const jobIdAt = (millis: number): ExportJobId => makeExportJobId(millis, randomBytes(10))
 

@@ -1,15 +1,18 @@
 // The behaviour every InAppNotifier must have: a notification is its owner's alone (user and merchant), delivery
-// is idempotent by id, marking as read is idempotent, and the newest comes first.
+// is idempotent by id, marking as read is idempotent, the newest comes first, and one past its retention is gone.
 import { describe, expect, it } from "@effect/vitest"
-import { DateTime, Effect } from "effect"
+import { DateTime, Duration, Effect, TestClock } from "effect"
 import type { Layer } from "effect"
 import { InAppNotification, InAppNotifier } from "../../src/application/ports/InAppNotifier.js"
+import { EXPIRY_SWEEP_INTERVAL, notificationRetainedUntil } from "../../src/application/Retention.js"
 import type { Owner } from "../../src/domain/Identifiers.js"
 import { expectSame, jobIdAt, uniqueOwners } from "./ContractSupport.js"
+import type { RetentionSupport } from "./ContractSupport.js"
 
 const BASE_MILLIS = Date.parse("2024-04-02T10:00:00Z")
 
-const notificationFor = (
+/** A notification of `owner`'s about a job made at `createdAtMillis`, created then. */
+export const notificationFor = (
   owner: Owner,
   createdAtMillis = BASE_MILLIS,
   kind: InAppNotification["kind"] = "export_succeeded"
@@ -30,7 +33,11 @@ const notificationFor = (
 const readAtMillis = (notification: InAppNotification | undefined): number | undefined =>
   notification?.readAt === undefined ? undefined : DateTime.toEpochMillis(notification.readAt)
 
-export const inAppNotifierContract = <E>(name: string, makeLayer: () => Layer.Layer<InAppNotifier, E>) =>
+export const inAppNotifierContract = <E>(
+  name: string,
+  makeLayer: () => Layer.Layer<InAppNotifier, E>,
+  retention: RetentionSupport = { deletesExpired: true }
+) =>
   describe(`InAppNotifier contract: ${name}`, () => {
     const withNotifier = <A, E2>(test: Effect.Effect<A, E2, InAppNotifier>) => Effect.provide(test, makeLayer())
 
@@ -139,4 +146,43 @@ export const inAppNotifierContract = <E>(name: string, makeLayer: () => Layer.La
             .map((n) => n.id)
         )
       })))
+
+    it.effect.skipIf(!retention.deletesExpired)(
+      "a notification is gone within a sweep interval of its retention's end, and can no longer be marked read",
+      () => {
+        const SWEEP = Duration.toMillis(EXPIRY_SWEEP_INTERVAL)
+        const { alice } = uniqueOwners()
+        const older = notificationFor(alice)
+        const newer = notificationFor(alice, BASE_MILLIS + 3 * 3_600_000, "export_failed")
+        const olderUntil = notificationRetainedUntil(older)
+        // A notifier grows by its deliveries: the memory inbox sweeps on one, the others on their own schedule.
+        const grow = (notifier: InAppNotifier["Type"]) =>
+          Effect.flatMap(
+            DateTime.now,
+            (now) => notifier.deliver(notificationFor(uniqueOwners().alice, now.epochMillis))
+          )
+        const listed = (notifier: InAppNotifier["Type"]) =>
+          Effect.map(notifier.listFor(alice), (notifications) => notifications.map((n) => n.id))
+        // The clock is set before the notifier is built, an hour before the first retention ends.
+        return TestClock.setTime(olderUntil - SWEEP).pipe(Effect.zipRight(withNotifier(Effect.gen(function*() {
+          const notifier = yield* InAppNotifier
+          yield* notifier.deliver(older)
+          yield* notifier.deliver(newer)
+
+          yield* TestClock.setTime(olderUntil - 1)
+          yield* grow(notifier)
+          expect(yield* listed(notifier)).toStrictEqual([newer.id, older.id])
+
+          yield* TestClock.setTime(olderUntil + SWEEP)
+          yield* grow(notifier)
+          expect(yield* listed(notifier)).toStrictEqual([newer.id])
+          const error = yield* Effect.flip(notifier.markRead(alice, older.id, yield* DateTime.now))
+          expect(error._tag).toBe("NotificationNotFound")
+
+          yield* TestClock.setTime(notificationRetainedUntil(newer) + SWEEP)
+          yield* grow(notifier)
+          expect(yield* listed(notifier)).toStrictEqual([])
+        }))))
+      }
+    )
   })

@@ -1,11 +1,12 @@
 // The behaviour every JobStore must have: conditional writes on the revision, owner-scoped listings newest first,
 // pages that visit every job once, the email kept as it was given, and idempotency keys held by their job for the
-// window, until the queue refuses it. Run against every store.
+// window, until the queue refuses it, and a finished job gone once its retention is over. Run against every store.
 import { assert, describe, expect, it } from "@effect/vitest"
-import { DateTime, Effect, Either, Equal, Option, Redacted, Schema } from "effect"
+import { DateTime, Duration, Effect, Either, Equal, Option, Redacted, Schema, TestClock } from "effect"
 import type { Layer } from "effect"
 import { JobStore } from "../../src/application/ports/JobStore.js"
 import type { JobPage } from "../../src/application/ports/JobStore.js"
+import { EXPIRY_SWEEP_INTERVAL, jobRetainedUntil } from "../../src/application/Retention.js"
 import {
   Cancelled,
   ChannelClaim,
@@ -32,6 +33,7 @@ import type { ExportJobId, Owner } from "../../src/domain/Identifiers.js"
 import { EmailAddress, firstExportJobIdAt } from "../../src/domain/Identifiers.js"
 import { ReportRequest } from "../../src/domain/Reports.js"
 import { expectSame, jobIdAt, uniqueOwners } from "./ContractSupport.js"
+import type { RetentionSupport } from "./ContractSupport.js"
 
 const BASE_MILLIS = Date.parse("2024-04-02T10:00:00Z")
 
@@ -55,7 +57,8 @@ const keyedJob = (owner: Owner, millis: number, idempotencyKey: string): QueuedJ
 
 const after = (job: ExportJob, event: JobEvent): ExportJob => Either.getOrThrow(transition(job, event))
 
-const completedAt = (job: ExportJob, millis: number) =>
+/** Completed at `millis`, with a link that expires `linkExpiresAfter` milliseconds after BASE_MILLIS (7 days). */
+const completedAt = (job: ExportJob, millis: number, linkExpiresAfter = 7 * 86_400_000) =>
   Completed.make({
     at: at(millis),
     result: new ExportResult({
@@ -63,7 +66,7 @@ const completedAt = (job: ExportJob, millis: number) =>
       rowCount: 1234,
       byteSize: 56_789,
       sha256: "0123456789abcdef".repeat(4),
-      linkExpiresAt: at(7 * 86_400_000)
+      linkExpiresAt: at(linkExpiresAfter)
     })
   })
 
@@ -90,7 +93,11 @@ const allPages = (owner: Owner, limit: number) =>
     return pages
   })
 
-export const jobStoreContract = <E>(name: string, makeLayer: () => Layer.Layer<JobStore, E>) =>
+export const jobStoreContract = <E>(
+  name: string,
+  makeLayer: () => Layer.Layer<JobStore, E>,
+  retention: RetentionSupport = { deletesExpired: true }
+) =>
   describe(`JobStore contract: ${name}`, () => {
     const withStore = <A, E2>(test: Effect.Effect<A, E2, JobStore>) => Effect.provide(test, makeLayer())
 
@@ -381,6 +388,55 @@ export const jobStoreContract = <E>(name: string, makeLayer: () => Layer.Layer<J
           [first!.jobId, second!.jobId, third!.jobId]
         )
       })))
+
+    it.effect.skipIf(!retention.deletesExpired)(
+      "a finished job is gone within a sweep interval of its retention's end; a job in progress never goes",
+      () => {
+        const DAY = Duration.toMillis(Duration.days(1))
+        const HOUR = Duration.toMillis(Duration.hours(1))
+        const SWEEP = Duration.toMillis(EXPIRY_SWEEP_INTERVAL)
+        const { alice } = uniqueOwners()
+        const queued = queuedJob(alice)
+        // A link that expires after 23 days: kept until 30 days after the request, 3 hours before the failed job.
+        const succeeding = queuedJob(alice, BASE_MILLIS + 1)
+        const started = after(succeeding, startedAt(1_000))
+        const succeeded = after(started, completedAt(succeeding, 9_000, 23 * DAY))
+        const failing = queuedJob(alice, BASE_MILLIS + 2)
+        const failure = new JobFailure({ reason: "QueryFailed", userMessage: "no", retryable: false })
+        const failed = after(failing, Failed.make({ at: at(3 * HOUR), failure }))
+        const succeededUntil = jobRetainedUntil(succeeded)!
+        const failedUntil = jobRetainedUntil(failed)!
+        expect([succeededUntil, failedUntil]).toStrictEqual([BASE_MILLIS + 30 * DAY, BASE_MILLIS + 30 * DAY + 3 * HOUR])
+        const kept = (store: JobStore["Type"]) =>
+          Effect.forEach([queued, succeeded, failed], (job) => Effect.map(store.get(job.jobId), Option.isSome))
+        // A store grows by its creates: the memory store sweeps on one, the others on their own schedule.
+        const grow = (store: JobStore["Type"]) =>
+          Effect.flatMap(DateTime.now, (now) => store.create(queuedJob(uniqueOwners().alice, now.epochMillis)))
+        // The clock is set before the store is built, an hour before the first retention ends.
+        return TestClock.setTime(succeededUntil - SWEEP).pipe(Effect.zipRight(withStore(Effect.gen(function*() {
+          const store = yield* JobStore
+          yield* Effect.forEach([queued, succeeding, failing], store.create, { discard: true })
+          yield* store.update(started, succeeding.revision)
+          yield* store.update(succeeded, started.revision)
+          yield* store.update(failed, failing.revision)
+
+          yield* TestClock.setTime(succeededUntil - 1)
+          yield* grow(store)
+          expect(yield* kept(store)).toStrictEqual([true, true, true])
+
+          yield* TestClock.setTime(succeededUntil + SWEEP)
+          yield* grow(store)
+          expect(yield* kept(store)).toStrictEqual([true, false, true])
+          expect(idsOf(yield* store.listByOwner(alice, { limit: 10, after: undefined })))
+            .toStrictEqual([failed.jobId, queued.jobId])
+
+          yield* TestClock.setTime(failedUntil + SWEEP)
+          yield* grow(store)
+          expect(yield* kept(store)).toStrictEqual([true, false, false])
+          expect(Option.map(yield* store.get(queued.jobId), (job) => job._tag)).toStrictEqual(Option.some("Queued"))
+        }))))
+      }
+    )
 
     describe("idempotency keys", () => {
       const holderOf = (owner: Owner, key: string) =>

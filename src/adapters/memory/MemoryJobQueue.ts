@@ -1,9 +1,11 @@
 // A queue in memory with the delivery semantics the worker must survive: at-least-once delivery, explicit
 // acknowledgement, redelivery of what is not acknowledged after a backoff, and a dead-letter list for what was
 // received too often or can never be handled.
-import { Context, Duration, Effect, Layer, Option, Queue, Ref } from "effect"
+import { Context, Effect, Layer, Option, Queue, Ref } from "effect"
 import { CurrentCatalogue } from "../../application/CurrentCatalogue.js"
 import { JobQueue, messageEncoderOf } from "../../application/ports/JobQueue.js"
+import { DEFAULT_QUEUE_BACKOFF, retryDelay } from "../../application/QueueBackoff.js"
+import type { QueueBackoff } from "../../application/QueueBackoff.js"
 import { QueueUnavailable } from "../../domain/Errors.js"
 import { FaultInjection } from "./FaultInjection.js"
 
@@ -29,10 +31,8 @@ export interface Delivery {
 export interface MemoryQueueRetriesShape {
   /** Receives after which a retried message is dead-lettered rather than delivered again (SQS's maxReceiveCount). */
   readonly maxReceives: number
-  /** The wait after a message's first receive; doubled after each further one. */
-  readonly firstBackoff: Duration.Duration
-  /** The longest wait between two receives. */
-  readonly maxBackoff: Duration.Duration
+  /** The wait between a retry and the next receive (application/QueueBackoff.ts). */
+  readonly backoff: QueueBackoff
 }
 
 /**
@@ -42,21 +42,9 @@ export interface MemoryQueueRetriesShape {
 export class MemoryQueueRetries extends Context.Reference<MemoryQueueRetries>()("exports/memory/MemoryQueueRetries", {
   defaultValue: (): MemoryQueueRetriesShape => ({
     maxReceives: 5,
-    firstBackoff: Duration.seconds(1),
-    maxBackoff: Duration.minutes(1)
+    backoff: DEFAULT_QUEUE_BACKOFF
   })
 }) {}
-
-/**
- * The wait before a retried message is delivered again, after its `receiveCount`-th receive: exponential and capped,
- * as `Schedule.exponential(firstBackoff)` unioned with `Schedule.spaced(maxBackoff)` would step, computed from the
- * count the message carries rather than from a schedule's state, which a message put back cannot keep.
- */
-export const retryBackoff = (retries: MemoryQueueRetriesShape, receiveCount: number): Duration.Duration =>
-  Duration.min(
-    Duration.times(retries.firstBackoff, 2 ** Math.min(Math.max(receiveCount - 1, 0), 30)),
-    retries.maxBackoff
-  )
 
 /**
  * How many of the latest published bodies `published` keeps. Tests and tools look at what they have just published;
@@ -116,7 +104,7 @@ export class MemoryQueue extends Effect.Service<MemoryQueue>()("exports/memory/M
       }
       return Ref.update(delayed, (n) => n + 1).pipe(
         Effect.zipRight(
-          Effect.sleep(retryBackoff(retries, envelope.receiveCount)).pipe(
+          Effect.sleep(retryDelay(retries.backoff, envelope.receiveCount)).pipe(
             Effect.zipRight(Queue.offer(ready, envelope)),
             Effect.zipRight(Ref.update(delayed, (n) => n - 1)),
             Effect.forkIn(scope)

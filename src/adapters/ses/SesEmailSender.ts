@@ -114,6 +114,21 @@ export const failureDetail = (cause: unknown, recipient: string): string => {
   return withoutAddresses(`SES SendEmail failed: ${parts.join("")}`, recipient)
 }
 
+// Refusals SES answers with a 4xx that pass with time: its sending rate and quotas.
+const THROTTLING = new Set(["TooManyRequestsException", "LimitExceededException", "ThrottlingException", "Throttling"])
+
+/**
+ * Whether trying the send again may succeed: no answer (the network, a timeout), a 5xx, or throttling. Any other
+ * answer refuses the message itself, for good: MessageRejected, MailFromDomainNotVerifiedException,
+ * BadRequestException (an invalid address), and the account's state (AccountSuspended, SendingPaused), which needs
+ * someone to act. The SDK has already retried what it knows to be transient (SEND_MAX_ATTEMPTS).
+ */
+export const isRetryable = (cause: unknown): boolean => {
+  const status = fieldOf(fieldOf(cause, "$metadata"), "httpStatusCode")
+  if (typeof status !== "number") return true
+  return status >= 500 || status === 429 || (cause instanceof Error && THROTTLING.has(cause.name))
+}
+
 export const make = (settings: Pick<SesEmailSenderSettings, "from" | "configurationSet">) =>
   Effect.gen(function*() {
     const client = yield* SesClient
@@ -121,17 +136,20 @@ export const make = (settings: Pick<SesEmailSenderSettings, "from" | "configurat
     const send = Effect.fn("SesEmailSender.send")(function*(message: EmailMessage) {
       const recipient = Redacted.value(message.to)
       const logged = { to: maskEmail(recipient), jobId: message.jobId }
-      const failed = (detail: string) => new NotificationFailed({ channel: "email", detail })
+      const failed = (detail: string, retryable = true) =>
+        new NotificationFailed({ channel: "email", detail, retryable })
       const sent = yield* Effect.tryPromise({
         // The signal aborts the request (and the SDK's retries) when the send is interrupted or times out.
         try: (signal) => client.send(new SendEmailCommand(sendEmailInput(settings, message)), { abortSignal: signal }),
-        catch: (cause) => failed(failureDetail(cause, recipient))
+        catch: (cause) => failed(failureDetail(cause, recipient), isRetryable(cause))
       }).pipe(
         Effect.timeoutFail({
           duration: SEND_TIMEOUT,
           onTimeout: () => failed(`SES SendEmail failed: no answer within ${Duration.format(SEND_TIMEOUT)}`)
         }),
-        Effect.tapError((error) => Effect.logWarning("email not sent via SES", { ...logged, detail: error.detail }))
+        Effect.tapError((error) =>
+          Effect.logWarning("email not sent via SES", { ...logged, detail: error.detail, retryable: error.retryable })
+        )
       )
       yield* Effect.logInfo("email sent via SES", { ...logged, messageId: sent.MessageId ?? "" })
     })

@@ -1,22 +1,26 @@
 // In-app notifications in the embedded database, each its schema's encoded JSON beside its owner and time.
-// Delivery is idempotent by id (a repeat keeps the first copy, read or not); only the owner can mark one read.
-import { Effect, Layer, Schema } from "effect"
+// Delivery is idempotent by id (a repeat keeps the first copy, read or not); only the owner can mark one read. A
+// notification is deleted once its retention is over (application/Retention.ts), as DynamoDB's TTL deletes it.
+import { Effect, Either, Layer, Schema } from "effect"
 import { InAppNotification, InAppNotifier } from "../../application/ports/InAppNotifier.js"
+import { notificationRetainedUntil } from "../../application/Retention.js"
 import { NotificationFailed, NotificationNotFound } from "../../domain/Errors.js"
 import { SqliteDatabase } from "./SqliteDatabase.js"
 import type { SqliteError } from "./SqliteDatabase.js"
+import { fillRetention, purgeExpired } from "./SqliteExpiry.js"
 
 const NotificationJson = Schema.parseJson(InAppNotification)
 const encodeNotification = Schema.encodeSync(NotificationJson)
 const decodeNotification = Schema.decodeUnknownSync(NotificationJson)
+const decodeNotificationEither = Schema.decodeUnknownEither(NotificationJson)
 
 const failed = (error: SqliteError) => new NotificationFailed({ channel: "inApp", detail: `SQLite ${error.message}` })
 
 export const make = Effect.gen(function*() {
   const db = yield* SqliteDatabase
   const insert = db.prepare(
-    `INSERT OR IGNORE INTO notifications (id, merchant_id, user_id, created_at, notification)
-     VALUES (?, ?, ?, ?, ?)`
+    `INSERT OR IGNORE INTO notifications (id, merchant_id, user_id, created_at, retained_until, notification)
+     VALUES (?, ?, ?, ?, ?, ?)`
   )
   const ownersNewestFirst = db.prepare(
     `SELECT notification FROM notifications WHERE merchant_id = ? AND user_id = ?
@@ -26,6 +30,19 @@ export const make = Effect.gen(function*() {
     "SELECT notification FROM notifications WHERE id = ? AND merchant_id = ? AND user_id = ?"
   )
   const rewrite = db.prepare("UPDATE notifications SET notification = ? WHERE id = ?")
+  const deleteExpired = db.prepare("DELETE FROM notifications WHERE retained_until <= ?")
+
+  yield* fillRetention(
+    db,
+    "InAppNotifier.fillRetention",
+    {
+      select: "SELECT id, notification AS record FROM notifications WHERE retained_until IS NULL",
+      update: "UPDATE notifications SET retained_until = ? WHERE id = ?"
+    },
+    (record) =>
+      Either.match(decodeNotificationEither(record), { onLeft: () => undefined, onRight: notificationRetainedUntil })
+  )
+  yield* purgeExpired(db, "InAppNotifier.expire", (now) => Number(deleteExpired.run(now).changes))
 
   return InAppNotifier.of({
     deliver: (notification) =>
@@ -37,6 +54,7 @@ export const make = Effect.gen(function*() {
             notification.owner.merchantId,
             notification.owner.userId,
             notification.createdAt.epochMillis,
+            notificationRetainedUntil(notification),
             json
           )
         })
@@ -68,5 +86,5 @@ export const make = Effect.gen(function*() {
   })
 })
 
-/** The InAppNotifier on the database in context. */
-export const layer = Layer.effect(InAppNotifier, make)
+/** The InAppNotifier on the database in context, deleting expired notifications for as long as it lives. */
+export const layer = Layer.scoped(InAppNotifier, make)

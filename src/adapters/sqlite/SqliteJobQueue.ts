@@ -8,18 +8,21 @@ import { CurrentCatalogue } from "../../application/CurrentCatalogue.js"
 import { DeliverySource } from "../../application/ports/DeliverySource.js"
 import type { QueueDelivery } from "../../application/ports/DeliverySource.js"
 import { JobQueue, messageEncoderOf } from "../../application/ports/JobQueue.js"
+import { DEFAULT_QUEUE_BACKOFF, retryDelay } from "../../application/QueueBackoff.js"
+import type { QueueBackoff } from "../../application/QueueBackoff.js"
+import { DEAD_LETTER_RETENTION } from "../../application/Retention.js"
 import { QueueUnavailable } from "../../domain/Errors.js"
 import { SqliteDatabase } from "./SqliteDatabase.js"
 import type { SqliteDatabaseService, SqliteError } from "./SqliteDatabase.js"
+import { purgeExpired } from "./SqliteExpiry.js"
 
 export interface SqliteJobQueueOptions {
   /** How long a received message is hidden from other receives; renewed every third of it while a worker holds it. */
   readonly visibility: Duration.Duration
   /** A message already received this many times goes to the dead letters on its next receive, not to a worker. */
   readonly maxReceives: number
-  /** The first retry's delay; each next one doubles, up to `retryBackoffCap`. */
-  readonly retryBackoff: Duration.Duration
-  readonly retryBackoffCap: Duration.Duration
+  /** The wait between a retry and the next receive (application/QueueBackoff.ts). */
+  readonly backoff: QueueBackoff
   /** How often an idle worker looks for messages whose delay ran out (a publish wakes it at once). */
   readonly pollInterval: Duration.Duration
 }
@@ -31,17 +34,9 @@ export interface SqliteJobQueueOptions {
 export const defaults: SqliteJobQueueOptions = {
   visibility: Duration.minutes(1),
   maxReceives: 10,
-  retryBackoff: Duration.seconds(1),
-  retryBackoffCap: Duration.minutes(1),
+  backoff: DEFAULT_QUEUE_BACKOFF,
   pollInterval: Duration.millis(250)
 }
-
-/** The delay before a message retried on its `receiveCount`th receive is handed out again: doubling, capped. */
-export const retryDelay = (options: SqliteJobQueueOptions, receiveCount: number): Duration.Duration =>
-  Duration.min(
-    Duration.times(options.retryBackoff, 2 ** Math.min(Math.max(receiveCount - 1, 0), 30)),
-    options.retryBackoffCap
-  )
 
 export interface DeadLetter {
   readonly jobId: string
@@ -133,6 +128,14 @@ export const make = (
       yield* Effect.logInfo("messages held by the previous process are visible again", { messages: released })
     }
 
+    // A dead letter is kept as long as SQS's dead-letter queue keeps one; it was logged when it was dead-lettered.
+    const deleteOldDeadLetters = db.prepare("DELETE FROM dead_letters WHERE dead_at <= ?")
+    yield* purgeExpired(
+      db,
+      "JobQueue.expireDeadLetters",
+      (now) => Number(deleteOldDeadLetters.run(now - Duration.toMillis(DEAD_LETTER_RETENTION)).changes)
+    )
+
     // Publishing wakes the idle workers at once; without it they look again every pollInterval.
     const wakeUp = yield* Ref.make(yield* Deferred.make<void>())
     const wake = Effect.flatMap(Deferred.make<void>(), (next) => Ref.getAndSet(wakeUp, next)).pipe(
@@ -196,7 +199,7 @@ export const make = (
         ack: settleWith(message, heartbeat, "JobQueue.ack", () => {
           deleteHeld.run(jobId, receiveCount)
         }),
-        retry: visibleAfter(retryDelay(options, receiveCount)),
+        retry: visibleAfter(retryDelay(options.backoff, receiveCount)),
         release: visibleAfter(Duration.zero),
         reject: Effect.flatMap(
           Clock.currentTimeMillis,

@@ -1,19 +1,22 @@
 // Export jobs in the embedded database: each job its schema's encoded JSON, with the columns the queries need beside
 // it. Writes are conditional as in every store (a job is created once, an idempotency key claimed once a window, an
 // update lands only on the revision it was computed from). Creating a job also puts its queue message in the same
-// transaction, as an outbox (ADR 27): a process that dies after `create` has still queued the job.
+// transaction, as an outbox (ADR 27): a process that dies after `create` has still queued the job. A finished job is
+// deleted once its retention is over (application/Retention.ts), as DynamoDB's TTL deletes it.
 import { Clock, DateTime, Effect, Either, Layer, Option, Schema } from "effect"
 import { CurrentCatalogue } from "../../application/CurrentCatalogue.js"
 import { messageEncoderOf } from "../../application/ports/JobQueue.js"
 import type { JobPage } from "../../application/ports/JobStore.js"
 import { holdsIdempotencyKey, JobStore } from "../../application/ports/JobStore.js"
 import { messageFor } from "../../application/RequestExport.js"
+import { jobRetainedUntil } from "../../application/Retention.js"
 import { JobConflict, JobStoreUnavailable } from "../../domain/Errors.js"
 import { ExportJob, IDEMPOTENCY_WINDOW_MILLIS, isLive, sameRequestAs, transition } from "../../domain/ExportJob.js"
 import type { ExportJobId, Owner } from "../../domain/Identifiers.js"
 import { firstExportJobIdAt } from "../../domain/Identifiers.js"
 import { SqliteDatabase } from "./SqliteDatabase.js"
 import type { SqliteError } from "./SqliteDatabase.js"
+import { fillRetention, purgeExpired } from "./SqliteExpiry.js"
 import { enqueue } from "./SqliteJobQueue.js"
 
 const JobJson = Schema.parseJson(ExportJob)
@@ -71,7 +74,9 @@ export const make = Effect.gen(function*() {
      ORDER BY job_id LIMIT ?`
   )
   const byId = db.prepare("SELECT job_id, job FROM jobs WHERE job_id = ?")
-  const update = db.prepare("UPDATE jobs SET status = ?, revision = ?, job = ? WHERE job_id = ? AND revision = ?")
+  const update = db.prepare(
+    "UPDATE jobs SET status = ?, revision = ?, retained_until = ?, job = ? WHERE job_id = ? AND revision = ?"
+  )
   const firstPage = db.prepare(
     "SELECT job_id, job FROM jobs WHERE merchant_id = ? AND user_id = ? ORDER BY job_id DESC LIMIT ?"
   )
@@ -168,7 +173,11 @@ export const make = Effect.gen(function*() {
         const json = encodeJob(next)
         const changes = yield* db.use(
           "JobStore.update",
-          () => Number(update.run(next._tag, next.revision, json, next.jobId, expectedRevision).changes)
+          () =>
+            Number(
+              update.run(next._tag, next.revision, jobRetainedUntil(next) ?? null, json, next.jobId, expectedRevision)
+                .changes
+            )
         )
         // No row changed: the job is not there, or not at the revision this change was computed from.
         if (changes === 0) return yield* new JobConflict({ jobId: next.jobId, expectedRevision })
@@ -196,6 +205,7 @@ export const make = Effect.gen(function*() {
       })
   })
   yield* releaseOrphanedLeases(store, db)
+  yield* expireFinishedJobs(db)
   return store
 })
 
@@ -224,5 +234,22 @@ const releaseOrphanedLeases = (store: JobStore["Type"], db: SqliteDatabase["Type
     if (released > 0) yield* Effect.logInfo("leases held by the previous process are released", { jobs: released })
   })
 
-/** The JobStore on the database in context; its jobs' messages go to the same database's queue (SqliteJobQueue). */
-export const layer = Layer.effect(JobStore, make)
+/** Deletes finished jobs past their retention, at start and every sweep interval; a job in progress has none. */
+const expireFinishedJobs = (db: SqliteDatabase["Type"]) =>
+  Effect.gen(function*() {
+    yield* fillRetention(db, "JobStore.fillRetention", {
+      select: `SELECT job_id AS id, job AS record FROM jobs
+               WHERE retained_until IS NULL AND status NOT IN ('Queued', 'Running')`,
+      update: "UPDATE jobs SET retained_until = ? WHERE job_id = ?"
+    }, (record) => Either.match(decodeJob(record), { onLeft: () => undefined, onRight: jobRetainedUntil })).pipe(
+      Effect.catchTag("SqliteError", (error) => Effect.fail(unavailable(error)))
+    )
+    const deleteExpired = db.prepare("DELETE FROM jobs WHERE retained_until <= ?")
+    yield* purgeExpired(db, "JobStore.expire", (now) => Number(deleteExpired.run(now).changes))
+  })
+
+/**
+ * The JobStore on the database in context; its jobs' messages go to the same database's queue (SqliteJobQueue). It
+ * deletes expired jobs for as long as it lives.
+ */
+export const layer = Layer.scoped(JobStore, make)

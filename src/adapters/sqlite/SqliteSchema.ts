@@ -62,6 +62,20 @@ CREATE TABLE notifications (
 CREATE INDEX notifications_by_owner ON notifications (merchant_id, user_id, created_at, id);
 `
 
+/**
+ * When a job or a notification may be deleted (application/Retention.ts), in epoch milliseconds; NULL for a job in
+ * progress, which never is. Rows written before this step get theirs at the next start, from their JSON, by the
+ * adapter that owns them: the periods live in Retention.ts, not in SQL. Dead letters go by their age (`dead_at`).
+ */
+const retention = `
+ALTER TABLE jobs ADD COLUMN retained_until INTEGER;
+CREATE INDEX jobs_by_retention ON jobs (retained_until);
+ALTER TABLE notifications ADD COLUMN retained_until INTEGER;
+CREATE INDEX notifications_by_retention ON notifications (retained_until);
+CREATE INDEX dead_letters_by_age ON dead_letters (dead_at);
+`
+
 export const MIGRATIONS: ReadonlyArray<Migration> = [
-  { version: 1, name: "jobs, messages, dead letters and notifications", sql: initial }
+  { version: 1, name: "jobs, messages, dead letters and notifications", sql: initial },
+  { version: 2, name: "retention of jobs, notifications and dead letters", sql: retention }
 ]

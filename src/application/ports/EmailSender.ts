@@ -13,5 +13,9 @@ export interface EmailMessage {
 }
 
 export class EmailSender extends Context.Tag("exports/EmailSender")<EmailSender, {
+  /**
+   * Sends one message. A failure says `retryable: false` when the provider refused this message for good, so that
+   * it is not tried again for the whole retry window; one it cannot judge (no answer, a timeout) is retryable.
+   */
   readonly send: (message: EmailMessage) => Effect.Effect<void, NotificationFailed>
 }>() {}

@@ -2,7 +2,6 @@
 // retention (application/Retention.ts) is over, on the clock the stores run on; jobs in progress never are.
 import { describe, expect, it } from "@effect/vitest"
 import { DateTime, Duration, Effect, Either, Layer, Option, Redacted, Schema, TestClock } from "effect"
-import { EVICTION_INTERVAL } from "../../../src/adapters/memory/Eviction.js"
 import { FaultInjection } from "../../../src/adapters/memory/FaultInjection.js"
 import * as MemoryInAppNotifier from "../../../src/adapters/memory/MemoryInAppNotifier.js"
 import { MemoryInbox } from "../../../src/adapters/memory/MemoryInAppNotifier.js"
@@ -10,6 +9,7 @@ import * as MemoryJobStore from "../../../src/adapters/memory/MemoryJobStore.js"
 import { InAppNotification, InAppNotifier } from "../../../src/application/ports/InAppNotifier.js"
 import { JobStore } from "../../../src/application/ports/JobStore.js"
 import {
+  EXPIRY_SWEEP_INTERVAL,
   FINISHED_JOB_RETENTION,
   NOTIFICATION_RETENTION,
   SUCCEEDED_JOB_RETENTION
@@ -106,7 +106,7 @@ describe("MemoryJobStore eviction", () => {
       expect(yield* jobIds).toHaveLength(3)
 
       // A create past it (and past one interval between sweeps) evicts it, its key with it.
-      yield* TestClock.adjust(Duration.sum(EVICTION_INTERVAL, Duration.millis(1)))
+      yield* TestClock.adjust(Duration.sum(EXPIRY_SWEEP_INTERVAL, Duration.millis(1)))
       yield* store.create(yield* requestedNow(uniqueOwners().alice))
       expect(Option.isNone(yield* store.get(succeeding.jobId))).toBe(true)
       expect(Option.isNone(yield* store.findByIdempotencyKey(alice, "daily"))).toBe(true)

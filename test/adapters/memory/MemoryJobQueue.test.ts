@@ -65,8 +65,7 @@ describe("MemoryQueue.published", () => {
 describe("MemoryQueue retries", () => {
   const retries: MemoryQueueRetriesShape = {
     maxReceives: 5,
-    firstBackoff: Duration.seconds(1),
-    maxBackoff: Duration.seconds(3)
+    backoff: { first: Duration.seconds(1), cap: Duration.seconds(3) }
   }
 
   /** Takes the waiting message, expecting one. */

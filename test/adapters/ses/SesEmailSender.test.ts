@@ -143,6 +143,7 @@ describe("SesEmailSender when SES fails", () => {
       expect(error._tag).toBe("NotificationFailed")
       expect(error.channel).toBe("email")
       expect(error.detail).toContain("ECONNREFUSED")
+      expect(error.retryable).toBe(true)
       expect(error.detail).not.toContain(recipient)
       const logged = renderedLines(logs)
       expect(logged).toContain("j***@example.com")
@@ -182,10 +183,42 @@ describe("SesEmailSender when SES fails", () => {
       expect(error.channel).toBe("email")
       expect(error.detail).toContain("MessageRejected")
       expect(error.detail).toContain("HTTP 400")
+      expect(error.retryable).toBe(false)
       expect(error.detail).toContain("j***@example.com")
       expect(error.detail.toLowerCase()).not.toContain(recipient.toLowerCase())
       expect(renderedLines(logs).toLowerCase()).not.toContain(recipient.toLowerCase())
     }).pipe(Effect.provide(logs.replacing))
+  })
+})
+
+describe("SesEmailSender: whether a failure is worth trying again", () => {
+  it.effect("a message the local server refuses (no subject) is refused for good", () =>
+    Effect.gen(function*() {
+      const sender = yield* EmailSender
+      const recipient = uniqueRecipient()
+      const error = yield* Effect.flip(sender.send({ ...messageTo(recipient), subject: "" }))
+      expect(error.detail).toContain("HTTP 400")
+      expect(error.retryable).toBe(false)
+      expect(yield* (yield* SesLocalServer).sentTo(recipient)).toStrictEqual([])
+    }).pipe(Effect.provide(sesEmailSenderOnLocalServer())))
+
+  it("refusals of the message or the account are for good; no answer, 5xx and throttling are not", () => {
+    const answered = (name: string, httpStatusCode: number) =>
+      Object.assign(new Error("refused"), { name, $metadata: { httpStatusCode } })
+    const verdicts = [
+      answered("MessageRejected", 400),
+      answered("MailFromDomainNotVerifiedException", 400),
+      answered("BadRequestException", 400),
+      answered("AccountSuspendedException", 400),
+      answered("NotFoundException", 404),
+      answered("TooManyRequestsException", 429),
+      answered("LimitExceededException", 400),
+      answered("InternalFailure", 500),
+      answered("ServiceUnavailable", 503),
+      Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), { code: "ECONNREFUSED" }),
+      Object.assign(new Error("aborted"), { name: "AbortError" })
+    ].map(SesEmailSender.isRetryable)
+    expect(verdicts).toStrictEqual([false, false, false, false, false, true, true, true, true, true, true])
   })
 })
 

@@ -3,13 +3,11 @@
 // no longer decodes is an outage, not a defect; and everything is still there after the database is closed and
 // opened again.
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Context, DateTime, Effect, Either, Exit, Layer, Option, Scope } from "effect"
+import { Clock, Context, DateTime, Effect, Either, Exit, Layer, Option } from "effect"
 import { join } from "node:path"
 import { MemoryOutbox } from "../../../src/adapters/memory/MemoryEmailSender.js"
 import * as SqliteDatabase from "../../../src/adapters/sqlite/SqliteDatabase.js"
-import * as SqliteInAppNotifier from "../../../src/adapters/sqlite/SqliteInAppNotifier.js"
 import * as SqliteJobQueue from "../../../src/adapters/sqlite/SqliteJobQueue.js"
-import * as SqliteJobStore from "../../../src/adapters/sqlite/SqliteJobStore.js"
 import { InAppNotification, InAppNotifier } from "../../../src/application/ports/InAppNotifier.js"
 import { encodeMessage, JobQueue } from "../../../src/application/ports/JobQueue.js"
 import { JobStore } from "../../../src/application/ports/JobStore.js"
@@ -20,25 +18,11 @@ import { processDelivery } from "../../../src/runtimes/local/InProcessWorker.js"
 import { expectSame, JOBS_BASE_MILLIS, queuedJobOf, uniqueOwners } from "../../contracts/ContractSupport.js"
 import { temporaryDataDir } from "../../support/EndToEnd.js"
 import { alice, ordersInput, testLayer } from "../../support/Fixtures.js"
-import { receiveAllBodies } from "./SqliteSupport.js"
+import { adaptersAt, openAdapters, receiveAllBodies } from "./SqliteSupport.js"
 
 const BASE_MILLIS = JOBS_BASE_MILLIS
 
 const after = (job: ExportJob, event: JobEvent): ExportJob => Either.getOrThrow(transition(job, event))
-
-/** The three SQLite adapters on the database at `path`. */
-const adaptersAt = (path: string) =>
-  Layer.mergeAll(SqliteJobStore.layer, SqliteJobQueue.layer(), SqliteInAppNotifier.layer).pipe(
-    Layer.provideMerge(SqliteDatabase.layer({ path }))
-  )
-
-/** The SQLite adapters on a database of the test's own, for as long as the returned scope is open. */
-const openAdapters = (path: string) =>
-  Effect.gen(function*() {
-    const scope = yield* Scope.make()
-    const context = yield* Layer.buildWithScope(adaptersAt(path), scope)
-    return { context, close: Scope.close(scope, Exit.void) }
-  })
 
 const withAdapters = <A, E>(
   test: Effect.Effect<A, E, JobStore | JobQueue | InAppNotifier | SqliteJobQueue.SqliteQueue>
