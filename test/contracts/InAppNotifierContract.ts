@@ -147,42 +147,45 @@ export const inAppNotifierContract = <E>(
         )
       })))
 
-    it.effect.skipIf(!retention.deletesExpired)(
-      "a notification is gone within a sweep interval of its retention's end, and can no longer be marked read",
-      () => {
-        const SWEEP = Duration.toMillis(EXPIRY_SWEEP_INTERVAL)
-        const { alice } = uniqueOwners()
-        const older = notificationFor(alice)
-        const newer = notificationFor(alice, BASE_MILLIS + 3 * 3_600_000, "export_failed")
-        const olderUntil = notificationRetainedUntil(older)
-        // A notifier grows by its deliveries: the memory inbox sweeps on one, the others on their own schedule.
-        const grow = (notifier: InAppNotifier["Type"]) =>
-          Effect.flatMap(
-            DateTime.now,
-            (now) => notifier.deliver(notificationFor(uniqueOwners().alice, now.epochMillis))
-          )
-        const listed = (notifier: InAppNotifier["Type"]) =>
-          Effect.map(notifier.listFor(alice), (notifications) => notifications.map((n) => n.id))
-        // The clock is set before the notifier is built, an hour before the first retention ends.
-        return TestClock.setTime(olderUntil - SWEEP).pipe(Effect.zipRight(withNotifier(Effect.gen(function*() {
-          const notifier = yield* InAppNotifier
-          yield* notifier.deliver(older)
-          yield* notifier.deliver(newer)
+    // Only where records really go: a store whose deletion this cannot see checks its TTL attribute instead.
+    if (retention.deletesExpired) {
+      it.effect(
+        "a notification is gone within a sweep interval of its retention's end, and can no longer be marked read",
+        () => {
+          const SWEEP = Duration.toMillis(EXPIRY_SWEEP_INTERVAL)
+          const { alice } = uniqueOwners()
+          const older = notificationFor(alice)
+          const newer = notificationFor(alice, BASE_MILLIS + 3 * 3_600_000, "export_failed")
+          const olderUntil = notificationRetainedUntil(older)
+          // A notifier grows by its deliveries: the memory inbox sweeps on one, the others on their own schedule.
+          const grow = (notifier: InAppNotifier["Type"]) =>
+            Effect.flatMap(
+              DateTime.now,
+              (now) => notifier.deliver(notificationFor(uniqueOwners().alice, now.epochMillis))
+            )
+          const listed = (notifier: InAppNotifier["Type"]) =>
+            Effect.map(notifier.listFor(alice), (notifications) => notifications.map((n) => n.id))
+          // The clock is set before the notifier is built, an hour before the first retention ends.
+          return TestClock.setTime(olderUntil - SWEEP).pipe(Effect.zipRight(withNotifier(Effect.gen(function*() {
+            const notifier = yield* InAppNotifier
+            yield* notifier.deliver(older)
+            yield* notifier.deliver(newer)
 
-          yield* TestClock.setTime(olderUntil - 1)
-          yield* grow(notifier)
-          expect(yield* listed(notifier)).toStrictEqual([newer.id, older.id])
+            yield* TestClock.setTime(olderUntil - 1)
+            yield* grow(notifier)
+            expect(yield* listed(notifier)).toStrictEqual([newer.id, older.id])
 
-          yield* TestClock.setTime(olderUntil + SWEEP)
-          yield* grow(notifier)
-          expect(yield* listed(notifier)).toStrictEqual([newer.id])
-          const error = yield* Effect.flip(notifier.markRead(alice, older.id, yield* DateTime.now))
-          expect(error._tag).toBe("NotificationNotFound")
+            yield* TestClock.setTime(olderUntil + SWEEP)
+            yield* grow(notifier)
+            expect(yield* listed(notifier)).toStrictEqual([newer.id])
+            const error = yield* Effect.flip(notifier.markRead(alice, older.id, yield* DateTime.now))
+            expect(error._tag).toBe("NotificationNotFound")
 
-          yield* TestClock.setTime(notificationRetainedUntil(newer) + SWEEP)
-          yield* grow(notifier)
-          expect(yield* listed(notifier)).toStrictEqual([])
-        }))))
-      }
-    )
+            yield* TestClock.setTime(notificationRetainedUntil(newer) + SWEEP)
+            yield* grow(notifier)
+            expect(yield* listed(notifier)).toStrictEqual([])
+          }))))
+        }
+      )
+    }
   })
