@@ -366,7 +366,9 @@ export const sweeperBesideLiveJobs = onLocalServers(Effect.gen(function*() {
   const lostJob = acceptedJob(yield* lost.requestExport(QUARTER))
   run.accepted.push(lostJob)
   const published = yield* eventually(sqs.peek(sqs.queueUrl, 60), (messages) => messages.length === 1)
-  expect(published.map((message) => (JSON.parse(message.Body ?? "{}") as { jobId?: string }).jobId)).toStrictEqual([lostJob])
+  expect(published.map((message) => (JSON.parse(message.Body ?? "{}") as { jobId?: string }).jobId)).toStrictEqual([
+    lostJob
+  ])
   yield* Effect.promise(() =>
     sqs.client.send(new DeleteMessageCommand({ QueueUrl: sqs.queueUrl, ReceiptHandle: published[0]!.ReceiptHandle }))
   )
