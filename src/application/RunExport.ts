@@ -514,6 +514,9 @@ const failOverdue = (handle: JobHandle, holder: string) =>
     return yield* failWith(handle, holder, abandonedFailure(job), "full")
   })
 
+/** One decision of a delivery (or of the sweeper) on the job it holds, through its handle and as `holder`. */
+type JobStep<R> = (handle: JobHandle, holder: string) => Effect.Effect<RunOutcome, JobConflict | JobStoreUnavailable, R>
+
 /**
  * Runs `step` on the message's job until it is done with. Deferred ends the delivery, unless `waitOut`: no later
  * delivery of the message will come (its last receive), so this one waits until the other delivery's lease or claim
@@ -523,7 +526,7 @@ const failOverdue = (handle: JobHandle, holder: string) =>
 const onJob = <R>(
   message: ExportMessage,
   waitOut: boolean,
-  step: (handle: JobHandle, holder: string) => Effect.Effect<RunOutcome, JobConflict | JobStoreUnavailable, R>
+  step: JobStep<R>
 ) =>
   Effect.gen(function*() {
     const store = yield* JobStore
@@ -544,7 +547,7 @@ const onJob = <R>(
 const onHeldJob = <R>(
   job: ExportJob,
   waitOut: boolean,
-  step: (handle: JobHandle, holder: string) => Effect.Effect<RunOutcome, JobConflict | JobStoreUnavailable, R>
+  step: JobStep<R>
 ) =>
   Effect.gen(function*() {
     const handle = yield* handleOn(job)
