@@ -31,6 +31,7 @@ import {
   isOverdue,
   Lease,
   liveClaims,
+  objectKeyFor,
   Progress,
   transition
 } from "../domain/ExportJob.js"
@@ -214,7 +215,7 @@ const renewLease = (handle: JobHandle, holder: string) =>
 export const PROGRESS_INTERVAL = Duration.seconds(1)
 
 /** The owner cancelled the job while this delivery ran it: the attempt is stopped. Never leaves this module. */
-class AttemptCancelled extends Data.TaggedError("AttemptCancelled")<{}> {}
+class AttemptCancelled extends Data.TaggedError("AttemptCancelled") {}
 
 const progressOf = (tally: Tally): Progress => {
   const { source } = tally
@@ -540,6 +541,8 @@ const run = (handle: JobHandle, holder: string) =>
       Effect.catchTag("AttemptCancelled", () => Effect.succeed(cancelled))
     )
     if (produced === cancelled) {
+      // An upload interrupted as it completed may have published its object all the same: no record will name it.
+      yield* (yield* FileStore).remove(objectKeyFor(running))
       yield* Effect.logInfo("export cancelled by its owner; its attempt is stopped and left no file")
       return { _tag: "Cancelled", jobId: job.jobId } as const
     }
