@@ -2,14 +2,11 @@
 // done; a running export is cancelled and its worker stops within 2 s leaving no file, a queued one is cancelled at
 // once and its message then does nothing, a finished one answers 409; one in-app notice each, no email.
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Layer } from "effect"
+import { Duration, Effect } from "effect"
 import { existsSync, readdirSync } from "node:fs"
 import { join } from "node:path"
-import { signDevToken } from "../../../src/adapters/auth/JwtVerifier.js"
-import { DEFAULT_FILE_RETENTION } from "../../../src/application/Retention.js"
-import { localSecret } from "../../../src/runtimes/server/EmbeddedConfig.js"
-import * as EmbeddedServer from "../../../src/runtimes/server/EmbeddedServer.js"
-import { freePort, temporaryDataDir } from "../../support/EndToEnd.js"
+import { embeddedServerIn, embeddedTokenFor } from "../../support/EmbeddedInProcess.js"
+import { temporaryDataDir } from "../../support/EndToEnd.js"
 
 interface View {
   readonly status: string
@@ -31,29 +28,8 @@ describe("cancel and progress on the npm start composition (chdb)", () => {
     () =>
       Effect.gen(function*() {
         const dataDir = join(yield* temporaryDataDir("ade-cancel-"), "data")
-        const port = yield* freePort
-        const base = `http://127.0.0.1:${port}`
-        yield* Layer.build(EmbeddedServer.layer({
-          host: "127.0.0.1",
-          port,
-          dataDir,
-          publicBaseUrl: base,
-          workerConcurrency: 1,
-          shutdownGrace: Duration.seconds(5),
-          // About 800 000 order lines a merchant a year: an export of a year runs several seconds.
-          demoRows: 4_800_000,
-          fileRetention: DEFAULT_FILE_RETENTION
-        }))
-        const secret = yield* localSecret(dataDir, "jwt-secret")
-        const token = yield* Effect.promise(() =>
-          signDevToken({
-            secret,
-            sub: "cancel-user",
-            merchantId: "m-acme",
-            email: "c@example.com",
-            ttl: Duration.hours(1)
-          })
-        )
+        const { base } = yield* embeddedServerIn(dataDir, 4_800_000)
+        const token = yield* embeddedTokenFor(dataDir, "cancel-user", "c@example.com")
         const auth = { authorization: `Bearer ${token}` }
         const call = (method: string, path: string, body?: unknown) =>
           Effect.promise(() =>
@@ -71,6 +47,7 @@ describe("cancel and progress on the npm start composition (chdb)", () => {
         const view = (jobId: string) =>
           Effect.map(call("GET", `/api/v1/reports/exports/${jobId}`), (response) => response.json as View)
 
+        // About 800 000 order lines a merchant a year (demoRows above): an export of a year runs several seconds.
         // 1. A whole year of order lines runs long enough to watch, and to cancel.
         const running = yield* request("2025-01-01", "2025-12-31")
         // 2. With one worker busy, a second export waits in the queue.
