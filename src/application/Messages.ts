@@ -1,7 +1,7 @@
 // What the user reads: the in-app notification and the email for each outcome. Only words a user can act on;
 // technical detail stays in the logs. Where a message leads is given to it (ExportLinks): the words know no addresses.
 import { DateTime } from "effect"
-import type { FailedJob, SucceededJob } from "../domain/ExportJob.js"
+import type { CancelledJob, FailedJob, SucceededJob } from "../domain/ExportJob.js"
 import type { EmailMessage } from "./ports/EmailSender.js"
 import type { SignedLink } from "./ports/FileStore.js"
 import { InAppNotification } from "./ports/InAppNotifier.js"
@@ -22,7 +22,7 @@ const humanBytes = (bytes: number): string => {
 }
 
 /** The export in the user's words: `reportTitle` is its report's title in the catalogue. */
-const describe = (job: SucceededJob | FailedJob, reportTitle: string): string => {
+const describe = (job: SucceededJob | FailedJob | CancelledJob, reportTitle: string): string => {
   const { params } = job.report
   return `${reportTitle} (${params.dateFrom} to ${params.dateTo})`
 }
@@ -49,6 +49,27 @@ export const inAppNotificationFor = (
       ? `${describe(job, reportTitle)}: ${job.result.rowCount} rows, ${humanBytes(job.result.byteSize)}. ` +
         `Download it before ${utc(job.result.linkExpiresAt)}.`
       : `${describe(job, reportTitle)}: ${job.failure.userMessage}`,
+    link,
+    createdAt
+  })
+
+/**
+ * The one notice of a cancelled export, written by the API as it cancels (ADR 31): its id is the job's, so a
+ * repeated cancel stores it once. No email: the user did it themselves.
+ */
+export const cancelledNotificationFor = (
+  job: CancelledJob,
+  reportTitle: string,
+  link: string,
+  createdAt: DateTime.Utc
+): InAppNotification =>
+  new InAppNotification({
+    id: `${job.jobId}:export_cancelled`,
+    owner: job.owner,
+    jobId: job.jobId,
+    kind: "export_cancelled",
+    title: "Export cancelled",
+    body: `${describe(job, reportTitle)}: cancelled as you asked. No file was kept.`,
     link,
     createdAt
   })

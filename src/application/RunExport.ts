@@ -5,7 +5,7 @@
 // decides what a delivery still has to do: a running job is taken over only once its lease has expired, and each
 // notice is claimed on the record before it is sent, so two live workers never both run the query or both send a
 // notice (ADR 3, ADR 28).
-import { Cause, DateTime, Duration, Effect, Either, Exit, Option, Schedule, SynchronizedRef } from "effect"
+import { Cause, Data, DateTime, Duration, Effect, Either, Exit, Option, Schedule, SynchronizedRef } from "effect"
 import { Redacted } from "effect"
 import type {
   InvalidTransition,
@@ -31,6 +31,8 @@ import {
   isOverdue,
   Lease,
   liveClaims,
+  objectKeyFor,
+  Progress,
   transition
 } from "../domain/ExportJob.js"
 import { maskEmail } from "../domain/Identifiers.js"
@@ -45,7 +47,8 @@ import { FileStore } from "./ports/FileStore.js"
 import { InAppNotifier } from "./ports/InAppNotifier.js"
 import type { ExportMessage } from "./ports/JobQueue.js"
 import { JobStore } from "./ports/JobStore.js"
-import { writeFile } from "./WriteFile.js"
+import type { Tally } from "./WriteFile.js"
+import { newTally, writeFile } from "./WriteFile.js"
 
 /**
  * What a delivery of a message came to. Every outcome but Deferred (and a store outage, which fails) means the
@@ -56,6 +59,8 @@ export type RunOutcome =
   | { readonly _tag: "AlreadyFinished"; readonly job: ExportJob }
   /** Another delivery changed the job under us (took it over, or failed it); it owns the job now. */
   | { readonly _tag: "Superseded"; readonly jobId: string }
+  /** Its owner cancelled the job: this delivery stopped its attempt, if it had one, and left no file. */
+  | { readonly _tag: "Cancelled"; readonly jobId: string }
   /** The message names no job we know, or a job of another owner: nothing to do, ever. */
   | { readonly _tag: "Discarded"; readonly reason: string }
   /**
@@ -203,6 +208,68 @@ const renewLease = (handle: JobHandle, holder: string) =>
     }
   })
 
+/**
+ * How often a running attempt's progress is written, at most, and how often its worker looks whether the job was
+ * cancelled: a cancel is noticed within about this long, on every runtime, since every store is read the same way.
+ */
+export const PROGRESS_INTERVAL = Duration.seconds(1)
+
+/** The owner cancelled the job while this delivery ran it: the attempt is stopped. Never leaves this module. */
+class AttemptCancelled extends Data.TaggedError("AttemptCancelled") {}
+
+const progressOf = (tally: Tally): Progress => {
+  const { source } = tally
+  return new Progress({
+    rows: tally.rows,
+    bytes: tally.bytes,
+    ...(source === undefined ? {} : {
+      totalRows: source.totalRows,
+      percent: Math.min(100, Math.floor((source.readRows / source.totalRows) * 100))
+    })
+  })
+}
+
+const sameProgress = (a: Progress | undefined, b: Progress): boolean =>
+  a !== undefined && a.rows === b.rows && a.bytes === b.bytes && a.percent === b.percent &&
+  a.totalRows === b.totalRows
+
+/** Whether the stored job is Cancelled; a store outage says no, and the next tick asks again. */
+const cancelledInStore = (handle: JobHandle) =>
+  Effect.gen(function*() {
+    const store = yield* JobStore
+    const held = yield* handle.current
+    const stored = yield* Effect.option(store.get(held.jobId))
+    return Option.exists(Option.flatten(stored), (job) => job._tag === "Cancelled")
+  })
+
+/**
+ * Beside the attempt, once every PROGRESS_INTERVAL: writes its progress when it changed, off the rows' path (the
+ * rows only count into `tally`), through the delivery's serialised handle; when it did not change, reads the job.
+ * Fails with AttemptCancelled when the job was cancelled (the write conflicts, or the read finds it so), and with
+ * JobConflict when another delivery changed it; a store outage is left to the lease's renewals.
+ */
+const watchAttempt = (handle: JobHandle, holder: string, tally: Tally) =>
+  Effect.gen(function*() {
+    let reported: Progress | undefined
+    while (true) {
+      yield* Effect.sleep(PROGRESS_INTERVAL)
+      const progress = progressOf(tally)
+      if (sameProgress(reported, progress)) {
+        if (yield* cancelledInStore(handle)) return yield* new AttemptCancelled()
+        continue
+      }
+      const written = yield* Effect.either(commit(handle, { _tag: "ProgressReported", holder, progress }))
+      if (Either.isRight(written)) {
+        reported = progress
+        continue
+      }
+      if (written.left._tag !== "JobConflict") continue
+      if (yield* cancelledInStore(handle)) return yield* new AttemptCancelled()
+      yield* Effect.logWarning("lease lost: the job changed under this worker; stopping the export")
+      return yield* written.left
+    }
+  })
+
 /** Lets the job go at once when the attempt was interrupted or crashed, so that a redelivery need not wait. */
 const releaseLease = (handle: JobHandle, holder: string) =>
   Effect.gen(function*() {
@@ -215,12 +282,16 @@ const releaseLease = (handle: JobHandle, holder: string) =>
   )
 
 /**
- * Runs `attempt` under the lease: renewed beside it, and released if the attempt is interrupted or dies. When a
- * renewal finds the job is no longer ours, the attempt is interrupted (an interrupted upload leaves nothing, by the
- * FileStore's contract) and this fails with JobConflict.
+ * Runs `attempt` under the lease: renewed beside it, its progress written beside it (`watchAttempt`), and the lease
+ * released if the attempt is interrupted or dies. When a renewal or a progress write finds the job is no longer
+ * ours, the attempt is interrupted (an interrupted upload leaves nothing, by the FileStore's contract; the source
+ * kills its query) and this fails with JobConflict, or AttemptCancelled when its owner cancelled it.
  */
-const holdingLease = <A, E, R>(attempt: Effect.Effect<A, E, R>, handle: JobHandle, holder: string) =>
-  Effect.raceFirst(Effect.either(attempt), renewLease(handle, holder)).pipe(
+const holdingLease = <A, E, R>(attempt: Effect.Effect<A, E, R>, handle: JobHandle, holder: string, tally: Tally) =>
+  Effect.raceFirst(
+    Effect.either(attempt),
+    Effect.raceFirst(renewLease(handle, holder), watchAttempt(handle, holder, tally))
+  ).pipe(
     Effect.onExit((exit) =>
       Exit.isFailure(exit) && Option.isNone(Cause.failureOption(exit.cause))
         ? releaseLease(handle, holder)
@@ -228,11 +299,11 @@ const holdingLease = <A, E, R>(attempt: Effect.Effect<A, E, R>, handle: JobHandl
     )
   )
 
-const produce = (job: RunningJob) =>
+const produce = (job: RunningJob, tally: Tally) =>
   Effect.gen(function*() {
     const settings = yield* ExportSettings
     const files = yield* FileStore
-    const file = yield* writeFile(job).pipe(
+    const file = yield* writeFile(job, tally).pipe(
       Effect.tapError((error) => Effect.logWarning("attempt failed", { error: error._tag })),
       Effect.retry({ schedule: transientFailureRetry, while: isTransient })
     )
@@ -433,6 +504,8 @@ const failWith = (handle: JobHandle, holder: string, failure: FailedJob["failure
     return yield* settleNotifications(handle, holder, Option.none(), tries)
   })
 
+const cancelled = Symbol("cancelled")
+
 const run = (handle: JobHandle, holder: string) =>
   Effect.gen(function*() {
     const settings = yield* ExportSettings
@@ -463,17 +536,36 @@ const run = (handle: JobHandle, holder: string) =>
     })
     yield* Effect.logInfo("export running", { attempt: running.attempts, reportType: running.report._tag })
 
-    const produced = yield* holdingLease(produce(running), handle, holder)
+    const tally = newTally()
+    const produced = yield* holdingLease(produce(running, tally), handle, holder, tally).pipe(
+      Effect.catchTag("AttemptCancelled", () => Effect.succeed(cancelled))
+    )
+    if (produced === cancelled) {
+      // An upload interrupted as it completed may have published its object all the same: no record will name it.
+      yield* (yield* FileStore).remove(objectKeyFor(running))
+      yield* Effect.logInfo("export cancelled by its owner; its attempt is stopped and left no file")
+      return { _tag: "Cancelled", jobId: job.jobId } as const
+    }
     if (Either.isLeft(produced)) {
       const error = produced.left
       yield* Effect.logError("export failed", { error: error._tag, detail: detailOf(error) })
       return yield* failWith(handle, holder, failureOf(error), "full")
     }
-    const succeeded = yield* commit<SucceededJob>(handle, {
+    const completed = yield* Effect.either(commit<SucceededJob>(handle, {
       _tag: "Completed",
       at: yield* DateTime.now,
       result: produced.right.result
-    })
+    }))
+    if (Either.isLeft(completed)) {
+      // Cancelled as the upload completed: no record will ever name the file, so it goes now.
+      if (completed.left._tag === "JobConflict" && (yield* cancelledInStore(handle))) {
+        yield* (yield* FileStore).remove(produced.right.result.objectKey)
+        yield* Effect.logInfo("export cancelled by its owner as its upload completed; its file is deleted")
+        return { _tag: "Cancelled", jobId: job.jobId } as const
+      }
+      return yield* completed.left
+    }
+    const succeeded = completed.right
     yield* Effect.logInfo("export succeeded", { rows: succeeded.result.rowCount, bytes: succeeded.result.byteSize })
     return yield* settleNotifications(handle, holder, Option.some(produced.right.link), "full")
   })

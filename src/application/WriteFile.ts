@@ -11,6 +11,20 @@ import { CurrentCatalogue } from "./CurrentCatalogue.js"
 import { ExportSettings } from "./ExportSettings.js"
 import { FileStore } from "./ports/FileStore.js"
 import { ReportSource } from "./ports/ReportSource.js"
+import type { SourceProgress } from "./ports/ReportSource.js"
+
+/**
+ * What an attempt has written so far, counted as the rows stream by; the worker's progress timer reads it (RunExport).
+ * A plain object, not an effectful Ref: the counting costs the rows' path two additions per piece and nothing more.
+ */
+export interface Tally {
+  rows: number
+  bytes: number
+  /** The source's own count of the rows it read, when it tells one. */
+  source: SourceProgress | undefined
+}
+
+export const newTally = (): Tally => ({ rows: 0, bytes: 0, source: undefined })
 
 /**
  * Streams the report into the file store and returns what the file holds; runs once per attempt. Fails with
@@ -18,14 +32,16 @@ import { ReportSource } from "./ports/ReportSource.js"
  * deadline races the whole upload, not each pull of the rows (ADR 21), and the upload's last parts are not the
  * query's time (each has a limit of its own in the file store, ADR 4).
  */
-export const writeFile = (job: RunningJob) =>
+export const writeFile = (job: RunningJob, tally: Tally = newTally()) =>
   Effect.gen(function*() {
     const settings = yield* ExportSettings
     const source = yield* ReportSource
     const files = yield* FileStore
     const objectKey = objectKeyFor(job)
     const definition = (yield* CurrentCatalogue).definitionOf(job.report)
-    const tally = { rows: 0, bytes: 0 }
+    // Counted afresh on each try of the attempt; what was reported of an earlier try never goes back (`transition`).
+    tally.rows = 0
+    tally.bytes = 0
     const digest = createHash("sha256")
 
     // Set when the source's stream ends, however it ends: from then on the deadline waits for ever.
@@ -42,7 +58,13 @@ export const writeFile = (job: RunningJob) =>
       ))
     )
     const csv = source
-      .csv({ jobId: job.jobId, merchantId: job.owner.merchantId, report: job.report, timeout: settings.queryTimeout })
+      .csv({
+        jobId: job.jobId,
+        merchantId: job.owner.merchantId,
+        report: job.report,
+        timeout: settings.queryTimeout,
+        onProgress: (progress) => void (tally.source = progress)
+      })
       .pipe(Stream.ensuring(Effect.sync(() => void (queryEnded = true))))
     const counted = (bytes: Uint8Array) => {
       digest.update(bytes)

@@ -101,3 +101,9 @@ export class ExportExpired extends Schema.TaggedError<ExportExpired>()("ExportEx
 export class IdempotencyKeyReused extends Schema.TaggedError<IdempotencyKeyReused>()("IdempotencyKeyReused", {
   jobId: Schema.String
 }) {}
+
+/** The export finished (succeeded or failed) before its owner cancelled it: there is nothing left to cancel. */
+export class ExportAlreadyFinished extends Schema.TaggedError<ExportAlreadyFinished>()("ExportAlreadyFinished", {
+  jobId: Schema.String,
+  status: Schema.String
+}) {}

@@ -175,13 +175,27 @@ const jobFields = {
   idempotencyKey: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(255)))
 }
 
+/**
+ * How far a running attempt has got: the rows and bytes written so far, and where the source says, the rows it will
+ * read in all and the share of them read. Written at most about once a second by the lease's holder, and only ever
+ * forward (`transition` keeps the larger of each count): a client never sees it go back, nor pass 100 percent.
+ */
+export class Progress extends Schema.Class<Progress>("Progress")({
+  rows: Count,
+  bytes: Count,
+  totalRows: Schema.optional(Count),
+  percent: Schema.optional(Schema.Number.pipe(Schema.between(0, 100)))
+}) {}
+
 export class QueuedJob extends Schema.TaggedClass<QueuedJob>()("Queued", jobFields) {}
 
 export class RunningJob extends Schema.TaggedClass<RunningJob>()("Running", {
   ...jobFields,
   startedAt: Schema.DateTimeUtc,
   /** Absent from records written before leases: such a job counts as held by no one. */
-  lease: Schema.optional(Lease)
+  lease: Schema.optional(Lease),
+  /** This attempt's progress, once its worker first reported it; a new attempt starts without. */
+  progress: Schema.optional(Progress)
 }) {}
 
 export class SucceededJob extends Schema.TaggedClass<SucceededJob>()("Succeeded", {
@@ -254,6 +268,8 @@ export const Started = Schema.TaggedStruct("Started", { at: Schema.DateTimeUtc, 
 export const LeaseRenewed = Schema.TaggedStruct("LeaseRenewed", { lease: Lease })
 /** The lease's holder lets the job go before its lease runs out (it was interrupted, or crashed). */
 export const LeaseReleased = Schema.TaggedStruct("LeaseReleased", { at: Schema.DateTimeUtc, holder: Holder })
+/** The lease's holder reports how far its attempt has got. */
+export const ProgressReported = Schema.TaggedStruct("ProgressReported", { holder: Holder, progress: Progress })
 export const Completed = Schema.TaggedStruct("Completed", { at: Schema.DateTimeUtc, result: ExportResult })
 export const Failed = Schema.TaggedStruct("Failed", { at: Schema.DateTimeUtc, failure: JobFailure })
 export const Cancelled = Schema.TaggedStruct("Cancelled", { at: Schema.DateTimeUtc })
@@ -274,6 +290,7 @@ export const JobEvent = Schema.Union(
   Started,
   LeaseRenewed,
   LeaseReleased,
+  ProgressReported,
   Completed,
   Failed,
   Cancelled,
@@ -330,8 +347,13 @@ export const transition = (job: ExportJob, event: JobEvent): Either.Either<Expor
           )
         )
         : invalid(job, event)
+    case "ProgressReported":
+      return job._tag === "Running" && job.lease?.holder === event.holder
+        ? Either.right(new RunningJob({ ...job, revision, progress: forward(job.progress, event.progress) }, TYPED))
+        : invalid(job, event)
     case "Completed":
-      return job._tag === "Running"
+      // A file holds every row the attempt reported written: fewer would be a file cut short.
+      return job._tag === "Running" && event.result.rowCount >= (job.progress?.rows ?? 0)
         ? Either.right(
           new SucceededJob({
             ...common(job),
@@ -380,6 +402,18 @@ export const transition = (job: ExportJob, event: JobEvent): Either.Either<Expor
         : invalid(job, event)
     }
   }
+}
+
+/** The later of two reports, count by count: what a reader sees only moves forward, and never passes 100 percent. */
+const forward = (held: Progress | undefined, next: Progress): Progress => {
+  const totalRows = next.totalRows ?? held?.totalRows
+  const percents = [held?.percent, next.percent].filter((percent) => percent !== undefined)
+  return new Progress({
+    rows: Math.max(held?.rows ?? 0, next.rows),
+    bytes: Math.max(held?.bytes ?? 0, next.bytes),
+    ...(totalRows === undefined ? {} : { totalRows }),
+    ...(percents.length === 0 ? {} : { percent: Math.min(100, Math.max(0, ...percents)) })
+  }, TYPED)
 }
 
 const withChannel = (

@@ -663,7 +663,8 @@ describe("RunExport", () => {
           FileStore.of({
             upload: (key, body, metadata) =>
               Effect.zipLeft(store.upload(key, body, metadata), Effect.sleep(Duration.minutes(15))),
-            signDownload: store.signDownload
+            signDownload: store.signDownload,
+            remove: store.remove
           }))
       )),
       Effect.provide(testLayer(20))

@@ -17,6 +17,8 @@ import {
   NotificationClaimed,
   NotificationLedger,
   NotificationSettled,
+  Progress,
+  ProgressReported,
   RunningJob,
   sameRequest,
   sameRequestAs,
@@ -78,9 +80,25 @@ const notificationEvent = FastCheck.oneof(
     fields
   ) => NotificationSettled.make(fields))
 )
+// Counts from a small range, so that a report below the last one (a regression) is common.
+const progress = FastCheck.record({
+  rows: FastCheck.integer({ min: 0, max: 6 }),
+  bytes: FastCheck.integer({ min: 0, max: 600 }),
+  totalRows: FastCheck.option(FastCheck.integer({ min: 0, max: 6 }), { nil: undefined }),
+  percent: FastCheck.option(FastCheck.integer({ min: 0, max: 100 }), { nil: undefined })
+}).map(({ percent, totalRows, ...counts }) =>
+  new Progress({
+    ...counts,
+    ...(totalRows === undefined ? {} : { totalRows }),
+    ...(percent === undefined ? {} : { percent })
+  })
+)
+const progressEvent = FastCheck.record({ holder, progress }).map((fields) => ProgressReported.make(fields))
 const event: FastCheck.Arbitrary<JobEvent> = FastCheck.oneof(
   Arbitrary.make(JobEvent),
   startedEvent,
+  progressEvent,
+  progressEvent,
   leaseEvent,
   notificationEvent,
   instant.map((at) => Completed.make({ at, result: someResult })),
@@ -309,6 +327,54 @@ const finishedJob = FastCheck.tuple(
     events
   )
 )
+
+describe("progress", () => {
+  it.prop(
+    "is monotonic within an attempt, reported by the lease's holder only, never past 100 percent, and never past the " +
+      "final row count",
+    [freshJob, FastCheck.array(FastCheck.oneof(event, progressEvent), { maxLength: 16 })],
+    ([job, events]) => {
+      const states = walk(job, events)
+      for (let i = 1; i < states.length; i++) {
+        const before = states[i - 1]!.job
+        const { accepted, job: after } = states[i]!
+        const happened = events[i - 1]!
+        if (accepted && happened._tag === "ProgressReported") {
+          expect(before._tag === "Running" && before.lease?.holder === happened.holder).toBe(true)
+        }
+        if (after._tag === "Running" && after.progress?.percent !== undefined) {
+          expect(after.progress.percent).toBeLessThanOrEqual(100)
+        }
+        if (before._tag !== "Running" || before.progress === undefined) continue
+        if (after._tag === "Running" && after.attempts === before.attempts) {
+          const was = before.progress
+          const now = after.progress!
+          expect(now.rows).toBeGreaterThanOrEqual(was.rows)
+          expect(now.bytes).toBeGreaterThanOrEqual(was.bytes)
+          expect(now.percent ?? 0).toBeGreaterThanOrEqual(was.percent ?? 0)
+        }
+        if (after._tag === "Succeeded") expect(after.result.rowCount).toBeGreaterThanOrEqual(before.progress.rows)
+      }
+    },
+    RUNS
+  )
+
+  it.prop("starts afresh with each attempt", [freshJob], ([queued]) => {
+    const at = DateTime.unsafeMake(T0)
+    const running = Either.getOrThrow(
+      transition(queued, Started.make({ at, lease: new Lease({ holder: "worker-a", expiresAt: at }) }))
+    )
+    const reported = Either.getOrThrow(
+      transition(running, ProgressReported.make({ holder: "worker-a", progress: new Progress({ rows: 5, bytes: 50 }) }))
+    )
+    expect(reported._tag === "Running" && reported.progress?.rows).toBe(5)
+    const later = DateTime.unsafeMake(T0 + 1_000)
+    const again = Either.getOrThrow(
+      transition(reported, Started.make({ at: later, lease: new Lease({ holder: "worker-b", expiresAt: later }) }))
+    )
+    expect(again._tag === "Running" && again.progress).toBe(undefined)
+  }, { fastCheck: { numRuns: 10 } })
+})
 
 describe("leases", () => {
   it.prop(

@@ -81,7 +81,8 @@ export const make = (options: ClickHouseReportSourceOptions = {}) =>
       queryId: query.jobId,
       params: parametersOf(query.merchantId, query.report),
       settings: settingsFor(query.timeout),
-      columns: definition.columns.length
+      columns: definition.columns.length,
+      onProgress: query.onProgress
     })
     return ReportSource.of({
       rows: (query) =>

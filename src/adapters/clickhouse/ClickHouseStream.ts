@@ -4,7 +4,7 @@
 import type { ClickHouseClient, ClickHouseSettings } from "@clickhouse/client"
 import { NodeStream } from "@effect/platform-node"
 import { Chunk, Duration, Effect, Stream } from "effect"
-import type { CsvPiece } from "../../application/ports/ReportSource.js"
+import type { CsvPiece, SourceProgress } from "../../application/ports/ReportSource.js"
 import { csvResultOf } from "./CsvResultReader.js"
 import type { JsonRow } from "./JsonCompactReader.js"
 import { ClickHouseQueryError, JsonCompactReader, serverErrorOf } from "./JsonCompactReader.js"
@@ -18,6 +18,30 @@ export interface QueryOptions {
   readonly settings?: ClickHouseSettings | undefined
   /** How many columns the SQL selects: a result of another width fails before its first row. */
   readonly columns?: number | undefined
+  /** Told the server's last progress report before the body began (`X-ClickHouse-Progress`), if it sent one. */
+  readonly onProgress?: ((progress: SourceProgress) => void) | undefined
+}
+
+/**
+ * The last `X-ClickHouse-Progress` header of a response: the server sends one every progress interval until the
+ * body begins (Node joins repeated headers with ", "), with its counts as JSON strings. Nothing when it sent none,
+ * or none with a total.
+ */
+export const progressOfHeaders = (headers: Readonly<Record<string, unknown>>): SourceProgress | undefined => {
+  const header = headers["x-clickhouse-progress"]
+  const text = Array.isArray(header) ? header.join(", ") : typeof header === "string" ? header : ""
+  const last = text.slice(text.lastIndexOf("{"))
+  if (last === "") return undefined
+  try {
+    const fields = JSON.parse(last) as Readonly<Record<string, unknown>>
+    const readRows = Number(fields["read_rows"])
+    const totalRows = Number(fields["total_rows_to_read"])
+    return Number.isSafeInteger(readRows) && Number.isSafeInteger(totalRows) && totalRows > 0 && readRows >= 0
+      ? { readRows, totalRows }
+      : undefined
+  } catch {
+    return undefined
+  }
 }
 
 /** Query ids are written into the KILL statement, so they are held to the characters of a UUID or a slug. */
@@ -127,6 +151,11 @@ const streamBody = <A>(
         }),
       catch: clientErrorOf
     }))
+
+    if (options.onProgress !== undefined) {
+      const progress = progressOfHeaders(result.response_headers)
+      if (progress !== undefined) options.onProgress(progress)
+    }
 
     const end = settle(Effect.try({ try: () => reader.end(), catch: clientErrorOf })).pipe(
       Effect.zipRight(Effect.sync(() => void (settled = true)))

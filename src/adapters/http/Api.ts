@@ -81,6 +81,16 @@ export class ExportFile extends Schema.Class<ExportFile>("ExportFile")({
   downloadUrl: Schema.String
 }) {}
 
+/** How far a running export has got; `totalRows` and `percent` where the report's source says (ClickHouse). */
+export class ExportProgress extends Schema.Class<ExportProgress>("ExportProgress")({
+  rows: Schema.Number.annotations({ description: "Rows written so far" }),
+  bytes: Schema.Number.annotations({ description: "Bytes written so far" }),
+  totalRows: Schema.optional(Schema.Number.annotations({ description: "Rows the source will read in all" })),
+  percent: Schema.optional(
+    Schema.Number.annotations({ description: "Share of those rows read, 0 to 100; never goes back" })
+  )
+}) {}
+
 export class ExportFailure extends Schema.Class<ExportFailure>("ExportFailure")({
   reason: Schema.String,
   message: Schema.String,
@@ -98,6 +108,8 @@ export class ExportView extends Schema.Class<ExportView>("ExportView")({
   finishedAt: Schema.optional(Schema.DateTimeUtc),
   attempts: Schema.Number,
   statusUrl: Schema.String,
+  /** While the export runs, once its worker first reported. */
+  progress: Schema.optional(ExportProgress),
   file: Schema.optional(ExportFile),
   failure: Schema.optional(ExportFailure)
 }) {}
@@ -115,7 +127,7 @@ export class DownloadLink extends Schema.Class<DownloadLink>("DownloadLink")({
 export class NotificationView extends Schema.Class<NotificationView>("NotificationView")({
   id: Schema.String,
   jobId: Schema.String,
-  kind: Schema.Literal("export_succeeded", "export_failed"),
+  kind: Schema.Literal("export_succeeded", "export_failed", "export_cancelled"),
   title: Schema.String,
   body: Schema.String,
   link: Schema.String,
@@ -173,6 +185,19 @@ const exportsGroupOf = <Ds extends ReportDefinitions>(catalogue: { readonly defi
         .addSuccess(ExportView)
         .addError(NotFound)
         .annotate(OpenApi.Summary, "An export's state, and its file once finished")
+    )
+    .add(
+      HttpApiEndpoint.post("cancelExport")`/api/v1/reports/exports/${jobId}/cancel`
+        .addSuccess(ExportView)
+        .addError(NotFound)
+        .addError(Conflict)
+        .annotate(OpenApi.Summary, "Cancel an export")
+        .annotate(
+          OpenApi.Description,
+          "A queued export is cancelled at once; a running one is stopped by its worker within 2 seconds, and no file " +
+            "is kept. The caller gets one in-app notice, no email. Cancelling a cancelled export again answers the " +
+            "same; a finished one is a 409 `export_finished`."
+        )
     )
     .add(
       HttpApiEndpoint.get("downloadExport")`/api/v1/reports/exports/${jobId}/download`

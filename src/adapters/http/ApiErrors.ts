@@ -3,6 +3,7 @@
 import { HttpApiSchema, HttpServerResponse } from "@effect/platform"
 import { Duration, Effect, FiberRef, Schema } from "effect"
 import type {
+  ExportAlreadyFinished,
   ExportExpired,
   ExportNotReady,
   IdempotencyKeyReused,
@@ -51,7 +52,7 @@ export class NotFound extends Schema.Class<NotFound>("NotFound")(
   HttpApiSchema.annotations({ status: 404 })
 ) {}
 export class Conflict extends Schema.Class<Conflict>("Conflict")(
-  errorFields("idempotency_key_reused", "export_not_ready"),
+  errorFields("idempotency_key_reused", "export_not_ready", "export_finished"),
   HttpApiSchema.annotations({ status: 409 })
 ) {}
 export class Gone extends Schema.Class<Gone>("Gone")(
@@ -169,6 +170,15 @@ export const exportNotReady = (error: ExportNotReady) =>
     error.status === "Queued" || error.status === "Running"
       ? "The export is not finished yet."
       : "This export has no file to download."
+  )
+
+export const exportFinished = (error: ExportAlreadyFinished) =>
+  fail(
+    Conflict,
+    "export_finished",
+    error.status === "Succeeded"
+      ? "This export has already finished: there is nothing to cancel."
+      : "This export has already failed: there is nothing to cancel."
   )
 
 export const exportExpired = (_: ExportExpired) =>

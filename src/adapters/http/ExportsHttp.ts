@@ -14,6 +14,7 @@ import {
   storeUnavailable
 } from "./ApiErrors.js"
 import { CurrentCaller } from "./Authentication.js"
+import { handleCancelExport } from "./CancelExportHttp.js"
 import { exportView } from "./Views.js"
 
 const encodeLink = Schema.encode(DownloadLink)
@@ -41,6 +42,7 @@ export const layer = HttpApiBuilder.group(ExportApi, "exports", (handlers) =>
         )
         return exportView(job, yield* DateTime.now)
       }))
+    .handle("cancelExport", handleCancelExport)
     .handleRaw("downloadExport", ({ path, request }) =>
       Effect.gen(function*() {
         const caller = yield* CurrentCaller

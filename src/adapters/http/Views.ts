@@ -4,7 +4,7 @@ import { DateTime } from "effect"
 import type { InAppNotification } from "../../application/ports/InAppNotifier.js"
 import type { ExportJob } from "../../domain/ExportJob.js"
 import type { ExportStatus } from "./Api.js"
-import { ExportFailure, ExportFile, ExportView, NotificationView } from "./Api.js"
+import { ExportFailure, ExportFile, ExportProgress, ExportView, NotificationView } from "./Api.js"
 import { downloadPath, exportPath } from "./ExportPaths.js"
 
 const STATUS: Record<ExportJob["_tag"], ExportStatus> = {
@@ -36,6 +36,7 @@ export const exportView = (job: ExportJob, now: DateTime.Utc): ExportView =>
     ...("finishedAt" in job ? { finishedAt: job.finishedAt } : {}),
     attempts: job.attempts,
     statusUrl: exportPath(job.jobId),
+    ...(job._tag === "Running" && job.progress !== undefined ? { progress: new ExportProgress(job.progress) } : {}),
     ...(job._tag === "Succeeded"
       ? {
         file: new ExportFile({

@@ -78,6 +78,7 @@ export interface LocalFilesService {
   readonly root: string
   readonly upload: Context.Tag.Service<FileStore>["upload"]
   readonly signDownload: Context.Tag.Service<FileStore>["signDownload"]
+  readonly remove: Context.Tag.Service<FileStore>["remove"]
   /**
    * Checks a link's signature (in constant time, before touching the disk), then its expiry on the Effect clock,
    * then that the object exists. The arguments are the raw strings of the request: the path after `/files/`
@@ -327,7 +328,25 @@ export const make = (options: LocalFileStoreOptions) =>
         return deleted
       }).pipe(Effect.withSpan("LocalFileStore.sweepExpired"))
 
-    return { root, upload, signDownload, openSigned, read, sweepExpired } satisfies LocalFilesService
+    // The data first: it is what makes an object exist, so no reader finds data without its metadata.
+    const remove = (key: ObjectKey) =>
+      Option.match(targetOf(key), {
+        onNone: () => Effect.void,
+        onSome: (target) =>
+          Effect.forEach([target.dataPath, target.metadataPath], (path) => fs.remove(path, { force: true }), {
+            discard: true
+          }).pipe(
+            Effect.tap(() => Effect.logInfo("file deleted", { objectKey: key })),
+            Effect.catchAll((error) =>
+              Effect.logWarning("could not delete a file; the retention sweep will", {
+                objectKey: key,
+                error: error.message
+              })
+            )
+          )
+      })
+
+    return { root, upload, signDownload, remove, openSigned, read, sweepExpired } satisfies LocalFilesService
   })
 
 /** The folders directly in `directory`; none when it cannot be read (it may not exist yet). */
@@ -417,7 +436,8 @@ export const layer = (
 ): Layer.Layer<FileStore | LocalFiles, LocalFileStoreSetupFailed> =>
   Layer.effect(
     FileStore,
-    Effect.map(LocalFiles, (files) => FileStore.of({ upload: files.upload, signDownload: files.signDownload }))
+    Effect.map(LocalFiles, (files) =>
+      FileStore.of({ upload: files.upload, signDownload: files.signDownload, remove: files.remove }))
   ).pipe(
     Layer.provideMerge(Layer.scoped(
       LocalFiles,

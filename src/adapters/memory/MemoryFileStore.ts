@@ -68,9 +68,17 @@ export class MemoryFiles extends Effect.Service<MemoryFiles>()("exports/memory/M
         return { url: `${LINK_PREFIX}${key}?expires=${DateTime.toEpochMillis(expiresAt)}`, expiresAt }
       })
 
+    const remove = (key: ObjectKey) =>
+      Ref.update(files, (map) => {
+        const next = new Map(map)
+        next.delete(key)
+        return next
+      })
+
     return {
       upload,
       signDownload,
+      remove,
       /** The stored file, as a test or the simulator reads it back. */
       read: (key: string) => Effect.map(Ref.get(files), (map) => Option.fromNullable(map.get(key))),
       keys: Effect.map(Ref.get(files), (map) => Array.from(map.keys())),
@@ -91,5 +99,8 @@ export class MemoryFiles extends Effect.Service<MemoryFiles>()("exports/memory/M
 /** The FileStore on the MemoryFiles in context. */
 export const layer = Layer.effect(
   FileStore,
-  Effect.map(MemoryFiles, (store) => FileStore.of({ upload: store.upload, signDownload: store.signDownload }))
+  Effect.map(
+    MemoryFiles,
+    (store) => FileStore.of({ upload: store.upload, signDownload: store.signDownload, remove: store.remove })
+  )
 )

@@ -4,6 +4,7 @@ import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
+  DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   PutObjectCommand,
@@ -411,7 +412,26 @@ export const make = (settings: S3FileStoreSettings) =>
       }
     )
 
-    return FileStore.of({ upload, signDownload })
+    const remove = (key: ObjectKey) =>
+      Effect.tryPromise({
+        try: (signal) => client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal }),
+        catch: describe
+      }).pipe(
+        (attempt) =>
+          within(
+            attempt,
+            quickCallTimeout,
+            () => `DeleteObject: no answer within ${Duration.format(quickCallTimeout)}`
+          ),
+        Effect.retry({ schedule: abortRetry }),
+        Effect.tap(() => Effect.logInfo("object deleted", { objectKey: key })),
+        Effect.catchAll((detail) =>
+          Effect.logWarning("could not delete an object; the bucket's lifecycle rule will", { objectKey: key, detail })
+        ),
+        Effect.asVoid
+      )
+
+    return FileStore.of({ upload, signDownload, remove })
   })
 
 /**

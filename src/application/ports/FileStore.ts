@@ -31,4 +31,9 @@ export class FileStore extends Context.Tag("exports/FileStore")<FileStore, {
     metadata: FileMetadata
   ) => Effect.Effect<void, UploadFailed | E>
   readonly signDownload: (key: ObjectKey, ttl: Duration.Duration) => Effect.Effect<SignedLink, LinkSigningFailed>
+  /**
+   * Deletes the object under `key`, if there is one: a file that no record will name (its export was cancelled
+   * as its upload completed). Best effort: a failure is the adapter's to log, and the lifecycle rule expires it.
+   */
+  readonly remove: (key: ObjectKey) => Effect.Effect<void>
 }>() {}

@@ -8,7 +8,7 @@ export class InAppNotification extends Schema.Class<InAppNotification>("InAppNot
   id: Schema.String,
   owner: Owner,
   jobId: ExportJobId,
-  kind: Schema.Literal("export_succeeded", "export_failed"),
+  kind: Schema.Literal("export_succeeded", "export_failed", "export_cancelled"),
   title: Schema.String,
   body: Schema.String,
   /** Where the app should send the user: the export's status, from which it can be downloaded. */

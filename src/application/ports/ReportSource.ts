@@ -12,6 +12,17 @@ export interface ReportQuery {
   readonly report: ReportRequest
   /** The longest the query may run, from its start to its last row. */
   readonly timeout: Duration.Duration
+  /**
+   * Told what the source knows of the query's own progress, when it knows anything: the rows it has read and will
+   * read in all. Called off the rows' path (with the source's progress reports), and cheap: it only records them.
+   */
+  readonly onProgress?: ((progress: SourceProgress) => void) | undefined
+}
+
+/** The source's own count of a query's progress: `readRows` of `totalRows` it will read (not the rows it returns). */
+export interface SourceProgress {
+  readonly readRows: number
+  readonly totalRows: number
 }
 
 /** Whole rows of a report in the export's CSV (ADR 6): UTF-8 bytes, each row ended by CRLF, no header. */

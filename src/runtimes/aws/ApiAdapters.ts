@@ -8,6 +8,7 @@ import * as DynamoDb from "../../adapters/dynamodb/DynamoDb.js"
 import * as DynamoDbInAppNotifier from "../../adapters/dynamodb/DynamoDbInAppNotifier.js"
 import * as DynamoDbJobStore from "../../adapters/dynamodb/DynamoDbJobStore.js"
 import { ReadinessChecks } from "../../adapters/http/HealthHttp.js"
+import * as HttpExportLinks from "../../adapters/http/HttpExportLinks.js"
 import * as S3FileStore from "../../adapters/s3/S3FileStore.js"
 import * as SqsClient from "../../adapters/sqs/SqsClient.js"
 import * as SqsJobQueue from "../../adapters/sqs/SqsJobQueue.js"
@@ -62,5 +63,7 @@ export const layer = (() => {
   const ports = Layer.mergeAll(DynamoDbJobStore.layer, DynamoDbInAppNotifier.layer, SqsJobQueue.layer, readiness).pipe(
     Layer.provideMerge(clients)
   )
-  return Layer.mergeAll(ports, S3FileStore.layerConfig, JobIds.Default, ExportSettings.layer)
+  // The links a cancel's in-app notice leads to; the API's own paths, so APP_BASE_URL may be left unset here.
+  const links = HttpExportLinks.layerConfigWithDefault()
+  return Layer.mergeAll(ports, S3FileStore.layerConfig, JobIds.Default, ExportSettings.layer, links)
 })()

@@ -2,15 +2,12 @@
 // end over HTTP against chdb: 202, the worker, the file, the signed link, the email and the in-app notice; then
 // what it left on disk is this user's only, and its file links and outbox refuse a Host that names another server.
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Layer } from "effect"
+import { Effect } from "effect"
 import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
-import { signDevToken } from "../../../src/adapters/auth/JwtVerifier.js"
-import { DEFAULT_FILE_RETENTION } from "../../../src/application/Retention.js"
-import { localSecret } from "../../../src/runtimes/server/EmbeddedConfig.js"
-import * as EmbeddedServer from "../../../src/runtimes/server/EmbeddedServer.js"
 import { readEml } from "../../adapters/eml/EmlSupport.js"
-import { expectOrdersCsvAsQueried, freePort, temporaryDataDir } from "../../support/EndToEnd.js"
+import { embeddedServerIn, embeddedTokenFor } from "../../support/EmbeddedInProcess.js"
+import { expectOrdersCsvAsQueried, temporaryDataDir } from "../../support/EndToEnd.js"
 import { allPrivate, modesUnder } from "../../support/FileModes.js"
 import { getWithHost } from "../../support/LoopbackServer.js"
 
@@ -21,29 +18,8 @@ describe("npm start composition", () => {
       Effect.gen(function*() {
         // A DATA_DIR the server creates itself (a temporary directory is already 0700).
         const dataDir = join(yield* temporaryDataDir("ade-embedded-"), "data")
-        const port = yield* freePort
-        const base = `http://127.0.0.1:${port}`
-        const context = yield* Layer.build(EmbeddedServer.layer({
-          host: "127.0.0.1",
-          port,
-          dataDir,
-          publicBaseUrl: base,
-          workerConcurrency: 1,
-          shutdownGrace: Duration.seconds(5),
-          demoRows: 20_000,
-          fileRetention: DEFAULT_FILE_RETENTION
-        }))
-        const token = yield* Effect.promise(() =>
-          Effect.runPromise(localSecret(dataDir, "jwt-secret")).then((secret) =>
-            signDevToken({
-              secret,
-              sub: "e2e-user",
-              merchantId: "m-acme",
-              email: "e2e@example.com",
-              ttl: Duration.hours(1)
-            })
-          )
-        )
+        const { base, context, port } = yield* embeddedServerIn(dataDir, 20_000)
+        const token = yield* embeddedTokenFor(dataDir, "e2e-user", "e2e@example.com")
         const auth = { authorization: `Bearer ${token}` }
         const ready = yield* Effect.promise(() =>
           fetch(`${base}/ready`).then(async (r) => ({ status: r.status, body: await r.json() }))
