@@ -1,7 +1,7 @@
 // Export again on the in-memory adapters: a new job with the first one's report, parameters and format, for its
 // owner only, and only once the first one has ended and left nothing to download.
 import { describe, expect, it } from "@effect/vitest"
-import { DateTime, Duration, Effect, Either, Exit, Option, TestClock } from "effect"
+import { DateTime, Duration, Effect, Either, Option, TestClock } from "effect"
 import { MemoryQueue } from "../../src/adapters/memory/MemoryJobQueue.js"
 import { exportAgain } from "../../src/application/ExportAgain.js"
 import { ExportSettings } from "../../src/application/ExportSettings.js"
@@ -22,11 +22,8 @@ const endedAs = (event: (at: DateTime.Utc) => JobEvent, input = ordersInput({ st
     return ended
   })
 
-const notRetryable = <A, E>(effect: Effect.Effect<A, E>) =>
-  Effect.map(Effect.exit(effect), (exit) => {
-    expect(Exit.isFailure(exit) && exit.cause._tag === "Fail" ? (exit.cause.error as { _tag: string })._tag : exit)
-      .toBe("ExportNotRetryable")
-  })
+const notRetryable = <A, E extends { readonly _tag: string }, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.map(Effect.flip(effect), (error) => expect(error._tag).toBe("ExportNotRetryable"))
 
 describe("ExportAgain", () => {
   it.effect("a failed export: a new queued job with the same report, parameters, format and owner, published", () =>

@@ -187,6 +187,22 @@ const exportsGroupOf = <Ds extends ReportDefinitions>(catalogue: { readonly defi
             "A client that sends `Accept: application/json` gets `{ url, expiresAt }` instead."
         )
     )
+    .add(
+      HttpApiEndpoint.post("exportAgain")`/api/v1/reports/exports/${jobId}/retry`
+        .setHeaders(Schema.Struct({ "idempotency-key": Schema.optional(Schema.String) }))
+        .addSuccess(ExportAccepted, { status: 202 })
+        .addError(BadRequest)
+        .addError(NotFound)
+        .addError(Conflict)
+        .annotate(OpenApi.Summary, "Export again")
+        .annotate(
+          OpenApi.Description,
+          "Starts a new export with the report, parameters and format of a failed, cancelled or expired export, and " +
+            "answers as `POST /api/v1/reports/export` does: 202 with the new job and its Location, the same " +
+            "Idempotency-Key rules, and the job of an identical export still in progress rather than a second one. " +
+            "An export still in progress, or whose file can still be downloaded, is a 409 `export_not_retryable`."
+        )
+    )
     .addError(ServiceUnavailable)
     .middleware(Authentication)
 

@@ -1,10 +1,11 @@
 // One JSON error shape for every failure the API answers: { error: { code, message, details? }, requestId }.
 // The domain's errors are translated here, per status, so the domain never speaks HTTP.
 import { HttpApiSchema, HttpServerResponse } from "@effect/platform"
-import { Duration, Effect, FiberRef, Schema } from "effect"
+import { DateTime, Duration, Effect, FiberRef, Schema } from "effect"
 import type {
   ExportExpired,
   ExportNotReady,
+  ExportNotRetryable,
   IdempotencyKeyReused,
   JobNotFound,
   JobStoreUnavailable,
@@ -51,7 +52,7 @@ export class NotFound extends Schema.Class<NotFound>("NotFound")(
   HttpApiSchema.annotations({ status: 404 })
 ) {}
 export class Conflict extends Schema.Class<Conflict>("Conflict")(
-  errorFields("idempotency_key_reused", "export_not_ready"),
+  errorFields("idempotency_key_reused", "export_not_ready", "export_not_retryable"),
   HttpApiSchema.annotations({ status: 409 })
 ) {}
 export class Gone extends Schema.Class<Gone>("Gone")(
@@ -169,6 +170,16 @@ export const exportNotReady = (error: ExportNotReady) =>
     error.status === "Queued" || error.status === "Running"
       ? "The export is not finished yet."
       : "This export has no file to download."
+  )
+
+export const exportNotRetryable = (error: ExportNotRetryable) =>
+  fail(
+    Conflict,
+    "export_not_retryable",
+    error.downloadableUntil === undefined
+      ? "This export is still in progress. It can be exported again once it has finished."
+      : `This export can still be downloaded, until ${DateTime.formatIso(error.downloadableUntil)}. ` +
+        "It can be exported again once its file has expired."
   )
 
 export const exportExpired = (_: ExportExpired) =>

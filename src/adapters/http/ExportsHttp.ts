@@ -14,6 +14,7 @@ import {
   storeUnavailable
 } from "./ApiErrors.js"
 import { CurrentCaller } from "./Authentication.js"
+import { handleExportAgain } from "./ExportAgainHandler.js"
 import { exportView } from "./Views.js"
 
 const encodeLink = Schema.encode(DownloadLink)
@@ -60,4 +61,5 @@ export const layer = HttpApiBuilder.group(ExportApi, "exports", (handlers) =>
           return HttpServerResponse.unsafeJson(body, { headers: noStore })
         }
         return HttpServerResponse.redirect(link.url, { status: 302, headers: noStore })
-      })))
+      }))
+    .handleRaw("exportAgain", handleExportAgain))
