@@ -15,6 +15,7 @@ import {
   UnsupportedMediaType
 } from "./ApiErrors.js"
 import { Authentication } from "./Authentication.js"
+import { conditionalGet } from "./ConditionalGet.js"
 
 export const ExportStatus = Schema.Literal("queued", "running", "succeeded", "failed", "cancelled")
 export type ExportStatus = typeof ExportStatus.Type
@@ -167,12 +168,14 @@ const exportsGroupOf = <Ds extends ReportDefinitions>(catalogue: { readonly defi
         .addSuccess(ExportList)
         .addError(BadRequest)
         .annotate(OpenApi.Summary, "The caller's exports, newest first")
+        .annotateContext(conditionalGet)
     )
     .add(
       HttpApiEndpoint.get("getExport")`/api/v1/reports/exports/${jobId}`
         .addSuccess(ExportView)
         .addError(NotFound)
         .annotate(OpenApi.Summary, "An export's state, and its file once finished")
+        .annotateContext(conditionalGet)
     )
     .add(
       HttpApiEndpoint.get("downloadExport")`/api/v1/reports/exports/${jobId}/download`
@@ -207,7 +210,10 @@ const exportsGroupOf = <Ds extends ReportDefinitions>(catalogue: { readonly defi
     .middleware(Authentication)
 
 export class NotificationsGroup extends HttpApiGroup.make("notifications")
-  .add(HttpApiEndpoint.get("listNotifications", "/api/v1/notifications").addSuccess(NotificationList))
+  .add(
+    HttpApiEndpoint.get("listNotifications", "/api/v1/notifications").addSuccess(NotificationList)
+      .annotateContext(conditionalGet)
+  )
   .add(
     HttpApiEndpoint.post("markNotificationRead")`/api/v1/notifications/${notificationId}/read`
       .addSuccess(NotificationView)
