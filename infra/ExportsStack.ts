@@ -313,8 +313,9 @@ export class ExportsStack extends Stack {
       corsPreflight: {
         allowOrigins: [props.appBaseUrl],
         allowMethods: [CorsHttpMethod.GET, CorsHttpMethod.POST],
-        allowHeaders: ["authorization", "content-type", "idempotency-key"],
-        exposeHeaders: ["location", "x-request-id", "retry-after"],
+        // If-None-Match and ETag: a web app polling through the gateway, which does not stream events (ADR 32).
+        allowHeaders: ["authorization", "content-type", "idempotency-key", "if-none-match"],
+        exposeHeaders: ["location", "x-request-id", "retry-after", "etag"],
         maxAge: Duration.hours(1)
       }
     })

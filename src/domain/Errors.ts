@@ -97,6 +97,16 @@ export class ExportExpired extends Schema.TaggedError<ExportExpired>()("ExportEx
   jobId: Schema.String
 }) {}
 
+/**
+ * The export cannot be started again yet: it is still in progress (Queued, Running), or its file can still be
+ * downloaded (Succeeded, link not expired). `downloadableUntil` is when that file expires.
+ */
+export class ExportNotRetryable extends Schema.TaggedError<ExportNotRetryable>()("ExportNotRetryable", {
+  jobId: Schema.String,
+  status: Schema.String,
+  downloadableUntil: Schema.optional(Schema.DateTimeUtc)
+}) {}
+
 /** The same Idempotency-Key was used within its lifetime for a different request. */
 export class IdempotencyKeyReused extends Schema.TaggedError<IdempotencyKeyReused>()("IdempotencyKeyReused", {
   jobId: Schema.String

@@ -238,6 +238,14 @@ export const isOverdue = (job: ExportJob, at: DateTime.Utc, deadline: Duration.D
   (job._tag === "Queued" || (job._tag === "Running" && !isLive(job.lease, at))) &&
   DateTime.greaterThan(at, DateTime.addDuration(job.requestedAt, deadline))
 
+/**
+ * Whether the user may export `job` again at `at`: once it failed or was cancelled, or succeeded and its file has
+ * expired. Not while it is in progress (it will end on its own), nor while its file can still be downloaded.
+ */
+export const canExportAgain = (job: ExportJob, at: DateTime.Utc): boolean =>
+  job._tag === "Failed" || job._tag === "Cancelled" ||
+  (job._tag === "Succeeded" && DateTime.greaterThanOrEqualTo(at, job.result.linkExpiresAt))
+
 /** A channel that `at` may be claimed: still pending, or claimed by a delivery whose claim has expired. */
 const claimable = (state: ChannelState, at: DateTime.Utc): boolean =>
   state === "pending" || (typeof state === "object" && !isLive(state, at))

@@ -15,6 +15,7 @@ import {
   UnsupportedMediaType
 } from "./ApiErrors.js"
 import { Authentication } from "./Authentication.js"
+import { conditionalGet } from "./ConditionalGet.js"
 
 export const ExportStatus = Schema.Literal("queued", "running", "succeeded", "failed", "cancelled")
 export type ExportStatus = typeof ExportStatus.Type
@@ -179,12 +180,14 @@ const exportsGroupOf = <Ds extends ReportDefinitions>(catalogue: { readonly defi
         .addSuccess(ExportList)
         .addError(BadRequest)
         .annotate(OpenApi.Summary, "The caller's exports, newest first")
+        .annotateContext(conditionalGet)
     )
     .add(
       HttpApiEndpoint.get("getExport")`/api/v1/reports/exports/${jobId}`
         .addSuccess(ExportView)
         .addError(NotFound)
         .annotate(OpenApi.Summary, "An export's state, and its file once finished")
+        .annotateContext(conditionalGet)
     )
     .add(
       HttpApiEndpoint.post("cancelExport")`/api/v1/reports/exports/${jobId}/cancel`
@@ -212,11 +215,30 @@ const exportsGroupOf = <Ds extends ReportDefinitions>(catalogue: { readonly defi
             "A client that sends `Accept: application/json` gets `{ url, expiresAt }` instead."
         )
     )
+    .add(
+      HttpApiEndpoint.post("exportAgain")`/api/v1/reports/exports/${jobId}/retry`
+        .setHeaders(Schema.Struct({ "idempotency-key": Schema.optional(Schema.String) }))
+        .addSuccess(ExportAccepted, { status: 202 })
+        .addError(BadRequest)
+        .addError(NotFound)
+        .addError(Conflict)
+        .annotate(OpenApi.Summary, "Export again")
+        .annotate(
+          OpenApi.Description,
+          "Starts a new export with the report, parameters and format of a failed, cancelled or expired export, and " +
+            "answers as `POST /api/v1/reports/export` does: 202 with the new job and its Location, the same " +
+            "Idempotency-Key rules, and the job of an identical export still in progress rather than a second one. " +
+            "An export still in progress, or whose file can still be downloaded, is a 409 `export_not_retryable`."
+        )
+    )
     .addError(ServiceUnavailable)
     .middleware(Authentication)
 
 export class NotificationsGroup extends HttpApiGroup.make("notifications")
-  .add(HttpApiEndpoint.get("listNotifications", "/api/v1/notifications").addSuccess(NotificationList))
+  .add(
+    HttpApiEndpoint.get("listNotifications", "/api/v1/notifications").addSuccess(NotificationList)
+      .annotateContext(conditionalGet)
+  )
   .add(
     HttpApiEndpoint.post("markNotificationRead")`/api/v1/notifications/${notificationId}/read`
       .addSuccess(NotificationView)

@@ -1,11 +1,12 @@
 // One JSON error shape for every failure the API answers: { error: { code, message, details? }, requestId }.
 // The domain's errors are translated here, per status, so the domain never speaks HTTP.
 import { HttpApiSchema, HttpServerResponse } from "@effect/platform"
-import { Duration, Effect, FiberRef, Schema } from "effect"
+import { DateTime, Duration, Effect, FiberRef, Schema } from "effect"
 import type {
   ExportAlreadyFinished,
   ExportExpired,
   ExportNotReady,
+  ExportNotRetryable,
   IdempotencyKeyReused,
   JobNotFound,
   JobStoreUnavailable,
@@ -52,7 +53,7 @@ export class NotFound extends Schema.Class<NotFound>("NotFound")(
   HttpApiSchema.annotations({ status: 404 })
 ) {}
 export class Conflict extends Schema.Class<Conflict>("Conflict")(
-  errorFields("idempotency_key_reused", "export_not_ready", "export_finished"),
+  errorFields("idempotency_key_reused", "export_not_ready", "export_finished", "export_not_retryable"),
   HttpApiSchema.annotations({ status: 409 })
 ) {}
 export class Gone extends Schema.Class<Gone>("Gone")(
@@ -179,6 +180,16 @@ export const exportFinished = (error: ExportAlreadyFinished) =>
     error.status === "Succeeded"
       ? "This export has already finished: there is nothing to cancel."
       : "This export has already failed: there is nothing to cancel."
+  )
+
+export const exportNotRetryable = (error: ExportNotRetryable) =>
+  fail(
+    Conflict,
+    "export_not_retryable",
+    error.downloadableUntil === undefined
+      ? "This export is still in progress. It can be exported again once it has finished."
+      : `This export can still be downloaded, until ${DateTime.formatIso(error.downloadableUntil)}. ` +
+        "It can be exported again once its file has expired."
   )
 
 export const exportExpired = (_: ExportExpired) =>

@@ -4,7 +4,7 @@ import { DateTime, Effect, Schema } from "effect"
 import { downloadExport } from "../../application/DownloadExport.js"
 import { getExport, listExports } from "../../application/ExportQueries.js"
 import { handleRequestExport } from "./accept-export/HttpApiAcceptHandler.js"
-import { DownloadLink, ExportApi, ExportList } from "./Api.js"
+import { DownloadLink, ExportApi, ExportList, ExportView } from "./Api.js"
 import {
   exportExpired,
   exportNotFound,
@@ -15,6 +15,8 @@ import {
 } from "./ApiErrors.js"
 import { CurrentCaller } from "./Authentication.js"
 import { handleCancelExport } from "./CancelExportHttp.js"
+import { conditionalJson } from "./EntityTags.js"
+import { handleExportAgain } from "./ExportAgainHandler.js"
 import { exportView } from "./Views.js"
 
 const encodeLink = Schema.encode(DownloadLink)
@@ -22,25 +24,26 @@ const encodeLink = Schema.encode(DownloadLink)
 export const layer = HttpApiBuilder.group(ExportApi, "exports", (handlers) =>
   handlers
     .handleRaw("requestExport", handleRequestExport)
-    .handle("listExports", ({ urlParams }) =>
+    .handleRaw("listExports", ({ request, urlParams }) =>
       Effect.gen(function*() {
         const caller = yield* CurrentCaller
         const page = yield* listExports(caller.owner, urlParams).pipe(
           Effect.catchTags({ ValidationError: (error) => invalidRequest(error), JobStoreUnavailable: storeUnavailable })
         )
         const now = yield* DateTime.now
-        return new ExportList({
+        const list = new ExportList({
           items: page.jobs.map((job) => exportView(job, now)),
           ...(page.nextCursor === undefined ? {} : { nextCursor: page.nextCursor })
         })
+        return yield* conditionalJson(ExportList, list, caller.owner, request)
       }))
-    .handle("getExport", ({ path }) =>
+    .handleRaw("getExport", ({ path, request }) =>
       Effect.gen(function*() {
         const caller = yield* CurrentCaller
         const job = yield* getExport(caller.owner, path.jobId).pipe(
           Effect.catchTags({ JobNotFound: exportNotFound, JobStoreUnavailable: storeUnavailable })
         )
-        return exportView(job, yield* DateTime.now)
+        return yield* conditionalJson(ExportView, exportView(job, yield* DateTime.now), caller.owner, request)
       }))
     .handle("cancelExport", handleCancelExport)
     .handleRaw("downloadExport", ({ path, request }) =>
@@ -62,4 +65,5 @@ export const layer = HttpApiBuilder.group(ExportApi, "exports", (handlers) =>
           return HttpServerResponse.unsafeJson(body, { headers: noStore })
         }
         return HttpServerResponse.redirect(link.url, { status: 302, headers: noStore })
-      })))
+      }))
+    .handleRaw("exportAgain", handleExportAgain))

@@ -4,17 +4,19 @@ import { listNotifications, markNotificationRead } from "../../application/Notif
 import { ExportApi, NotificationList } from "./Api.js"
 import { notificationNotFound, notificationsUnavailable } from "./ApiErrors.js"
 import { CurrentCaller } from "./Authentication.js"
+import { conditionalJson } from "./EntityTags.js"
 import { notificationView } from "./Views.js"
 
 export const layer = HttpApiBuilder.group(ExportApi, "notifications", (handlers) =>
   handlers
-    .handle("listNotifications", () =>
+    .handleRaw("listNotifications", ({ request }) =>
       Effect.gen(function*() {
         const caller = yield* CurrentCaller
         const notifications = yield* listNotifications(caller.owner).pipe(
           Effect.catchTag("NotificationFailed", notificationsUnavailable)
         )
-        return new NotificationList({ items: notifications.map(notificationView) })
+        const list = new NotificationList({ items: notifications.map(notificationView) })
+        return yield* conditionalJson(NotificationList, list, caller.owner, request)
       }))
     .handle("markNotificationRead", ({ path }) =>
       Effect.gen(function*() {

@@ -109,6 +109,7 @@ export const STATUS_OF_CODE: Readonly<Record<string, number>> = {
   idempotency_key_reused: 409,
   export_not_ready: 409,
   export_finished: 409,
+  export_not_retryable: 409,
   export_expired: 410,
   payload_too_large: 413,
   unsupported_media_type: 415,

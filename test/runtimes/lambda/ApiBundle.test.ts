@@ -32,7 +32,7 @@ const loadBundle = (settings: Map<string, string>, instance: string) => Effect.o
 
 const invoke = (handler: Handler, event: APIGatewayProxyEventV2) =>
   Effect.promise(() => handler(event)).pipe(
-    Effect.map((result) => ({ ...result, json: JSON.parse(result.body ?? "null") as Record<string, unknown> }))
+    Effect.map((result) => ({ ...result, json: JSON.parse(result.body || "null") as Record<string, unknown> }))
   )
 
 const exportBody = JSON.stringify({
@@ -136,6 +136,66 @@ describe("the API bundle in Lambda", () => {
 
         const health = yield* invoke(handler, httpEvent({ rawPath: "/exports/health" }))
         expect(health.statusCode).toBe(200)
+      }).pipe(Effect.scoped, Effect.provide(localServers)),
+    { timeout: 60_000 }
+  )
+
+  it.live(
+    "export again and conditional GETs: 202 for an export the queue refused, 409 in progress, 404 for another " +
+      "merchant, and 304 on If-None-Match",
+    () =>
+      Effect.gen(function*() {
+        const sqs = yield* FauxqsServer
+        const trusting = { AUTH_TRUST_GATEWAY: "true", AUTH_GATEWAY_API_ID: API_ID, AUTH_GATEWAY_STAGE: "$default" }
+        // A queue that does not exist refuses the message: the job is recorded and failed, as ADR 5 has it.
+        const refusing = yield* loadBundle(
+          yield* localSettings({ ...trusting, SQS_QUEUE_URL: `${sqs.queueUrl}-missing` }),
+          "refusing"
+        )
+        const post = { method: "POST", headers: { "content-type": "application/json" }, claims: acme } as const
+        const refused = yield* invoke(
+          refusing,
+          httpEvent({ ...post, rawPath: "/api/v1/reports/export", body: exportBody })
+        )
+        expect(refused.statusCode).toBe(503)
+        const listed = yield* invoke(refusing, httpEvent({ rawPath: "/api/v1/reports/exports", claims: acme }))
+        const failed = String((listed.json["items"] as ReadonlyArray<{ jobId: string }>)[0]?.jobId)
+
+        const handler = yield* loadBundle(yield* localSettings(trusting), "again")
+        const again = yield* invoke(
+          handler,
+          httpEvent({ ...post, rawPath: `/api/v1/reports/exports/${failed}/retry` })
+        )
+        expect(again.statusCode).toBe(202)
+        const jobId = String(again.json["jobId"])
+        expect(jobId).not.toBe(failed)
+        expect(again.headers?.["location"]).toBe(`/api/v1/reports/exports/${jobId}`)
+        expect(yield* sqs.depth(sqs.queueUrl)).toStrictEqual({ visible: 1, inFlight: 0 })
+
+        const inProgress = yield* invoke(
+          handler,
+          httpEvent({ ...post, rawPath: `/api/v1/reports/exports/${jobId}/retry` })
+        )
+        expect(inProgress.statusCode).toBe(409)
+        expect(inProgress.json).toMatchObject({ error: { code: "export_not_retryable" } })
+        const globex = { sub: "other-user", merchant_id: "m-globex", email: "other@example.test" }
+        const hidden = yield* invoke(
+          handler,
+          httpEvent({ ...post, rawPath: `/api/v1/reports/exports/${failed}/retry`, claims: globex })
+        )
+        expect(hidden.statusCode).toBe(404)
+
+        const status = yield* invoke(handler, httpEvent({ rawPath: `/api/v1/reports/exports/${jobId}`, claims: acme }))
+        expect(status.statusCode).toBe(200)
+        const etag = String(status.headers?.["etag"])
+        expect(status.headers?.["cache-control"]).toBe("private, no-cache")
+        const unchanged = yield* invoke(
+          handler,
+          httpEvent({ rawPath: `/api/v1/reports/exports/${jobId}`, headers: { "if-none-match": etag }, claims: acme })
+        )
+        expect(unchanged.statusCode).toBe(304)
+        expect(unchanged.body ?? "").toBe("")
+        expect(unchanged.headers?.["etag"]).toBe(etag)
       }).pipe(Effect.scoped, Effect.provide(localServers)),
     { timeout: 60_000 }
   )

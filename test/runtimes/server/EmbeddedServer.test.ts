@@ -1,6 +1,7 @@
 // Boots the `npm start` composition on a free port over a temporary data directory and runs an export end to
-// end over HTTP against chdb: 202, the worker, the file, the signed link, the email and the in-app notice; then
-// what it left on disk is this user's only, and its file links and outbox refuse a Host that names another server.
+// end over HTTP against chdb: 202, the worker, the file, the signed link, the email and the in-app notice, export
+// again refused and a 304; then what it left on disk is this user's only, and its file links and outbox refuse a
+// Host that names another server.
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { existsSync, readdirSync, readFileSync } from "node:fs"
@@ -87,6 +88,26 @@ describe("npm start composition", () => {
           )
         )
         expect(notifications.items.map((n) => n.jobId)).toStrictEqual([jobId])
+
+        // Past the accept route to the HttpApi app: export again refuses a file that can still be downloaded, and a
+        // poll with the status's ETag is a 304 with no body.
+        const again = yield* Effect.promise(() =>
+          fetch(`${base}${statusUrl}/retry`, { method: "POST", headers: auth }).then(async (r) => ({
+            status: r.status,
+            body: await r.json() as { error: { code: string } }
+          }))
+        )
+        expect(again).toMatchObject({ status: 409, body: { error: { code: "export_not_retryable" } } })
+        const etag = yield* Effect.promise(() =>
+          fetch(`${base}${statusUrl}`, { headers: auth }).then((r) => r.headers.get("etag") ?? "")
+        )
+        const unchanged = yield* Effect.promise(() =>
+          fetch(`${base}${statusUrl}`, { headers: { ...auth, "if-none-match": etag } }).then(async (r) => ({
+            status: r.status,
+            body: await r.text()
+          }))
+        )
+        expect(unchanged).toStrictEqual({ status: 304, body: "" })
 
         // Exports, emails and secrets are readable by this user only; chdb's own files are inside its 0700 folder.
         const modes = modesUnder(dataDir, ["clickhouse"])

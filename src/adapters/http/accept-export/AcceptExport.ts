@@ -5,6 +5,7 @@
 import { Effect } from "effect"
 import { requestExport } from "../../../application/RequestExport.js"
 import type { Caller } from "../../../application/RequestExport.js"
+import type { ValidationError } from "../../../domain/Errors.js"
 import type { ExportJob } from "../../../domain/ExportJob.js"
 import type { ExportAccepted } from "../Api.js"
 import { idempotencyKeyReused, invalidRequest, queueUnavailable, storeUnavailable } from "../ApiErrors.js"
@@ -31,18 +32,27 @@ const acceptedBody = (job: ExportJob): typeof ExportAccepted.Encoded => ({
   statusUrl: exportPath(job.jobId)
 })
 
+/**
+ * `requestExport`'s errors as API errors, for `Effect.catchTags`: shared by every route that starts an export
+ * through it (this one, and export again).
+ */
+export const requestExportErrors = {
+  ValidationError: (error: ValidationError) => invalidRequest(error, bodyField),
+  QueueUnavailable: queueUnavailable,
+  JobStoreUnavailable: storeUnavailable,
+  IdempotencyKeyReused: idempotencyKeyReused,
+  JobConflict: Effect.die
+}
+
+/** The 202's encoded body and its Location, for the job a request was answered with. */
+export const acceptedAnswer = (job: ExportJob) => {
+  const accepted = acceptedBody(job)
+  return { body: accepted, location: accepted.statusUrl }
+}
+
 /** The use case, its errors as API errors, and the 202's encoded body and Location. */
 export const acceptExport = (caller: Caller, body: unknown, idempotencyKey: string | undefined) =>
   requestExport(caller, commandOf(body), { idempotencyKey }).pipe(
-    Effect.catchTags({
-      ValidationError: (error) => invalidRequest(error, bodyField),
-      QueueUnavailable: queueUnavailable,
-      JobStoreUnavailable: storeUnavailable,
-      IdempotencyKeyReused: idempotencyKeyReused,
-      JobConflict: Effect.die
-    }),
-    Effect.map((job) => {
-      const accepted = acceptedBody(job)
-      return { body: accepted, location: accepted.statusUrl }
-    })
+    Effect.catchTags(requestExportErrors),
+    Effect.map(acceptedAnswer)
   )
