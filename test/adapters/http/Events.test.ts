@@ -77,7 +77,7 @@ describe("GET /api/v1/events", () => {
       const base = yield* baseUrl
       const token = yield* tokenFor(alice)
       const earlier = acceptedJobId(yield* postExport(token, ordersBody(dayOf2024(0), dayOf2024(10))))
-      const first = yield* Effect.promise(() => openEventStream(`${base}${EVENTS}`, bearer(token)))
+      const first = yield* eventStream(`${base}${EVENTS}`, bearer(token))
       // A fresh stream starts with the current state: the export already queued.
       yield* awaitEvents(first, (s) => statusesOf(s, earlier).includes("queued"))
       const jobId = acceptedJobId(yield* postExport(token, ordersBody()))
@@ -115,7 +115,7 @@ describe("GET /api/v1/events", () => {
     Effect.gen(function*() {
       const base = yield* baseUrl
       const token = yield* tokenFor(alice)
-      const first = yield* Effect.promise(() => openEventStream(`${base}${EVENTS}`, bearer(token)))
+      const first = yield* eventStream(`${base}${EVENTS}`, bearer(token))
       yield* eventStream(`${base}${EVENTS}`, bearer(token))
       const third = yield* eventStream(`${base}${EVENTS}`, bearer(token))
       expect(third.status).toBe(429)
