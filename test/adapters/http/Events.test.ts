@@ -225,6 +225,22 @@ describe("stream tickets", () => {
     }).pipe(Effect.scoped, Effect.provide(eventsApiLayer({ ticketTtl: Duration.millis(200) }))))
 })
 
+describe("the OpenAPI document", () => {
+  it.scopedLive("describes the stream as text/event-stream with its errors, and the ticket route", () =>
+    Effect.gen(function*() {
+      const base = yield* baseUrl
+      const document = yield* Effect.promise(() =>
+        fetch(`${base}/openapi.json`).then((r) => r.json())
+      ) as Effect.Effect<{
+        paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, unknown> }> }>>
+      }>
+      const stream = document.paths[EVENTS]!["get"]!
+      expect(Object.keys(stream.responses["200"]!.content!)).toStrictEqual(["text/event-stream"])
+      expect(Object.keys(stream.responses).sort()).toEqual(expect.arrayContaining(["401", "429", "501", "503"]))
+      expect(Object.keys(document.paths["/api/v1/events/tickets"]!["post"]!.responses)).toContain("201")
+    }).pipe(Effect.scoped, Effect.provide(eventsApiLayer())))
+})
+
 describe("a runtime without a change feed (Lambda)", () => {
   it.scopedLive("answers 501 events_unavailable for the stream and its tickets", () =>
     Effect.gen(function*() {
