@@ -3,10 +3,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Layer } from "effect"
 import { join } from "node:path"
-import { signDevToken } from "../../../src/adapters/auth/JwtVerifier.js"
 import { DEFAULT_FILE_RETENTION } from "../../../src/application/Retention.js"
-import { localSecret } from "../../../src/runtimes/server/EmbeddedConfig.js"
 import * as EmbeddedServer from "../../../src/runtimes/server/EmbeddedServer.js"
+import { embeddedBearer } from "../../support/EmbeddedProcess.js"
 import { freePort, temporaryDataDir } from "../../support/EndToEnd.js"
 import { awaitEvents, eventStream, exportEvents } from "../../support/EventStreamClient.js"
 
@@ -28,17 +27,11 @@ describe("npm start composition: the event stream", () => {
           demoRows: 2_000,
           fileRetention: DEFAULT_FILE_RETENTION
         }))
-        const secret = yield* localSecret(dataDir, "jwt-secret")
-        const token = yield* Effect.promise(() =>
-          signDevToken({
-            secret,
-            sub: "events-user",
-            merchantId: "m-acme",
-            email: "e@example.com",
-            ttl: Duration.hours(1)
-          })
-        )
-        const auth = { authorization: `Bearer ${token}` }
+        const auth = yield* embeddedBearer(dataDir, {
+          sub: "events-user",
+          merchantId: "m-acme",
+          email: "e@example.com"
+        })
         const ticket = yield* Effect.promise(() =>
           fetch(`${base}/api/v1/events/tickets`, { method: "POST", headers: auth }).then((r) =>
             r.json() as Promise<{ streamUrl: string }>
