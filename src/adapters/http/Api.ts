@@ -16,6 +16,7 @@ import {
 } from "./ApiErrors.js"
 import { Authentication } from "./Authentication.js"
 import { conditionalGet } from "./ConditionalGet.js"
+import { EventsGroup } from "./EventsApi.js"
 
 export const ExportStatus = Schema.Literal("queued", "running", "succeeded", "failed", "cancelled")
 export type ExportStatus = typeof ExportStatus.Type
@@ -259,6 +260,7 @@ export const exportApiOf = <Ds extends ReportDefinitions>(catalogue: { readonly 
     .add(exportsGroupOf(catalogue))
     .add(NotificationsGroup)
     .add(HealthGroup)
+    .add(EventsGroup)
     .annotate(OpenApi.Title, "async-data-export")
     .annotate(OpenApi.Description, "Large CSV exports: 202 Accepted now, a signed download link later.")
 

@@ -31,7 +31,7 @@ export const FieldIssueBody = Schema.Struct({
  * The fields of an error response, with the codes its status may carry. Distinct codes per class also let the
  * API tell its error classes apart: the platform picks the first class whose shape fits an error value.
  */
-const errorFields = <const Codes extends ReadonlyArray<string>>(...codes: Codes) => ({
+export const errorFields = <const Codes extends ReadonlyArray<string>>(...codes: Codes) => ({
   error: Schema.Struct({
     code: Schema.Literal(...codes),
     message: Schema.String,

@@ -11,6 +11,7 @@ import {
   retryAfterOf,
   ServiceUnavailable
 } from "./ApiErrors.js"
+import * as EventsHttp from "./EventsHttp.js"
 import * as ExportsHttp from "./ExportsHttp.js"
 import * as HealthHttp from "./HealthHttp.js"
 import * as NotificationsHttp from "./NotificationsHttp.js"
@@ -117,7 +118,7 @@ export const apiMiddleware = (app: HttpApp.Default): HttpApp.Default =>
 
 /** The API's handlers. They need the application's ports and an Authentication implementation. */
 export const layerHandlers = HttpApiBuilder.api(ExportApi).pipe(
-  Layer.provide([ExportsHttp.layer, NotificationsHttp.layer, HealthHttp.layer])
+  Layer.provide([ExportsHttp.layer, NotificationsHttp.layer, HealthHttp.layer, EventsHttp.layer])
 )
 
 /** The API's app: its endpoints, its documents (/openapi.json and the /docs page) and its request middleware. */

@@ -4,6 +4,7 @@ import { Config, Effect, Layer } from "effect"
 import * as JwtAuthentication from "../../adapters/auth/JwtAuthentication.js"
 import * as JwtVerifier from "../../adapters/auth/JwtVerifier.js"
 import * as ApiNodeServer from "../../adapters/http/ApiNodeServer.js"
+import * as InProcessEvents from "../../adapters/inprocess/InProcessEvents.js"
 import * as ApiAdapters from "../aws/ApiAdapters.js"
 
 /** Where the API listens: PORT (3000) and HOST (0.0.0.0, as a container expects). */
@@ -18,5 +19,6 @@ const api = Layer.unwrapEffect(Effect.map(listenConfig, ({ host, port }) => ApiN
 export const layer = api.pipe(
   Layer.provide(JwtAuthentication.layer),
   Layer.provide(JwtVerifier.layerConfig),
-  Layer.provide(ApiAdapters.layer)
+  // The workers write in other processes: one poller feeds this process's event streams (ADR 33).
+  Layer.provide(InProcessEvents.layerPolling.pipe(Layer.provideMerge(ApiAdapters.layer)))
 )

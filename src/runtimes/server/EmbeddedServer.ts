@@ -15,6 +15,7 @@ import { allowedHosts, isLoopbackAddress } from "../../adapters/http/AllowedHost
 import * as ApiNodeServer from "../../adapters/http/ApiNodeServer.js"
 import { ReadinessChecks } from "../../adapters/http/HealthHttp.js"
 import * as HttpExportLinks from "../../adapters/http/HttpExportLinks.js"
+import * as InProcessEvents from "../../adapters/inprocess/InProcessEvents.js"
 import * as FilesRoute from "../../adapters/localfs/FilesRoute.js"
 import * as LocalFileStore from "../../adapters/localfs/LocalFileStore.js"
 import * as SqliteDatabase from "../../adapters/sqlite/SqliteDatabase.js"
@@ -90,11 +91,11 @@ export const layer = (config: EmbeddedConfig) => {
     outbox: join(config.dataDir, "outbox"),
     from: "Exports <exports@localhost>"
   })
-  // One database for the three, so that a job and its message are written in one transaction.
+  // One database for the three, so that a job and its message are written in one transaction. The stores tell the
+  // event streams what they write (ADR 33).
   const durable = Layer.mergeAll(
-    SqliteJobStore.layer,
+    InProcessEvents.layerPublishing.pipe(Layer.provide(Layer.merge(SqliteJobStore.layer, SqliteInAppNotifier.layer))),
     SqliteJobQueue.layer(),
-    SqliteInAppNotifier.layer,
     JobIds.Default
   )
   // Opened before anything else uses the data directory: a second server on it stops here, with SQLite's lock

@@ -1,0 +1,63 @@
+// The `npm start` composition streams a user's events: its SQLite stores publish to the process's change feed, so an
+// export's events arrive queued, running, succeeded, then its notification, on a stream opened with a ticket.
+import { describe, expect, it } from "@effect/vitest"
+import { Duration, Effect, Layer } from "effect"
+import { join } from "node:path"
+import { DEFAULT_FILE_RETENTION } from "../../../src/application/Retention.js"
+import * as EmbeddedServer from "../../../src/runtimes/server/EmbeddedServer.js"
+import { embeddedBearer } from "../../support/EmbeddedProcess.js"
+import { freePort, temporaryDataDir } from "../../support/EndToEnd.js"
+import { awaitEvents, eventStream, exportEvents } from "../../support/EventStreamClient.js"
+
+describe("npm start composition: the event stream", () => {
+  it.scopedLive(
+    "an export's events arrive queued, running, succeeded, and its notification",
+    () =>
+      Effect.gen(function*() {
+        const dataDir = join(yield* temporaryDataDir("ade-events-"), "data")
+        const port = yield* freePort
+        const base = `http://127.0.0.1:${port}`
+        yield* Layer.build(EmbeddedServer.layer({
+          host: "127.0.0.1",
+          port,
+          dataDir,
+          publicBaseUrl: base,
+          workerConcurrency: 1,
+          shutdownGrace: Duration.seconds(5),
+          demoRows: 2_000,
+          fileRetention: DEFAULT_FILE_RETENTION
+        }))
+        const auth = yield* embeddedBearer(dataDir, {
+          sub: "events-user",
+          merchantId: "m-acme",
+          email: "e@example.com"
+        })
+        const ticket = yield* Effect.promise(() =>
+          fetch(`${base}/api/v1/events/tickets`, { method: "POST", headers: auth }).then((r) =>
+            r.json() as Promise<{ streamUrl: string }>
+          )
+        )
+        const stream = yield* eventStream(`${base}${ticket.streamUrl}`)
+        expect(stream.status).toBe(200)
+        const accepted = yield* Effect.promise(() =>
+          fetch(`${base}/api/v1/reports/export`, {
+            method: "POST",
+            headers: { ...auth, "content-type": "application/json" },
+            body: JSON.stringify({ reportType: "orders", format: "csv", dateFrom: "2025-01-01", dateTo: "2025-01-31" })
+          }).then((r) => r.json() as Promise<{ jobId: string }>)
+        )
+        yield* awaitEvents(stream, (s) => s.events.some((event) => event.event === "notification"), 20_000)
+        const statuses = exportEvents(stream, accepted.jobId).map((event) => event.data["status"])
+        expect(statuses).toStrictEqual([
+          "queued",
+          "running",
+          "succeeded"
+        ])
+        expect(stream.events.find((event) => event.event === "notification")!.data).toMatchObject({
+          jobId: accepted.jobId,
+          kind: "export_succeeded"
+        })
+      }).pipe(Effect.scoped),
+    { timeout: 60_000 }
+  )
+})
