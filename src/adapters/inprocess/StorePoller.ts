@@ -33,7 +33,19 @@ export const make = Effect.gen(function*() {
   /** Followed owners' notifications already published (or there when the owner was first looked at). */
   const notices = new Map<string, Set<string>>()
 
-  const publishJob = (job: ExportJob) => feed.publish({ _tag: "JobChanged", job })
+  /**
+   * The revision published of each job this round and the round before: a job that leaves the active index and the
+   * notice of its end, read in the same round or the next, are one change to publish, not two.
+   */
+  let publishedBefore = new Map<string, number>()
+  let publishedNow = new Map<string, number>()
+
+  const publishJob = (job: ExportJob) => {
+    const last = Math.max(publishedBefore.get(job.jobId) ?? -1, publishedNow.get(job.jobId) ?? -1)
+    if (job.revision <= last) return Effect.void
+    publishedNow.set(job.jobId, job.revision)
+    return feed.publish({ _tag: "JobChanged", job })
+  }
 
   const activeJobs = (before: DateTime.Utc) =>
     Effect.gen(function*() {
@@ -70,6 +82,7 @@ export const make = Effect.gen(function*() {
     if (owners.length === 0) {
       inProgress = new Map()
       notices.clear()
+      publishedBefore = new Map()
       return
     }
     const followed = new Set(owners.map(ownerKey))
@@ -90,6 +103,8 @@ export const make = Effect.gen(function*() {
     }
     inProgress = next
     yield* Effect.forEach(owners, notificationsOf, { discard: true })
+    publishedBefore = publishedNow
+    publishedNow = new Map()
   })
 
   return round.pipe(
