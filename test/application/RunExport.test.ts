@@ -239,8 +239,8 @@ describe("RunExport", () => {
             if (done.failure.reason !== "LinkSigningFailed") expect(Option.isNone(file)).toBe(true)
             expect(inApp[0]!.body).toContain(done.failure.userMessage)
           }
-        // A hung query runs into its timeout while the test clock moves on, and its worker's progress timer wakes
-        // every second meanwhile: a 30 s timeout keeps each case to a few dozen wakes instead of thousands.
+          // A hung query runs into its timeout while the test clock moves on, and its worker's progress timer wakes
+          // every second meanwhile: a 30 s timeout keeps each case to a few dozen wakes instead of thousands.
         }).pipe(Effect.provide(testLayer(ROWS, { queryTimeout: Duration.seconds(30) }))),
       { fastCheck: { numRuns: 120 } }
     )
