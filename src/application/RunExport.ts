@@ -228,6 +228,14 @@ const renewLease = (handle: JobHandle, holder: string) =>
  */
 export const PROGRESS_INTERVAL = Duration.seconds(1)
 
+/**
+ * The percent is the source's share of what it will read, not the rows written over `totalRows`: those count
+ * different rows. A report that filters or sums (two of the catalogue's three sum order lines by period or product)
+ * writes far fewer rows than its query reads, and would sit near 0 % until the job jumped to done. The share read
+ * runs a little ahead of the file (rows in buffers between the two), and a query that must read everything before
+ * its first row (a sort the table's order does not give) shows 100 % while its rows still stream; the domain never
+ * lets it go back or past 100 (`transition`).
+ */
 const progressOf = (tally: Tally): Progress => {
   const { source } = tally
   return new Progress({

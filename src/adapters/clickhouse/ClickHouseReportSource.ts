@@ -5,6 +5,7 @@ import type { Chunk, ConfigError } from "effect"
 import { CurrentCatalogue } from "../../application/CurrentCatalogue.js"
 import { ReportSource } from "../../application/ports/ReportSource.js"
 import type { ReportQuery } from "../../application/ports/ReportSource.js"
+import { PROGRESS_INTERVAL } from "../../application/RunExport.js"
 import type { QueryFailed, QueryTimeout } from "../../domain/Errors.js"
 import type { MerchantId } from "../../domain/Identifiers.js"
 import type { QueryParameters, ReportDefinition, ReportRequest, ReportRow } from "../../domain/Reports.js"
@@ -82,7 +83,8 @@ export const make = (options: ClickHouseReportSourceOptions = {}) =>
       params: parametersOf(query.merchantId, query.report),
       settings: settingsFor(query.timeout),
       columns: definition.columns.length,
-      onProgress: query.onProgress
+      // The worker writes what it was told once every PROGRESS_INTERVAL: asking the server more often would be lost.
+      progress: query.onProgress === undefined ? undefined : { every: PROGRESS_INTERVAL, report: query.onProgress }
     })
     return ReportSource.of({
       rows: (query) =>

@@ -14,7 +14,8 @@ export interface ReportQuery {
   readonly timeout: Duration.Duration
   /**
    * Told what the source knows of the query's own progress, when it knows anything: the rows it has read and will
-   * read in all. Called off the rows' path (with the source's progress reports), and cheap: it only records them.
+   * read in all. Called off the rows' path, while the query runs, as often as the source learns more; cheap: it only
+   * records them.
    */
   readonly onProgress?: ((progress: SourceProgress) => void) | undefined
 }
