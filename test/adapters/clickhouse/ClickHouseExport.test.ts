@@ -21,18 +21,7 @@ import type { Column } from "../../../src/domain/Reports.js"
 import { alice, datasetOf, drainQueue, ordersInput, sentTo, storedJob } from "../../support/Fixtures.js"
 import { pendingUploads, S3rverServer } from "../../support/servers/S3rverServer.js"
 import { headObject, PART_SIZE, readBack, settingsFor } from "../s3/S3Support.js"
-import { clientOn1816, freshTableName, numbersTable, readSlowly } from "./ClickHouseTestSupport.js"
-
-/** Rows of the orders report's shape, without parameters (18.16 binds none), from an endless table of numbers. */
-const ordersShaped = (from: string, settings = "") => `
-SELECT
-  concat('m-acme-', toString(number)) AS order_id, toUInt32(number % 3 + 1) AS line_number,
-  toString(toDateTime(1704067200 + number)) AS ordered_at_local, 'delivered' AS status,
-  concat('C', toString(number % 5000)) AS customer_id, concat('P', toString(number % 40)) AS product_id,
-  concat('SKU-', toString(number % 40)) AS sku, 'Desk lamp, "large"' AS product_name,
-  toUInt32(number % 4 + 1) AS quantity, '12.50' AS unit_price, '25.00' AS line_total, 'EUR' AS currency
-FROM ${from}
-${settings}`
+import { clientOn1816, freshTableName, numbersTable, ordersShaped, readSlowly } from "./ClickHouseTestSupport.js"
 
 /** The server stops it after 2 s, however long the export's own timeout: by then, many parts are uploaded. */
 const TIMES_OUT_MID_UPLOAD = ordersShaped(

@@ -90,3 +90,14 @@ export const numbersTable = (rows: number, table: string = freshTableName()) =>
  */
 export const readSlowly = (table: string, rowsPerSecond: number) =>
   `(SELECT number FROM ${table} WHERE sleepEachRow(${1 / rowsPerSecond}) = 0)`
+
+/** Rows of the orders report's shape, without parameters (18.16 binds none), from an endless table of numbers. */
+export const ordersShaped = (from: string, settings = "") => `
+SELECT
+  concat('m-acme-', toString(number)) AS order_id, toUInt32(number % 3 + 1) AS line_number,
+  toString(toDateTime(1704067200 + number)) AS ordered_at_local, 'delivered' AS status,
+  concat('C', toString(number % 5000)) AS customer_id, concat('P', toString(number % 40)) AS product_id,
+  concat('SKU-', toString(number % 40)) AS sku, 'Desk lamp, "large"' AS product_name,
+  toUInt32(number % 4 + 1) AS quantity, '12.50' AS unit_price, '25.00' AS line_total, 'EUR' AS currency
+FROM ${from}
+${settings}`

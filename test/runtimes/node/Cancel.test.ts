@@ -10,7 +10,7 @@ import { EmailAddress } from "../../../src/domain/Identifiers.js"
 import { Orders, ReportCatalogue } from "../../../src/domain/Reports.js"
 import type { ReportRequest } from "../../../src/domain/Reports.js"
 import * as Worker from "../../../src/runtimes/node/Worker.js"
-import { runningQueries } from "../../adapters/clickhouse/ClickHouseTestSupport.js"
+import { ordersShaped, runningQueries } from "../../adapters/clickhouse/ClickHouseTestSupport.js"
 import { makeLogCollector } from "../../support/LogCollector.js"
 import type { LogCollector } from "../../support/LogCollector.js"
 import {
@@ -42,20 +42,10 @@ const LONG_ROWS = 20_000_000
  * catalogue's SQL cannot run on it (test/adapters/clickhouse says the same). A one-day range ends at once; a longer one
  * is throttled by a sleep per block, so that it is still running, mid-upload, when the test cancels it.
  */
-const ordersOn1816 = (params: { readonly dateFrom: string; readonly dateTo: string }) => {
-  const short = params.dateFrom === params.dateTo
-  return `
-SELECT
-  concat('m-acme-', toString(number)) AS order_id, toUInt32(number % 3 + 1) AS line_number,
-  toString(toDateTime(1704067200 + number)) AS ordered_at_local, 'delivered' AS status,
-  concat('C', toString(number % 5000)) AS customer_id, concat('P', toString(number % 40)) AS product_id,
-  concat('SKU-', toString(number % 40)) AS sku, 'Desk lamp, "large"' AS product_name,
-  toUInt32(number % 4 + 1) AS quantity, '12.50' AS unit_price, '25.00' AS line_total, 'EUR' AS currency
-FROM system.numbers
-${short ? "" : "WHERE sleep(0.1) = 0"}
-LIMIT ${short ? SHORT_ROWS : LONG_ROWS}
-SETTINGS max_block_size = 8192`
-}
+const ordersOn1816 = (params: { readonly dateFrom: string; readonly dateTo: string }) =>
+  params.dateFrom === params.dateTo
+    ? ordersShaped("system.numbers", `LIMIT ${SHORT_ROWS} SETTINGS max_block_size = 8192`)
+    : ordersShaped("system.numbers", `WHERE sleep(0.1) = 0 LIMIT ${LONG_ROWS} SETTINGS max_block_size = 8192`)
 
 /**
  * The real catalogue, but for the orders report's SQL (above) and no bound parameters. The worker hands the
