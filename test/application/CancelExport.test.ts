@@ -19,6 +19,7 @@ const stallingSource = Effect.gen(function*() {
   const release = yield* Deferred.make<void>()
   const source = ReportSource.of({
     rows: memory.rows,
+    preview: memory.preview,
     csv: (query) =>
       Stream.concat(
         Stream.take(memory.csv(query), 1),

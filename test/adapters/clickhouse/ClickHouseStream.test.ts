@@ -207,6 +207,31 @@ layer(clientOn1816, { timeout: Duration.seconds(60), excludeTestServices: true }
       yield* waitUntil(Effect.map(runningQueries(query.jobId), (running) => running === 0))
     }))
 
+  it.effect("preview: the first rows of a sorted result, in its order, and the query over once they are in", () =>
+    Effect.gen(function*() {
+      const sorted = yield* sourceRunning("SELECT number FROM numbers(5000000) ORDER BY number DESC")
+      const query = { ...queryOf(acme, orders, Duration.minutes(1)), limit: 100 }
+      const rows = yield* sorted.preview(query)
+      expect(rows).toEqual(Array.from({ length: 100 }, (_, n) => [4_999_999 - n]))
+      // An endless result too: the server itself stops at the limit.
+      const endless = yield* sourceRunning(ENDLESS_ROWS)
+      const first = yield* endless.preview({ ...queryOf(acme, orders, Duration.minutes(1)), limit: 3 })
+      expect(first).toEqual([[0], [1], [2]])
+      expect(yield* runningQueries(query.jobId)).toBe(0)
+    }))
+
+  it.effect("preview: a query past its timeout is a QueryTimeout, and stops on the server", () =>
+    Effect.gen(function*() {
+      const source = yield* sourceRunning("SELECT count() FROM numbers(100000000000) WHERE sipHash64(number) % 3 = 0")
+      const query = { ...queryOf(acme, orders, Duration.seconds(1)), limit: 100 }
+      const started = Date.now()
+      const error = yield* Effect.flip(source.preview(query))
+      assert(error._tag === "QueryTimeout")
+      expect(error.afterMillis).toBe(1_000)
+      expect(Date.now() - started).toBeLessThan(5_000)
+      yield* waitUntil(Effect.map(runningQueries(query.jobId), (running) => running === 0))
+    }))
+
   // The export's path: the server's CSV, rewritten by the CsvResultReader (ADR 17).
 
   it.effect("CSV: millions of rows, each once and in order, in bounded memory", () =>
