@@ -4,6 +4,7 @@ import { Config, Data, Duration, Effect, Redacted } from "effect"
 import { randomBytes } from "node:crypto"
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
+import { webAppDirConfig } from "../../adapters/http/WebAppRoute.js"
 import { workerConcurrencyConfig } from "../../application/ExportWorker.js"
 import { fileRetentionConfig } from "../../application/Retention.js"
 
@@ -19,6 +20,8 @@ export interface EmbeddedConfig {
   readonly demoRows: number
   /** How long an exported file is kept on disk (FILE_RETENTION). */
   readonly fileRetention: Duration.Duration
+  /** The built web app served at / (WEB_APP_DIR, the repository's web/dist unless set). */
+  readonly webAppDir: string
 }
 
 export const embeddedConfig: Config.Config<EmbeddedConfig> = Config.all({
@@ -32,7 +35,8 @@ export const embeddedConfig: Config.Config<EmbeddedConfig> = Config.all({
     Config.withDefault(1_200_000),
     Config.validate({ message: "must be from 1000 to 100000000", validation: (n) => n >= 1000 && n <= 100_000_000 })
   ),
-  fileRetention: fileRetentionConfig
+  fileRetention: fileRetentionConfig,
+  webAppDir: webAppDirConfig
 }).pipe(
   Config.map(({ publicBaseUrl, ...rest }) => ({
     ...rest,

@@ -18,6 +18,7 @@ import * as ApiServer from "../../adapters/http/ApiServer.js"
 import * as DevSessionHttp from "../../adapters/http/DevSessionHttp.js"
 import { ReadinessChecks } from "../../adapters/http/HealthHttp.js"
 import * as HttpExportLinks from "../../adapters/http/HttpExportLinks.js"
+import * as WebAppRoute from "../../adapters/http/WebAppRoute.js"
 import * as InProcessEvents from "../../adapters/inprocess/InProcessEvents.js"
 import * as FilesRoute from "../../adapters/localfs/FilesRoute.js"
 import * as LocalFileStore from "../../adapters/localfs/LocalFileStore.js"
@@ -69,15 +70,17 @@ export const servesDevPages = (config: Pick<EmbeddedConfig, "host">): boolean =>
 /**
  * The routes the embedded server adds to the API. Signed file links are for users, so they also answer under the
  * host of PUBLIC_BASE_URL; the development pages answer only under loopback names (a tunnel or proxy to a loopback
- * server must not publish them). Any other Host header is refused, whatever address a browser resolved it to.
+ * server must not publish them). Any other Host header is refused, whatever address a browser resolved it to. The
+ * web app answers the paths nothing else does (ADR 36).
  */
-export const layerRoutes = (config: Pick<EmbeddedConfig, "host" | "port" | "publicBaseUrl">) => {
+export const layerRoutes = (config: Pick<EmbeddedConfig, "host" | "port" | "publicBaseUrl" | "webAppDir">) => {
   const files = FilesRoute.layer(
     allowedHosts({ bindHost: config.host, port: config.port, publicBaseUrl: config.publicBaseUrl })
   )
+  const routes = Layer.merge(files, WebAppRoute.layer({ root: config.webAppDir }))
   return servesDevPages(config)
-    ? Layer.merge(files, OutboxRoute.layer(allowedHosts({ bindHost: config.host, port: config.port })))
-    : files
+    ? Layer.merge(routes, OutboxRoute.layer(allowedHosts({ bindHost: config.host, port: config.port })))
+    : routes
 }
 
 /**
@@ -138,17 +141,17 @@ export const layer = (config: EmbeddedConfig) => {
     Effect.map(ChdbEngine, (chdb) => [{ name: "clickhouse", check: chdb.query("SELECT 1") }])
   )
 
-  const http = Layer.unwrapEffect(Effect.map(localSigningSecret(config), (localSigning) =>
-    Layer.mergeAll(
+  const http = Layer.unwrapEffect(
+    Effect.map(localSigningSecret(config), (localSigning) =>
       layerApi(config, localSigning).pipe(
-        Layer.provide(ApiNodeServer.layerServer({ port: config.port, host: config.host }))
-      ),
-      layerRoutes(config)
-    ).pipe(
-      Layer.provide(JwtAuthentication.layer),
-      Layer.provide(jwtVerifierFor(localSigning)),
-      Layer.provide(readiness)
-    )))
+        // Built before the API's app reads its router, so that the app has every route.
+        Layer.provide(layerRoutes(config)),
+        Layer.provide(ApiNodeServer.layerServer({ port: config.port, host: config.host })),
+        Layer.provide(JwtAuthentication.layer),
+        Layer.provide(jwtVerifierFor(localSigning)),
+        Layer.provide(readiness)
+      ))
+  )
 
   const workers = InProcessWorker.layer({ concurrency: config.workerConcurrency, shutdownGrace: config.shutdownGrace })
 

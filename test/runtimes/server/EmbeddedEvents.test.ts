@@ -3,6 +3,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Layer } from "effect"
 import { join } from "node:path"
+import { DEFAULT_WEB_APP_DIR } from "../../../src/adapters/http/WebAppRoute.js"
 import { DEFAULT_FILE_RETENTION } from "../../../src/application/Retention.js"
 import * as EmbeddedServer from "../../../src/runtimes/server/EmbeddedServer.js"
 import { embeddedBearer } from "../../support/EmbeddedProcess.js"
@@ -25,7 +26,8 @@ describe("npm start composition: the event stream", () => {
           workerConcurrency: 1,
           shutdownGrace: Duration.seconds(5),
           demoRows: 2_000,
-          fileRetention: DEFAULT_FILE_RETENTION
+          fileRetention: DEFAULT_FILE_RETENTION,
+          webAppDir: DEFAULT_WEB_APP_DIR
         }))
         const auth = yield* embeddedBearer(dataDir, {
           sub: "events-user",
