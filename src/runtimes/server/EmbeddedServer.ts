@@ -12,6 +12,7 @@ import * as ChdbReportSource from "../../adapters/chdb/ChdbReportSource.js"
 import { demoSeedOfSize } from "../../adapters/chdb/DemoSeed.js"
 import * as EmlEmailSender from "../../adapters/eml/EmlEmailSender.js"
 import * as OutboxRoute from "../../adapters/eml/OutboxRoute.js"
+import * as FaultyReportSource from "../../adapters/faults/FaultyReportSource.js"
 import { allowedHosts, isLoopbackAddress } from "../../adapters/http/AllowedHosts.js"
 import * as ApiNodeServer from "../../adapters/http/ApiNodeServer.js"
 import * as ApiServer from "../../adapters/http/ApiServer.js"
@@ -105,7 +106,11 @@ export const layer = (config: EmbeddedConfig) => {
   const chdbDir = join(config.dataDir, "clickhouse")
   // Made before any adapter writes into them, so that nothing is ever created in a directory others can read.
   const dataDir = Layer.effectDiscard(Effect.zipRight(privateDirectory(config.dataDir), privateDirectory(chdbDir)))
-  const reports = ChdbReportSource.layerDemo(chdbDir, demoSeedOfSize(config.demoRows))
+  const chdb = ChdbReportSource.layerDemo(chdbDir, demoSeedOfSize(config.demoRows))
+  // EMBEDDED_FAULTS' failures over the engine's source, which the readiness check still queries directly (ADR 37).
+  const reports = config.faults.size === 0
+    ? chdb
+    : Layer.merge(chdb, FaultyReportSource.layer(config.faults).pipe(Layer.provide(chdb)))
 
   const files = Layer.unwrapEffect(
     Effect.map(

@@ -27,7 +27,8 @@ describe("npm start composition: the event stream", () => {
           shutdownGrace: Duration.seconds(5),
           demoRows: 2_000,
           fileRetention: DEFAULT_FILE_RETENTION,
-          webAppDir: DEFAULT_WEB_APP_DIR
+          webAppDir: DEFAULT_WEB_APP_DIR,
+          faults: new Set()
         }))
         const auth = yield* embeddedBearer(dataDir, {
           sub: "events-user",

@@ -24,7 +24,7 @@ describe("npm start composition: the web app", () => {
       Effect.gen(function*() {
         const { root } = yield* fixtureBuild
         const dataDir = join(yield* temporaryDataDir("ade-embedded-web-"), "data")
-        const { base } = yield* embeddedServerIn(dataDir, 1000, root)
+        const { base } = yield* embeddedServerIn(dataDir, 1000, { webAppDir: root })
         const page = { accept: "text/html" }
         for (const path of ["/", "/exports", "/exports/01900000-0000-7000-8000-000000000001"]) {
           const response = yield* get(`${base}${path}`, page)
