@@ -28,9 +28,14 @@ export interface HostResponse {
 }
 
 /** GET `path` from 127.0.0.1:`port` with the Host header `host`, whatever name that is. */
-export const getWithHost = (port: number, path: string, host: string) =>
+export const getWithHost = (port: number, path: string, host: string) => requestWithHost(port, "GET", path, host)
+
+/** `method` `path` on 127.0.0.1:`port` with the Host header `host`, and a JSON body when one is given. */
+export const requestWithHost = (port: number, method: string, path: string, host: string, json?: unknown) =>
   Effect.async<HostResponse, Error>((resume) => {
-    const request = Http.get({ host: "127.0.0.1", port, path, headers: { host }, agent: false }, (response) => {
+    const body = json === undefined ? undefined : JSON.stringify(json)
+    const headers = body === undefined ? { host } : { host, "content-type": "application/json" }
+    const request = Http.request({ host: "127.0.0.1", port, method, path, headers, agent: false }, (response) => {
       const chunks: Array<Buffer> = []
       response.on("data", (chunk: Buffer) => chunks.push(chunk))
       response.on("end", () =>
@@ -42,6 +47,7 @@ export const getWithHost = (port: number, path: string, host: string) =>
       response.on("error", (error) => resume(Effect.fail(error)))
     })
     request.on("error", (error) => resume(Effect.fail(error)))
+    request.end(body)
     return Effect.sync(() => request.destroy())
   })
 

@@ -69,7 +69,8 @@ export const hostAllowed = (hosts: AllowedHosts, header: string | undefined): bo
 }
 
 // The answer names no host: the header is unverified input and is not echoed back.
-const MISDIRECTED_MESSAGE = "This path is served only under the server's own names: 127.0.0.1, localhost or [::1] " +
+export const MISDIRECTED_MESSAGE =
+  "This path is served only under the server's own names: 127.0.0.1, localhost or [::1] " +
   "with its port, or its configured address."
 
 /** Runs `handler` for a request whose Host is allowed; answers 421 Misdirected Request in the API's shape else. */

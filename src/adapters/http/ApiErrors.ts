@@ -56,6 +56,11 @@ export class Conflict extends Schema.Class<Conflict>("Conflict")(
   errorFields("idempotency_key_reused", "export_not_ready", "export_finished", "export_not_retryable"),
   HttpApiSchema.annotations({ status: 409 })
 ) {}
+/** A request under a Host name that the route does not answer (DNS rebinding): see `AllowedHosts.ts`. */
+export class MisdirectedRequest extends Schema.Class<MisdirectedRequest>("MisdirectedRequest")(
+  errorFields("misdirected_request"),
+  HttpApiSchema.annotations({ status: 421 })
+) {}
 export class Gone extends Schema.Class<Gone>("Gone")(
   errorFields("export_expired"),
   HttpApiSchema.annotations({ status: 410 })

@@ -1,5 +1,6 @@
 // The API as a served application: handlers, OpenAPI document and docs page, and the middleware every request
 // passes through (request id, one error shape for what the platform answers itself, access log).
+import type { HttpApiGroup } from "@effect/platform"
 import { HttpApiBuilder, HttpApiSwagger, HttpApp, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Cause, Clock, Effect, Layer, Option, Predicate } from "effect"
 import { ExportApi } from "./Api.js"
@@ -11,6 +12,7 @@ import {
   retryAfterOf,
   ServiceUnavailable
 } from "./ApiErrors.js"
+import { EmbeddedApi } from "./DevSessionApi.js"
 import * as EventsHttp from "./EventsHttp.js"
 import * as ExportsHttp from "./ExportsHttp.js"
 import * as HealthHttp from "./HealthHttp.js"
@@ -116,17 +118,37 @@ export const apiMiddleware = (app: HttpApp.Default): HttpApp.Default =>
     )
   })
 
-/** The API's handlers. They need the application's ports and an Authentication implementation. */
-export const layerHandlers = HttpApiBuilder.api(ExportApi).pipe(
-  Layer.provide([ExportsHttp.layer, NotificationsHttp.layer, HealthHttp.layer, EventsHttp.layer])
-)
+const groupHandlers = Layer.mergeAll(ExportsHttp.layer, NotificationsHttp.layer, HealthHttp.layer, EventsHttp.layer)
 
-/** The API's app: its endpoints, its documents (/openapi.json and the /docs page) and its request middleware. */
-export const layerApp = Layer.mergeAll(
+/** The API's handlers. They need the application's ports and an Authentication implementation. */
+export const layerHandlers = HttpApiBuilder.api(ExportApi).pipe(Layer.provide(groupHandlers))
+
+// The documents describe whichever API the app serves.
+const layerDocuments = Layer.mergeAll(
   HttpApiBuilder.middleware(apiMiddleware),
   HttpApiSwagger.layer({ path: "/docs" }),
   HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })
-).pipe(Layer.provideMerge(layerHandlers))
+)
+
+/** The API's app: its endpoints, its documents (/openapi.json and the /docs page) and its request middleware. */
+export const layerApp = layerDocuments.pipe(Layer.provideMerge(layerHandlers))
 
 /** Serves the API's app. Needs an HttpServer. */
 export const layer = HttpApiBuilder.serve().pipe(Layer.provide(layerApp))
+
+/**
+ * Serves the embedded server's API on loopback (`EmbeddedApi`): the API's app with the development sign-in, whose
+ * handler is given (ADR 34). Needs an HttpServer.
+ */
+export const layerWithDevSession = <E, R>(
+  devSession: Layer.Layer<HttpApiGroup.ApiGroup<"async-data-export", "dev">, E, R>
+) =>
+  HttpApiBuilder.serve().pipe(
+    Layer.provide(
+      layerDocuments.pipe(
+        Layer.provideMerge(
+          HttpApiBuilder.api(EmbeddedApi).pipe(Layer.provide(groupHandlers), Layer.provide(devSession))
+        )
+      )
+    )
+  )

@@ -1,6 +1,7 @@
 // The embedded default: API and worker in one process, report data from chdb (seeded on first start), files on
 // the local disk behind signed links, emails as .eml files, jobs, notifications and queue in SQLite (ADR 27).
 // A composition of layers and nothing else: every rule lives in the application.
+import type { Redacted } from "effect"
 import { Config, Duration, Effect, Layer, Option } from "effect"
 import { join } from "node:path"
 import * as JwtAuthentication from "../../adapters/auth/JwtAuthentication.js"
@@ -13,6 +14,8 @@ import * as EmlEmailSender from "../../adapters/eml/EmlEmailSender.js"
 import * as OutboxRoute from "../../adapters/eml/OutboxRoute.js"
 import { allowedHosts, isLoopbackAddress } from "../../adapters/http/AllowedHosts.js"
 import * as ApiNodeServer from "../../adapters/http/ApiNodeServer.js"
+import * as ApiServer from "../../adapters/http/ApiServer.js"
+import * as DevSessionHttp from "../../adapters/http/DevSessionHttp.js"
 import { ReadinessChecks } from "../../adapters/http/HealthHttp.js"
 import * as HttpExportLinks from "../../adapters/http/HttpExportLinks.js"
 import * as InProcessEvents from "../../adapters/inprocess/InProcessEvents.js"
@@ -29,25 +32,33 @@ import * as InProcessWorker from "../local/InProcessWorker.js"
 import type { EmbeddedConfig } from "./EmbeddedConfig.js"
 import { localSecret, privateDirectory } from "./EmbeddedConfig.js"
 
-/** AUTH_JWT_SECRET or AUTH_JWKS_URL when set; otherwise the local secret that `npm run dev-token` signs with. */
-const jwtVerifierFor = (config: EmbeddedConfig) =>
-  Layer.unwrapEffect(Effect.gen(function*() {
-    const configured = yield* Config.option(Config.string("AUTH_JWT_SECRET")).pipe(
-      Effect.zipWith(Config.option(Config.string("AUTH_JWKS_URL")), (secret, jwks) =>
-        Option.isSome(secret) || Option.isSome(jwks))
-    )
-    if (configured) {
-      return JwtVerifier.layerConfig
-    }
-    return JwtVerifier.layer({
-      keys: { _tag: "SharedSecret", secret: yield* localSecret(config.dataDir, "jwt-secret") },
-      issuer: DEV_ISSUER,
-      audience: DEV_AUDIENCE,
-      clockSkew: Duration.seconds(30),
-      merchantClaim: "merchant_id",
-      emailClaim: "email"
-    })
-  }))
+/**
+ * The secret this server signs and checks its own tokens with (`npm run dev-token` signs with it too), or None when
+ * AUTH_JWT_SECRET or AUTH_JWKS_URL is set: then tokens come from elsewhere and the server signs none.
+ */
+const localSigningSecret = (config: EmbeddedConfig) =>
+  Effect.gen(function*() {
+    const secret = yield* Config.option(Config.string("AUTH_JWT_SECRET"))
+    const jwks = yield* Config.option(Config.string("AUTH_JWKS_URL"))
+    return Option.isSome(secret) || Option.isSome(jwks)
+      ? Option.none()
+      : Option.some(yield* localSecret(config.dataDir, "jwt-secret"))
+  })
+
+/** The verifier on the local secret, or on the AUTH_* settings when there is none. */
+const jwtVerifierFor = (localSigning: Option.Option<Redacted.Redacted<string>>) =>
+  Option.match(localSigning, {
+    onNone: () => JwtVerifier.layerConfig,
+    onSome: (secret) =>
+      JwtVerifier.layer({
+        keys: { _tag: "SharedSecret", secret },
+        issuer: DEV_ISSUER,
+        audience: DEV_AUDIENCE,
+        clockSkew: Duration.seconds(30),
+        merchantClaim: "merchant_id",
+        emailClaim: "email"
+      })
+  })
 
 /**
  * The development pages show every email in full: they exist only on a server that other machines cannot reach.
@@ -68,6 +79,24 @@ export const layerRoutes = (config: Pick<EmbeddedConfig, "host" | "port" | "publ
     ? Layer.merge(files, OutboxRoute.layer(allowedHosts({ bindHost: config.host, port: config.port })))
     : files
 }
+
+/**
+ * The API this server serves: with the development sign-in (POST /api/dev/session, ADR 34) when it listens on
+ * loopback and signs its own tokens; the production API otherwise, where that path is a 404 like any unknown one.
+ * Needs an HttpServer.
+ */
+export const layerApi = (
+  config: Pick<EmbeddedConfig, "host" | "port">,
+  localSigning: Option.Option<Redacted.Redacted<string>>
+) =>
+  servesDevPages(config) && Option.isSome(localSigning)
+    ? ApiServer.layerWithDevSession(
+      DevSessionHttp.layer({
+        secret: localSigning.value,
+        hosts: allowedHosts({ bindHost: config.host, port: config.port })
+      })
+    )
+    : ApiServer.layer
 
 export const layer = (config: EmbeddedConfig) => {
   const chdbDir = join(config.dataDir, "clickhouse")
@@ -109,12 +138,17 @@ export const layer = (config: EmbeddedConfig) => {
     Effect.map(ChdbEngine, (chdb) => [{ name: "clickhouse", check: chdb.query("SELECT 1") }])
   )
 
-  const http = Layer.mergeAll(ApiNodeServer.layer({ port: config.port, host: config.host }), layerRoutes(config))
-    .pipe(
+  const http = Layer.unwrapEffect(Effect.map(localSigningSecret(config), (localSigning) =>
+    Layer.mergeAll(
+      layerApi(config, localSigning).pipe(
+        Layer.provide(ApiNodeServer.layerServer({ port: config.port, host: config.host }))
+      ),
+      layerRoutes(config)
+    ).pipe(
       Layer.provide(JwtAuthentication.layer),
-      Layer.provide(jwtVerifierFor(config)),
+      Layer.provide(jwtVerifierFor(localSigning)),
       Layer.provide(readiness)
-    )
+    )))
 
   const workers = InProcessWorker.layer({ concurrency: config.workerConcurrency, shutdownGrace: config.shutdownGrace })
 

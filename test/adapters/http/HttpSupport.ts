@@ -106,6 +106,7 @@ export const STATUS_OF_CODE: Readonly<Record<string, number>> = {
   export_not_found: 404,
   notification_not_found: 404,
   not_found: 404,
+  misdirected_request: 421,
   idempotency_key_reused: 409,
   export_not_ready: 409,
   export_finished: 409,
