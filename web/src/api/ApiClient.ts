@@ -1,9 +1,11 @@
 // The one API client of the app, derived from the server's own HttpApi declaration (ADR 36): paths, bodies,
-// answers and errors come from `src/adapters/http/Api.ts`, none written here. Every call carries the session's
-// token, asks for JSON (the download route answers `{ url }` rather than a redirect), and polls conditionally.
+// answers and errors come from `src/adapters/http/Api.ts`, and the development sign-in from `DevSessionApi.ts`
+// (`EmbeddedApi` is the API plus that route, which other runtimes answer 404); none is written here. Every call
+// carries the session's token, asks for JSON (the download route answers `{ url }` rather than a redirect), and
+// polls conditionally.
 import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { Effect, Exit, Layer } from "effect"
-import { ExportApi } from "../../../src/adapters/http/Api.ts"
+import { EmbeddedApi } from "../../../src/adapters/http/DevSessionApi.ts"
 import { session, signOut } from "../auth/Session.ts"
 import { ApiProblem, problemOf } from "./ApiProblem.ts"
 import { conditionalFetch } from "./ConditionalFetch.ts"
@@ -15,7 +17,7 @@ const authorized = (request: HttpClientRequest.HttpClientRequest) => {
 }
 
 const client = Effect.runSync(
-  HttpApiClient.make(ExportApi, { transformClient: HttpClient.mapRequest(authorized) }).pipe(
+  HttpApiClient.make(EmbeddedApi, { transformClient: HttpClient.mapRequest(authorized) }).pipe(
     Effect.provide(
       FetchHttpClient.layer.pipe(Layer.provide(Layer.succeed(FetchHttpClient.Fetch, conditionalFetch(fetch))))
     )

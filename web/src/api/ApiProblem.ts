@@ -13,7 +13,9 @@ export class ApiProblem extends Error {
     /** The API's error code (`export_not_retryable`), when it answered one. */
     readonly code?: string,
     /** Each failing field, for a validation error. */
-    readonly fields: ReadonlyArray<FieldProblem> = []
+    readonly fields: ReadonlyArray<FieldProblem> = [],
+    /** The HTTP status of an answer the API does not declare (a route this server does not have: 404). */
+    readonly status?: number
   ) {
     super(message)
   }
@@ -33,7 +35,12 @@ export const problemOf = (error: unknown): ApiProblem => {
   if (Predicate.isTagged(error, "RequestError")) return new ApiProblem(UNREACHABLE, "unreachable")
   if (Predicate.isTagged(error, "ResponseError") && Predicate.hasProperty(error, "response")) {
     const { response } = error as { readonly response: { readonly status: number } }
-    return new ApiProblem(`The server answered ${response.status}. Please try again in a moment.`, "unexpected_status")
+    return new ApiProblem(
+      `The server answered ${response.status}. Please try again in a moment.`,
+      "unexpected_status",
+      [],
+      response.status
+    )
   }
   return new ApiProblem(UNREADABLE, "unreadable")
 }

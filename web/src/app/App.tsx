@@ -1,13 +1,16 @@
-import { useEffect, useState } from "react"
-import { callApi } from "../api/ApiClient.ts"
+import { session } from "../auth/Session.ts"
+import { SignInPage } from "../auth/SignInPage.tsx"
+import { useStore } from "../lib/useStore.ts"
+import { SignedIn } from "./SignedIn.tsx"
+import { Toaster } from "./Toaster.tsx"
 
+/** The sign-in page until someone is signed in; then the app, on the page its path names. */
 export const App = () => {
-  const [status, setStatus] = useState("…")
-  useEffect(() => {
-    callApi((api) => api.health.health()).then(
-      (health) => setStatus(health.status),
-      (problem: Error) => setStatus(problem.message)
-    )
-  }, [])
-  return <p>Server: {status}</p>
+  const { current } = useStore(session)
+  return (
+    <>
+      {current === undefined ? <SignInPage /> : <SignedIn key={current.token} who={current} />}
+      <Toaster />
+    </>
+  )
 }
