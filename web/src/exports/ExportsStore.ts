@@ -56,11 +56,12 @@ export const accepted = (answer: ExportAccepted, body?: string): Promise<ExportV
 }
 
 /**
- * An `export` event: status and progress are applied at once. An export not read yet, or one that has just
- * finished (its file or its failure is not in the event), is read again.
+ * An `export` event: status and progress are applied at once. An export not read yet (started in another tab), or
+ * one that has just finished (its file or its failure is not in the event), is read again.
  */
 export const applyExportEvent = (event: ExportEvent): void => {
-  const known = exportsStore.get().byId.get(event.jobId)
+  const { byId, listed } = exportsStore.get()
+  const known = byId.get(event.jobId)
   if (known !== undefined) {
     const { progress: _, ...rest } = known
     storeExport({
@@ -69,7 +70,9 @@ export const applyExportEvent = (event: ExportEvent): void => {
       ...(event.progress === undefined ? {} : { progress: event.progress })
     })
   }
-  if (known === undefined || known.status !== event.status && !isInProgress(event)) {
+  // An export not held while the list is still on its way comes with the list.
+  const unknown = known === undefined && listed !== undefined
+  if (unknown || known !== undefined && known.status !== event.status && !isInProgress(event)) {
     refreshExport(event.jobId).catch(() => {
       // The stream or the next poll tells again.
     })
