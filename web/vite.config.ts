@@ -12,6 +12,8 @@ const buildStamp = (): Plugin => ({
   }
 })
 
+const apiOrigin = process.env["API_ORIGIN"] ?? "http://127.0.0.1:3000"
+
 export default defineConfig({
   plugins: [buildStamp()],
   build: {
@@ -20,7 +22,9 @@ export default defineConfig({
     chunkSizeWarningLimit: 700
   },
   server: {
-    // `npm run web:dev` beside `npm start`: the API on its default port.
-    proxy: { "/api": "http://127.0.0.1:3000", "/files": "http://127.0.0.1:3000" }
-  }
+    // `npm run web:dev` beside `npm start`: the API on its default port, or at API_ORIGIN.
+    proxy: { "/api": apiOrigin, "/files": apiOrigin }
+  },
+  // `vite preview web` serves the build as the Node runtimes do: the same policy, the API behind it.
+  preview: { headers: { "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'" } }
 })

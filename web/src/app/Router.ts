@@ -21,13 +21,18 @@ export const routeOf = (pathname: string): Route => {
   return { _tag: "NotFound" }
 }
 
-/** The current path, and whether the person moved here within the app (then the new page takes the focus). */
-export const location = createStore({ pathname: window.location.pathname, moved: false })
+/**
+ * The current path; whether the person moved here within the app (then the new page takes the focus); and which
+ * visit of a page this is, counted from the app's start, so that what belongs to one visit ends with it.
+ */
+export const location = createStore({ pathname: window.location.pathname, moved: false, visit: 0 })
 
-window.addEventListener("popstate", () => location.set({ pathname: window.location.pathname, moved: true }))
+const moveTo = (pathname: string) => location.set((current) => ({ pathname, moved: true, visit: current.visit + 1 }))
+
+window.addEventListener("popstate", () => moveTo(window.location.pathname))
 
 export const navigate = (path: string): void => {
   if (path === window.location.pathname) return
   window.history.pushState(null, "", path)
-  location.set({ pathname: path, moved: true })
+  moveTo(path)
 }

@@ -54,11 +54,14 @@ export const size = (bytes: number): string => {
 const dateTimes = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" })
 export const when = (at: DateTime.DateTime): string => dateTimes.format(DateTime.toDateUtc(at))
 
-/** The share done, 0 to 100, when it is known: from the source while running, 100 once the file is written. */
+/**
+ * The share done, 0 to 100, when it is known: from the source while running (none on chdb: the bar then moves
+ * without a value), 100 once the file is written, where it stopped (or 0) once failed or cancelled.
+ */
 export const percentDone = (view: ExportView): number | undefined => {
   if (view.status === "succeeded") return 100
-  if (view.status === "queued") return 0
-  return view.progress?.percent
+  if (view.status === "running") return view.progress?.percent
+  return view.progress?.percent ?? 0
 }
 
 /** What the progress bar says in words. */

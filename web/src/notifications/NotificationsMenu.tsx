@@ -16,10 +16,10 @@ const SHOWN = 20
 export const NotificationsMenu = () => {
   const items = useStore(notificationsStore)
   const unread = unreadCount(items)
-  const { pathname } = useStore(location)
-  // Open on the page where it was opened: moving to another page closes it, with nothing to reset.
-  const [openOn, setOpenOn] = useState<string | undefined>(undefined)
-  const open = openOn === pathname
+  const { visit } = useStore(location)
+  // Open during the visit of the page where it was opened: moving to another page closes it, with nothing to reset.
+  const [openOn, setOpenOn] = useState<number | undefined>(undefined)
+  const open = openOn === visit
   const [wasUnread, setWasUnread] = useState<ReadonlySet<string>>(new Set())
   const [problem, setProblem] = useState<string | undefined>(undefined)
   const panelId = useId()
@@ -33,7 +33,7 @@ export const NotificationsMenu = () => {
   const toggle = () => {
     if (!open) setWasUnread(new Set(items?.filter((item) => item.readAt === undefined).map((item) => item.id)))
     setProblem(undefined)
-    setOpenOn(open ? undefined : pathname)
+    setOpenOn(open ? undefined : visit)
   }
   const closeOnEscape = (event: KeyboardEvent) => {
     if (event.key !== "Escape" || !open) return
