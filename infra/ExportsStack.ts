@@ -218,6 +218,8 @@ export class ExportsStack extends Stack {
       logGroup: apiLogs,
       environment: {
         ...common,
+        // A report's preview reads ClickHouse as an export does (ADR 35); its user and password are in the secret.
+        CLICKHOUSE_URL: props.clickhouseUrl,
         // API Gateway's authorizer has verified the token already; the function reads its claims.
         AUTH_TRUST_GATEWAY: "true",
         AUTH_ISSUER: props.jwtIssuer,

@@ -25,6 +25,11 @@ export interface ExportSettingsShape {
    * visibility timeout), so that the sweeper never fails a job whose next delivery is only late.
    */
   readonly deadline: Duration.Duration
+  /**
+   * The longest a report's preview may take, its query included (ADR 35): a person waits on the page for it. Keep it
+   * under the API's own request limit (10 seconds on the Lambda function).
+   */
+  readonly previewTimeout: Duration.Duration
 }
 
 const DEFAULT_LINK_TTL = Duration.hours(24)
@@ -47,7 +52,8 @@ export class ExportSettings extends Context.Tag("exports/ExportSettings")<Export
     csvBom: false,
     lease: Duration.seconds(60),
     emailRetryWindow: Duration.minutes(5),
-    deadline: Duration.hours(6)
+    deadline: Duration.hours(6),
+    previewTimeout: Duration.seconds(5)
   }
 
   // Each value is validated before its default is applied: validated after, a failure would lose the setting's name.
@@ -87,6 +93,15 @@ export class ExportSettings extends Context.Tag("exports/ExportSettings")<Export
         validation: (deadline) => Duration.greaterThanOrEqualTo(deadline, Duration.seconds(1))
       }),
       Config.withDefault(ExportSettings.defaults.deadline)
+    ),
+    previewTimeout: Config.duration("PREVIEW_TIMEOUT").pipe(
+      Config.validate({
+        message: "must be a duration from 1 second to 30 seconds",
+        validation: (timeout) =>
+          Duration.greaterThanOrEqualTo(timeout, Duration.seconds(1)) &&
+          Duration.lessThanOrEqualTo(timeout, Duration.seconds(30))
+      }),
+      Config.withDefault(ExportSettings.defaults.previewTimeout)
     )
   })
 

@@ -36,8 +36,16 @@ type CommandOf<R> = R extends { readonly _tag: infer T; readonly params: infer P
 /** What a client sends: the report, the file format and the report's parameters. */
 export type ExportCommand = CommandOf<ReportRequest>
 
-const commandFor = (definition: ReportDefinition) =>
-  Schema.Struct({ reportType: Schema.Literal(definition.reportType), format: ExportFormat, params: definition.params })
+/** A report named and its parameters, as any request about one report takes them (an export, a preview). */
+export const reportFieldsOf = (definition: ReportDefinition) => ({
+  reportType: Schema.Literal(definition.reportType),
+  params: definition.params
+})
+
+const commandFor = (definition: ReportDefinition) => {
+  const { params, reportType } = reportFieldsOf(definition)
+  return Schema.Struct({ reportType, format: ExportFormat, params })
+}
 
 /** The commands a catalogue's reports accept, one member per report. */
 export const exportCommandOf = perCatalogue((catalogue) =>

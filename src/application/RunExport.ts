@@ -176,12 +176,24 @@ const commit = <J extends ExportJob>(handle: JobHandle, event: JobEvent) =>
 const leaseFrom = (holder: string, now: DateTime.Utc, settings: ExportSettingsShape) =>
   new Lease({ holder, expiresAt: DateTime.addDuration(now, settings.lease) })
 
+/** The owner cancelled the job while this delivery ran it: the attempt is stopped. Never leaves this module. */
+class AttemptCancelled extends Data.TaggedError("AttemptCancelled") {}
+
+/** Whether the stored job is Cancelled; a store outage says no (the progress timer asks again at its next tick). */
+const cancelledInStore = (handle: JobHandle) =>
+  Effect.gen(function*() {
+    const store = yield* JobStore
+    const held = yield* handle.current
+    const stored = yield* Effect.option(store.get(held.jobId))
+    return Option.exists(Option.flatten(stored), (job) => job._tag === "Cancelled")
+  })
+
 /**
  * Renews the lease every third of its duration for as long as it runs; a timer beside the export, never on the
- * rows' path. Fails with JobConflict when the job changed under this delivery (another took it over, or failed or
- * cancelled it): the job is no longer ours. A store outage is tried again at the next renewal, unless the lease
- * would run out before the one after: then it fails with JobStoreUnavailable, before another delivery may take the
- * job over, and the message is left for later.
+ * rows' path. Fails with AttemptCancelled when its owner cancelled the job, and with JobConflict when the job
+ * changed under this delivery otherwise (another took it over, or failed it): the job is no longer ours. A store
+ * outage is tried again at the next renewal, unless the lease would run out before the one after: then it fails
+ * with JobStoreUnavailable, before another delivery may take the job over, and the message is left for later.
  */
 const renewLease = (handle: JobHandle, holder: string) =>
   Effect.gen(function*() {
@@ -196,6 +208,8 @@ const renewLease = (handle: JobHandle, holder: string) =>
       if (Either.isRight(renewed)) continue
       const error = renewed.left
       if (error._tag === "JobConflict") {
+        // A cancel is found here as often as by the progress timer, whichever writes first after it.
+        if (yield* cancelledInStore(handle)) return yield* new AttemptCancelled()
         yield* Effect.logWarning("lease lost: the job changed under this worker; stopping the export")
         return yield* error
       }
@@ -214,9 +228,14 @@ const renewLease = (handle: JobHandle, holder: string) =>
  */
 export const PROGRESS_INTERVAL = Duration.seconds(1)
 
-/** The owner cancelled the job while this delivery ran it: the attempt is stopped. Never leaves this module. */
-class AttemptCancelled extends Data.TaggedError("AttemptCancelled") {}
-
+/**
+ * The percent is the source's share of what it will read, not the rows written over `totalRows`: those count
+ * different rows. A report that filters or sums (two of the catalogue's three sum order lines by period or product)
+ * writes far fewer rows than its query reads, and would sit near 0 % until the job jumped to done. The share read
+ * runs a little ahead of the file (rows in buffers between the two), and a query that must read everything before
+ * its first row (a sort the table's order does not give) shows 100 % while its rows still stream; the domain never
+ * lets it go back or past 100 (`transition`).
+ */
 const progressOf = (tally: Tally): Progress => {
   const { source } = tally
   return new Progress({
@@ -232,15 +251,6 @@ const progressOf = (tally: Tally): Progress => {
 const sameProgress = (a: Progress | undefined, b: Progress): boolean =>
   a !== undefined && a.rows === b.rows && a.bytes === b.bytes && a.percent === b.percent &&
   a.totalRows === b.totalRows
-
-/** Whether the stored job is Cancelled; a store outage says no, and the next tick asks again. */
-const cancelledInStore = (handle: JobHandle) =>
-  Effect.gen(function*() {
-    const store = yield* JobStore
-    const held = yield* handle.current
-    const stored = yield* Effect.option(store.get(held.jobId))
-    return Option.exists(Option.flatten(stored), (job) => job._tag === "Cancelled")
-  })
 
 /**
  * Beside the attempt, once every PROGRESS_INTERVAL: writes its progress when it changed, off the rows' path (the

@@ -19,6 +19,7 @@ const stallingSource = Effect.gen(function*() {
   const release = yield* Deferred.make<void>()
   const source = ReportSource.of({
     rows: memory.rows,
+    preview: memory.preview,
     csv: (query) =>
       Stream.concat(
         Stream.take(memory.csv(query), 1),
@@ -130,6 +131,23 @@ describe("cancelExport", () => {
       const { emails, inApp } = yield* sentTo(job.jobId)
       expect([emails.length, inApp.length]).toStrictEqual([0, 1])
     }).pipe(Effect.provide(testLayer(5000))))
+
+  it.effect("stops a running export the same way when the lease's renewal finds the cancel first", () =>
+    Effect.gen(function*() {
+      // A lease of 1.5 s is renewed every 0.5 s: the renewal after the cancel comes before the timer's first tick.
+      const { delivery, job } = yield* exportRunning
+      yield* cancelExport(alice.owner, job.jobId)
+      yield* TestClock.adjust(Duration.millis(600))
+      const verdict = yield* Fiber.join(delivery).pipe(Effect.timeoutFail({
+        duration: Duration.millis(1),
+        onTimeout: () => "the worker did not stop at the lease's renewal"
+      }))
+      expect(verdict._tag === "Ack" && verdict.outcome._tag).toBe("Cancelled")
+      expect(yield* (yield* MemoryFiles).keys).toStrictEqual([])
+      expect((yield* storedJob(job.jobId))._tag).toBe("Cancelled")
+      const { emails, inApp } = yield* sentTo(job.jobId)
+      expect([emails.length, inApp.length]).toStrictEqual([0, 1])
+    }).pipe(Effect.provide(testLayer(5000, { lease: Duration.millis(1500) }))))
 
   it.effect("deletes the file of an upload that completed as the cancel landed: no object that no record names", () =>
     Effect.gen(function*() {

@@ -71,6 +71,7 @@ const slowSource = Effect.gen(function*() {
   let queries = 0
   const source = ReportSource.of({
     rows: memory.rows,
+    preview: memory.preview,
     csv: (query) =>
       ++queries === 1
         ? Stream.concat(
@@ -546,7 +547,7 @@ describe("RunExport", () => {
     /** A report source whose every query crashes the worker (a bug, say). */
     const crashingSource = Effect.map(
       ReportSource,
-      (memory) => ReportSource.of({ rows: memory.rows, csv: () => Stream.die(new Error("boom")) })
+      (memory) => ReportSource.of({ ...memory, csv: () => Stream.die(new Error("boom")) })
     )
 
     it.effect("fails a job no delivery could finish, tells its user once, and acknowledges the message", () =>

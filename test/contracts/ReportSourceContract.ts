@@ -74,6 +74,10 @@ export const reportSourceContract = <E>(
           rows: Chunk.reduce(pieces, 0, (sum, piece) => sum + piece.rows)
         })))
 
+    const previewOf = (merchantId: MerchantId, report: ReportRequest, limit: number) =>
+      Effect.flatMap(ReportSource, (source) =>
+        source.preview({ jobId: jobIdAt(Date.now()), merchantId, report, timeout: Duration.seconds(60), limit }))
+
     const orderLines = (merchantId: MerchantId, params: Record<string, unknown> = {}) =>
       rowsOf(merchantId, requestOf("orders", { ...range, ...params }))
 
@@ -86,7 +90,9 @@ export const reportSourceContract = <E>(
         for (const [mine, theirs] of pairs) {
           const rows = yield* orderLines(mine)
           expect(rows.length).toBeGreaterThan(0)
-          expect(rows.filter((row) => !text(row[O.orderId]).startsWith(`${mine}-`))).toEqual([])
+          expect(rows.filter((row) =>
+            !text(row[O.orderId]).startsWith(`${mine}-`)
+          )).toEqual([])
           expect(rows.filter((row) => text(row[O.orderId]).startsWith(`${theirs}-`))).toEqual([])
         }
       })))
@@ -282,5 +288,46 @@ export const reportSourceContract = <E>(
         }
         expect(filteredTotal).toBe(all.length)
         expect(new Set(all.map((row) => row[O.status])).size).toBeGreaterThan(1)
+      })))
+
+    it.effect("preview: the first rows of the same report, at most limit, for every report", () =>
+      withSource(Effect.gen(function*() {
+        for (const reportType of REPORT_TYPES) {
+          const request = requestOf(reportType, range)
+          const rows = yield* rowsOf(fixture.merchantId, request)
+          expect(rows.length, reportType).toBeGreaterThan(3)
+          for (const limit of [1, 3, rows.length, rows.length + 10]) {
+            expect(yield* previewOf(fixture.merchantId, request, limit), `${reportType}, ${limit}`).toEqual(
+              rows.slice(0, limit)
+            )
+          }
+        }
+      })))
+
+    it.effect("preview: only the requested merchant's rows, whatever the limit", () =>
+      withSource(Effect.gen(function*() {
+        const pairs = [
+          [fixture.merchantId, fixture.otherMerchantId],
+          [fixture.otherMerchantId, fixture.merchantId]
+        ] as const
+        for (const [mine, theirs] of pairs) {
+          const preview = yield* previewOf(mine, requestOf("orders", range), 100_000)
+          expect(preview.length).toBeGreaterThan(0)
+          expect(preview.filter((row) => !text(row[O.orderId]).startsWith(`${mine}-`))).toEqual([])
+          expect(preview.filter((row) => text(row[O.orderId]).startsWith(`${theirs}-`))).toEqual([])
+          expect(preview).toEqual(yield* orderLines(mine))
+        }
+      })))
+
+    it.effect("preview: a range with no data yields no rows, for every report", () =>
+      withSource(Effect.gen(function*() {
+        for (const reportType of REPORT_TYPES) {
+          const preview = yield* previewOf(
+            fixture.merchantId,
+            requestOf(reportType, { dateFrom: "2030-01-01", dateTo: "2030-12-31" }),
+            100
+          )
+          expect(preview, reportType).toEqual([])
+        }
       })))
   })

@@ -279,6 +279,13 @@ describe("the AWS stack", () => {
     }
   })
 
+  it("gives the API function the ClickHouse endpoint for previews, its credentials left to the secret (ADR 35)", () => {
+    const api = variablesOf(functionWith("AUTH_TRUST_GATEWAY", "true")[1])
+    const worker = variablesOf(functionWith("REPORT_SOURCE", "clickhouse")[1])
+    expect(api["CLICKHOUSE_URL"]).toBe(worker["CLICKHOUSE_URL"])
+    expect(Object.keys(api).filter((name) => name.startsWith("CLICKHOUSE_"))).toStrictEqual(["CLICKHOUSE_URL"])
+  })
+
   it("sends e-mail through a configuration set", () => {
     template.resourceCountIs("AWS::SES::ConfigurationSet", 1)
     const worker = functionWith("REPORT_SOURCE", "clickhouse")[1]

@@ -10,6 +10,7 @@ import { ExportApi } from "../../src/adapters/http/Api.js"
 import * as ApiNodeServer from "../../src/adapters/http/ApiNodeServer.js"
 import * as ApiServer from "../../src/adapters/http/ApiServer.js"
 import { ReadinessChecks } from "../../src/adapters/http/HealthHttp.js"
+import type { ExportSettingsShape } from "../../src/application/ExportSettings.js"
 import type { Caller } from "../../src/application/RequestExport.js"
 import { testLayer } from "./Fixtures.js"
 
@@ -31,14 +32,18 @@ export const testJwtSettings: JwtSettings = {
  */
 export const apiTestLayer = (
   rows = 50,
-  options: { readonly jwt?: JwtSettings; readonly readiness?: Layer.Layer<ReadinessChecks> } = {}
+  options: {
+    readonly jwt?: JwtSettings
+    readonly readiness?: Layer.Layer<ReadinessChecks>
+    readonly settings?: Partial<ExportSettingsShape>
+  } = {}
 ) =>
   ApiServer.layer.pipe(
     Layer.provideMerge(ApiNodeServer.layerServerTest),
     Layer.provide(JwtAuthentication.layer),
     Layer.provide(JwtVerifier.layer(options.jwt ?? testJwtSettings)),
     Layer.provide(options.readiness ?? ReadinessChecks.none),
-    Layer.provideMerge(testLayer(rows))
+    Layer.provideMerge(testLayer(rows, options.settings))
   )
 
 export const tokenFor = (

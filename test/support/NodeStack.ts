@@ -177,7 +177,7 @@ export interface NotificationView {
   readonly body: string
 }
 
-/** The API of one user on `settings`: request an export, read it, list exports and notifications. */
+/** The API of one user on `settings`: request an export, read it, cancel it, list exports and notifications. */
 export const apiClient = (settings: Settings, auth: Record<string, string>) => {
   const base = apiBase(settings)
   return {
@@ -197,6 +197,12 @@ export const apiClient = (settings: Settings, auth: Record<string, string>) => {
       ),
     exports: fetchJson<{ items: ReadonlyArray<ExportView> }>(`${base}/api/v1/reports/exports`, { headers: auth })
       .pipe(Effect.map((response) => response.body.items)),
+    /** The owner's cancel: the export's view (200), or the API's error. */
+    cancel: (jobId: string) =>
+      fetchJson<ExportView & { readonly error?: { readonly code: string; readonly message: string } }>(
+        `${base}/api/v1/reports/exports/${jobId}/cancel`,
+        { method: "POST", headers: auth }
+      ),
     notifications: fetchJson<{ items: ReadonlyArray<NotificationView> }>(`${base}/api/v1/notifications`, {
       headers: auth
     }).pipe(Effect.map((response) => response.body.items)),
@@ -238,8 +244,8 @@ export const waitForExport = (
   })
 
 /** Runs `check` every 100 ms until it holds, for at most `within`; fails the test otherwise. */
-export const eventually = <A>(
-  read: Effect.Effect<A>,
+export const eventually = <A, R>(
+  read: Effect.Effect<A, never, R>,
   check: (value: A) => boolean,
   within: Duration.DurationInput = Duration.seconds(10)
 ) =>

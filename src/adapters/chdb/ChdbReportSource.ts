@@ -3,10 +3,11 @@
 import { Chunk, Config, Duration, Effect, Layer, Option, Stream } from "effect"
 import { CurrentCatalogue } from "../../application/CurrentCatalogue.js"
 import { ReportSource } from "../../application/ports/ReportSource.js"
-import type { ReportQuery } from "../../application/ports/ReportSource.js"
+import type { PreviewQuery, ReportQuery } from "../../application/ports/ReportSource.js"
 import type { QueryFailed, QueryTimeout } from "../../domain/Errors.js"
 import type { Cell, Column, ReportDefinition, ReportRequest, ReportRow } from "../../domain/Reports.js"
 import { csvResultOf } from "../clickhouse/CsvResultReader.js"
+import { firstRowsSql } from "../clickhouse/FirstRows.js"
 import type { ClickHouseQueryError } from "../clickhouse/JsonCompactReader.js"
 import { reportFailure, TIMEOUT_EXCEEDED } from "../clickhouse/ReportFailure.js"
 import type { ChdbSettings, JsonRow } from "./ChdbEngine.js"
@@ -94,12 +95,13 @@ export const make = (catalogue?: (report: ReportRequest) => ReportDefinition) =>
     const current = yield* CurrentCatalogue
     const definitionOf = catalogue ?? current.definitionOf
     const queryParametersOf = current.queryParametersOf
-    const rows = (query: ReportQuery) =>
+    /** The report's rows, from its SQL as `sqlOf` gives it. */
+    const rowsBy = (query: ReportQuery, sqlOf: (definition: ReportDefinition) => string) =>
       Stream.suspend(() => {
         const definition = definitionOf(query.report)
         const decode = decoderFor(definition.columns)
         let rowsRead = 0
-        return engine.stream(definition.sql, queryParametersOf(query.merchantId, query.report), {
+        return engine.stream(sqlOf(definition), queryParametersOf(query.merchantId, query.report), {
           settings: settingsFor(query.timeout),
           label: query.jobId
         }).pipe(
@@ -132,7 +134,12 @@ export const make = (catalogue?: (report: ReportRequest) => ReportDefinition) =>
           Stream.withSpan("ChdbReportSource.csv", { attributes: { reportType: query.report._tag } })
         )
       })
-    return ReportSource.of({ rows, csv })
+    // The engine stops at the limit (ADR 35); the rows are few, so they are read whole.
+    const preview = (query: PreviewQuery) =>
+      Stream.runCollect(rowsBy(query, (definition) => firstRowsSql(definition.sql, query.limit))).pipe(
+        Effect.map(Chunk.toReadonlyArray)
+      )
+    return ReportSource.of({ rows: (query) => rowsBy(query, (definition) => definition.sql), csv, preview })
   })
 
 /** The catalogue's reports from the embedded engine. Needs a ChdbEngine whose data directory has order_lines. */

@@ -17,7 +17,10 @@ export interface ClickHouseSettings {
    * the export's query timeout.
    */
   readonly requestTimeout: Duration.Duration
-  /** Sockets open at once: one per running export, and one more for each KILL. */
+  /**
+   * Sockets open at once: one per running export, and one more for each KILL and each read of a query's progress (a
+   * few milliseconds a second per export).
+   */
   readonly maxConnections: number
 }
 

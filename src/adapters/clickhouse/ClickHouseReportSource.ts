@@ -1,16 +1,18 @@
 // The report catalogue run on a ClickHouse server over HTTP: the catalogue's SQL with its parameters bound by the
 // server, the merchant always among them, rows streamed as the export reads them (ADR 12).
-import { Duration, Effect, Layer, Stream } from "effect"
-import type { Chunk, ConfigError } from "effect"
+import { Chunk, Duration, Effect, Layer, Stream } from "effect"
+import type { ConfigError } from "effect"
 import { CurrentCatalogue } from "../../application/CurrentCatalogue.js"
 import { ReportSource } from "../../application/ports/ReportSource.js"
 import type { ReportQuery } from "../../application/ports/ReportSource.js"
+import { PROGRESS_INTERVAL } from "../../application/RunExport.js"
 import type { QueryFailed, QueryTimeout } from "../../domain/Errors.js"
 import type { MerchantId } from "../../domain/Identifiers.js"
 import type { QueryParameters, ReportDefinition, ReportRequest, ReportRow } from "../../domain/Reports.js"
 import type { ClickHouseSettings } from "./ClickHouseClient.js"
 import * as ClickHouseClient from "./ClickHouseClient.js"
 import { streamCsv, streamQuery } from "./ClickHouseStream.js"
+import { firstRowsSql } from "./FirstRows.js"
 import type { ClickHouseQueryError } from "./JsonCompactReader.js"
 import { reportFailure, TIMEOUT_EXCEEDED } from "./ReportFailure.js"
 
@@ -82,26 +84,29 @@ export const make = (options: ClickHouseReportSourceOptions = {}) =>
       params: parametersOf(query.merchantId, query.report),
       settings: settingsFor(query.timeout),
       columns: definition.columns.length,
-      onProgress: query.onProgress
+      // The worker writes what it was told once every PROGRESS_INTERVAL: asking the server more often would be lost.
+      progress: query.onProgress === undefined ? undefined : { every: PROGRESS_INTERVAL, report: query.onProgress }
     })
+    /** The report's rows, from its SQL as `sqlOf` gives it. */
+    const rowsBy = (query: ReportQuery, sqlOf: (definition: ReportDefinition) => string) =>
+      Stream.suspend(() => {
+        const definition = catalogue(query.report)
+        let rowsRead = 0
+        return streamQuery(client, sqlOf(definition), optionsOf(query, definition)).pipe(
+          // Cells are JSON values with 64-bit integers decoded; decimals and dates are strings already (the
+          // catalogue's SQL prints them), so they are the report's cells as they are.
+          Stream.mapChunks((chunk) => {
+            rowsRead += chunk.length
+            return chunk as Chunk.Chunk<ReportRow>
+          }),
+          Stream.mapError((error) => reportErrorOf(query, rowsRead, error)),
+          Stream.withSpan("ClickHouseReportSource.rows", {
+            attributes: { reportType: query.report._tag, jobId: query.jobId }
+          })
+        )
+      })
     return ReportSource.of({
-      rows: (query) =>
-        Stream.suspend(() => {
-          const definition = catalogue(query.report)
-          let rowsRead = 0
-          return streamQuery(client, definition.sql, optionsOf(query, definition)).pipe(
-            // Cells are JSON values with 64-bit integers decoded; decimals and dates are strings already (the
-            // catalogue's SQL prints them), so they are the report's cells as they are.
-            Stream.mapChunks((chunk) => {
-              rowsRead += chunk.length
-              return chunk as Chunk.Chunk<ReportRow>
-            }),
-            Stream.mapError((error) => reportErrorOf(query, rowsRead, error)),
-            Stream.withSpan("ClickHouseReportSource.rows", {
-              attributes: { reportType: query.report._tag, jobId: query.jobId }
-            })
-          )
-        }),
+      rows: (query) => rowsBy(query, (definition) => definition.sql),
       // The server writes the CSV and the reader only rewrites what differs from ADR 6, byte by byte (ADR 17).
       csv: (query) =>
         Stream.suspend(() => {
@@ -114,7 +119,12 @@ export const make = (options: ClickHouseReportSourceOptions = {}) =>
               attributes: { reportType: query.report._tag, jobId: query.jobId }
             })
           )
-        })
+        }),
+      // The server stops at the limit (ADR 35); the rows are few, so they are read whole.
+      preview: (query) =>
+        Stream.runCollect(rowsBy(query, (definition) => firstRowsSql(definition.sql, query.limit))).pipe(
+          Effect.map(Chunk.toReadonlyArray)
+        )
     })
   })
 

@@ -1,6 +1,6 @@
 // One query's rows from ClickHouse over HTTP, streamed: the raw body of `exec` read as JSONCompact, a line a row,
-// pulled only as fast as the consumer reads. The query is tagged with its id; a consumer that goes away before the
-// end aborts the request and kills the query on the server.
+// pulled only as fast as the consumer reads. The query is tagged with its id: its progress is read by that id while
+// it runs, and a consumer that goes away before the end aborts the request and kills the query on the server.
 import type { ClickHouseClient, ClickHouseSettings } from "@clickhouse/client"
 import { NodeStream } from "@effect/platform-node"
 import { Chunk, Duration, Effect, Stream } from "effect"
@@ -18,8 +18,28 @@ export interface QueryOptions {
   readonly settings?: ClickHouseSettings | undefined
   /** How many columns the SQL selects: a result of another width fails before its first row. */
   readonly columns?: number | undefined
-  /** Told the server's last progress report before the body began (`X-ClickHouse-Progress`), if it sent one. */
-  readonly onProgress?: ((progress: SourceProgress) => void) | undefined
+  /** Told the server's count of the rows the query has read and will read, while it runs (`ProgressReports`). */
+  readonly progress?: ProgressReports | undefined
+}
+
+/**
+ * How a query's progress is told while it runs: its last `X-ClickHouse-Progress` header before the body began, if
+ * the server sent one, then what `system.processes` says of it every `every` until the stream ends. The headers stop
+ * once the body begins (none can follow it), which for an export is before most of its rows.
+ */
+export interface ProgressReports {
+  readonly every: Duration.Duration
+  /** Called off the rows' path, on a fiber of its own: it must be cheap. */
+  readonly report: (progress: SourceProgress) => void
+}
+
+/** The server's counts, as JSON numbers or strings: read rows of a known total, or nothing. */
+const sourceProgressOf = (read: unknown, total: unknown): SourceProgress | undefined => {
+  const readRows = Number(read)
+  const totalRows = Number(total)
+  return Number.isSafeInteger(readRows) && Number.isSafeInteger(totalRows) && totalRows > 0 && readRows >= 0
+    ? { readRows, totalRows }
+    : undefined
 }
 
 /**
@@ -34,11 +54,7 @@ export const progressOfHeaders = (headers: Readonly<Record<string, unknown>>): S
   if (last === "") return undefined
   try {
     const fields = JSON.parse(last) as Readonly<Record<string, unknown>>
-    const readRows = Number(fields["read_rows"])
-    const totalRows = Number(fields["total_rows_to_read"])
-    return Number.isSafeInteger(readRows) && Number.isSafeInteger(totalRows) && totalRows > 0 && readRows >= 0
-      ? { readRows, totalRows }
-      : undefined
+    return sourceProgressOf(fields["read_rows"], fields["total_rows_to_read"])
   } catch {
     return undefined
   }
@@ -92,6 +108,60 @@ const killQuery = (client: ClickHouseClient, queryId: string) =>
     )
   )
 
+/**
+ * The query's line in `system.processes` while the server runs it: the rows read so far, and `total_rows_approx`,
+ * the rows it expects to read in all (both there since 18.x). MergeTree reads count their total ahead, in whole
+ * granules; a table function such as numbers() tells 18.16 none, and then there is nothing to report. Nothing either
+ * before the query starts or after it ends, or on another replica than the query's (a cluster behind one address
+ * may route this read elsewhere, as it may a KILL).
+ */
+const readProgress = (client: ClickHouseClient, queryId: string) =>
+  Effect.tryPromise({
+    // No query parameter: servers before 23.x do not bind them, and the id was checked against QUERY_ID.
+    try: async (signal) => {
+      const result = await client.query({
+        query: `SELECT read_rows, total_rows_approx FROM system.processes WHERE query_id = '${queryId}'`,
+        format: "JSONEachRow",
+        abort_signal: signal
+      })
+      return result.json<Readonly<Record<string, unknown>>>()
+    },
+    catch: clientErrorOf
+  }).pipe(
+    Effect.map(([line]) =>
+      line === undefined ? undefined : sourceProgressOf(line["read_rows"], line["total_rows_approx"])
+    )
+  )
+
+/**
+ * Reads the query's progress every `progress.every` and tells it, until interrupted with the stream's scope: beside
+ * the rows, never on their path, over the same client (one more socket, for a few milliseconds a read). A read that
+ * fails, or takes longer than the interval, is logged at debug and the next one tried: progress is an estimate for
+ * a reader, never a reason to fail or slow an export.
+ */
+const reportProgress = (client: ClickHouseClient, queryId: string, progress: ProgressReports) =>
+  Effect.sleep(progress.every).pipe(
+    Effect.zipRight(
+      readProgress(client, queryId).pipe(
+        Effect.timeoutFail({
+          duration: progress.every,
+          onTimeout: () =>
+            new ClickHouseQueryError({
+              code: undefined,
+              type: undefined,
+              kind: "network",
+              message: `no answer within ${Duration.format(progress.every)}`
+            })
+        })
+      )
+    ),
+    Effect.tap((read) => read === undefined ? Effect.void : Effect.sync(() => progress.report(read))),
+    Effect.catchAll((error) =>
+      Effect.logDebug("ClickHouse query's progress could not be read", { queryId, error: error.message })
+    ),
+    Effect.forever
+  )
+
 /** How a body is read: a reader of one body, made per query, and the format and settings it needs. */
 interface BodyFormat<A> {
   readonly format: string
@@ -137,6 +207,9 @@ const streamBody = <A>(
     )
     const settle = <B>(effect: Effect.Effect<B, ClickHouseQueryError>) =>
       Effect.tapError(effect, (error) => Effect.sync(() => void (settled ||= error.kind === "server")))
+    // From before the request, so that a query that computes for minutes before its first row reports too; stopped
+    // with the scope, before the request is aborted.
+    if (options.progress !== undefined) yield* Effect.forkScoped(reportProgress(client, queryId, options.progress))
 
     const result = yield* settle(Effect.tryPromise({
       try: () =>
@@ -152,9 +225,9 @@ const streamBody = <A>(
       catch: clientErrorOf
     }))
 
-    if (options.onProgress !== undefined) {
+    if (options.progress !== undefined) {
       const progress = progressOfHeaders(result.response_headers)
-      if (progress !== undefined) options.onProgress(progress)
+      if (progress !== undefined) options.progress.report(progress)
     }
 
     const end = settle(Effect.try({ try: () => reader.end(), catch: clientErrorOf })).pipe(

@@ -1,13 +1,14 @@
 // The HTTP API, declared apart from its handlers: paths, payloads, responses, error statuses and security.
 // The server, the Lambda handler, the OpenAPI document and the typed client are all derived from it.
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
-import { Schema } from "effect"
+import { Schema, SchemaAST } from "effect"
 import { IDEMPOTENCY_WINDOW } from "../../domain/ExportJob.js"
 import { ExportFormat, maxRangeDaysOf, ReportCatalogue } from "../../domain/Reports.js"
 import type { ReportDefinition, ReportDefinitions } from "../../domain/Reports.js"
 import {
   BadRequest,
   Conflict,
+  GatewayTimeout,
   Gone,
   NotFound,
   PayloadTooLarge,
@@ -141,6 +142,26 @@ export class NotificationList extends Schema.Class<NotificationList>("Notificati
   items: Schema.Array(NotificationView)
 }) {}
 
+export class PreviewColumn extends Schema.Class<PreviewColumn>("PreviewColumn")({
+  /** The column's name in the report's SQL. */
+  name: Schema.String,
+  /** How its cells are written: integers as numbers, decimals, dates and times as text ("12.5", "2025-01-31"). */
+  type: Schema.Literal("string", "integer", "decimal", "date", "datetime"),
+  /** Its heading in the exported file. */
+  header: Schema.String
+}) {}
+
+/** A cell as a preview shows it, its column telling its type; an integer past 2^53 is text, as exact digits. */
+export const PreviewCell = Schema.Union(Schema.String, Schema.Number, Schema.Null)
+
+export class ReportPreview extends Schema.Class<ReportPreview>("ReportPreview")({
+  columns: Schema.Array(PreviewColumn),
+  /** At most 100 rows, the report's first in its own order, each with a cell per column. */
+  rows: Schema.Array(Schema.Array(PreviewCell)),
+  /** Whether the report has more rows than these. */
+  more: Schema.Boolean
+}) {}
+
 export class Health extends Schema.Class<Health>("Health")({ status: Schema.Literal("ok") }) {}
 
 export class Readiness extends Schema.Class<Readiness>("Readiness")({
@@ -235,6 +256,61 @@ const exportsGroupOf = <Ds extends ReportDefinitions>(catalogue: { readonly defi
     .addError(ServiceUnavailable)
     .middleware(Authentication)
 
+const reportType = (catalogue: { readonly definitions: ReportDefinitions }) =>
+  HttpApiSchema.param(
+    "reportType",
+    // Any text decodes: a report the catalogue does not have is the use case's to refuse, in the API's error shape.
+    Schema.String.annotations({
+      jsonSchema: { type: "string", enum: catalogue.definitions.map((definition) => definition.reportType) }
+    })
+  )
+
+/**
+ * The query of a preview: each parameter any report takes, as text (repeated, a list), described with the reports
+ * that take it. What each report accepts, and how, is checked by the use case with the export request's rules.
+ */
+const previewUrlParamsOf = (definitions: ReadonlyArray<ReportDefinition>) => {
+  const reportsByParam = new Map<string, Array<string>>()
+  for (const definition of definitions) {
+    for (const property of SchemaAST.getPropertySignatures(SchemaAST.encodedAST(definition.params.ast))) {
+      const name = String(property.name)
+      reportsByParam.set(name, [...(reportsByParam.get(name) ?? []), definition.reportType])
+    }
+  }
+  const all = definitions.length
+  return Schema.Struct(Object.fromEntries(
+    Array.from(reportsByParam, ([name, reports]) => [
+      name,
+      Schema.optional(QueryValue.annotations({
+        description: reports.length === all ? "Every report's" : `For ${listed(reports)}`
+      }))
+    ])
+  ))
+}
+
+/** The reports group: a report's preview, with `catalogue`'s reports and parameters. */
+const reportsGroupOf = <Ds extends ReportDefinitions>(catalogue: { readonly definitions: Ds }) =>
+  HttpApiGroup.make("reports")
+    .add(
+      HttpApiEndpoint.get("previewReport")`/api/v1/reports/${reportType(catalogue)}/preview`
+        .setUrlParams(previewUrlParamsOf(catalogue.definitions))
+        .addSuccess(ReportPreview)
+        .addError(BadRequest)
+        .addError(GatewayTimeout)
+        .annotate(OpenApi.Summary, "The first rows of a report")
+        .annotate(
+          OpenApi.Description,
+          "The caller's merchant's first 100 rows of the report, from the query an export of it runs, for the same " +
+            "parameters as `POST /api/v1/reports/export` takes in its body (no `format`), here in the query: " +
+            "`?dateFrom=2025-01-01&dateTo=2025-01-31&timezone=Europe/Paris`. The same rules, and the same 400 naming " +
+            "each failing parameter. `more` says whether the report goes on. A preview that takes longer than " +
+            "`PREVIEW_TIMEOUT` (5 seconds) is a 504 `preview_timeout`; a report that cannot be read, a 503 " +
+            "`report_unavailable`. " + datesDescription(catalogue.definitions)
+        )
+    )
+    .addError(ServiceUnavailable)
+    .middleware(Authentication)
+
 export class NotificationsGroup extends HttpApiGroup.make("notifications")
   .add(
     HttpApiEndpoint.get("listNotifications", "/api/v1/notifications").addSuccess(NotificationList)
@@ -258,6 +334,7 @@ export class HealthGroup extends HttpApiGroup.make("health")
 export const exportApiOf = <Ds extends ReportDefinitions>(catalogue: { readonly definitions: Ds }) =>
   HttpApi.make("async-data-export")
     .add(exportsGroupOf(catalogue))
+    .add(reportsGroupOf(catalogue))
     .add(NotificationsGroup)
     .add(HealthGroup)
     .add(EventsGroup)

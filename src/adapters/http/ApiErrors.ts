@@ -12,6 +12,8 @@ import type {
   JobStoreUnavailable,
   NotificationFailed,
   NotificationNotFound,
+  QueryFailed,
+  QueryTimeout,
   QueueUnavailable,
   ValidationError
 } from "../../domain/Errors.js"
@@ -80,9 +82,15 @@ export class ServiceUnavailable extends Schema.Class<ServiceUnavailable>("Servic
     "notifications_unavailable",
     "download_unavailable",
     "not_ready",
-    "auth_unavailable"
+    "auth_unavailable",
+    "report_unavailable"
   ),
   HttpApiSchema.annotations({ status: 503 })
+) {}
+/** A report read that the API waits on (a preview) did not finish in its time. */
+export class GatewayTimeout extends Schema.Class<GatewayTimeout>("GatewayTimeout")(
+  errorFields("preview_timeout"),
+  HttpApiSchema.annotations({ status: 504 })
 ) {}
 
 /** How long a client should wait before it retries a 503, unless its error says otherwise. */
@@ -202,3 +210,14 @@ export const exportExpired = (_: ExportExpired) =>
 
 export const linkUnavailable = (_: LinkSigningFailed) =>
   fail(ServiceUnavailable, "download_unavailable", "The download link cannot be made right now. Please retry.")
+
+export const previewTimedOut = (error: QueryTimeout) =>
+  fail(
+    GatewayTimeout,
+    "preview_timeout",
+    `The preview did not finish within ${Math.round(error.afterMillis / 1000)} seconds. Try a shorter date range, ` +
+      "or export the report: an export may take longer."
+  )
+
+export const reportUnavailable = (_: QueryFailed) =>
+  fail(ServiceUnavailable, "report_unavailable", "The report cannot be read right now. Please retry in a minute.")

@@ -17,6 +17,7 @@ import * as EventsHttp from "./EventsHttp.js"
 import * as ExportsHttp from "./ExportsHttp.js"
 import * as HealthHttp from "./HealthHttp.js"
 import * as NotificationsHttp from "./NotificationsHttp.js"
+import * as ReportsHttp from "./ReportsHttp.js"
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/
 
@@ -118,7 +119,13 @@ export const apiMiddleware = (app: HttpApp.Default): HttpApp.Default =>
     )
   })
 
-const groupHandlers = Layer.mergeAll(ExportsHttp.layer, NotificationsHttp.layer, HealthHttp.layer, EventsHttp.layer)
+const groupHandlers = Layer.mergeAll(
+  ExportsHttp.layer,
+  ReportsHttp.layer,
+  NotificationsHttp.layer,
+  HealthHttp.layer,
+  EventsHttp.layer
+)
 
 /** The API's handlers. They need the application's ports and an Authentication implementation. */
 export const layerHandlers = HttpApiBuilder.api(ExportApi).pipe(Layer.provide(groupHandlers))

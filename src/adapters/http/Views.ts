@@ -2,9 +2,20 @@
 // that lead back through the API (never a storage URL, which would outlive the caller's rights).
 import { DateTime } from "effect"
 import type { InAppNotification } from "../../application/ports/InAppNotifier.js"
+import type { ReportPreview as Preview } from "../../application/PreviewReport.js"
 import type { ExportJob } from "../../domain/ExportJob.js"
+import type { Cell, ColumnType } from "../../domain/Reports.js"
 import type { ExportStatus } from "./Api.js"
-import { ExportFailure, ExportFile, ExportProgress, ExportView, NotificationView } from "./Api.js"
+import {
+  ExportFailure,
+  ExportFile,
+  ExportProgress,
+  ExportView,
+  NotificationView,
+  PreviewColumn,
+  ReportPreview
+} from "./Api.js"
+import type { PreviewCell } from "./Api.js"
 import { downloadPath, exportPath } from "./ExportPaths.js"
 
 const STATUS: Record<ExportJob["_tag"], ExportStatus> = {
@@ -71,3 +82,27 @@ export const notificationView = (notification: InAppNotification): NotificationV
     createdAt: notification.createdAt,
     ...(notification.readAt === undefined ? {} : { readAt: notification.readAt })
   })
+
+/**
+ * A cell as JSON carries it for its column: integers as numbers while exact (sources give 64-bit counts as bigints
+ * past 2^53, which JSON cannot hold: their digits instead), everything else as the text a file would hold.
+ */
+const previewCell = (type: ColumnType, cell: Cell): typeof PreviewCell.Type => {
+  if (cell === null) return null
+  if (type === "integer") {
+    const value = typeof cell === "number" ? cell : Number(String(cell))
+    if (Number.isSafeInteger(value)) return value
+  }
+  return String(cell)
+}
+
+export const previewView = (preview: Preview): ReportPreview => {
+  const { columns } = preview.definition
+  return new ReportPreview({
+    columns: columns.map((column) =>
+      new PreviewColumn({ name: column.name, type: column.type, header: column.header })
+    ),
+    rows: preview.rows.map((row) => columns.map((column, index) => previewCell(column.type, row[index] ?? null))),
+    more: preview.more
+  })
+}

@@ -1,7 +1,7 @@
 // The report catalogue evaluated in JavaScript over generated order lines, with the semantics of its SQL:
 // the merchant filter, local calendar days in the report's time zone, the same columns, order and formats.
 import { Duration, Effect, Layer, Option, Stream } from "effect"
-import { ReportSource } from "../../application/ports/ReportSource.js"
+import { previewOfRows, ReportSource } from "../../application/ports/ReportSource.js"
 import type { ReportQuery } from "../../application/ports/ReportSource.js"
 import { QueryFailed, QueryTimeout } from "../../domain/Errors.js"
 import type { MerchantId } from "../../domain/Identifiers.js"
@@ -188,7 +188,7 @@ export const make = (dataset: OrderLineDataset) =>
           )
         return Stream.concat(Stream.take(rows, afterRows), failure)
       }))
-    return ReportSource.of({ rows, csv: (query) => csvOfRows(rows(query)) })
+    return ReportSource.of({ rows, csv: (query) => csvOfRows(rows(query)), preview: previewOfRows(rows) })
   })
 
 export const layer = (dataset: OrderLineDataset) => Layer.effect(ReportSource, make(dataset))

@@ -1,5 +1,5 @@
-import type { Duration, Stream } from "effect"
-import { Context } from "effect"
+import type { Duration } from "effect"
+import { Chunk, Context, Effect, Stream } from "effect"
 import type { QueryFailed, QueryTimeout } from "../../domain/Errors.js"
 import type { ExportJobId, MerchantId } from "../../domain/Identifiers.js"
 import type { ReportRequest, ReportRow } from "../../domain/Reports.js"
@@ -14,9 +14,19 @@ export interface ReportQuery {
   readonly timeout: Duration.Duration
   /**
    * Told what the source knows of the query's own progress, when it knows anything: the rows it has read and will
-   * read in all. Called off the rows' path (with the source's progress reports), and cheap: it only records them.
+   * read in all. Called off the rows' path, while the query runs, as often as the source learns more; cheap: it only
+   * records them.
    */
   readonly onProgress?: ((progress: SourceProgress) => void) | undefined
+}
+
+/**
+ * A report's first rows, for a person choosing its parameters before exporting it (ADR 35): the same query as an
+ * export's, merchant included, cut off after `limit` rows by the source itself and within `timeout`.
+ */
+export interface PreviewQuery extends Omit<ReportQuery, "onProgress"> {
+  /** At most this many rows, the first of the report's own order. */
+  readonly limit: number
 }
 
 /** The source's own count of a query's progress: `readRows` of `totalRows` it will read (not the rows it returns). */
@@ -35,9 +45,18 @@ export interface CsvPiece {
 /**
  * A report, streamed: a source never holds a whole result in memory. `rows` are its cells; `csv` the same rows
  * written as the export's CSV, exactly as `encodeRow` writes them, by whichever side does it cheapest (a database
- * that writes CSV itself saves decoding every row, ADR 17).
+ * that writes CSV itself saves decoding every row, ADR 17). `preview` is the first rows of `rows` for the same
+ * report, read whole: the source stops the query after them rather than reading the report to its end.
  */
 export class ReportSource extends Context.Tag("exports/ReportSource")<ReportSource, {
   readonly rows: (query: ReportQuery) => Stream.Stream<ReportRow, QueryTimeout | QueryFailed>
   readonly csv: (query: ReportQuery) => Stream.Stream<CsvPiece, QueryTimeout | QueryFailed>
+  readonly preview: (query: PreviewQuery) => Effect.Effect<ReadonlyArray<ReportRow>, QueryTimeout | QueryFailed>
 }>() {}
+
+/**
+ * `preview` read from a source's own `rows`: the first `limit` of them, the stream left as soon as they came. For a
+ * source that has no cheaper way to stop after a few rows (the in-memory one).
+ */
+export const previewOfRows = <E>(rows: (query: ReportQuery) => Stream.Stream<ReportRow, E>) => (query: PreviewQuery) =>
+  Effect.map(Stream.runCollect(Stream.take(rows(query), query.limit)), Chunk.toReadonlyArray)

@@ -1,9 +1,10 @@
 // The production adapters every API runtime answers on (the Node server and the Lambda function): jobs and
-// notifications in DynamoDB, the SQS publisher, S3 or R2 for download links, and readiness checks on the queue and
-// both tables. Kept apart from the runtimes so that a Lambda bundle imports these and no server of its own.
+// notifications in DynamoDB, the SQS publisher, S3 or R2 for download links, readiness checks on the queue and
+// both tables, and the report source for previews (ClickHouse over HTTP; `npm run serve` takes REPORT_SOURCE's). Kept apart from the runtimes so that a Lambda bundle imports these and no server of its own.
 import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs"
 import { GetCommand } from "@aws-sdk/lib-dynamodb"
 import { Effect, Layer } from "effect"
+import * as ClickHouseReportSource from "../../adapters/clickhouse/ClickHouseReportSource.js"
 import * as DynamoDb from "../../adapters/dynamodb/DynamoDb.js"
 import * as DynamoDbInAppNotifier from "../../adapters/dynamodb/DynamoDbInAppNotifier.js"
 import * as DynamoDbJobStore from "../../adapters/dynamodb/DynamoDbJobStore.js"
@@ -57,8 +58,8 @@ const readiness = Layer.effect(
   })
 )
 
-/** Every port the API needs, each on its settings from `Config`; building them does no network I/O. */
-export const layer = (() => {
+/** Every port the API needs but its report source, each on its settings from `Config`; building them does no I/O. */
+export const layerWithoutReportSource = (() => {
   const clients = Layer.mergeAll(DynamoDb.layerConfig, SqsClient.layerConfig)
   const ports = Layer.mergeAll(DynamoDbJobStore.layer, DynamoDbInAppNotifier.layer, SqsJobQueue.layer, readiness).pipe(
     Layer.provideMerge(clients)
@@ -67,3 +68,9 @@ export const layer = (() => {
   const links = HttpExportLinks.layerConfigWithDefault()
   return Layer.mergeAll(ports, S3FileStore.layerConfig, JobIds.Default, ExportSettings.layer, links)
 })()
+
+/**
+ * Every port the API needs, the report source (for previews, ADR 35) ClickHouse over HTTP (CLICKHOUSE_*), whose
+ * client opens no connection until the first preview.
+ */
+export const layer = Layer.merge(layerWithoutReportSource, ClickHouseReportSource.layerConfig)

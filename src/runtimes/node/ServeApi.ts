@@ -1,11 +1,13 @@
-// `npm run serve`: the HTTP API on the production adapters (SQS, DynamoDB, S3), with readiness checks on the
-// queue and both tables. A composition of layers and nothing else; its settings are read with `Config`.
+// `npm run serve`: the HTTP API on the production adapters (SQS, DynamoDB, S3) and the report source REPORT_SOURCE
+// names (for previews), with readiness checks on the queue and both tables. A composition of layers and nothing
+// else; its settings are read with `Config`.
 import { Config, Effect, Layer } from "effect"
 import * as JwtAuthentication from "../../adapters/auth/JwtAuthentication.js"
 import * as JwtVerifier from "../../adapters/auth/JwtVerifier.js"
 import * as ApiNodeServer from "../../adapters/http/ApiNodeServer.js"
 import * as InProcessEvents from "../../adapters/inprocess/InProcessEvents.js"
 import * as ApiAdapters from "../aws/ApiAdapters.js"
+import * as ReportSourceConfig from "./ReportSourceConfig.js"
 
 /** Where the API listens: PORT (3000) and HOST (0.0.0.0, as a container expects). */
 export const listenConfig = Config.all({
@@ -20,5 +22,10 @@ export const layer = api.pipe(
   Layer.provide(JwtAuthentication.layer),
   Layer.provide(JwtVerifier.layerConfig),
   // The workers write in other processes: one poller feeds this process's event streams (ADR 33).
-  Layer.provide(InProcessEvents.layerPolling.pipe(Layer.provideMerge(ApiAdapters.layer)))
+  Layer.provide(
+    InProcessEvents.layerPolling.pipe(
+      // Previews read the report source the workers export from (ADR 35).
+      Layer.provideMerge(Layer.merge(ApiAdapters.layerWithoutReportSource, ReportSourceConfig.layerConfig))
+    )
+  )
 )

@@ -2,8 +2,6 @@
 // report source REPORT_SOURCE names, and sweeps overdue jobs every SWEEP_INTERVAL (ADR 30). A composition of layers and nothing else; its settings are read with `Config`.
 import { Config, Duration, Effect, Layer } from "effect"
 import * as ChdbReportSource from "../../adapters/chdb/ChdbReportSource.js"
-import { clickHouseSettingsConfig } from "../../adapters/clickhouse/ClickHouseClient.js"
-import * as ClickHouseReportSource from "../../adapters/clickhouse/ClickHouseReportSource.js"
 import { dynamoDbSettingsConfig } from "../../adapters/dynamodb/DynamoDb.js"
 import { appBaseUrlConfig } from "../../adapters/http/HttpExportLinks.js"
 import { s3FileStoreSettingsConfig } from "../../adapters/s3/S3FileStore.js"
@@ -15,6 +13,7 @@ import { queueMaxReceivesConfig, workerConcurrencyConfig } from "../../applicati
 import * as SweepOverdueJobs from "../../application/SweepOverdueJobs.js"
 import { sweepIntervalConfig } from "../../application/SweepOverdueJobs.js"
 import * as WorkerAdapters from "../aws/WorkerAdapters.js"
+import * as ReportSourceConfig from "./ReportSourceConfig.js"
 
 /** WORKER_CONCURRENCY (2, from 1 to 16), SHUTDOWN_GRACE (30 seconds) and QUEUE_MAX_RECEIVES (3). */
 export const consumerConfig = Config.all({
@@ -22,31 +21,6 @@ export const consumerConfig = Config.all({
   maxReceives: queueMaxReceivesConfig,
   shutdownGrace: Config.duration("SHUTDOWN_GRACE").pipe(Config.withDefault(Duration.seconds(30)))
 })
-
-/**
- * REPORT_SOURCE: `clickhouse` (a ClickHouse server over HTTP, CLICKHOUSE_* settings) or `chdb` (the embedded
- * ClickHouse over CHDB_DATA_DIR, for a demo or a single machine).
- */
-export const reportSourceConfig = Config.literal("chdb", "clickhouse")("REPORT_SOURCE")
-
-/** The ReportSource REPORT_SOURCE names (with the chdb engine it runs on, for a test's or a probe's own queries). */
-const reportSourceFromConfig = Layer.unwrapEffect(
-  Effect.map(reportSourceConfig, (source) =>
-    source === "clickhouse"
-      ? ClickHouseReportSource.layerConfig
-      : ChdbReportSource.layerConfig)
-)
-
-/**
- * The settings of the source REPORT_SOURCE names; REPORT_SOURCE itself when it names none, so that its error is
- * reported with the others.
- */
-const reportSourceSettings = reportSourceConfig.pipe(
-  Effect.map((source): Config.Config<unknown> =>
-    source === "clickhouse" ? clickHouseSettingsConfig : ChdbReportSource.chdbSettingsConfig
-  ),
-  Effect.orElseSucceed(() => reportSourceConfig)
-)
 
 /**
  * The SQS consumer with every adapter an export needs, over `reportSource`; a missing or malformed setting fails
@@ -81,7 +55,7 @@ const workerOn = <ROut, E>(
   )
 
 /** `npm run worker`: the report source REPORT_SOURCE names. */
-export const layer = workerOn(reportSourceFromConfig, reportSourceSettings)
+export const layer = workerOn(ReportSourceConfig.layerConfig, ReportSourceConfig.settingsConfig)
 
 /**
  * The same worker on the embedded engine whatever REPORT_SOURCE says, with the engine in its context: end-to-end

@@ -1,6 +1,7 @@
 // The worker's pipeline over real servers: rows from clickhouse-server 18.16 through the ClickHouse adapter's
 // streaming code, CSV, the S3 adapter's multipart upload into s3rver; jobs, notices and emails in memory. A query
-// that times out on the server after megabytes were uploaded leaves nothing in the bucket, and the user is told.
+// that times out on the server after megabytes were uploaded leaves nothing in the bucket, and the user is told; a
+// job whose rows stream for seconds shows the server's progress in its record as they do.
 import { assert, expect, layer } from "@effect/vitest"
 import { parse } from "csv-parse/sync"
 import { Duration, Effect, Fiber, Layer, Option, Schedule, Stream } from "effect"
@@ -14,22 +15,13 @@ import { FileStore } from "../../../src/application/ports/FileStore.js"
 import { ReportSource } from "../../../src/application/ports/ReportSource.js"
 import { requestExport } from "../../../src/application/RequestExport.js"
 import { objectKeyFor } from "../../../src/domain/ExportJob.js"
+import type { Progress } from "../../../src/domain/ExportJob.js"
 import { definitionOf } from "../../../src/domain/Reports.js"
+import type { Column } from "../../../src/domain/Reports.js"
 import { alice, datasetOf, drainQueue, ordersInput, sentTo, storedJob } from "../../support/Fixtures.js"
 import { pendingUploads, S3rverServer } from "../../support/servers/S3rverServer.js"
 import { headObject, PART_SIZE, readBack, settingsFor } from "../s3/S3Support.js"
-import { clientOn1816 } from "./ClickHouseTestSupport.js"
-
-/** Rows of the orders report's shape, without parameters (18.16 binds none), from an endless table of numbers. */
-const ordersShaped = (from: string, settings = "") => `
-SELECT
-  concat('m-acme-', toString(number)) AS order_id, toUInt32(number % 3 + 1) AS line_number,
-  toString(toDateTime(1704067200 + number)) AS ordered_at_local, 'delivered' AS status,
-  concat('C', toString(number % 5000)) AS customer_id, concat('P', toString(number % 40)) AS product_id,
-  concat('SKU-', toString(number % 40)) AS sku, 'Desk lamp, "large"' AS product_name,
-  toUInt32(number % 4 + 1) AS quantity, '12.50' AS unit_price, '25.00' AS line_total, 'EUR' AS currency
-FROM ${from}
-${settings}`
+import { clientOn1816, freshTableName, numbersTable, ordersShaped, readSlowly } from "./ClickHouseTestSupport.js"
 
 /** The server stops it after 2 s, however long the export's own timeout: by then, many parts are uploaded. */
 const TIMES_OUT_MID_UPLOAD = ordersShaped(
@@ -56,15 +48,18 @@ const countingS3Store = Layer.effect(
   Layer.provideMerge(Layer.unwrapEffect(Effect.map(S3rverServer, (info) => S3FileStore.layer(settingsFor(info)))))
 )
 
-/** Every port in memory but the report source (ClickHouse 18.16 running `sql`) and the file store (S3). */
-const workerOn = (sql: string) =>
+/**
+ * Every port in memory but the report source (ClickHouse 18.16 running `sql`, of the orders report's columns unless
+ * `columns` says otherwise) and the file store (S3).
+ */
+const workerOn = (sql: string, columns?: ReadonlyArray<Column>) =>
   MemoryAdapters.layer(datasetOf(1)).pipe(
     Layer.merge(
       Layer.mergeAll(
         Layer.effect(
           ReportSource,
           ClickHouseReportSource.make({
-            catalogue: (report) => ({ ...definitionOf(report), sql }),
+            catalogue: (report) => ({ ...definitionOf(report), sql, ...(columns === undefined ? {} : { columns }) }),
             parametersOf: () => ({})
           })
         ),
@@ -142,4 +137,51 @@ layer(servers, { timeout: Duration.seconds(60), excludeTestServices: true })("ex
       const { emails, inApp } = yield* sentTo(job.jobId)
       expect([emails.length, inApp.map((notice) => notice.kind)]).toEqual([1, ["export_succeeded"]])
     }).pipe(Effect.provide(workerOn(ordersShaped("numbers(50000)")))))
+
+  it.effect("a job's progress while its rows stream: rows written, the total the server will read, a percent that rises", () => {
+    const total = 300_000
+    // The table is made before the job, in the test's own effect: the worker's SQL only names it.
+    const table = freshTableName()
+    return Effect.gen(function*() {
+      yield* numbersTable(total, table)
+      const job = yield* requestExport(alice, ordersInput())
+      // What a reader of the job store saw while the export ran, every 100 ms.
+      const seen: Array<Progress> = []
+      const watching = yield* Effect.fork(
+        storedJob(job.jobId).pipe(
+          Effect.tap((stored) =>
+            Effect.sync(() => {
+              if (stored._tag === "Running" && stored.progress !== undefined) seen.push(stored.progress)
+            })
+          ),
+          Effect.repeat(Schedule.spaced(Duration.millis(100)))
+        )
+      )
+      yield* drainQueue
+      yield* Fiber.interrupt(watching)
+
+      const done = yield* storedJob(job.jobId)
+      assert(done._tag === "Succeeded", `job ended ${done._tag}`)
+      expect(done.result.rowCount).toBe(total)
+      // About 6 s of rows (50 000 a second), written at most once a second.
+      const percents = seen.flatMap((progress) => progress.percent === undefined ? [] : [progress.percent])
+      expect(percents).toEqual([...percents].sort((a, b) => a - b))
+      expect(new Set(percents).size).toBeGreaterThanOrEqual(3)
+      expect(Math.max(...percents)).toBeLessThanOrEqual(100)
+      expect(Math.min(...percents)).toBeLessThan(100)
+      // Once the server has said what it will read (in whole granules of 8192 rows), it stays said.
+      const told = seen.findIndex((progress) => progress.totalRows !== undefined)
+      expect(told).toBeGreaterThanOrEqual(0)
+      expect(new Set(seen.slice(told).map((progress) => progress.totalRows))).toEqual(
+        new Set([Math.ceil(total / 8192) * 8192])
+      )
+      // Reported while the rows streamed.
+      expect(seen.some((progress) => progress.rows > 0 && progress.rows < total && progress.percent !== undefined))
+        .toBe(true)
+    }).pipe(Effect.provide(workerOn(
+      `SELECT number, concat('line-', toString(number), '-padding-padding-padding-padding-padding-padding')
+       FROM ${readSlowly(table, 50_000)} SETTINGS max_threads = 1`,
+      [{ name: "n", type: "integer", header: "N" }, { name: "text", type: "string", header: "Text" }]
+    )))
+  })
 })

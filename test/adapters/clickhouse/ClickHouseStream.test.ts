@@ -1,10 +1,10 @@
 // The adapter's streaming path over HTTP against a real clickhouse-server (Debian's 18.16, started for this file):
 // results far larger than memory read as the consumer pulls, errors that arrive after the first bytes, timeouts
-// before and after the first byte, and a consumer that leaves killing its query. 18.16 binds no parameters, so the
-// SQL here has none; the report catalogue's own SQL is tested on chdb.
+// before and after the first byte, a consumer that leaves killing its query, and the query's progress read while it
+// runs. 18.16 binds no parameters, so the SQL here has none; the report catalogue's own SQL is tested on chdb.
 import type { ClickHouseClient as Client } from "@clickhouse/client"
 import { assert, describe, expect, it, layer } from "@effect/vitest"
-import { Chunk, Deferred, Duration, Effect, Exit, Fiber, LogLevel, Schedule, Schema, Stream } from "effect"
+import { Chunk, Deferred, Duration, Effect, Exit, Fiber, Logger, LogLevel, Schedule, Schema, Stream } from "effect"
 import { Readable } from "node:stream"
 import { setFlagsFromString } from "node:v8"
 import { runInNewContext } from "node:vm"
@@ -12,6 +12,7 @@ import { ClickHouseClient } from "../../../src/adapters/clickhouse/ClickHouseCli
 import * as ClickHouseReportSource from "../../../src/adapters/clickhouse/ClickHouseReportSource.js"
 import { streamCsv, streamQuery } from "../../../src/adapters/clickhouse/ClickHouseStream.js"
 import type { QueryOptions } from "../../../src/adapters/clickhouse/ClickHouseStream.js"
+import type { SourceProgress } from "../../../src/application/ports/ReportSource.js"
 import { encodeRow } from "../../../src/domain/Csv.js"
 import { definitionOf, ReportRequest } from "../../../src/domain/Reports.js"
 import type { Column } from "../../../src/domain/Reports.js"
@@ -19,7 +20,7 @@ import { makeLogCollector } from "../../support/LogCollector.js"
 import { REPORT_READS } from "../../support/ReportReads.js"
 import { ClickHouseServer } from "../../support/servers/ClickHouseServer.js"
 import { acme, queryOf } from "../chdb/ChdbTestSupport.js"
-import { clientOn1816, runningQueries } from "./ClickHouseTestSupport.js"
+import { clientOn1816, numbersTable, readSlowly, runningQueries } from "./ClickHouseTestSupport.js"
 
 // A full garbage collection on demand, to see what the stream really holds rather than what V8 has yet to free.
 setFlagsFromString("--expose-gc")
@@ -206,6 +207,31 @@ layer(clientOn1816, { timeout: Duration.seconds(60), excludeTestServices: true }
       yield* waitUntil(Effect.map(runningQueries(query.jobId), (running) => running === 0))
     }))
 
+  it.effect("preview: the first rows of a sorted result, in its order, and the query over once they are in", () =>
+    Effect.gen(function*() {
+      const sorted = yield* sourceRunning("SELECT number FROM numbers(5000000) ORDER BY number DESC")
+      const query = { ...queryOf(acme, orders, Duration.minutes(1)), limit: 100 }
+      const rows = yield* sorted.preview(query)
+      expect(rows).toEqual(Array.from({ length: 100 }, (_, n) => [4_999_999 - n]))
+      // An endless result too: the server itself stops at the limit.
+      const endless = yield* sourceRunning(ENDLESS_ROWS)
+      const first = yield* endless.preview({ ...queryOf(acme, orders, Duration.minutes(1)), limit: 3 })
+      expect(first).toEqual([[0], [1], [2]])
+      expect(yield* runningQueries(query.jobId)).toBe(0)
+    }))
+
+  it.effect("preview: a query past its timeout is a QueryTimeout, and stops on the server", () =>
+    Effect.gen(function*() {
+      const source = yield* sourceRunning("SELECT count() FROM numbers(100000000000) WHERE sipHash64(number) % 3 = 0")
+      const query = { ...queryOf(acme, orders, Duration.seconds(1)), limit: 100 }
+      const started = Date.now()
+      const error = yield* Effect.flip(source.preview(query))
+      assert(error._tag === "QueryTimeout")
+      expect(error.afterMillis).toBe(1_000)
+      expect(Date.now() - started).toBeLessThan(5_000)
+      yield* waitUntil(Effect.map(runningQueries(query.jobId), (running) => running === 0))
+    }))
+
   // The export's path: the server's CSV, rewritten by the CsvResultReader (ADR 17).
 
   it.effect("CSV: millions of rows, each once and in order, in bounded memory", () =>
@@ -283,15 +309,87 @@ layer(clientOn1816, { timeout: Duration.seconds(60), excludeTestServices: true }
       expect(delivered).toBeGreaterThan(0)
       expect(delivered).toBeLessThanOrEqual(500_000)
     }))
+
+  // Progress headers stop once the body begins: what the server has read since is asked of system.processes.
+
+  it.effect("CSV: while rows stream, the server's count of rows read is reported every interval, then no more", () =>
+    Effect.gen(function*() {
+      const total = 250_000
+      const table = yield* numbersTable(total)
+      const client = yield* ClickHouseClient
+      const reports: Array<SourceProgress & { readonly rowsBefore: number }> = []
+      let rows = 0
+      yield* Stream.runForEach(
+        streamCsv(
+          client,
+          `SELECT number, concat('line-', toString(number), '-padding-padding-padding-padding-padding-padding')
+           FROM ${readSlowly(table, 100_000)} SETTINGS max_threads = 1`,
+          {
+            queryId: queryId(),
+            columns: 2,
+            progress: {
+              every: Duration.millis(200),
+              report: (progress) => void reports.push({ ...progress, rowsBefore: rows })
+            }
+          }
+        ),
+        (piece) => Effect.sync(() => void (rows += piece.rows))
+      )
+      expect(rows).toBe(total)
+      const reported = reports.length
+      yield* Effect.sleep(Duration.seconds(1))
+      // The reading stopped with the stream.
+      expect(reports.length).toBe(reported)
+
+      // 2.5 s of rows, a report every 200 ms.
+      expect(reported).toBeGreaterThanOrEqual(5)
+      // The total is known ahead, in whole granules.
+      expect(new Set(reports.map((report) => report.totalRows))).toEqual(new Set([Math.ceil(total / 8192) * 8192]))
+      const read = reports.map((report) => report.readRows)
+      expect(read).toEqual([...read].sort((a, b) => a - b))
+      expect(Math.max(...read)).toBeLessThanOrEqual(total)
+      expect(new Set(read).size).toBeGreaterThanOrEqual(3)
+      // Reported while rows were streaming, not only before the body began.
+      expect(reports.filter((report) => report.rowsBefore > 0 && report.readRows < total).length)
+        .toBeGreaterThanOrEqual(2)
+    }))
+
+  it.effect("CSV: a query that reads for seconds before its one row reports its progress meanwhile", () =>
+    Effect.gen(function*() {
+      const total = 150_000
+      const table = yield* numbersTable(total)
+      const client = yield* ClickHouseClient
+      const reports: Array<SourceProgress & { readonly rowsBefore: number }> = []
+      let rows = 0
+      yield* Stream.runForEach(
+        streamCsv(
+          client,
+          `SELECT count() FROM ${readSlowly(table, 100_000)} SETTINGS max_threads = 1, max_block_size = 8192`,
+          {
+            queryId: queryId(),
+            columns: 1,
+            progress: {
+              every: Duration.millis(200),
+              report: (progress) => void reports.push({ ...progress, rowsBefore: rows })
+            }
+          }
+        ),
+        (piece) => Effect.sync(() => void (rows += piece.rows))
+      )
+      expect(rows).toBe(1)
+      const before = reports.filter((report) => report.rowsBefore === 0 && report.readRows < total)
+      expect(new Set(before.map((report) => report.readRows)).size).toBeGreaterThanOrEqual(3)
+    }))
 })
 
 describe("streamQuery without a server", () => {
-  /** A client whose result never ends and whose KILL is refused, recording what it was asked. */
+  /** A client whose result never ends and whose KILL and reads of progress fail, recording what it was asked. */
   const fakeClient = () => {
     const body = new Readable({ read() {} })
     const calls = {
       signal: undefined as AbortSignal | undefined,
       commands: [] as Array<string>,
+      queries: [] as Array<string>,
       get destroyed() {
         return body.destroyed
       }
@@ -305,6 +403,10 @@ describe("streamQuery without a server", () => {
       command: (params: { readonly query: string }) => {
         calls.commands.push(params.query)
         return Promise.reject(new Error("connect ECONNREFUSED 127.0.0.1:1"))
+      },
+      query: (params: { readonly query: string }) => {
+        calls.queries.push(params.query)
+        return Promise.reject(new Error("Code: 497. DB::Exception: Not enough privileges"))
       }
     }
     return { client: client as unknown as Client, calls }
@@ -324,6 +426,33 @@ describe("streamQuery without a server", () => {
       const warnings = logs.lines.filter((line) => line.level === LogLevel.Warning.label)
       expect(warnings.map((line) => JSON.stringify(line.message)).join("\n")).toContain("could not be killed")
     }).pipe(Effect.provide(logs.replacing))
+  })
+
+  it.live("progress that cannot be read is logged at debug and never fails the rows; its reading stops with them", () => {
+    const logs = makeLogCollector()
+    return Effect.gen(function*() {
+      const { calls, client } = fakeClient()
+      const fiber = yield* Effect.fork(Stream.runDrain(streamQuery(client, "SELECT 1", {
+        queryId: "job-1",
+        progress: { every: Duration.millis(20), report: () => {} }
+      })))
+      yield* waitUntil(Effect.sync(() => calls.queries.length >= 3))
+      expect(fiber.unsafePoll()).toBeNull()
+      expect(calls.queries[0]).toBe(
+        "SELECT read_rows, total_rows_approx FROM system.processes WHERE query_id = 'job-1'"
+      )
+      yield* Fiber.interrupt(fiber)
+      const asked = calls.queries.length
+      yield* Effect.sleep(Duration.millis(200))
+      expect(calls.queries.length).toBe(asked)
+      const debug = logs.lines.filter((line) => line.level === LogLevel.Debug.label)
+      expect(debug.map((line) => JSON.stringify(line.message)).join("\n")).toContain("progress could not be read")
+      expect(logs.lines.filter((line) =>
+        line.level === LogLevel.Warning.label && /progress/.test(
+          JSON.stringify(line.message)
+        )
+      )).toEqual([])
+    }).pipe(Effect.provide(logs.replacing), Logger.withMinimumLogLevel(LogLevel.Debug))
   })
 
   it.effect("a query id that could not be written into KILL safely is refused before any request", () =>

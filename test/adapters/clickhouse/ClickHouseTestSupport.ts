@@ -68,3 +68,36 @@ export const runningQueries = (queryId: string) =>
   ).pipe(
     Effect.map((body) => Number(body.trim()))
   )
+
+/** A table name no other test uses. */
+export const freshTableName = (): string => `numbers_${crypto.randomUUID().replaceAll("-", "")}`
+
+/**
+ * A MergeTree table on the server holding the numbers 0 to `rows` - 1 as `number`. Unlike numbers(), whose reads
+ * tell 18.16 no total, a MergeTree read counts its rows ahead: `total_rows_approx`, in whole granules of 8192 rows.
+ */
+export const numbersTable = (rows: number, table: string = freshTableName()) =>
+  Effect.gen(function*() {
+    const server = yield* ClickHouseServer
+    yield* server.query(`CREATE TABLE ${table} (number UInt64) ENGINE = MergeTree ORDER BY number`)
+    yield* server.query(`INSERT INTO ${table} SELECT number FROM numbers(${rows})`)
+    return table
+  })
+
+/**
+ * The table's numbers as a subquery the server reads at about `rowsPerSecond` (on one thread, when the outer query
+ * says `max_threads = 1`): seconds of rows streaming, whatever the machine.
+ */
+export const readSlowly = (table: string, rowsPerSecond: number) =>
+  `(SELECT number FROM ${table} WHERE sleepEachRow(${1 / rowsPerSecond}) = 0)`
+
+/** Rows of the orders report's shape, without parameters (18.16 binds none), from an endless table of numbers. */
+export const ordersShaped = (from: string, settings = "") => `
+SELECT
+  concat('m-acme-', toString(number)) AS order_id, toUInt32(number % 3 + 1) AS line_number,
+  toString(toDateTime(1704067200 + number)) AS ordered_at_local, 'delivered' AS status,
+  concat('C', toString(number % 5000)) AS customer_id, concat('P', toString(number % 40)) AS product_id,
+  concat('SKU-', toString(number % 40)) AS sku, 'Desk lamp, "large"' AS product_name,
+  toUInt32(number % 4 + 1) AS quantity, '12.50' AS unit_price, '25.00' AS line_total, 'EUR' AS currency
+FROM ${from}
+${settings}`

@@ -7,7 +7,7 @@ import { Effect, Layer, Stream } from "effect"
 import { exportApiOf } from "../../../src/adapters/http/Api.js"
 import { MemoryQueue } from "../../../src/adapters/memory/MemoryJobQueue.js"
 import { handleDelivery } from "../../../src/application/ExportWorker.js"
-import { ReportSource } from "../../../src/application/ports/ReportSource.js"
+import { previewOfRows, ReportSource } from "../../../src/application/ports/ReportSource.js"
 import type { ReportQuery } from "../../../src/application/ports/ReportSource.js"
 import { apiTestLayer, tokenFor } from "../../support/ApiHarness.js"
 import { Refunds, refundsBody, RefundsInUse, withRefunds } from "../../support/ExtraReport.js"
@@ -27,12 +27,15 @@ const membersOf = (schema: JsonSchema): ReadonlyArray<JsonSchema> =>
 const placeholders = (sql: string): Array<string> => Array.from(sql.matchAll(/\{(\w+):\w+\}/g), (m) => m[1]!)
 
 /** A report source that answers every query with one row, and keeps the queries it was asked. */
-const recordingSource = (queries: Array<ReportQuery>) =>
-  ReportSource.of({
-    rows: (query) => Stream.sync(() => (queries.push(query), ["o-1", 3])),
+const recordingSource = (queries: Array<ReportQuery>) => {
+  const rows = (query: ReportQuery) => Stream.sync(() => (queries.push(query), ["o-1", 3]))
+  return ReportSource.of({
+    rows,
     csv: (query) =>
-      Stream.sync(() => (queries.push(query), { bytes: new TextEncoder().encode("\"o-1\",3\r\n"), rows: 1 }))
+      Stream.sync(() => (queries.push(query), { bytes: new TextEncoder().encode("\"o-1\",3\r\n"), rows: 1 })),
+    preview: previewOfRows(rows)
   })
+}
 
 describe("a report added to the catalogue", () => {
   it("is described by the OpenAPI document: its reportType, its parameters with their bounds, its longest range", () => {

@@ -3,7 +3,7 @@
 import type { HttpServer } from "@effect/platform"
 import { HttpServer as Server } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Layer, Logger } from "effect"
+import { Duration, Effect, Exit, Fiber, Layer, Logger, Option, Scope } from "effect"
 import * as JwtAuthentication from "../../../src/adapters/auth/JwtAuthentication.js"
 import * as JwtVerifier from "../../../src/adapters/auth/JwtVerifier.js"
 import * as ApiNodeServer from "../../../src/adapters/http/ApiNodeServer.js"
@@ -175,6 +175,22 @@ describe("GET /api/v1/events", () => {
       expect(stream.status).toBe(401)
       expect((JSON.parse(stream.text) as { error: { code: string } }).error.code).toBe("unauthorized")
     }).pipe(Effect.scoped, Effect.provide(eventsApiLayer())))
+
+  it.live("a server that stops ends its open streams rather than waiting for their clients to leave", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(eventsApiLayer(), scope)
+      const base = yield* baseUrl.pipe(Effect.provide(context))
+      const token = yield* tokenFor(alice).pipe(Effect.provide(context))
+      const stream = yield* Effect.promise(() => openEventStream(`${base}${EVENTS}`, bearer(token)))
+      expect(stream.status).toBe(200)
+      // An EventSource never leaves by itself: the stop must not wait on it (it reconnects to a live server).
+      const stopping = yield* Effect.fork(Scope.close(scope, Exit.void))
+      const stopped = yield* Fiber.await(stopping).pipe(Effect.timeout(Duration.seconds(5)), Effect.option)
+      stream.close()
+      yield* Fiber.await(stopping)
+      expect(Option.isSome(stopped)).toBe(true)
+    }))
 })
 
 describe("stream tickets", () => {

@@ -22,6 +22,9 @@ type Handler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructu
  */
 const tryLoadBundle = (settings: Map<string, string>, instance: string, unset: ReadonlyArray<string> = []) =>
   Effect.tryPromise(async () => {
+    // Previews read ClickHouse (tested on the stack's settings in StackShapedStart.test.ts); none is asked for here,
+    // and the client connects only when one is.
+    process.env["CLICKHOUSE_URL"] = "http://127.0.0.1:9/"
     for (const [name, value] of settings) process.env[name] = value
     for (const name of unset) delete process.env[name]
     const module = (await import(`${pathToFileURL(BUNDLE).href}?${instance}`)) as { handler: Handler }

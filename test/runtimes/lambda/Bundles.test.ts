@@ -31,9 +31,9 @@ describe("the Lambda bundles", () => {
     })
   }
 
-  it("the worker holds the ClickHouse client and no HTTP server; the API no ClickHouse client", () => {
+  it("both hold the ClickHouse client (the API for previews, ADR 35); the worker no HTTP server", () => {
     expect(inputsOf("worker").some((input) => input.includes("node_modules/@clickhouse/client"))).toBe(true)
-    expect(inputsOf("api").some((input) => input.includes("@clickhouse/client"))).toBe(false)
+    expect(inputsOf("api").some((input) => input.includes("node_modules/@clickhouse/client"))).toBe(true)
     // Of the HTTP adapter, only what a notice's links are written with: the API's paths, not its declaration.
     expect(inputsOf("worker").filter((input) => input.includes("src/adapters/http/")).sort()).toStrictEqual([
       "src/adapters/http/ExportPaths.ts",

@@ -177,7 +177,7 @@ interface HttpResult {
 
 layer(servers, { timeout: 60_000 })("each bundle on the synthesised stack's own settings", (it) => {
   it.scoped(
-    "the API answers 401 without claims and 202 with them; the worker runs the job it queued",
+    "the API answers 401 without claims, 202 with them and a preview from ClickHouse; the worker runs the job it queued",
     () =>
       Effect.gen(function*() {
         const apiSettings = yield* environmentOf("Api")
@@ -204,6 +204,32 @@ layer(servers, { timeout: 60_000 })("each bundle on the synthesised stack's own 
         }))
         expect(accepted.statusCode, yield* api.logs).toBe(202)
         const { jobId } = JSON.parse(accepted.body) as { readonly jobId: string }
+
+        // A preview reads ClickHouse from the API function, on the stack's CLICKHOUSE_URL and the secret's user.
+        const preview = yield* call(httpEvent({
+          rawPath: "/api/v1/reports/orders/preview",
+          rawQueryString: "dateFrom=2025-01-01&dateTo=2025-01-31&timezone=Europe%2FParis",
+          claims: acme
+        }))
+        expect(preview.statusCode, yield* api.logs).toBe(200)
+        const { more, rows } = JSON.parse(preview.body) as {
+          rows: ReadonlyArray<ReadonlyArray<unknown>>
+          more: boolean
+        }
+        expect(rows).toHaveLength(100)
+        expect(more).toBe(true)
+        expect(rows.filter((row) => !String(row[0]).startsWith("m-acme-"))).toStrictEqual([])
+        const received = yield* Effect.flatMap(ChdbHttpServer, (chdb) => chdb.received)
+        expect(received.find((query) => /LIMIT 101\b/.test(query.sql))?.params["merchantId"]).toBe("m-acme")
+        // The development sign-in is the embedded server's alone.
+        const devSession = yield* call(httpEvent({
+          method: "POST",
+          rawPath: "/api/dev/session",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ user: "u", merchant: "m-acme", email: "u@example.test" }),
+          claims: acme
+        }))
+        expect(devSession.statusCode).toBe(404)
 
         // The message the API published, taken off the queue as the event source mapping would.
         const sqs = yield* FauxqsServer

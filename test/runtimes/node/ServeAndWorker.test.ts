@@ -78,6 +78,17 @@ describe("npm run serve and npm run worker compositions", () => {
         expect(rows.length).toBe(status.file?.rowCount)
         expect(rows.length).toBeGreaterThan(1000)
 
+        // The preview reads REPORT_SOURCE's source from the API process: the file's first rows, the same order.
+        const preview = yield* fetchJson<{ rows: ReadonlyArray<ReadonlyArray<unknown>>; more: boolean }>(
+          `${base}/api/v1/reports/orders/preview?dateFrom=2025-01-01&dateTo=2025-06-30&timezone=Europe%2FParis`,
+          { headers: auth }
+        )
+        expect(preview.status).toBe(200)
+        expect(preview.body.more).toBe(true)
+        expect(preview.body.rows.map((row) => [row[0], row[1]])).toStrictEqual(
+          rows.slice(0, 100).map((row) => [row[0], Number(row[1])])
+        )
+
         // Told both ways, once: one email through SES with the 24-hour link, one in-app notice.
         const emails = yield* emailsTo(ses, EmailAddress.make(RECIPIENT))
         expect(emails).toHaveLength(1)
@@ -139,6 +150,9 @@ describe("npm run serve and npm run worker compositions", () => {
       const grace = yield* startUpFailures(Worker.layer, [["SHUTDOWN_GRACE", "soon"]])
       expect(grace).toContain("SHUTDOWN_GRACE")
       const serve = yield* startUpFailures(ServeApi.layer, [["PORT", "not-a-port"], ["AUTH_JWT_SECRET", "short"]])
-      expect(serve).toMatch(/S3_BUCKET|DYNAMODB_REGION|SQS_QUEUE_URL|PORT|AUTH_JWT_SECRET/)
+      expect(serve).toMatch(/S3_BUCKET|DYNAMODB_REGION|SQS_QUEUE_URL|PORT|AUTH_JWT_SECRET|REPORT_SOURCE/)
+      // The API reads reports too, for previews: REPORT_SOURCE and its settings, as the worker does.
+      const serveSource = yield* startUpFailures(ServeApi.layer, [["REPORT_SOURCE", "postgres"]])
+      expect(serveSource).toContain("REPORT_SOURCE")
     }))
 })

@@ -1,12 +1,11 @@
 // The `npm start` composition streams a user's events: its SQLite stores publish to the process's change feed, so an
 // export's events arrive queued, running, succeeded, then its notification, on a stream opened with a ticket.
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Layer } from "effect"
+import { Effect } from "effect"
 import { join } from "node:path"
-import { DEFAULT_FILE_RETENTION } from "../../../src/application/Retention.js"
-import * as EmbeddedServer from "../../../src/runtimes/server/EmbeddedServer.js"
+import { embeddedServerIn } from "../../support/EmbeddedInProcess.js"
 import { embeddedBearer } from "../../support/EmbeddedProcess.js"
-import { freePort, temporaryDataDir } from "../../support/EndToEnd.js"
+import { temporaryDataDir } from "../../support/EndToEnd.js"
 import { awaitEvents, eventStream, exportEvents } from "../../support/EventStreamClient.js"
 
 describe("npm start composition: the event stream", () => {
@@ -15,18 +14,7 @@ describe("npm start composition: the event stream", () => {
     () =>
       Effect.gen(function*() {
         const dataDir = join(yield* temporaryDataDir("ade-events-"), "data")
-        const port = yield* freePort
-        const base = `http://127.0.0.1:${port}`
-        yield* Layer.build(EmbeddedServer.layer({
-          host: "127.0.0.1",
-          port,
-          dataDir,
-          publicBaseUrl: base,
-          workerConcurrency: 1,
-          shutdownGrace: Duration.seconds(5),
-          demoRows: 2_000,
-          fileRetention: DEFAULT_FILE_RETENTION
-        }))
+        const { base } = yield* embeddedServerIn(dataDir, 2_000)
         const auth = yield* embeddedBearer(dataDir, {
           sub: "events-user",
           merchantId: "m-acme",

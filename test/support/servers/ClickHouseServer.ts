@@ -31,6 +31,14 @@ export interface ClickHouseServerInfo {
   readonly query: (sql: string) => Effect.Effect<string>
 }
 
+export interface ClickHouseServerOptions {
+  /**
+   * Every query of the default user is kept in `system.query_log` (flushed within a second, or at once with
+   * `SYSTEM FLUSH LOGS`): off unless asked, as 18.16 has it.
+   */
+  readonly logQueries?: boolean
+}
+
 const freePort = Effect.async<number>((resume) => {
   const probe = createServer()
   probe.listen(0, "127.0.0.1", () => {
@@ -60,12 +68,19 @@ const configXml = (dir: string, name: string, ports: { http: number; tcp: number
   <default_profile>default</default_profile>
   <default_database>default</default_database>
   <timezone>UTC</timezone>
+  <query_log>
+    <database>system</database>
+    <table>query_log</table>
+    <flush_interval_milliseconds>1000</flush_interval_milliseconds>
+  </query_log>
 </yandex>
 `
 
-const USERS_XML = `<?xml version="1.0"?>
+const usersXml = (options: ClickHouseServerOptions) => {
+  const logQueries = options.logQueries === true ? "<log_queries>1</log_queries>" : ""
+  return `<?xml version="1.0"?>
 <yandex>
-  <profiles><default><max_memory_usage>2000000000</max_memory_usage></default></profiles>
+  <profiles><default><max_memory_usage>2000000000</max_memory_usage>${logQueries}</default></profiles>
   <users>
     <default>
       <password></password>
@@ -77,6 +92,7 @@ const USERS_XML = `<?xml version="1.0"?>
   <quotas><default></default></quotas>
 </yandex>
 `
+}
 
 const post = (url: URL, sql: string) =>
   Effect.tryPromise(async () => {
@@ -98,13 +114,13 @@ const stop = (child: ChildProcess) =>
   })
 
 /** One attempt: free ports a moment ago may have been taken since, and then the server exits at once. */
-const startOnce = (dir: string) =>
+const startOnce = (dir: string, options: ClickHouseServerOptions) =>
   Effect.gen(function*() {
     const ports = { http: yield* freePort, tcp: yield* freePort, interserver: yield* freePort }
     for (const sub of ["data", "tmp", "user_files", "format_schemas", "log"]) {
       mkdirSync(join(dir, sub), { recursive: true })
     }
-    writeFileSync(join(dir, "users.xml"), USERS_XML)
+    writeFileSync(join(dir, "users.xml"), usersXml(options))
     const name = `test-${randomUUID()}`
     writeFileSync(join(dir, "config.xml"), configXml(dir, name, ports))
     const url = new URL(`http://127.0.0.1:${ports.http}/`)
@@ -148,21 +164,30 @@ const startOnce = (dir: string) =>
   })
 
 /** Starts a server in a fresh temporary directory; on scope close, kills it by its pid and removes the directory. */
-export const startClickHouseServer = Effect.gen(function*() {
-  yield* Effect.sync(ensureClickHouseInstalled)
-  const dir = yield* Effect.acquireRelease(
-    Effect.sync(() => mkdtempSync(join(tmpdir(), "clickhouse-server-"))),
-    (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
-  )
-  // A port found free may be taken before the server binds it; then it exits at once, and another try takes
-  // fresh ports in a directory of its own. A failed try's process is stopped with the scope, as is the server.
-  let attempt = 0
-  return yield* Effect.suspend(() => startOnce(join(dir, `try-${++attempt}`))).pipe(
-    Effect.retry({ times: 2 }),
-    Effect.orDie
-  )
-})
+export const startClickHouseServerWith = (options: ClickHouseServerOptions) =>
+  Effect.gen(function*() {
+    yield* Effect.sync(ensureClickHouseInstalled)
+    const dir = yield* Effect.acquireRelease(
+      Effect.sync(() => mkdtempSync(join(tmpdir(), "clickhouse-server-"))),
+      (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+    )
+    // A port found free may be taken before the server binds it; then it exits at once, and another try takes
+    // fresh ports in a directory of its own. A failed try's process is stopped with the scope, as is the server.
+    let attempt = 0
+    return yield* Effect.suspend(() => startOnce(join(dir, `try-${++attempt}`), options)).pipe(
+      Effect.retry({ times: 2 }),
+      Effect.orDie
+    )
+  })
+
+/** A server that logs no queries. */
+export const startClickHouseServer = startClickHouseServerWith({})
 
 export class ClickHouseServer extends Context.Tag("test/ClickHouseServer")<ClickHouseServer, ClickHouseServerInfo>() {
   static readonly layer: Layer.Layer<ClickHouseServer> = Layer.scoped(ClickHouseServer, startClickHouseServer)
+  /** A server that keeps every query in `system.query_log`, for tests that ask which queries it ran. */
+  static readonly layerLoggingQueries: Layer.Layer<ClickHouseServer> = Layer.scoped(
+    ClickHouseServer,
+    startClickHouseServerWith({ logQueries: true })
+  )
 }
