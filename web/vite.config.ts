@@ -1,5 +1,5 @@
 // The web app's build: `vite build web` (scripts/web.ts). No React plugin: Vite's own transform compiles JSX
-// (ADR 36), and the build records what it was made from so that `npm start` rebuilds only when needed.
+// (ADR 38), and the build records what it was made from so that `npm start` rebuilds only when needed.
 import { defineConfig } from "vite"
 import type { Plugin } from "vite"
 import { writeStamp } from "../scripts/WebBuild.js"

@@ -2,12 +2,18 @@
 // worker, and a token of the server's own secret: for tests that drive it over HTTP and look at its data directory.
 import { Duration, Effect, Layer } from "effect"
 import { signDevToken } from "../../src/adapters/auth/JwtVerifier.js"
+import type { ReportFault } from "../../src/adapters/faults/FaultyReportSource.js"
+import { DEFAULT_WEB_APP_DIR } from "../../src/adapters/http/WebAppRoute.js"
 import { DEFAULT_FILE_RETENTION } from "../../src/application/Retention.js"
 import { localSecret } from "../../src/runtimes/server/EmbeddedConfig.js"
 import * as EmbeddedServer from "../../src/runtimes/server/EmbeddedServer.js"
 import { freePort } from "./EndToEnd.js"
 
-export const embeddedServerIn = (dataDir: string, demoRows: number) =>
+export const embeddedServerIn = (
+  dataDir: string,
+  demoRows: number,
+  options: { readonly webAppDir?: string; readonly faults?: ReadonlySet<ReportFault> } = {}
+) =>
   Effect.gen(function*() {
     const port = yield* freePort
     const base = `http://127.0.0.1:${port}`
@@ -19,7 +25,9 @@ export const embeddedServerIn = (dataDir: string, demoRows: number) =>
       workerConcurrency: 1,
       shutdownGrace: Duration.seconds(5),
       demoRows,
-      fileRetention: DEFAULT_FILE_RETENTION
+      fileRetention: DEFAULT_FILE_RETENTION,
+      webAppDir: options.webAppDir ?? DEFAULT_WEB_APP_DIR,
+      faults: options.faults ?? new Set()
     }))
     return { base, port, context }
   })

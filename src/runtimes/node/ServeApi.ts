@@ -1,10 +1,12 @@
 // `npm run serve`: the HTTP API on the production adapters (SQS, DynamoDB, S3) and the report source REPORT_SOURCE
-// names (for previews), with readiness checks on the queue and both tables. A composition of layers and nothing
-// else; its settings are read with `Config`.
+// names (for previews), with readiness checks on the queue and both tables, and the built web app. A composition
+// of layers and nothing else; its settings are read with `Config`.
 import { Config, Effect, Layer } from "effect"
 import * as JwtAuthentication from "../../adapters/auth/JwtAuthentication.js"
 import * as JwtVerifier from "../../adapters/auth/JwtVerifier.js"
 import * as ApiNodeServer from "../../adapters/http/ApiNodeServer.js"
+import * as ApiServer from "../../adapters/http/ApiServer.js"
+import * as WebAppRoute from "../../adapters/http/WebAppRoute.js"
 import * as InProcessEvents from "../../adapters/inprocess/InProcessEvents.js"
 import * as ApiAdapters from "../aws/ApiAdapters.js"
 import * as ReportSourceConfig from "./ReportSourceConfig.js"
@@ -15,7 +17,13 @@ export const listenConfig = Config.all({
   host: Config.string("HOST").pipe(Config.withDefault("0.0.0.0"))
 })
 
-const api = Layer.unwrapEffect(Effect.map(listenConfig, ({ host, port }) => ApiNodeServer.layer({ port, host })))
+/** The API, and the web app (WEB_APP_DIR) at the paths the API does not answer (ADR 36). */
+const api = Layer.unwrapEffect(Effect.map(listenConfig, ({ host, port }) =>
+  ApiServer.layer.pipe(
+    // Built before the API's app reads its router, so that the app has the web app's routes.
+    Layer.provide(WebAppRoute.layerConfig),
+    Layer.provide(ApiNodeServer.layerServer({ port, host }))
+  )))
 
 /** The API with every adapter it needs; a missing or malformed setting fails the build with its name. */
 export const layer = api.pipe(

@@ -1,9 +1,12 @@
 // Settings of the embedded default (`npm start`): where it listens, where it keeps its data, and the secrets
 // it makes for itself on first start so that no secret is ever a default shipped in the source.
-import { Config, Data, Duration, Effect, Redacted } from "effect"
+import { Config, ConfigError, Data, Duration, Effect, Either, Redacted } from "effect"
 import { randomBytes } from "node:crypto"
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
+import { REPORT_FAULTS } from "../../adapters/faults/FaultyReportSource.js"
+import type { ReportFault } from "../../adapters/faults/FaultyReportSource.js"
+import { webAppDirConfig } from "../../adapters/http/WebAppRoute.js"
 import { workerConcurrencyConfig } from "../../application/ExportWorker.js"
 import { fileRetentionConfig } from "../../application/Retention.js"
 
@@ -19,7 +22,36 @@ export interface EmbeddedConfig {
   readonly demoRows: number
   /** How long an exported file is kept on disk (FILE_RETENTION). */
   readonly fileRetention: Duration.Duration
+  /** The built web app served at / (WEB_APP_DIR, the repository's web/dist unless set). */
+  readonly webAppDir: string
+  /** Failures to inject, for showing a failure path (EMBEDDED_FAULTS; none unless set). */
+  readonly faults: ReadonlySet<ReportFault>
 }
+
+/**
+ * EMBEDDED_FAULTS: a comma-separated list of faults the embedded server injects on purpose (ADR 37), for a browser
+ * test or a demonstration of the failure paths: `query-timeout` (every export's query fails as one past
+ * EXPORT_QUERY_TIMEOUT does), `preview-timeout` (every preview answers as one past PREVIEW_TIMEOUT does). Unset or
+ * empty: none. Any other name stops start-up with the setting's name.
+ */
+export const embeddedFaultsConfig: Config.Config<ReadonlySet<ReportFault>> = Config.string("EMBEDDED_FAULTS").pipe(
+  Config.mapOrFail((text) => {
+    const names = text.split(",").map((name) => name.trim()).filter((name) => name !== "")
+    const unknown = names.filter((name) => !(REPORT_FAULTS as ReadonlyArray<string>).includes(name))
+    return unknown.length > 0
+      ? Either.left(
+        ConfigError.InvalidData(
+          ["EMBEDDED_FAULTS"],
+          `unknown fault ${unknown.map((name) => JSON.stringify(name)).join(", ")}: use ${
+            REPORT_FAULTS.join(" or ")
+          }, ` +
+            "separated by commas"
+        )
+      )
+      : Either.right(new Set(names as Array<ReportFault>))
+  }),
+  Config.withDefault(new Set<ReportFault>() as ReadonlySet<ReportFault>)
+)
 
 export const embeddedConfig: Config.Config<EmbeddedConfig> = Config.all({
   host: Config.string("HOST").pipe(Config.withDefault("127.0.0.1")),
@@ -32,7 +64,9 @@ export const embeddedConfig: Config.Config<EmbeddedConfig> = Config.all({
     Config.withDefault(1_200_000),
     Config.validate({ message: "must be from 1000 to 100000000", validation: (n) => n >= 1000 && n <= 100_000_000 })
   ),
-  fileRetention: fileRetentionConfig
+  fileRetention: fileRetentionConfig,
+  webAppDir: webAppDirConfig,
+  faults: embeddedFaultsConfig
 }).pipe(
   Config.map(({ publicBaseUrl, ...rest }) => ({
     ...rest,

@@ -12,12 +12,14 @@ import * as ChdbReportSource from "../../adapters/chdb/ChdbReportSource.js"
 import { demoSeedOfSize } from "../../adapters/chdb/DemoSeed.js"
 import * as EmlEmailSender from "../../adapters/eml/EmlEmailSender.js"
 import * as OutboxRoute from "../../adapters/eml/OutboxRoute.js"
+import * as FaultyReportSource from "../../adapters/faults/FaultyReportSource.js"
 import { allowedHosts, isLoopbackAddress } from "../../adapters/http/AllowedHosts.js"
 import * as ApiNodeServer from "../../adapters/http/ApiNodeServer.js"
 import * as ApiServer from "../../adapters/http/ApiServer.js"
 import * as DevSessionHttp from "../../adapters/http/DevSessionHttp.js"
 import { ReadinessChecks } from "../../adapters/http/HealthHttp.js"
 import * as HttpExportLinks from "../../adapters/http/HttpExportLinks.js"
+import * as WebAppRoute from "../../adapters/http/WebAppRoute.js"
 import * as InProcessEvents from "../../adapters/inprocess/InProcessEvents.js"
 import * as FilesRoute from "../../adapters/localfs/FilesRoute.js"
 import * as LocalFileStore from "../../adapters/localfs/LocalFileStore.js"
@@ -69,15 +71,17 @@ export const servesDevPages = (config: Pick<EmbeddedConfig, "host">): boolean =>
 /**
  * The routes the embedded server adds to the API. Signed file links are for users, so they also answer under the
  * host of PUBLIC_BASE_URL; the development pages answer only under loopback names (a tunnel or proxy to a loopback
- * server must not publish them). Any other Host header is refused, whatever address a browser resolved it to.
+ * server must not publish them). Any other Host header is refused, whatever address a browser resolved it to. The
+ * web app answers the paths nothing else does (ADR 36).
  */
-export const layerRoutes = (config: Pick<EmbeddedConfig, "host" | "port" | "publicBaseUrl">) => {
+export const layerRoutes = (config: Pick<EmbeddedConfig, "host" | "port" | "publicBaseUrl" | "webAppDir">) => {
   const files = FilesRoute.layer(
     allowedHosts({ bindHost: config.host, port: config.port, publicBaseUrl: config.publicBaseUrl })
   )
+  const routes = Layer.merge(files, WebAppRoute.layer({ root: config.webAppDir }))
   return servesDevPages(config)
-    ? Layer.merge(files, OutboxRoute.layer(allowedHosts({ bindHost: config.host, port: config.port })))
-    : files
+    ? Layer.merge(routes, OutboxRoute.layer(allowedHosts({ bindHost: config.host, port: config.port })))
+    : routes
 }
 
 /**
@@ -102,7 +106,11 @@ export const layer = (config: EmbeddedConfig) => {
   const chdbDir = join(config.dataDir, "clickhouse")
   // Made before any adapter writes into them, so that nothing is ever created in a directory others can read.
   const dataDir = Layer.effectDiscard(Effect.zipRight(privateDirectory(config.dataDir), privateDirectory(chdbDir)))
-  const reports = ChdbReportSource.layerDemo(chdbDir, demoSeedOfSize(config.demoRows))
+  const chdb = ChdbReportSource.layerDemo(chdbDir, demoSeedOfSize(config.demoRows))
+  // EMBEDDED_FAULTS' failures over the engine's source, which the readiness check still queries directly (ADR 37).
+  const reports = config.faults.size === 0
+    ? chdb
+    : Layer.merge(chdb, FaultyReportSource.layer(config.faults).pipe(Layer.provide(chdb)))
 
   const files = Layer.unwrapEffect(
     Effect.map(
@@ -138,17 +146,17 @@ export const layer = (config: EmbeddedConfig) => {
     Effect.map(ChdbEngine, (chdb) => [{ name: "clickhouse", check: chdb.query("SELECT 1") }])
   )
 
-  const http = Layer.unwrapEffect(Effect.map(localSigningSecret(config), (localSigning) =>
-    Layer.mergeAll(
+  const http = Layer.unwrapEffect(
+    Effect.map(localSigningSecret(config), (localSigning) =>
       layerApi(config, localSigning).pipe(
-        Layer.provide(ApiNodeServer.layerServer({ port: config.port, host: config.host }))
-      ),
-      layerRoutes(config)
-    ).pipe(
-      Layer.provide(JwtAuthentication.layer),
-      Layer.provide(jwtVerifierFor(localSigning)),
-      Layer.provide(readiness)
-    )))
+        // Built before the API's app reads its router, so that the app has every route.
+        Layer.provide(layerRoutes(config)),
+        Layer.provide(ApiNodeServer.layerServer({ port: config.port, host: config.host })),
+        Layer.provide(JwtAuthentication.layer),
+        Layer.provide(jwtVerifierFor(localSigning)),
+        Layer.provide(readiness)
+      ))
+  )
 
   const workers = InProcessWorker.layer({ concurrency: config.workerConcurrency, shutdownGrace: config.shutdownGrace })
 

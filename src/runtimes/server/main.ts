@@ -22,6 +22,9 @@ const banner = (config: EmbeddedConfig) => {
     `  API docs      ${base}/docs   (OpenAPI: ${base}/openapi.json)`,
     outboxLine(config),
     `  data          ${config.dataDir}   (jobs, notifications and the queue in ${SqliteDatabase.DATABASE_FILE})`,
+    ...(config.faults.size === 0 ? [] : [
+      `  faults        ${[...config.faults].join(", ")}   (EMBEDDED_FAULTS: these fail on purpose, as a timeout does)`
+    ]),
     "",
     "Try it:",
     "  TOKEN=$(npm run -s dev-token -- --sub demo-user --merchant m-acme --email demo@example.com)",

@@ -3,6 +3,7 @@
 // end to end over HTTP: 202, SQS, the worker on chdb, the file in S3, the presigned link, the email, the notice.
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, ConfigError, ConfigProvider, Effect, Exit, Layer } from "effect"
+import { CONTENT_SECURITY_POLICY } from "../../../src/adapters/http/WebAppRoute.js"
 import { EmailAddress } from "../../../src/domain/Identifiers.js"
 import * as ServeApi from "../../../src/runtimes/node/ServeApi.js"
 import * as Worker from "../../../src/runtimes/node/Worker.js"
@@ -22,6 +23,7 @@ import {
 import { FauxqsServer } from "../../support/servers/FauxqsServer.js"
 import { S3rverServer } from "../../support/servers/S3rverServer.js"
 import { SesLocalServer } from "../../support/servers/SesLocalServer.js"
+import { fixtureBuild, INDEX } from "../../support/WebAppBuild.js"
 
 const RECIPIENT = "serve-and-worker@example.test"
 
@@ -33,10 +35,23 @@ describe("npm run serve and npm run worker compositions", () => {
         const s3 = yield* S3rverServer
         const sqs = yield* FauxqsServer
         const ses = yield* SesLocalServer
-        const settings = yield* localSettings()
+        const web = yield* fixtureBuild
+        const settings = yield* localSettings({ WEB_APP_DIR: web.root })
         const base = apiBase(settings)
         yield* startApi(settings)
         const worker = yield* startWorker(settings)
+
+        // The web app in WEB_APP_DIR, at / and its own routes, beside the API (ADR 36).
+        for (const path of ["/", "/exports/01900000-0000-7000-8000-000000000001"]) {
+          const page = yield* Effect.promise(() =>
+            fetch(`${base}${path}`, { headers: { accept: "text/html" } }).then(async (r) => ({
+              status: r.status,
+              csp: r.headers.get("content-security-policy"),
+              text: await r.text()
+            }))
+          )
+          expect(page).toStrictEqual({ status: 200, csp: CONTENT_SECURITY_POLICY, text: INDEX })
+        }
 
         const auth = yield* bearerFor({ sub: "node-user", merchantId: "m-acme", email: RECIPIENT })
         const api = apiClient(settings, auth)

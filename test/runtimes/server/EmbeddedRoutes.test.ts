@@ -17,6 +17,9 @@ import { testLayer } from "../../support/Fixtures.js"
 import type { HostResponse } from "../../support/LoopbackServer.js"
 import { errorBodyOf, getWithHost, loopbackServerTest, serverPort } from "../../support/LoopbackServer.js"
 
+/** No app is built here: the routes under test are the server's own. */
+const NO_WEB_APP = "/nonexistent/web/dist"
+
 /** The embedded routes as they are composed for `HOST=bindHost` (and PUBLIC_BASE_URL when given). */
 const serverFor = (bindHost: string, publicBaseUrl?: string) =>
   Layer.mergeAll(
@@ -25,7 +28,8 @@ const serverFor = (bindHost: string, publicBaseUrl?: string) =>
       EmbeddedServer.layerRoutes({
         host: bindHost,
         port,
-        publicBaseUrl: publicBaseUrl ?? `http://${bindHost.includes(":") ? `[${bindHost}]` : bindHost}:${port}`
+        publicBaseUrl: publicBaseUrl ?? `http://${bindHost.includes(":") ? `[${bindHost}]` : bindHost}:${port}`,
+        webAppDir: NO_WEB_APP
       })))
   ).pipe(
     Layer.provide(JwtAuthentication.layer),

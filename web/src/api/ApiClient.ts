@@ -1,4 +1,4 @@
-// The one API client of the app, derived from the server's own HttpApi declaration (ADR 36): paths, bodies,
+// The one API client of the app, derived from the server's own HttpApi declaration (ADR 38): paths, bodies,
 // answers and errors come from `src/adapters/http/Api.ts`, and the development sign-in from `DevSessionApi.ts`
 // (`EmbeddedApi` is the API plus that route, which other runtimes answer 404); none is written here. Every call
 // carries the session's token, asks for JSON (the download route answers `{ url }` rather than a redirect), and

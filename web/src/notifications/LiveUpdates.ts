@@ -1,4 +1,4 @@
-// Keeps the exports and notifications current while someone is signed in (ADR 37). First choice, the event stream
+// Keeps the exports and notifications current while someone is signed in (ADR 39). First choice, the event stream
 // (ADR 33): a single-use ticket, then `EventSource` on its URL. A stream that breaks is reopened with a new ticket
 // and `lastEventId`, so it resumes where it was. Where the server has no stream (501 on Lambda) or while it cannot
 // be opened, the app polls the list and the notifications with If-None-Match (ConditionalFetch), every few seconds.
