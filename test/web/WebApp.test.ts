@@ -230,7 +230,8 @@ describe("the web app on npm start, in chromium", () => {
     await keys.keyboard.type("03312025")
     expect([await keys.getByLabel("From").inputValue(), await keys.getByLabel("To").inputValue()])
       .toStrictEqual(["2025-01-01", "2025-03-31"])
-    await expect.poll(() => keys.getByRole("table", { name: /^Top products: all 100 rows/ }).isVisible(), {
+    // The demo data sells fewer products than the limit: all of them, however many.
+    await expect.poll(() => keys.getByRole("table", { name: /^Top products: all \d+ rows/ }).isVisible(), {
       timeout: 15_000
     }).toBe(true)
     await tabTo(keys, keys.getByRole("button", { name: "Export to CSV" }), { backwards: true })
@@ -268,7 +269,8 @@ describe("the web app on npm start, in chromium", () => {
     await checked.goto(`${base}/`)
     await check("sign-in")
     await signIn(checked, PERSON)
-    await chooseReport(checked, { report: "Sales trend", from: "2025-01-01", to: "2025-06-30" })
+    // A quarter by day: fewer periods than a preview's 100 rows, so the chart and table show all of them.
+    await chooseReport(checked, { report: "Sales trend", from: "2025-01-01", to: "2025-03-31" })
     await expect.poll(() => checked.getByRole("table", { name: /^Sales trend: all \d+ rows/ }).isVisible(), {
       timeout: 15_000
     }).toBe(true)

@@ -4,7 +4,7 @@ import { Effect, Exit, Scope } from "effect"
 import type { Locator, Page } from "playwright-core"
 import { startEmbedded } from "../EmbeddedProcess.js"
 import type { EmbeddedProcess, EmbeddedSettings } from "../EmbeddedProcess.js"
-import { freePort } from "../EndToEnd.js"
+import { freePort } from "../FreePort.js"
 
 export interface Person {
   readonly user: string
