@@ -4,8 +4,9 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     testTimeout: 30_000,
-    // Installs Debian's clickhouse-server when it is missing, once and before any test's timeout starts.
-    globalSetup: ["test/support/servers/ClickHouseServer.ts"],
+    // Install Debian's clickhouse-server and chromium when they are missing, and build the web app when its build is
+    // missing or stale, once and before any test's timeout starts.
+    globalSetup: ["test/support/servers/ClickHouseServer.ts", "test/support/browser/WebAppSetup.ts"],
     reporters: process.env["VITEST_JSON_REPORT"]
       ? ["default", ["json", { outputFile: process.env["VITEST_JSON_REPORT"] }]]
       : ["default"]

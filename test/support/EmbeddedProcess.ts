@@ -16,6 +16,8 @@ export interface EmbeddedSettings {
   readonly dataDir: string
   readonly port: number
   readonly demoRows: number
+  /** More of the child's environment: a fault switch (`EMBEDDED_FAULTS`), say. */
+  readonly env?: Readonly<Record<string, string>>
 }
 
 export interface EmbeddedProcess extends ChildProgram {
@@ -32,7 +34,8 @@ export const startEmbedded = (settings: EmbeddedSettings, within: Duration.Durat
     HOST: "127.0.0.1",
     DEMO_ROWS: String(settings.demoRows),
     WORKER_CONCURRENCY: "1",
-    SHUTDOWN_GRACE: "5 seconds"
+    SHUTDOWN_GRACE: "5 seconds",
+    ...settings.env
   }).pipe(
     Effect.map((program): EmbeddedProcess => ({ ...program, base: `http://127.0.0.1:${settings.port}` })),
     Effect.tap((server) => waitHealthy(server, within))

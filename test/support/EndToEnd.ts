@@ -4,7 +4,6 @@ import { expect } from "@effect/vitest"
 import { parse } from "csv-parse/sync"
 import { Effect, Schema } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { ChdbEngine } from "../../src/adapters/chdb/ChdbEngine.js"
@@ -13,14 +12,7 @@ import { MerchantId } from "../../src/domain/Identifiers.js"
 import { Orders, queryParametersOf, ReportRequest } from "../../src/domain/Reports.js"
 import type { Cell } from "../../src/domain/Reports.js"
 
-export const freePort = Effect.async<number>((resume) => {
-  const server = createServer()
-  server.listen(0, "127.0.0.1", () => {
-    const address = server.address()
-    const port = typeof address === "object" && address !== null ? address.port : 0
-    server.close(() => resume(Effect.succeed(port)))
-  })
-})
+export { freePort } from "./FreePort.js"
 
 export const temporaryDataDir = (prefix: string) =>
   Effect.acquireRelease(

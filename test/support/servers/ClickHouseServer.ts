@@ -3,67 +3,22 @@
 // machines start without it. 18.16 has no query parameters and speaks the old error format, so the tests on it run
 // parameter-free SQL through the adapter's streaming code; the catalogue's SQL is tested on chdb.
 import { Context, Duration, Effect, Layer, Schedule } from "effect"
-import { execFileSync, spawn } from "node:child_process"
+import { spawn } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
 import { randomUUID } from "node:crypto"
-import { existsSync, mkdirSync, mkdtempSync, rmdirSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { createServer } from "node:net"
 import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { ensureDebianPackage } from "../DebianPackages.js"
 
 export const CLICKHOUSE_BINARY = "/usr/sbin/clickhouse-server"
 
-const INSTALL_LOCK = join(tmpdir(), "async-data-export-clickhouse-install.lock")
-/** apt-get holds its own lock; a lock of ours older than this was left by a run that died. */
-const STALE_LOCK_MS = 10 * 60_000
 const STARTUP_TIMEOUT = Duration.seconds(30)
 
-const sleepSync = (millis: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, millis)
-
-const aptGet = (args: ReadonlyArray<string>) => {
-  const [command, prefix] = process.getuid?.() === 0 ? ["apt-get", []] : ["sudo", ["-n", "apt-get"]]
-  execFileSync(command, [...prefix, ...args], {
-    stdio: ["ignore", "inherit", "inherit"],
-    env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" }
-  })
-}
-
-/**
- * Installs Debian's clickhouse-server when its binary is missing. Test files run in parallel processes: a lock
- * directory (mkdir is atomic) lets one install while the others wait. Also vitest's globalSetup, so that the
- * install happens once, before any test's timeout starts.
- */
-export const ensureClickHouseInstalled = (): void => {
-  if (existsSync(CLICKHOUSE_BINARY)) return
-  for (;;) {
-    try {
-      mkdirSync(INSTALL_LOCK)
-      break
-    } catch {
-      try {
-        if (Date.now() - statSync(INSTALL_LOCK).mtimeMs > STALE_LOCK_MS) rmdirSync(INSTALL_LOCK)
-      } catch {
-        // Released in the meantime.
-      }
-      sleepSync(500)
-    }
-  }
-  try {
-    if (existsSync(CLICKHOUSE_BINARY)) return
-    const install = ["install", "-y", "--no-install-recommends", "clickhouse-server"]
-    try {
-      aptGet(install)
-    } catch {
-      // A fresh machine has no package lists yet.
-      aptGet(["update"])
-      aptGet(install)
-    }
-    if (!existsSync(CLICKHOUSE_BINARY)) throw new Error(`apt-get installed no ${CLICKHOUSE_BINARY}`)
-  } finally {
-    rmdirSync(INSTALL_LOCK)
-  }
-}
+/** Installs Debian's clickhouse-server when its binary is missing (DebianPackages.ts). */
+export const ensureClickHouseInstalled = (): void => ensureDebianPackage("clickhouse-server", CLICKHOUSE_BINARY)
 
 /** vitest's globalSetup hook. */
 export const setup = (): void => ensureClickHouseInstalled()
