@@ -32,9 +32,19 @@ export const getWithHost = (port: number, path: string, host: string) => request
 
 /** `method` `path` on 127.0.0.1:`port` with the Host header `host`, and a JSON body when one is given. */
 export const requestWithHost = (port: number, method: string, path: string, host: string, json?: unknown) =>
+  json === undefined
+    ? rawRequest(port, method, path, { host })
+    : rawRequest(port, method, path, { host, "content-type": "application/json" }, JSON.stringify(json))
+
+/** `method` `path` on 127.0.0.1:`port` exactly as written (no client normalises `..` away), with `headers`. */
+export const rawRequest = (
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: string
+) =>
   Effect.async<HostResponse, Error>((resume) => {
-    const body = json === undefined ? undefined : JSON.stringify(json)
-    const headers = body === undefined ? { host } : { host, "content-type": "application/json" }
     const request = Http.request({ host: "127.0.0.1", port, method, path, headers, agent: false }, (response) => {
       const chunks: Array<Buffer> = []
       response.on("data", (chunk: Buffer) => chunks.push(chunk))

@@ -3,7 +3,6 @@
 // kept for the server's own paths, no way out of the directory, and a plain answer when nothing is built.
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import * as Http from "node:http"
 import * as JwtAuthentication from "../../../src/adapters/auth/JwtAuthentication.js"
 import * as JwtVerifier from "../../../src/adapters/auth/JwtVerifier.js"
 import * as ApiNodeServer from "../../../src/adapters/http/ApiNodeServer.js"
@@ -13,7 +12,8 @@ import * as WebAppRoute from "../../../src/adapters/http/WebAppRoute.js"
 import { CONTENT_SECURITY_POLICY, safeSegments } from "../../../src/adapters/http/WebAppRoute.js"
 import { testJwtSettings, tokenFor } from "../../support/ApiHarness.js"
 import { alice, testLayer } from "../../support/Fixtures.js"
-import { serverPort } from "../../support/LoopbackServer.js"
+import { rawRequest, serverPort } from "../../support/LoopbackServer.js"
+import type { HostResponse } from "../../support/LoopbackServer.js"
 import { fixtureBuild, INDEX, SCRIPT, STYLE } from "../../support/WebAppBuild.js"
 
 /** The API with the web app in `root`, on a free loopback port, as the Node runtimes compose it. */
@@ -30,40 +30,20 @@ const serverWith = (root: string) =>
 const withBuild = <A, E, R>(test: (root: string) => Effect.Effect<A, E, R>) =>
   Effect.scoped(Effect.flatMap(fixtureBuild, ({ root }) => test(root).pipe(Effect.provide(serverWith(root)))))
 
-interface Raw {
-  readonly status: number
-  readonly headers: Http.IncomingHttpHeaders
-  readonly text: string
-}
-
 /** GET `path` exactly as written (no client normalises `..` away), with `headers`. */
 const rawGet = (path: string, headers: Record<string, string> = {}) =>
-  Effect.flatMap(serverPort, (port) =>
-    Effect.async<Raw, Error>((resume) => {
-      const request = Http.get({ host: "127.0.0.1", port, path, headers, agent: false }, (response) => {
-        const chunks: Array<Buffer> = []
-        response.on("data", (chunk: Buffer) => chunks.push(chunk))
-        response.on("end", () =>
-          resume(Effect.succeed({
-            status: response.statusCode ?? 0,
-            headers: response.headers,
-            text: Buffer.concat(chunks).toString("utf8")
-          })))
-      })
-      request.on("error", (error) => resume(Effect.fail(error)))
-      return Effect.sync(() => request.destroy())
-    }))
+  Effect.flatMap(serverPort, (port) => rawRequest(port, "GET", path, headers))
 
 const PAGE = { accept: "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8" }
 
-const expectSecurityHeaders = (response: Raw) => {
+const expectSecurityHeaders = (response: HostResponse) => {
   expect(response.headers["content-security-policy"]).toBe(CONTENT_SECURITY_POLICY)
   expect(response.headers["x-content-type-options"]).toBe("nosniff")
   expect(response.headers["referrer-policy"]).toBe("no-referrer")
   expect(response.headers["x-frame-options"]).toBe("DENY")
 }
 
-const expectIndex = (response: Raw) => {
+const expectIndex = (response: HostResponse) => {
   expect(response.status).toBe(200)
   expect(response.text).toBe(INDEX)
   expect(response.headers["content-type"]).toBe("text/html; charset=utf-8")
@@ -72,7 +52,7 @@ const expectIndex = (response: Raw) => {
   expectSecurityHeaders(response)
 }
 
-const expectJsonNotFound = (response: Raw, path: string) => {
+const expectJsonNotFound = (response: HostResponse, path: string) => {
   expect(response.status, path).toBe(404)
   expect(response.headers["content-type"], path).toMatch(/^application\/json/)
   expect((JSON.parse(response.text) as { error: unknown }).error).toStrictEqual({
