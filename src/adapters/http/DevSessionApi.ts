@@ -4,6 +4,7 @@
 import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
 import { EmailAddress, MerchantId, UserId } from "../../domain/Identifiers.js"
+import { CalendarDate } from "../../domain/Reports.js"
 import { RuleAnnotationId } from "../../domain/Validation.js"
 import { ExportApi } from "./Api.js"
 import { BadRequest, MisdirectedRequest, PayloadTooLarge, UnsupportedMediaType } from "./ApiErrors.js"
@@ -28,10 +29,17 @@ export const DevSessionRequest = Schema.encodedBoundSchema(DevSessionFields).ann
   identifier: "DevSessionRequest"
 })
 
+/** The days the embedded server's demo data covers, both included: a client opens on a range that has rows. */
+export class DemoDays extends Schema.Class<DemoDays>("DemoDays")({
+  dateFrom: CalendarDate,
+  dateTo: CalendarDate
+}) {}
+
 export class DevSession extends Schema.Class<DevSession>("DevSession")({
   /** A bearer token for every /api route, signed as `npm run dev-token` signs it. */
   token: Schema.String,
-  expiresAt: Schema.DateTimeUtc
+  expiresAt: Schema.DateTimeUtc,
+  demoDays: Schema.optional(DemoDays)
 }) {}
 
 export class DevSessionGroup extends HttpApiGroup.make("dev")

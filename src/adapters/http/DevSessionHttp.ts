@@ -9,6 +9,7 @@ import { signDevToken } from "../auth/JwtVerifier.js"
 import type { AllowedHosts } from "./AllowedHosts.js"
 import { hostAllowed, MISDIRECTED_MESSAGE } from "./AllowedHosts.js"
 import { fail, invalidRequest, MisdirectedRequest } from "./ApiErrors.js"
+import type { DemoDays } from "./DevSessionApi.js"
 import { DevSession, DevSessionFields, EmbeddedApi } from "./DevSessionApi.js"
 import { readJsonBody } from "./RequestBody.js"
 
@@ -17,6 +18,8 @@ export interface DevSessionSettings {
   readonly secret: Redacted.Redacted<string>
   /** The Host names the route answers: the loopback names only. */
   readonly hosts: AllowedHosts
+  /** The days the server's demo data covers, told to the app that signs in; none when there is no demo data. */
+  readonly demoDays?: DemoDays | undefined
 }
 
 /** As long as `npm run dev-token`'s default: a working day. */
@@ -55,7 +58,9 @@ export const layer = (settings: DevSessionSettings) =>
           const expiresAt = DateTime.unsafeMake(
             (Math.floor(now / 1000) + Math.floor(Duration.toSeconds(DEV_SESSION_TTL))) * 1000
           )
-          const encoded = yield* Effect.orDie(encodeSession(new DevSession({ token, expiresAt })))
+          const encoded = yield* Effect.orDie(
+            encodeSession(new DevSession({ token, expiresAt, demoDays: settings.demoDays }))
+          )
           return HttpServerResponse.unsafeJson(encoded, { headers: { "cache-control": "no-store" } })
         }))
   )

@@ -9,13 +9,14 @@ import * as JwtVerifier from "../../adapters/auth/JwtVerifier.js"
 import { DEV_AUDIENCE, DEV_ISSUER } from "../../adapters/auth/JwtVerifier.js"
 import { ChdbEngine } from "../../adapters/chdb/ChdbEngine.js"
 import * as ChdbReportSource from "../../adapters/chdb/ChdbReportSource.js"
-import { demoSeedOfSize } from "../../adapters/chdb/DemoSeed.js"
+import { DEMO_SEED, demoSeedOfSize } from "../../adapters/chdb/DemoSeed.js"
 import * as EmlEmailSender from "../../adapters/eml/EmlEmailSender.js"
 import * as OutboxRoute from "../../adapters/eml/OutboxRoute.js"
 import * as FaultyReportSource from "../../adapters/faults/FaultyReportSource.js"
 import { allowedHosts, isLoopbackAddress } from "../../adapters/http/AllowedHosts.js"
 import * as ApiNodeServer from "../../adapters/http/ApiNodeServer.js"
 import * as ApiServer from "../../adapters/http/ApiServer.js"
+import { DemoDays } from "../../adapters/http/DevSessionApi.js"
 import * as DevSessionHttp from "../../adapters/http/DevSessionHttp.js"
 import { ReadinessChecks } from "../../adapters/http/HealthHttp.js"
 import * as HttpExportLinks from "../../adapters/http/HttpExportLinks.js"
@@ -30,6 +31,7 @@ import * as SqliteJobStore from "../../adapters/sqlite/SqliteJobStore.js"
 import { ExportSettings } from "../../application/ExportSettings.js"
 import { JobIds } from "../../application/JobIds.js"
 import * as SweepOverdueJobs from "../../application/SweepOverdueJobs.js"
+import { CalendarDate } from "../../domain/Reports.js"
 import * as InProcessWorker from "../local/InProcessWorker.js"
 import type { EmbeddedConfig } from "./EmbeddedConfig.js"
 import { localSecret, privateDirectory } from "./EmbeddedConfig.js"
@@ -91,16 +93,24 @@ export const layerRoutes = (config: Pick<EmbeddedConfig, "host" | "port" | "publ
  */
 export const layerApi = (
   config: Pick<EmbeddedConfig, "host" | "port">,
-  localSigning: Option.Option<Redacted.Redacted<string>>
+  localSigning: Option.Option<Redacted.Redacted<string>>,
+  demoDays?: DemoDays
 ) =>
   servesDevPages(config) && Option.isSome(localSigning)
     ? ApiServer.layerWithDevSession(
       DevSessionHttp.layer({
         secret: localSigning.value,
-        hosts: allowedHosts({ bindHost: config.host, port: config.port })
+        hosts: allowedHosts({ bindHost: config.host, port: config.port }),
+        demoDays
       })
     )
     : ApiServer.layer
+
+/** The demo data's days (at any DEMO_ROWS, the seed spans the same range), for the app's opening range. */
+const DEMO_DAYS = DemoDays.make({
+  dateFrom: CalendarDate.make(DEMO_SEED.from.slice(0, 10)),
+  dateTo: CalendarDate.make(DEMO_SEED.to.slice(0, 10))
+})
 
 export const layer = (config: EmbeddedConfig) => {
   const chdbDir = join(config.dataDir, "clickhouse")
@@ -148,7 +158,7 @@ export const layer = (config: EmbeddedConfig) => {
 
   const http = Layer.unwrapEffect(
     Effect.map(localSigningSecret(config), (localSigning) =>
-      layerApi(config, localSigning).pipe(
+      layerApi(config, localSigning, DEMO_DAYS).pipe(
         // Built before the API's app reads its router, so that the app has every route.
         Layer.provide(layerRoutes(config)),
         Layer.provide(ApiNodeServer.layerServer({ port: config.port, host: config.host })),

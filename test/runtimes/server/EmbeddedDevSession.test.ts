@@ -126,24 +126,33 @@ describe("POST /api/dev/session on the embedded server, HOST on loopback", () =>
 })
 
 describe("POST /api/dev/session in the npm start composition", () => {
-  it.scopedLive("signs in on the server's own secret: the token reads the API", () =>
-    Effect.gen(function*() {
-      const dataDir = join(yield* temporaryDataDir("ade-dev-session-"), "data")
-      const { base } = yield* embeddedServerIn(dataDir, 1000)
-      const signedIn = yield* Effect.promise(() =>
-        fetch(`${base}${DEV_SESSION_PATH}`, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify(ALICE)
-        })
-      )
-      expect(signedIn.status).toBe(200)
-      const { token } = (yield* Effect.promise(() => signedIn.json())) as { token: string }
-      const list = yield* Effect.promise(() =>
-        fetch(`${base}/api/v1/reports/exports`, { headers: { authorization: `Bearer ${token}` } })
-      )
-      expect(list.status).toBe(200)
-    }), { timeout: 60_000 })
+  it.scopedLive(
+    "signs in on the server's own secret: the token reads the API; it names the demo data's days",
+    () =>
+      Effect.gen(function*() {
+        const dataDir = join(yield* temporaryDataDir("ade-dev-session-"), "data")
+        const { base } = yield* embeddedServerIn(dataDir, 1000)
+        const signedIn = yield* Effect.promise(() =>
+          fetch(`${base}${DEV_SESSION_PATH}`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify(ALICE)
+          })
+        )
+        expect(signedIn.status).toBe(200)
+        const { demoDays, token } = (yield* Effect.promise(() => signedIn.json())) as {
+          token: string
+          demoDays: unknown
+        }
+        // The demo data's days, for the app's opening range: its seed's first and last day, at any DEMO_ROWS.
+        expect(demoDays).toStrictEqual({ dateFrom: "2024-01-01", dateTo: "2025-12-31" })
+        const list = yield* Effect.promise(() =>
+          fetch(`${base}/api/v1/reports/exports`, { headers: { authorization: `Bearer ${token}` } })
+        )
+        expect(list.status).toBe(200)
+      }),
+    { timeout: 60_000 }
+  )
 })
 
 describe("POST /api/dev/session elsewhere: a JSON 404 like any unknown path", () => {

@@ -8,6 +8,8 @@ export interface Session {
   readonly token: string
   readonly user: string
   readonly merchant: string
+  /** The days the server's demo data covers, when the development sign-in said so. */
+  readonly demoDays?: { readonly dateFrom: string; readonly dateTo: string }
 }
 
 const KEY = "async-data-export/session"

@@ -37,7 +37,13 @@ export const SignInPage = () => {
     setBusy(true)
     setProblem(undefined)
     callApi((api) => api.dev.createSession({ payload: values })).then(
-      (created) => signIn({ token: created.token, user: values.user, merchant: values.merchant }),
+      (created) =>
+        signIn({
+          token: created.token,
+          user: values.user,
+          merchant: values.merchant,
+          ...(created.demoDays === undefined ? {} : { demoDays: created.demoDays })
+        }),
       (error: unknown) => {
         const failure = problemOf(error)
         setProblem(failure.status === 404 ? new ApiProblem(HOSTED_ELSEWHERE, "no_dev_session") : failure)

@@ -1,7 +1,9 @@
 import { lazy, Suspense, useState } from "react"
 import { ReportCatalogue, SalesTrend } from "../../../src/domain/Reports.ts"
 import { PageHeading } from "../app/PageHeading.tsx"
+import { session } from "../auth/Session.ts"
 import { ExportButton } from "../exports/ExportButton.tsx"
+import { useStore } from "../lib/useStore.ts"
 import { defaultsOf } from "./ParamFields.ts"
 import { PreviewTable } from "./PreviewTable.tsx"
 import type { Draft } from "./ReportDraft.ts"
@@ -14,16 +16,29 @@ const SalesChart = lazy(() => import("./SalesChart.tsx"))
 
 const isoDay = (date: Date): string => date.toISOString().slice(0, 10)
 
-/** Last calendar month: a range every report accepts. */
-const lastMonth = (): { readonly dateFrom: string; readonly dateTo: string } => {
-  const now = new Date()
-  const first = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1))
-  const last = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 0))
-  return { dateFrom: isoDay(first), dateTo: isoDay(last) }
+type DayRange = { readonly dateFrom: string; readonly dateTo: string }
+
+const firstOfMonth = (day: Date): Date => new Date(Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), 1))
+const dayBefore = (day: Date): Date => new Date(day.getTime() - 86_400_000)
+
+/**
+ * Last calendar month, a range every report accepts; or, on a demo whose data ends before that, the demo's last month
+ * up to its last day, so that the first preview has rows.
+ */
+const openingRange = (demoDays: DayRange | undefined): DayRange => {
+  const endOfLastMonth = dayBefore(firstOfMonth(new Date()))
+  const end = demoDays !== undefined && isoDay(endOfLastMonth) > demoDays.dateTo
+    ? new Date(`${demoDays.dateTo}T00:00:00Z`)
+    : endOfLastMonth
+  const start = isoDay(firstOfMonth(end))
+  return {
+    dateFrom: demoDays !== undefined && start < demoDays.dateFrom ? demoDays.dateFrom : start,
+    dateTo: isoDay(end)
+  }
 }
 
-const initialDraft = (): Draft => {
-  const range = lastMonth()
+const initialDraft = (demoDays: DayRange | undefined): Draft => {
+  const range = openingRange(demoDays)
   // Every report's defaults (granularity "day", limit 100), so that switching report shows its own.
   const defaults = ReportCatalogue.definitions.reduce<Readonly<Record<string, string>>>(
     (merged, report) => ({ ...merged, ...defaultsOf(report, range) }),
@@ -34,7 +49,8 @@ const initialDraft = (): Draft => {
 
 /** Reports: pick a report and its parameters, see its first rows, export it to CSV. */
 export const ReportsPage = () => {
-  const [draft, setDraft] = useState(initialDraft)
+  const { current } = useStore(session)
+  const [draft, setDraft] = useState(() => initialDraft(current?.demoDays))
   const checked = checkDraft(draft)
   const preview = useReportPreview(checked.report.reportType, checked._tag === "Valid" ? checked.query : undefined)
   const latest = preview._tag === "Ready" ? preview : preview._tag === "Loading" ? preview.last : undefined
