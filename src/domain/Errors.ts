@@ -117,3 +117,12 @@ export class ExportAlreadyFinished extends Schema.TaggedError<ExportAlreadyFinis
   jobId: Schema.String,
   status: Schema.String
 }) {}
+
+/**
+ * A new export would take the owner (`scope: "user"`) or their merchant (`"merchant"`) past its cap of exports Queued
+ * or Running at once (TenantLimits.ts): it is refused, and the client asked to retry once one has finished.
+ */
+export class ExportLimitReached extends Schema.TaggedError<ExportLimitReached>()("ExportLimitReached", {
+  scope: Schema.Literal("user", "merchant"),
+  limit: Schema.Number
+}) {}
