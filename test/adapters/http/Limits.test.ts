@@ -9,7 +9,7 @@ import { ExportApi } from "../../../src/adapters/http/Api.js"
 import { ExportSettings } from "../../../src/application/ExportSettings.js"
 import { apiTestLayer, tokenFor } from "../../support/ApiHarness.js"
 import { callerOf } from "../../support/Fixtures.js"
-import { EXPORTS_PATH, expectError, issuesOf, ordersBody, postEmpty, postExport } from "./HttpSupport.js"
+import { expectError, EXPORTS_PATH, issuesOf, ordersBody, postEmpty, postExport } from "./HttpSupport.js"
 
 const limited = (exportsPerUser: number, exportsPerMerchant: number) =>
   apiTestLayer(50, {
