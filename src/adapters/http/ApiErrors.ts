@@ -182,15 +182,17 @@ export const invalidRequest = (error: ValidationError, rename: (field: string) =
     error.issues.map((issue) => ({ field: rename(issue.field), rule: issue.rule, message: issue.message }))
   )
 
+const exportsCounted = (count: number): string => `${count} ${count === 1 ? "export" : "exports"}`
+
 export const exportLimitReached = (error: ExportLimitReached) =>
   fail(
     TooManyRequests,
     "too_many_exports",
     error.scope === "user"
-      ? `You already have ${error.limit} exports queued or running, the most one user may have at once. ` +
+      ? `You already have ${exportsCounted(error.limit)} queued or running, the most one user may have at once. ` +
         "Wait for one to finish, or cancel one, then try again."
-      : `Your merchant account already has ${error.limit} exports queued or running, the most one merchant may ` +
-        "have at once. Wait for one to finish, then try again.",
+      : `Your merchant account already has ${exportsCounted(error.limit)} queued or running, the most one ` +
+        "merchant may have at once. Wait for one to finish, then try again.",
     [{
       field: error.scope === "user" ? "exportsPerUser" : "exportsPerMerchant",
       rule: "limit",

@@ -7,7 +7,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { ExportApi } from "../../../src/adapters/http/Api.js"
 import { ExportSettings } from "../../../src/application/ExportSettings.js"
-import { apiTestLayer, tokenFor } from "../../support/ApiHarness.js"
+import { problemOf } from "../../../web/src/api/ApiProblem.js"
+import { apiTestLayer, clientFor, tokenFor } from "../../support/ApiHarness.js"
 import { callerOf } from "../../support/Fixtures.js"
 import { expectError, EXPORTS_PATH, issuesOf, ordersBody, postEmpty, postExport } from "./HttpSupport.js"
 
@@ -82,4 +83,18 @@ describe("tenant limits on exports in progress", () => {
     expect(declared("/api/v1/reports/export")).toBeDefined()
     expect(declared("/api/v1/reports/exports/{jobId}/retry")).toBeDefined()
   })
+})
+
+describe("a 429 in the web app's words", () => {
+  it.effect("the typed client the web app uses reads the 429 as the API's message, not a bare status", () =>
+    Effect.gen(function*() {
+      const api = yield* clientFor(callerOf("alice", "m-acme"))
+      yield* api.exports.requestExport({ payload: monthBody(1), headers: {} })
+      const error = yield* Effect.flip(api.exports.requestExport({ payload: monthBody(2), headers: {} }))
+      const problem = problemOf(error)
+      expect(problem.code).toBe("too_many_exports")
+      expect(problem.message).toMatch(
+        /^You already have 1 export queued or running, the most one user may have at once\./
+      )
+    }).pipe(Effect.provide(limited(1, 10))))
 })
