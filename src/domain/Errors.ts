@@ -31,7 +31,9 @@ export class QueryTimeout extends Schema.TaggedError<QueryTimeout>()("QueryTimeo
 export class QueryFailed extends Schema.TaggedError<QueryFailed>()("QueryFailed", {
   jobId: ExportJobId,
   detail: Schema.String,
-  retryable: Schema.Boolean
+  retryable: Schema.Boolean,
+  /** Set when the rows were stopped because the report has more than one export may write (ADR 45): never retried. */
+  rowLimit: Schema.optional(Schema.Number)
 }) {}
 
 export class UploadFailed extends Schema.TaggedError<UploadFailed>()("UploadFailed", {
