@@ -163,37 +163,38 @@ export const make = Effect.gen(function*() {
         options
       )).pipe(onConditionFailed(() => Effect.void))
 
+  /** One conditional change of a slot item's set of job ids. */
+  const updateSlots = (key: string, update: string, condition: string, values: Item) =>
+    db.call("UpdateItem", (documents, options) =>
+      documents.send(
+        new UpdateCommand({
+          TableName,
+          Key: { jobId: key },
+          UpdateExpression: update,
+          ConditionExpression: condition,
+          ExpressionAttributeValues: values
+        }),
+        options
+      ))
+
   /**
    * Adds `jobId` to the slot item `key`'s set, only while the set holds fewer than `limit` ids: DynamoDB applies the
    * condition and the addition to one item at once, so of creates racing for the last slot exactly one gets it.
    */
   const addToSlots = (key: string, jobId: ExportJobId, limit: number) =>
-    db.call("UpdateItem", (documents, options) =>
-      documents.send(
-        new UpdateCommand({
-          TableName,
-          Key: { jobId: key },
-          UpdateExpression: "ADD jobIds :job",
-          ConditionExpression: "attribute_not_exists(jobIds) OR size(jobIds) < :limit",
-          ExpressionAttributeValues: { ":job": new Set([jobId]), ":limit": limit }
-        }),
-        options
-      ))
+    updateSlots(key, "ADD jobIds :job", "attribute_not_exists(jobIds) OR size(jobIds) < :limit", {
+      ":job": new Set([jobId]),
+      ":limit": limit
+    })
 
-  /** Takes ids out of a slot item's set; an id it no longer holds is no change, so a release may be repeated. */
+  /**
+   * Takes ids out of a slot item's set; an id it no longer holds is no change, so a release may be repeated. The
+   * condition keeps it from creating the item of a tenant that held no slot (a job created without limits).
+   */
   const removeFromSlots = (key: string, jobIds: ReadonlyArray<string>) =>
-    db.call("UpdateItem", (documents, options) =>
-      documents.send(
-        new UpdateCommand({
-          TableName,
-          Key: { jobId: key },
-          UpdateExpression: "DELETE jobIds :jobs",
-          // Never creates the item of a tenant that held no slot (a job created without limits).
-          ConditionExpression: "attribute_exists(jobIds)",
-          ExpressionAttributeValues: { ":jobs": new Set(jobIds) }
-        }),
-        options
-      )).pipe(onConditionFailed(() => Effect.void))
+    updateSlots(key, "DELETE jobIds :jobs", "attribute_exists(jobIds)", { ":jobs": new Set(jobIds) }).pipe(
+      onConditionFailed(() => Effect.void)
+    )
 
   const releaseSlots = (job: ExportJob) => {
     const keys = slotKeysOf(job.owner)
