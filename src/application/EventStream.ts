@@ -9,6 +9,7 @@ import { ChangeFeed } from "./ports/ChangeFeed.js"
 import type { InAppNotification } from "./ports/InAppNotifier.js"
 import { InAppNotifier } from "./ports/InAppNotifier.js"
 import { JobStore } from "./ports/JobStore.js"
+import { defaultTenantLimits, eventStreamsPerUserConfig } from "./TenantLimitSettings.js"
 
 /** An event of an owner's stream: its id is the cursor a reconnecting client sends back as Last-Event-ID. */
 export interface OwnerEvent {
@@ -22,7 +23,7 @@ export const CURRENT_JOBS = 20
 export const CURRENT_NOTIFICATIONS = 20
 
 export interface EventStreamSettingsShape {
-  /** Open streams per user in one process; one more is refused (429). */
+  /** Open streams per user in one process; one more is refused (429). Read with the tenant limits (ADR 45). */
   readonly streamsPerUser: number
   /** A comment this often keeps an idle stream open through proxies that close silent connections. */
   readonly heartbeat: Duration.Duration
@@ -35,16 +36,13 @@ export class EventStreamSettings extends Context.Tag("exports/EventStreamSetting
   EventStreamSettingsShape
 >() {
   static readonly defaults: EventStreamSettingsShape = {
-    streamsPerUser: 5,
+    streamsPerUser: defaultTenantLimits.eventStreamsPerUser,
     heartbeat: Duration.seconds(15),
     ticketTtl: Duration.seconds(60)
   }
 
   static readonly config: Config.Config<EventStreamSettingsShape> = Config.all({
-    streamsPerUser: Config.integer("EVENT_STREAMS_PER_USER").pipe(
-      Config.validate({ message: "must be from 1 to 100", validation: (n) => n >= 1 && n <= 100 }),
-      Config.withDefault(EventStreamSettings.defaults.streamsPerUser)
-    ),
+    streamsPerUser: eventStreamsPerUserConfig,
     heartbeat: Config.duration("EVENT_HEARTBEAT_INTERVAL").pipe(
       Config.validate({
         message: "must be from 1 second to 1 minute",

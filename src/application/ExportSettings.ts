@@ -1,7 +1,9 @@
 // The knobs of the export flow, read from configuration once at start-up. A malformed value fails start-up
 // with the setting's name, never a job later.
 import { Config, Context, Duration, Layer } from "effect"
+import type { TenantLimits } from "../domain/TenantLimits.js"
 import { MAX_LINK_TTL } from "./ports/FileStore.js"
+import { defaultTenantLimits, tenantLimitsConfig } from "./TenantLimitSettings.js"
 
 export interface ExportSettingsShape {
   /** How long the download link in the email stays valid. */
@@ -30,6 +32,8 @@ export interface ExportSettingsShape {
    * under the API's own request limit (10 seconds on the Lambda function).
    */
   readonly previewTimeout: Duration.Duration
+  /** What one user or merchant may hold at once (ADR 45). */
+  readonly limits: TenantLimits
 }
 
 const DEFAULT_LINK_TTL = Duration.hours(24)
@@ -53,7 +57,8 @@ export class ExportSettings extends Context.Tag("exports/ExportSettings")<Export
     lease: Duration.seconds(60),
     emailRetryWindow: Duration.minutes(5),
     deadline: Duration.hours(6),
-    previewTimeout: Duration.seconds(5)
+    previewTimeout: Duration.seconds(5),
+    limits: defaultTenantLimits
   }
 
   // Each value is validated before its default is applied: validated after, a failure would lose the setting's name.
@@ -102,7 +107,8 @@ export class ExportSettings extends Context.Tag("exports/ExportSettings")<Export
           Duration.lessThanOrEqualTo(timeout, Duration.seconds(30))
       }),
       Config.withDefault(ExportSettings.defaults.previewTimeout)
-    )
+    ),
+    limits: tenantLimitsConfig
   })
 
   static readonly layer = Layer.effect(ExportSettings, ExportSettings.config)

@@ -2,8 +2,10 @@
 // that is not about its queue. Runtimes only turn the verdict into their queue's acknowledgement.
 import { Cause, Config, Effect, ParseResult } from "effect"
 import { CurrentCatalogue } from "./CurrentCatalogue.js"
+import { ExportSettings } from "./ExportSettings.js"
 import type { ExportMessage } from "./ports/JobQueue.js"
 import { messageDecoderOf } from "./ports/JobQueue.js"
+import { withRowLimit } from "./RowLimit.js"
 import { abandonExport, isLastReceive, runExport, unknownDelivery } from "./RunExport.js"
 import type { Delivery, RunOutcome } from "./RunExport.js"
 
@@ -93,7 +95,9 @@ export const handleDelivery = Effect.fn("Exports.handleDelivery")(function*(
 ) {
   const decoded = yield* decode(body)
   if (decoded._tag === "Left") return undecodable
+  const { limits } = yield* ExportSettings
   const verdict = yield* runExport(decoded.right, delivery).pipe(
+    withRowLimit(limits.rowsPerExport),
     Effect.map((outcome): DeliveryVerdict =>
       outcome._tag === "Deferred"
         ? { _tag: "Retry", reason: "job held by another delivery" }

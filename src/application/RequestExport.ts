@@ -125,7 +125,9 @@ const existingAnswer = (
  * Validates `input`, records a Queued job and publishes it. When the queue refuses the message the job is marked
  * Failed (QueueUnavailable) before the error is returned, so no job waits in Queued for a message that never left.
  * A request repeated with the same Idempotency-Key within a day, or while the same export is still in progress,
- * gets the existing job instead of a second one; a key whose job the queue refused starts the export afresh.
+ * gets the existing job instead of a second one; a key whose job the queue refused starts the export afresh. A new
+ * export that would pass its user's or merchant's cap of exports in progress fails with ExportLimitReached (ADR 45);
+ * a repeat answered with its existing job never does.
  *
  * Traced with the span `Effect.fn("Exports.request")` would make, without the call-site stack trace Effect.fn
  * captures on every call: this runs once per accepted export, and the accept path's CPU per request is the budget
@@ -157,9 +159,17 @@ export const requestExport = Effect.fnUntraced(function*(
   const requestedAt = DateTime.unsafeMake(yield* Clock.currentTimeMillis)
   const job = newJob({ jobId, owner: caller.owner, email: caller.email, ...wanted, requestedAt, idempotencyKey: key })
 
+  const { limits } = yield* ExportSettings
   return yield* Effect.gen(function*() {
-    const created = yield* store.create(job).pipe(
+    const created = yield* store.create(job, limits).pipe(
       Effect.as(true),
+      // A repeat of a request accepted a moment ago, racing its own first try, is answered as that one was, not
+      // refused: the slot it would take is the one its first try holds.
+      Effect.catchTag("ExportLimitReached", (refused) =>
+        Effect.flatMap(
+          key === undefined ? Effect.succeedNone : existingAnswer(store, caller.owner, wanted, key),
+          Option.match({ onNone: () => Effect.fail(refused), onSome: () => Effect.succeed(false) })
+        )),
       // Another request with the same key won the race: answer as it was answered.
       Effect.catchTag("JobConflict", (conflict) =>
         key === undefined

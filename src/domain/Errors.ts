@@ -31,7 +31,9 @@ export class QueryTimeout extends Schema.TaggedError<QueryTimeout>()("QueryTimeo
 export class QueryFailed extends Schema.TaggedError<QueryFailed>()("QueryFailed", {
   jobId: ExportJobId,
   detail: Schema.String,
-  retryable: Schema.Boolean
+  retryable: Schema.Boolean,
+  /** Set when the rows were stopped because the report has more than one export may write (ADR 45): never retried. */
+  rowLimit: Schema.optional(Schema.Number)
 }) {}
 
 export class UploadFailed extends Schema.TaggedError<UploadFailed>()("UploadFailed", {
@@ -116,4 +118,13 @@ export class IdempotencyKeyReused extends Schema.TaggedError<IdempotencyKeyReuse
 export class ExportAlreadyFinished extends Schema.TaggedError<ExportAlreadyFinished>()("ExportAlreadyFinished", {
   jobId: Schema.String,
   status: Schema.String
+}) {}
+
+/**
+ * A new export would take the owner (`scope: "user"`) or their merchant (`"merchant"`) past its cap of exports Queued
+ * or Running at once (TenantLimits.ts): it is refused, and the client asked to retry once one has finished.
+ */
+export class ExportLimitReached extends Schema.TaggedError<ExportLimitReached>()("ExportLimitReached", {
+  scope: Schema.Literal("user", "merchant"),
+  limit: Schema.Number
 }) {}

@@ -51,7 +51,8 @@ export const FailureReason = Schema.Literal(
   "QueueUnavailable",
   "AttemptsExhausted",
   "Abandoned",
-  "Cancelled"
+  "Cancelled",
+  "TooManyRows"
 )
 export type FailureReason = typeof FailureReason.Type
 
@@ -60,6 +61,15 @@ export class JobFailure extends Schema.Class<JobFailure>("JobFailure")({
   userMessage: Schema.String,
   retryable: Schema.Boolean
 }) {}
+
+/** The report has more rows than one export may write (TenantLimits' `rowsPerExport`): a narrower range will do. */
+export const tooManyRowsFailure = (rowLimit: number): JobFailure =>
+  new JobFailure({
+    reason: "TooManyRows",
+    userMessage: `This report has more than ${rowLimit.toLocaleString("en-US")} rows, the most one export may have. ` +
+      "Choose a narrower date range, or split the export into several parts.",
+    retryable: false
+  })
 
 export const failureOf = (error: QueryTimeout | QueryFailed | UploadFailed | LinkSigningFailed): JobFailure =>
   Match.value(error).pipe(
@@ -72,7 +82,7 @@ export const failureOf = (error: QueryTimeout | QueryFailed | UploadFailed | Lin
           retryable: false
         }),
       QueryFailed: (e) =>
-        new JobFailure({
+        e.rowLimit !== undefined ? tooManyRowsFailure(e.rowLimit) : new JobFailure({
           reason: "QueryFailed",
           userMessage: "We could not read the report's data. Please try again in a few minutes.",
           retryable: e.retryable

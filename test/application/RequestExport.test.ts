@@ -4,6 +4,7 @@ import { MemoryQueue } from "../../src/adapters/memory/MemoryJobQueue.js"
 import * as MemoryJobStore from "../../src/adapters/memory/MemoryJobStore.js"
 import { CurrentCatalogue } from "../../src/application/CurrentCatalogue.js"
 import { ExportSettings } from "../../src/application/ExportSettings.js"
+import type { ExportSettingsShape } from "../../src/application/ExportSettings.js"
 import { JobIds } from "../../src/application/JobIds.js"
 import { ExportMessage, JobQueue } from "../../src/application/ports/JobQueue.js"
 import { JobStore } from "../../src/application/ports/JobStore.js"
@@ -33,12 +34,15 @@ const withFakeQueue = <A, E>(
   refuse: boolean,
   body: (
     published: Ref.Ref<ReadonlyArray<ExportMessage>>
-  ) => Effect.Effect<A, E, JobStore | JobQueue | JobIds | ExportSettings>
+  ) => Effect.Effect<A, E, JobStore | JobQueue | JobIds | ExportSettings>,
+  // Roomy unless a test is about the tenant limits (ADR 45).
+  limits: Partial<ExportSettingsShape["limits"]> = { exportsPerUser: 100, exportsPerMerchant: 100 }
 ) =>
   Effect.gen(function*() {
     const queue = yield* fakeQueue(refuse)
+    const settings = ExportSettings.layerWith({ limits: { ...ExportSettings.defaults.limits, ...limits } })
     return yield* body(queue.published).pipe(
-      Effect.provide(Layer.mergeAll(queue.layer, MemoryJobStore.layer, JobIds.Default, ExportSettings.layerWith()))
+      Effect.provide(Layer.mergeAll(queue.layer, MemoryJobStore.layer, JobIds.Default, settings))
     )
   })
 
@@ -93,6 +97,27 @@ describe("RequestExport", () => {
         expect(new Set(ids).size).toBe(20)
         expect([...ids].sort()).toStrictEqual(ids)
       })))
+
+  describe("the tenant limits (ADR 45)", () => {
+    it.effect("a new export past the user's cap fails with ExportLimitReached and stores nothing", () =>
+      withFakeQueue(false, (published) =>
+        Effect.gen(function*() {
+          yield* requestExport(alice, ordersInput({ dateFrom: dayOf2024(0) }))
+          const error = yield* Effect.flip(requestExport(alice, ordersInput({ dateFrom: dayOf2024(1) })))
+          expect(error).toMatchObject({ _tag: "ExportLimitReached", scope: "user", limit: 1 })
+          expect(yield* (yield* JobStore).listActive(alice.owner)).toHaveLength(1)
+          expect(yield* Ref.get(published)).toHaveLength(1)
+        }), { exportsPerUser: 1 }))
+
+    it.effect("a job the queue refused gives its slot back: the next request reaches the queue again", () =>
+      withFakeQueue(true, () =>
+        Effect.gen(function*() {
+          const first = yield* Effect.flip(requestExport(alice, ordersInput({ dateFrom: dayOf2024(0) })))
+          expect(first._tag).toBe("QueueUnavailable")
+          const second = yield* Effect.flip(requestExport(alice, ordersInput({ dateFrom: dayOf2024(1) })))
+          expect(second._tag).toBe("QueueUnavailable")
+        }), { exportsPerUser: 1 }))
+  })
 
   describe("repeated requests", () => {
     it.effect("answers the same Idempotency-Key and body within a day with the same job, published once", () =>

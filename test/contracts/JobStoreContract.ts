@@ -8,6 +8,8 @@ import { JobStore } from "../../src/application/ports/JobStore.js"
 import type { JobPage } from "../../src/application/ports/JobStore.js"
 import { EXPIRY_SWEEP_INTERVAL, jobRetainedUntil } from "../../src/application/Retention.js"
 import {
+  abandonedFailure,
+  attemptsExhaustedFailure,
   Cancelled,
   ChannelClaim,
   Completed,
@@ -32,6 +34,7 @@ import type { JobEvent } from "../../src/domain/ExportJob.js"
 import type { ExportJobId, Owner } from "../../src/domain/Identifiers.js"
 import { EmailAddress, firstExportJobIdAt } from "../../src/domain/Identifiers.js"
 import { ReportRequest } from "../../src/domain/Reports.js"
+import type { ActiveExportLimits } from "../../src/domain/TenantLimits.js"
 import { expectSame, jobIdAt, uniqueOwners } from "./ContractSupport.js"
 import type { RetentionSupport } from "./ContractSupport.js"
 
@@ -220,7 +223,7 @@ export const jobStoreContract = <E>(
           requestedAt: DateTime.unsafeMake(BASE_MILLIS + 2_000)
         })
         const colleagues = queuedJob(bobAtAcme, BASE_MILLIS + 3_000)
-        yield* Effect.forEach([older, newer, other, colleagues], store.create, { discard: true })
+        yield* Effect.forEach([older, newer, other, colleagues], (job) => store.create(job), { discard: true })
         const wanted = { report, format: "csv" as const }
         const expectFound = (jobId: ExportJobId | undefined) =>
           Effect.gen(function*() {
@@ -252,7 +255,7 @@ export const jobStoreContract = <E>(
           queuedJob(aliceAtGlobex, BASE_MILLIS + 4),
           queuedJob(bobAtAcme, BASE_MILLIS + 5)
         ]
-        yield* Effect.forEach(jobs, store.create, { discard: true })
+        yield* Effect.forEach(jobs, (job) => store.create(job), { discard: true })
         for (const owner of [alice, bobAtAcme, aliceAtGlobex]) {
           const page = yield* store.listByOwner(owner, { limit: 100, after: undefined })
           const expected = jobs.filter((job) => owner.isOwnerOf(job)).map((job) => job.jobId)
@@ -276,7 +279,7 @@ export const jobStoreContract = <E>(
         const store = yield* JobStore
         const { alice } = uniqueOwners()
         const jobs = [3, 1, 4, 0, 2].map((minutes) => queuedJob(alice, BASE_MILLIS + minutes * 60_000))
-        yield* Effect.forEach(jobs, store.create, { discard: true })
+        yield* Effect.forEach(jobs, (job) => store.create(job), { discard: true })
         const page = yield* store.listByOwner(alice, { limit: 100, after: undefined })
         const newestFirst = [...jobs].sort((a, b) => b.requestedAt.epochMillis - a.requestedAt.epochMillis)
         expect(idsOf(page)).toEqual(newestFirst.map((job) => job.jobId))
@@ -288,7 +291,7 @@ export const jobStoreContract = <E>(
         const store = yield* JobStore
         const { alice, bobAtAcme } = uniqueOwners()
         const jobs = Array.from({ length: 7 }, (_, i) => queuedJob(alice, BASE_MILLIS + ((i * 5) % 7) * 1_000))
-        yield* Effect.forEach(jobs, store.create, { discard: true })
+        yield* Effect.forEach(jobs, (job) => store.create(job), { discard: true })
         yield* store.create(queuedJob(bobAtAcme, BASE_MILLIS + 3_500))
         const pages = yield* allPages(alice, 3)
         expect(pages.map((page) => page.jobs.length)).toEqual([3, 3, 1])
@@ -306,7 +309,7 @@ export const jobStoreContract = <E>(
         const store = yield* JobStore
         const { alice } = uniqueOwners()
         const jobs = Array.from({ length: 4 }, (_, i) => queuedJob(alice, BASE_MILLIS + i * 1_000))
-        yield* Effect.forEach(jobs, store.create, { discard: true })
+        yield* Effect.forEach(jobs, (job) => store.create(job), { discard: true })
         const pages = yield* allPages(alice, 2)
         expect(pages.map((page) => page.jobs.length)).toEqual([2, 2])
         expect(pages[1]!.continueAfter).toBeUndefined()
@@ -320,7 +323,7 @@ export const jobStoreContract = <E>(
         const store = yield* JobStore
         const { alice } = uniqueOwners()
         const jobs = Array.from({ length: 5 }, (_, i) => queuedJob(alice, BASE_MILLIS + i * 1_000))
-        yield* Effect.forEach(jobs, store.create, { discard: true })
+        yield* Effect.forEach(jobs, (job) => store.create(job), { discard: true })
         const page = yield* store.listByOwner(alice, { limit: 10, after: jobs[2]!.jobId })
         expect(idsOf(page)).toEqual([jobs[1]!.jobId, jobs[0]!.jobId])
         expect(page.continueAfter).toBeUndefined()
@@ -345,7 +348,7 @@ export const jobStoreContract = <E>(
         const store = yield* JobStore
         const { alice, bobAtAcme } = uniqueOwners()
         const [a, b, c] = [0, 1, 2].map((i) => queuedJob(alice, BASE_MILLIS + i * 1_000))
-        yield* Effect.forEach([a!, b!, c!, queuedJob(bobAtAcme)], store.create, { discard: true })
+        yield* Effect.forEach([a!, b!, c!, queuedJob(bobAtAcme)], (job) => store.create(job), { discard: true })
         yield* store.update(after(b!, startedAt(5_000)), b!.revision)
         yield* store.update(after(c!, Cancelled.make({ at: at(5_000) })), c!.revision)
         const active = yield* store.listActive(alice)
@@ -363,7 +366,7 @@ export const jobStoreContract = <E>(
           queuedJob([alice, bobAtAcme, aliceAtGlobex, alice][i]!, base + offset)
         )
         const finished = queuedJob(alice, base + 500)
-        yield* Effect.forEach([late!, third!, finished, second!, first!], store.create, { discard: true })
+        yield* Effect.forEach([late!, third!, finished, second!, first!], (job) => store.create(job), { discard: true })
         yield* store.update(after(second!, startedAt(5_000)), second!.revision)
         yield* store.update(after(finished, Cancelled.make({ at: at(5_000) })), finished.revision)
 
@@ -420,7 +423,7 @@ export const jobStoreContract = <E>(
           // The clock is set before the store is built, an hour before the first retention ends.
           return TestClock.setTime(succeededUntil - SWEEP).pipe(Effect.zipRight(withStore(Effect.gen(function*() {
             const store = yield* JobStore
-            yield* Effect.forEach([queued, succeeding, failing], store.create, { discard: true })
+            yield* Effect.forEach([queued, succeeding, failing], (job) => store.create(job), { discard: true })
             yield* store.update(started, succeeding.revision)
             yield* store.update(succeeded, started.revision)
             yield* store.update(failed, failing.revision)
@@ -443,6 +446,172 @@ export const jobStoreContract = <E>(
         }
       )
     }
+
+    describe("limits on exports in progress (ADR 45)", () => {
+      const limits = (exportsPerUser: number, exportsPerMerchant: number): ActiveExportLimits => ({
+        exportsPerUser,
+        exportsPerMerchant
+      })
+
+      /** Creates `job` under `caps`, expecting ExportLimitReached for `scope`, and nothing of it stored. */
+      const expectLimited = (job: QueuedJob, caps: ActiveExportLimits, scope: "user" | "merchant") =>
+        Effect.gen(function*() {
+          const store = yield* JobStore
+          const error = yield* Effect.flip(store.create(job, caps))
+          expect(error).toMatchObject({
+            _tag: "ExportLimitReached",
+            scope,
+            limit: scope === "user" ? caps.exportsPerUser : caps.exportsPerMerchant
+          })
+          expect(Option.isNone(yield* store.get(job.jobId))).toBe(true)
+        })
+
+      it.effect("a user at their cap is refused, naming the user's limit; a colleague and another merchant are not", () =>
+        withStore(Effect.gen(function*() {
+          const store = yield* JobStore
+          const { alice, aliceAtGlobex, bobAtAcme } = uniqueOwners()
+          const caps = limits(2, 10)
+          yield* store.create(queuedJob(alice, BASE_MILLIS), caps)
+          const running = queuedJob(alice, BASE_MILLIS + 1)
+          yield* store.create(running, caps)
+          // Running holds its slot as Queued does.
+          yield* store.update(after(running, startedAt(5)), running.revision)
+          yield* expectLimited(queuedJob(alice, BASE_MILLIS + 2), caps, "user")
+          yield* store.create(queuedJob(bobAtAcme, BASE_MILLIS + 3), caps)
+          yield* store.create(queuedJob(aliceAtGlobex, BASE_MILLIS + 4), caps)
+          expect(yield* store.listActive(alice)).toHaveLength(2)
+        })))
+
+      it.effect("a merchant at its cap is refused for every one of its users, naming the merchant's limit", () =>
+        withStore(Effect.gen(function*() {
+          const store = yield* JobStore
+          const { alice, aliceAtGlobex, bobAtAcme } = uniqueOwners()
+          const caps = limits(5, 3)
+          yield* store.create(queuedJob(alice, BASE_MILLIS), caps)
+          yield* store.create(queuedJob(alice, BASE_MILLIS + 1), caps)
+          yield* store.create(queuedJob(bobAtAcme, BASE_MILLIS + 2), caps)
+          yield* expectLimited(queuedJob(bobAtAcme, BASE_MILLIS + 3), caps, "merchant")
+          yield* expectLimited(queuedJob(alice, BASE_MILLIS + 4), caps, "merchant")
+          yield* store.create(queuedJob(aliceAtGlobex, BASE_MILLIS + 5), caps)
+        })))
+
+      it.effect("every way a job finishes gives its slot back: completed, failed, cancelled, refused, swept, dead-lettered", () =>
+        withStore(Effect.gen(function*() {
+          const store = yield* JobStore
+          const queryFailed = new JobFailure({ reason: "QueryFailed", userMessage: "no", retryable: true })
+          const endings: ReadonlyArray<readonly [string, (queued: QueuedJob) => ReadonlyArray<ExportJob>]> = [
+            ["completed", (queued) => {
+              const running = after(queued, startedAt(10))
+              return [running, after(running, completedAt(queued, 20))]
+            }],
+            ["failed running", (queued) => {
+              const running = after(queued, startedAt(10))
+              return [running, after(running, Failed.make({ at: at(20), failure: queryFailed }))]
+            }],
+            ["cancelled queued", (queued) => [after(queued, Cancelled.make({ at: at(10) }))]],
+            ["cancelled running", (queued) => {
+              const running = after(queued, startedAt(10))
+              return [running, after(running, Cancelled.make({ at: at(20) }))]
+            }],
+            [
+              "refused by the queue",
+              (queued) => [after(queued, Failed.make({ at: at(10), failure: queueUnavailableFailure }))]
+            ],
+            [
+              "abandoned (the sweeper)",
+              (queued) => [after(queued, Failed.make({ at: at(10), failure: abandonedFailure(queued) }))]
+            ],
+            ["attempts exhausted (the last receive)", (queued) => {
+              const running = after(queued, startedAt(10))
+              return [running, after(running, Failed.make({ at: at(20), failure: attemptsExhaustedFailure }))]
+            }]
+          ]
+          const keptTheirSlot: Array<string> = []
+          for (const [ending, steps] of endings) {
+            const { alice } = uniqueOwners()
+            const caps = limits(1, 1)
+            const first = queuedJob(alice, BASE_MILLIS)
+            yield* store.create(first, caps)
+            yield* expectLimited(queuedJob(alice, BASE_MILLIS + 1), caps, "user")
+            let current: ExportJob = first
+            for (const next of steps(first)) {
+              yield* store.update(next, current.revision)
+              current = next
+            }
+            // A finished job's later writes (its notices' claims, where it has any) take nothing again.
+            const claimed = transition(
+              current,
+              NotificationClaimed.make({
+                at: at(30),
+                channel: "email",
+                claim: new ChannelClaim({ holder: WORKER, expiresAt: at(90_000) })
+              })
+            )
+            if (Either.isRight(claimed)) yield* store.update(claimed.right, current.revision)
+            const next = queuedJob(alice, BASE_MILLIS + 2)
+            const refused = yield* Effect.either(store.create(next, caps))
+            if (Either.isLeft(refused)) keptTheirSlot.push(ending)
+            else yield* expectLimited(queuedJob(alice, BASE_MILLIS + 3), caps, "user")
+          }
+          expect(keptTheirSlot).toStrictEqual([])
+        })))
+
+      it.effect("creates racing for the user's last slot: exactly one wins", () =>
+        withStore(Effect.gen(function*() {
+          const store = yield* JobStore
+          const { alice } = uniqueOwners()
+          const caps = limits(2, 100)
+          yield* store.create(queuedJob(alice, BASE_MILLIS), caps)
+          const racers = Array.from({ length: 6 }, (_, i) => queuedJob(alice, BASE_MILLIS + 1 + i))
+          const results = yield* Effect.all(racers.map((job) => store.create(job, caps)), {
+            concurrency: "unbounded",
+            mode: "either"
+          })
+          expect(results.filter(Either.isRight)).toHaveLength(1)
+          for (const result of results) if (Either.isLeft(result)) expect(result.left._tag).toBe("ExportLimitReached")
+          expect(yield* store.listActive(alice)).toHaveLength(2)
+        })))
+
+      it.effect("creates of two users racing for their merchant's last slot: exactly one wins", () =>
+        withStore(Effect.gen(function*() {
+          const store = yield* JobStore
+          const { alice, bobAtAcme } = uniqueOwners()
+          const caps = limits(10, 2)
+          yield* store.create(queuedJob(alice, BASE_MILLIS), caps)
+          const racers = Array.from({ length: 6 }, (_, i) =>
+            queuedJob(i % 2 === 0 ? alice : bobAtAcme, BASE_MILLIS + 1 + i))
+          const results = yield* Effect.all(
+            racers.map((job) =>
+              store.create(job, caps)
+            ),
+            {
+              concurrency: "unbounded",
+              mode: "either"
+            }
+          )
+          expect(results.filter(Either.isRight)).toHaveLength(1)
+          for (const result of results) if (Either.isLeft(result)) expect(result.left._tag).toBe("ExportLimitReached")
+          const active = [...(yield* store.listActive(alice)), ...(yield* store.listActive(bobAtAcme))]
+          expect(active).toHaveLength(2)
+        })))
+
+      it.effect("a create refused by its idempotency key, or by the merchant's cap, holds no slot", () =>
+        withStore(Effect.gen(function*() {
+          const store = yield* JobStore
+          const { alice, bobAtAcme } = uniqueOwners()
+          yield* store.create(keyedJob(alice, BASE_MILLIS, "k"), limits(2, 3))
+          const refused = yield* Effect.flip(store.create(keyedJob(alice, BASE_MILLIS + 1, "k"), limits(2, 3)))
+          expect(refused._tag).toBe("JobConflict")
+          // Had the refused create kept a user slot, this would be Alice's third.
+          yield* store.create(queuedJob(alice, BASE_MILLIS + 2), limits(2, 3))
+          // Refused by the merchant's cap once Alice's own slot is taken: that slot is given back.
+          yield* expectLimited(queuedJob(alice, BASE_MILLIS + 3), limits(3, 2), "merchant")
+          yield* store.create(queuedJob(alice, BASE_MILLIS + 4), limits(3, 10))
+          yield* expectLimited(queuedJob(alice, BASE_MILLIS + 5), limits(3, 10), "user")
+          yield* store.create(queuedJob(bobAtAcme, BASE_MILLIS + 6), limits(1, 4))
+          yield* expectLimited(queuedJob(bobAtAcme, BASE_MILLIS + 7), limits(2, 4), "merchant")
+        })))
+    })
 
     describe("idempotency keys", () => {
       const holderOf = (owner: Owner, key: string) =>
@@ -498,7 +667,10 @@ export const jobStoreContract = <E>(
           const store = yield* JobStore
           const { alice } = uniqueOwners()
           const jobs = Array.from({ length: 6 }, (_, i) => keyedJob(alice, BASE_MILLIS + i, "k"))
-          const results = yield* Effect.all(jobs.map(store.create), { concurrency: "unbounded", mode: "either" })
+          const results = yield* Effect.all(jobs.map((job) => store.create(job)), {
+            concurrency: "unbounded",
+            mode: "either"
+          })
           expect(results.filter(Either.isRight)).toHaveLength(1)
           for (const result of results) if (Either.isLeft(result)) expect(result.left._tag).toBe("JobConflict")
           const winner = jobs[results.findIndex(Either.isRight)]
@@ -556,7 +728,10 @@ export const jobStoreContract = <E>(
           const { alice } = uniqueOwners()
           const refused = yield* refusedByQueue(alice)
           const retries = Array.from({ length: 6 }, (_, i) => keyedJob(alice, BASE_MILLIS + 5_000 + i, "k"))
-          const results = yield* Effect.all(retries.map(store.create), { concurrency: "unbounded", mode: "either" })
+          const results = yield* Effect.all(retries.map((job) => store.create(job)), {
+            concurrency: "unbounded",
+            mode: "either"
+          })
           expect(results.filter(Either.isRight)).toHaveLength(1)
           for (const result of results) if (Either.isLeft(result)) expect(result.left._tag).toBe("JobConflict")
           const winner = retries[results.findIndex(Either.isRight)]

@@ -41,6 +41,12 @@ export const ordersInput = (params: Record<string, unknown> = {}) => ({
   params: { dateFrom: "2024-01-01", dateTo: "2024-03-31", ...params }
 })
 
+/**
+ * Tests of other behaviour start many exports for one user; the tenant limits (ADR 45) have tests of their own
+ * (test/adapters/http/Limits.test.ts, the JobStore contract), which set them.
+ */
+const ROOMY_LIMITS = { ...ExportSettings.defaults.limits, exportsPerUser: 1000, exportsPerMerchant: 1000 }
+
 /** A fresh set of in-memory adapters, default settings and the links of a web app at `appBaseUrl`. */
 export const testLayer = (
   lines = 50,
@@ -48,7 +54,9 @@ export const testLayer = (
   appBaseUrl = DEFAULT_APP_BASE_URL
 ) =>
   MemoryAdapters.layer(datasetOf(lines)).pipe(
-    Layer.provideMerge(Layer.merge(ExportSettings.layerWith(settings), HttpExportLinks.layer(appBaseUrl)))
+    Layer.provideMerge(
+      Layer.merge(ExportSettings.layerWith({ limits: ROOMY_LIMITS, ...settings }), HttpExportLinks.layer(appBaseUrl))
+    )
   )
 
 /** Runs the in-process worker over every waiting message until the queue is empty. */

@@ -2,19 +2,23 @@
 // only once, an idempotency key is claimed only once a day, and an update lands only on the revision it was
 // computed from, so two workers racing on one job cannot both win. A key whose job the queue refused is taken over
 // by the next job created with it.
-import { DeleteCommand, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb"
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb"
 import type { NativeAttributeValue, QueryCommand } from "@aws-sdk/lib-dynamodb"
 import { Effect, Layer, Option, Schema } from "effect"
 import type { JobPage } from "../../application/ports/JobStore.js"
 import { holdsIdempotencyKey, JobStore } from "../../application/ports/JobStore.js"
 import { claimRetainedUntil, jobRetainedUntil } from "../../application/Retention.js"
-import { JobConflict, JobStoreUnavailable } from "../../domain/Errors.js"
+import { ExportLimitReached, JobConflict, JobStoreUnavailable } from "../../domain/Errors.js"
 import { ExportJob, IDEMPOTENCY_WINDOW_MILLIS, sameRequestAs } from "../../domain/ExportJob.js"
 import type { QueuedJob } from "../../domain/ExportJob.js"
 import type { ExportJobId, Owner } from "../../domain/Identifiers.js"
 import { firstExportJobIdAt } from "../../domain/Identifiers.js"
+import type { ActiveExportLimits } from "../../domain/TenantLimits.js"
 import { DynamoDb, DynamoDbError, queryPages } from "./DynamoDb.js"
 import { ACTIVE_JOBS_BY_OWNER_INDEX, ACTIVE_JOBS_INDEX, ACTIVE_KEY, JOBS_BY_OWNER_INDEX } from "./DynamoDbTables.js"
+
+/** Present on a job's item only while the job is in progress (the sparse index `activeJobs`). */
+const ACTIVE_KEY_ATTRIBUTE = "activeKey"
 
 type Item = Record<string, NativeAttributeValue>
 
@@ -24,6 +28,14 @@ export const ownerKeyOf = (owner: Owner): string => `${owner.merchantId}#${owner
 /** The key of the item claiming an idempotency key; JSON keeps user ids and keys that contain `#` apart. */
 const claimKeyOf = (owner: Owner, key: string): string =>
   `idem#${JSON.stringify([owner.merchantId, owner.userId, key])}`
+
+/** The keys of the items listing the exports in progress of an owner and of their merchant (ADR 45). */
+const slotKeysOf = (owner: Owner) => ({
+  user: `slots#user#${JSON.stringify([owner.merchantId, owner.userId])}`,
+  merchant: `slots#merchant#${JSON.stringify([owner.merchantId])}`
+})
+
+const isActiveJob = (job: ExportJob): boolean => job._tag === "Queued" || job._tag === "Running"
 
 const epochSeconds = (millis: number): number => Math.floor(millis / 1000)
 
@@ -151,6 +163,91 @@ export const make = Effect.gen(function*() {
         options
       )).pipe(onConditionFailed(() => Effect.void))
 
+  /** One conditional change of a slot item's set of job ids. */
+  const updateSlots = (key: string, update: string, condition: string, values: Item) =>
+    db.call("UpdateItem", (documents, options) =>
+      documents.send(
+        new UpdateCommand({
+          TableName,
+          Key: { jobId: key },
+          UpdateExpression: update,
+          ConditionExpression: condition,
+          ExpressionAttributeValues: values
+        }),
+        options
+      ))
+
+  /**
+   * Adds `jobId` to the slot item `key`'s set, only while the set holds fewer than `limit` ids: DynamoDB applies the
+   * condition and the addition to one item at once, so of creates racing for the last slot exactly one gets it.
+   */
+  const addToSlots = (key: string, jobId: ExportJobId, limit: number) =>
+    updateSlots(key, "ADD jobIds :job", "attribute_not_exists(jobIds) OR size(jobIds) < :limit", {
+      ":job": new Set([jobId]),
+      ":limit": limit
+    })
+
+  /**
+   * Takes ids out of a slot item's set; an id it no longer holds is no change, so a release may be repeated. The
+   * condition keeps it from creating the item of a tenant that held no slot (a job created without limits).
+   */
+  const removeFromSlots = (key: string, jobIds: ReadonlyArray<string>) =>
+    updateSlots(key, "DELETE jobIds :jobs", "attribute_exists(jobIds)", { ":jobs": new Set(jobIds) }).pipe(
+      onConditionFailed(() => Effect.void)
+    )
+
+  const releaseSlots = (job: ExportJob) => {
+    const keys = slotKeysOf(job.owner)
+    return Effect.all([removeFromSlots(keys.user, [job.jobId]), removeFromSlots(keys.merchant, [job.jobId])], {
+      concurrency: 2,
+      discard: true
+    })
+  }
+
+  /**
+   * Frees the slots of a full item whose jobs have finished or are gone: a process that died between writing a
+   * finished job and releasing its slots left them there. A slot's job is written before the slot, so a missing job
+   * is one rolled back or expired. Answers whether any slot was freed.
+   */
+  const freeStaleSlots = (key: string) =>
+    Effect.gen(function*() {
+      const item = yield* getItem(key)
+      const held = Option.match(item, {
+        onNone: () => [],
+        onSome: (found) => Array.from((found["jobIds"] as Set<string> | undefined) ?? [])
+      })
+      const jobs = yield* Effect.forEach(held, (jobId) => getJob(jobId), { concurrency: 8 })
+      const stale = held.filter((_, at) => !Option.exists(jobs[at]!, isActiveJob))
+      if (stale.length === 0) return false
+      yield* Effect.logWarning("freeing export slots whose jobs have finished", { jobs: stale.length })
+      yield* removeFromSlots(key, stale)
+      return true
+    })
+
+  /** One slot in `key`'s item for `job`, or ExportLimitReached once no stale slot can be freed. */
+  const takeSlot = (key: string, job: QueuedJob, limit: number, scope: ExportLimitReached["scope"]) =>
+    addToSlots(key, job.jobId, limit).pipe(
+      onConditionFailed(() =>
+        Effect.flatMap(freeStaleSlots(key), (freed) =>
+          freed
+            ? addToSlots(key, job.jobId, limit).pipe(
+              onConditionFailed(() => Effect.fail(new ExportLimitReached({ scope, limit })))
+            )
+            : Effect.fail(new ExportLimitReached({ scope, limit })))
+      )
+    )
+
+  /** The user's slot, then the merchant's; a refusal of the second gives the first back. */
+  const takeSlots = (job: QueuedJob, limits: ActiveExportLimits) => {
+    const keys = slotKeysOf(job.owner)
+    return Effect.zipRight(
+      takeSlot(keys.user, job, limits.exportsPerUser, "user"),
+      takeSlot(keys.merchant, job, limits.exportsPerMerchant, "merchant").pipe(
+        Effect.tapError(() => Effect.ignore(removeFromSlots(keys.user, [job.jobId])))
+      )
+    )
+  }
+
   const conflict = (jobId: ExportJobId, expectedRevision: number) => () =>
     Effect.fail(new JobConflict({ jobId, expectedRevision }))
 
@@ -184,9 +281,10 @@ export const make = Effect.gen(function*() {
         Effect.catchTag("DynamoDbError", (error) => Effect.fail(unavailable(error)))
       )
     },
-    // The job is written before its key is claimed, so a claim always names a job that exists (once a concurrent
-    // create that lost the key finds the winner's job at once); a lost claim deletes the job it wrote.
-    create: (job) =>
+    // The job is written before its slots and its key are claimed, so a slot or a claim always names a job that
+    // exists (once a concurrent create that lost the key finds the winner's job at once); a lost slot or claim
+    // deletes the job it wrote and gives back the slots taken.
+    create: (job, limits) =>
       Effect.gen(function*() {
         const item = yield* itemOf(job)
         yield* db.call("PutItem", (documents, options) =>
@@ -194,10 +292,15 @@ export const make = Effect.gen(function*() {
             new PutCommand({ TableName, Item: item, ConditionExpression: "attribute_not_exists(jobId)" }),
             options
           )).pipe(onConditionFailed(conflict(job.jobId, -1)))
+        if (limits !== undefined) {
+          yield* takeSlots(job, limits).pipe(Effect.tapError(() => Effect.ignore(rollBack(job))))
+        }
         const key = job.idempotencyKey
         if (key === undefined) return
         yield* claim(job, key).pipe(
-          Effect.tapError(() => Effect.ignore(rollBack(job))),
+          Effect.tapError(() =>
+            Effect.ignore(Effect.zipRight(rollBack(job), limits === undefined ? Effect.void : releaseSlots(job)))
+          ),
           onConditionFailed(conflict(job.jobId, -1))
         )
       }).pipe(
@@ -226,17 +329,21 @@ export const make = Effect.gen(function*() {
     update: (next, expectedRevision) =>
       Effect.gen(function*() {
         const item = yield* itemOf(next)
-        yield* db.call("PutItem", (documents, options) =>
+        const written = yield* db.call("PutItem", (documents, options) =>
           documents.send(
             new PutCommand({
               TableName,
               Item: item,
               // False for an item that does not exist: an update never creates a job.
               ConditionExpression: "revision = :expected",
-              ExpressionAttributeValues: { ":expected": expectedRevision }
+              ExpressionAttributeValues: { ":expected": expectedRevision },
+              ReturnValues: "ALL_OLD"
             }),
             options
           ))
+        // The write that finishes a job (whichever path: worker, cancel, sweeper, last receive, queue refusal) gives
+        // its slots back; a process that dies before this leaves them to `freeStaleSlots`.
+        if (!isActiveJob(next) && written.Attributes?.[ACTIVE_KEY_ATTRIBUTE] !== undefined) yield* releaseSlots(next)
       }).pipe(
         onConditionFailed(conflict(next.jobId, expectedRevision)),
         Effect.catchTag("DynamoDbError", (error) => Effect.fail(unavailable(error))),

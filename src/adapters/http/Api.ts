@@ -13,6 +13,7 @@ import {
   NotFound,
   PayloadTooLarge,
   ServiceUnavailable,
+  TooManyRequests,
   UnsupportedMediaType
 } from "./ApiErrors.js"
 import { Authentication } from "./Authentication.js"
@@ -174,6 +175,11 @@ const QueryValue = Schema.Union(Schema.String, Schema.Array(Schema.String))
 const jobId = HttpApiSchema.param("jobId", Schema.String)
 const notificationId = HttpApiSchema.param("notificationId", Schema.String)
 
+/** Every route that starts an export says when it is refused (ADR 45). */
+const TOO_MANY_EXPORTS_DESCRIPTION = "A user, and a merchant, may have only so many exports queued or running at " +
+  "once (EXPORTS_PER_USER, EXPORTS_PER_MERCHANT): one more is a 429 `too_many_exports` with Retry-After, its " +
+  "details naming the limit; a repeat of an accepted request (same Idempotency-Key) still answers its 202. "
+
 /** The exports group, with `catalogue`'s reports in the body and the documentation of an export request. */
 const exportsGroupOf = <Ds extends ReportDefinitions>(catalogue: { readonly definitions: Ds }) =>
   HttpApiGroup.make("exports")
@@ -186,12 +192,14 @@ const exportsGroupOf = <Ds extends ReportDefinitions>(catalogue: { readonly defi
         .addError(Conflict)
         .addError(PayloadTooLarge)
         .addError(UnsupportedMediaType)
+        .addError(TooManyRequests)
         .annotate(OpenApi.Summary, "Start an export")
         .annotate(
           OpenApi.Description,
           "Validates the request, queues the export and answers at once with its job id. The same Idempotency-Key " +
             `within ${IDEMPOTENCY_WINDOW} answers with the same job; a different body under that key is a 409. A key ` +
             "answered 503 queue_unavailable started nothing: retried, it starts the export. " +
+            TOO_MANY_EXPORTS_DESCRIPTION +
             datesDescription(catalogue.definitions)
         )
     )
@@ -244,13 +252,15 @@ const exportsGroupOf = <Ds extends ReportDefinitions>(catalogue: { readonly defi
         .addError(BadRequest)
         .addError(NotFound)
         .addError(Conflict)
+        .addError(TooManyRequests)
         .annotate(OpenApi.Summary, "Export again")
         .annotate(
           OpenApi.Description,
           "Starts a new export with the report, parameters and format of a failed, cancelled or expired export, and " +
             "answers as `POST /api/v1/reports/export` does: 202 with the new job and its Location, the same " +
             "Idempotency-Key rules, and the job of an identical export still in progress rather than a second one. " +
-            "An export still in progress, or whose file can still be downloaded, is a 409 `export_not_retryable`."
+            "An export still in progress, or whose file can still be downloaded, is a 409 `export_not_retryable`. " +
+            TOO_MANY_EXPORTS_DESCRIPTION
         )
     )
     .addError(ServiceUnavailable)

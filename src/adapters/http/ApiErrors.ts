@@ -5,6 +5,7 @@ import { DateTime, Duration, Effect, FiberRef, Schema } from "effect"
 import type {
   ExportAlreadyFinished,
   ExportExpired,
+  ExportLimitReached,
   ExportNotReady,
   ExportNotRetryable,
   IdempotencyKeyReused,
@@ -63,6 +64,11 @@ export class MisdirectedRequest extends Schema.Class<MisdirectedRequest>("Misdir
   errorFields("misdirected_request"),
   HttpApiSchema.annotations({ status: 421 })
 ) {}
+/** A tenant limit reached (ADR 45): more exports in progress, or event streams, than one user or merchant may hold. */
+export class TooManyRequests extends Schema.Class<TooManyRequests>("TooManyRequests")(
+  errorFields("too_many_exports", "too_many_streams"),
+  HttpApiSchema.annotations({ status: 429 })
+) {}
 export class Gone extends Schema.Class<Gone>("Gone")(
   errorFields("export_expired"),
   HttpApiSchema.annotations({ status: 410 })
@@ -102,9 +108,29 @@ export const DEFAULT_RETRY_AFTER = Duration.seconds(30)
  */
 export const AUTH_UNAVAILABLE_RETRY_AFTER = Duration.seconds(5)
 
-/** The `Retry-After` a 503 answers with. */
-export const retryAfterOf = (error: ServiceUnavailable): Duration.Duration =>
-  error.error.code === "auth_unavailable" ? AUTH_UNAVAILABLE_RETRY_AFTER : DEFAULT_RETRY_AFTER
+/** How long a client should wait after a 429 for too many exports in progress: about what a small export takes. */
+export const TOO_MANY_EXPORTS_RETRY_AFTER = Duration.seconds(30)
+
+/** How long a client refused for too many event streams should wait: long enough for a closed tab's stream to end. */
+export const TOO_MANY_STREAMS_RETRY_AFTER = Duration.seconds(10)
+
+/** The `Retry-After` a 503 or a 429 answers with. */
+export const retryAfterOf = (error: ServiceUnavailable | TooManyRequests): Duration.Duration => {
+  switch (error.error.code) {
+    case "auth_unavailable":
+      return AUTH_UNAVAILABLE_RETRY_AFTER
+    case "too_many_exports":
+      return TOO_MANY_EXPORTS_RETRY_AFTER
+    case "too_many_streams":
+      return TOO_MANY_STREAMS_RETRY_AFTER
+    default:
+      return DEFAULT_RETRY_AFTER
+  }
+}
+
+/** Whether an API error asks the client to wait before it retries (`retryAfterOf`). */
+export const asksToWait = (error: unknown): error is ServiceUnavailable | TooManyRequests =>
+  error instanceof ServiceUnavailable || error instanceof TooManyRequests
 
 /** A `Retry-After` header's value: whole seconds. */
 export const retryAfterHeader = (wait: Duration.Duration): string => String(Math.ceil(Duration.toSeconds(wait)))
@@ -154,6 +180,24 @@ export const invalidRequest = (error: ValidationError, rename: (field: string) =
     "invalid_request",
     "The request is not valid: see details for each field.",
     error.issues.map((issue) => ({ field: rename(issue.field), rule: issue.rule, message: issue.message }))
+  )
+
+const exportsCounted = (count: number): string => `${count} ${count === 1 ? "export" : "exports"}`
+
+export const exportLimitReached = (error: ExportLimitReached) =>
+  fail(
+    TooManyRequests,
+    "too_many_exports",
+    error.scope === "user"
+      ? `You already have ${exportsCounted(error.limit)} queued or running, the most one user may have at once. ` +
+        "Wait for one to finish, or cancel one, then try again."
+      : `Your merchant account already has ${exportsCounted(error.limit)} queued or running, the most one ` +
+        "merchant may have at once. Wait for one to finish, then try again.",
+    [{
+      field: error.scope === "user" ? "exportsPerUser" : "exportsPerMerchant",
+      rule: "limit",
+      message: `at most ${error.limit} exports queued or running per ${error.scope}`
+    }]
   )
 
 export const exportNotFound = (_: JobNotFound) => fail(NotFound, "export_not_found", "No such export.")

@@ -5,12 +5,12 @@ import { HttpApiBuilder, HttpApiSwagger, HttpApp, HttpServerRequest, HttpServerR
 import { Cause, Clock, Effect, Layer, Option, Predicate } from "effect"
 import { ExportApi } from "./Api.js"
 import {
+  asksToWait,
   currentRequestId,
   DEFAULT_RETRY_AFTER,
   errorResponse,
   retryAfterHeader,
-  retryAfterOf,
-  ServiceUnavailable
+  retryAfterOf
 } from "./ApiErrors.js"
 import { EmbeddedApi } from "./DevSessionApi.js"
 import * as EventsHttp from "./EventsHttp.js"
@@ -101,7 +101,7 @@ export const apiMiddleware = (app: HttpApp.Default): HttpApp.Default =>
           }
           // The API's encoder writes the body; the wait it asks of the client depends on the error, not the status.
           const error: unknown = failure.value
-          if (error instanceof ServiceUnavailable) {
+          if (asksToWait(error)) {
             const retryAfter = retryAfterHeader(retryAfterOf(error))
             return Effect.zipRight(
               HttpApp.appendPreResponseHandler((_, response) =>

@@ -10,16 +10,11 @@ import {
   OpenApi
 } from "@effect/platform"
 import { Schema } from "effect"
-import { errorFields, ServiceUnavailable, Unauthorized } from "./ApiErrors.js"
+import { errorFields, ServiceUnavailable, TooManyRequests, Unauthorized } from "./ApiErrors.js"
 import { Authentication, CurrentCaller } from "./Authentication.js"
 
 export const EVENTS_PATH = "/api/v1/events"
 export const TICKETS_PATH = "/api/v1/events/tickets"
-
-export class TooManyRequests extends Schema.Class<TooManyRequests>("TooManyRequests")(
-  errorFields("too_many_streams"),
-  HttpApiSchema.annotations({ status: 429 })
-) {}
 
 /** On a runtime that cannot hold a response open (Lambda behind API Gateway's HTTP API). */
 export class NotImplemented extends Schema.Class<NotImplemented>("NotImplemented")(

@@ -8,17 +8,23 @@ import type { OwnerEvent } from "../../application/EventStream.js"
 import { ChangeFeed } from "../../application/ports/ChangeFeed.js"
 import { StreamTickets } from "../../application/ports/StreamTickets.js"
 import { ExportApi, ExportView, NotificationView } from "./Api.js"
-import { fail, notificationsUnavailable, retryAfterHeader, storeUnavailable, Unauthorized } from "./ApiErrors.js"
+import {
+  fail,
+  notificationsUnavailable,
+  retryAfterHeader,
+  storeUnavailable,
+  TOO_MANY_STREAMS_RETRY_AFTER,
+  TooManyRequests,
+  Unauthorized
+} from "./ApiErrors.js"
 import { Authentication, CurrentCaller } from "./Authentication.js"
-import { EVENTS_PATH, EventStreamAuthentication, NotImplemented, StreamTicket, TooManyRequests } from "./EventsApi.js"
+import { EVENTS_PATH, EventStreamAuthentication, NotImplemented, StreamTicket } from "./EventsApi.js"
 import { exportView, notificationView } from "./Views.js"
 
 /** The fields of a job's view that an `export` event carries, whichever of them the view has. */
 export const EXPORT_EVENT_FIELDS = ["jobId", "status", "progress"] as const
 export const NOTIFICATION_EVENT_FIELDS = ["id", "jobId", "kind", "title"] as const
 
-/** How long a client refused for too many streams should wait: long enough for a closed tab's stream to end. */
-export const TOO_MANY_STREAMS_RETRY_AFTER = Duration.seconds(10)
 /** How long EventSource waits before it reconnects, told at the start of each stream. */
 export const RECONNECT_DELAY = Duration.seconds(3)
 

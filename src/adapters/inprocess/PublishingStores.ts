@@ -13,7 +13,7 @@ export const layer = Layer.effectContext(
     const feed = yield* ChangeFeed
     const publishing = JobStore.of({
       ...store,
-      create: (job) => Effect.tap(store.create(job), () => feed.publish({ _tag: "JobChanged", job })),
+      create: (job, limits) => Effect.tap(store.create(job, limits), () => feed.publish({ _tag: "JobChanged", job })),
       update: (next, expectedRevision) =>
         Effect.tap(store.update(next, expectedRevision), () => feed.publish({ _tag: "JobChanged", job: next }))
     })

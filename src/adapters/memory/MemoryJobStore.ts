@@ -5,11 +5,13 @@
 import { Effect, Layer, Option } from "effect"
 import { holdsIdempotencyKey, JobStore } from "../../application/ports/JobStore.js"
 import { jobRetainedUntil } from "../../application/Retention.js"
+import type { ExportLimitReached } from "../../domain/Errors.js"
 import { JobConflict } from "../../domain/Errors.js"
 import type { ExportJob, QueuedJob } from "../../domain/ExportJob.js"
 import { IDEMPOTENCY_WINDOW_MILLIS, sameRequestAs } from "../../domain/ExportJob.js"
 import type { ExportJobId, Owner } from "../../domain/Identifiers.js"
 import { firstExportJobIdAt } from "../../domain/Identifiers.js"
+import { exportLimitReached } from "../../domain/TenantLimits.js"
 import { makeEviction } from "./Eviction.js"
 import { keyOf, ownerKey } from "./MapKeys.js"
 
@@ -44,6 +46,15 @@ export const make = Effect.sync(() => {
   /** Finished jobs and when their retention ends, in epoch milliseconds. */
   const retainedUntil = new Map<ExportJobId, number>()
   const whenEvictionDue = makeEviction()
+  /** How many jobs are Queued or Running per owner and per merchant, kept by `track`, for the caps (ADR 45). */
+  const activeCounts = new Map<string, number>()
+  const countActive = (key: string, by: number): void => {
+    const count = (activeCounts.get(key) ?? 0) + by
+    if (count === 0) activeCounts.delete(key)
+    else activeCounts.set(key, count)
+  }
+  const ownerCountKey = (owner: Owner) => keyOf("user", ownerKey(owner))
+  const merchantCountKey = (owner: Owner) => keyOf("merchant", owner.merchantId)
 
   /** Drops every finished job whose retention is over, with its place in its owner's list and its key. */
   const evictExpired = (now: number): void => {
@@ -86,8 +97,12 @@ export const make = Effect.sync(() => {
       } else {
         list!.splice(at, 1)
         if (list!.length === 0) activeByRequest.delete(key)
+        countActive(ownerCountKey(job.owner), -1)
+        countActive(merchantCountKey(job.owner), -1)
       }
     } else if (isActive(job)) {
+      countActive(ownerCountKey(job.owner), 1)
+      countActive(merchantCountKey(job.owner), 1)
       // Nearly every group only ever holds one job: a literal reserves one slot, where growing an empty array
       // reserves seventeen.
       if (list === undefined) activeByRequest.set(key, [job])
@@ -105,13 +120,18 @@ export const make = Effect.sync(() => {
 
   return JobStore.of({
     // Only a create makes the store grow, so it is where expired jobs are swept.
-    create: (job) =>
+    create: (job, limits) =>
       Effect.zipRight(
         whenEvictionDue(evictExpired),
-        Effect.suspend(() => {
+        Effect.suspend((): Effect.Effect<void, JobConflict | ExportLimitReached> => {
           if (jobs.has(job.jobId) || keyTaken(job)) {
             return Effect.fail(new JobConflict({ jobId: job.jobId, expectedRevision: -1 }))
           }
+          const refused = limits === undefined ? Option.none() : exportLimitReached({
+            user: activeCounts.get(ownerCountKey(job.owner)) ?? 0,
+            merchant: activeCounts.get(merchantCountKey(job.owner)) ?? 0
+          }, limits)
+          if (Option.isSome(refused)) return Effect.fail(refused.value)
           jobs.set(job.jobId, job)
           const owner = ownerKey(job.owner)
           const ids = byOwner.get(owner) ?? []

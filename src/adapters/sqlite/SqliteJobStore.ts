@@ -10,10 +10,11 @@ import type { JobPage } from "../../application/ports/JobStore.js"
 import { holdsIdempotencyKey, JobStore } from "../../application/ports/JobStore.js"
 import { messageFor } from "../../application/RequestExport.js"
 import { jobRetainedUntil } from "../../application/Retention.js"
-import { JobConflict, JobStoreUnavailable } from "../../domain/Errors.js"
+import { ExportLimitReached, JobConflict, JobStoreUnavailable } from "../../domain/Errors.js"
 import { ExportJob, IDEMPOTENCY_WINDOW_MILLIS, isLive, sameRequestAs, transition } from "../../domain/ExportJob.js"
 import type { ExportJobId, Owner } from "../../domain/Identifiers.js"
 import { firstExportJobIdAt } from "../../domain/Identifiers.js"
+import { exportLimitReached } from "../../domain/TenantLimits.js"
 import { SqliteDatabase } from "./SqliteDatabase.js"
 import type { SqliteError } from "./SqliteDatabase.js"
 import { fillRetention, purgeExpired } from "./SqliteExpiry.js"
@@ -55,6 +56,14 @@ export const make = Effect.gen(function*() {
     `INSERT INTO jobs (job_id, merchant_id, user_id, status, requested_at, revision, idempotency_key, request_key, job)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
   )
+  // Both counted from the partial index of the jobs in progress (jobs_active_by_request), inside the create's
+  // transaction: one process holds the database and its writes are serialised, so the count cannot go stale.
+  const activeOfUser = db.prepare(
+    "SELECT COUNT(*) AS n FROM jobs WHERE merchant_id = ? AND user_id = ? AND status IN ('Queued', 'Running')"
+  )
+  const activeOfMerchant = db.prepare(
+    "SELECT COUNT(*) AS n FROM jobs WHERE merchant_id = ? AND status IN ('Queued', 'Running')"
+  )
   const byKey = db.prepare(
     `SELECT job_id, job FROM jobs WHERE merchant_id = ? AND user_id = ? AND idempotency_key = ?
      ORDER BY requested_at DESC, job_id DESC LIMIT 1`
@@ -91,13 +100,13 @@ export const make = Effect.gen(function*() {
     )
 
   const store = JobStore.of({
-    create: (job) =>
+    create: (job, limits) =>
       Effect.gen(function*() {
         const json = encodeJob(job)
         const body = encodeMessage(messageFor(job))
         const now = yield* Clock.currentTimeMillis
         const key = job.idempotencyKey
-        const created = yield* db.transaction("JobStore.create", () => {
+        const created = yield* db.transaction("JobStore.create", (): boolean | ExportLimitReached => {
           if (exists.get(job.jobId) !== undefined) return false
           if (key !== undefined) {
             const last = lastWithKey.get(job.owner.merchantId, job.owner.userId, key)
@@ -110,6 +119,14 @@ export const make = Effect.gen(function*() {
                 onRight: (prior) => !holdsIdempotencyKey(prior)
               })
             ) return false
+          }
+          if (limits !== undefined) {
+            const { merchantId, userId } = job.owner
+            const refused = exportLimitReached({
+              user: Number(activeOfUser.get(merchantId, userId)!["n"]),
+              merchant: Number(activeOfMerchant.get(merchantId)!["n"])
+            }, limits)
+            if (Option.isSome(refused)) return refused.value
           }
           insert.run(
             job.jobId,
@@ -126,6 +143,7 @@ export const make = Effect.gen(function*() {
           enqueue(db, job.jobId, body, now)
           return true
         })
+        if (created instanceof ExportLimitReached) return yield* created
         if (!created) return yield* new JobConflict({ jobId: job.jobId, expectedRevision: -1 })
       }).pipe(
         Effect.catchTag("SqliteError", (error) => Effect.fail(unavailable(error))),

@@ -1,8 +1,9 @@
 import type { DateTime, Effect, Option } from "effect"
 import { Context } from "effect"
-import type { JobConflict, JobStoreUnavailable } from "../../domain/Errors.js"
+import type { ExportLimitReached, JobConflict, JobStoreUnavailable } from "../../domain/Errors.js"
 import type { ExportJob, QueuedJob } from "../../domain/ExportJob.js"
 import type { ExportJobId, Owner } from "../../domain/Identifiers.js"
+import type { ActiveExportLimits } from "../../domain/TenantLimits.js"
 
 export interface JobPage {
   readonly jobs: ReadonlyArray<ExportJob>
@@ -23,8 +24,15 @@ export class JobStore extends Context.Tag("exports/JobStore")<JobStore, {
    * of the same owner was created with less than IDEMPOTENCY_WINDOW_MILLIS before it and still holds
    * (`holdsIdempotencyKey`). A key its job gave up is taken over by the new job in one conditional step: of creates
    * racing for it, one wins and the others fail with JobConflict.
+   *
+   * With `limits`, fails with ExportLimitReached when the owner, or their merchant, already has as many jobs Queued
+   * or Running as its cap (`exportLimitReached`), judged atomically with the creation: of creates racing for the last
+   * slot, exactly one wins, in every process. A job holds its slot until it is written in a finished state (ADR 45).
    */
-  readonly create: (job: QueuedJob) => Effect.Effect<void, JobConflict | JobStoreUnavailable>
+  readonly create: (
+    job: QueuedJob,
+    limits?: ActiveExportLimits
+  ) => Effect.Effect<void, JobConflict | ExportLimitReached | JobStoreUnavailable>
   /**
    * The owner's newest job created with this idempotency key, however old and whether or not it still holds the key:
    * callers judge.

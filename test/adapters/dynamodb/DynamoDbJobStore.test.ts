@@ -140,6 +140,35 @@ describe("DynamoDB JobStore", () => {
         .toEqual(Option.some(job.jobId))
     }).pipe(Effect.provide(stores)))
 
+  it.effect("slots whose jobs finished or vanished without giving them back are freed by a create at the cap", () =>
+    Effect.gen(function*() {
+      const store = yield* JobStore
+      const db = yield* DynamoDb.DynamoDb
+      const { alice } = uniqueOwners()
+      const limits = { exportsPerUser: 2, exportsPerMerchant: 10 }
+      // A process died between writing these jobs' ends and releasing their slots (or rolled a create back).
+      const finished = queuedJobOf(alice, { millis: BASE_MILLIS })
+      yield* store.create(finished)
+      yield* store.update(after(finished, Cancelled.make({ at: at(1_000) })), finished.revision)
+      const vanished: ExportJobId = jobIdAt(BASE_MILLIS + 1)
+      yield* db.call("PutItem", (documents, options) =>
+        documents.send(
+          new PutCommand({
+            TableName: db.tables.jobs,
+            Item: {
+              jobId: `slots#user#${JSON.stringify([alice.merchantId, alice.userId])}`,
+              jobIds: new Set([finished.jobId, vanished])
+            }
+          }),
+          options
+        ))
+      yield* store.create(queuedJobOf(alice, { millis: BASE_MILLIS + 2_000 }), limits)
+      yield* store.create(queuedJobOf(alice, { millis: BASE_MILLIS + 3_000 }), limits)
+      // The two slots held by jobs in progress are not freed.
+      const refused = yield* Effect.flip(store.create(queuedJobOf(alice, { millis: BASE_MILLIS + 4_000 }), limits))
+      expect(refused).toMatchObject({ _tag: "ExportLimitReached", scope: "user", limit: 2 })
+    }).pipe(Effect.provide(stores)))
+
   it.effect("sets the TTL attribute as DynamoDbTables.ts documents it", () =>
     Effect.gen(function*() {
       const store = yield* JobStore

@@ -114,6 +114,8 @@ export const STATUS_OF_CODE: Readonly<Record<string, number>> = {
   export_expired: 410,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  too_many_exports: 429,
+  too_many_streams: 429,
   queue_unavailable: 503,
   store_unavailable: 503,
   notifications_unavailable: 503,

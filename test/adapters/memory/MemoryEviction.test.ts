@@ -76,7 +76,7 @@ describe("MemoryJobStore eviction", () => {
       const succeeding = yield* requestedNow(alice, "daily")
       const failing = yield* requestedNow(alice, "weekly")
       const running = yield* requestedNow(alice)
-      yield* Effect.forEach([succeeding, failing, running], store.create, { discard: true })
+      yield* Effect.forEach([succeeding, failing, running], (job) => store.create(job), { discard: true })
       const started = yield* advance(
         succeeding,
         (at) =>

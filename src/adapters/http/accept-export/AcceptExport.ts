@@ -8,7 +8,13 @@ import type { Caller } from "../../../application/RequestExport.js"
 import type { ValidationError } from "../../../domain/Errors.js"
 import type { ExportJob } from "../../../domain/ExportJob.js"
 import type { ExportAccepted } from "../Api.js"
-import { idempotencyKeyReused, invalidRequest, queueUnavailable, storeUnavailable } from "../ApiErrors.js"
+import {
+  exportLimitReached,
+  idempotencyKeyReused,
+  invalidRequest,
+  queueUnavailable,
+  storeUnavailable
+} from "../ApiErrors.js"
 import { exportPath } from "../ExportPaths.js"
 import { statusOf } from "../Views.js"
 
@@ -41,6 +47,7 @@ export const requestExportErrors = {
   QueueUnavailable: queueUnavailable,
   JobStoreUnavailable: storeUnavailable,
   IdempotencyKeyReused: idempotencyKeyReused,
+  ExportLimitReached: exportLimitReached,
   JobConflict: Effect.die
 }
 

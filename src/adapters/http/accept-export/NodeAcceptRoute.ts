@@ -8,14 +8,7 @@ import { HttpApiSchema, HttpTraceContext } from "@effect/platform"
 import { Cause, Context, Effect, FiberId, FiberRef, FiberRefs, Option, Redacted, Runtime, Schema, Tracer } from "effect"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { ExportApi } from "../Api.js"
-import {
-  currentRequestId,
-  fail,
-  retryAfterHeader,
-  retryAfterOf,
-  ServiceUnavailable,
-  Unauthorized
-} from "../ApiErrors.js"
+import { asksToWait, currentRequestId, fail, retryAfterHeader, retryAfterOf, Unauthorized } from "../ApiErrors.js"
 import {
   accessLog,
   finishingHeaders,
@@ -67,11 +60,11 @@ const declaredErrors = (() => {
   }))
 })()
 
-/** A declared error as the HttpApi answers it; a 503 also says how long to wait, which depends on its error. */
+/** A declared error as the HttpApi answers it; a 503 or 429 also says how long to wait, which depends on its error. */
 const answerFor = (error: Effect.Effect.Error<ReturnType<typeof accept>>): Answer => {
   const declaredError = declaredErrors.find(({ is }) => is(error))
   if (declaredError === undefined) throw new Error("unreachable: an error the endpoint does not declare")
-  const headers = error instanceof ServiceUnavailable ? { "retry-after": retryAfterHeader(retryAfterOf(error)) } : {}
+  const headers = asksToWait(error) ? { "retry-after": retryAfterHeader(retryAfterOf(error)) } : {}
   return { status: declaredError.status, body: declaredError.encode(error), headers }
 }
 
