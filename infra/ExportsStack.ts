@@ -139,6 +139,15 @@ export class ExportsStack extends Stack {
         sortKey: { name: "createdAtKey", type: AttributeType.STRING }
       }]
     })
+    // Each export's audit trail (ADR 46): entries put once under their job, deleted by TTL with the job's retention.
+    const audit = new TableV2(this, "Audit", {
+      partitionKey: { name: "jobId", type: AttributeType.STRING },
+      sortKey: { name: "entryId", type: AttributeType.STRING },
+      billing: Billing.onDemand(),
+      timeToLiveAttribute: TTL_ATTRIBUTE,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy: RemovalPolicy.RETAIN
+    })
 
     // ------------------------------------------------------------------------------------------ queue
 
@@ -203,6 +212,7 @@ export class ExportsStack extends Stack {
       SQS_QUEUE_URL: queue.queueUrl,
       DYNAMODB_JOBS_TABLE: jobs.tableName,
       DYNAMODB_NOTIFICATIONS_TABLE: notifications.tableName,
+      DYNAMODB_AUDIT_TABLE: audit.tableName,
       APP_BASE_URL: props.appBaseUrl,
       NODE_OPTIONS: "--enable-source-maps"
     }
@@ -271,9 +281,12 @@ export class ExportsStack extends Stack {
 
     // ------------------------------------------------------------------------ least privilege
 
-    // The API records and reads jobs, claims idempotency keys, reads and marks notifications, and publishes.
+    // The API records and reads jobs, claims idempotency keys, reads and marks notifications, appends to and reads
+    // the audit trail, and publishes.
     jobs.grantReadWriteData(api)
     notifications.grantReadWriteData(api)
+    // The audit trail is append-only, to the API too: it may put entries and read them, never change or delete one.
+    audit.grant(api, "dynamodb:PutItem", "dynamodb:Query")
     queue.grantSendMessages(api)
     secrets.grantRead(api)
     // The worker moves jobs through their states and writes notifications; the event source mapping receives and

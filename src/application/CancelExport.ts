@@ -1,12 +1,13 @@
 // Cancelling an export, for its owner only, idempotent: a Queued or Running job becomes Cancelled at once (its worker
 // notices within a second or so and stops, RunExport), a Cancelled one stays so, a finished one cannot be. The API
-// tells the user once, in-app (ADR 31).
+// tells the user once, in-app (ADR 31), and the export's audit trail records the cancel once (ADR 46).
 import { DateTime, Effect, Either, Option } from "effect"
 import { ExportAlreadyFinished, JobStoreUnavailable } from "../domain/Errors.js"
 import type { CancelledJob, ExportJob } from "../domain/ExportJob.js"
 import { transition } from "../domain/ExportJob.js"
 import type { Owner } from "../domain/Identifiers.js"
 import { CurrentCatalogue } from "./CurrentCatalogue.js"
+import { recordCancel } from "./ExportAudit.js"
 import { getExport } from "./ExportQueries.js"
 import { cancelledNotificationFor } from "./Messages.js"
 import { ExportLinks } from "./ports/ExportLinks.js"
@@ -67,6 +68,7 @@ const tell = (job: CancelledJob) =>
 export const cancelExport = Effect.fn("Exports.cancel")(
   function*(owner: Owner, jobId: string) {
     const job = yield* cancelled(yield* getExport(owner, jobId))
+    yield* recordCancel(job)
     yield* tell(job)
     return job
   },

@@ -3,7 +3,8 @@
 // embedded database deletes by them, the embedded file store sweeps by FILE_RETENTION, and the buckets' lifecycle
 // rules and the dead-letter queue (infra/) are built from, or checked against, it.
 import { Config, ConfigError, DateTime, Duration, Either } from "effect"
-import type { ExportJob } from "../domain/ExportJob.js"
+import type { ExportJob, FinishedJob } from "../domain/ExportJob.js"
+import { isFinished } from "../domain/ExportJob.js"
 import { linkTtlConfig } from "./ExportSettings.js"
 import { MAX_LINK_TTL } from "./ports/FileStore.js"
 import type { InAppNotification } from "./ports/InAppNotifier.js"
@@ -28,19 +29,15 @@ export const DEAD_LETTER_RETENTION = Duration.days(14)
  */
 export const EXPIRY_SWEEP_INTERVAL = Duration.hours(1)
 
+/** When a finished job's record may go, in epoch milliseconds; its audit entries go with it (ADR 46). */
+export const finishedJobRetainedUntil = (job: FinishedJob): number =>
+  job._tag === "Succeeded"
+    ? DateTime.toEpochMillis(job.result.linkExpiresAt) + Duration.toMillis(SUCCEEDED_JOB_RETENTION)
+    : DateTime.toEpochMillis(job.finishedAt) + Duration.toMillis(FINISHED_JOB_RETENTION)
+
 /** When a job's record may go, in epoch milliseconds; undefined while the job is Queued or Running. */
-export const jobRetainedUntil = (job: ExportJob): number | undefined => {
-  switch (job._tag) {
-    case "Queued":
-    case "Running":
-      return undefined
-    case "Succeeded":
-      return DateTime.toEpochMillis(job.result.linkExpiresAt) + Duration.toMillis(SUCCEEDED_JOB_RETENTION)
-    case "Failed":
-    case "Cancelled":
-      return DateTime.toEpochMillis(job.finishedAt) + Duration.toMillis(FINISHED_JOB_RETENTION)
-  }
-}
+export const jobRetainedUntil = (job: ExportJob): number | undefined =>
+  isFinished(job) ? finishedJobRetainedUntil(job) : undefined
 
 /** When a claim on an idempotency key made for a job requested at `requestedAt` may go, in epoch milliseconds. */
 export const claimRetainedUntil = (requestedAt: DateTime.Utc): number =>

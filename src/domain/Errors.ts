@@ -84,6 +84,11 @@ export class JobStoreUnavailable extends Schema.TaggedError<JobStoreUnavailable>
   detail: Schema.String
 }) {}
 
+/** The audit trail could not be read or written: what needed it is refused rather than done unrecorded. */
+export class AuditTrailUnavailable extends Schema.TaggedError<AuditTrailUnavailable>()("AuditTrailUnavailable", {
+  detail: Schema.String
+}) {}
+
 export class NotificationNotFound extends Schema.TaggedError<NotificationNotFound>()("NotificationNotFound", {
   notificationId: Schema.String
 }) {}

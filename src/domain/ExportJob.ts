@@ -7,7 +7,7 @@
 // A finished job also keeps a small ledger of the user's notifications (in-app, email). Each channel is claimed
 // before it is sent and marked once sent, so that two deliveries never both send it, and a redelivered queue
 // message finishes a delivery that a crash interrupted.
-import { DateTime, Duration, Either, Equal, Match, Schema } from "effect"
+import { DateTime, Duration, Either, Equal, Match, Option, Schema } from "effect"
 import type { LinkSigningFailed, QueryFailed, QueryTimeout, UploadFailed } from "./Errors.js"
 import { InvalidTransition, NotificationChannel } from "./Errors.js"
 import { EmailAddress, ExportJobId, Owner } from "./Identifiers.js"
@@ -33,6 +33,12 @@ export type ObjectKey = typeof ObjectKey.Type
 export const objectKeyFor = (
   job: { readonly jobId: ExportJobId; readonly owner: Owner; readonly attempts: number }
 ): ObjectKey => ObjectKey.make(`exports/${job.owner.merchantId}/${job.jobId}/attempt-${job.attempts}.csv`)
+
+const OBJECT_KEY_SHAPE = /^exports\/[^/]+\/([^/]+)\/attempt-\d+\.[a-z0-9.]+$/
+
+/** The job whose file `key` names, when it is a key `objectKeyFor` made. */
+export const jobIdOfObjectKey = (key: string): Option.Option<ExportJobId> =>
+  Option.fromNullable(OBJECT_KEY_SHAPE.exec(key)?.[1]).pipe(Option.filter(Schema.is(ExportJobId)))
 
 export class ExportResult extends Schema.Class<ExportResult>("ExportResult")({
   objectKey: ObjectKey,

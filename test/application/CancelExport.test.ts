@@ -3,6 +3,7 @@ import { Deferred, Duration, Effect, Fiber, Layer, Stream, TestClock } from "eff
 import { MemoryFiles } from "../../src/adapters/memory/MemoryFileStore.js"
 import { cancelExport } from "../../src/application/CancelExport.js"
 import { handleDelivery } from "../../src/application/ExportWorker.js"
+import type { AuditTrail } from "../../src/application/ports/AuditTrail.js"
 import type { ExportLinks } from "../../src/application/ports/ExportLinks.js"
 import { FileStore } from "../../src/application/ports/FileStore.js"
 import type { InAppNotifier } from "../../src/application/ports/InAppNotifier.js"
@@ -159,7 +160,7 @@ describe("cancelExport", () => {
           Effect.gen(function*() {
             const files = yield* MemoryFiles
             const cancel = Effect.orDie(cancelExport(alice.owner, job.jobId)).pipe(
-              Effect.provide(yield* Effect.context<JobStore | InAppNotifier | ExportLinks>())
+              Effect.provide(yield* Effect.context<JobStore | InAppNotifier | ExportLinks | AuditTrail>())
             )
             return FileStore.of({
               ...files,

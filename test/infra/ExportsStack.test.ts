@@ -228,15 +228,39 @@ describe("the AWS stack", () => {
 
   it("creates the tables the DynamoDB adapters read, with TTL and the owner indexes", () => {
     const tables = resourcesOf("AWS::DynamoDB::GlobalTable")
-    expect(tables).toHaveLength(2)
+    expect(tables).toHaveLength(3)
     for (const table of tables) {
       expect(table.Properties["TimeToLiveSpecification"]).toStrictEqual({ AttributeName: TTL_ATTRIBUTE, Enabled: true })
     }
     const indexes = tables.map((t) =>
-      (t.Properties["GlobalSecondaryIndexes"] as Array<{ IndexName: string }>).map((i) => i.IndexName).sort()
+      (t.Properties["GlobalSecondaryIndexes"] as Array<{ IndexName: string }> | undefined ?? []).map((i) => i.IndexName)
+        .sort()
     )
     expect(indexes).toContainEqual([ACTIVE_JOBS_BY_OWNER_INDEX, ACTIVE_JOBS_INDEX, JOBS_BY_OWNER_INDEX].sort())
     expect(indexes).toContainEqual([NOTIFICATIONS_BY_OWNER_INDEX])
+    // The audit trail's: entries under their job, no index.
+    expect(tables.map((t) => t.Properties["KeySchema"])).toContainEqual([
+      { AttributeName: "jobId", KeyType: "HASH" },
+      { AttributeName: "entryId", KeyType: "RANGE" }
+    ])
+  })
+
+  it("keeps the audit trail append-only: the API may put and query it, nothing may update or delete it", () => {
+    const [auditId] = Object.entries(template.findResources("AWS::DynamoDB::GlobalTable")).find(([, table]) =>
+      ((table as Resource).Properties["KeySchema"] as Array<{ AttributeName: string }>).length === 2
+    )!
+    const grants = resourcesOf("AWS::IAM::Policy").flatMap((policy) =>
+      (policy.Properties["PolicyDocument"] as {
+        Statement: Array<{ Action: string | Array<string>; Resource: unknown }>
+      })
+        .Statement.filter((statement) => referencesIn(statement.Resource).has(auditId))
+        .map((statement) => ({ roles: policy.Properties["Roles"], actions: [statement.Action].flat().sort() }))
+    )
+    const [apiId] = functionWith("AUTH_TRUST_GATEWAY", "true")
+    const apiRole = ((template.findResources("AWS::Lambda::Function")[apiId] as Resource).Properties["Role"] as {
+      "Fn::GetAtt": [string, string]
+    })["Fn::GetAtt"][0]
+    expect(grants).toStrictEqual([{ roles: [{ Ref: apiRole }], actions: ["dynamodb:PutItem", "dynamodb:Query"] }])
   })
 
   it("verifies tokens at the gateway with the configured issuer and audience, and leaves only probes public", () => {

@@ -80,6 +80,7 @@ export const localSettings = (overrides: Record<string, string> = {}) =>
       ["DYNAMODB_ENDPOINT", dynamo.endpoint],
       ["DYNAMODB_JOBS_TABLE", dynamo.settings.tables.jobs],
       ["DYNAMODB_NOTIFICATIONS_TABLE", dynamo.settings.tables.notifications],
+      ["DYNAMODB_AUDIT_TABLE", dynamo.settings.tables.audit],
       ["DYNAMODB_ACCESS_KEY_ID", "local"],
       ["DYNAMODB_SECRET_ACCESS_KEY", "local"],
       ["REPORT_SOURCE", "chdb"],

@@ -10,6 +10,7 @@ import { regionConfig } from "../aws/AwsRegion.js"
 export interface DynamoDbTableNames {
   readonly jobs: string
   readonly notifications: string
+  readonly audit: string
 }
 
 export interface DynamoDbCredentials {
@@ -45,7 +46,8 @@ const credentialsConfig: Config.Config<DynamoDbCredentials | undefined> = Config
 )
 
 /**
- * DYNAMODB_REGION (else AWS_REGION), DYNAMODB_JOBS_TABLE, DYNAMODB_NOTIFICATIONS_TABLE; optional DYNAMODB_ENDPOINT (a URL) and
+ * DYNAMODB_REGION (else AWS_REGION), DYNAMODB_JOBS_TABLE, DYNAMODB_NOTIFICATIONS_TABLE, DYNAMODB_AUDIT_TABLE; optional
+ * DYNAMODB_ENDPOINT (a URL) and
  * DYNAMODB_ACCESS_KEY_ID with DYNAMODB_SECRET_ACCESS_KEY (both or neither).
  */
 export const dynamoDbSettingsConfig: Config.Config<DynamoDbSettings> = Config.all({
@@ -53,11 +55,12 @@ export const dynamoDbSettingsConfig: Config.Config<DynamoDbSettings> = Config.al
   endpoint: Config.option(Config.url("DYNAMODB_ENDPOINT")),
   jobs: Config.nonEmptyString("DYNAMODB_JOBS_TABLE"),
   notifications: Config.nonEmptyString("DYNAMODB_NOTIFICATIONS_TABLE"),
+  audit: Config.nonEmptyString("DYNAMODB_AUDIT_TABLE"),
   credentials: credentialsConfig
-}).pipe(Config.map(({ credentials, endpoint, jobs, notifications, region }) => ({
+}).pipe(Config.map(({ audit, credentials, endpoint, jobs, notifications, region }) => ({
   region,
   endpoint: Option.getOrUndefined(Option.map(endpoint, (url) => url.href)),
-  tables: { jobs, notifications },
+  tables: { jobs, notifications, audit },
   credentials
 })))
 

@@ -1,4 +1,4 @@
-// The two tables the DynamoDB adapters need, as infrastructure must create them; `createTables` makes them on a
+// The three tables the DynamoDB adapters need, as infrastructure must create them; `createTables` makes them on a
 // local server for tests. The attribute names here are the ones the adapters read and write.
 //
 // Jobs table (on-demand):
@@ -34,6 +34,11 @@
 //              readAt (S)                    ISO time of the first markRead; absent while unread
 //              expiresAt (N)                 TTL, epoch seconds: 90 days after createdAt
 //   GSI byOwner        ownerKey (HASH), createdAtKey (RANGE), projection ALL: listFor
+//
+// Audit table (on-demand), ADR 46:
+//   key        jobId (S, HASH), entryId (S, RANGE)   the export, and the entry's id within it
+//   item       entry (S)                     the entry as JSON, `Schema.encode(AuditEntry)`; put once, never updated
+//              expiresAt (N)                 TTL, epoch seconds: the job's own retention (finishedJobRetainedUntil)
 import { CreateTableCommand, UpdateTimeToLiveCommand } from "@aws-sdk/client-dynamodb"
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb"
 import type { DynamoDbTableNames } from "./DynamoDb.js"
@@ -47,7 +52,7 @@ export const NOTIFICATIONS_BY_OWNER_INDEX = "byOwner"
 export const TTL_ATTRIBUTE = "expiresAt"
 
 /**
- * Creates both tables and enables TTL on them. For tests and local servers; production tables come from
+ * Creates the three tables and enables TTL on them. For tests and local servers; production tables come from
  * infrastructure with this same schema. A server without UpdateTimeToLive (dynalite) keeps the attribute unenforced.
  */
 export const createTables = async (client: DynamoDBClient, names: DynamoDbTableNames): Promise<void> => {
@@ -106,7 +111,18 @@ export const createTables = async (client: DynamoDBClient, names: DynamoDbTableN
       ]
     })
   )
-  for (const table of [names.jobs, names.notifications]) {
+  await client.send(
+    new CreateTableCommand({
+      TableName: names.audit,
+      BillingMode: "PAY_PER_REQUEST",
+      AttributeDefinitions: [
+        { AttributeName: "jobId", AttributeType: "S" },
+        { AttributeName: "entryId", AttributeType: "S" }
+      ],
+      KeySchema: [{ AttributeName: "jobId", KeyType: "HASH" }, { AttributeName: "entryId", KeyType: "RANGE" }]
+    })
+  )
+  for (const table of [names.jobs, names.notifications, names.audit]) {
     try {
       await client.send(
         new UpdateTimeToLiveCommand({

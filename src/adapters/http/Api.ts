@@ -2,6 +2,7 @@
 // The server, the Lambda handler, the OpenAPI document and the typed client are all derived from it.
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { Schema, SchemaAST } from "effect"
+import { AuditAction } from "../../domain/Audit.js"
 import { IDEMPOTENCY_WINDOW } from "../../domain/ExportJob.js"
 import { ExportFormat, maxRangeDaysOf, ReportCatalogue } from "../../domain/Reports.js"
 import type { ReportDefinition, ReportDefinitions } from "../../domain/Reports.js"
@@ -128,6 +129,23 @@ export class DownloadLink extends Schema.Class<DownloadLink>("DownloadLink")({
   expiresAt: Schema.DateTimeUtc
 }) {}
 
+/** Who did it: a signed-in user, or whoever held a signed link to the file. */
+export const AuditActorView = Schema.Union(
+  Schema.Struct({ type: Schema.Literal("user"), userId: Schema.String }),
+  Schema.Struct({ type: Schema.Literal("signed_link") })
+)
+
+export class AuditEntryView extends Schema.Class<AuditEntryView>("AuditEntryView")({
+  action: Schema.Literal("requested", ...AuditAction.literals),
+  actor: AuditActorView,
+  at: Schema.DateTimeUtc
+}) {}
+
+export class ExportAuditTrail extends Schema.Class<ExportAuditTrail>("ExportAuditTrail")({
+  /** Oldest first: the request, then what happened to the export since. */
+  items: Schema.Array(AuditEntryView)
+}) {}
+
 export class NotificationView extends Schema.Class<NotificationView>("NotificationView")({
   id: Schema.String,
   jobId: Schema.String,
@@ -243,6 +261,19 @@ const exportsGroupOf = <Ds extends ReportDefinitions>(catalogue: { readonly defi
           OpenApi.Description,
           "Checks the caller and the expiry at click time, then redirects (302) to a signed link valid a few minutes. " +
             "A client that sends `Accept: application/json` gets `{ url, expiresAt }` instead."
+        )
+    )
+    .add(
+      HttpApiEndpoint.get("getExportAudit")`/api/v1/reports/exports/${jobId}/audit`
+        .addSuccess(ExportAuditTrail)
+        .addError(NotFound)
+        .annotate(OpenApi.Summary, "Who did what to an export, and when")
+        .annotate(
+          OpenApi.Description,
+          "The export's owner only, oldest first: its request, its cancel, every download link its owner asked for " +
+            "(`download_link_issued`) and, where the file store serves its own signed links (the embedded server), " +
+            "every use of one (`file_downloaded`, by `signed_link`: a link names no one). Links served by S3 or R2, " +
+            "such as the e-mail's, are not seen. Kept as long as the export's record."
         )
     )
     .add(

@@ -3,6 +3,7 @@
 import { HttpApiSchema, HttpServerResponse } from "@effect/platform"
 import { DateTime, Duration, Effect, FiberRef, Schema } from "effect"
 import type {
+  AuditTrailUnavailable,
   ExportAlreadyFinished,
   ExportExpired,
   ExportLimitReached,
@@ -89,7 +90,8 @@ export class ServiceUnavailable extends Schema.Class<ServiceUnavailable>("Servic
     "download_unavailable",
     "not_ready",
     "auth_unavailable",
-    "report_unavailable"
+    "report_unavailable",
+    "audit_unavailable"
   ),
   HttpApiSchema.annotations({ status: 503 })
 ) {}
@@ -210,6 +212,9 @@ export const queueUnavailable = (_: QueueUnavailable) =>
 
 export const storeUnavailable = (_: JobStoreUnavailable) =>
   fail(ServiceUnavailable, "store_unavailable", "Exports are unavailable right now. Please retry in a minute.")
+
+export const auditUnavailable = (_: AuditTrailUnavailable) =>
+  fail(ServiceUnavailable, "audit_unavailable", "Exports' records are unavailable right now. Please retry in a minute.")
 
 export const notificationsUnavailable = (_: NotificationFailed) =>
   fail(ServiceUnavailable, "notifications_unavailable", "Notifications are unavailable right now.")

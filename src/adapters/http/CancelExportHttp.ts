@@ -1,7 +1,7 @@
 // The handler of POST /api/v1/reports/exports/{jobId}/cancel: the owner's cancel, its errors in the API's shape.
 import { DateTime, Effect } from "effect"
 import { cancelExport } from "../../application/CancelExport.js"
-import { exportFinished, exportNotFound, storeUnavailable } from "./ApiErrors.js"
+import { auditUnavailable, exportFinished, exportNotFound, storeUnavailable } from "./ApiErrors.js"
 import { CurrentCaller } from "./Authentication.js"
 import { exportView } from "./Views.js"
 
@@ -12,7 +12,8 @@ export const handleCancelExport = ({ path }: { readonly path: { readonly jobId: 
       Effect.catchTags({
         JobNotFound: exportNotFound,
         ExportAlreadyFinished: exportFinished,
-        JobStoreUnavailable: storeUnavailable
+        JobStoreUnavailable: storeUnavailable,
+        AuditTrailUnavailable: auditUnavailable
       })
     )
     return exportView(job, yield* DateTime.now)

@@ -2,10 +2,12 @@
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import { DateTime, Effect, Schema } from "effect"
 import { downloadExport } from "../../application/DownloadExport.js"
+import { readAudit } from "../../application/ExportAudit.js"
 import { getExport, listExports } from "../../application/ExportQueries.js"
 import { handleRequestExport } from "./accept-export/HttpApiAcceptHandler.js"
 import { DownloadLink, ExportApi, ExportList, ExportView } from "./Api.js"
 import {
+  auditUnavailable,
   exportExpired,
   exportNotFound,
   exportNotReady,
@@ -17,7 +19,7 @@ import { CurrentCaller } from "./Authentication.js"
 import { handleCancelExport } from "./CancelExportHttp.js"
 import { conditionalJson } from "./EntityTags.js"
 import { handleExportAgain } from "./ExportAgainHandler.js"
-import { exportView } from "./Views.js"
+import { auditTrailView, exportView } from "./Views.js"
 
 const encodeLink = Schema.encode(DownloadLink)
 
@@ -55,7 +57,8 @@ export const layer = HttpApiBuilder.group(ExportApi, "exports", (handlers) =>
             JobStoreUnavailable: storeUnavailable,
             ExportNotReady: exportNotReady,
             ExportExpired: exportExpired,
-            LinkSigningFailed: linkUnavailable
+            LinkSigningFailed: linkUnavailable,
+            AuditTrailUnavailable: auditUnavailable
           })
         )
         const noStore = { "cache-control": "no-store" }
@@ -65,5 +68,17 @@ export const layer = HttpApiBuilder.group(ExportApi, "exports", (handlers) =>
           return HttpServerResponse.unsafeJson(body, { headers: noStore })
         }
         return HttpServerResponse.redirect(link.url, { status: 302, headers: noStore })
+      }))
+    .handle("getExportAudit", ({ path }) =>
+      Effect.gen(function*() {
+        const caller = yield* CurrentCaller
+        const { entries, job } = yield* readAudit(caller.owner, path.jobId).pipe(
+          Effect.catchTags({
+            JobNotFound: exportNotFound,
+            JobStoreUnavailable: storeUnavailable,
+            AuditTrailUnavailable: auditUnavailable
+          })
+        )
+        return auditTrailView(job, entries)
       }))
     .handleRaw("exportAgain", handleExportAgain))

@@ -3,10 +3,13 @@
 import { DateTime } from "effect"
 import type { InAppNotification } from "../../application/ports/InAppNotifier.js"
 import type { ReportPreview as Preview } from "../../application/PreviewReport.js"
+import type { AuditActor, AuditEntry } from "../../domain/Audit.js"
 import type { ExportJob } from "../../domain/ExportJob.js"
 import type { Cell, ColumnType } from "../../domain/Reports.js"
 import type { ExportStatus } from "./Api.js"
 import {
+  AuditEntryView,
+  ExportAuditTrail,
   ExportFailure,
   ExportFile,
   ExportProgress,
@@ -15,7 +18,7 @@ import {
   PreviewColumn,
   ReportPreview
 } from "./Api.js"
-import type { PreviewCell } from "./Api.js"
+import type { AuditActorView, PreviewCell } from "./Api.js"
 import { downloadPath, exportPath } from "./ExportPaths.js"
 
 const STATUS: Record<ExportJob["_tag"], ExportStatus> = {
@@ -106,3 +109,21 @@ export const previewView = (preview: Preview): ReportPreview => {
     more: preview.more
   })
 }
+
+const actorView = (actor: AuditActor): typeof AuditActorView.Type =>
+  actor._tag === "User" ? { type: "user", userId: actor.userId } : { type: "signed_link" }
+
+/** The request, from the job's own record, then the entries appended since; oldest first. */
+export const auditTrailView = (job: ExportJob, entries: ReadonlyArray<AuditEntry>): ExportAuditTrail =>
+  new ExportAuditTrail({
+    items: [
+      new AuditEntryView({
+        action: "requested",
+        actor: { type: "user", userId: job.owner.userId },
+        at: job.requestedAt
+      }),
+      ...entries.map((entry) =>
+        new AuditEntryView({ action: entry.action, actor: actorView(entry.actor), at: entry.at })
+      )
+    ]
+  })

@@ -21,6 +21,7 @@ export interface Faults {
   readonly queue?: boolean
   readonly email?: boolean
   readonly inApp?: boolean
+  readonly audit?: boolean
 }
 
 export type FaultName = keyof Faults

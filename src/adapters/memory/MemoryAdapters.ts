@@ -3,6 +3,7 @@
 import { Layer } from "effect"
 import { JobIds } from "../../application/JobIds.js"
 import { FaultInjection } from "./FaultInjection.js"
+import * as MemoryAuditTrail from "./MemoryAuditTrail.js"
 import * as MemoryEmailSender from "./MemoryEmailSender.js"
 import * as MemoryFileStore from "./MemoryFileStore.js"
 import * as MemoryInAppNotifier from "./MemoryInAppNotifier.js"
@@ -19,6 +20,7 @@ export const layer = (dataset: OrderLineDataset) =>
     MemoryFileStore.layer,
     MemoryInAppNotifier.layer,
     MemoryEmailSender.layer,
+    MemoryAuditTrail.layer,
     JobIds.Default
   ).pipe(
     Layer.provideMerge(

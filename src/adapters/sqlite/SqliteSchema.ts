@@ -75,7 +75,25 @@ CREATE INDEX notifications_by_retention ON notifications (retained_until);
 CREATE INDEX dead_letters_by_age ON dead_letters (dead_at);
 `
 
+/**
+ * Each export's audit trail (ADR 46): entries appended once, keyed by their job and id, with the time they are kept
+ * until (their job's retention). `seq` keeps the order they were appended in among entries of the same instant.
+ */
+const auditTrail = `
+CREATE TABLE audit_entries (
+  seq INTEGER PRIMARY KEY,
+  job_id TEXT NOT NULL,
+  entry_id TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  retained_until INTEGER NOT NULL,
+  entry TEXT NOT NULL,
+  UNIQUE (job_id, entry_id)
+) STRICT;
+CREATE INDEX audit_entries_by_retention ON audit_entries (retained_until);
+`
+
 export const MIGRATIONS: ReadonlyArray<Migration> = [
   { version: 1, name: "jobs, messages, dead letters and notifications", sql: initial },
-  { version: 2, name: "retention of jobs, notifications and dead letters", sql: retention }
+  { version: 2, name: "retention of jobs, notifications and dead letters", sql: retention },
+  { version: 3, name: "audit trail", sql: auditTrail }
 ]

@@ -6,6 +6,7 @@ import { GetCommand } from "@aws-sdk/lib-dynamodb"
 import { Effect, Layer } from "effect"
 import * as ClickHouseReportSource from "../../adapters/clickhouse/ClickHouseReportSource.js"
 import * as DynamoDb from "../../adapters/dynamodb/DynamoDb.js"
+import * as DynamoDbAuditTrail from "../../adapters/dynamodb/DynamoDbAuditTrail.js"
 import * as DynamoDbInAppNotifier from "../../adapters/dynamodb/DynamoDbInAppNotifier.js"
 import * as DynamoDbJobStore from "../../adapters/dynamodb/DynamoDbJobStore.js"
 import { ReadinessChecks } from "../../adapters/http/HealthHttp.js"
@@ -61,7 +62,13 @@ const readiness = Layer.effect(
 /** Every port the API needs but its report source, each on its settings from `Config`; building them does no I/O. */
 export const layerWithoutReportSource = (() => {
   const clients = Layer.mergeAll(DynamoDb.layerConfig, SqsClient.layerConfig)
-  const ports = Layer.mergeAll(DynamoDbJobStore.layer, DynamoDbInAppNotifier.layer, SqsJobQueue.layer, readiness).pipe(
+  const ports = Layer.mergeAll(
+    DynamoDbJobStore.layer,
+    DynamoDbInAppNotifier.layer,
+    DynamoDbAuditTrail.layer,
+    SqsJobQueue.layer,
+    readiness
+  ).pipe(
     Layer.provideMerge(clients)
   )
   // The links a cancel's in-app notice leads to; the API's own paths, so APP_BASE_URL may be left unset here.

@@ -24,6 +24,7 @@ import * as WebAppRoute from "../../adapters/http/WebAppRoute.js"
 import * as InProcessEvents from "../../adapters/inprocess/InProcessEvents.js"
 import * as FilesRoute from "../../adapters/localfs/FilesRoute.js"
 import * as LocalFileStore from "../../adapters/localfs/LocalFileStore.js"
+import * as SqliteAuditTrail from "../../adapters/sqlite/SqliteAuditTrail.js"
 import * as SqliteDatabase from "../../adapters/sqlite/SqliteDatabase.js"
 import * as SqliteInAppNotifier from "../../adapters/sqlite/SqliteInAppNotifier.js"
 import * as SqliteJobQueue from "../../adapters/sqlite/SqliteJobQueue.js"
@@ -138,11 +139,12 @@ export const layer = (config: EmbeddedConfig) => {
     outbox: join(config.dataDir, "outbox"),
     from: "Exports <exports@localhost>"
   })
-  // One database for the three, so that a job and its message are written in one transaction. The stores tell the
+  // One database for them all, so that a job and its message are written in one transaction. The stores tell the
   // event streams what they write (ADR 33).
   const durable = Layer.mergeAll(
     InProcessEvents.layerPublishing.pipe(Layer.provide(Layer.merge(SqliteJobStore.layer, SqliteInAppNotifier.layer))),
     SqliteJobQueue.layer(),
+    SqliteAuditTrail.layer,
     JobIds.Default
   )
   // Opened before anything else uses the data directory: a second server on it stops here, with SQLite's lock

@@ -18,7 +18,8 @@ const adapters = [
     config: dynamoDbSettingsConfig,
     required: {
       DYNAMODB_JOBS_TABLE: "jobs",
-      DYNAMODB_NOTIFICATIONS_TABLE: "notifications"
+      DYNAMODB_NOTIFICATIONS_TABLE: "notifications",
+      DYNAMODB_AUDIT_TABLE: "audit"
     }
   },
   {

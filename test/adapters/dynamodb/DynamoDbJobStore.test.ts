@@ -233,7 +233,7 @@ describe("DynamoDB adapters, server unreachable", () => {
         Layer.provide(DynamoDb.layer({
           region: "local",
           endpoint: `http://127.0.0.1:${port}`,
-          tables: { jobs: "jobs", notifications: "notifications" },
+          tables: { jobs: "jobs", notifications: "notifications", audit: "audit" },
           credentials: { accessKeyId: Redacted.make("local"), secretAccessKey: Redacted.make("local") },
           maxAttempts: 1
         }))
@@ -283,7 +283,8 @@ describe("DynamoDb settings", () => {
   const env = {
     DYNAMODB_REGION: "eu-west-1",
     DYNAMODB_JOBS_TABLE: "jobs",
-    DYNAMODB_NOTIFICATIONS_TABLE: "notifications"
+    DYNAMODB_NOTIFICATIONS_TABLE: "notifications",
+    DYNAMODB_AUDIT_TABLE: "audit"
   }
   const build = (values: Record<string, string>) =>
     Layer.build(DynamoDb.layerConfig).pipe(

@@ -121,7 +121,8 @@ export const STATUS_OF_CODE: Readonly<Record<string, number>> = {
   notifications_unavailable: 503,
   download_unavailable: 503,
   not_ready: 503,
-  auth_unavailable: 503
+  auth_unavailable: 503,
+  audit_unavailable: 503
 }
 
 const statusOfCode = (code: string): number => {

@@ -1,6 +1,7 @@
 // The port contracts run against the in-memory adapters, each test on a fresh layer without injected faults.
 import { Effect, Layer, Option, Redacted } from "effect"
 import { FaultInjection } from "../../../src/adapters/memory/FaultInjection.js"
+import * as MemoryAuditTrail from "../../../src/adapters/memory/MemoryAuditTrail.js"
 import * as MemoryEmailSender from "../../../src/adapters/memory/MemoryEmailSender.js"
 import * as MemoryFileStore from "../../../src/adapters/memory/MemoryFileStore.js"
 import * as MemoryInAppNotifier from "../../../src/adapters/memory/MemoryInAppNotifier.js"
@@ -8,6 +9,7 @@ import * as MemoryJobQueue from "../../../src/adapters/memory/MemoryJobQueue.js"
 import * as MemoryJobStore from "../../../src/adapters/memory/MemoryJobStore.js"
 import * as MemoryReportSource from "../../../src/adapters/memory/MemoryReportSource.js"
 import { MerchantId } from "../../../src/domain/Identifiers.js"
+import { auditTrailContract } from "../../contracts/AuditTrailContract.js"
 import { emailSenderContract } from "../../contracts/EmailSenderContract.js"
 import { fileStoreContract } from "../../contracts/FileStoreContract.js"
 import { inAppNotifierContract } from "../../contracts/InAppNotifierContract.js"
@@ -42,6 +44,8 @@ reportSourceContract(
     dateTo: "2024-02-29"
   }
 )
+
+auditTrailContract("memory", () => MemoryAuditTrail.layer.pipe(Layer.provide(FaultInjection.Default)))
 
 inAppNotifierContract(
   "memory",

@@ -1,8 +1,10 @@
-// The JobStore, JobQueue and InAppNotifier contracts against the SQLite adapters, each test on a database of its own.
+// The JobStore, JobQueue, InAppNotifier and AuditTrail contracts against the SQLite adapters, each test on a database of its own.
 import { Layer } from "effect"
+import * as SqliteAuditTrail from "../../../src/adapters/sqlite/SqliteAuditTrail.js"
 import * as SqliteInAppNotifier from "../../../src/adapters/sqlite/SqliteInAppNotifier.js"
 import * as SqliteJobQueue from "../../../src/adapters/sqlite/SqliteJobQueue.js"
 import * as SqliteJobStore from "../../../src/adapters/sqlite/SqliteJobStore.js"
+import { auditTrailContract } from "../../contracts/AuditTrailContract.js"
 import { inAppNotifierContract } from "../../contracts/InAppNotifierContract.js"
 import { jobQueueContract } from "../../contracts/JobQueueContract.js"
 import { jobStoreContract } from "../../contracts/JobStoreContract.js"
@@ -17,3 +19,5 @@ jobQueueContract(
 )
 
 inAppNotifierContract("sqlite", () => SqliteInAppNotifier.layer.pipe(Layer.provide(temporaryDatabase)))
+
+auditTrailContract("sqlite", () => SqliteAuditTrail.layer.pipe(Layer.provide(temporaryDatabase)))

@@ -65,7 +65,7 @@ describe("SqliteDatabase", () => {
       expect(pragma(db, "locking_mode")).toBe("exclusive")
       expect(pragma(db, "wal_autocheckpoint")).toBe(SqliteDatabase.WAL_AUTOCHECKPOINT_PAGES)
       expect(pragma(db, "user_version")).toBe(SqliteDatabase.latestVersion())
-      expect(tablesOf(db)).toStrictEqual(["dead_letters", "jobs", "messages", "notifications"])
+      expect(tablesOf(db)).toStrictEqual(["audit_entries", "dead_letters", "jobs", "messages", "notifications"])
       yield* Scope.close(scope, Exit.void)
     }))
 

@@ -69,14 +69,16 @@ const referencesOf = (resources: Record<string, CfnResource>) =>
     const secrets = yield* SecretsManagerServer
     return (logicalId: string): string => {
       const resource = resources[logicalId]
-      const keyOf = () => (resource?.Properties["KeySchema"] as Array<{ AttributeName: string }>)[0]?.AttributeName
+      const keysOf = () =>
+        (resource?.Properties["KeySchema"] as Array<{ AttributeName: string }>).map((key) => key.AttributeName).join()
       switch (resource?.Type) {
         case "AWS::SQS::Queue":
           if (resource.Properties["RedrivePolicy"] !== undefined) return sqs.queueUrl
           break
         case "AWS::DynamoDB::GlobalTable":
-          if (keyOf() === "jobId") return dynamo.settings.tables.jobs
-          if (keyOf() === "id") return dynamo.settings.tables.notifications
+          if (keysOf() === "jobId") return dynamo.settings.tables.jobs
+          if (keysOf() === "id") return dynamo.settings.tables.notifications
+          if (keysOf() === "jobId,entryId") return dynamo.settings.tables.audit
           break
         case "AWS::SecretsManager::Secret":
           return secrets.secretArn

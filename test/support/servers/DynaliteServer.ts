@@ -42,7 +42,7 @@ export const DynaliteServerLive: Layer.Layer<DynaliteServer> = Layer.scoped(
     const settings: DynamoDbSettings = {
       region: "local",
       endpoint,
-      tables: { jobs: "export-jobs", notifications: "export-notifications" },
+      tables: { jobs: "export-jobs", notifications: "export-notifications", audit: "export-audit" },
       credentials: LOCAL_CREDENTIALS
     }
     yield* Effect.acquireUseRelease(
