@@ -151,8 +151,7 @@ const connectThread = (dataDir: string) => {
         kind: undefined,
         message: `the chdb engine's thread has ended (exit code ${code})`
       })
-    )
-  )
+    ))
 
   /** Waits for the reply to request `id`; a reply that comes after its asker has gone is dropped. */
   const replyTo = <Op extends keyof ThreadValues>(operation: string, id: number) =>
@@ -198,7 +197,11 @@ const startThread = (dataDir: string) =>
           const grace = new Promise<boolean>((resolve) =>
             setTimeout(() => resolve(false), Duration.toMillis(CLOSE_GRACE)).unref()
           )
-          if (!(await Promise.race([exited, grace]))) await worker.terminate()
+          if (await Promise.race([exited, grace])) return
+          // A thread whose native work never finishes cannot be terminated until it does: it is let go instead, so
+          // that neither this scope nor the process waits on it.
+          worker.unref()
+          void worker.terminate()
         })
     )
     yield* Fiber.join(opened)
