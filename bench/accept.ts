@@ -167,8 +167,8 @@ const childEnv = (kind: ServerKind, dataDir: string, port: number): NodeJS.Proce
   }
 }
 
-/** Where `--cpu-prof` writes the service's CPU profiles: one file a run, kept after the bench. */
-const PROFILE_DIR = join(ROOT, "bench", "profiles")
+/** Where `--cpu-prof` writes the service's CPU profiles: one file a thread and run, kept after the bench. */
+const PROFILE_DIR = join(tmpdir(), "ade-bench-accept-profiles")
 
 const startChild = async (kind: ServerKind, dataDir: string): Promise<Child> => {
   const entry = join(ROOT, "bench", kind === "baseline" ? "baselineServer.ts" : "acceptServer.ts")
