@@ -41,3 +41,26 @@ export const serveParent = (): void => {
   })
   process.on("disconnect", () => process.kill(process.pid, "SIGTERM"))
 }
+
+/**
+ * The sampling interval of the loop delay probe (bench/loopDelayProbe.ts). Every sample is the time between two
+ * ticks of a timer of this interval, so each includes up to this much besides the delay itself.
+ */
+export const LOOP_DELAY_RESOLUTION_MS = 1
+
+export type LoopDelayRequest = "loop-delay-reset" | "loop-delay"
+
+export const isLoopDelayRequest = (message: unknown): message is LoopDelayRequest =>
+  message === "loop-delay-reset" || message === "loop-delay"
+
+/** The event loop's delay in the server since the last reset, as `monitorEventLoopDelay` measured it. */
+export interface LoopDelayReply {
+  readonly type: "loopDelay"
+  readonly samples: number
+  readonly p50Ms: number
+  readonly p99Ms: number
+  readonly maxMs: number
+}
+
+export const isLoopDelayReply = (message: unknown): message is LoopDelayReply =>
+  typeof message === "object" && message !== null && (message as { type?: unknown }).type === "loopDelay"

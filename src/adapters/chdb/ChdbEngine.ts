@@ -1,10 +1,14 @@
 // The embedded ClickHouse of this process (chdb): one data directory, opened when the layer is built and closed when
-// it is released. libchdb binds one data directory per process, so a process holds one engine at a time.
-import { drainPending, Session } from "chdb"
-import type { ChdbQueryStream, StreamChunk } from "chdb"
-import { Chunk, Data, Effect, Option, Stream } from "effect"
+// it is released. libchdb binds one data directory per process, so a process holds one engine at a time. The engine
+// runs on a thread of its own (ChdbThread.ts, ADR 44): its synchronous calls never block this thread's event loop.
+// Loaded here too, though never called here: an addon loaded only by a worker thread is unloaded when that thread
+// ends, and libchdb's teardown then crashes the process (ADR 44).
+import "chdb"
+import { Chunk, Data, Duration, Effect, Fiber, Option, Stream } from "effect"
 import { randomUUID } from "node:crypto"
-import { mkdirSync } from "node:fs"
+import { once } from "node:events"
+import { Worker } from "node:worker_threads"
+import type { ThreadReply, ThreadRequest, ThreadValues } from "./ChdbThreadProtocol.js"
 
 /** A failure of the engine, with ClickHouse's error code when it gave one. Never leaves the chdb adapter. */
 export class ChdbError extends Data.TaggedError("ChdbError")<{
@@ -115,42 +119,118 @@ const parseRows = (operation: string, text: string, rowsBefore = 0): Array<JsonR
   return rows
 }
 
+/** How long a closing engine may take to finish its native work before its thread is ended regardless. */
+const CLOSE_GRACE = Duration.seconds(5)
+
+const THREAD_FILE = new URL("./ChdbThread.ts", import.meta.url)
+
+/**
+ * The engine's thread, spoken to by request and reply. A thread that ends fails every request waiting on it, and
+ * every later one, with the reason.
+ */
+const connectThread = (dataDir: string) => {
+  const worker = new Worker(THREAD_FILE, { workerData: { dataDir, connectionArgs: JSON_OUTPUT_ARGS } })
+  const waiting = new Map<number, (outcome: ThreadReply | ChdbError) => void>()
+  let ended: ChdbError | undefined
+  const endWith = (error: ChdbError) => {
+    ended ??= error
+    for (const resume of waiting.values()) resume(ended)
+    waiting.clear()
+  }
+  worker.on("message", (reply: ThreadReply) => {
+    const resume = waiting.get(reply.id)
+    waiting.delete(reply.id)
+    resume?.(reply)
+  })
+  worker.on("error", (cause) => endWith(chdbErrorFrom("thread")(cause)))
+  worker.on("exit", (code) =>
+    endWith(
+      new ChdbError({
+        operation: "thread",
+        clickhouseCode: undefined,
+        kind: undefined,
+        message: `the chdb engine's thread has ended (exit code ${code})`
+      })
+    ))
+
+  /** Waits for the reply to request `id`; a reply that comes after its asker has gone is dropped. */
+  const replyTo = <Op extends keyof ThreadValues>(operation: string, id: number) =>
+    Effect.async<ThreadValues[Op], ChdbError>((resume) => {
+      waiting.set(id, (outcome) =>
+        resume(
+          outcome instanceof ChdbError
+            ? Effect.fail(outcome)
+            : outcome.ok
+            ? Effect.succeed(outcome.value as ThreadValues[Op])
+            : Effect.fail(chdbErrorFrom(operation)(outcome.failure))
+        ))
+      return Effect.sync(() => void waiting.delete(id))
+    })
+  // The thread answers id 0 once the engine is open, or with the reason it is not. Asked for before any event of
+  // the thread can arrive.
+  const opened = Effect.runFork(replyTo<"close">("open", 0))
+
+  /** Sends `request` to the thread and waits for its reply; `transfer` moves those bytes rather than copy them. */
+  let nextId = 1
+  const call = <R extends ThreadRequest>(
+    operation: string,
+    request: R,
+    transfer: ReadonlyArray<ArrayBuffer> = []
+  ): Effect.Effect<ThreadValues[R["op"]], ChdbError> =>
+    Effect.suspend(() => {
+      if (ended !== undefined) return Effect.fail(ended)
+      const id = nextId++
+      worker.postMessage({ ...request, id }, [...transfer])
+      return replyTo<R["op"]>(operation, id)
+    })
+  return { worker, opened, call }
+}
+
+const startThread = (dataDir: string) =>
+  Effect.gen(function*() {
+    const { call, opened } = yield* Effect.acquireRelease(
+      Effect.sync(() => connectThread(dataDir)),
+      ({ worker }) =>
+        Effect.promise(async () => {
+          if (worker.threadId === -1) return
+          const exited = once(worker, "exit").then(() => true)
+          const grace = new Promise<boolean>((resolve) =>
+            setTimeout(() => resolve(false), Duration.toMillis(CLOSE_GRACE)).unref()
+          )
+          if (await Promise.race([exited, grace])) return
+          // A thread whose native work never finishes cannot be terminated until it does: it is let go instead, so
+          // that neither this scope nor the process waits on it.
+          worker.unref()
+          void worker.terminate()
+        })
+    )
+    yield* Fiber.join(opened)
+    // Closing waits for every native operation still running (drainPending): a connection torn down under a
+    // running query aborts the engine for the whole process, and the next engine could not open until then.
+    yield* Effect.addFinalizer(() =>
+      call("close", { op: "close" }).pipe(
+        Effect.timeout(CLOSE_GRACE),
+        Effect.catchAll((error) => Effect.logWarning("chdb engine did not close cleanly", { dataDir, error }))
+      )
+    )
+    return call
+  })
+
 export class ChdbEngine extends Effect.Service<ChdbEngine>()("exports/chdb/ChdbEngine", {
   scoped: (dataDir: string) =>
     Effect.gen(function*() {
-      // Closing waits for every native operation still running (drainPending): a connection torn down under a
-      // running query aborts the engine for the whole process, and the next engine could not open until then.
-      const session = yield* Effect.acquireRelease(
-        Effect.try({
-          try: () => {
-            mkdirSync(dataDir, { recursive: true })
-            return new Session(dataDir, { connectionArgs: JSON_OUTPUT_ARGS })
-          },
-          catch: chdbErrorFrom("open")
-        }),
-        (session) =>
-          Effect.promise(() => {
-            session.close()
-            return drainPending()
-          })
-      )
+      const call = yield* startThread(dataDir)
       yield* Effect.logDebug("chdb engine open", { dataDir })
 
       /** A statement without a result worth reading: DDL, `INSERT ... SELECT`. */
       const execute = Effect.fn("ChdbEngine.execute")(function*(sql: string, parameters: ChdbParameters = {}) {
-        yield* Effect.tryPromise({
-          try: () => session.queryBindAsync(sql, parameters, { format: "Null" }),
-          catch: chdbErrorFrom("execute")
-        })
+        yield* call("execute", { op: "execute", sql, parameters })
       })
 
       /** A small result, read whole: counts, checks. Streams are for anything that grows with the data. */
       const query = Effect.fn("ChdbEngine.query")(function*(sql: string, parameters: ChdbParameters = {}) {
-        const result = yield* Effect.tryPromise({
-          try: () => session.queryBindAsync(sql, parameters, { format: "JSONCompactEachRow" }),
-          catch: chdbErrorFrom("query")
-        })
-        return yield* Effect.try({ try: () => parseRows("query", result.text()), catch: chdbErrorFrom("query") })
+        const text = yield* call("query", { op: "query", sql, parameters })
+        return yield* Effect.try({ try: () => parseRows("query", text), catch: chdbErrorFrom("query") })
       })
 
       /**
@@ -161,14 +241,14 @@ export class ChdbEngine extends Effect.Service<ChdbEngine>()("exports/chdb/ChdbE
         function*(table: string, columns: ReadonlyArray<string>, rows: Iterable<JsonRow>) {
           let written = 0
           let batch: Array<string> = []
+          const encoder = new TextEncoder()
           const flush = Effect.suspend(() => {
             if (batch.length === 0) return Effect.void
-            const values = Buffer.from(batch.join("\n") + "\n", "utf8")
+            const values = encoder.encode(batch.join("\n") + "\n")
             batch = []
-            return Effect.tryPromise({
-              try: () => session.insert({ table, columns, values, format: "JSONCompactEachRow" }),
-              catch: chdbErrorFrom("insert")
-            }).pipe(Effect.map((summary) => void (written += summary.rowsWritten)))
+            return call("insert", { op: "insert", table, columns, values }, [values.buffer]).pipe(
+              Effect.map((rowsWritten) => void (written += rowsWritten))
+            )
           })
           for (const row of rows) {
             batch.push(JSON.stringify(row))
@@ -179,19 +259,7 @@ export class ChdbEngine extends Effect.Service<ChdbEngine>()("exports/chdb/ChdbE
         }
       )
 
-      // Asks the engine to stop the query tagged `tag`. A fetch already running cannot be cancelled from the JS
-      // side (chdb defers its cancel until the fetch returns), and a heavy aggregation may not return for minutes.
-      // ASYNC: a synchronous KILL waits on the event loop that the killed query's fetch reports to.
-      const kill = (tag: string) =>
-        Effect.tryPromise({
-          try: () =>
-            session.queryBindAsync("KILL QUERY WHERE Settings['log_comment'] = {tag:String} ASYNC", { tag }, {
-              format: "Null"
-            }),
-          catch: chdbErrorFrom("kill")
-        }).pipe(
-          Effect.catchAll((error) => Effect.logWarning("chdb query could not be killed", { tag, error: error.message }))
-        )
+      let nextStream = 1
 
       /**
        * Streams a query's result in `format`, one engine block at a time, pulled only as fast as the consumer reads:
@@ -204,44 +272,29 @@ export class ChdbEngine extends Effect.Service<ChdbEngine>()("exports/chdb/ChdbE
         parameters: ChdbParameters,
         format: string,
         options: StreamOptions
-      ): Stream.Stream<StreamChunk, ChdbError> =>
+      ): Stream.Stream<Uint8Array, ChdbError> =>
         Stream.unwrapScoped(Effect.gen(function*() {
           const tag = `${options.label ?? "query"} ${randomUUID()}`
           const connectionArgs = yield* connectionArgsOf({ ...options.settings, log_comment: tag })
-          const connection = yield* Effect.acquireRelease(
-            Effect.try({
-              try: () => {
-                // A new connection would open the directory again, behind the back of the engine's scope.
-                if (!session.open) throw new Error("the chdb engine is closed")
-                return new Session(dataDir, { connectionArgs })
-              },
-              catch: chdbErrorFrom("stream")
-            }),
-            (connection) => Effect.sync(() => connection.close())
+          const stream = nextStream++
+          yield* Effect.acquireRelease(
+            call("stream", { op: "streamOpen", stream, sql, parameters, format, connectionArgs, tag }),
+            () =>
+              call("kill", { op: "streamClose", stream }).pipe(
+                Effect.flatMap((killFailed) =>
+                  killFailed === null
+                    ? Effect.void
+                    : Effect.logWarning("chdb query could not be killed", { tag, error: killFailed })
+                ),
+                Effect.catchAll((error) => Effect.logWarning("chdb stream could not be closed", { tag, error }))
+              )
           )
-          const results: ChdbQueryStream = yield* Effect.acquireRelease(
-            Effect.try({
-              try: () => connection.queryStreamBind(sql, parameters, { format }),
-              catch: chdbErrorFrom("stream")
-            }),
-            (results) => Effect.sync(() => results.cancel())
-          )
-          const chunks = results[Symbol.asyncIterator]()
-          // Whether a native fetch is running, as the engine sees it: set until its promise settles, which may be
-          // after the fiber that awaited it was interrupted.
-          let fetching = false
-          yield* Effect.addFinalizer(() => (fetching ? kill(tag) : Effect.void))
-          const next = (): Promise<IteratorResult<StreamChunk>> => {
-            fetching = true
-            const fetched = chunks.next()
-            fetched.then(() => (fetching = false), () => (fetching = false))
-            return fetched
-          }
-          const pull: Effect.Effect<StreamChunk, Option.Option<ChdbError>> = Effect.tryPromise({
-            try: next,
-            catch: (error) => Option.some(chdbErrorFrom("stream")(error))
+          const pull: Effect.Effect<Uint8Array, Option.Option<ChdbError>> = call("stream", {
+            op: "streamNext",
+            stream
           }).pipe(
-            Effect.flatMap((result) => (result.done ? Effect.fail(Option.none()) : Effect.succeed(result.value)))
+            Effect.mapError(Option.some),
+            Effect.flatMap((block) => (block === null ? Effect.fail(Option.none()) : Effect.succeed(block)))
           )
           return Stream.repeatEffectOption(pull)
         }))
@@ -253,11 +306,12 @@ export class ChdbEngine extends Effect.Service<ChdbEngine>()("exports/chdb/ChdbE
       > =>
         Stream.suspend(() => {
           let rowsBefore = 0
+          const decoder = new TextDecoder()
           return blocks(sql, parameters, "JSONCompactEachRow", options).pipe(
             Stream.mapConcatChunkEffect((block) =>
               Effect.try({
                 try: () => {
-                  const rows = parseRows("stream", block.text(), rowsBefore)
+                  const rows = parseRows("stream", decoder.decode(block), rowsBefore)
                   rowsBefore += rows.length
                   return Chunk.unsafeFromArray(rows)
                 },
@@ -273,8 +327,7 @@ export class ChdbEngine extends Effect.Service<ChdbEngine>()("exports/chdb/ChdbE
         parameters: ChdbParameters,
         format: string,
         options: StreamOptions = {}
-      ): Stream.Stream<Uint8Array, ChdbError> =>
-        Stream.map(blocks(sql, parameters, format, options), (block) => block.raw())
+      ): Stream.Stream<Uint8Array, ChdbError> => blocks(sql, parameters, format, options)
 
       return { dataDir, execute, query, insert, stream, streamBytes } as const
     })
