@@ -5,14 +5,22 @@
 //   - s3-upload: a multipart upload of a file's bytes to the bucket with lib-storage (the second baseline);
 //   - clickhouse-to-s3: the two baselines joined, the server's CSV straight into lib-storage with nothing between
 //     (no rewriting, no checks, no hash): how fast any pipeline from this server to this bucket can go here;
-//   - pipeline: the production streaming path, an export run by the application on the ClickHouse and S3 adapters.
+//   - pipeline: the production streaming path, an export run by the application on the ClickHouse and S3 adapters;
+//   - server-write (chdb only): the engine writes the export's file to the bucket itself, `INSERT INTO FUNCTION
+//     s3(...)`, no row through the worker (ADR 43).
+// With `--engine chdb`, the engine is chdb in the run's own process, on a data directory the bench loaded, opened
+// before the run is timed (as the worker's engine is open before its first export).
 import { S3Client } from "@aws-sdk/client-s3"
 import { Upload } from "@aws-sdk/lib-storage"
+import { Session } from "chdb"
 import { Duration, Effect, Layer, Option, Redacted } from "effect"
 import { createReadStream } from "node:fs"
 import { request } from "node:http"
 import type { IncomingMessage } from "node:http"
 import { performance } from "node:perf_hooks"
+import { Readable } from "node:stream"
+import { ChdbEngine } from "../src/adapters/chdb/ChdbEngine.js"
+import * as ChdbReportSource from "../src/adapters/chdb/ChdbReportSource.js"
 import * as ClickHouseClient from "../src/adapters/clickhouse/ClickHouseClient.js"
 import * as ClickHouseReportSource from "../src/adapters/clickhouse/ClickHouseReportSource.js"
 import * as HttpExportLinks from "../src/adapters/http/HttpExportLinks.js"
@@ -35,6 +43,7 @@ import { applyWorkerHeapGrowth } from "../src/runtimes/WorkerProcessSettings.js"
 import { countCollections } from "../test/support/Collections.js"
 import { RESULT_PREFIX } from "./exportProtocol.js"
 import type { RunKind, RunResult, RunSettings } from "./exportProtocol.js"
+import { serverWriteSql } from "./exportServerWrite.js"
 
 /** What a run measures itself; the process's CPU and memory are added around it. */
 type Measured = Omit<RunResult, "kind" | "maxRssBytes" | "cpuMillis" | "atPeak" | "collections">
@@ -100,13 +109,22 @@ const clickhouseResponse = (settings: RunSettings) =>
     req.end(`${settings.ordersSql}\nFORMAT CSV`)
   })
 
-const clickhouseToS3 = async (settings: RunSettings): Promise<Measured> => {
+/** chdb's CSV of the query, chunk by chunk as the engine streams it, as a Node stream. */
+const chdbResponse = (session: Session, settings: RunSettings) =>
+  Readable.from(
+    (async function*() {
+      for await (const chunk of session.queryStream(settings.ordersSql, { format: "CSV" })) yield chunk.raw()
+    })(),
+    { objectMode: false }
+  )
+
+const clickhouseToS3 = async (settings: RunSettings, session: Session | undefined): Promise<Measured> => {
   const client = bucketClient(settings)
   const objectKey = `${settings.key}.joined`
   const started = performance.now()
   let bytes = 0
   let rows = 0
-  const body = await clickhouseResponse(settings)
+  const body = session === undefined ? await clickhouseResponse(settings) : chdbResponse(session, settings)
   body.on("data", (chunk: Buffer) => {
     bytes += chunk.length
     rows += linesIn(chunk)
@@ -129,17 +147,20 @@ const clickhouseToS3 = async (settings: RunSettings): Promise<Measured> => {
 const runPipeline = (settings: RunSettings): Promise<Measured> => {
   // The catalogue's orders report with its SQL as the bench wrote it: literal values, since 18.16 binds none.
   const catalogue = (report: ReportRequest): ReportDefinition => ({ ...definitionOf(report), sql: settings.ordersSql })
-  const reportSource = Layer.effect(
-    ReportSource,
-    ClickHouseReportSource.make({ catalogue, parametersOf: () => ({}) })
-  ).pipe(Layer.provide(ClickHouseClient.layer({
-    url: new URL(settings.clickhouseUrl),
-    username: "default",
-    password: Redacted.make(""),
-    database: "default",
-    requestTimeout: Duration.minutes(30),
-    maxConnections: 4
-  })))
+  const reportSource = settings.engine === "chdb"
+    ? Layer.effect(ReportSource, ChdbReportSource.make(catalogue)).pipe(
+      Layer.provide(ChdbEngine.Default(settings.chdbDataDir))
+    )
+    : Layer.effect(ReportSource, ClickHouseReportSource.make({ catalogue, parametersOf: () => ({}) })).pipe(
+      Layer.provide(ClickHouseClient.layer({
+        url: new URL(settings.clickhouseUrl),
+        username: "default",
+        password: Redacted.make(""),
+        database: "default",
+        requestTimeout: Duration.minutes(30),
+        maxConnections: 4
+      }))
+    )
   const files = S3FileStore.layer({
     bucket: settings.bucket,
     region: "us-east-1",
@@ -194,9 +215,29 @@ const runPipeline = (settings: RunSettings): Promise<Measured> => {
       return yield* Effect.dieMessage(`the export did not succeed: ${JSON.stringify(verdict)}`)
     }
     const { result } = verdict.outcome.job
-    return { millis, rows: result.rowCount, bytes: result.byteSize, objectKey: result.objectKey }
+    return { millis, rows: result.rowCount, bytes: result.byteSize, objectKey: result.objectKey, sha256: result.sha256 }
   })
   return Effect.runPromise(program.pipe(Effect.provide(layers), Effect.scoped))
+}
+
+/**
+ * The engine writes the file to the bucket itself: the orders report's SQL in the export's dialect, formulas
+ * neutralised in SQL, `INSERT INTO FUNCTION s3(...)` (ADR 43). Nothing of the file passes through this process but
+ * the engine's own work. chdb tells no written-rows count; the bench counts the object's rows after the run.
+ */
+const serverWrite = async (settings: RunSettings, session: Session): Promise<Measured> => {
+  const objectKey = `${settings.key}.server`
+  const sql = serverWriteSql(settings.ordersSql, definitionOf({ _tag: "orders" }).columns, {
+    bom: ExportSettings.defaults.csvBom
+  }, {
+    url: `${settings.s3Endpoint}${settings.bucket}/${objectKey}`,
+    partSize: settings.partSize,
+    concurrency: settings.uploadConcurrency,
+    credentials: { accessKey: settings.accessKey, secretKey: settings.accessKey }
+  })
+  const started = performance.now()
+  await session.queryAsync(sql, { format: "Null" })
+  return { millis: performance.now() - started, rows: 0, bytes: 0, objectKey }
 }
 
 // As the worker's entry modules do, before any export (ADR 20).
@@ -210,14 +251,19 @@ const sampler = setInterval(() => {
 }, 50)
 const collecting = countCollections()
 const cpuBefore = process.cpuUsage()
+// chdb's own runs open the engine before the clock starts; the pipeline opens it with its layers.
+const session = settings.engine === "chdb" && kind !== "pipeline" ? new Session(settings.chdbDataDir) : undefined
 const measured = kind === "clickhouse-csv"
   ? await clickhouseCsv(settings)
   : kind === "s3-upload"
   ? await s3Upload(settings)
   : kind === "clickhouse-to-s3"
-  ? await clickhouseToS3(settings)
+  ? await clickhouseToS3(settings, session)
+  : kind === "server-write" && session !== undefined
+  ? await serverWrite(settings, session)
   : await runPipeline(settings)
 const cpu = process.cpuUsage(cpuBefore)
+session?.close()
 clearInterval(sampler)
 const collections = await collecting.stop()
 const result: RunResult = {
