@@ -1,26 +1,30 @@
-// `npm run bench:export [-- --rows 1000000,10000000 --rounds 1 --part-size-mib 8 --upload-concurrency 4]`
+// `npm run bench:export [-- --rows 1000000,10000000 --rounds 1 --part-size-mib 8 --upload-concurrency 4
+//   --engine clickhouse|chdb]`
 //
 // Streams an orders export of N generated order lines through the production pipeline (the ClickHouse adapter's
 // HTTP stream -> the application's CSV -> the S3 adapter's multipart upload) and, in the same command, two
 // baselines: ClickHouse's own CSV of the same query read over HTTP and thrown away, and a raw lib-storage multipart
 // upload of that CSV's bytes to the same bucket. A third run joins the two baselines (the server's CSV straight into
-// lib-storage, nothing between): not a target's baseline, but the most any pipeline between these servers can do
-// on this machine. The servers are Debian's ClickHouse 18.16 and s3rver, both on
-// 127.0.0.1 and free ports, started here and stopped at the end. 18.16 has no query parameters, so the pipeline
-// runs the orders report's SQL with literal values through the same streaming code.
+// lib-storage, nothing between): the joined run, the peer the pipeline's target is set against (issue 18). The
+// servers are Debian's ClickHouse 18.16 and s3rver, both on 127.0.0.1 and free ports, started here and stopped at
+// the end. 18.16 has no query parameters, so the pipeline runs the orders report's SQL with literal values through
+// the same streaming code.
+// `--engine chdb` runs the same query shape on chdb (ClickHouse 26.x) inside each run's process instead, for the
+// joined run, the pipeline (the chdb report source) and `server-write`: the engine writes the export's file to the
+// bucket itself (ADR 43), read back afterwards and checked against the pipeline's SHA-256, byte for byte.
 // Each run is a child process of its own, so that its peak RSS is its own, started with the worker's process
 // settings (ADR 19: a 1 MiB young generation, glibc's fixed mmap threshold), as production starts the worker.
 // Production runs bundled JavaScript, not TypeScript through a loader: bench/exportRuns.ts is bundled once with
-// esbuild (minified, as scripts/build.ts does, without source maps) into a temporary directory and every run is
-// plain `node <bundle>`, so that peak RSS and CPU are the pipeline's, not tsx's. Loading the bundle alone (Effect,
-// the AWS SDK, the ClickHouse client) takes a process to ~90-100 MiB RSS: that is in every run's peak.
+// esbuild (minified, as scripts/build.ts does, without source maps; chdb left external for its native addon) and
+// every run is plain `node <bundle>`, so that peak RSS and CPU are the pipeline's, not tsx's. Loading the bundle
+// alone (Effect, the AWS SDK, the ClickHouse client) takes a process to ~90-100 MiB RSS: that is in every run's peak.
 // Every step prints a progress line with its time; a step that does not finish within its limit fails the command
 // with the step's name (a hung run is killed by its pid). `--cpu-prof-dir DIR` runs the children under
 // `node --cpu-prof` (the bundle then not minified, for the functions' names), one .cpuprofile per run in DIR.
-// Prints every run, then the verdict on the issue's targets: the pipeline reaches at least 70% of the slower
-// baseline's rows/s, and its peak RSS stays under 200 MB and flat (within 10%) from the smallest N to the largest.
-// Exits with 1 when a run is invalid (an export that did not succeed, a row count or object size that does not
-// match, a child that failed or hung).
+// Prints every run, then one verdict line on issue 18's targets: the pipeline reaches at least 0.95 of the joined
+// run's rows/s at every N (medians over the rounds), its peak RSS stays under 150 MiB at every N and within 10% from
+// the smallest N to the largest. Exits with 0 when they are met, 1 when not, or when a run is invalid (an export
+// that did not succeed, a row count, object size or hash that does not match, a child that failed or hung).
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, S3Client } from "@aws-sdk/client-s3"
 import { Cause, Duration, Effect } from "effect"
 import { build } from "esbuild"

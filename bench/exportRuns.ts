@@ -12,15 +12,11 @@
 // before the run is timed (as the worker's engine is open before its first export).
 import { S3Client } from "@aws-sdk/client-s3"
 import { Upload } from "@aws-sdk/lib-storage"
-import { Session } from "chdb"
 import { Duration, Effect, Layer, Option, Redacted } from "effect"
 import { createReadStream } from "node:fs"
 import { request } from "node:http"
 import type { IncomingMessage } from "node:http"
 import { performance } from "node:perf_hooks"
-import { Readable } from "node:stream"
-import { ChdbEngine } from "../src/adapters/chdb/ChdbEngine.js"
-import * as ChdbReportSource from "../src/adapters/chdb/ChdbReportSource.js"
 import * as ClickHouseClient from "../src/adapters/clickhouse/ClickHouseClient.js"
 import * as ClickHouseReportSource from "../src/adapters/clickhouse/ClickHouseReportSource.js"
 import * as HttpExportLinks from "../src/adapters/http/HttpExportLinks.js"
@@ -43,7 +39,7 @@ import { applyWorkerHeapGrowth } from "../src/runtimes/WorkerProcessSettings.js"
 import { countCollections } from "../test/support/Collections.js"
 import { RESULT_PREFIX } from "./exportProtocol.js"
 import type { RunKind, RunResult, RunSettings } from "./exportProtocol.js"
-import { serverWriteSql } from "./exportServerWrite.js"
+import type { ChdbRuns } from "./exportRunsChdb.js"
 
 /** What a run measures itself; the process's CPU and memory are added around it. */
 type Measured = Omit<RunResult, "kind" | "maxRssBytes" | "cpuMillis" | "atPeak" | "collections">
@@ -109,22 +105,13 @@ const clickhouseResponse = (settings: RunSettings) =>
     req.end(`${settings.ordersSql}\nFORMAT CSV`)
   })
 
-/** chdb's CSV of the query, chunk by chunk as the engine streams it, as a Node stream. */
-const chdbResponse = (session: Session, settings: RunSettings) =>
-  Readable.from(
-    (async function*() {
-      for await (const chunk of session.queryStream(settings.ordersSql, { format: "CSV" })) yield chunk.raw()
-    })(),
-    { objectMode: false }
-  )
-
-const clickhouseToS3 = async (settings: RunSettings, session: Session | undefined): Promise<Measured> => {
+const clickhouseToS3 = async (settings: RunSettings, chdb: ChdbRuns | undefined): Promise<Measured> => {
   const client = bucketClient(settings)
   const objectKey = `${settings.key}.joined`
   const started = performance.now()
   let bytes = 0
   let rows = 0
-  const body = session === undefined ? await clickhouseResponse(settings) : chdbResponse(session, settings)
+  const body = chdb === undefined ? await clickhouseResponse(settings) : chdb.csv(settings)
   body.on("data", (chunk: Buffer) => {
     bytes += chunk.length
     rows += linesIn(chunk)
@@ -144,13 +131,11 @@ const clickhouseToS3 = async (settings: RunSettings, session: Session | undefine
  * An export of the orders report over the whole range, as the worker runs it: requested through the application
  * (job recorded, message queued, in memory), then run from its message on the ClickHouse and S3 adapters.
  */
-const runPipeline = (settings: RunSettings): Promise<Measured> => {
+const runPipeline = (settings: RunSettings, chdb: ChdbRuns | undefined): Promise<Measured> => {
   // The catalogue's orders report with its SQL as the bench wrote it: literal values, since 18.16 binds none.
   const catalogue = (report: ReportRequest): ReportDefinition => ({ ...definitionOf(report), sql: settings.ordersSql })
-  const reportSource = settings.engine === "chdb"
-    ? Layer.effect(ReportSource, ChdbReportSource.make(catalogue)).pipe(
-      Layer.provide(ChdbEngine.Default(settings.chdbDataDir))
-    )
+  const reportSource = chdb !== undefined
+    ? chdb.reportSource(settings, catalogue)
     : Layer.effect(ReportSource, ClickHouseReportSource.make({ catalogue, parametersOf: () => ({}) })).pipe(
       Layer.provide(ClickHouseClient.layer({
         url: new URL(settings.clickhouseUrl),
@@ -220,26 +205,6 @@ const runPipeline = (settings: RunSettings): Promise<Measured> => {
   return Effect.runPromise(program.pipe(Effect.provide(layers), Effect.scoped))
 }
 
-/**
- * The engine writes the file to the bucket itself: the orders report's SQL in the export's dialect, formulas
- * neutralised in SQL, `INSERT INTO FUNCTION s3(...)` (ADR 43). Nothing of the file passes through this process but
- * the engine's own work. chdb tells no written-rows count; the bench counts the object's rows after the run.
- */
-const serverWrite = async (settings: RunSettings, session: Session): Promise<Measured> => {
-  const objectKey = `${settings.key}.server`
-  const sql = serverWriteSql(settings.ordersSql, definitionOf({ _tag: "orders" }).columns, {
-    bom: ExportSettings.defaults.csvBom
-  }, {
-    url: `${settings.s3Endpoint}${settings.bucket}/${objectKey}`,
-    partSize: settings.partSize,
-    concurrency: settings.uploadConcurrency,
-    credentials: { accessKey: settings.accessKey, secretKey: settings.accessKey }
-  })
-  const started = performance.now()
-  await session.queryAsync(sql, { format: "Null" })
-  return { millis: performance.now() - started, rows: 0, bytes: 0, objectKey }
-}
-
 // As the worker's entry modules do, before any export (ADR 20).
 applyWorkerHeapGrowth()
 const kind = process.argv[2] as RunKind
@@ -251,19 +216,22 @@ const sampler = setInterval(() => {
 }, 50)
 const collecting = countCollections()
 const cpuBefore = process.cpuUsage()
-// chdb's own runs open the engine before the clock starts; the pipeline opens it with its layers.
-const session = settings.engine === "chdb" && kind !== "pipeline" ? new Session(settings.chdbDataDir) : undefined
+// chdb (its native library, ~200 MiB of RSS) is loaded by chdb runs only. Their engine is opened before the clock
+// starts; the pipeline opens it with its layers.
+const chdb = settings.engine === "chdb"
+  ? (await import("./exportRunsChdb.js")).chdbRuns(settings, kind !== "pipeline")
+  : undefined
 const measured = kind === "clickhouse-csv"
   ? await clickhouseCsv(settings)
   : kind === "s3-upload"
   ? await s3Upload(settings)
   : kind === "clickhouse-to-s3"
-  ? await clickhouseToS3(settings, session)
-  : kind === "server-write" && session !== undefined
-  ? await serverWrite(settings, session)
-  : await runPipeline(settings)
+  ? await clickhouseToS3(settings, chdb)
+  : kind === "server-write" && chdb !== undefined
+  ? await chdb.serverWrite(settings)
+  : await runPipeline(settings, chdb)
 const cpu = process.cpuUsage(cpuBefore)
-session?.close()
+chdb?.close()
 clearInterval(sampler)
 const collections = await collecting.stop()
 const result: RunResult = {
