@@ -234,10 +234,15 @@ const objectDigest = (client: S3Client, bucket: string, key: string) =>
  */
 const bundleRuns = Effect.tryPromise(async () => {
   // Inside the project, so that the bundle finds chdb, whose native addon is loaded from node_modules, not bundled.
-  const outfile = join(ROOT, "node_modules", ".cache", "bench-export", "exportRuns.mjs")
+  const outdir = join(ROOT, "node_modules", ".cache", "bench-export")
+  rmSync(outdir, { recursive: true, force: true })
   await build({
     entryPoints: [join(ROOT, "bench", "exportRuns.ts")],
-    outfile,
+    outdir,
+    // bench/exportRunsChdb.ts in a chunk of its own, loaded by chdb runs only: chdb's native library would
+    // otherwise be in every run's process and its peak RSS.
+    splitting: true,
+    outExtension: { ".js": ".mjs" },
     bundle: true,
     platform: "node",
     format: "esm",
@@ -255,7 +260,7 @@ const bundleRuns = Effect.tryPromise(async () => {
         "const require = __benchCreateRequire(import.meta.url);"
     }
   })
-  return outfile
+  return join(outdir, "exportRuns.mjs")
 })
 
 // ------------------------------------------------------------------------------------------------- the runs
