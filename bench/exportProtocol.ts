@@ -4,9 +4,18 @@ import type { CollectionCount } from "../test/support/Collections.js"
 
 export const RESULT_PREFIX = "bench-result "
 
-export type RunKind = "clickhouse-csv" | "s3-upload" | "clickhouse-to-s3" | "pipeline"
+export type RunKind = "clickhouse-csv" | "s3-upload" | "clickhouse-to-s3" | "pipeline" | "server-write"
+
+/**
+ * The engine the rows come from: Debian's ClickHouse 18.16 over HTTP, or chdb (ClickHouse 26.x) inside the run's
+ * own process, which can also write the object to S3 itself (`server-write`, ADR 43).
+ */
+export type Engine = "clickhouse" | "chdb"
 
 export interface RunSettings {
+  readonly engine: Engine
+  /** For chdb: the data directory holding the bench's table, opened by the run before it is timed. */
+  readonly chdbDataDir: string
   readonly clickhouseUrl: string
   readonly s3Endpoint: string
   readonly bucket: string
@@ -35,6 +44,8 @@ export interface RunResult {
   readonly atPeak: { readonly rss: number; readonly heapTotal: number; readonly external: number }
   /** V8's collections during the run. A buffer that outlives two young ones waits for a full one. */
   readonly collections: CollectionCount
-  /** What the run published under `key`, for the pipeline and clickhouse-to-s3. */
+  /** What the run published under `key`, for the pipeline, clickhouse-to-s3 and server-write. */
   readonly objectKey?: string
+  /** The SHA-256 of the file, for the pipeline: what the job records, and what server-write must match. */
+  readonly sha256?: string
 }

@@ -5,7 +5,11 @@
 //   - s3-upload: a multipart upload of a file's bytes to the bucket with lib-storage (the second baseline);
 //   - clickhouse-to-s3: the two baselines joined, the server's CSV straight into lib-storage with nothing between
 //     (no rewriting, no checks, no hash): how fast any pipeline from this server to this bucket can go here;
-//   - pipeline: the production streaming path, an export run by the application on the ClickHouse and S3 adapters.
+//   - pipeline: the production streaming path, an export run by the application on the ClickHouse and S3 adapters;
+//   - server-write (chdb only): the engine writes the export's file to the bucket itself, `INSERT INTO FUNCTION
+//     s3(...)`, no row through the worker (ADR 43).
+// With `--engine chdb`, the engine is chdb in the run's own process, on a data directory the bench loaded, opened
+// before the run is timed (as the worker's engine is open before its first export).
 import { S3Client } from "@aws-sdk/client-s3"
 import { Upload } from "@aws-sdk/lib-storage"
 import { Duration, Effect, Layer, Option, Redacted } from "effect"
@@ -35,6 +39,7 @@ import { applyWorkerHeapGrowth } from "../src/runtimes/WorkerProcessSettings.js"
 import { countCollections } from "../test/support/Collections.js"
 import { RESULT_PREFIX } from "./exportProtocol.js"
 import type { RunKind, RunResult, RunSettings } from "./exportProtocol.js"
+import type { ChdbRuns } from "./exportRunsChdb.js"
 
 /** What a run measures itself; the process's CPU and memory are added around it. */
 type Measured = Omit<RunResult, "kind" | "maxRssBytes" | "cpuMillis" | "atPeak" | "collections">
@@ -100,13 +105,13 @@ const clickhouseResponse = (settings: RunSettings) =>
     req.end(`${settings.ordersSql}\nFORMAT CSV`)
   })
 
-const clickhouseToS3 = async (settings: RunSettings): Promise<Measured> => {
+const clickhouseToS3 = async (settings: RunSettings, chdb: ChdbRuns | undefined): Promise<Measured> => {
   const client = bucketClient(settings)
   const objectKey = `${settings.key}.joined`
   const started = performance.now()
   let bytes = 0
   let rows = 0
-  const body = await clickhouseResponse(settings)
+  const body = chdb === undefined ? await clickhouseResponse(settings) : chdb.csv(settings)
   body.on("data", (chunk: Buffer) => {
     bytes += chunk.length
     rows += linesIn(chunk)
@@ -126,20 +131,21 @@ const clickhouseToS3 = async (settings: RunSettings): Promise<Measured> => {
  * An export of the orders report over the whole range, as the worker runs it: requested through the application
  * (job recorded, message queued, in memory), then run from its message on the ClickHouse and S3 adapters.
  */
-const runPipeline = (settings: RunSettings): Promise<Measured> => {
+const runPipeline = (settings: RunSettings, chdb: ChdbRuns | undefined): Promise<Measured> => {
   // The catalogue's orders report with its SQL as the bench wrote it: literal values, since 18.16 binds none.
   const catalogue = (report: ReportRequest): ReportDefinition => ({ ...definitionOf(report), sql: settings.ordersSql })
-  const reportSource = Layer.effect(
-    ReportSource,
-    ClickHouseReportSource.make({ catalogue, parametersOf: () => ({}) })
-  ).pipe(Layer.provide(ClickHouseClient.layer({
-    url: new URL(settings.clickhouseUrl),
-    username: "default",
-    password: Redacted.make(""),
-    database: "default",
-    requestTimeout: Duration.minutes(30),
-    maxConnections: 4
-  })))
+  const reportSource = chdb !== undefined
+    ? chdb.reportSource(settings, catalogue)
+    : Layer.effect(ReportSource, ClickHouseReportSource.make({ catalogue, parametersOf: () => ({}) })).pipe(
+      Layer.provide(ClickHouseClient.layer({
+        url: new URL(settings.clickhouseUrl),
+        username: "default",
+        password: Redacted.make(""),
+        database: "default",
+        requestTimeout: Duration.minutes(30),
+        maxConnections: 4
+      }))
+    )
   const files = S3FileStore.layer({
     bucket: settings.bucket,
     region: "us-east-1",
@@ -194,7 +200,7 @@ const runPipeline = (settings: RunSettings): Promise<Measured> => {
       return yield* Effect.dieMessage(`the export did not succeed: ${JSON.stringify(verdict)}`)
     }
     const { result } = verdict.outcome.job
-    return { millis, rows: result.rowCount, bytes: result.byteSize, objectKey: result.objectKey }
+    return { millis, rows: result.rowCount, bytes: result.byteSize, objectKey: result.objectKey, sha256: result.sha256 }
   })
   return Effect.runPromise(program.pipe(Effect.provide(layers), Effect.scoped))
 }
@@ -210,14 +216,22 @@ const sampler = setInterval(() => {
 }, 50)
 const collecting = countCollections()
 const cpuBefore = process.cpuUsage()
+// chdb (its native library, ~200 MiB of RSS) is loaded by chdb runs only. Their engine is opened before the clock
+// starts; the pipeline opens it with its layers.
+const chdb = settings.engine === "chdb"
+  ? (await import("./exportRunsChdb.js")).chdbRuns(settings, kind !== "pipeline")
+  : undefined
 const measured = kind === "clickhouse-csv"
   ? await clickhouseCsv(settings)
   : kind === "s3-upload"
   ? await s3Upload(settings)
   : kind === "clickhouse-to-s3"
-  ? await clickhouseToS3(settings)
-  : await runPipeline(settings)
+  ? await clickhouseToS3(settings, chdb)
+  : kind === "server-write" && chdb !== undefined
+  ? await chdb.serverWrite(settings)
+  : await runPipeline(settings, chdb)
 const cpu = process.cpuUsage(cpuBefore)
+chdb?.close()
 clearInterval(sampler)
 const collections = await collecting.stop()
 const result: RunResult = {
