@@ -329,8 +329,9 @@ export class ExportsStack extends Stack {
     api.addEnvironment("AUTH_GATEWAY_API_ID", httpApi.apiId)
     api.addEnvironment("AUTH_GATEWAY_STAGE", httpApi.defaultStage?.stageName ?? DEFAULT_STAGE)
 
-    // Probes and the API's description need no token; everything else goes through the authorizer.
-    for (const path of ["/health", "/ready", "/openapi.json", "/docs"]) {
+    // Probes and the API's description need no token; everything else goes through the authorizer. The function
+    // has no /docs page (ADR 42): the Node servers serve it.
+    for (const path of ["/health", "/ready", "/openapi.json"]) {
       httpApi.addRoutes({
         path,
         methods: [HttpMethod.GET],

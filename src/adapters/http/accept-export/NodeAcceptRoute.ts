@@ -9,6 +9,14 @@ import { Cause, Context, Effect, FiberId, FiberRef, FiberRefs, Option, Redacted,
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { ExportApi } from "../Api.js"
 import {
+  accessLog,
+  finishingHeaders,
+  hasOtherScheme,
+  INTERNAL_ERROR_MESSAGE,
+  OTHER_SCHEME_MESSAGE,
+  requestIdOf
+} from "../ApiApp.js"
+import {
   currentRequestId,
   fail,
   retryAfterHeader,
@@ -16,14 +24,6 @@ import {
   ServiceUnavailable,
   Unauthorized
 } from "../ApiErrors.js"
-import {
-  accessLog,
-  finishingHeaders,
-  hasOtherScheme,
-  INTERNAL_ERROR_MESSAGE,
-  OTHER_SCHEME_MESSAGE,
-  requestIdOf
-} from "../ApiServer.js"
 import { BearerAuthentication } from "../Authentication.js"
 import { readNodeJsonBody } from "../RequestBody.js"
 import { acceptExport } from "./AcceptExport.js"
