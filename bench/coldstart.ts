@@ -13,7 +13,10 @@
 // The servers are the tests' own on 127.0.0.1 (dynalite, fauxqs, s3rver, the local SES), started here and stopped
 // at the end; ClickHouse's URL is a closed port, which neither first event reaches.
 // Runs alternate (peer, function, for each function, the order turning each round), `--runs` each; the figure is
-// the median. Processes run with the stack's NODE_OPTIONS (--enable-source-maps; the worker's heap settings too).
+// the median. Processes run with the stack's NODE_OPTIONS (--enable-source-maps, which `--no-source-maps` leaves
+// out to show what it costs; the worker's heap settings too).
+// `--cpu-prof-dir DIR` runs every process under `node --cpu-prof`, one .cpuprofile per run in DIR (the functions'
+// source maps name the modules; the peers have none).
 // Prints a table and the verdict: each function's median at most 1.5 times its peer's, each bundle at most 1 MiB.
 // Exits with 1 when a target is not met or a run is invalid (a wrong answer, a process that failed).
 import { DateTime, Duration, Effect, Either, Layer, Redacted, Schema } from "effect"
@@ -23,7 +26,7 @@ import { spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { dirname, join } from "node:path"
+import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
 import { BUNDLE_LIMIT_BYTES, lambdaBundleOptions, outputsOf } from "../scripts/LambdaBundle.js"
@@ -36,23 +39,33 @@ import { messageFor } from "../src/application/RequestExport.js"
 import { newJob, transition } from "../src/domain/ExportJob.js"
 import { EmailAddress, makeExportJobId, Owner } from "../src/domain/Identifiers.js"
 import { ReportRequest } from "../src/domain/Reports.js"
+import { LAMBDA_NODE_OPTIONS } from "../src/runtimes/lambda/LambdaProcessSettings.js"
 import { WORKER_ENVIRONMENT, WORKER_NODE_OPTIONS } from "../src/runtimes/WorkerProcessSettings.js"
 import { httpEvent, sqsEvent, sqsRecord } from "../test/runtimes/lambda/LambdaEvents.js"
-import { localServers, localSettings } from "../test/support/NodeStack.js"
-import { DynaliteServer } from "../test/support/servers/DynaliteServer.js"
+import { DynaliteServer, DynaliteServerLive } from "../test/support/servers/DynaliteServer.js"
+import { FauxqsServer, FauxqsServerLive } from "../test/support/servers/FauxqsServer.js"
+import { S3RVER_ACCESS_KEY, S3rverServer } from "../test/support/servers/S3rverServer.js"
+import { SesLocalServer } from "../test/support/servers/SesLocalServer.js"
 import { answerHelp, integerFlags } from "./flags.js"
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..")
 const RATIO_TARGET = 1.5
 const RUN_LIMIT_MILLIS = 30_000
-const USAGE = "Usage: npm run bench:coldstart -- [--runs 7]"
+const USAGE = "Usage: npm run bench:coldstart -- [--runs 7] [--no-source-maps] [--cpu-prof-dir DIR]"
 
 const { values: flags } = parseArgs({
-  options: { runs: { type: "string", default: "7" }, help: { type: "boolean", default: false } },
+  options: {
+    runs: { type: "string", default: "7" },
+    "cpu-prof-dir": { type: "string" },
+    "source-maps": { type: "boolean", default: true },
+    help: { type: "boolean", default: false }
+  },
+  allowNegative: true,
   strict: true
 })
 answerHelp(flags.help, USAGE)
 const runs = integerFlags(USAGE)("runs", flags.runs, 1, 25)
+const cpuProfDir = flags["cpu-prof-dir"] === undefined ? undefined : resolve(flags["cpu-prof-dir"])
 
 if (Number(process.versions.node.split(".")[0]) !== NODE_MAJOR) {
   process.stderr.write(`run under the pinned Node ${NODE_MAJOR} (npm run sets it), not ${process.version}\n`)
@@ -128,11 +141,20 @@ interface ColdStart {
   readonly answer: unknown
 }
 
-const coldStart = (bundle: string, event: unknown, environment: Record<string, string>, nodeOptions: string) =>
+const coldStart = (
+  bundle: string,
+  event: unknown,
+  environment: Record<string, string>,
+  nodeOptions: string,
+  profileName: string
+) =>
   new Promise<ColdStart>((resolve, reject) => {
     const eventFile = join(work, `event-${randomBytes(6).toString("hex")}.json`)
     writeFileSync(eventFile, JSON.stringify(event))
-    const child = spawn(process.execPath, [RUNNER, bundle, eventFile], {
+    const profiling = cpuProfDir === undefined
+      ? []
+      : ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`, `--cpu-prof-name=${profileName}.cpuprofile`]
+    const child = spawn(process.execPath, [...profiling, RUNNER, bundle, eventFile], {
       cwd: dirname(bundle),
       env: { ...environment, NODE_OPTIONS: nodeOptions },
       stdio: ["ignore", "pipe", "pipe"]
@@ -208,17 +230,48 @@ const isAccepted = (answer: unknown) => (answer as { statusCode?: number } | und
 const isAcknowledged = (answer: unknown) =>
   JSON.stringify((answer as { batchItemFailures?: unknown } | undefined)?.batchItemFailures) === "[]"
 
+const servers = Layer.mergeAll(
+  S3rverServer.layer("exports"),
+  FauxqsServerLive,
+  SesLocalServer.layer,
+  DynaliteServerLive
+)
+
+/** The functions' settings as the stack gives them (trusting the gateway), each service on its local server. */
+const lambdaEnvironment = Effect.gen(function*() {
+  const s3 = yield* S3rverServer
+  const sqs = yield* FauxqsServer
+  const ses = yield* SesLocalServer
+  const dynamo = yield* DynaliteServer
+  const local = (service: string, region: string, endpoint: string, key = "local") => ({
+    [`${service}_REGION`]: region,
+    [`${service}_ENDPOINT`]: endpoint,
+    [`${service}_ACCESS_KEY_ID`]: key,
+    [`${service}_SECRET_ACCESS_KEY`]: key
+  })
+  return {
+    PATH: process.env["PATH"] ?? "",
+    AUTH_TRUST_GATEWAY: "true",
+    AUTH_GATEWAY_API_ID: API_ID,
+    AUTH_GATEWAY_STAGE: "$default",
+    APP_BASE_URL: "https://app.example.test",
+    ...local("S3", "us-east-1", s3.endpoint.href, S3RVER_ACCESS_KEY),
+    S3_BUCKET: s3.bucket,
+    S3_FORCE_PATH_STYLE: "true",
+    ...local("SQS", sqs.settings.region, sqs.endpoint),
+    SQS_QUEUE_URL: sqs.queueUrl,
+    ...local("SES", "us-east-1", ses.endpoint.href),
+    SES_FROM: "Exports <exports@example.test>",
+    ...local("DYNAMODB", dynamo.settings.region, dynamo.endpoint),
+    DYNAMODB_JOBS_TABLE: dynamo.settings.tables.jobs,
+    DYNAMODB_NOTIFICATIONS_TABLE: dynamo.settings.tables.notifications,
+    // Neither first event reaches ClickHouse; its client connects only when asked.
+    CLICKHOUSE_URL: "http://127.0.0.1:9/"
+  }
+})
+
 const program = Effect.gen(function*() {
-  const settings = Object.fromEntries(
-    yield* localSettings({
-      AUTH_TRUST_GATEWAY: "true",
-      AUTH_GATEWAY_API_ID: API_ID,
-      AUTH_GATEWAY_STAGE: "$default",
-      // Neither first event reaches ClickHouse; its client connects only when asked.
-      CLICKHOUSE_URL: "http://127.0.0.1:9/"
-    })
-  )
-  const environment = { PATH: process.env["PATH"] ?? "", ...settings }
+  const environment = yield* lambdaEnvironment
   const workerEvent = yield* finishedExportEvent
 
   progress("building the functions (scripts/build.ts) and their peers")
@@ -238,7 +291,10 @@ const program = Effect.gen(function*() {
       kind,
       bundle: kind === "peer" ? peers[name].bundle : functionBundle(name),
       environment: name === "worker" ? { ...environment, ...WORKER_ENVIRONMENT } : environment,
-      nodeOptions: ["--enable-source-maps", ...(name === "worker" ? WORKER_NODE_OPTIONS : [])].join(" "),
+      nodeOptions: [
+        ...(flags["source-maps"] ? LAMBDA_NODE_OPTIONS : []),
+        ...(name === "worker" ? WORKER_NODE_OPTIONS : [])
+      ].join(" "),
       valid: name === "api" ? isAccepted : isAcknowledged
     }))
   )
@@ -249,7 +305,13 @@ const program = Effect.gen(function*() {
     for (const target of order) {
       const event = target.name === "api" ? exportEvent(run * targets.length + order.indexOf(target)) : workerEvent
       const result = yield* Effect.promise(() =>
-        coldStart(target.bundle, event, target.environment, target.nodeOptions)
+        coldStart(
+          target.bundle,
+          event,
+          target.environment,
+          target.nodeOptions,
+          `${target.kind}-${target.name}-${run + 1}`
+        )
       )
       if (!target.valid(result.answer)) {
         return yield* Effect.dieMessage(`${target.kind} ${target.name} answered ${JSON.stringify(result.answer)}`)
@@ -262,7 +324,7 @@ const program = Effect.gen(function*() {
 })
 
 const { results, sizes } = await Effect.runPromise(
-  program.pipe(Effect.scoped, Effect.provide(localServers), Effect.timeout(Duration.minutes(10)))
+  program.pipe(Effect.scoped, Effect.provide(servers), Effect.timeout(Duration.minutes(10)))
 ).finally(() => rmSync(work, { recursive: true, force: true }))
 
 // ------------------------------------------------------------------------------------------------- report

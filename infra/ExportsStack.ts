@@ -38,6 +38,7 @@ import {
   INCOMPLETE_UPLOAD_RETENTION,
   retentionDays
 } from "../src/application/Retention.js"
+import { LAMBDA_NODE_OPTIONS } from "../src/runtimes/lambda/LambdaProcessSettings.js"
 import { SWEEP_EVENT, SWEEP_SCHEDULE } from "../src/runtimes/lambda/SweepEvent.js"
 import { WORKER_ENVIRONMENT, WORKER_NODE_OPTIONS } from "../src/runtimes/WorkerProcessSettings.js"
 
@@ -204,7 +205,7 @@ export class ExportsStack extends Stack {
       DYNAMODB_JOBS_TABLE: jobs.tableName,
       DYNAMODB_NOTIFICATIONS_TABLE: notifications.tableName,
       APP_BASE_URL: props.appBaseUrl,
-      NODE_OPTIONS: "--enable-source-maps"
+      NODE_OPTIONS: LAMBDA_NODE_OPTIONS.join(" ")
     }
 
     const apiLogs = new LogGroup(this, "ApiLogs", { retention: RetentionDays.ONE_MONTH })
