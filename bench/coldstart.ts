@@ -348,19 +348,17 @@ for (const [key, list] of results) {
   ]))
 }
 
-const verdicts = FUNCTIONS.map((name) => {
+const verdicts = FUNCTIONS.flatMap((name) => {
   const ratio = median(results.get(`function ${name}`)!.map(total)) / median(results.get(`peer ${name}`)!.map(total))
   const size = sizes[`function ${name}`]!
-  return {
-    text: `${name} ${ratio.toFixed(2)}x its peer (<= ${RATIO_TARGET}), bundle ${kib(size)} (<= ${
-      kib(BUNDLE_LIMIT_BYTES)
-    })`,
-    met: ratio <= RATIO_TARGET && size <= BUNDLE_LIMIT_BYTES
-  }
+  return [
+    { text: `${name} ${ratio.toFixed(2)}x its peer (<= ${RATIO_TARGET})`, met: ratio <= RATIO_TARGET },
+    { text: `${name} loads ${kib(size)} at start (<= ${kib(BUNDLE_LIMIT_BYTES)})`, met: size <= BUNDLE_LIMIT_BYTES }
+  ]
 })
 const met = verdicts.every((verdict) => verdict.met)
 progress("")
 progress(
-  `verdict: ${met ? "MET" : "NOT MET"}: ${verdicts.map((v) => `${v.text} ${v.met ? "met" : "not met"}`).join("; ")}`
+  `verdict: ${met ? "MET" : "NOT MET"}: ${verdicts.map((v) => `${v.text} ${v.met ? "met" : "NOT met"}`).join("; ")}`
 )
 process.exit(met ? 0 : 1)
