@@ -38,6 +38,7 @@ import {
   INCOMPLETE_UPLOAD_RETENTION,
   retentionDays
 } from "../src/application/Retention.js"
+import { LAMBDA_NODE_OPTIONS } from "../src/runtimes/lambda/LambdaProcessSettings.js"
 import { SWEEP_EVENT, SWEEP_SCHEDULE } from "../src/runtimes/lambda/SweepEvent.js"
 import { WORKER_ENVIRONMENT, WORKER_NODE_OPTIONS } from "../src/runtimes/WorkerProcessSettings.js"
 
@@ -214,7 +215,7 @@ export class ExportsStack extends Stack {
       DYNAMODB_NOTIFICATIONS_TABLE: notifications.tableName,
       DYNAMODB_AUDIT_TABLE: audit.tableName,
       APP_BASE_URL: props.appBaseUrl,
-      NODE_OPTIONS: "--enable-source-maps"
+      NODE_OPTIONS: LAMBDA_NODE_OPTIONS.join(" ")
     }
 
     const apiLogs = new LogGroup(this, "ApiLogs", { retention: RetentionDays.ONE_MONTH })
@@ -342,8 +343,9 @@ export class ExportsStack extends Stack {
     api.addEnvironment("AUTH_GATEWAY_API_ID", httpApi.apiId)
     api.addEnvironment("AUTH_GATEWAY_STAGE", httpApi.defaultStage?.stageName ?? DEFAULT_STAGE)
 
-    // Probes and the API's description need no token; everything else goes through the authorizer.
-    for (const path of ["/health", "/ready", "/openapi.json", "/docs"]) {
+    // Probes and the API's description need no token; everything else goes through the authorizer. The function
+    // has no /docs page (ADR 42): the Node servers serve it.
+    for (const path of ["/health", "/ready", "/openapi.json"]) {
       httpApi.addRoutes({
         path,
         methods: [HttpMethod.GET],

@@ -9,18 +9,12 @@ import { createWriteStream, mkdirSync, readdirSync, readFileSync, rmSync, statSy
 import { dirname, join, relative } from "node:path"
 import { fileURLToPath } from "node:url"
 import { ZipFile } from "yazl"
-import { ESBUILD_NODE_TARGET } from "./NodeTarget.js"
+import { BUNDLE_LIMIT_BYTES, lambdaBundleOptions, outputsOf } from "./LambdaBundle.js"
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..")
 const OUT = join(ROOT, "dist", "lambda")
 
 export const BUNDLES = ["api", "worker"] as const
-
-// Some CommonJS dependencies call `require` for Node's own modules; an ES module has none, so give it one.
-const REQUIRE_SHIM = [
-  "import { createRequire as __bundleCreateRequire } from \"node:module\";",
-  "const require = __bundleCreateRequire(import.meta.url);"
-].join("\n")
 
 const zipDirectory = (directory: string, zipPath: string): Promise<void> =>
   new Promise((resolve, reject) => {
@@ -41,24 +35,20 @@ for (const name of BUNDLES) {
   mkdirSync(directory, { recursive: true })
   const result = await build({
     entryPoints: [join(ROOT, "src", "runtimes", "lambda", `${name}.ts`)],
-    outfile: join(directory, "index.mjs"),
-    bundle: true,
-    platform: "node",
-    target: ESBUILD_NODE_TARGET,
-    format: "esm",
-    minify: true,
+    outdir: directory,
+    ...lambdaBundleOptions(join(ROOT, "src")),
     sourcemap: "linked",
     sourcesContent: false,
-    legalComments: "none",
-    banner: { js: REQUIRE_SHIM },
-    metafile: true,
-    logLevel: "warning"
+    metafile: true
   })
   writeFileSync(join(OUT, `${name}.meta.json`), JSON.stringify(result.metafile))
   await zipDirectory(directory, join(OUT, `${name}.zip`))
-  const bundle = join(directory, "index.mjs")
+  const outputs = outputsOf(result.metafile)
+  const kib = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`
   process.stdout.write(
-    `${relative(ROOT, bundle)}: ${size(bundle)} (zip ${size(join(OUT, `${name}.zip`))}), ` +
-      `${Object.keys(result.metafile.inputs).length} source files\n`
+    `${relative(ROOT, join(directory, "index.mjs"))}: ${kib(outputs.bytesAtStart)} loaded at start in ` +
+      `${outputs.loadedAtStart.length} files (limit ${kib(BUNDLE_LIMIT_BYTES)}), ${kib(outputs.bytesLater)} more ` +
+      `only if the SDK asks, zip ${size(join(OUT, `${name}.zip`))}, ${Object.keys(result.metafile.inputs).length} ` +
+      "source files\n"
   )
 }

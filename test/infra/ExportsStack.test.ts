@@ -271,7 +271,7 @@ describe("the AWS stack", () => {
     const routes = resourcesOf("AWS::ApiGatewayV2::Route")
     const publicRoutes = routes.filter((r) => r.Properties["AuthorizationType"] === "NONE")
       .map((r) => r.Properties["RouteKey"]).sort()
-    expect(publicRoutes).toStrictEqual(["GET /docs", "GET /health", "GET /openapi.json", "GET /ready"])
+    expect(publicRoutes).toStrictEqual(["GET /health", "GET /openapi.json", "GET /ready"])
     for (const route of routes.filter((r) => r.Properties["AuthorizationType"] !== "NONE")) {
       expect(route.Properties["AuthorizationType"]).toBe("JWT")
     }

@@ -2,7 +2,7 @@
 // pulled only as fast as the consumer reads. The query is tagged with its id: its progress is read by that id while
 // it runs, and a consumer that goes away before the end aborts the request and kills the query on the server.
 import type { ClickHouseClient, ClickHouseSettings } from "@clickhouse/client"
-import { NodeStream } from "@effect/platform-node"
+import * as NodeStream from "@effect/platform-node/NodeStream"
 import { Chunk, Duration, Effect, Stream } from "effect"
 import type { CsvPiece, SourceProgress } from "../../application/ports/ReportSource.js"
 import { csvResultOf } from "./CsvResultReader.js"

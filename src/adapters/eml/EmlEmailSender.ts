@@ -1,7 +1,7 @@
 // Email for the embedded default: each message becomes an RFC 5322 `.eml` file in an outbox directory, which a
 // mail client opens as is and a development page lists. Nothing leaves the machine.
 import { FileSystem } from "@effect/platform"
-import { NodeFileSystem } from "@effect/platform-node"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import { Clock, Context, DateTime, Effect, Layer, Option, Redacted, Ref, Schema } from "effect"
 import libmime from "libmime"
 import { randomBytes } from "node:crypto"

@@ -2,7 +2,7 @@
 // its key only by an atomic rename; a download link is an HMAC-signed URL that our own HTTP server verifies. Given a
 // retention, the store deletes the files older than it, at start and then every hour, as a bucket's lifecycle rule.
 import { FileSystem } from "@effect/platform"
-import { NodeFileSystem } from "@effect/platform-node"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import type { PlatformError } from "@effect/platform/Error"
 import { Clock, Context, DateTime, Duration, Effect, Layer, Option, Redacted, Schedule, Schema, Stream } from "effect"
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto"

@@ -11,7 +11,7 @@ import * as GatewayAuthentication from "../../adapters/auth/GatewayAuthenticatio
 import { GatewayRequestContext, gatewayTrustConfig } from "../../adapters/auth/GatewayAuthentication.js"
 import * as JwtAuthentication from "../../adapters/auth/JwtAuthentication.js"
 import * as JwtVerifier from "../../adapters/auth/JwtVerifier.js"
-import * as ApiServer from "../../adapters/http/ApiServer.js"
+import * as ApiApp from "../../adapters/http/ApiApp.js"
 import * as ApiAdapters from "../aws/ApiAdapters.js"
 import * as JsonLogLines from "../JsonLogLines.js"
 import { gatewayRequestOf, requestOf, resultOf } from "./ApiGatewayHttp.js"
@@ -41,7 +41,7 @@ const authentication = Option.match(settings.gateway, {
 })
 
 export const layer = Layer.mergeAll(
-  ApiServer.layerApp.pipe(
+  ApiApp.layerApp.pipe(
     Layer.provide(authentication),
     Layer.provide(ApiAdapters.layer),
     Layer.provide(Layer.setConfigProvider(configProvider))

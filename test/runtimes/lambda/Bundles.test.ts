@@ -1,14 +1,34 @@
-// What `npm run build` put in each Lambda bundle, read from esbuild's metafiles: a handler, and nothing of the
-// embedded default or of the test servers.
+// What `npm run build` put in each Lambda bundle, read from esbuild's metafiles: a handler, nothing of the
+// embedded default or of the test servers, and no more than a cold start should load (ADR 42).
 import { describe, expect, it } from "@effect/vitest"
+import type { Metafile } from "esbuild"
 import { readFileSync, statSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
+import { BUNDLE_LIMIT_BYTES, outputsOf } from "../../../scripts/LambdaBundle.js"
 
 const DIST = join(dirname(fileURLToPath(import.meta.url)), "../../../dist/lambda")
 
-const inputsOf = (name: string): Array<string> =>
-  Object.keys((JSON.parse(readFileSync(join(DIST, `${name}.meta.json`), "utf8")) as { inputs: object }).inputs)
+const metafileOf = (name: string) => JSON.parse(readFileSync(join(DIST, `${name}.meta.json`), "utf8")) as Metafile
+
+const inputsOf = (name: string): Array<string> => Object.keys(metafileOf(name).inputs)
+
+/** The source files of which some code is in the bundle's output files (esbuild also lists those it shook out). */
+const bundledInputsOf = (name: string): Array<string> =>
+  Object.values(metafileOf(name).outputs).flatMap((output) =>
+    Object.entries(output.inputs).flatMap(([input, { bytesInOutput }]) => (bytesInOutput > 0 ? [input] : []))
+  )
+
+// Test-only code and a page for people: never in a function (ADR 42).
+const NOT_IN_PRODUCTION = [
+  /node_modules\/(fast-check|pure-rand)\//,
+  /node_modules\/@effect\/platform\/dist\/esm\/(HttpApiSwagger|internal\/httpApiSwagger)\.js$/,
+  // The HTTP client of @effect/platform-node's root, which no function uses.
+  /node_modules\/undici\//
+]
+
+// What the AWS SDK loads with import() only on paths a function does not take: the only code left out of a cold start.
+const LOADED_ONLY_IF_ASKED = /^node_modules\/(@aws-sdk|@smithy|bowser)\//
 
 const FORBIDDEN = [
   /node_modules\/chdb\//,
@@ -28,6 +48,20 @@ describe("the Lambda bundles", () => {
       const inputs = inputsOf(name)
       expect(inputs).toContain(`src/runtimes/lambda/${name}.ts`)
       for (const pattern of FORBIDDEN) expect(inputs.filter((input) => pattern.test(input))).toStrictEqual([])
+    })
+  }
+
+  for (const name of ["api", "worker"] as const) {
+    it(`${name}: at most 1 MiB loaded at start, without fast-check, Swagger UI or undici`, () => {
+      const outputs = outputsOf(metafileOf(name))
+      expect(outputs.bytesAtStart).toBeGreaterThan(0)
+      expect(outputs.bytesAtStart).toBeLessThanOrEqual(BUNDLE_LIMIT_BYTES)
+      const bundled = bundledInputsOf(name)
+      for (const pattern of NOT_IN_PRODUCTION) expect(bundled.filter((input) => pattern.test(input))).toStrictEqual([])
+      // The chunks left for later are the SDK's own, so that nothing of the function's hides from the limit there.
+      expect(outputs.loadedLater.length).toBeGreaterThan(0)
+      const later = outputs.inputsOf(outputs.loadedLater)
+      expect(later.filter((input) => !LOADED_ONLY_IF_ASKED.test(input))).toStrictEqual([])
     })
   }
 

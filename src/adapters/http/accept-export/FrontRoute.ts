@@ -5,7 +5,8 @@
 // passes it on. Everything else (listening, upgrades, the HttpServer service) is the platform's own, and so is closing,
 // except that open event streams are cut rather than waited for.
 import { HttpServer } from "@effect/platform"
-import { NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Effect, Layer } from "effect"
 import * as Http from "node:http"
 import type { ListenOptions } from "node:net"

@@ -8,7 +8,6 @@ import { HttpApiSchema, HttpTraceContext } from "@effect/platform"
 import { Cause, Context, Effect, FiberId, FiberRef, FiberRefs, Option, Redacted, Runtime, Schema, Tracer } from "effect"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { ExportApi } from "../Api.js"
-import { asksToWait, currentRequestId, fail, retryAfterHeader, retryAfterOf, Unauthorized } from "../ApiErrors.js"
 import {
   accessLog,
   finishingHeaders,
@@ -16,7 +15,8 @@ import {
   INTERNAL_ERROR_MESSAGE,
   OTHER_SCHEME_MESSAGE,
   requestIdOf
-} from "../ApiServer.js"
+} from "../ApiApp.js"
+import { asksToWait, currentRequestId, fail, retryAfterHeader, retryAfterOf, Unauthorized } from "../ApiErrors.js"
 import { BearerAuthentication } from "../Authentication.js"
 import { readNodeJsonBody } from "../RequestBody.js"
 import { acceptExport } from "./AcceptExport.js"

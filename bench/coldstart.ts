@@ -1,0 +1,364 @@
+// `npm run bench:coldstart [-- --runs 7]`
+//
+// The cold start of each Lambda function beside a peer (issue 18, part 1): each cold start is a fresh `node`
+// process (the pinned major, as the functions' runtime) that imports a bundle and answers its first event; its time
+// is the import plus that first answer, measured inside the process. The functions are the bundles `npm run build`
+// writes (run first, here); each peer (bench/coldstartPeers.ts) is bundled with the same esbuild options and loads
+// the same AWS SDK clients as its function, and answers the same event with the same calls to the same servers.
+// - The API's first event: an export POSTed through API Gateway's event shape, by a caller the gateway's JWT
+//   authorizer passed (the stack's AUTH_TRUST_GATEWAY), of a merchant of its own each time: a DynamoDB query for the
+//   same export in progress, a put, and an SQS message. Answered 202.
+// - The worker's first event: an SQS batch of one record, the redelivered message of an export already finished
+//   (cancelled): a consistent read of its job, and the record acknowledged.
+// The servers are the tests' own on 127.0.0.1 (dynalite, fauxqs, s3rver, the local SES), started here and stopped
+// at the end; ClickHouse's URL is a closed port, which neither first event reaches.
+// Runs alternate (peer, function, for each function, the order turning each round), `--runs` each; the figure is
+// the median. Processes run with the stack's NODE_OPTIONS (--enable-source-maps, which `--no-source-maps` leaves
+// out to show what it costs; the worker's heap settings too).
+// `--cpu-prof-dir DIR` runs every process under `node --cpu-prof`, one .cpuprofile per run in DIR (the functions'
+// source maps name the modules; the peers have none).
+// Prints a table and the verdict: each function's median at most 1.5 times its peer's, each bundle at most 1 MiB.
+// Exits with 1 when a target is not met or a run is invalid (a wrong answer, a process that failed).
+import { DateTime, Duration, Effect, Either, Layer, Redacted, Schema } from "effect"
+import { build } from "esbuild"
+import type { Metafile } from "esbuild"
+import { spawn } from "node:child_process"
+import { randomBytes } from "node:crypto"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { dirname, join, resolve } from "node:path"
+import { fileURLToPath } from "node:url"
+import { parseArgs } from "node:util"
+import { BUNDLE_LIMIT_BYTES, lambdaBundleOptions, outputsOf } from "../scripts/LambdaBundle.js"
+import { NODE_MAJOR } from "../scripts/NodeTarget.js"
+import * as DynamoDb from "../src/adapters/dynamodb/DynamoDb.js"
+import * as DynamoDbJobStore from "../src/adapters/dynamodb/DynamoDbJobStore.js"
+import { encodeMessage } from "../src/application/ports/JobQueue.js"
+import { JobStore } from "../src/application/ports/JobStore.js"
+import { messageFor } from "../src/application/RequestExport.js"
+import { newJob, transition } from "../src/domain/ExportJob.js"
+import { EmailAddress, makeExportJobId, Owner } from "../src/domain/Identifiers.js"
+import { ReportRequest } from "../src/domain/Reports.js"
+import { LAMBDA_NODE_OPTIONS } from "../src/runtimes/lambda/LambdaProcessSettings.js"
+import { WORKER_ENVIRONMENT, WORKER_NODE_OPTIONS } from "../src/runtimes/WorkerProcessSettings.js"
+import { httpEvent, sqsEvent, sqsRecord } from "../test/runtimes/lambda/LambdaEvents.js"
+import { DynaliteServer, DynaliteServerLive } from "../test/support/servers/DynaliteServer.js"
+import { FauxqsServer, FauxqsServerLive } from "../test/support/servers/FauxqsServer.js"
+import { S3RVER_ACCESS_KEY, S3rverServer } from "../test/support/servers/S3rverServer.js"
+import { SesLocalServer } from "../test/support/servers/SesLocalServer.js"
+import { answerHelp, integerFlags } from "./flags.js"
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..")
+const RATIO_TARGET = 1.5
+const RUN_LIMIT_MILLIS = 30_000
+const USAGE = "Usage: npm run bench:coldstart -- [--runs 7] [--no-source-maps] [--cpu-prof-dir DIR]"
+
+const { values: flags } = parseArgs({
+  options: {
+    runs: { type: "string", default: "7" },
+    "cpu-prof-dir": { type: "string" },
+    "source-maps": { type: "boolean", default: true },
+    help: { type: "boolean", default: false }
+  },
+  allowNegative: true,
+  strict: true
+})
+answerHelp(flags.help, USAGE)
+const runs = integerFlags(USAGE)("runs", flags.runs, 1, 25)
+const cpuProfDir = flags["cpu-prof-dir"] === undefined ? undefined : resolve(flags["cpu-prof-dir"])
+
+if (Number(process.versions.node.split(".")[0]) !== NODE_MAJOR) {
+  process.stderr.write(`run under the pinned Node ${NODE_MAJOR} (npm run sets it), not ${process.version}\n`)
+  process.exit(2)
+}
+
+const progress = (text: string) => process.stdout.write(`${text}\n`)
+
+// ------------------------------------------------------------------------------------------------- bundles
+
+const FUNCTIONS = ["api", "worker"] as const
+type FunctionName = (typeof FUNCTIONS)[number]
+
+const functionBundle = (name: FunctionName) => join(ROOT, "dist", "lambda", name, "index.mjs")
+
+const buildFunctions = () =>
+  new Promise<void>((resolve, reject) => {
+    const child = spawn(process.execPath, [join(ROOT, "node_modules", "tsx", "dist", "cli.mjs"), "scripts/build.ts"], {
+      cwd: ROOT,
+      stdio: ["ignore", "inherit", "inherit"]
+    })
+    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`npm run build's bundles: exit ${code}`))))
+  })
+
+const work = mkdtempSync(join(tmpdir(), "bench-coldstart-"))
+
+const buildPeer = async (name: FunctionName) => {
+  const outdir = join(work, `peer-${name}`)
+  const result = await build({
+    stdin: {
+      contents: `import { ${name}Peer } from "./coldstartPeers.ts"\n` +
+        `export { loadedBesides } from "./coldstartPeers.ts"\nexport const handler = ${name}Peer()\n`,
+      resolveDir: join(ROOT, "bench"),
+      loader: "ts"
+    },
+    outdir,
+    ...lambdaBundleOptions(join(ROOT, "src")),
+    metafile: true
+  })
+  return { bundle: join(outdir, "index.mjs"), bytesAtStart: outputsOf(result.metafile).bytesAtStart }
+}
+
+/** What Node loads of a function's bundle before its handler exists, from the metafile `npm run build` wrote. */
+const functionBytesAtStart = (name: FunctionName) =>
+  outputsOf(JSON.parse(readFileSync(join(ROOT, "dist", "lambda", `${name}.meta.json`), "utf8")) as Metafile)
+    .bytesAtStart
+
+// The child: imports the bundle, answers the event, and prints what it took on its last line.
+const RUNNER = join(work, "runner.mjs")
+writeFileSync(
+  RUNNER,
+  `import { readFileSync } from "node:fs"
+import { performance } from "node:perf_hooks"
+import { pathToFileURL } from "node:url"
+const [bundle, eventFile] = process.argv.slice(2)
+const event = JSON.parse(readFileSync(eventFile, "utf8"))
+const context = {
+  awsRequestId: "bench-" + process.pid, functionName: "bench", getRemainingTimeInMillis: () => 900000
+}
+const started = performance.now()
+const { handler } = await import(pathToFileURL(bundle).href)
+const imported = performance.now()
+const answer = await handler(event, context)
+const answered = performance.now()
+process.stdout.write("\\nCOLDSTART " + JSON.stringify({ importMillis: imported - started, answerMillis: answered - imported, answer }) + "\\n")
+process.exit(0)
+`
+)
+
+interface ColdStart {
+  readonly importMillis: number
+  readonly answerMillis: number
+  readonly answer: unknown
+}
+
+const coldStart = (
+  bundle: string,
+  event: unknown,
+  environment: Record<string, string>,
+  nodeOptions: string,
+  profileName: string
+) =>
+  new Promise<ColdStart>((resolve, reject) => {
+    const eventFile = join(work, `event-${randomBytes(6).toString("hex")}.json`)
+    writeFileSync(eventFile, JSON.stringify(event))
+    const profiling = cpuProfDir === undefined
+      ? []
+      : ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`, `--cpu-prof-name=${profileName}.cpuprofile`]
+    const child = spawn(process.execPath, [...profiling, RUNNER, bundle, eventFile], {
+      cwd: dirname(bundle),
+      env: { ...environment, NODE_OPTIONS: nodeOptions },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let output = ""
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")))
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")))
+    const limit = setTimeout(() => child.kill("SIGKILL"), RUN_LIMIT_MILLIS)
+    child.on("exit", (code) => {
+      clearTimeout(limit)
+      const line = output.split("\n").find((text) => text.startsWith("COLDSTART "))
+      if (code !== 0 || line === undefined) {
+        reject(new Error(`${bundle} exited ${code}; its output:\n${output.slice(-2000)}`))
+      } else {
+        resolve(JSON.parse(line.slice("COLDSTART ".length)) as ColdStart)
+      }
+    })
+  })
+
+// ------------------------------------------------------------------------------------------------- events
+
+const API_ID = "abc123"
+
+const exportEvent = (run: number) =>
+  httpEvent({
+    method: "POST",
+    rawPath: "/api/v1/reports/export",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      reportType: "orders",
+      format: "csv",
+      dateFrom: "2025-01-01",
+      dateTo: "2025-01-31",
+      timezone: "Europe/Paris"
+    }),
+    // A merchant of its own each time, so that no run finds the export of an earlier one in progress.
+    claims: { sub: `cold-user-${run}`, merchant_id: `m-cold-${run}`, email: `cold-${run}@example.test` }
+  })
+
+/** A finished (cancelled) export in the job table, and its message as the queue would deliver it again. */
+const finishedExportEvent = Effect.gen(function*() {
+  const dynamo = yield* DynaliteServer
+  const requestedAt = yield* DateTime.now
+  const queued = newJob({
+    jobId: makeExportJobId(requestedAt.epochMillis, randomBytes(10)),
+    owner: Schema.decodeSync(Owner)({ userId: "cold-user", merchantId: "m-cold" }),
+    email: Redacted.make(Schema.decodeSync(EmailAddress)("cold@example.test")),
+    report: Schema.decodeUnknownSync(ReportRequest)({
+      _tag: "orders",
+      params: { dateFrom: "2025-01-01", dateTo: "2025-01-31" }
+    }),
+    format: "csv",
+    requestedAt
+  })
+  const cancelled = Either.getOrThrow(transition(queued, { _tag: "Cancelled", at: yield* DateTime.now }))
+  yield* JobStore.pipe(
+    Effect.flatMap((store) => Effect.zipRight(store.create(queued), store.update(cancelled, queued.revision))),
+    Effect.orDie,
+    Effect.provide(DynamoDbJobStore.layer.pipe(Layer.provide(DynamoDb.layer(dynamo.settings))))
+  )
+  return sqsEvent([sqsRecord(`bench-${queued.jobId}`, encodeMessage(messageFor(queued)), 2)])
+})
+
+// ------------------------------------------------------------------------------------------------- runs
+
+const median = (values: ReadonlyArray<number>): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
+}
+
+const isAccepted = (answer: unknown) => (answer as { statusCode?: number } | undefined)?.statusCode === 202
+const isAcknowledged = (answer: unknown) =>
+  JSON.stringify((answer as { batchItemFailures?: unknown } | undefined)?.batchItemFailures) === "[]"
+
+const servers = Layer.mergeAll(
+  S3rverServer.layer("exports"),
+  FauxqsServerLive,
+  SesLocalServer.layer,
+  DynaliteServerLive
+)
+
+/** The functions' settings as the stack gives them (trusting the gateway), each service on its local server. */
+const lambdaEnvironment = Effect.gen(function*() {
+  const s3 = yield* S3rverServer
+  const sqs = yield* FauxqsServer
+  const ses = yield* SesLocalServer
+  const dynamo = yield* DynaliteServer
+  const local = (service: string, region: string, endpoint: string, key = "local") => ({
+    [`${service}_REGION`]: region,
+    [`${service}_ENDPOINT`]: endpoint,
+    [`${service}_ACCESS_KEY_ID`]: key,
+    [`${service}_SECRET_ACCESS_KEY`]: key
+  })
+  return {
+    PATH: process.env["PATH"] ?? "",
+    AUTH_TRUST_GATEWAY: "true",
+    AUTH_GATEWAY_API_ID: API_ID,
+    AUTH_GATEWAY_STAGE: "$default",
+    APP_BASE_URL: "https://app.example.test",
+    ...local("S3", "us-east-1", s3.endpoint.href, S3RVER_ACCESS_KEY),
+    S3_BUCKET: s3.bucket,
+    S3_FORCE_PATH_STYLE: "true",
+    ...local("SQS", sqs.settings.region, sqs.endpoint),
+    SQS_QUEUE_URL: sqs.queueUrl,
+    ...local("SES", "us-east-1", ses.endpoint.href),
+    SES_FROM: "Exports <exports@example.test>",
+    ...local("DYNAMODB", dynamo.settings.region, dynamo.endpoint),
+    DYNAMODB_JOBS_TABLE: dynamo.settings.tables.jobs,
+    DYNAMODB_NOTIFICATIONS_TABLE: dynamo.settings.tables.notifications,
+    // Neither first event reaches ClickHouse; its client connects only when asked.
+    CLICKHOUSE_URL: "http://127.0.0.1:9/"
+  }
+})
+
+const program = Effect.gen(function*() {
+  const environment = yield* lambdaEnvironment
+  const workerEvent = yield* finishedExportEvent
+
+  progress("building the functions (scripts/build.ts) and their peers")
+  yield* Effect.promise(buildFunctions)
+  const peers = {
+    api: yield* Effect.promise(() => buildPeer("api")),
+    worker: yield* Effect.promise(() => buildPeer("worker"))
+  }
+  const sizes = Object.fromEntries([
+    ...FUNCTIONS.map((name) => [`function ${name}`, functionBytesAtStart(name)] as const),
+    ...FUNCTIONS.map((name) => [`peer ${name}`, peers[name].bytesAtStart] as const)
+  ])
+
+  const targets = FUNCTIONS.flatMap((name) =>
+    (["peer", "function"] as const).map((kind) => ({
+      name,
+      kind,
+      bundle: kind === "peer" ? peers[name].bundle : functionBundle(name),
+      environment: name === "worker" ? { ...environment, ...WORKER_ENVIRONMENT } : environment,
+      nodeOptions: [
+        ...(flags["source-maps"] ? LAMBDA_NODE_OPTIONS : []),
+        ...(name === "worker" ? WORKER_NODE_OPTIONS : [])
+      ].join(" "),
+      valid: name === "api" ? isAccepted : isAcknowledged
+    }))
+  )
+  const results = new Map(targets.map((target) => [`${target.kind} ${target.name}`, [] as Array<ColdStart>]))
+  for (let run = 0; run < runs; run++) {
+    // The order turns each round, so that no target always follows the same one.
+    const order = targets.map((_, i) => targets[(i + run) % targets.length]!)
+    for (const target of order) {
+      const event = target.name === "api" ? exportEvent(run * targets.length + order.indexOf(target)) : workerEvent
+      const result = yield* Effect.promise(() =>
+        coldStart(
+          target.bundle,
+          event,
+          target.environment,
+          target.nodeOptions,
+          `${target.kind}-${target.name}-${run + 1}`
+        )
+      )
+      if (!target.valid(result.answer)) {
+        return yield* Effect.dieMessage(`${target.kind} ${target.name} answered ${JSON.stringify(result.answer)}`)
+      }
+      results.get(`${target.kind} ${target.name}`)!.push(result)
+    }
+    progress(`round ${run + 1} of ${runs} done`)
+  }
+  return { results, sizes }
+})
+
+const { results, sizes } = await Effect.runPromise(
+  program.pipe(Effect.scoped, Effect.provide(servers), Effect.timeout(Duration.minutes(10)))
+).finally(() => rmSync(work, { recursive: true, force: true }))
+
+// ------------------------------------------------------------------------------------------------- report
+
+const row = (cells: ReadonlyArray<string | number>) => `| ${cells.join(" | ")} |`
+const ms = (n: number) => n.toFixed(0)
+const kib = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`
+const total = (r: ColdStart) => r.importMillis + r.answerMillis
+
+progress("")
+progress(row(["target", "loaded at start", "import ms", "first answer ms", "import + answer ms (median)", "all runs"]))
+progress(row(["---", "---:", "---:", "---:", "---:", "---"]))
+for (const [key, list] of results) {
+  progress(row([
+    key,
+    kib(sizes[key]!),
+    ms(median(list.map((r) => r.importMillis))),
+    ms(median(list.map((r) => r.answerMillis))),
+    ms(median(list.map(total))),
+    list.map((r) => ms(total(r))).join(", ")
+  ]))
+}
+
+const verdicts = FUNCTIONS.flatMap((name) => {
+  const ratio = median(results.get(`function ${name}`)!.map(total)) / median(results.get(`peer ${name}`)!.map(total))
+  const size = sizes[`function ${name}`]!
+  return [
+    { text: `${name} ${ratio.toFixed(2)}x its peer (<= ${RATIO_TARGET})`, met: ratio <= RATIO_TARGET },
+    { text: `${name} loads ${kib(size)} at start (<= ${kib(BUNDLE_LIMIT_BYTES)})`, met: size <= BUNDLE_LIMIT_BYTES }
+  ]
+})
+const met = verdicts.every((verdict) => verdict.met)
+progress("")
+progress(
+  `verdict: ${met ? "MET" : "NOT MET"}: ${verdicts.map((v) => `${v.text} ${v.met ? "met" : "NOT met"}`).join("; ")}`
+)
+process.exit(met ? 0 : 1)
