@@ -265,6 +265,7 @@ const lambdaEnvironment = Effect.gen(function*() {
     ...local("DYNAMODB", dynamo.settings.region, dynamo.endpoint),
     DYNAMODB_JOBS_TABLE: dynamo.settings.tables.jobs,
     DYNAMODB_NOTIFICATIONS_TABLE: dynamo.settings.tables.notifications,
+    DYNAMODB_AUDIT_TABLE: dynamo.settings.tables.audit,
     // Neither first event reaches ClickHouse; its client connects only when asked.
     CLICKHOUSE_URL: "http://127.0.0.1:9/"
   }
