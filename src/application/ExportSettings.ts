@@ -48,6 +48,21 @@ export const linkTtlConfig: Config.Config<Duration.Duration> = Config.duration("
   Config.withDefault(DEFAULT_LINK_TTL)
 )
 
+/** A duration setting from `minimum` to `maximum`, both included, validated before its default is applied. */
+const durationWithin = (
+  name: string,
+  range: {
+    readonly minimum: Duration.Duration
+    readonly maximum: Duration.Duration
+    readonly message: string
+    readonly fallback: Duration.Duration
+  }
+): Config.Config<Duration.Duration> =>
+  Config.duration(name).pipe(
+    Config.validate({ message: range.message, validation: (value) => Duration.between(value, range) }),
+    Config.withDefault(range.fallback)
+  )
+
 export class ExportSettings extends Context.Tag("exports/ExportSettings")<ExportSettings, ExportSettingsShape>() {
   static readonly defaults: ExportSettingsShape = {
     linkTtl: DEFAULT_LINK_TTL,
@@ -76,15 +91,12 @@ export class ExportSettings extends Context.Tag("exports/ExportSettings")<Export
       Config.withDefault(ExportSettings.defaults.maxAttempts)
     ),
     csvBom: Config.boolean("EXPORT_CSV_BOM").pipe(Config.withDefault(ExportSettings.defaults.csvBom)),
-    lease: Config.duration("EXPORT_LEASE").pipe(
-      Config.validate({
-        message: "must be a duration from 1 second to 15 minutes",
-        validation: (lease) =>
-          Duration.greaterThanOrEqualTo(lease, Duration.seconds(1)) &&
-          Duration.lessThanOrEqualTo(lease, Duration.minutes(15))
-      }),
-      Config.withDefault(ExportSettings.defaults.lease)
-    ),
+    lease: durationWithin("EXPORT_LEASE", {
+      minimum: Duration.seconds(1),
+      maximum: Duration.minutes(15),
+      message: "must be a duration from 1 second to 15 minutes",
+      fallback: ExportSettings.defaults.lease
+    }),
     emailRetryWindow: Config.duration("EMAIL_RETRY_WINDOW").pipe(
       Config.validate({
         message: "must be a duration of at most 1 hour",
@@ -99,15 +111,12 @@ export class ExportSettings extends Context.Tag("exports/ExportSettings")<Export
       }),
       Config.withDefault(ExportSettings.defaults.deadline)
     ),
-    previewTimeout: Config.duration("PREVIEW_TIMEOUT").pipe(
-      Config.validate({
-        message: "must be a duration from 1 second to 30 seconds",
-        validation: (timeout) =>
-          Duration.greaterThanOrEqualTo(timeout, Duration.seconds(1)) &&
-          Duration.lessThanOrEqualTo(timeout, Duration.seconds(30))
-      }),
-      Config.withDefault(ExportSettings.defaults.previewTimeout)
-    ),
+    previewTimeout: durationWithin("PREVIEW_TIMEOUT", {
+      minimum: Duration.seconds(1),
+      maximum: Duration.seconds(30),
+      message: "must be a duration from 1 second to 30 seconds",
+      fallback: ExportSettings.defaults.previewTimeout
+    }),
     limits: tenantLimitsConfig
   })
 
