@@ -41,6 +41,29 @@ const retained = () => {
 const rowsOf = (sql: string, options: Partial<QueryOptions> = {}) =>
   Effect.map(ClickHouseClient, (client) => streamQuery(client, sql, { queryId: queryId(), ...options }))
 
+/**
+ * Streams `sql`'s CSV to its end with progress asked every 200 ms: the rows delivered, and each report with the rows
+ * delivered before it (the array keeps collecting anything reported after the end, for a test to see).
+ */
+const csvWithProgress = (sql: string, columns: number) =>
+  Effect.gen(function*() {
+    const client = yield* ClickHouseClient
+    const reports: Array<SourceProgress & { readonly rowsBefore: number }> = []
+    let rows = 0
+    yield* Stream.runForEach(
+      streamCsv(client, sql, {
+        queryId: queryId(),
+        columns,
+        progress: {
+          every: Duration.millis(200),
+          report: (progress) => void reports.push({ ...progress, rowsBefore: rows })
+        }
+      }),
+      (piece) => Effect.sync(() => void (rows += piece.rows))
+    )
+    return { reports, rows }
+  })
+
 const waitUntil = <E, R>(check: Effect.Effect<boolean, E, R>, within = Duration.seconds(5)) =>
   check.pipe(
     Effect.repeat({ until: (done) => done, schedule: Schedule.spaced(Duration.millis(50)) }),
@@ -316,24 +339,10 @@ layer(clientOn1816, { timeout: Duration.seconds(60), excludeTestServices: true }
     Effect.gen(function*() {
       const total = 250_000
       const table = yield* numbersTable(total)
-      const client = yield* ClickHouseClient
-      const reports: Array<SourceProgress & { readonly rowsBefore: number }> = []
-      let rows = 0
-      yield* Stream.runForEach(
-        streamCsv(
-          client,
-          `SELECT number, concat('line-', toString(number), '-padding-padding-padding-padding-padding-padding')
-           FROM ${readSlowly(table, 100_000)} SETTINGS max_threads = 1`,
-          {
-            queryId: queryId(),
-            columns: 2,
-            progress: {
-              every: Duration.millis(200),
-              report: (progress) => void reports.push({ ...progress, rowsBefore: rows })
-            }
-          }
-        ),
-        (piece) => Effect.sync(() => void (rows += piece.rows))
+      const { reports, rows } = yield* csvWithProgress(
+        `SELECT number, concat('line-', toString(number), '-padding-padding-padding-padding-padding-padding')
+         FROM ${readSlowly(table, 100_000)} SETTINGS max_threads = 1`,
+        2
       )
       expect(rows).toBe(total)
       const reported = reports.length
@@ -358,23 +367,9 @@ layer(clientOn1816, { timeout: Duration.seconds(60), excludeTestServices: true }
     Effect.gen(function*() {
       const total = 150_000
       const table = yield* numbersTable(total)
-      const client = yield* ClickHouseClient
-      const reports: Array<SourceProgress & { readonly rowsBefore: number }> = []
-      let rows = 0
-      yield* Stream.runForEach(
-        streamCsv(
-          client,
-          `SELECT count() FROM ${readSlowly(table, 100_000)} SETTINGS max_threads = 1, max_block_size = 8192`,
-          {
-            queryId: queryId(),
-            columns: 1,
-            progress: {
-              every: Duration.millis(200),
-              report: (progress) => void reports.push({ ...progress, rowsBefore: rows })
-            }
-          }
-        ),
-        (piece) => Effect.sync(() => void (rows += piece.rows))
+      const { reports, rows } = yield* csvWithProgress(
+        `SELECT count() FROM ${readSlowly(table, 100_000)} SETTINGS max_threads = 1, max_block_size = 8192`,
+        1
       )
       expect(rows).toBe(1)
       const before = reports.filter((report) => report.rowsBefore === 0 && report.readRows < total)
