@@ -78,16 +78,18 @@ export const reportSourceContract = <E>(
       Effect.flatMap(ReportSource, (source) =>
         source.preview({ jobId: jobIdAt(Date.now()), merchantId, report, timeout: Duration.seconds(60), limit }))
 
+    /** Each merchant of the fixture as the one asking, with the other as the one whose rows must not show. */
+    const merchantPairs = [
+      [fixture.merchantId, fixture.otherMerchantId],
+      [fixture.otherMerchantId, fixture.merchantId]
+    ] as const
+
     const orderLines = (merchantId: MerchantId, params: Record<string, unknown> = {}) =>
       rowsOf(merchantId, requestOf("orders", { ...range, ...params }))
 
     it.effect("orders: only the requested merchant's lines", () =>
       withSource(Effect.gen(function*() {
-        const pairs = [
-          [fixture.merchantId, fixture.otherMerchantId],
-          [fixture.otherMerchantId, fixture.merchantId]
-        ] as const
-        for (const [mine, theirs] of pairs) {
+        for (const [mine, theirs] of merchantPairs) {
           const rows = yield* orderLines(mine)
           expect(rows.length).toBeGreaterThan(0)
           expect(rows.filter((row) =>
@@ -306,11 +308,7 @@ export const reportSourceContract = <E>(
 
     it.effect("preview: only the requested merchant's rows, whatever the limit", () =>
       withSource(Effect.gen(function*() {
-        const pairs = [
-          [fixture.merchantId, fixture.otherMerchantId],
-          [fixture.otherMerchantId, fixture.merchantId]
-        ] as const
-        for (const [mine, theirs] of pairs) {
+        for (const [mine, theirs] of merchantPairs) {
           const preview = yield* previewOf(mine, requestOf("orders", range), 100_000)
           expect(preview.length).toBeGreaterThan(0)
           expect(preview.filter((row) => !text(row[O.orderId]).startsWith(`${mine}-`))).toEqual([])
