@@ -12,9 +12,10 @@ import {
   transition
 } from "../domain/ExportJob.js"
 import type { ExportJob } from "../domain/ExportJob.js"
+import { ExportFormat } from "../domain/FileFormats.js"
 import type { EmailAddress } from "../domain/Identifiers.js"
 import type { Owner } from "../domain/Identifiers.js"
-import { ExportFormat, ReportCatalogue } from "../domain/Reports.js"
+import { ReportCatalogue } from "../domain/Reports.js"
 import type { ReportDefinition, ReportRequest } from "../domain/Reports.js"
 import { decodeInput } from "../domain/Validation.js"
 import { CurrentCatalogue, perCatalogue } from "./CurrentCatalogue.js"

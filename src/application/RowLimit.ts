@@ -34,6 +34,8 @@ export const rowLimited = (source: ReportSource["Type"], rowLimit: number): Repo
   ReportSource.of({
     rows: (query) => limited(source.rows(query), () => 1, query, rowLimit),
     csv: (query) => limited(source.csv(query), (piece) => piece.rows, query, rowLimit),
+    // A Parquet file's rows are counted by its footer, at its end: the limit holds there, before it is published.
+    parquet: (query) => limited(source.parquet(query), (piece) => piece.rows, query, rowLimit),
     preview: source.preview
   })
 

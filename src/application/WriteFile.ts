@@ -2,12 +2,13 @@
 // way, under the query deadline (docs/adr/0021-query-deadline-races-the-attempt.md).
 import { Duration, Effect, Stream } from "effect"
 import { createHash } from "node:crypto"
-import { CSV_CONTENT_TYPE, csvPreamble } from "../domain/Csv.js"
 import { QueryTimeout } from "../domain/Errors.js"
 import type { RunningJob } from "../domain/ExportJob.js"
 import { objectKeyFor } from "../domain/ExportJob.js"
+import { FILE_FORMATS } from "../domain/FileFormats.js"
 import { downloadFileName } from "../domain/Reports.js"
 import { CurrentCatalogue } from "./CurrentCatalogue.js"
+import { fileBody } from "./ExportFileBody.js"
 import { ExportSettings } from "./ExportSettings.js"
 import { FileStore } from "./ports/FileStore.js"
 import { ReportSource } from "./ports/ReportSource.js"
@@ -57,32 +58,26 @@ export const writeFile = (job: RunningJob, tally: Tally = newTally()) =>
         )
       ))
     )
-    const csv = source
-      .csv({
-        jobId: job.jobId,
-        merchantId: job.owner.merchantId,
-        report: job.report,
-        timeout: settings.queryTimeout,
-        onProgress: (progress) => void (tally.source = progress)
-      })
-      .pipe(Stream.ensuring(Effect.sync(() => void (queryEnded = true))))
-    const counted = (bytes: Uint8Array) => {
-      digest.update(bytes)
-      tally.bytes += bytes.length
-      return bytes
+    const query = {
+      jobId: job.jobId,
+      merchantId: job.owner.merchantId,
+      report: job.report,
+      timeout: settings.queryTimeout,
+      onProgress: (progress: SourceProgress) => void (tally.source = progress)
     }
     // A piece is a read of the source's input, many rows at once, so the stream's cost per piece stays small beside
     // the rows'.
-    const body = Stream.concat(
-      Stream.sync(() => counted(new TextEncoder().encode(csvPreamble(definition.columns, { bom: settings.csvBom })))),
-      Stream.map(csv, (piece) => {
-        tally.rows += piece.rows
-        return counted(piece.bytes)
+    const body = fileBody(source, query, job.format, definition.columns, { csvBom: settings.csvBom }, tally).pipe(
+      Stream.ensuring(Effect.sync(() => void (queryEnded = true))),
+      Stream.map((bytes) => {
+        digest.update(bytes)
+        tally.bytes += bytes.length
+        return bytes
       })
     )
 
     yield* files.upload(objectKey, body, {
-      contentType: CSV_CONTENT_TYPE,
+      contentType: FILE_FORMATS[job.format].contentType,
       downloadName: downloadFileName(job.report, job.format)
     }).pipe(Effect.raceFirst(queryDeadline))
     yield* Effect.logInfo("file uploaded", { objectKey, rows: tally.rows, bytes: tally.bytes })

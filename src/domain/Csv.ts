@@ -155,3 +155,38 @@ export const csvPreamble = (columns: ReadonlyArray<Column>, options: CsvOptions)
   (options.bom ? UTF8_BOM : "") + encodeHeader(columns)
 
 export const CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
+
+const QUOTE = 0x22
+const COMMA = 0x2c
+const SEMICOLON = 0x3b
+const LF = 0x0a
+
+const NO_CELLS: ReadonlySet<number> = new Set()
+
+/**
+ * The export's CSV for Excel in a locale whose list separator is ";" (the `csv-excel` format, ADR 50), where ","
+ * starts a number's decimals and "12.50" would be read as a date. Outside quoted text the only "," are the ones
+ * between cells and the only "." are numbers' (text, dates and times are always quoted), so each "," becomes ";"
+ * and each "." becomes ","; inside the quotes of the cells at `decimalCells` (decimals travel as text, so that no
+ * cent is lost), each "." becomes "," too. `bytes` holds whole rows, as every piece of an export's CSV does, so it
+ * starts outside quotes at a row's first cell; a doubled quote inside text leaves and enters the quotes at once.
+ * Returns a new array.
+ */
+export const toExcelCsv = (bytes: Uint8Array, decimalCells: ReadonlySet<number> = NO_CELLS): Uint8Array => {
+  const excel = new Uint8Array(bytes)
+  let quoted = false
+  let cell = 0
+  let decimal = decimalCells.has(0)
+  for (let i = 0; i < excel.length; i++) {
+    const c = excel[i]!
+    if (c === QUOTE) quoted = !quoted
+    else if (quoted) {
+      if (c === DOT && decimal) excel[i] = COMMA
+    } else if (c === COMMA) {
+      excel[i] = SEMICOLON
+      decimal = decimalCells.has(++cell)
+    } else if (c === DOT) excel[i] = COMMA
+    else if (c === LF) decimal = decimalCells.has(cell = 0)
+  }
+  return excel
+}

@@ -1,6 +1,7 @@
 // Every expected failure of the export flow, as tagged, serialisable errors. The domain says nothing about
 // HTTP: each driving adapter maps these to its own status codes.
 import { Schema } from "effect"
+import { ExportFormat } from "./FileFormats.js"
 import { ExportJobId } from "./Identifiers.js"
 
 /** One broken rule on one input field. `field` is a dotted path ("params.dateTo"); `rule` a stable code. */
@@ -33,7 +34,12 @@ export class QueryFailed extends Schema.TaggedError<QueryFailed>()("QueryFailed"
   detail: Schema.String,
   retryable: Schema.Boolean,
   /** Set when the rows were stopped because the report has more than one export may write (ADR 45): never retried. */
-  rowLimit: Schema.optional(Schema.Number)
+  rowLimit: Schema.optional(Schema.Number),
+  /**
+   * Set when the source cannot write this format at all (a ClickHouse server too old for Parquet, ADR 50): never
+   * retried, and the user is told to choose another format.
+   */
+  unavailableFormat: Schema.optional(ExportFormat)
 }) {}
 
 export class UploadFailed extends Schema.TaggedError<UploadFailed>()("UploadFailed", {

@@ -10,16 +10,23 @@
 import { DateTime, Duration, Either, Equal, Match, Option, Schema } from "effect"
 import type { LinkSigningFailed, QueryFailed, QueryTimeout, UploadFailed } from "./Errors.js"
 import { InvalidTransition, NotificationChannel } from "./Errors.js"
+import { EXPORT_FORMATS, ExportFormat, FILE_FORMATS } from "./FileFormats.js"
 import { EmailAddress, ExportJobId, Owner } from "./Identifiers.js"
-import { ExportFormat, ReportRequest } from "./Reports.js"
+import { ReportRequest } from "./Reports.js"
 
 const Count = Schema.Int.pipe(Schema.nonNegative())
 
+/** The endings of every format's files, as a pattern: "csv|csv\\.gz|jsonl|parquet". */
+const FILE_EXTENSIONS = [...new Set(EXPORT_FORMATS.map((format) => FILE_FORMATS[format].extension))]
+  .map((extension) => extension.replaceAll(".", "\\."))
+  .join("|")
+
 export const ObjectKey = Schema.String.pipe(
   // Keys written before files were kept per attempt had no attempt folder; records holding one still read.
-  Schema.pattern(/^exports\/[A-Za-z0-9_-]{1,64}\/[0-9a-f-]{36}(\/attempt-[1-9][0-9]{0,5})?\.csv$/, {
-    identifier: "object-key"
-  }),
+  Schema.pattern(
+    new RegExp(`^exports\\/[A-Za-z0-9_-]{1,64}\\/[0-9a-f-]{36}(\\/attempt-[1-9][0-9]{0,5})?\\.(${FILE_EXTENSIONS})$`),
+    { identifier: "object-key" }
+  ),
   Schema.brand("ObjectKey")
 )
 export type ObjectKey = typeof ObjectKey.Type
@@ -31,8 +38,11 @@ export type ObjectKey = typeof ObjectKey.Type
  * record names, for the bucket's lifecycle rule.
  */
 export const objectKeyFor = (
-  job: { readonly jobId: ExportJobId; readonly owner: Owner; readonly attempts: number }
-): ObjectKey => ObjectKey.make(`exports/${job.owner.merchantId}/${job.jobId}/attempt-${job.attempts}.csv`)
+  job: { readonly jobId: ExportJobId; readonly owner: Owner; readonly attempts: number; readonly format: ExportFormat }
+): ObjectKey =>
+  ObjectKey.make(
+    `exports/${job.owner.merchantId}/${job.jobId}/attempt-${job.attempts}.${FILE_FORMATS[job.format].extension}`
+  )
 
 const OBJECT_KEY_SHAPE = /^exports\/[^/]+\/([^/]+)\/attempt-\d+\.[a-z0-9.]+$/
 
@@ -58,7 +68,8 @@ export const FailureReason = Schema.Literal(
   "AttemptsExhausted",
   "Abandoned",
   "Cancelled",
-  "TooManyRows"
+  "TooManyRows",
+  "FormatUnavailable"
 )
 export type FailureReason = typeof FailureReason.Type
 
@@ -77,6 +88,15 @@ export const tooManyRowsFailure = (rowLimit: number): JobFailure =>
     retryable: false
   })
 
+/** The source cannot write the chosen format (ADR 50): another format will do, the same one never will. */
+export const formatUnavailableFailure = (format: ExportFormat): JobFailure =>
+  new JobFailure({
+    reason: "FormatUnavailable",
+    userMessage: `This report cannot be exported as ${FILE_FORMATS[format].label} here. ` +
+      "Export it in another format, such as CSV or JSON Lines.",
+    retryable: false
+  })
+
 export const failureOf = (error: QueryTimeout | QueryFailed | UploadFailed | LinkSigningFailed): JobFailure =>
   Match.value(error).pipe(
     Match.tagsExhaustive({
@@ -88,11 +108,15 @@ export const failureOf = (error: QueryTimeout | QueryFailed | UploadFailed | Lin
           retryable: false
         }),
       QueryFailed: (e) =>
-        e.rowLimit !== undefined ? tooManyRowsFailure(e.rowLimit) : new JobFailure({
-          reason: "QueryFailed",
-          userMessage: "We could not read the report's data. Please try again in a few minutes.",
-          retryable: e.retryable
-        }),
+        e.rowLimit !== undefined
+          ? tooManyRowsFailure(e.rowLimit)
+          : e.unavailableFormat !== undefined
+          ? formatUnavailableFailure(e.unavailableFormat)
+          : new JobFailure({
+            reason: "QueryFailed",
+            userMessage: "We could not read the report's data. Please try again in a few minutes.",
+            retryable: e.retryable
+          }),
       UploadFailed: (e) =>
         new JobFailure({
           reason: "UploadFailed",

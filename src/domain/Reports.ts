@@ -4,6 +4,8 @@
 // catalogue (`catalogueOf`, ADR 24). SQL takes server-side parameters only ({name:Type}); the caller's merchant is
 // always one of them, so no report can read another tenant's rows.
 import { Option, Schema, SchemaAST } from "effect"
+import type { ExportFormat } from "./FileFormats.js"
+import { FILE_FORMATS } from "./FileFormats.js"
 import type { MerchantId } from "./Identifiers.js"
 import { RuleAnnotationId } from "./Validation.js"
 
@@ -170,9 +172,6 @@ export const TopProductsParams = rangeParams(3 * 366, {
 })
 export type TopProductsParams = typeof TopProductsParams.Type
 
-export const ExportFormat = Schema.Literal("csv")
-export type ExportFormat = typeof ExportFormat.Type
-
 export type ColumnType = "string" | "integer" | "decimal" | "date" | "datetime"
 
 export interface Column {
@@ -320,6 +319,33 @@ LIMIT {limit:UInt32}`,
   queryParameters: (params) => ({ ...rangeParameters(params), limit: params.limit })
 })
 
+/** The places every decimal column keeps: the catalogue's decimals are money (`Decimal(18, 2)` in the table). */
+const DECIMAL_SCALE = 2
+
+/**
+ * Each column's type in a Parquet file (ADR 50), as a ClickHouse cast of the report's own column. Integers are
+ * signed 64-bit, which every reader takes; decimals are Parquet decimals, room enough for any sum of money; local
+ * times stay text, since a wall-clock time in the report's zone is no instant and Parquet's local timestamps are not
+ * what every server writes or every reader reads alike.
+ */
+const PARQUET_CASTS: { readonly [T in ColumnType]: (column: string) => string } = {
+  string: (column) => `CAST(${column} AS String)`,
+  integer: (column) => `CAST(${column} AS Int64)`,
+  decimal: (column) => `toDecimal128(${column}, ${DECIMAL_SCALE})`,
+  date: (column) => `CAST(${column} AS Date)`,
+  datetime: (column) => `CAST(${column} AS String)`
+}
+
+/**
+ * A report's SQL with each column cast to its type in a Parquet file (`PARQUET_CASTS`): the report's own query,
+ * merchant filter and order included, as a subquery. The outer query only projects, so ClickHouse keeps the rows in
+ * the subquery's order.
+ */
+export const parquetSql = (definition: ReportDefinition): string => {
+  const columns = definition.columns.map((column) => `${PARQUET_CASTS[column.type](column.name)} AS ${column.name}`)
+  return `SELECT ${columns.join(", ")}\nFROM (${definition.sql}\n)`
+}
+
 type AnyReportDefinition = ReportDefinition
 /** A catalogue's definitions: at least one. */
 export type ReportDefinitions = readonly [AnyReportDefinition, ...Array<AnyReportDefinition>]
@@ -391,4 +417,4 @@ export const queryParametersOf = ReportCatalogue.queryParametersOf
 
 /** A readable file name: "orders_2024-01-01_2024-03-31.csv". */
 export const downloadFileName = (request: ReportRequest, format: ExportFormat): string =>
-  `${request._tag}_${request.params.dateFrom}_${request.params.dateTo}.${format}`
+  `${request._tag}_${request.params.dateFrom}_${request.params.dateTo}.${FILE_FORMATS[format].extension}`

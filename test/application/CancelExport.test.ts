@@ -20,6 +20,7 @@ const stallingSource = Effect.gen(function*() {
   const release = yield* Deferred.make<void>()
   const source = ReportSource.of({
     rows: memory.rows,
+    parquet: memory.parquet,
     preview: memory.preview,
     csv: (query) =>
       Stream.concat(

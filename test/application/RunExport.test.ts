@@ -71,6 +71,7 @@ const slowSource = Effect.gen(function*() {
   let queries = 0
   const source = ReportSource.of({
     rows: memory.rows,
+    parquet: memory.parquet,
     preview: memory.preview,
     csv: (query) =>
       ++queries === 1

@@ -59,7 +59,7 @@ export const expectSame = <A, I>(schema: Schema.Schema<A, I, never>, actual: A, 
 
 /** A key no test has written yet: a first attempt's file of a new job of a new owner. */
 export const freshObjectKey = (): ObjectKey =>
-  objectKeyFor({ jobId: jobIdAt(Date.now()), owner: uniqueOwners().alice, attempts: 1 })
+  objectKeyFor({ jobId: jobIdAt(Date.now()), owner: uniqueOwners().alice, attempts: 1, format: "csv" })
 
 /** When the store tests' jobs are requested, unless a test says otherwise. */
 export const JOBS_BASE_MILLIS = Date.parse("2024-04-02T10:00:00Z")

@@ -9,6 +9,7 @@ import { encodeRow } from "../../src/domain/Csv.js"
 import type { MerchantId } from "../../src/domain/Identifiers.js"
 import { definitionOf, OrderStatus, ReportRequest } from "../../src/domain/Reports.js"
 import type { Cell, ReportRow } from "../../src/domain/Reports.js"
+import { comparableObjects, comparableRows, readParquet } from "../support/ParquetFiles.js"
 import { jobIdAt } from "./ContractSupport.js"
 
 /** What the source under test holds. */
@@ -19,10 +20,14 @@ export interface ReportSourceFixture {
   /** A range (YYYY-MM-DD, both included) with lines of both merchants in it, and lines before and after it. */
   readonly dateFrom: string
   readonly dateTo: string
+  /** Whether the source's database writes Parquet (ADR 50); a source that does not must say so for good. */
+  readonly writesParquet: boolean
 }
 
 type ReportType = ReportRequest["_tag"]
 const REPORT_TYPES: ReadonlyArray<ReportType> = ["orders", "sales-trend", "top-products"]
+/** A month no fixture has lines in. */
+const NO_DATA = { dateFrom: "2030-01-01", dateTo: "2030-01-31" }
 
 const requestOf = (reportType: ReportType, params: Record<string, unknown>): ReportRequest =>
   Schema.decodeUnknownSync(ReportRequest)({ _tag: reportType, params })
@@ -177,9 +182,58 @@ export const reportSourceContract = <E>(
         const text = (yield* csvOf(fixture.merchantId, requestOf("orders", range))).text
         expect(text).toContain("\"\"")
         expect(text).toMatch(/,"?'[=+@-]/)
-        expect(yield* csvOf(fixture.merchantId, requestOf("orders", { dateFrom: "2030-01-01", dateTo: "2030-01-31" })))
+        expect(yield* csvOf(fixture.merchantId, requestOf("orders", NO_DATA)))
           .toEqual({ text: "", rows: 0 })
       })))
+
+    const parquetOf = (merchantId: MerchantId, report: ReportRequest) =>
+      Effect.flatMap(ReportSource, (source) =>
+        Stream.runCollect(
+          source.parquet({ jobId: jobIdAt(Date.now()), merchantId, report, timeout: Duration.seconds(60) })
+        )).pipe(Effect.map(Chunk.toReadonlyArray))
+
+    if (fixture.writesParquet) {
+      it.effect("parquet: a file of typed columns holding the report's rows, for every report and either merchant", () =>
+        withSource(Effect.gen(function*() {
+          for (const reportType of REPORT_TYPES) {
+            for (const merchantId of [fixture.merchantId, fixture.otherMerchantId]) {
+              const request = requestOf(reportType, reportType === "top-products" ? { ...range, limit: 1000 } : range)
+              const { columns } = definitionOf(request)
+              const rows = yield* rowsOf(merchantId, request)
+              const pieces = yield* parquetOf(merchantId, request)
+              // Only the last piece counts the rows: the file's footer, once it was whole.
+              expect(pieces.map((piece) => piece.rows)).toStrictEqual([...pieces.slice(1).map(() => 0), rows.length])
+              const file = yield* readParquet(Buffer.concat(pieces.map((piece) => piece.bytes)))
+              expect(file.metadata.schema.slice(1).map((element) => element.name)).toStrictEqual(
+                columns.map((column) => column.name)
+              )
+              expect(comparableObjects(columns, file.rows)).toStrictEqual(comparableRows(columns, rows))
+            }
+          }
+          const empty = yield* parquetOf(fixture.merchantId, requestOf("orders", NO_DATA))
+          expect((yield* readParquet(Buffer.concat(empty.map((piece) => piece.bytes)))).rows).toStrictEqual([])
+          expect(empty.at(-1)?.rows).toBe(0)
+        })))
+
+      it.effect("parquet: integers, decimals and dates are the format's own types, not text", () =>
+        withSource(Effect.gen(function*() {
+          const pieces = yield* parquetOf(fixture.merchantId, requestOf("sales-trend", range))
+          const { metadata } = yield* readParquet(Buffer.concat(pieces.map((piece) => piece.bytes)))
+          expect(metadata.schema.slice(1).map((element) => [element.name, element.type, element.logical_type?.type]))
+            .toStrictEqual([
+              ["period_start", "INT32", "DATE"],
+              ["revenue", "FIXED_LEN_BYTE_ARRAY", "DECIMAL"],
+              ["orders", "INT64", undefined],
+              ["units", "INT64", undefined]
+            ])
+        })))
+    } else {
+      it.effect("parquet: refused for good, as a format this source cannot write", () =>
+        withSource(Effect.gen(function*() {
+          const error = yield* Effect.flip(parquetOf(fixture.merchantId, requestOf("orders", range)))
+          expect(error).toMatchObject({ _tag: "QueryFailed", retryable: false, unavailableFormat: "parquet" })
+        })))
+    }
 
     it.effect("orders are sorted by (ordered_at_local, order_id, line_number)", () =>
       withSource(Effect.gen(function*() {

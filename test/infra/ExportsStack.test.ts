@@ -445,7 +445,8 @@ describe("the AWS stack: what happens to exported files", () => {
         userId: UserId.make("u"),
         merchantId: MerchantId.make("m")
       }),
-      attempts: 1
+      attempts: 1,
+      format: "csv"
     })
     expect(key.startsWith(EXPORTS_PREFIX)).toBe(true)
     expect(retentionDays(DEFAULT_FILE_RETENTION)).toBeGreaterThan(Duration.toDays(MAX_LINK_TTL))

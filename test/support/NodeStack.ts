@@ -108,7 +108,8 @@ export const firstAttemptKey = (user: { readonly sub: string; readonly merchantI
   objectKeyFor({
     jobId: ExportJobId.make(jobId),
     owner: new Owner({ userId: UserId.make(user.sub), merchantId: MerchantId.make(user.merchantId) }),
-    attempts: 1
+    attempts: 1,
+    format: "csv"
   })
 
 /** Where the API of `settings` answers. */

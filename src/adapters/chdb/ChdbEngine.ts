@@ -329,6 +329,30 @@ export class ChdbEngine extends Effect.Service<ChdbEngine>()("exports/chdb/ChdbE
         options: StreamOptions = {}
       ): Stream.Stream<Uint8Array, ChdbError> => blocks(sql, parameters, format, options)
 
-      return { dataDir, execute, query, insert, stream, streamBytes } as const
+      /**
+       * A statement that writes rather than answers (`INSERT INTO FUNCTION file(...) SELECT ...`: a result the
+       * engine's streams cannot give whole, ADR 50), with its own settings on a connection of its own, as a stream's.
+       * Interrupted, the engine is asked to kill it.
+       */
+      const run = Effect.fn("ChdbEngine.run")(
+        function*(sql: string, parameters: ChdbParameters, options: StreamOptions = {}) {
+          const tag = `${options.label ?? "query"} ${randomUUID()}`
+          const connectionArgs = yield* connectionArgsOf({ ...options.settings, log_comment: tag })
+          yield* call("run", { op: "run", sql, parameters, connectionArgs, tag }).pipe(
+            Effect.onInterrupt(() =>
+              call("kill", { op: "kill", tag }).pipe(
+                Effect.flatMap((killFailed) =>
+                  killFailed === null
+                    ? Effect.void
+                    : Effect.logWarning("chdb query could not be killed", { tag, error: killFailed })
+                ),
+                Effect.catchAll((error) => Effect.logWarning("chdb query could not be killed", { tag, error }))
+              )
+            )
+          )
+        }
+      )
+
+      return { dataDir, execute, query, insert, run, stream, streamBytes } as const
     })
 }) {}

@@ -19,6 +19,8 @@ interface OpenStream {
 const port = parentPort!
 const start = workerData as ThreadStart
 const streams = new Map<number, OpenStream>()
+/** The `run` statements under way, by tag: closing the engine kills them first. */
+const runs = new Set<string>()
 
 const failureOf = (cause: unknown): ThreadFailure => {
   const props = typeof cause === "object" && cause !== null ? cause as Record<string, unknown> : {}
@@ -65,6 +67,18 @@ const ownBytes = (chunk: StreamChunk): Uint8Array => {
   return bytes
 }
 
+/** Asks the engine to stop the query tagged `tag`; why it could not, when it could not. */
+const killQuery = async (session: Session, tag: string): Promise<string | null> => {
+  try {
+    await session.queryBindAsync("KILL QUERY WHERE Settings['log_comment'] = {tag:String} ASYNC", { tag }, {
+      format: "Null"
+    })
+    return null
+  } catch (cause) {
+    return failureOf(cause).message
+  }
+}
+
 // A fetch already running cannot be cancelled from the JS side (chdb defers its cancel until the fetch returns), and
 // a heavy aggregation may not return for minutes: the engine is asked to stop the query. ASYNC: a synchronous KILL
 // waits on the event loop that the killed query's fetch reports to, this one.
@@ -72,16 +86,7 @@ const closeStream = async (session: Session, id: number): Promise<string | null>
   const open = streams.get(id)
   if (open === undefined) return null
   streams.delete(id)
-  let killFailed: string | null = null
-  if (open.fetching) {
-    try {
-      await session.queryBindAsync("KILL QUERY WHERE Settings['log_comment'] = {tag:String} ASYNC", {
-        tag: open.tag
-      }, { format: "Null" })
-    } catch (cause) {
-      killFailed = failureOf(cause).message
-    }
-  }
+  const killFailed = open.fetching ? await killQuery(session, open.tag) : null
   open.results.cancel()
   open.connection.close()
   return killFailed
@@ -122,6 +127,21 @@ const handle = async (session: Session, request: Request): Promise<ThreadValues[
       }
       return null
     }
+    case "run": {
+      // On a connection of its own, as a stream is, so that its settings apply to it alone.
+      if (!session.open) throw new Error("the chdb engine is closed")
+      const connection = new Session(start.dataDir, { connectionArgs: [...request.connectionArgs] })
+      runs.add(request.tag)
+      try {
+        await connection.queryBindAsync(request.sql, request.parameters, { format: "Null" })
+      } finally {
+        runs.delete(request.tag)
+        connection.close()
+      }
+      return null
+    }
+    case "kill":
+      return killQuery(session, request.tag)
     case "streamNext": {
       const open = streams.get(request.stream)
       if (open === undefined) throw new Error("the stream is closed")
@@ -139,6 +159,7 @@ const handle = async (session: Session, request: Request): Promise<ThreadValues[
       // Closing waits for every native operation still running (drainPending): a connection torn down under a
       // running query aborts the engine for the whole process.
       await Promise.all([...streams.keys()].map((id) => closeStream(session, id)))
+      await Promise.all([...runs].map((tag) => killQuery(session, tag)))
       session.close()
       await drainPending()
       return null

@@ -28,6 +28,15 @@ export type ThreadRequest =
     /** The query's log_comment, for KILL QUERY. */
     readonly tag: string
   }
+  | {
+    readonly op: "run"
+    readonly sql: string
+    readonly parameters: ChdbParameters
+    readonly connectionArgs: ReadonlyArray<string>
+    /** The statement's log_comment, for KILL QUERY. */
+    readonly tag: string
+  }
+  | { readonly op: "kill"; readonly tag: string }
   | { readonly op: "streamNext"; readonly stream: number }
   | { readonly op: "streamClose"; readonly stream: number }
   | { readonly op: "close" }
@@ -38,6 +47,9 @@ export interface ThreadValues {
   readonly query: string
   readonly insert: number
   readonly streamOpen: null
+  readonly run: null
+  /** Why the statement could not be killed, when it could not. */
+  readonly kill: string | null
   /** A block of the result, transferred, or null once the result has ended. */
   readonly streamNext: Uint8Array | null
   /** Why a running query could not be killed, when it could not. */

@@ -8,10 +8,11 @@ import type { ReportQuery } from "../../application/ports/ReportSource.js"
 import { PROGRESS_INTERVAL } from "../../application/RunExport.js"
 import type { QueryFailed, QueryTimeout } from "../../domain/Errors.js"
 import type { MerchantId } from "../../domain/Identifiers.js"
+import { parquetSql } from "../../domain/Reports.js"
 import type { QueryParameters, ReportDefinition, ReportRequest, ReportRow } from "../../domain/Reports.js"
 import type { ClickHouseSettings } from "./ClickHouseClient.js"
 import * as ClickHouseClient from "./ClickHouseClient.js"
-import { streamCsv, streamQuery } from "./ClickHouseStream.js"
+import { streamCsv, streamParquet, streamQuery } from "./ClickHouseStream.js"
 import { firstRowsSql } from "./FirstRows.js"
 import type { ClickHouseQueryError } from "./JsonCompactReader.js"
 import { reportFailure, TIMEOUT_EXCEEDED } from "./ReportFailure.js"
@@ -59,6 +60,23 @@ export const reportErrorOf = (
     detail: `ClickHouse query failed: ${error.message}`,
     retryable: isTransient(error)
   })
+
+/** What a server without Parquet says when asked for it: no such format, or none of the settings it is asked with. */
+const NO_PARQUET_CODES: ReadonlySet<number> = new Set([
+  73, // UNKNOWN_FORMAT: before 19.x
+  115 // UNKNOWN_SETTING: PARQUET_SETTINGS, before 23.3
+])
+
+/** A failed Parquet query; a server that writes no Parquet says so for good (ADR 50). */
+const parquetErrorOf = (query: ReportQuery, error: ClickHouseQueryError): QueryTimeout | QueryFailed =>
+  error.code !== undefined && NO_PARQUET_CODES.has(error.code)
+    ? reportFailure(query, 0, {
+      timedOut: false,
+      detail: `ClickHouse writes no Parquet here: ${error.message}`,
+      retryable: false,
+      unavailableFormat: "parquet"
+    })
+    : reportErrorOf(query, 0, error)
 
 export interface ClickHouseReportSourceOptions {
   /**
@@ -116,6 +134,17 @@ export const make = (options: ClickHouseReportSourceOptions = {}) =>
             Stream.tap((piece) => Effect.sync(() => void (rowsRead += piece.rows))),
             Stream.mapError((error) => reportErrorOf(query, rowsRead, error)),
             Stream.withSpan("ClickHouseReportSource.csv", {
+              attributes: { reportType: query.report._tag, jobId: query.jobId }
+            })
+          )
+        }),
+      parquet: (query) =>
+        Stream.suspend(() => {
+          const definition = catalogue(query.report)
+          return streamParquet(client, parquetSql(definition), optionsOf(query, definition)).pipe(
+            // The rows are counted by the footer, once the file is whole: none are known read before.
+            Stream.mapError((error) => parquetErrorOf(query, error)),
+            Stream.withSpan("ClickHouseReportSource.parquet", {
               attributes: { reportType: query.report._tag, jobId: query.jobId }
             })
           )

@@ -4,10 +4,11 @@
 import type { ClickHouseClient, ClickHouseSettings } from "@clickhouse/client"
 import * as NodeStream from "@effect/platform-node/NodeStream"
 import { Chunk, Duration, Effect, Stream } from "effect"
-import type { CsvPiece, SourceProgress } from "../../application/ports/ReportSource.js"
+import type { CsvPiece, FilePiece, SourceProgress } from "../../application/ports/ReportSource.js"
 import { csvResultOf } from "./CsvResultReader.js"
 import type { JsonRow } from "./JsonCompactReader.js"
 import { ClickHouseQueryError, JsonCompactReader, serverErrorOf } from "./JsonCompactReader.js"
+import { PARQUET_SETTINGS, parquetResultOf } from "./ParquetResultReader.js"
 
 export interface QueryOptions {
   /** The query's id on the server: how it is found in `system.processes` and killed. */
@@ -267,6 +268,22 @@ export const streamQuery = (
     reader: () => new JsonCompactReader(options.columns)
   })
 
+/** A body handed on as its bytes come, for a reader outside streamBody's scope to judge once it has ended. */
+const rawBytes = { push: (chunk: Uint8Array) => [chunk], end: () => {} }
+
+/**
+ * Runs `sql` (without a FORMAT clause: Parquet is added) and streams the file the server writes, as `streamBody`
+ * says, read by a ParquetResultReader: the bytes as they come, the last piece with the footer's row count (ADR 50).
+ */
+export const streamParquet = (
+  client: ClickHouseClient,
+  sql: string,
+  options: QueryOptions
+): Stream.Stream<FilePiece, ClickHouseQueryError> =>
+  parquetResultOf(
+    streamBody(client, sql, options, { format: "Parquet", settings: PARQUET_SETTINGS, reader: () => rawBytes })
+  )
+
 /**
  * Runs `sql` (without a FORMAT clause: CSV is added) and streams its rows as the export's CSV, as `streamBody`
  * says: ClickHouse's CSV rewritten by a CsvResultReader, with the extremes that tell a whole result (ADR 17).
@@ -282,7 +299,7 @@ export const streamCsv = (
     streamBody(client, sql, options, {
       format: "CSV",
       settings: { extremes: 1 },
-      reader: () => ({ push: (chunk) => [chunk], end: () => {} })
+      reader: () => rawBytes
     }),
     options.columns
   )

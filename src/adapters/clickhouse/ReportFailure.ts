@@ -4,6 +4,7 @@
 import { Duration } from "effect"
 import type { ReportQuery } from "../../application/ports/ReportSource.js"
 import { QueryFailed, QueryTimeout } from "../../domain/Errors.js"
+import type { ExportFormat } from "../../domain/FileFormats.js"
 
 /** ClickHouse's TIMEOUT_EXCEEDED: the query ran past its `max_execution_time`. */
 export const TIMEOUT_EXCEEDED = 159
@@ -14,7 +15,13 @@ const MAX_DETAIL_LENGTH = 1_000
 export const reportFailure = (
   query: ReportQuery,
   rowsRead: number,
-  failure: { readonly timedOut: boolean; readonly detail: string; readonly retryable: boolean }
+  failure: {
+    readonly timedOut: boolean
+    readonly detail: string
+    readonly retryable: boolean
+    /** The engine cannot write this format at all. */
+    readonly unavailableFormat?: ExportFormat
+  }
 ): QueryTimeout | QueryFailed =>
   failure.timedOut
     ? new QueryTimeout({
@@ -25,5 +32,6 @@ export const reportFailure = (
     : new QueryFailed({
       jobId: query.jobId,
       detail: failure.detail.slice(0, MAX_DETAIL_LENGTH),
-      retryable: failure.retryable
+      retryable: failure.retryable,
+      ...(failure.unavailableFormat === undefined ? {} : { unavailableFormat: failure.unavailableFormat })
     })

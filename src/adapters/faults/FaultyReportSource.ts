@@ -22,6 +22,7 @@ export const layer = (faults: ReadonlySet<ReportFault>) =>
       ReportSource.of({
         rows: faults.has("query-timeout") ? (query) => Stream.fail(timedOut(query)) : source.rows,
         csv: faults.has("query-timeout") ? (query) => Stream.fail(timedOut(query)) : source.csv,
+        parquet: faults.has("query-timeout") ? (query) => Stream.fail(timedOut(query)) : source.parquet,
         preview: faults.has("preview-timeout") ? (query) => Effect.fail(timedOut(query)) : source.preview
       }))
   )

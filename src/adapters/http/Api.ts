@@ -4,7 +4,8 @@ import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "
 import { Schema, SchemaAST } from "effect"
 import { AuditAction } from "../../domain/Audit.js"
 import { IDEMPOTENCY_WINDOW } from "../../domain/ExportJob.js"
-import { ExportFormat, maxRangeDaysOf, ReportCatalogue } from "../../domain/Reports.js"
+import { ExportFormat } from "../../domain/FileFormats.js"
+import { maxRangeDaysOf, ReportCatalogue } from "../../domain/Reports.js"
 import type { ReportDefinition, ReportDefinitions } from "../../domain/Reports.js"
 import {
   BadRequest,

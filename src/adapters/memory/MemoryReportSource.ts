@@ -3,6 +3,8 @@
 import { Duration, Effect, Layer, Option, Stream } from "effect"
 import { previewOfRows, ReportSource } from "../../application/ports/ReportSource.js"
 import type { ReportQuery } from "../../application/ports/ReportSource.js"
+import { piecesOfRows } from "../../application/RowPieces.js"
+import { encodeRow } from "../../domain/Csv.js"
 import { QueryFailed, QueryTimeout } from "../../domain/Errors.js"
 import type { MerchantId } from "../../domain/Identifiers.js"
 import type {
@@ -14,7 +16,6 @@ import type {
   TopProductsParams
 } from "../../domain/Reports.js"
 import { epochDay } from "../../domain/Reports.js"
-import { csvOfRows } from "./CsvOfRows.js"
 import type { OrderLine } from "./DemoOrders.js"
 import { FaultInjection } from "./FaultInjection.js"
 
@@ -188,7 +189,21 @@ export const make = (dataset: OrderLineDataset) =>
           )
         return Stream.concat(Stream.take(rows, afterRows), failure)
       }))
-    return ReportSource.of({ rows, csv: (query) => csvOfRows(rows(query)), preview: previewOfRows(rows) })
+    return ReportSource.of({
+      rows,
+      csv: (query) => piecesOfRows(rows(query), encodeRow),
+      // Parquet is the database's to write (ADR 50): this source has none, and says so rather than write another.
+      parquet: (query) =>
+        Stream.fail(
+          new QueryFailed({
+            jobId: query.jobId,
+            detail: "the in-memory report source writes no Parquet; ClickHouse and chdb do",
+            retryable: false,
+            unavailableFormat: "parquet"
+          })
+        ),
+      preview: previewOfRows(rows)
+    })
   })
 
 export const layer = (dataset: OrderLineDataset) => Layer.effect(ReportSource, make(dataset))

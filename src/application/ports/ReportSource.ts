@@ -35,12 +35,15 @@ export interface SourceProgress {
   readonly totalRows: number
 }
 
-/** Whole rows of a report in the export's CSV (ADR 6): UTF-8 bytes, each row ended by CRLF, no header. */
-export interface CsvPiece {
+/** Bytes of a report's file, as a source streams them, and how many of the report's rows they complete. */
+export interface FilePiece {
   readonly bytes: Uint8Array
-  /** How many rows the bytes hold. */
+  /** How many rows the bytes hold, or complete. */
   readonly rows: number
 }
+
+/** Whole rows of a report in the export's CSV (ADR 6): UTF-8 bytes, each row ended by CRLF, no header. */
+export type CsvPiece = FilePiece
 
 /**
  * A report, streamed: a source never holds a whole result in memory. `rows` are its cells; `csv` the same rows
@@ -51,6 +54,13 @@ export interface CsvPiece {
 export class ReportSource extends Context.Tag("exports/ReportSource")<ReportSource, {
   readonly rows: (query: ReportQuery) => Stream.Stream<ReportRow, QueryTimeout | QueryFailed>
   readonly csv: (query: ReportQuery) => Stream.Stream<CsvPiece, QueryTimeout | QueryFailed>
+  /**
+   * The report as a Parquet file with typed columns (`parquetSql`), written by the database itself (ADR 50). Each
+   * piece's `rows` is 0 but the last's, which is the row count the file's footer states: only a whole file has one,
+   * so the stream fails unless the file is whole. A source whose database writes no Parquet fails with QueryFailed,
+   * saying so.
+   */
+  readonly parquet: (query: ReportQuery) => Stream.Stream<FilePiece, QueryTimeout | QueryFailed>
   readonly preview: (query: PreviewQuery) => Effect.Effect<ReadonlyArray<ReportRow>, QueryTimeout | QueryFailed>
 }>() {}
 

@@ -8,5 +8,5 @@ import { acme, chdbSource, globex } from "./ChdbTestSupport.js"
 reportSourceContract(
   "chdb",
   () => chdbSource(datasetOf(600), [acme, globex]),
-  { merchantId: acme, otherMerchantId: globex, dateFrom: "2024-02-01", dateTo: "2024-02-29" }
+  { merchantId: acme, otherMerchantId: globex, dateFrom: "2024-02-01", dateTo: "2024-02-29", writesParquet: true }
 )

@@ -9,5 +9,5 @@ import { clickHouseSourceOnChdb } from "./ClickHouseTestSupport.js"
 reportSourceContract(
   "clickhouse (through chdb's Connection)",
   () => clickHouseSourceOnChdb(datasetOf(600), [acme, globex]),
-  { merchantId: acme, otherMerchantId: globex, dateFrom: "2024-02-01", dateTo: "2024-02-29" }
+  { merchantId: acme, otherMerchantId: globex, dateFrom: "2024-02-01", dateTo: "2024-02-29", writesParquet: true }
 )

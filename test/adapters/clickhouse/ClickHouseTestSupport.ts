@@ -46,14 +46,17 @@ export const clickHouseSourceOnChdb = (
     Layer.provideMerge(loadedEngine(dataset, merchants))
   )
 
-export const settingsOf = (server: ClickHouseServerInfo): ClickHouseSettings => ({
-  url: server.url,
+/** The tests' settings for the ClickHouse at `url`: user `default`, no password. */
+export const settingsAt = (url: URL): ClickHouseSettings => ({
+  url,
   username: "default",
   password: Redacted.make(""),
   database: "default",
   requestTimeout: Duration.seconds(30),
   maxConnections: 8
 })
+
+export const settingsOf = (server: ClickHouseServerInfo): ClickHouseSettings => settingsAt(server.url)
 
 /** A clickhouse-server 18.16 of its own and the adapter's client on it. */
 export const clientOn1816: Layer.Layer<ClickHouseClient.ClickHouseClient | ClickHouseServer> = Layer.unwrapEffect(

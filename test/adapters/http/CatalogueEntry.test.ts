@@ -33,6 +33,7 @@ const recordingSource = (queries: Array<ReportQuery>) => {
     rows,
     csv: (query) =>
       Stream.sync(() => (queries.push(query), { bytes: new TextEncoder().encode("\"o-1\",3\r\n"), rows: 1 })),
+    parquet: (query) => Stream.sync(() => (queries.push(query), { bytes: new Uint8Array(0), rows: 1 })),
     preview: previewOfRows(rows)
   })
 }

@@ -41,7 +41,8 @@ reportSourceContract(
     merchantId: MerchantId.make("m-acme"),
     otherMerchantId: MerchantId.make("m-globex"),
     dateFrom: "2024-02-01",
-    dateTo: "2024-02-29"
+    dateTo: "2024-02-29",
+    writesParquet: false
   }
 )
 
