@@ -92,7 +92,7 @@ export const tooManyRowsFailure = (rowLimit: number): JobFailure =>
 export const formatUnavailableFailure = (format: ExportFormat): JobFailure =>
   new JobFailure({
     reason: "FormatUnavailable",
-    userMessage: `This report cannot be exported as ${FILE_FORMATS[format].label} here. ` +
+    userMessage: `This report cannot be exported as ${FILE_FORMATS[format].name} here. ` +
       "Export it in another format, such as CSV or JSON Lines.",
     retryable: false
   })

@@ -23,18 +23,40 @@ export interface FileFormat {
   /** The file name's ending, without its dot. */
   readonly extension: string
   readonly contentType: string
-  /** The format's name for a person choosing it. */
-  readonly label: string
+  /** The format's short name, in a sentence: "Export to Parquet". */
+  readonly name: string
+  /** What a person choosing among the formats is told of it. */
+  readonly description: string
 }
 
 export const FILE_FORMATS: { readonly [F in ExportFormat]: FileFormat } = {
-  csv: { extension: "csv", contentType: CSV_CONTENT_TYPE, label: "CSV" },
-  "csv-excel": { extension: "csv", contentType: CSV_CONTENT_TYPE, label: "CSV for Excel (; separated)" },
+  csv: { extension: "csv", contentType: CSV_CONTENT_TYPE, name: "CSV", description: "CSV" },
+  "csv-excel": {
+    extension: "csv",
+    contentType: CSV_CONTENT_TYPE,
+    name: "Excel CSV",
+    description: "CSV for Excel where \";\" separates cells (decimal commas)"
+  },
   // The file is the gzip itself, not CSV with a Content-Encoding: a browser would unpack it on the way in.
-  "csv.gz": { extension: "csv.gz", contentType: "application/gzip", label: "CSV, gzip-compressed" },
-  jsonl: { extension: "jsonl", contentType: "application/x-ndjson", label: "JSON Lines" },
+  "csv.gz": {
+    extension: "csv.gz",
+    contentType: "application/gzip",
+    name: "CSV (gzip)",
+    description: "CSV, gzip-compressed (.csv.gz)"
+  },
+  jsonl: {
+    extension: "jsonl",
+    contentType: "application/x-ndjson",
+    name: "JSON Lines",
+    description: "JSON Lines (.jsonl), one object a row"
+  },
   // Registered with IANA in 2024.
-  parquet: { extension: "parquet", contentType: "application/vnd.apache.parquet", label: "Parquet" }
+  parquet: {
+    extension: "parquet",
+    contentType: "application/vnd.apache.parquet",
+    name: "Parquet",
+    description: "Parquet, typed columns for data tools"
+  }
 }
 
 /** Every format, in the order a person is offered them. */

@@ -12,6 +12,7 @@ import { join } from "node:path"
 import type { Browser, BrowserContext, Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { ChdbEngine } from "../../src/adapters/chdb/ChdbEngine.js"
+import { Orders } from "../../src/domain/Reports.js"
 import { readEml } from "../adapters/eml/EmlSupport.js"
 import {
   ARTIFACTS,
@@ -46,6 +47,8 @@ const WEEK_TITLE = "Orders, 2025-01-01 to 2025-01-07, UTC"
 const YEAR = { report: "Orders", from: "2025-01-01", to: "2025-12-31" }
 const YEAR_TITLE = "Orders, 2025-01-01 to 2025-12-31, UTC"
 const YEAR_BEFORE = { report: "Orders", from: "2024-01-01", to: "2024-12-31" }
+const FEBRUARY_WEEK = { report: "Orders", from: "2025-02-01", to: "2025-02-07" }
+const FEBRUARY_WEEK_TITLE = "Orders, 2025-02-01 to 2025-02-07, UTC"
 /** Cases that wait on exports. */
 const EXPORTING = 60_000
 
@@ -295,6 +298,32 @@ describe("the web app on npm start, in chromium", () => {
     expect(problems).toStrictEqual([])
     await context.close()
   })
+
+  it("exports a report as JSON Lines: the format's own button, its name in the list, its file", async () => {
+    await page().getByRole("link", { name: "Reports" }).click()
+    await chooseReport(page(), FEBRUARY_WEEK)
+    await page().getByLabel("File format").selectOption("jsonl")
+    await page().getByRole("button", { name: "Export to JSON Lines" }).click()
+    await expectToast(page(), "Export in progress")
+    await page().getByRole("link", { name: "My exports" }).click()
+    const item = exportArticles(page(), FEBRUARY_WEEK_TITLE)
+    await expect.poll(() => item.getByText("Ready", { exact: true }).isVisible(), { timeout: 30_000 }).toBe(true)
+    expect(await item.textContent()).toContain("FormatJSON Lines")
+    const [download] = await Promise.all([
+      page().waitForEvent("download"),
+      item.getByRole("button", { name: "Download" }).click()
+    ])
+    expect(download.suggestedFilename()).toBe("orders_2025-02-01_2025-02-07.jsonl")
+    const path = join(dataDir, "downloaded.jsonl")
+    await download.saveAs(path)
+    const objects = readFileSync(path, "utf8").split("\n").filter((line) => line.length > 0).map((line) =>
+      JSON.parse(line) as Record<string, unknown>
+    )
+    expect(objects.length).toBeGreaterThan(0)
+    expect(Object.keys(objects[0]!)).toStrictEqual(Orders.columns.map((column) => column.name))
+    expect(await item.textContent()).toContain(`Rows${objects.length.toLocaleString("en-US")}`)
+    await screenshot(page(), "jsonl-export")
+  }, EXPORTING)
 
   it("downloaded exactly the rows the report's SQL gives when queried directly", async () => {
     await stopServer()

@@ -107,7 +107,7 @@ export class ExportView extends Schema.Class<ExportView>("ExportView")({
   jobId: Schema.String,
   status: ExportStatus,
   reportType: Schema.String,
-  format: Schema.String,
+  format: ExportFormat,
   params: Schema.Record({ key: Schema.String, value: Schema.Union(Schema.String, Schema.Number) }),
   requestedAt: Schema.DateTimeUtc,
   startedAt: Schema.optional(Schema.DateTimeUtc),

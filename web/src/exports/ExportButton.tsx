@@ -1,4 +1,5 @@
 import { useRef, useState } from "react"
+import { FILE_FORMATS } from "../../../src/domain/FileFormats.ts"
 import { callApi } from "../api/ApiClient.ts"
 import type { ApiClient } from "../api/ApiClient.ts"
 import { problemOf } from "../api/ApiProblem.ts"
@@ -22,9 +23,9 @@ const exportRequest = (payload: ExportRequestBody, idempotencyKey: string) =>
   ({ payload, headers: { "idempotency-key": idempotencyKey } }) as RequestExport
 
 /**
- * "Export to CSV": one click sends the request with a fresh Idempotency-Key, and the toast says "Export in progress"
+ * "Export to CSV" (or the chosen format): one click sends the request with a fresh Idempotency-Key, and the toast says "Export in progress"
  * once the 202 is in. While that export runs, the button shows how far it got and starts nothing more; another
- * report or other parameters make it an "Export to CSV" button again. A request that got no answer keeps its key,
+ * report, other parameters or another format make it an "Export to ..." button again. A request that got no answer keeps its key,
  * so clicking again cannot start the export twice.
  */
 export const ExportButton = ({ body }: { readonly body: ExportRequestBody | undefined }) => {
@@ -60,7 +61,7 @@ export const ExportButton = ({ body }: { readonly body: ExportRequestBody | unde
 
   const progress = started?.progress
   const label = !busy
-    ? "Export to CSV"
+    ? `Export to ${FILE_FORMATS[body?.format ?? "csv"].name}`
     : started === undefined || started.status === "queued"
     ? "Exporting… starting"
     : progress?.percent !== undefined

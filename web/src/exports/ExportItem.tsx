@@ -1,5 +1,6 @@
 import { useId, useState } from "react"
 import type { ExportView } from "../../../src/adapters/http/Api.ts"
+import { FILE_FORMATS } from "../../../src/domain/FileFormats.ts"
 import { problemOf } from "../api/ApiProblem.ts"
 import { Link } from "../app/Link.tsx"
 import { exportPath } from "../app/Router.ts"
@@ -55,6 +56,10 @@ export const ExportItem = ({ view, linked, onExportedAgain }: {
         <div>
           <dt>Requested</dt>
           <dd>{when(view.requestedAt)}</dd>
+        </div>
+        <div>
+          <dt>Format</dt>
+          <dd>{FILE_FORMATS[view.format].name}</dd>
         </div>
         <div>
           <dt>Rows</dt>

@@ -21,7 +21,7 @@ export const ExportsPage = () => {
       <PageHeading>My exports</PageHeading>
       {problem !== undefined && <p className="problem" role="alert">{problem}</p>}
       {listed === undefined && problem === undefined && <p>Loading your exports…</p>}
-      {listed !== undefined && views.length === 0 && <p>No exports yet. Export a report to CSV and it shows here.</p>}
+      {listed !== undefined && views.length === 0 && <p>No exports yet. Export a report and it shows here.</p>}
       <div className="exports">
         {views.map((view) => <ExportItem key={view.jobId} view={view} linked />)}
       </div>

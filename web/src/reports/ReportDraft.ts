@@ -2,6 +2,7 @@
 // each field, or the export request's body and the preview's query, both typed by the API's declaration.
 import { Either, Option, Schema } from "effect"
 import { exportRequestBodyOf } from "../../../src/adapters/http/Api.ts"
+import type { ExportFormat } from "../../../src/domain/FileFormats.ts"
 import { ReportCatalogue } from "../../../src/domain/Reports.ts"
 import type { ReportDefinition } from "../../../src/domain/Reports.ts"
 import { decodeInput } from "../../../src/domain/Validation.ts"
@@ -9,6 +10,7 @@ import { paramFieldsOf } from "./ParamFields.ts"
 
 export interface Draft {
   readonly reportType: string
+  readonly format: ExportFormat
   /** Every parameter's text, kept across reports so that switching report keeps the dates. */
   readonly values: Readonly<Record<string, string>>
 }
@@ -53,7 +55,7 @@ export const checkDraft = (draft: Draft): CheckedDraft => {
       issues: checked.left.issues.map((issue) => ({ field: issue.field, message: issue.message }))
     }
   }
-  const body = decodeBody({ reportType: report.reportType, format: "csv", ...params })
+  const body = decodeBody({ reportType: report.reportType, format: draft.format, ...params })
   if (Option.isNone(body)) {
     return { _tag: "Invalid", report, issues: [{ field: "", message: "These parameters cannot be exported." }] }
   }

@@ -1,4 +1,6 @@
 import { useId } from "react"
+import { EXPORT_FORMATS, FILE_FORMATS } from "../../../src/domain/FileFormats.ts"
+import type { ExportFormat } from "../../../src/domain/FileFormats.ts"
 import { ReportCatalogue } from "../../../src/domain/Reports.ts"
 import { maxRangeDays, paramFieldsOf } from "./ParamFields.ts"
 import type { ParamField } from "./ParamFields.ts"
@@ -24,7 +26,10 @@ const inFormWords = (message: string): string =>
 
 const capitalized = (text: string): string => text.charAt(0).toUpperCase() + text.slice(1)
 
-/** The report picker and its parameters, with the report's own limits; issues shown beside their fields. */
+/**
+ * The report picker and its parameters, with the report's own limits, and the file's format; issues shown beside
+ * their fields.
+ */
 export const ReportForm = ({ draft, issues, onChange }: {
   readonly draft: Draft
   readonly issues: ReadonlyArray<FieldIssue>
@@ -130,6 +135,19 @@ export const ReportForm = ({ draft, issues, onChange }: {
         </fieldset>
       )}
       {others.map(input)}
+      <div className="field">
+        <label htmlFor={`${id}-format`}>File format</label>
+        <select
+          id={`${id}-format`}
+          name="format"
+          value={draft.format}
+          onChange={(event) => onChange({ ...draft, format: event.target.value as ExportFormat })}
+        >
+          {EXPORT_FORMATS.map((format) => (
+            <option key={format} value={format}>{FILE_FORMATS[format].description}</option>
+          ))}
+        </select>
+      </div>
       {unplaced.map((issue) => <p className="field-problem" key={issue.message}>{inFormWords(issue.message)}</p>)}
     </form>
   )

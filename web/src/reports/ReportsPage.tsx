@@ -44,10 +44,14 @@ const initialDraft = (demoDays: DayRange | undefined): Draft => {
     (merged, report) => ({ ...merged, ...defaultsOf(report, range) }),
     {}
   )
-  return { reportType: ReportCatalogue.definitions[0].reportType, values: { ...defaults, timezone: localTimeZone() } }
+  return {
+    reportType: ReportCatalogue.definitions[0].reportType,
+    format: "csv",
+    values: { ...defaults, timezone: localTimeZone() }
+  }
 }
 
-/** Reports: pick a report and its parameters, see its first rows, export it to CSV. */
+/** Reports: pick a report, its parameters and a file format, see its first rows, export it. */
 export const ReportsPage = () => {
   const { current } = useStore(session)
   const [draft, setDraft] = useState(() => initialDraft(current?.demoDays))
