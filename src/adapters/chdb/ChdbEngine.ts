@@ -186,6 +186,20 @@ const connectThread = (dataDir: string) => {
   return { worker, opened, call }
 }
 
+/**
+ * A kill of the query tagged `tag`, best effort: why the engine could not stop it, or why the request itself failed
+ * (`failed`), is logged and nothing more. The query's own `max_execution_time` still ends it.
+ */
+const loggedKill = (kill: Effect.Effect<string | null, ChdbError>, tag: string, failed: string) =>
+  kill.pipe(
+    Effect.flatMap((killFailed) =>
+      killFailed === null
+        ? Effect.void
+        : Effect.logWarning("chdb query could not be killed", { tag, error: killFailed })
+    ),
+    Effect.catchAll((error) => Effect.logWarning(failed, { tag, error }))
+  )
+
 const startThread = (dataDir: string) =>
   Effect.gen(function*() {
     const { call, opened } = yield* Effect.acquireRelease(
@@ -279,15 +293,7 @@ export class ChdbEngine extends Effect.Service<ChdbEngine>()("exports/chdb/ChdbE
           const stream = nextStream++
           yield* Effect.acquireRelease(
             call("stream", { op: "streamOpen", stream, sql, parameters, format, connectionArgs, tag }),
-            () =>
-              call("kill", { op: "streamClose", stream }).pipe(
-                Effect.flatMap((killFailed) =>
-                  killFailed === null
-                    ? Effect.void
-                    : Effect.logWarning("chdb query could not be killed", { tag, error: killFailed })
-                ),
-                Effect.catchAll((error) => Effect.logWarning("chdb stream could not be closed", { tag, error }))
-              )
+            () => loggedKill(call("kill", { op: "streamClose", stream }), tag, "chdb stream could not be closed")
           )
           const pull: Effect.Effect<Uint8Array, Option.Option<ChdbError>> = call("stream", {
             op: "streamNext",
@@ -332,7 +338,9 @@ export class ChdbEngine extends Effect.Service<ChdbEngine>()("exports/chdb/ChdbE
       /**
        * A statement that writes rather than answers (`INSERT INTO FUNCTION file(...) SELECT ...`: a result the
        * engine's streams cannot give whole, ADR 50), with its own settings on a connection of its own, as a stream's.
-       * Interrupted, the engine is asked to kill it.
+       * Interrupted, the engine is asked to kill it. While it runs it holds chdb's statement lock: every other
+       * statement on the engine's session (`execute`, `query`, `insert`, a stream's KILL) waits for it, streams' reads
+       * do not. So the kill lands only when it ends, by itself or at its `max_execution_time`.
        */
       const run = Effect.fn("ChdbEngine.run")(
         function*(sql: string, parameters: ChdbParameters, options: StreamOptions = {}) {
@@ -340,19 +348,18 @@ export class ChdbEngine extends Effect.Service<ChdbEngine>()("exports/chdb/ChdbE
           const connectionArgs = yield* connectionArgsOf({ ...options.settings, log_comment: tag })
           yield* call("run", { op: "run", sql, parameters, connectionArgs, tag }).pipe(
             Effect.onInterrupt(() =>
-              call("kill", { op: "kill", tag }).pipe(
-                Effect.flatMap((killFailed) =>
-                  killFailed === null
-                    ? Effect.void
-                    : Effect.logWarning("chdb query could not be killed", { tag, error: killFailed })
-                ),
-                Effect.catchAll((error) => Effect.logWarning("chdb query could not be killed", { tag, error }))
-              )
+              loggedKill(call("kill", { op: "kill", tag }), tag, "chdb query could not be killed")
             )
           )
         }
       )
 
-      return { dataDir, execute, query, insert, run, stream, streamBytes } as const
+      /**
+       * Whether the engine answers, for readiness: one row on a connection of its own, as a stream, since a
+       * statement on the engine's session waits while a `run` holds chdb's statement lock (ADR 50).
+       */
+      const ping = Stream.runDrain(blocks("SELECT 1", {}, "CSV", { label: "ping" }))
+
+      return { dataDir, execute, query, insert, run, ping, stream, streamBytes } as const
     })
 }) {}

@@ -189,7 +189,7 @@ export class ParquetResultReader {
 
   /** The body is over: the last piece, with the file's row count, or a thrown ClickHouseQueryError. */
   end(): FilePiece {
-    const tail = joined(this.tail, this.tailBytes)
+    const tail = this.tail.length === 1 ? this.tail[0]! : Buffer.concat(this.tail, this.tailBytes)
     const position = { rows: 0, offset: this.bodyBytes, bytes: this.bodyBytes }
     if (this.bodyBytes < MIN_FILE_BYTES || !hasMagicAt(tail, tail.length - MAGIC.length)) {
       return this.failWithText(tail, "a Parquet file without its ending")
@@ -221,17 +221,6 @@ export class ParquetResultReader {
     }
     throw brokenBody(what, { rows: 0, offset: this.bodyBytes, bytes: this.bodyBytes })
   }
-}
-
-const joined = (chunks: ReadonlyArray<Uint8Array>, length: number): Uint8Array => {
-  if (chunks.length === 1) return chunks[0]!
-  const bytes = new Uint8Array(length)
-  let at = 0
-  for (const chunk of chunks) {
-    bytes.set(chunk, at)
-    at += chunk.length
-  }
-  return bytes
 }
 
 const readerFailure = (error: unknown): ClickHouseQueryError =>

@@ -155,7 +155,7 @@ export const layer = (config: EmbeddedConfig) => {
   const adapters = Layer.mergeAll(reports, files, email, durable, links, ExportSettings.layer)
   const readiness = Layer.effect(
     ReadinessChecks,
-    Effect.map(ChdbEngine, (chdb) => [{ name: "clickhouse", check: chdb.query("SELECT 1") }])
+    Effect.map(ChdbEngine, (chdb) => [{ name: "clickhouse", check: chdb.ping }])
   )
 
   const http = Layer.unwrapEffect(

@@ -3,7 +3,9 @@
 // how queries fail, time out and stop when their consumer goes away.
 import { assert, describe, expect, it } from "@effect/vitest"
 import { Chunk, Duration, Effect, Fiber, Layer, Schedule, Schema, Stream } from "effect"
-import { ChdbError } from "../../../src/adapters/chdb/ChdbEngine.js"
+import { readdirSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { ChdbEngine, ChdbError } from "../../../src/adapters/chdb/ChdbEngine.js"
 import * as ChdbReportSource from "../../../src/adapters/chdb/ChdbReportSource.js"
 import { reportErrorOf } from "../../../src/adapters/chdb/ChdbReportSource.js"
 import { countOrderLines } from "../../../src/adapters/chdb/DemoSeed.js"
@@ -135,8 +137,13 @@ const sourceRunning = (sql: string, columns: ReadonlyArray<Column> = [integerCol
 // Minutes of work, and no row until the end: the fetch of the first block is what is running when time is up.
 const SLOW_AGGREGATE =
   "SELECT count() FROM numbers(1000000000000) WHERE sipHash64(number) % 3 = 0 AND {merchantId:String} != ''"
+// The same, its column named as the report's: Parquet's query selects the report's columns by name.
+const SLOW_AGGREGATE_AS_N = SLOW_AGGREGATE.replace("count()", "count() AS n")
 // Rows as fast as they can be read, for minutes.
 const ENDLESS_ROWS = "SELECT number FROM numbers(1000000000000) WHERE {merchantId:String} != ''"
+
+/** The temporary directories chdb's Parquet files are written in (ChdbReportSource), by name. */
+const parquetDirectories = () => readdirSync(tmpdir()).filter((name) => name.startsWith("export-parquet-")).sort()
 
 const waitUntilNoneRunning = (query: ReportQuery) =>
   runningQueries(query.jobId).pipe(
@@ -203,6 +210,50 @@ describe("chdb ReportSource: failures and interruption", () => {
         expect(yield* countOrderLines).toBe(600)
       }).pipe(Effect.provide(sourceRunning(SLOW_AGGREGATE))))
   }
+
+  it.effect("parquet: a query that fails is a QueryFailed with ClickHouse's code, and no file is left behind", () =>
+    Effect.gen(function*() {
+      const before = parquetDirectories()
+      const source = yield* ReportSource
+      const error = yield* Effect.flip(Stream.runDrain(source.parquet(queryOf(acme, orders))))
+      assert(error._tag === "QueryFailed")
+      expect(error.retryable).toBe(false)
+      expect(error.detail).toMatch(/Code: 47\..*UNKNOWN_IDENTIFIER/s)
+      expect(parquetDirectories()).toStrictEqual(before)
+    }).pipe(Effect.provide(sourceRunning("SELECT no_such_column AS n FROM order_lines"))))
+
+  it.live("parquet: the engine stops the file's query at its timeout: QueryTimeout, and no file is left behind", () =>
+    Effect.gen(function*() {
+      const before = parquetDirectories()
+      const source = yield* ReportSource
+      const started = Date.now()
+      const error = yield* Effect.flip(Stream.runDrain(source.parquet(queryOf(acme, orders, Duration.millis(300)))))
+      assert(error._tag === "QueryTimeout")
+      expect(Date.now() - started).toBeLessThan(5_000)
+      expect(parquetDirectories()).toStrictEqual(before)
+    }).pipe(Effect.provide(sourceRunning(SLOW_AGGREGATE_AS_N))))
+
+  it.live("parquet: interrupted while the engine writes the file, the query ends by its timeout and the file is removed", () =>
+    Effect.gen(function*() {
+      const engine = yield* ChdbEngine
+      const before = parquetDirectories()
+      const source = yield* ReportSource
+      const query = queryOf(acme, orders, Duration.seconds(3))
+      const fiber = yield* Effect.fork(Stream.runDrain(source.parquet(query)))
+      yield* Effect.sleep(Duration.millis(300))
+      expect(parquetDirectories().length).toBe(before.length + 1)
+      // The engine's streams answer beside it, readiness's ping among them, though its session waits.
+      const pinged = Date.now()
+      yield* engine.ping
+      expect(Date.now() - pinged).toBeLessThan(1_000)
+      const interrupted = Date.now()
+      yield* Fiber.interrupt(fiber)
+      // chdb runs no statement beside it, the kill included: the query ends at its 3 s timeout, not the report's end.
+      expect(Date.now() - interrupted).toBeLessThan(5_000)
+      yield* waitUntilNoneRunning(query)
+      expect(parquetDirectories()).toStrictEqual(before)
+      expect(yield* countOrderLines).toBe(600)
+    }).pipe(Effect.provide(sourceRunning(SLOW_AGGREGATE_AS_N))))
 
   it.live("a consumer that stops reading early closes the stream and its query", () =>
     Effect.gen(function*() {
