@@ -13,8 +13,9 @@
 // The servers are the tests' own on 127.0.0.1 (dynalite, fauxqs, s3rver, the local SES), started here and stopped
 // at the end; ClickHouse's URL is a closed port, which neither first event reaches.
 // Runs alternate (peer, function, for each function, the order turning each round), `--runs` each; the figure is
-// the median. Processes run with the stack's NODE_OPTIONS (--enable-source-maps, which `--no-source-maps` leaves
-// out to show what it costs; the worker's heap settings too).
+// the median. Every process, function or peer, runs with its function's process settings as the stack gives them
+// (src/runtimes/lambda/LambdaProcessSettings.ts: NODE_OPTIONS and the like); `--source-maps` adds
+// `--enable-source-maps` to show what it would cost (ADR 47).
 // `--cpu-prof-dir DIR` runs every process under `node --cpu-prof`, one .cpuprofile per run in DIR (the functions'
 // source maps name the modules; the peers have none).
 // Prints a table and the verdict: each function's median at most 1.5 times its peer's, each bundle at most 1 MiB.
@@ -39,8 +40,7 @@ import { messageFor } from "../src/application/RequestExport.js"
 import { newJob, transition } from "../src/domain/ExportJob.js"
 import { EmailAddress, makeExportJobId, Owner } from "../src/domain/Identifiers.js"
 import { ReportRequest } from "../src/domain/Reports.js"
-import { LAMBDA_NODE_OPTIONS } from "../src/runtimes/lambda/LambdaProcessSettings.js"
-import { WORKER_ENVIRONMENT, WORKER_NODE_OPTIONS } from "../src/runtimes/WorkerProcessSettings.js"
+import { lambdaProcessEnvironment } from "../src/runtimes/lambda/LambdaProcessSettings.js"
 import { httpEvent, sqsEvent, sqsRecord } from "../test/runtimes/lambda/LambdaEvents.js"
 import { DynaliteServer, DynaliteServerLive } from "../test/support/servers/DynaliteServer.js"
 import { FauxqsServer, FauxqsServerLive } from "../test/support/servers/FauxqsServer.js"
@@ -51,13 +51,13 @@ import { answerHelp, integerFlags } from "./flags.js"
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..")
 const RATIO_TARGET = 1.5
 const RUN_LIMIT_MILLIS = 30_000
-const USAGE = "Usage: npm run bench:coldstart -- [--runs 7] [--no-source-maps] [--cpu-prof-dir DIR]"
+const USAGE = "Usage: npm run bench:coldstart -- [--runs 7] [--source-maps] [--cpu-prof-dir DIR]"
 
 const { values: flags } = parseArgs({
   options: {
     runs: { type: "string", default: "7" },
     "cpu-prof-dir": { type: "string" },
-    "source-maps": { type: "boolean", default: true },
+    "source-maps": { type: "boolean", default: false },
     help: { type: "boolean", default: false }
   },
   allowNegative: true,
@@ -145,7 +145,6 @@ const coldStart = (
   bundle: string,
   event: unknown,
   environment: Record<string, string>,
-  nodeOptions: string,
   profileName: string
 ) =>
   new Promise<ColdStart>((resolve, reject) => {
@@ -156,7 +155,7 @@ const coldStart = (
       : ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`, `--cpu-prof-name=${profileName}.cpuprofile`]
     const child = spawn(process.execPath, [...profiling, RUNNER, bundle, eventFile], {
       cwd: dirname(bundle),
-      env: { ...environment, NODE_OPTIONS: nodeOptions },
+      env: environment,
       stdio: ["ignore", "pipe", "pipe"]
     })
     let output = ""
@@ -271,6 +270,13 @@ const lambdaEnvironment = Effect.gen(function*() {
   }
 })
 
+/** The function's process settings as the stack gives them, with `--enable-source-maps` when `--source-maps` asks. */
+const processEnvironment = (name: FunctionName): Record<string, string> => {
+  const settings = lambdaProcessEnvironment(name)
+  if (!flags["source-maps"]) return { ...settings }
+  return { ...settings, NODE_OPTIONS: ["--enable-source-maps", settings["NODE_OPTIONS"] ?? ""].join(" ").trim() }
+}
+
 const program = Effect.gen(function*() {
   const environment = yield* lambdaEnvironment
   const workerEvent = yield* finishedExportEvent
@@ -291,11 +297,7 @@ const program = Effect.gen(function*() {
       name,
       kind,
       bundle: kind === "peer" ? peers[name].bundle : functionBundle(name),
-      environment: name === "worker" ? { ...environment, ...WORKER_ENVIRONMENT } : environment,
-      nodeOptions: [
-        ...(flags["source-maps"] ? LAMBDA_NODE_OPTIONS : []),
-        ...(name === "worker" ? WORKER_NODE_OPTIONS : [])
-      ].join(" "),
+      environment: { ...environment, ...processEnvironment(name) },
       valid: name === "api" ? isAccepted : isAcknowledged
     }))
   )
@@ -310,7 +312,6 @@ const program = Effect.gen(function*() {
           target.bundle,
           event,
           target.environment,
-          target.nodeOptions,
           `${target.kind}-${target.name}-${run + 1}`
         )
       )
