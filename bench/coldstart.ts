@@ -15,7 +15,9 @@
 // Runs alternate (peer, function, for each function, the order turning each round), `--runs` each; the figure is
 // the median. Every process, function or peer, runs with its function's process settings as the stack gives them
 // (src/runtimes/lambda/LambdaProcessSettings.ts: NODE_OPTIONS and the like); `--source-maps` adds
-// `--enable-source-maps` to show what it would cost (ADR 47).
+// `--enable-source-maps` to show what it would cost (ADR 47). `--compile-cache` gives every function and peer a V8
+// compile cache (NODE_COMPILE_CACHE) that one untimed cold start of its own wrote first, to show what shipping one
+// would buy where the runtime could read it (ADR 47 says why the stack does not).
 // `--cpu-prof-dir DIR` runs every process under `node --cpu-prof`, one .cpuprofile per run in DIR (the functions'
 // source maps name the modules; the peers have none).
 // Prints a table and the verdict: each function's median at most 1.5 times its peer's, each bundle at most 1 MiB.
@@ -51,13 +53,14 @@ import { answerHelp, integerFlags } from "./flags.js"
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..")
 const RATIO_TARGET = 1.5
 const RUN_LIMIT_MILLIS = 30_000
-const USAGE = "Usage: npm run bench:coldstart -- [--runs 7] [--source-maps] [--cpu-prof-dir DIR]"
+const USAGE = "Usage: npm run bench:coldstart -- [--runs 7] [--source-maps] [--compile-cache] [--cpu-prof-dir DIR]"
 
 const { values: flags } = parseArgs({
   options: {
     runs: { type: "string", default: "7" },
     "cpu-prof-dir": { type: "string" },
     "source-maps": { type: "boolean", default: false },
+    "compile-cache": { type: "boolean", default: false },
     help: { type: "boolean", default: false }
   },
   allowNegative: true,
@@ -120,17 +123,22 @@ writeFileSync(
   `import { readFileSync } from "node:fs"
 import { performance } from "node:perf_hooks"
 import { pathToFileURL } from "node:url"
+import { GCProfiler } from "node:v8"
 const [bundle, eventFile] = process.argv.slice(2)
 const event = JSON.parse(readFileSync(eventFile, "utf8"))
 const context = {
   awsRequestId: "bench-" + process.pid, functionName: "bench", getRemainingTimeInMillis: () => 900000
 }
+// Every collection's time from the import to the answer.
+const collections = new GCProfiler()
+collections.start()
 const started = performance.now()
 const { handler } = await import(pathToFileURL(bundle).href)
 const imported = performance.now()
 const answer = await handler(event, context)
 const answered = performance.now()
-process.stdout.write("\\nCOLDSTART " + JSON.stringify({ importMillis: imported - started, answerMillis: answered - imported, answer }) + "\\n")
+const gcMillis = collections.stop().statistics.reduce((sum, collection) => sum + collection.cost, 0) / 1000
+process.stdout.write("\\nCOLDSTART " + JSON.stringify({ importMillis: imported - started, answerMillis: answered - imported, gcMillis, answer }) + "\\n")
 process.exit(0)
 `
 )
@@ -138,6 +146,7 @@ process.exit(0)
 interface ColdStart {
   readonly importMillis: number
   readonly answerMillis: number
+  readonly gcMillis: number
   readonly answer: unknown
 }
 
@@ -297,11 +306,24 @@ const program = Effect.gen(function*() {
       name,
       kind,
       bundle: kind === "peer" ? peers[name].bundle : functionBundle(name),
-      environment: { ...environment, ...processEnvironment(name) },
+      environment: {
+        ...environment,
+        ...processEnvironment(name),
+        ...(flags["compile-cache"] ? { NODE_COMPILE_CACHE: join(work, `compile-cache-${kind}-${name}`) } : {})
+      },
       valid: name === "api" ? isAccepted : isAcknowledged
     }))
   )
   const results = new Map(targets.map((target) => [`${target.kind} ${target.name}`, [] as Array<ColdStart>]))
+  if (flags["compile-cache"]) {
+    progress("writing each one's compile cache with an untimed cold start")
+    for (const [i, target] of targets.entries()) {
+      const event = target.name === "api" ? exportEvent(runs * targets.length + i) : workerEvent
+      yield* Effect.promise(() =>
+        coldStart(target.bundle, event, target.environment, `${target.kind}-${target.name}-0`)
+      )
+    }
+  }
   for (let run = 0; run < runs; run++) {
     // The order turns each round, so that no target always follows the same one.
     const order = targets.map((_, i) => targets[(i + run) % targets.length]!)
@@ -337,14 +359,23 @@ const kib = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`
 const total = (r: ColdStart) => r.importMillis + r.answerMillis
 
 progress("")
-progress(row(["target", "loaded at start", "import ms", "first answer ms", "import + answer ms (median)", "all runs"]))
-progress(row(["---", "---:", "---:", "---:", "---:", "---"]))
+progress(row([
+  "target",
+  "loaded at start",
+  "import ms",
+  "first answer ms",
+  "GC ms (in both)",
+  "import + answer ms (median)",
+  "all runs"
+]))
+progress(row(["---", "---:", "---:", "---:", "---:", "---:", "---"]))
 for (const [key, list] of results) {
   progress(row([
     key,
     kib(sizes[key]!),
     ms(median(list.map((r) => r.importMillis))),
     ms(median(list.map((r) => r.answerMillis))),
+    ms(median(list.map((r) => r.gcMillis))),
     ms(median(list.map(total))),
     list.map((r) => ms(total(r))).join(", ")
   ]))
