@@ -13,8 +13,11 @@
 // The servers are the tests' own on 127.0.0.1 (dynalite, fauxqs, s3rver, the local SES), started here and stopped
 // at the end; ClickHouse's URL is a closed port, which neither first event reaches.
 // Runs alternate (peer, function, for each function, the order turning each round), `--runs` each; the figure is
-// the median. Processes run with the stack's NODE_OPTIONS (--enable-source-maps, which `--no-source-maps` leaves
-// out to show what it costs; the worker's heap settings too).
+// the median. Every process, function or peer, runs with its function's process settings as the stack gives them
+// (src/runtimes/lambda/LambdaProcessSettings.ts: NODE_OPTIONS and the like); `--source-maps` adds
+// `--enable-source-maps` to show what it would cost (ADR 47). `--compile-cache` gives every function and peer a V8
+// compile cache (NODE_COMPILE_CACHE) that one untimed cold start of its own wrote first, to show what shipping one
+// would buy where the runtime could read it (ADR 47 says why the stack does not).
 // `--cpu-prof-dir DIR` runs every process under `node --cpu-prof`, one .cpuprofile per run in DIR (the functions'
 // source maps name the modules; the peers have none).
 // Prints a table and the verdict: each function's median at most 1.5 times its peer's, each bundle at most 1 MiB.
@@ -39,8 +42,7 @@ import { messageFor } from "../src/application/RequestExport.js"
 import { newJob, transition } from "../src/domain/ExportJob.js"
 import { EmailAddress, makeExportJobId, Owner } from "../src/domain/Identifiers.js"
 import { ReportRequest } from "../src/domain/Reports.js"
-import { LAMBDA_NODE_OPTIONS } from "../src/runtimes/lambda/LambdaProcessSettings.js"
-import { WORKER_ENVIRONMENT, WORKER_NODE_OPTIONS } from "../src/runtimes/WorkerProcessSettings.js"
+import { lambdaProcessEnvironment } from "../src/runtimes/lambda/LambdaProcessSettings.js"
 import { httpEvent, sqsEvent, sqsRecord } from "../test/runtimes/lambda/LambdaEvents.js"
 import { DynaliteServer, DynaliteServerLive } from "../test/support/servers/DynaliteServer.js"
 import { FauxqsServer, FauxqsServerLive } from "../test/support/servers/FauxqsServer.js"
@@ -51,13 +53,14 @@ import { answerHelp, integerFlags } from "./flags.js"
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..")
 const RATIO_TARGET = 1.5
 const RUN_LIMIT_MILLIS = 30_000
-const USAGE = "Usage: npm run bench:coldstart -- [--runs 7] [--no-source-maps] [--cpu-prof-dir DIR]"
+const USAGE = "Usage: npm run bench:coldstart -- [--runs 7] [--source-maps] [--compile-cache] [--cpu-prof-dir DIR]"
 
 const { values: flags } = parseArgs({
   options: {
     runs: { type: "string", default: "7" },
     "cpu-prof-dir": { type: "string" },
-    "source-maps": { type: "boolean", default: true },
+    "source-maps": { type: "boolean", default: false },
+    "compile-cache": { type: "boolean", default: false },
     help: { type: "boolean", default: false }
   },
   allowNegative: true,
@@ -120,17 +123,22 @@ writeFileSync(
   `import { readFileSync } from "node:fs"
 import { performance } from "node:perf_hooks"
 import { pathToFileURL } from "node:url"
+import { GCProfiler } from "node:v8"
 const [bundle, eventFile] = process.argv.slice(2)
 const event = JSON.parse(readFileSync(eventFile, "utf8"))
 const context = {
   awsRequestId: "bench-" + process.pid, functionName: "bench", getRemainingTimeInMillis: () => 900000
 }
+// Every collection's time from the import to the answer.
+const collections = new GCProfiler()
+collections.start()
 const started = performance.now()
 const { handler } = await import(pathToFileURL(bundle).href)
 const imported = performance.now()
 const answer = await handler(event, context)
 const answered = performance.now()
-process.stdout.write("\\nCOLDSTART " + JSON.stringify({ importMillis: imported - started, answerMillis: answered - imported, answer }) + "\\n")
+const gcMillis = collections.stop().statistics.reduce((sum, collection) => sum + collection.cost, 0) / 1000
+process.stdout.write("\\nCOLDSTART " + JSON.stringify({ importMillis: imported - started, answerMillis: answered - imported, gcMillis, answer }) + "\\n")
 process.exit(0)
 `
 )
@@ -138,6 +146,7 @@ process.exit(0)
 interface ColdStart {
   readonly importMillis: number
   readonly answerMillis: number
+  readonly gcMillis: number
   readonly answer: unknown
 }
 
@@ -145,7 +154,6 @@ const coldStart = (
   bundle: string,
   event: unknown,
   environment: Record<string, string>,
-  nodeOptions: string,
   profileName: string
 ) =>
   new Promise<ColdStart>((resolve, reject) => {
@@ -156,7 +164,7 @@ const coldStart = (
       : ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`, `--cpu-prof-name=${profileName}.cpuprofile`]
     const child = spawn(process.execPath, [...profiling, RUNNER, bundle, eventFile], {
       cwd: dirname(bundle),
-      env: { ...environment, NODE_OPTIONS: nodeOptions },
+      env: environment,
       stdio: ["ignore", "pipe", "pipe"]
     })
     let output = ""
@@ -271,6 +279,13 @@ const lambdaEnvironment = Effect.gen(function*() {
   }
 })
 
+/** The function's process settings as the stack gives them, with `--enable-source-maps` when `--source-maps` asks. */
+const processEnvironment = (name: FunctionName): Record<string, string> => {
+  const settings = lambdaProcessEnvironment(name)
+  if (!flags["source-maps"]) return { ...settings }
+  return { ...settings, NODE_OPTIONS: ["--enable-source-maps", settings["NODE_OPTIONS"] ?? ""].join(" ").trim() }
+}
+
 const program = Effect.gen(function*() {
   const environment = yield* lambdaEnvironment
   const workerEvent = yield* finishedExportEvent
@@ -291,15 +306,24 @@ const program = Effect.gen(function*() {
       name,
       kind,
       bundle: kind === "peer" ? peers[name].bundle : functionBundle(name),
-      environment: name === "worker" ? { ...environment, ...WORKER_ENVIRONMENT } : environment,
-      nodeOptions: [
-        ...(flags["source-maps"] ? LAMBDA_NODE_OPTIONS : []),
-        ...(name === "worker" ? WORKER_NODE_OPTIONS : [])
-      ].join(" "),
+      environment: {
+        ...environment,
+        ...processEnvironment(name),
+        ...(flags["compile-cache"] ? { NODE_COMPILE_CACHE: join(work, `compile-cache-${kind}-${name}`) } : {})
+      },
       valid: name === "api" ? isAccepted : isAcknowledged
     }))
   )
   const results = new Map(targets.map((target) => [`${target.kind} ${target.name}`, [] as Array<ColdStart>]))
+  if (flags["compile-cache"]) {
+    progress("writing each one's compile cache with an untimed cold start")
+    for (const [i, target] of targets.entries()) {
+      const event = target.name === "api" ? exportEvent(runs * targets.length + i) : workerEvent
+      yield* Effect.promise(() =>
+        coldStart(target.bundle, event, target.environment, `${target.kind}-${target.name}-0`)
+      )
+    }
+  }
   for (let run = 0; run < runs; run++) {
     // The order turns each round, so that no target always follows the same one.
     const order = targets.map((_, i) => targets[(i + run) % targets.length]!)
@@ -310,7 +334,6 @@ const program = Effect.gen(function*() {
           target.bundle,
           event,
           target.environment,
-          target.nodeOptions,
           `${target.kind}-${target.name}-${run + 1}`
         )
       )
@@ -336,14 +359,23 @@ const kib = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`
 const total = (r: ColdStart) => r.importMillis + r.answerMillis
 
 progress("")
-progress(row(["target", "loaded at start", "import ms", "first answer ms", "import + answer ms (median)", "all runs"]))
-progress(row(["---", "---:", "---:", "---:", "---:", "---"]))
+progress(row([
+  "target",
+  "loaded at start",
+  "import ms",
+  "first answer ms",
+  "GC ms (in both)",
+  "import + answer ms (median)",
+  "all runs"
+]))
+progress(row(["---", "---:", "---:", "---:", "---:", "---:", "---"]))
 for (const [key, list] of results) {
   progress(row([
     key,
     kib(sizes[key]!),
     ms(median(list.map((r) => r.importMillis))),
     ms(median(list.map((r) => r.answerMillis))),
+    ms(median(list.map((r) => r.gcMillis))),
     ms(median(list.map(total))),
     list.map((r) => ms(total(r))).join(", ")
   ]))

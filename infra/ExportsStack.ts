@@ -38,9 +38,8 @@ import {
   INCOMPLETE_UPLOAD_RETENTION,
   retentionDays
 } from "../src/application/Retention.js"
-import { LAMBDA_NODE_OPTIONS } from "../src/runtimes/lambda/LambdaProcessSettings.js"
+import { lambdaProcessEnvironment } from "../src/runtimes/lambda/LambdaProcessSettings.js"
 import { SWEEP_EVENT, SWEEP_SCHEDULE } from "../src/runtimes/lambda/SweepEvent.js"
-import { WORKER_ENVIRONMENT, WORKER_NODE_OPTIONS } from "../src/runtimes/WorkerProcessSettings.js"
 
 export interface ExportsStackProps extends StackProps {
   /** The bundles `npm run build` makes: dist/lambda/api and dist/lambda/worker. */
@@ -214,8 +213,7 @@ export class ExportsStack extends Stack {
       DYNAMODB_JOBS_TABLE: jobs.tableName,
       DYNAMODB_NOTIFICATIONS_TABLE: notifications.tableName,
       DYNAMODB_AUDIT_TABLE: audit.tableName,
-      APP_BASE_URL: props.appBaseUrl,
-      NODE_OPTIONS: LAMBDA_NODE_OPTIONS.join(" ")
+      APP_BASE_URL: props.appBaseUrl
     }
 
     const apiLogs = new LogGroup(this, "ApiLogs", { retention: RetentionDays.ONE_MONTH })
@@ -229,6 +227,7 @@ export class ExportsStack extends Stack {
       logGroup: apiLogs,
       environment: {
         ...common,
+        ...lambdaProcessEnvironment("api"),
         // A report's preview reads ClickHouse as an export does (ADR 35); its user and password are in the secret.
         CLICKHOUSE_URL: props.clickhouseUrl,
         // API Gateway's authorizer has verified the token already; the function reads its claims.
@@ -251,8 +250,7 @@ export class ExportsStack extends Stack {
       logGroup: workerLogs,
       environment: {
         ...common,
-        ...WORKER_ENVIRONMENT,
-        NODE_OPTIONS: [common.NODE_OPTIONS, ...WORKER_NODE_OPTIONS].join(" "),
+        ...lambdaProcessEnvironment("worker"),
         REPORT_SOURCE: "clickhouse",
         CLICKHOUSE_URL: props.clickhouseUrl,
         SES_FROM: props.emailFrom,

@@ -1,7 +1,7 @@
 // The API as an application any server or Lambda serves: handlers, the OpenAPI document, and the middleware every
 // request passes through (request id, one error shape for what the platform answers itself, access log). The
 // /docs page is the Node servers' only (ApiServer.ts, ADR 42): it would make a Lambda bundle three times the size.
-import { HttpApiBuilder, HttpApp, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { HttpApi, HttpApiBuilder, HttpApp, HttpServerRequest, HttpServerResponse, OpenApi } from "@effect/platform"
 import { Cause, Clock, Effect, Layer, Option, Predicate } from "effect"
 import { ExportApi } from "./Api.js"
 import {
@@ -130,11 +130,21 @@ export const groupHandlers = Layer.mergeAll(
 /** The API's handlers. They need the application's ports and an Authentication implementation. */
 export const layerHandlers = HttpApiBuilder.api(ExportApi).pipe(Layer.provide(groupHandlers))
 
-/** The request middleware and /openapi.json, which describes whichever API the app serves. */
-export const layerMiddlewareAndOpenApi = Layer.mergeAll(
-  HttpApiBuilder.middleware(apiMiddleware),
-  HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })
+/**
+ * /openapi.json, describing whichever API the app serves, made when first asked for and kept. The platform's own
+ * (`HttpApiBuilder.middlewareOpenApi`) makes it while the app is built, which on Lambda is every cold start's first
+ * request, whatever that request asks (ADR 47): walking every endpoint's schemas into JSON Schema.
+ */
+export const layerOpenApi = HttpApiBuilder.Router.use((router) =>
+  Effect.gen(function*() {
+    const { api } = yield* HttpApi.Api
+    const document = yield* Effect.cached(Effect.sync(() => HttpServerResponse.unsafeJson(OpenApi.fromApi(api))))
+    yield* router.get("/openapi.json", document)
+  })
 )
+
+/** The request middleware and /openapi.json. */
+export const layerMiddlewareAndOpenApi = Layer.mergeAll(HttpApiBuilder.middleware(apiMiddleware), layerOpenApi)
 
 /** The API's app without the /docs page: its endpoints, /openapi.json and its request middleware. */
 export const layerApp = layerMiddlewareAndOpenApi.pipe(Layer.provideMerge(layerHandlers))
