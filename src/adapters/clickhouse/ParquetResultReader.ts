@@ -161,7 +161,6 @@ const hasMagicAt = (bytes: Uint8Array, at: number): boolean => at >= 0 && MAGIC.
  */
 export class ParquetResultReader {
   private bodyBytes = 0
-  private startChecked = false
   /** The body's last chunks, at least MAX_FOOTER_BYTES + ENDING_BYTES of it when it has that much: the footer's. */
   private tail: Array<Uint8Array> = []
   private tailBytes = 0
@@ -169,12 +168,12 @@ export class ParquetResultReader {
   /** The pieces a chunk of the body lets go: all that came before it. */
   push(chunk: Uint8Array): ReadonlyArray<FilePiece> {
     if (chunk.length === 0) return []
-    this.bodyBytes += chunk.length
-    if (!this.startChecked && this.bodyBytes >= MAGIC.length) {
-      // The first chunk of any real body holds the 4 bytes; one that does not is checked whole at the end.
-      if (this.tail.length === 0 && !hasMagicAt(chunk, 0)) this.failWithText(chunk, "a body that is no Parquet file")
-      this.startChecked = true
+    // A body that does not start as a Parquet file fails at once (the first read holds far more than the magic);
+    // whatever it is, the footer's check at the end would refuse it too.
+    if (this.bodyBytes === 0 && chunk.length >= MAGIC.length && !hasMagicAt(chunk, 0)) {
+      this.failWithText(chunk, "a body that is no Parquet file")
     }
+    this.bodyBytes += chunk.length
     const released: Array<FilePiece> = []
     const held = this.tail[this.tail.length - 1]
     if (held !== undefined) released.push({ bytes: held, rows: 0 })
