@@ -262,10 +262,13 @@ export const make = (
       }
     })
 
+    // A job created by SqliteJobStore already has its message (the outbox): that publish, on every accepted export,
+    // is a read, not a write transaction of its own (ADR 48).
+    const hasMessage = db.prepare("SELECT 1 FROM messages WHERE job_id = ?")
     const publish = (jobId: string, body: string) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
         db.use("JobQueue.publish", () => {
-          enqueue(db, jobId, body, now)
+          if (hasMessage.get(jobId) === undefined) enqueue(db, jobId, body, now)
         })).pipe(
           Effect.zipRight(wake),
           Effect.catchTag("SqliteError", (error) => Effect.fail(new QueueUnavailable({ detail: error.message })))
