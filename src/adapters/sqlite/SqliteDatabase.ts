@@ -258,7 +258,8 @@ export const make = (
       const commitPending = () => {
         const members = group ?? []
         group = undefined
-        commitGroup(db, members)
+        // Every body of the group may have been interrupted meanwhile: then there is nothing to commit.
+        if (members.length > 0) commitGroup(db, members)
       }
       const groupTransaction = <A>(operation: string, body: () => A): Effect.Effect<A, SqliteError> =>
         Effect.async<A, SqliteError>((resume) => {
