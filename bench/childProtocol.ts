@@ -3,6 +3,9 @@
 
 export const READY_PREFIX = "bench-ready "
 
+/** Set in bench:accept's service child by `--worker-concurrency 0`: the composition without its in-process workers. */
+export const ACCEPT_SERVER_WORKERS_OFF = "BENCH_ACCEPT_WORKERS_OFF"
+
 export interface ReadyLine {
   readonly port: number
   readonly pid: number

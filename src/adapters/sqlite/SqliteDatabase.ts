@@ -1,6 +1,6 @@
 // The embedded server's one SQLite database (Node's built-in node:sqlite, ADR 27): opened private to this user, in
 // WAL mode, held exclusively by one process, migrated to this version's schema, and closed when its layer is released.
-import { Context, Data, Effect, Layer } from "effect"
+import { Context, Data, Effect, Either, Layer } from "effect"
 import type { Scope } from "effect"
 import { chmodSync, closeSync, mkdirSync, openSync } from "node:fs"
 import * as NodePath from "node:path"
@@ -75,6 +75,14 @@ export interface SqliteDatabaseService {
    * throws. The body is synchronous, so no other fiber of this process can run inside it.
    */
   readonly transaction: <A>(operation: string, body: () => A) => Effect.Effect<A, SqliteError>
+  /**
+   * Runs `body` in the write transaction of this turn of the event loop (a group commit, ADR 48): every body given
+   * before the turn ends shares one `BEGIN IMMEDIATE` ... `COMMIT`, run in the order given, each in a savepoint of its
+   * own, so that a body that throws rolls back its own writes only and each body sees the writes of those before it.
+   * The effect ends once the group has committed: nothing a body wrote is answered or published before it is
+   * durable. A group that cannot begin or commit fails every body in it.
+   */
+  readonly groupTransaction: <A>(operation: string, body: () => A) => Effect.Effect<A, SqliteError>
 }
 
 export class SqliteDatabase extends Context.Tag("exports/sqlite/SqliteDatabase")<
@@ -169,6 +177,56 @@ const open = (options: SqliteDatabaseOptions): DatabaseSync => {
   }
 }
 
+interface GroupMember {
+  readonly operation: string
+  readonly body: () => unknown
+  readonly done: (result: Either.Either<unknown, SqliteError>) => void
+}
+
+/**
+ * Runs the bodies of one group in one transaction, a savepoint each when there are several, and hands each its
+ * result once the transaction has committed, or every one the failure when it could not begin or commit.
+ */
+const commitGroup = (db: DatabaseSync, members: ReadonlyArray<GroupMember>): void => {
+  const results: Array<Either.Either<unknown, SqliteError>> = []
+  const failed = (operation: string, error: unknown) => new SqliteError({ operation, detail: detailOf(error) })
+  try {
+    db.exec("BEGIN IMMEDIATE")
+    if (members.length === 1) {
+      // Alone in its group, the body's failure is the transaction's: no savepoint needed to undo it alone.
+      const only = members[0]!
+      try {
+        results.push(Either.right(only.body()))
+      } catch (error) {
+        db.exec("ROLLBACK")
+        only.done(Either.left(failed(only.operation, error)))
+        return
+      }
+    } else {
+      for (const member of members) {
+        db.exec("SAVEPOINT member")
+        try {
+          const value = member.body()
+          db.exec("RELEASE member")
+          results.push(Either.right(value))
+        } catch (error) {
+          db.exec("ROLLBACK TO member")
+          db.exec("RELEASE member")
+          results.push(Either.left(failed(member.operation, error)))
+        }
+      }
+    }
+    db.exec("COMMIT")
+  } catch (error) {
+    // The database may have been closed (the server stopping) since the group was begun: then there is nothing to
+    // roll back, and the bodies fail with the reason.
+    if (db.isOpen && db.isTransaction) db.exec("ROLLBACK")
+    for (const member of members) member.done(Either.left(failed(member.operation, error)))
+    return
+  }
+  members.forEach((member, i) => member.done(results[i]!))
+}
+
 /** Opens (and migrates) the database for the life of the scope. */
 export const make = (
   options: SqliteDatabaseOptions
@@ -195,11 +253,41 @@ export const make = (
         return statement
       }
       const failed = (operation: string) => (error: unknown) => new SqliteError({ operation, detail: detailOf(error) })
+      // The bodies given during this turn of the event loop; committed together once the turn's I/O has been read.
+      let group: Array<GroupMember> | undefined
+      const commitPending = () => {
+        const members = group ?? []
+        group = undefined
+        // Every body of the group may have been interrupted meanwhile: then there is nothing to commit.
+        if (members.length > 0) commitGroup(db, members)
+      }
+      const groupTransaction = <A>(operation: string, body: () => A): Effect.Effect<A, SqliteError> =>
+        Effect.async<A, SqliteError>((resume) => {
+          const member: GroupMember = {
+            operation,
+            body,
+            done: (result) =>
+              resume(Either.match(result, { onLeft: Effect.fail, onRight: (a) => Effect.succeed(a as A) }))
+          }
+          if (group === undefined) {
+            group = []
+            // setImmediate runs once the turn's ready sockets have been read and their fibers have run as far as
+            // they can: the requests that arrived together commit together.
+            setImmediate(commitPending)
+          }
+          group.push(member)
+          // Interrupted before its group ran: it leaves the group, and nothing of it is written.
+          return Effect.sync(() => {
+            const at = group?.indexOf(member) ?? -1
+            if (at >= 0) group!.splice(at, 1)
+          })
+        })
       return {
         path: options.path,
         prepare,
         use: (operation, body) => Effect.try({ try: body, catch: failed(operation) }),
-        transaction: (operation, body) => Effect.try({ try: () => inTransaction(db, body), catch: failed(operation) })
+        transaction: (operation, body) => Effect.try({ try: () => inTransaction(db, body), catch: failed(operation) }),
+        groupTransaction
       }
     }
   )

@@ -262,14 +262,24 @@ export const make = (
       }
     })
 
-    const publish = (jobId: string, body: string) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        db.use("JobQueue.publish", () => {
-          enqueue(db, jobId, body, now)
-        })).pipe(
-          Effect.zipRight(wake),
-          Effect.catchTag("SqliteError", (error) => Effect.fail(new QueueUnavailable({ detail: error.message })))
-        )
+    // A job created by SqliteJobStore already has its message (the outbox): that publish, on every accepted export,
+    // is a read, not a write transaction of its own (ADR 48).
+    const hasMessage = db.prepare("SELECT 1 FROM messages WHERE job_id = ?")
+    // The body is encoded only when it is to be written: not for a job that has its message already. An encoding
+    // that throws is a bug, and stays a defect rather than the queue's failure.
+    const publish = (jobId: string, body: () => string) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const queued = yield* db.use("JobQueue.publish", () => hasMessage.get(jobId) !== undefined)
+        if (queued) return
+        const text = body()
+        yield* db.use("JobQueue.publish", () => {
+          enqueue(db, jobId, text, now)
+        })
+      }).pipe(
+        Effect.zipRight(wake),
+        Effect.catchTag("SqliteError", (error) => Effect.fail(new QueueUnavailable({ detail: error.message })))
+      )
 
     const handle = SqliteQueue.of({
       receive,
@@ -293,10 +303,11 @@ export const make = (
         }))
     })
 
-    return Context.make(JobQueue, JobQueue.of({ publish: (message) => publish(message.jobId, encode(message)) })).pipe(
-      Context.add(SqliteQueue, handle),
-      Context.add(DeliverySource, DeliverySource.of({ receive }))
-    )
+    return Context.make(JobQueue, JobQueue.of({ publish: (message) => publish(message.jobId, () => encode(message)) }))
+      .pipe(
+        Context.add(SqliteQueue, handle),
+        Context.add(DeliverySource, DeliverySource.of({ receive }))
+      )
   })
 
 /**

@@ -106,7 +106,9 @@ export const make = Effect.gen(function*() {
         const body = encodeMessage(messageFor(job))
         const now = yield* Clock.currentTimeMillis
         const key = job.idempotencyKey
-        const created = yield* db.transaction("JobStore.create", (): boolean | ExportLimitReached => {
+        // Committed with the other creates of this turn of the event loop (ADR 48); the checks below read the writes
+        // of those before it in the group, so the caps and the idempotency key hold as in a transaction of its own.
+        const created = yield* db.groupTransaction("JobStore.create", (): boolean | ExportLimitReached => {
           if (exists.get(job.jobId) !== undefined) return false
           if (key !== undefined) {
             const last = lastWithKey.get(job.owner.merchantId, job.owner.userId, key)

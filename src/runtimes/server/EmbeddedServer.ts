@@ -113,7 +113,15 @@ const DEMO_DAYS = DemoDays.make({
   dateTo: CalendarDate.make(DEMO_SEED.to.slice(0, 10))
 })
 
-export const layer = (config: EmbeddedConfig) => {
+export interface EmbeddedOptions {
+  /**
+   * Whether the in-process workers run the queued exports (true unless said otherwise). Only bench:accept leaves them
+   * out, to measure the accept path alone; the exports then wait in the queue for the next start.
+   */
+  readonly workers?: boolean
+}
+
+export const layer = (config: EmbeddedConfig, options: EmbeddedOptions = {}) => {
   const chdbDir = join(config.dataDir, "clickhouse")
   // Made before any adapter writes into them, so that nothing is ever created in a directory others can read.
   const dataDir = Layer.effectDiscard(Effect.zipRight(privateDirectory(config.dataDir), privateDirectory(chdbDir)))
@@ -172,7 +180,10 @@ export const layer = (config: EmbeddedConfig) => {
 
   const workers = InProcessWorker.layer({ concurrency: config.workerConcurrency, shutdownGrace: config.shutdownGrace })
 
-  return Layer.mergeAll(http, workers, SweepOverdueJobs.layerConfig).pipe(
+  const services = options.workers === false
+    ? Layer.merge(http, SweepOverdueJobs.layerConfig)
+    : Layer.mergeAll(http, workers, SweepOverdueJobs.layerConfig)
+  return services.pipe(
     Layer.provideMerge(adapters),
     Layer.provide(database),
     Layer.provide(dataDir)

@@ -2,7 +2,7 @@
 // file modes, its migrations (a database at any older version is brought to the latest, a newer one is refused, a
 // failing step leaves the version before it), its transactions, and one process at a time on a data directory.
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Effect, Exit, Layer, Scope } from "effect"
+import { Context, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import { chmodSync, existsSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { DatabaseSync } from "node:sqlite"
@@ -158,6 +158,71 @@ describe("SqliteDatabase", () => {
       // Foreign keys are enforced.
       const orphan = yield* Effect.flip(db.use("orphan", () => db.prepare("INSERT INTO tags VALUES (42, 'x')").run()))
       expect(orphan.detail).toContain("FOREIGN KEY constraint failed")
+    }))
+
+  it.scoped("bodies grouped in one turn each see those before them, and one that throws leaves only its own writes out", () =>
+    Effect.gen(function*() {
+      const dir = yield* temporaryDataDir("ade-sqlite-")
+      const { db } = yield* openAt(join(dir, "notes.sqlite"), steps)
+      const insert = db.prepare("INSERT INTO notes (text) VALUES (?)")
+      const count = () => Number(db.prepare("SELECT COUNT(*) AS n FROM notes").get()?.["n"])
+      // Started together, so all three are given in the same turn of the event loop: one group.
+      const [first, second, third] = yield* Effect.all([
+        db.groupTransaction("first", () => {
+          insert.run("one")
+          return count()
+        }),
+        Effect.either(db.groupTransaction("second", () => {
+          insert.run("two")
+          throw new Error("the body gave up")
+        })),
+        db.groupTransaction("third", () => {
+          insert.run("three")
+          return count()
+        })
+      ], { concurrency: "unbounded" })
+      expect(first).toBe(1)
+      expect(second).toMatchObject({ _tag: "Left", left: { _tag: "SqliteError", operation: "second" } })
+      // The second's note was rolled back with its savepoint before the third ran.
+      expect(third).toBe(2)
+      expect(db.prepare("SELECT text FROM notes ORDER BY id").all().map((row) => row["text"])).toStrictEqual([
+        "one",
+        "three"
+      ])
+    }))
+
+  it.scoped("a group that cannot commit fails every body in it and leaves nothing", () =>
+    Effect.gen(function*() {
+      const dir = yield* temporaryDataDir("ade-sqlite-")
+      const { db } = yield* openAt(join(dir, "notes.sqlite"), steps)
+      const insert = db.prepare("INSERT INTO notes (text) VALUES (?)")
+      const results = yield* Effect.all([
+        Effect.either(db.groupTransaction("note", () => insert.run("one"))),
+        Effect.either(db.groupTransaction("orphan tag", () => {
+          // A foreign key checked only at COMMIT: the whole group's commit fails.
+          db.prepare("PRAGMA defer_foreign_keys = ON").run()
+          db.prepare("INSERT INTO tags VALUES (42, 'x')").run()
+        }))
+      ], { concurrency: "unbounded" })
+      expect(results.map((result) => result._tag)).toStrictEqual(["Left", "Left"])
+      expect(results[0]).toMatchObject({ left: { operation: "note" } })
+      expect(String(results[1]._tag === "Left" ? results[1].left.detail : "")).toContain("FOREIGN KEY")
+      expect(db.prepare("SELECT COUNT(*) AS n FROM notes").get()?.["n"]).toBe(0)
+      // The database takes the next group as usual.
+      yield* db.groupTransaction("again", () => insert.run("two"))
+      expect(db.prepare("SELECT text FROM notes").all().map((row) => row["text"])).toStrictEqual(["two"])
+    }))
+
+  it.scoped("a body interrupted before its group ran is never run", () =>
+    Effect.gen(function*() {
+      const dir = yield* temporaryDataDir("ade-sqlite-")
+      const { db } = yield* openAt(join(dir, "notes.sqlite"), steps)
+      const insert = db.prepare("INSERT INTO notes (text) VALUES (?)")
+      const fiber = yield* Effect.fork(db.groupTransaction("gone", () => insert.run("never")))
+      yield* Effect.yieldNow()
+      yield* Fiber.interrupt(fiber)
+      yield* db.groupTransaction("kept", () => insert.run("kept"))
+      expect(db.prepare("SELECT text FROM notes").all().map((row) => row["text"])).toStrictEqual(["kept"])
     }))
 
   it.scoped("a second connection to a database in use is refused with a clear error, and succeeds once it closed", () =>
