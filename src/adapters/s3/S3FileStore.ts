@@ -159,6 +159,30 @@ export const clientConfig = (settings: S3FileStoreSettings): S3ClientConfig => (
   })
 })
 
+/**
+ * The commands whose bodies are an export's bytes, sent as SigV4's unsigned payload (ADR 49). The SDK otherwise
+ * hashes every part (SHA-256) to sign it: a second hash of the whole file, beside the one the job records
+ * (WriteFile). Over HTTPS, which R2 and S3 require, TLS already guards the bytes on their way, and S3 takes the value
+ * for any request; the signature still covers the request's method, key, upload id, part number and headers.
+ */
+const UNSIGNED_PAYLOAD_COMMANDS = new Set(["PutObjectCommand", "UploadPartCommand"])
+const UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+
+/** Sets the unsigned payload on `client`'s uploads, in the build step: before the signer, which takes it as set. */
+const signUploadsWithoutPayload = (client: S3Client): S3Client => {
+  client.middlewareStack.add(
+    (next, context) => (args) => {
+      const request = args.request as { readonly headers?: Record<string, string> }
+      if (UNSIGNED_PAYLOAD_COMMANDS.has(context.commandName ?? "") && request.headers !== undefined) {
+        request.headers["x-amz-content-sha256"] = UNSIGNED_PAYLOAD
+      }
+      return next(args)
+    },
+    { step: "build", name: "exportsUnsignedPayload" }
+  )
+  return client
+}
+
 export class S3FileStoreSetupFailed extends Schema.TaggedError<S3FileStoreSetupFailed>()("S3FileStoreSetupFailed", {
   detail: Schema.String
 }) {}
@@ -172,7 +196,7 @@ const clientLayer = (settings: S3FileStoreSettings): Layer.Layer<S3> =>
     S3,
     // The constructor does no I/O: credentials and endpoints are resolved at the first request.
     Effect.acquireRelease(
-      Effect.sync(() => new S3Client(clientConfig(settings))),
+      Effect.sync(() => signUploadsWithoutPayload(new S3Client(clientConfig(settings)))),
       (client) => Effect.sync(() => client.destroy())
     )
   )
