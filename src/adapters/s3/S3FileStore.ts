@@ -72,7 +72,11 @@ export interface S3FileStoreSettings {
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024
 const MAX_PART_SIZE = 5 * 1024 * 1024 * 1024
-export const DEFAULT_PART_SIZE = 8 * 1024 * 1024
+/**
+ * S3's smallest part: an upload holds `(uploadConcurrency + 1)` of them, the largest share of a worker's peak memory
+ * (ADR 49). 10,000 parts of it make 48 GiB, far past the longest export.
+ */
+export const DEFAULT_PART_SIZE = MIN_PART_SIZE
 export const DEFAULT_UPLOAD_CONCURRENCY = 4
 const MAX_UPLOAD_CONCURRENCY = 64
 
@@ -88,7 +92,7 @@ const UPLOAD_CONCURRENCY_RULE = {
 
 /**
  * S3_CALL_TIMEOUT's default. Three of the SDK's attempts, each ended by SOCKET_IDLE_TIMEOUT_MILLIS when the
- * connection stalls, fit in it; an 8 MiB part fits in it down to about 70 KiB/s.
+ * connection stalls, fit in it; a 5 MiB part fits in it down to about 45 KiB/s.
  */
 export const DEFAULT_CALL_TIMEOUT = Duration.minutes(2)
 /** A call that moves no data answers in well under a second; HeadObject and presigning also serve API requests. */
