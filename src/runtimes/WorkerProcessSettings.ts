@@ -14,10 +14,11 @@ export const WORKER_NODE_OPTIONS: ReadonlyArray<string> = ["--max-semi-space-siz
 
 /**
  * glibc's heap, kept from growing with the export's length (ADR 19, retuned for Node 24 by ADR 49):
- * - `MALLOC_MMAP_THRESHOLD_`: a block of this size or more is mapped on its own and unmapped when freed. By default
- *   glibc raises the threshold after the first such block is freed, and the export's pieces then come from its
- *   heap, which they leave fragmented, more so the longer the export. Node 24's socket reads are buffers of up to
- *   64 KiB, thousands a second, freed only when the collector finds them dead: fixed at 32 KiB, they are mapped too.
+ * - `MALLOC_MMAP_THRESHOLD_`: a block of this size or more that the heap's top has no room for is mapped on its own
+ *   and unmapped when freed. By default glibc raises the threshold after the first such block is freed, and the
+ *   export's pieces then come from its heap, which they leave fragmented, more so the longer the export. The
+ *   socket's reads are buffers of up to 64 KiB, thousands a second, freed only when the collector finds them dead:
+ *   at 32 KiB, they are mapped too.
  * - `MALLOC_TOP_PAD_`: glibc grows its heap by this much more than a small block needs (128 KiB by default), and
  *   a block above the threshold is served from that spare room before it would be mapped: with no padding, it is
  *   mapped.
