@@ -1,5 +1,5 @@
 // `npm run bench:export [-- --rows 1000000,10000000 --rounds 1 --part-size-mib 8 --upload-concurrency 4
-//   --engine clickhouse|chdb]`
+//   --engine clickhouse|chdb --runs KIND,... --cpu-prof-dir DIR --trace-memory DIR]`
 //
 // Streams an orders export of N generated order lines through the production pipeline (the ClickHouse adapter's
 // HTTP stream -> the application's CSV -> the S3 adapter's multipart upload) and, in the same command, two
@@ -20,7 +20,10 @@
 // alone (Effect, the AWS SDK, the ClickHouse client) takes a process to ~90-100 MiB RSS: that is in every run's peak.
 // Every step prints a progress line with its time; a step that does not finish within its limit fails the command
 // with the step's name (a hung run is killed by its pid). `--cpu-prof-dir DIR` runs the children under
-// `node --cpu-prof` (the bundle then not minified, for the functions' names), one .cpuprofile per run in DIR.
+// `node --cpu-prof` (the bundle then not minified, for the functions' names), one .cpuprofile per run in DIR;
+// `--trace-memory DIR` has each run write its memory every 50 ms (RSS, V8's heap, buffers, anonymous and file-backed
+// pages) and its /proc/self/smaps at the end, to DIR; `--runs` keeps some of the runs (no verdict without the
+// pipeline and the joined run).
 // Prints every run, then one verdict line on issue 18's targets: the pipeline reaches at least 0.95 of the joined
 // run's rows/s at every N (medians over the rounds), its peak RSS stays under 150 MiB at every N and within 10% from
 // the smallest N to the largest. Exits with 0 when they are met, 1 when not, or when a run is invalid (an export
@@ -39,6 +42,7 @@ import { pipeline as pipeStreams } from "node:stream/promises"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
 import { ESBUILD_NODE_TARGET } from "../scripts/NodeTarget.js"
+import { DEFAULT_PART_SIZE, DEFAULT_UPLOAD_CONCURRENCY } from "../src/adapters/s3/S3FileStore.js"
 import { WORKER_ENVIRONMENT, WORKER_NODE_OPTIONS } from "../src/runtimes/WorkerProcessSettings.js"
 import { startClickHouseServer } from "../test/support/servers/ClickHouseServer.js"
 import { S3RVER_ACCESS_KEY, startS3rver } from "../test/support/servers/S3rverServer.js"
@@ -54,17 +58,21 @@ const RSS_FLATNESS = 0.1
 const MERCHANT = "m-bench"
 const TABLE = "bench_order_lines"
 
-const USAGE = "Usage: npm run bench:export -- [--rows 1000000,10000000] [--rounds 1] [--part-size-mib 8] " +
-  "[--upload-concurrency 4] [--engine clickhouse|chdb] [--cpu-prof-dir DIR]"
+const USAGE = "Usage: npm run bench:export -- [--rows 1000000,10000000] [--rounds 1] " +
+  `[--part-size-mib ${DEFAULT_PART_SIZE / (1024 * 1024)}] [--upload-concurrency ${DEFAULT_UPLOAD_CONCURRENCY}] ` +
+  "[--engine clickhouse|chdb] [--runs KIND,...] [--cpu-prof-dir DIR] [--trace-memory DIR]"
 
 const { values: flags } = parseArgs({
   options: {
     rows: { type: "string", default: "1000000,10000000" },
     rounds: { type: "string", default: "1" },
-    "part-size-mib": { type: "string", default: "8" },
-    "upload-concurrency": { type: "string", default: "4" },
+    // Production's own defaults (S3_PART_SIZE, S3_UPLOAD_CONCURRENCY), for both the pipeline and lib-storage's runs.
+    "part-size-mib": { type: "string", default: String(DEFAULT_PART_SIZE / (1024 * 1024)) },
+    "upload-concurrency": { type: "string", default: String(DEFAULT_UPLOAD_CONCURRENCY) },
     engine: { type: "string", default: "clickhouse" },
     "cpu-prof-dir": { type: "string" },
+    "trace-memory": { type: "string" },
+    runs: { type: "string" },
     help: { type: "boolean", default: false }
   },
   strict: true
@@ -78,6 +86,7 @@ const rounds = integerFlag("rounds", flags.rounds, 1, 5)
 const partSize = integerFlag("part-size-mib", flags["part-size-mib"], 5, 64) * 1024 * 1024
 const uploadConcurrency = integerFlag("upload-concurrency", flags["upload-concurrency"], 1, 16)
 const cpuProfDir = flags["cpu-prof-dir"] === undefined ? undefined : resolve(flags["cpu-prof-dir"])
+const memoryTraceDir = flags["trace-memory"] === undefined ? undefined : resolve(flags["trace-memory"])
 if (flags.engine !== "clickhouse" && flags.engine !== "chdb") {
   process.stderr.write(`--engine must be clickhouse or chdb\n${USAGE}\n`)
   process.exit(2)
@@ -87,9 +96,20 @@ const engine: Engine = flags.engine
  * The runs of each round, one after the other. On chdb the engine lives in the run's process, so the two baselines
  * that measure a server alone are left out; the engine writing the object itself is added (ADR 43).
  */
-const KINDS: ReadonlyArray<RunKind> = engine === "clickhouse"
+const ENGINE_KINDS: ReadonlyArray<RunKind> = engine === "clickhouse"
   ? ["clickhouse-csv", "s3-upload", "clickhouse-to-s3", "pipeline"]
   : ["clickhouse-to-s3", "pipeline", "server-write"]
+/**
+ * `--runs` keeps some of them, for a look at one run (a profile, a memory trace); the verdict needs the joined run
+ * and the pipeline, and says "not measured" without them.
+ */
+const KINDS: ReadonlyArray<RunKind> = flags.runs === undefined
+  ? ENGINE_KINDS
+  : ENGINE_KINDS.filter((kind) => flags.runs!.split(",").map((k) => k.trim()).includes(kind))
+if (KINDS.length === 0 || (flags.runs !== undefined && KINDS.length !== flags.runs.split(",").length)) {
+  process.stderr.write(`--runs must name runs of this engine: ${ENGINE_KINDS.join(", ")}\n${USAGE}\n`)
+  process.exit(2)
+}
 
 // ------------------------------------------------------------------------------------------------- progress
 
@@ -379,6 +399,7 @@ const program = Effect.gen(function*() {
   /** A statement on the engine, its result as text: over HTTP, or on a chdb session opened for it alone. */
   const engineSql = (sql: string) => server === undefined ? chdbSql(chdbDataDir, sql) : clickhouse(clickhouseUrl, sql)
   if (cpuProfDir !== undefined) mkdirSync(cpuProfDir, { recursive: true })
+  if (memoryTraceDir !== undefined) mkdirSync(memoryTraceDir, { recursive: true })
   const bundle = yield* step("bundling bench/exportRuns.ts with esbuild", "2 minutes", bundleRuns)
   const s3Client = yield* Effect.acquireRelease(
     Effect.sync(() =>
@@ -434,7 +455,8 @@ const program = Effect.gen(function*() {
         file,
         key: `baseline/${n}-${round}.csv`,
         partSize,
-        uploadConcurrency
+        uploadConcurrency,
+        memoryTrace: ""
       }
       let pipelineSha256: string | undefined
       for (const kind of KINDS) {
@@ -444,14 +466,19 @@ const program = Effect.gen(function*() {
         let result = yield* step(
           `${fmt(n)} rows, round ${round}: ${kind} run`,
           Duration.sum(limit, "10 seconds"),
-          runChild(bundle, kind, settings, limit)
+          runChild(bundle, kind, {
+            ...settings,
+            memoryTrace: memoryTraceDir === undefined ? "" : join(memoryTraceDir, `${kind}-${n}-${round}.csv`)
+          }, limit)
         )
         const after = serversCpuMillis(server?.pid)
         const servers = { clickhouse: after.clickhouse - before.clickhouse, s3rver: after.s3rver - before.s3rver }
         progress(
           `${kind}: ${fmt(rowsPerSecond(result, n))} rows/s, CPU ${fmt(result.cpuMillis / 1000, 2)} s, peak RSS ` +
             `${fmt(result.maxRssBytes / MIB)} MiB (sampled at its highest: ${fmt(result.atPeak.rss / MIB)} MiB, ` +
-            `V8 heap ${fmt(result.atPeak.heapTotal / MIB)} MiB, buffers ${fmt(result.atPeak.external / MIB)} MiB); ` +
+            `V8 heap ${fmt(result.atPeak.heapTotal / MIB)} MiB, buffers ${fmt(result.atPeak.arrayBuffers / MIB)} MiB ` +
+            `of ${fmt(result.atPeak.external / MIB)} external, anonymous ${fmt(result.atPeak.rssAnon / MIB)} MiB, ` +
+            `file-backed ${fmt(result.atPeak.rssFile / MIB)} MiB); ` +
             `collections: ${fmt(result.collections.young)} young, ${fmt(result.collections.full)} full`
         )
         const key = kind === "s3-upload" ? settings.key : result.objectKey
@@ -499,6 +526,10 @@ const program = Effect.gen(function*() {
 
   printTable(results)
   process.stdout.write("\n")
+  if (!KINDS.includes("pipeline") || !KINDS.includes("clickhouse-to-s3")) {
+    process.stdout.write(`verdict (${engine}): not measured, --runs left out the pipeline or the joined run\n`)
+    return true
+  }
   const speed = (n: number, kind: RunKind) =>
     median(results.filter((r) => r.n === n && r.result.kind === kind).map((r) => rowsPerSecond(r.result, n)))
   const ratios = rowCounts.map((n) => speed(n, "pipeline") / speed(n, "clickhouse-to-s3"))

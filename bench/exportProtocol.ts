@@ -30,6 +30,22 @@ export interface RunSettings {
   readonly key: string
   readonly partSize: number
   readonly uploadConcurrency: number
+  /** Where to write the run's memory every 50 ms, as CSV (`--trace-memory DIR`); none when empty. */
+  readonly memoryTrace: string
+}
+
+/**
+ * process.memoryUsage() and the kernel's split of the RSS (/proc/self/status) at one sample: V8's heap, the
+ * buffers' memory (`arrayBuffers`, within `external`), and the anonymous memory that is neither (native code's
+ * allocations, glibc's heap, V8's code and metadata), against the pages mapped from files (the node binary).
+ */
+export interface MemoryAtPeak {
+  readonly rss: number
+  readonly heapTotal: number
+  readonly external: number
+  readonly arrayBuffers: number
+  readonly rssAnon: number
+  readonly rssFile: number
 }
 
 export interface RunResult {
@@ -41,7 +57,7 @@ export interface RunResult {
   /** CPU time of the run's process while measured (user + system), in milliseconds. */
   readonly cpuMillis: number
   /** process.memoryUsage() when RSS was at its highest, sampled every 50 ms: where the peak's memory is. */
-  readonly atPeak: { readonly rss: number; readonly heapTotal: number; readonly external: number }
+  readonly atPeak: MemoryAtPeak
   /** V8's collections during the run. A buffer that outlives two young ones waits for a full one. */
   readonly collections: CollectionCount
   /** What the run published under `key`, for the pipeline, clickhouse-to-s3 and server-write. */

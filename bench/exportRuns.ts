@@ -13,7 +13,7 @@
 import { S3Client } from "@aws-sdk/client-s3"
 import { Upload } from "@aws-sdk/lib-storage"
 import { Duration, Effect, Layer, Option, Redacted } from "effect"
-import { createReadStream } from "node:fs"
+import { createReadStream, readFileSync, writeFileSync } from "node:fs"
 import { request } from "node:http"
 import type { IncomingMessage } from "node:http"
 import { performance } from "node:perf_hooks"
@@ -38,7 +38,7 @@ import type { ReportDefinition, ReportRequest } from "../src/domain/Reports.js"
 import { applyWorkerHeapGrowth } from "../src/runtimes/WorkerProcessSettings.js"
 import { countCollections } from "../test/support/Collections.js"
 import { RESULT_PREFIX } from "./exportProtocol.js"
-import type { RunKind, RunResult, RunSettings } from "./exportProtocol.js"
+import type { MemoryAtPeak, RunKind, RunResult, RunSettings } from "./exportProtocol.js"
 import type { ChdbRuns } from "./exportRunsChdb.js"
 
 /** What a run measures itself; the process's CPU and memory are added around it. */
@@ -209,10 +209,40 @@ const runPipeline = (settings: RunSettings, chdb: ChdbRuns | undefined): Promise
 applyWorkerHeapGrowth()
 const kind = process.argv[2] as RunKind
 const settings = JSON.parse(process.env["BENCH_EXPORT_SETTINGS"] ?? "{}") as RunSettings
-let atPeak = { rss: 0, heapTotal: 0, external: 0 }
+/** RssAnon and RssFile from /proc/self/status, in bytes (0 where there is no /proc). */
+const rssSplit = (): { readonly rssAnon: number; readonly rssFile: number } => {
+  let status = ""
+  try {
+    status = readFileSync("/proc/self/status", "utf8")
+  } catch {
+    return { rssAnon: 0, rssFile: 0 }
+  }
+  const kib = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? 0) * 1024
+  return { rssAnon: kib("RssAnon"), rssFile: kib("RssFile") }
+}
+let atPeak: MemoryAtPeak = { rss: 0, heapTotal: 0, external: 0, arrayBuffers: 0, rssAnon: 0, rssFile: 0 }
+const MEMORY_TRACE_HEADER = "ms,rss,heapTotal,heapUsed,external,arrayBuffers,rssAnon,rssFile\n"
+const trace: Array<string> = []
+const sampleStarted = performance.now()
 const sampler = setInterval(() => {
-  const { external, heapTotal, rss } = process.memoryUsage()
-  if (rss > atPeak.rss) atPeak = { rss, heapTotal, external }
+  const { arrayBuffers, external, heapTotal, heapUsed, rss } = process.memoryUsage()
+  const split = rssSplit()
+  if (rss > atPeak.rss) atPeak = { rss, heapTotal, external, arrayBuffers, ...split }
+  if (settings.memoryTrace !== "") {
+    trace.push(
+      [
+        performance.now() - sampleStarted,
+        rss,
+        heapTotal,
+        heapUsed,
+        external,
+        arrayBuffers,
+        split.rssAnon,
+        split.rssFile
+      ]
+        .map((x) => Math.round(x)).join(",")
+    )
+  }
 }, 50)
 const collecting = countCollections()
 const cpuBefore = process.cpuUsage()
@@ -233,6 +263,11 @@ const measured = kind === "clickhouse-csv"
 const cpu = process.cpuUsage(cpuBefore)
 chdb?.close()
 clearInterval(sampler)
+if (settings.memoryTrace !== "") {
+  writeFileSync(settings.memoryTrace, MEMORY_TRACE_HEADER + trace.join("\n") + "\n")
+  // Which mappings hold the memory once the run is over: the main heap, glibc's arenas, single mappings.
+  writeFileSync(settings.memoryTrace.replace(/\.csv$/, ".smaps"), readFileSync("/proc/self/smaps", "utf8"))
+}
 const collections = await collecting.stop()
 const result: RunResult = {
   kind,

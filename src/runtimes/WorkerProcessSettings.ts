@@ -13,12 +13,20 @@ import { setFlagsFromString } from "node:v8"
 export const WORKER_NODE_OPTIONS: ReadonlyArray<string> = ["--max-semi-space-size=1"]
 
 /**
- * glibc maps every block of 128 KiB or more on its own and unmaps it when freed. By default it raises that threshold
- * after the first such block is freed, and the export's pieces (hundreds of KiB, thousands of them) then come from
- * its heap, which they leave fragmented, more so the longer the export. Fixed at 128 KiB, every piece is mapped on
- * its own and given back when freed (ADR 19).
+ * glibc's heap, kept from growing with the export's length (ADR 19, retuned for Node 24 by ADR 49):
+ * - `MALLOC_MMAP_THRESHOLD_`: a block of this size or more that the heap's top has no room for is mapped on its own
+ *   and unmapped when freed. By default glibc raises the threshold after the first such block is freed, and the
+ *   export's pieces then come from its heap, which they leave fragmented, more so the longer the export. The
+ *   socket's reads are buffers of up to 64 KiB, thousands a second, freed only when the collector finds them dead:
+ *   at 32 KiB, they are mapped too.
+ * - `MALLOC_TOP_PAD_`: glibc grows its heap by this much more than a small block needs (128 KiB by default), and
+ *   a block above the threshold is served from that spare room before it would be mapped: with no padding, it is
+ *   mapped.
  */
-export const WORKER_ENVIRONMENT: Readonly<Record<string, string>> = { MALLOC_MMAP_THRESHOLD_: "131072" }
+export const WORKER_ENVIRONMENT: Readonly<Record<string, string>> = {
+  MALLOC_MMAP_THRESHOLD_: "32768",
+  MALLOC_TOP_PAD_: "0"
+}
 
 /**
  * V8 lets its old generation grow by a factor it picks between 1.1 and 4 after each full collection, and a buffer

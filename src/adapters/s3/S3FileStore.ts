@@ -72,7 +72,11 @@ export interface S3FileStoreSettings {
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024
 const MAX_PART_SIZE = 5 * 1024 * 1024 * 1024
-export const DEFAULT_PART_SIZE = 8 * 1024 * 1024
+/**
+ * S3's smallest part: an upload holds `(uploadConcurrency + 1)` of them, the largest share of a worker's peak memory
+ * (ADR 49). 10,000 parts of it make 48 GiB, far past the longest export.
+ */
+export const DEFAULT_PART_SIZE = MIN_PART_SIZE
 export const DEFAULT_UPLOAD_CONCURRENCY = 4
 const MAX_UPLOAD_CONCURRENCY = 64
 
@@ -88,7 +92,7 @@ const UPLOAD_CONCURRENCY_RULE = {
 
 /**
  * S3_CALL_TIMEOUT's default. Three of the SDK's attempts, each ended by SOCKET_IDLE_TIMEOUT_MILLIS when the
- * connection stalls, fit in it; an 8 MiB part fits in it down to about 70 KiB/s.
+ * connection stalls, fit in it; a 5 MiB part fits in it down to about 45 KiB/s.
  */
 export const DEFAULT_CALL_TIMEOUT = Duration.minutes(2)
 /** A call that moves no data answers in well under a second; HeadObject and presigning also serve API requests. */
@@ -159,6 +163,30 @@ export const clientConfig = (settings: S3FileStoreSettings): S3ClientConfig => (
   })
 })
 
+/**
+ * The commands whose bodies are an export's bytes, sent as SigV4's unsigned payload (ADR 49). The SDK otherwise
+ * hashes every part (SHA-256) to sign it: a second hash of the whole file, beside the one the job records
+ * (WriteFile). Over HTTPS, which R2 and S3 require, TLS already guards the bytes on their way, and S3 takes the value
+ * for any request; the signature still covers the request's method, key, upload id, part number and headers.
+ */
+const UNSIGNED_PAYLOAD_COMMANDS = new Set(["PutObjectCommand", "UploadPartCommand"])
+const UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+
+/** Sets the unsigned payload on `client`'s uploads, in the build step: before the signer, which takes it as set. */
+const signUploadsWithoutPayload = (client: S3Client): S3Client => {
+  client.middlewareStack.add(
+    (next, context) => (args) => {
+      const request = args.request as { readonly headers?: Record<string, string> }
+      if (UNSIGNED_PAYLOAD_COMMANDS.has(context.commandName ?? "") && request.headers !== undefined) {
+        request.headers["x-amz-content-sha256"] = UNSIGNED_PAYLOAD
+      }
+      return next(args)
+    },
+    { step: "build", name: "exportsUnsignedPayload" }
+  )
+  return client
+}
+
 export class S3FileStoreSetupFailed extends Schema.TaggedError<S3FileStoreSetupFailed>()("S3FileStoreSetupFailed", {
   detail: Schema.String
 }) {}
@@ -172,7 +200,7 @@ const clientLayer = (settings: S3FileStoreSettings): Layer.Layer<S3> =>
     S3,
     // The constructor does no I/O: credentials and endpoints are resolved at the first request.
     Effect.acquireRelease(
-      Effect.sync(() => new S3Client(clientConfig(settings))),
+      Effect.sync(() => signUploadsWithoutPayload(new S3Client(clientConfig(settings)))),
       (client) => Effect.sync(() => client.destroy())
     )
   )

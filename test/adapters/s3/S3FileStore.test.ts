@@ -138,6 +138,34 @@ describe("S3FileStore on s3rver", () => {
       expect(error.detail).toContain("7 days")
     })))
 
+  it.live("parts and whole objects go out as an unsigned payload, not hashed a second time for SigV4", () =>
+    withStore(Effect.gen(function*() {
+      const store = yield* FileStore
+      const client = yield* S3FileStore.S3
+      // What each command sent, as signed: the last step before the request leaves.
+      const sent: Array<{ readonly command: string; readonly payload: string | undefined }> = []
+      client.middlewareStack.add(
+        (next, context) => (args) => {
+          const headers = (args.request as { readonly headers?: Record<string, string> }).headers ?? {}
+          sent.push({ command: String(context.commandName), payload: headers["x-amz-content-sha256"] })
+          return next(args)
+        },
+        { step: "deserialize", name: "recordPayloadHeader" }
+      )
+      yield* store.upload(freshKey(), Stream.fromIterable(TWELVE_MIB), metadata)
+      yield* store.upload(freshKey(), Stream.make(new Uint8Array([1, 2, 3])), metadata)
+      const carryingBytes = sent.filter(({ command }) =>
+        command === "UploadPartCommand" || command === "PutObjectCommand"
+      )
+      expect(carryingBytes.map(({ command }) => command)).toEqual([
+        "UploadPartCommand",
+        "UploadPartCommand",
+        "UploadPartCommand",
+        "PutObjectCommand"
+      ])
+      expect(carryingBytes.every(({ payload }) => payload === "UNSIGNED-PAYLOAD")).toBe(true)
+    })))
+
   it.live("S3 failures become UploadFailed, not retryable for a 4xx", () =>
     withStore(Effect.gen(function*() {
       // A bucket that does not exist: s3rver answers 404 NoSuchBucket.
