@@ -1,5 +1,5 @@
 // `npm run bench:export [-- --rows 1000000,10000000 --rounds 1 --part-size-mib 8 --upload-concurrency 4
-//   --engine clickhouse|chdb --runs KIND,... --cpu-prof-dir DIR --trace-memory DIR]`
+//   --engine clickhouse|chdb --runs KIND,... --formats FORMAT,...|none --cpu-prof-dir DIR --trace-memory DIR]`
 //
 // Streams an orders export of N generated order lines through the production pipeline (the ClickHouse adapter's
 // HTTP stream -> the application's CSV -> the S3 adapter's multipart upload) and, in the same command, two
@@ -24,6 +24,9 @@
 // `--trace-memory DIR` has each run write its memory every 50 ms (RSS, V8's heap, buffers, anonymous and file-backed
 // pages) and its /proc/self/smaps at the end, to DIR; `--runs` keeps some of the runs (no verdict without the
 // pipeline and the joined run).
+// At the smallest N, in the first round, the pipeline also runs once in each other format (`--formats`, by default
+// every format the engine writes: csv-excel, csv.gz and jsonl, and parquet on chdb), each object read back and
+// checked against the run's size and SHA-256: a table for information beside the csv pipeline, not in the verdict.
 // Prints every run, then one verdict line on issue 18's targets: the pipeline reaches at least 0.95 of the joined
 // run's rows/s at every N (medians over the rounds), its peak RSS stays under 150 MiB at every N and within 10% from
 // the smallest N to the largest. Exits with 0 when they are met, 1 when not, or when a run is invalid (an export
@@ -31,6 +34,7 @@
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, S3Client } from "@aws-sdk/client-s3"
 import { Cause, Duration, Effect } from "effect"
 import { build } from "esbuild"
+import type { Plugin } from "esbuild"
 import { spawn } from "node:child_process"
 import { createHash } from "node:crypto"
 import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
@@ -43,6 +47,8 @@ import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
 import { ESBUILD_NODE_TARGET } from "../scripts/NodeTarget.js"
 import { DEFAULT_PART_SIZE, DEFAULT_UPLOAD_CONCURRENCY } from "../src/adapters/s3/S3FileStore.js"
+import { EXPORT_FORMATS } from "../src/domain/FileFormats.js"
+import type { ExportFormat } from "../src/domain/FileFormats.js"
 import { WORKER_ENVIRONMENT, WORKER_NODE_OPTIONS } from "../src/runtimes/WorkerProcessSettings.js"
 import { startClickHouseServer } from "../test/support/servers/ClickHouseServer.js"
 import { S3RVER_ACCESS_KEY, startS3rver } from "../test/support/servers/S3rverServer.js"
@@ -60,7 +66,7 @@ const TABLE = "bench_order_lines"
 
 const USAGE = "Usage: npm run bench:export -- [--rows 1000000,10000000] [--rounds 1] " +
   `[--part-size-mib ${DEFAULT_PART_SIZE / (1024 * 1024)}] [--upload-concurrency ${DEFAULT_UPLOAD_CONCURRENCY}] ` +
-  "[--engine clickhouse|chdb] [--runs KIND,...] [--cpu-prof-dir DIR] [--trace-memory DIR]"
+  "[--engine clickhouse|chdb] [--runs KIND,...] [--formats FORMAT,...|none] [--cpu-prof-dir DIR] [--trace-memory DIR]"
 
 const { values: flags } = parseArgs({
   options: {
@@ -73,6 +79,7 @@ const { values: flags } = parseArgs({
     "cpu-prof-dir": { type: "string" },
     "trace-memory": { type: "string" },
     runs: { type: "string" },
+    formats: { type: "string" },
     help: { type: "boolean", default: false }
   },
   strict: true
@@ -99,6 +106,22 @@ const engine: Engine = flags.engine
 const ENGINE_KINDS: ReadonlyArray<RunKind> = engine === "clickhouse"
   ? ["clickhouse-csv", "s3-upload", "clickhouse-to-s3", "pipeline"]
   : ["clickhouse-to-s3", "pipeline", "server-write"]
+/**
+ * Beside the csv runs, one pipeline run in each other format (ADR 50), at the smallest N in the first round: for
+ * information, beside the csv pipeline's run, never in the verdict. Parquet only on chdb: 18.16 has none.
+ */
+const ENGINE_FORMATS: ReadonlyArray<ExportFormat> = EXPORT_FORMATS.filter((format) =>
+  format !== "csv" && (format !== "parquet" || engine === "chdb")
+)
+const FORMATS: ReadonlyArray<ExportFormat> = flags.formats === undefined
+  ? ENGINE_FORMATS
+  : flags.formats === "none"
+  ? []
+  : ENGINE_FORMATS.filter((format) => flags.formats!.split(",").map((f) => f.trim()).includes(format))
+if (flags.formats !== undefined && flags.formats !== "none" && FORMATS.length !== flags.formats.split(",").length) {
+  process.stderr.write(`--formats must name formats this engine writes: ${ENGINE_FORMATS.join(", ")}\n${USAGE}\n`)
+  process.exit(2)
+}
 /**
  * `--runs` keeps some of them, for a look at one run (a profile, a memory trace); the verdict needs the joined run
  * and the pipeline, and says "not measured" without them.
@@ -252,6 +275,21 @@ const objectDigest = (client: S3Client, bucket: string, key: string) =>
  * bench/exportRuns.ts and everything it imports, bundled as production bundles its entry points (esbuild, ESM for
  * Node), so that each run is plain `node` without a TypeScript loader in its memory and CPU.
  */
+const CHDB_THREAD_SOURCE = "\"./ChdbThread.ts\""
+const CHDB_THREAD_BUILT = "ChdbThread.mjs"
+
+/** The engine's module, naming the JavaScript build of its thread's file; it fails the build if it names none. */
+const chdbThreadBuilt: Plugin = {
+  name: "chdb-thread-built",
+  setup: (build) => {
+    build.onLoad({ filter: /[\\/]ChdbEngine\.ts$/ }, (args) => {
+      const source = readFileSync(args.path, "utf8")
+      if (!source.includes(CHDB_THREAD_SOURCE)) throw new Error(`ChdbEngine.ts no longer names ${CHDB_THREAD_SOURCE}`)
+      return { contents: source.replace(CHDB_THREAD_SOURCE, `"./${CHDB_THREAD_BUILT}"`), loader: "ts" }
+    })
+  }
+}
+
 const bundleRuns = Effect.tryPromise(async () => {
   // Inside the project, so that the bundle finds chdb, whose native addon is loaded from node_modules, not bundled.
   const outdir = join(ROOT, "node_modules", ".cache", "bench-export")
@@ -274,11 +312,24 @@ const bundleRuns = Effect.tryPromise(async () => {
     legalComments: "none",
     logLevel: "warning",
     external: ["chdb"],
+    plugins: [chdbThreadBuilt],
     // CommonJS dependencies (the AWS SDK's, among others) call require(): give the ES module one.
     banner: {
       js: "import { createRequire as __benchCreateRequire } from \"node:module\"; " +
         "const require = __benchCreateRequire(import.meta.url);"
     }
+  })
+  // The chdb engine starts its thread from the TypeScript file beside its module (ADR 44), which Node strips of its
+  // types but not under node_modules: the bundle's engine starts a JavaScript build of it instead.
+  await build({
+    entryPoints: [join(ROOT, "src", "adapters", "chdb", "ChdbThread.ts")],
+    outfile: join(outdir, CHDB_THREAD_BUILT),
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: ESBUILD_NODE_TARGET,
+    logLevel: "warning",
+    external: ["chdb"]
   })
   return join(outdir, "exportRuns.mjs")
 })
@@ -379,6 +430,30 @@ const printTable = (rows: ReadonlyArray<Row>) => {
   }
 }
 
+interface FormatRow {
+  readonly n: number
+  readonly format: ExportFormat
+  readonly result: RunResult
+}
+
+/** The formats' runs beside the csv pipeline's of the same N and round 1: information, not in the verdict. */
+const printFormats = (rows: ReadonlyArray<FormatRow>, runs: ReadonlyArray<Row>) => {
+  if (rows.length === 0) return
+  process.stdout.write(
+    "\nOne export in each format (ADR 50), beside the csv pipeline's first round; information, not judged:\n\n" +
+      "| rows | format | seconds | rows/s | of csv's rows/s | CPU s | peak RSS MiB | file MiB |\n" +
+      "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+  )
+  for (const { format, n, result } of rows) {
+    const csv = runs.find((run) => run.n === n && run.round === 1 && run.result.kind === "pipeline")
+    const ratio = csv === undefined ? "–" : fmt(rowsPerSecond(result, n) / rowsPerSecond(csv.result, n), 2)
+    process.stdout.write(
+      `| ${fmt(n)} | ${format} | ${fmt(result.millis / 1000, 2)} | ${fmt(rowsPerSecond(result, n))} | ${ratio} | ` +
+        `${fmt(result.cpuMillis / 1000, 2)} | ${fmt(result.maxRssBytes / MIB)} | ${fmt(result.bytes / MIB, 1)} |\n`
+    )
+  }
+}
+
 const median = (values: ReadonlyArray<number>) => {
   const sorted = [...values].sort((a, b) => a - b)
   const middle = Math.floor(sorted.length / 2)
@@ -423,6 +498,7 @@ const program = Effect.gen(function*() {
   yield* step("creating the table", "30 seconds", engineSql(TABLE_DDL))
 
   const results: Array<Row> = []
+  const formatResults: Array<FormatRow> = []
   let invalid = false
   for (const n of rowCounts) {
     yield* step("emptying the table", "1 minute", engineSql(`TRUNCATE TABLE ${TABLE}`))
@@ -456,7 +532,8 @@ const program = Effect.gen(function*() {
         key: `baseline/${n}-${round}.csv`,
         partSize,
         uploadConcurrency,
-        memoryTrace: ""
+        memoryTrace: "",
+        format: "csv"
       }
       let pipelineSha256: string | undefined
       for (const kind of KINDS) {
@@ -520,11 +597,44 @@ const program = Effect.gen(function*() {
           invalid = true
         }
       }
+      if (round > 1 || n !== rowCounts[0]) continue
+      for (const format of FORMATS) {
+        const limit = limitFor(n, 14_000)
+        const result = yield* step(
+          `${fmt(n)} rows: the pipeline in ${format}`,
+          Duration.sum(limit, "10 seconds"),
+          runChild(bundle, "pipeline", { ...settings, format }, limit)
+        )
+        progress(`${format}: ${fmt(rowsPerSecond(result, n))} rows/s, ${fmt(result.bytes / MIB, 1)} MiB`)
+        formatResults.push({ n, format, result })
+        // The object must be the file the run says it wrote, whole: its size and SHA-256.
+        const file = result.objectKey === undefined
+          ? undefined
+          : yield* step(
+            "reading the object back",
+            limitFor(n, 50_000),
+            objectDigest(s3Client, s3.bucket, result.objectKey)
+          )
+        if (file === undefined || file.sha256 !== result.sha256 || file.bytes !== result.bytes || result.rows !== n) {
+          process.stderr.write(`${format}: the object is not the run's file of ${n} rows\n`)
+          invalid = true
+        }
+        if (result.objectKey !== undefined) {
+          yield* step(
+            "deleting the object",
+            "1 minute",
+            Effect.tryPromise(() =>
+              s3Client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: result.objectKey }))
+            )
+          )
+        }
+      }
     }
     rmSync(file, { force: true })
   }
 
   printTable(results)
+  printFormats(formatResults, results)
   process.stdout.write("\n")
   if (!KINDS.includes("pipeline") || !KINDS.includes("clickhouse-to-s3")) {
     process.stdout.write(`verdict (${engine}): not measured, --runs left out the pipeline or the joined run\n`)

@@ -1,5 +1,6 @@
 // What bench/export.ts and its runs (bench/exportRuns.ts) say to each other: the run's settings in an environment
 // variable, its result in one line on stdout.
+import type { ExportFormat } from "../src/domain/FileFormats.js"
 import type { CollectionCount } from "../test/support/Collections.js"
 
 export const RESULT_PREFIX = "bench-result "
@@ -32,6 +33,8 @@ export interface RunSettings {
   readonly uploadConcurrency: number
   /** Where to write the run's memory every 50 ms, as CSV (`--trace-memory DIR`); none when empty. */
   readonly memoryTrace: string
+  /** The pipeline's file format (ADR 50): `csv` for the runs the verdict reads, another for the formats' table. */
+  readonly format: ExportFormat
 }
 
 /**

@@ -187,7 +187,7 @@ const runPipeline = (settings: RunSettings, chdb: ChdbRuns | undefined): Promise
     }
     yield* requestExport(caller, {
       reportType: "orders",
-      format: "csv",
+      format: settings.format,
       params: { dateFrom: settings.dateFrom, dateTo: settings.dateTo, timezone: "Europe/Paris" }
     })
     const queue = yield* MemoryJobQueue.MemoryQueue
