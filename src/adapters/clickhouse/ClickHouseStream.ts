@@ -167,12 +167,6 @@ const reportProgress = (client: ClickHouseClient, queryId: string, progress: Pro
 interface BodyFormat<A> {
   readonly format: string
   readonly settings: ClickHouseSettings
-  /**
-   * The size of the pieces the socket's reads are joined into before the reader sees them: READ_SIZE for a reader
-   * that pays for each piece, or undefined to hand on what Node holds at each pull, joined only when more than one
-   * read waits. The join is one more copy of the whole body, and garbage of its size for the collector.
-   */
-  readonly readSize: number | undefined
   readonly reader: () => {
     /** The items completed by a piece of the body. */
     readonly push: (chunk: Uint8Array) => ReadonlyArray<A>
@@ -185,8 +179,7 @@ interface BodyFormat<A> {
  * Runs `sql` (without a FORMAT clause) in `body`'s format and streams what its reader makes of the response. The
  * stream fails with a ClickHouseQueryError when the server refuses the query, when it reports an error in the
  * middle of the body, or when the body ends before the result does; it ends only after a whole result. Memory
- * holds one piece of the body (READ_SIZE, or what Node buffers of a socket) and what the reader made of it, whatever
- * the size of the result.
+ * holds one piece of the body (READ_SIZE) and what the reader made of it, whatever the size of the result.
  */
 const streamBody = <A>(
   client: ClickHouseClient,
@@ -241,11 +234,9 @@ const streamBody = <A>(
     const end = settle(Effect.try({ try: () => reader.end(), catch: clientErrorOf })).pipe(
       Effect.zipRight(Effect.sync(() => void (settled = true)))
     )
-    return NodeStream.fromReadable<ClickHouseQueryError, Uint8Array>(
-      () => result.stream,
-      clientErrorOf,
-      body.readSize === undefined ? undefined : { chunkSize: body.readSize }
-    ).pipe(
+    return NodeStream.fromReadable<ClickHouseQueryError, Uint8Array>(() => result.stream, clientErrorOf, {
+      chunkSize: READ_SIZE
+    }).pipe(
       Stream.mapChunksEffect((chunks) =>
         settle(Effect.try({
           try: () => {
@@ -274,8 +265,6 @@ export const streamQuery = (
   streamBody(client, sql, options, {
     format: "JSONCompact",
     settings: { output_format_json_quote_64bit_integers: 1 },
-    // The reader pays per piece too (the line a piece cuts, joined to the next; an array of rows): less often so.
-    readSize: READ_SIZE,
     reader: () => new JsonCompactReader(options.columns)
   })
 
@@ -292,14 +281,7 @@ export const streamParquet = (
   options: QueryOptions
 ): Stream.Stream<FilePiece, ClickHouseQueryError> =>
   parquetResultOf(
-    streamBody(client, sql, options, {
-      format: "Parquet",
-      settings: PARQUET_SETTINGS,
-      // Each piece goes on as it is, and the footer's tail is kept as a list of them: pieces of READ_SIZE keep both
-      // short.
-      readSize: READ_SIZE,
-      reader: () => rawBytes
-    })
+    streamBody(client, sql, options, { format: "Parquet", settings: PARQUET_SETTINGS, reader: () => rawBytes })
   )
 
 /**
@@ -317,9 +299,6 @@ export const streamCsv = (
     streamBody(client, sql, options, {
       format: "CSV",
       settings: { extremes: 1 },
-      // Not joined: csvResultOf makes one piece of all the reads of a pull, so their size costs nothing downstream,
-      // and the join cost a copy of the body (log 2026-12-04 20:30).
-      readSize: undefined,
       reader: () => rawBytes
     }),
     options.columns
