@@ -79,17 +79,21 @@ const MALFORMED = -2
 
 /**
  * An incremental reader of one CSV body of `columns` columns with ClickHouse's extremes at its end: `push` each
- * chunk and get the export's CSV of the rows completed by it, then `end` once the body is over. `push` never
- * throws; `end` throws a ClickHouseQueryError unless the body was a whole result: ClickHouse's exception, or where
- * the body went wrong (BodyPosition), never its text. Rows that came before a failure have been handed on, so a
- * caller must not keep them unless `end` returns.
+ * chunk (or `pushAll` the chunks of one pull) and get the export's CSV of the rows completed by it, then `end` once
+ * the body is over. `push` never throws; `end` throws a ClickHouseQueryError unless the body was a whole result:
+ * ClickHouse's exception, or where the body went wrong (BodyPosition), never its text. Rows that came before a
+ * failure have been handed on, so a caller must not keep them unless `end` returns.
  */
 export class CsvResultReader {
   private state: "rows" | "extremes" | "failed" = "rows"
   private pending: Uint8Array | undefined = undefined
   /** Where a row cut by the last chunk is joined to the next chunk, reused: no new buffer per chunk. */
   private joined = new Uint8Array(0)
+  /** Where the rows of the chunks being read are written, reused; the piece handed on is a copy of them. */
   private output = new Uint8Array(0)
+  /** The rows written to `output` since the last piece, and where they end. */
+  private outputRows = 0
+  private outputEnd = 0
   private failure = ""
   private failedAt: { readonly what: string; readonly rows: number; readonly offset: number } | undefined = undefined
   private extremesRows = 0
@@ -105,18 +109,44 @@ export class CsvResultReader {
     return this.rowCount
   }
 
+  /** The export's CSV of the rows completed by `chunk`, if any. */
   push(chunk: Uint8Array): CsvPiece | undefined {
+    this.read(chunk)
+    return this.piece()
+  }
+
+  /**
+   * The export's CSV of the rows completed by `chunks`, in one piece: a pull of many small reads costs what one
+   * large read does downstream, one piece and one copy of its rows.
+   */
+  pushAll(chunks: Iterable<Uint8Array>): CsvPiece | undefined {
+    for (const chunk of chunks) this.read(chunk)
+    return this.piece()
+  }
+
+  /** The rows written since the last piece, in a buffer of their own: `output` is written over by the next read. */
+  private piece(): CsvPiece | undefined {
+    const rows = this.outputRows
+    if (rows === 0) return undefined
+    const bytes = this.output.slice(0, this.outputEnd)
+    this.outputRows = 0
+    this.outputEnd = 0
+    return { bytes, rows }
+  }
+
+  /** Reads `chunk`, writing the rows it completes to `output` after those already there. */
+  private read(chunk: Uint8Array): void {
     this.bodyBytes += chunk.length
     if (this.state === "failed") {
       this.keepFailureText(chunk, 0, chunk.length)
-      return undefined
+      return
     }
     const bytes = this.pending === undefined ? chunk : this.join(this.pending, chunk)
     this.pending = undefined
     // A row grows its output by at most one byte for each byte it reads (a CR, or an apostrophe in quoted text).
-    if (this.output.length < bytes.length * 2) this.output = new Uint8Array(bytes.length * 2)
+    this.reserve(this.outputEnd + bytes.length * 2)
     const out = this.output
-    let written = 0
+    let written = this.outputEnd
     let rows = 0
     let at = 0
     while (at < bytes.length) {
@@ -149,7 +179,17 @@ export class CsvResultReader {
       }
     }
     this.rowCount += rows
-    return rows === 0 ? undefined : { bytes: out.slice(0, written), rows }
+    this.outputRows += rows
+    this.outputEnd = written
+  }
+
+  /** Makes `output` hold at least `length` bytes, keeping the rows already written to it. */
+  private reserve(length: number): void {
+    if (this.output.length >= length) return
+    // Doubled at least: a pull of many reads grows it a few times, not once per read.
+    const output = new Uint8Array(Math.max(length, this.output.length * 2))
+    output.set(this.output.subarray(0, this.outputEnd))
+    this.output = output
   }
 
   /** The body is over: throws unless it held a whole result. */
@@ -276,7 +316,7 @@ const readerFailure = (error: unknown): ClickHouseQueryError =>
 
 /**
  * A body of ClickHouse CSV with extremes, streamed through a CsvResultReader: the export's CSV, in pieces of whole
- * rows, and a failure unless the body held a whole result.
+ * rows (one for each pull of the body, whatever its reads' sizes), and a failure unless the body held a whole result.
  */
 export const csvResultOf = <E>(
   body: Stream.Stream<Uint8Array, E>,
@@ -284,17 +324,12 @@ export const csvResultOf = <E>(
 ): Stream.Stream<CsvPiece, E | ClickHouseQueryError> =>
   Stream.suspend(() => {
     const reader = new CsvResultReader(columns)
-    const read = (chunk: Uint8Array, pieces: Array<CsvPiece>) => {
-      const piece = reader.push(chunk)
-      if (piece !== undefined) pieces.push(piece)
-    }
     return body.pipe(
       Stream.mapChunksEffect((chunks) =>
         Effect.try({
           try: () => {
-            const pieces: Array<CsvPiece> = []
-            for (const chunk of chunks) read(chunk, pieces)
-            return Chunk.unsafeFromArray(pieces)
+            const piece = reader.pushAll(chunks)
+            return piece === undefined ? Chunk.empty<CsvPiece>() : Chunk.of(piece)
           },
           catch: readerFailure
         })

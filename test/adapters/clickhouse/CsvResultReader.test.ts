@@ -3,8 +3,8 @@
 // hands on is exactly what the export's own encoder (ADR 6) writes for the same cells, and a body counts only with
 // its extremes.
 import { assert, describe, expect, it } from "@effect/vitest"
-import { FastCheck } from "effect"
-import { CsvResultReader } from "../../../src/adapters/clickhouse/CsvResultReader.js"
+import { Chunk, Effect, FastCheck, Stream } from "effect"
+import { csvResultOf, CsvResultReader } from "../../../src/adapters/clickhouse/CsvResultReader.js"
 import { ClickHouseQueryError } from "../../../src/adapters/clickhouse/JsonCompactReader.js"
 import { encodeRow } from "../../../src/domain/Csv.js"
 import type { Cell, ReportRow } from "../../../src/domain/Reports.js"
@@ -53,19 +53,24 @@ const piecesOf = (body: string, cuts: ReadonlyArray<number> = []): Array<Uint8Ar
 /**
  * The pieces pushed through a reader, then its end. With `reused`, each piece's bytes are overwritten as soon as it
  * has been pushed, as a source that reads into the same buffer again would: the reader must keep copies, not views.
+ * With `pull` above 1, the pieces go in that many at a time (`pushAll`), as csvResultOf hands on a pull of them.
  */
-const read = (pieces: ReadonlyArray<Uint8Array>, columns: number, { reused = false } = {}) => {
+const read = (pieces: ReadonlyArray<Uint8Array>, columns: number, { pull = 1, reused = false } = {}) => {
   const reader = new CsvResultReader(columns)
   let text = ""
   let rows = 0
   try {
-    for (const piece of pieces) {
-      const out = reader.push(piece)
+    for (let i = 0; i < pieces.length; i += pull) {
+      const group = pieces.slice(i, i + pull)
+      const out = pull === 1 ? reader.push(group[0]!) : reader.pushAll(group)
       if (out !== undefined) {
+        expect(out.rows).toBeGreaterThan(0)
         text += decoder.decode(out.bytes)
         rows += out.rows
       }
-      if (reused) piece.fill(0x7e)
+      if (reused) {
+        for (const piece of group) piece.fill(0x7e)
+      }
     }
     reader.end()
     return { text, rows, error: undefined }
@@ -91,6 +96,9 @@ const cell: FastCheck.Arbitrary<Cell> = FastCheck.oneof(
 const table = (width: number) =>
   FastCheck.array(FastCheck.array(cell, { minLength: width, maxLength: width }), { minLength: 1, maxLength: 12 })
 
+/** How many pieces a pull holds: 1 reads them with `push`, more with `pushAll`. */
+const pullSize = FastCheck.integer({ min: 1, max: 4 })
+
 const ROWS: ReadonlyArray<ReportRow> = [
   ["o-1", 1, "2024-01-02 03:04:05", "Product \"A\", large", "-12.50", "=HYPERLINK(\"x\")"],
   ["o-2", 2, "2024-01-02 03:04:06", "two\nlines", "0.99", "@SUM(A1)"]
@@ -98,10 +106,14 @@ const ROWS: ReadonlyArray<ReportRow> = [
 
 describe("CsvResultReader", () => {
   it.prop(
-    "writes exactly what encodeRow writes for the same cells, whatever the pieces",
-    [FastCheck.integer({ min: 1, max: 6 }).chain((width) => table(width)), FastCheck.array(FastCheck.nat())],
-    ([rows, cuts]) => {
-      const result = read(piecesOf(bodyOf(rows), cuts), rows[0]!.length)
+    "writes exactly what encodeRow writes for the same cells, whatever the pieces and the pulls",
+    [
+      FastCheck.integer({ min: 1, max: 6 }).chain((width) => table(width)),
+      FastCheck.array(FastCheck.nat()),
+      pullSize
+    ],
+    ([rows, cuts, pull]) => {
+      const result = read(piecesOf(bodyOf(rows), cuts), rows[0]!.length, { pull })
       expect(result.error).toBeUndefined()
       expect(result.text).toBe(rows.map(encodeRow).join(""))
       expect(result.rows).toBe(rows.length)
@@ -111,20 +123,52 @@ describe("CsvResultReader", () => {
 
   it.prop(
     "keeps its own copy of what it keeps from a piece: a row cut by it, and a failure's text",
-    [FastCheck.integer({ min: 1, max: 6 }).chain((width) => table(width)), FastCheck.array(FastCheck.nat())],
-    ([rows, cuts]) => {
-      const whole = read(piecesOf(bodyOf(rows), cuts), rows[0]!.length, { reused: true })
+    [
+      FastCheck.integer({ min: 1, max: 6 }).chain((width) => table(width)),
+      FastCheck.array(FastCheck.nat()),
+      pullSize
+    ],
+    ([rows, cuts, pull]) => {
+      const whole = read(piecesOf(bodyOf(rows), cuts), rows[0]!.length, { pull, reused: true })
       expect(whole.error).toBeUndefined()
       expect(whole.text).toBe(rows.map(encodeRow).join(""))
       // Cut off by ClickHouse's exception, with as many commas as a row has cells so that it passes for one: its code
       // is read at the end from the kept last row.
       const width = rows[0]!.length
       const exception = `Code: 159. DB::Exception: Timeout exceeded: elapsed 5.1 seconds${",".repeat(width - 1)}\n`
-      const failed = read(piecesOf(rows.map(clickHouseRow).join("") + exception, cuts), width, { reused: true })
+      const failed = read(piecesOf(rows.map(clickHouseRow).join("") + exception, cuts), width, { pull, reused: true })
       expect(failed.error?.code).toBe(159)
     },
     { fastCheck: { numRuns: 200 } }
   )
+
+  it.effect("csvResultOf hands on one piece of whole rows for each pull, however many reads it holds", () =>
+    Effect.gen(function*() {
+      const rows: ReadonlyArray<ReportRow> = Array.from({ length: 40 }, (_, i) => [`o-${i}`, i, "=x"])
+      // Reads of 7 bytes, cutting rows anywhere, in pulls of 1 to 9 reads.
+      const reads = piecesOf(bodyOf(rows), Array.from({ length: 200 }, (_, i) => 7 * (i + 1)))
+      const pulls: Array<Chunk.Chunk<Uint8Array>> = []
+      for (let i = 0, size = 1; i < reads.length; i += size, size = size % 9 + 1) {
+        pulls.push(Chunk.unsafeFromArray(reads.slice(i, i + size)))
+      }
+      const pieces = yield* csvResultOf(Stream.fromChunks(...pulls), 3).pipe(
+        Stream.mapChunks((chunk) => Chunk.of(chunk.length)),
+        Stream.runCollect,
+        Effect.zip(Stream.runCollect(csvResultOf(Stream.fromChunks(...pulls), 3)))
+      )
+      const [perPull, all] = pieces
+      // A pull's chunk holds one piece at most: a pull whose reads complete no row holds none.
+      expect(Chunk.toReadonlyArray(perPull).every((count) => count <= 1)).toBe(true)
+      const written = Chunk.toReadonlyArray(all)
+      expect(written.length).toBeLessThanOrEqual(pulls.length)
+      expect(written.length).toBeLessThan(reads.length / 4)
+      expect(decoder.decode(Buffer.concat(written.map((piece) => piece.bytes)))).toBe(rows.map(encodeRow).join(""))
+      expect(written.reduce((sum, piece) => sum + piece.rows, 0)).toBe(rows.length)
+      // Cut short, the same pulls fail once the body has ended.
+      const cut = pulls.slice(0, -1)
+      const failure = yield* Effect.flip(Stream.runDrain(csvResultOf(Stream.fromChunks(...cut), 3)))
+      expect(failure.kind).toBe("truncated")
+    }))
 
   it("keeps text quoted, ends rows with CRLF and defuses formulas, behind invisible characters too", () => {
     const result = read(piecesOf(bodyOf(ROWS)), 6)
@@ -169,12 +213,14 @@ describe("CsvResultReader", () => {
       "__exception__\r\nqwertyuiopasdfgh\r\nCode: 159. DB::Exception: Timeout exceeded. (TIMEOUT_EXCEEDED)\r\n70 qwertyuiopasdfgh\r\n__exception__\r\n"
     ]
     for (const exception of exceptions) {
-      const result = read(piecesOf(rows + exception, [rows.length + 7]), 6)
-      assert(result.error !== undefined, exception)
-      expect(result.error.code).toBe(159)
-      expect(result.error.message).toContain("Timeout exceeded")
-      // What came before the failure was handed on; the caller throws it away with the failure.
-      expect(result.rows).toBe(2)
+      for (const pull of [1, 2]) {
+        const result = read(piecesOf(rows + exception, [rows.length + 7]), 6, { pull })
+        assert(result.error !== undefined, exception)
+        expect(result.error.code).toBe(159)
+        expect(result.error.message).toContain("Timeout exceeded")
+        // What came before the failure was handed on; the caller throws it away with the failure.
+        expect(result.rows).toBe(2)
+      }
     }
   })
 
@@ -239,8 +285,8 @@ describe("CsvResultReader", () => {
     const brokenAt = (offset: number, bytes: number, after: number) =>
       `at byte ${offset} of a body of ${bytes} bytes, after ${after} rows`
 
-    const expectNoSecret = (body: string, pieces: ReadonlyArray<Uint8Array>, where: string) => {
-      const result = read(pieces, 3)
+    const expectNoSecret = (body: string, pieces: ReadonlyArray<Uint8Array>, where: string, pull = 1) => {
+      const result = read(pieces, 3, { pull })
       assert(result.error !== undefined, body)
       for (const text of [result.error.message, String(result.error), JSON.stringify(result.error)]) {
         expect(text, body).not.toContain(SECRET)
@@ -266,6 +312,9 @@ describe("CsvResultReader", () => {
         expectNoSecret(body, piecesOf(body), where)
         // Cut anywhere, the rows are read in other pieces: the position is the body's all the same.
         expectNoSecret(body, piecesOf(body, [7, 40, 41]), where)
+        // And in pulls of several pieces, whose rows go on together.
+        expectNoSecret(body, piecesOf(body, [7, 40, 41]), where, 2)
+        expectNoSecret(body, piecesOf(body, [7, 40, 41]), where, 4)
       }
     })
 
@@ -299,14 +348,15 @@ describe("CsvResultReader", () => {
           `"${SECRET}",1,2,3\n\n"a",1,2\n"a",1,2\n`
         ),
         FastCheck.nat(),
-        FastCheck.array(FastCheck.nat())
+        FastCheck.array(FastCheck.nat()),
+        pullSize
       ],
-      ([table, breaking, cut, cuts]) => {
+      ([table, breaking, cut, cuts, pull]) => {
         const body = table.map((row) => clickHouseRow([...row.slice(0, 2), SECRET])).join("") + breaking
         const bytes = encoder.encode(body)
         // The broken body, or the whole of it cut short past its first byte: either way no whole result.
         const at = cut % 2 === 0 ? bytes.length : 1 + (cut % bytes.length)
-        const result = read(piecesOf(decoder.decode(bytes.subarray(0, at)), cuts), 3)
+        const result = read(piecesOf(decoder.decode(bytes.subarray(0, at)), cuts), 3, { pull })
         assert(result.error !== undefined)
         expect(result.error.message).not.toContain(SECRET)
         expect(result.error.message).toMatch(/ bytes/)
