@@ -177,6 +177,9 @@ const open = (options: SqliteDatabaseOptions): DatabaseSync => {
   }
 }
 
+/** What `operation` failing with `error` is to the adapters above. */
+const failed = (operation: string) => (error: unknown) => new SqliteError({ operation, detail: detailOf(error) })
+
 interface GroupMember {
   readonly operation: string
   readonly body: () => unknown
@@ -189,7 +192,6 @@ interface GroupMember {
  */
 const commitGroup = (db: DatabaseSync, members: ReadonlyArray<GroupMember>): void => {
   const results: Array<Either.Either<unknown, SqliteError>> = []
-  const failed = (operation: string, error: unknown) => new SqliteError({ operation, detail: detailOf(error) })
   try {
     db.exec("BEGIN IMMEDIATE")
     if (members.length === 1) {
@@ -199,7 +201,7 @@ const commitGroup = (db: DatabaseSync, members: ReadonlyArray<GroupMember>): voi
         results.push(Either.right(only.body()))
       } catch (error) {
         db.exec("ROLLBACK")
-        only.done(Either.left(failed(only.operation, error)))
+        only.done(Either.left(failed(only.operation)(error)))
         return
       }
     } else {
@@ -212,7 +214,7 @@ const commitGroup = (db: DatabaseSync, members: ReadonlyArray<GroupMember>): voi
         } catch (error) {
           db.exec("ROLLBACK TO member")
           db.exec("RELEASE member")
-          results.push(Either.left(failed(member.operation, error)))
+          results.push(Either.left(failed(member.operation)(error)))
         }
       }
     }
@@ -221,7 +223,7 @@ const commitGroup = (db: DatabaseSync, members: ReadonlyArray<GroupMember>): voi
     // The database may have been closed (the server stopping) since the group was begun: then there is nothing to
     // roll back, and the bodies fail with the reason.
     if (db.isOpen && db.isTransaction) db.exec("ROLLBACK")
-    for (const member of members) member.done(Either.left(failed(member.operation, error)))
+    for (const member of members) member.done(Either.left(failed(member.operation)(error)))
     return
   }
   members.forEach((member, i) => member.done(results[i]!))
@@ -252,7 +254,6 @@ export const make = (
         }
         return statement
       }
-      const failed = (operation: string) => (error: unknown) => new SqliteError({ operation, detail: detailOf(error) })
       // The bodies given during this turn of the event loop; committed together once the turn's I/O has been read.
       let group: Array<GroupMember> | undefined
       const commitPending = () => {
