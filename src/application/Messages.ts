@@ -2,6 +2,7 @@
 // technical detail stays in the logs. Where a message leads is given to it (ExportLinks): the words know no addresses.
 import { DateTime } from "effect"
 import type { CancelledJob, FailedJob, SucceededJob } from "../domain/ExportJob.js"
+import { FILE_FORMATS } from "../domain/FileFormats.js"
 import type { EmailMessage } from "./ports/EmailSender.js"
 import type { SignedLink } from "./ports/FileStore.js"
 import { InAppNotification } from "./ports/InAppNotifier.js"
@@ -21,10 +22,13 @@ const humanBytes = (bytes: number): string => {
   return `${value.toFixed(1)} ${units[unit]}`
 }
 
-/** The export in the user's words: `reportTitle` is its report's title in the catalogue. */
+/**
+ * The export in the user's words: `reportTitle` is its report's title in the catalogue. The format is named because
+ * two exports of one report in two formats are two files, and their messages must tell them apart.
+ */
 const describe = (job: SucceededJob | FailedJob | CancelledJob, reportTitle: string): string => {
   const { params } = job.report
-  return `${reportTitle} (${params.dateFrom} to ${params.dateTo})`
+  return `${reportTitle} (${params.dateFrom} to ${params.dateTo}, ${FILE_FORMATS[job.format].name})`
 }
 
 const utc = (at: DateTime.Utc): string => `${DateTime.formatIso(at).slice(0, 16).replace("T", " ")} UTC`
@@ -96,7 +100,9 @@ export const successEmailFor = (
       `You can also find it in the app: ${exportPage}`
     ].join("\n"),
     html: `<p>Your export <strong>${escapeHtml(describe(job, reportTitle))}</strong> is ready (${summary}).</p>` +
-      `<p><a href="${escapeHtml(link.url)}">Download the CSV file</a> (the link works until ${expires}).</p>` +
+      `<p><a href="${escapeHtml(link.url)}">Download the ${
+        escapeHtml(FILE_FORMATS[job.format].name)
+      } file</a> (the link works until ${expires}).</p>` +
       `<p>You can also find it <a href="${escapeHtml(exportPage)}">in the app</a>.</p>`
   }
 }

@@ -96,6 +96,16 @@ describe("an export in each format", () => {
       expect(lines[0]).toContain(`"unit_price":${String(rows[0]![9])},`)
     }).pipe(Effect.provide(testLayer(ROWS))))
 
+  it.effect("the notice and the email name the export's format, so two formats of one report are told apart", () =>
+    Effect.gen(function*() {
+      const { job } = yield* exported("jsonl")
+      const { emails, inApp } = yield* sentTo(job.jobId)
+      const described = "Orders (2024-01-01 to 2024-03-31, JSON Lines)"
+      expect(inApp.map((notice) => notice.body.startsWith(`${described}: ${ROWS} rows`))).toStrictEqual([true])
+      expect(emails.map((email) => email.subject)).toStrictEqual([`Your export is ready: ${described}`])
+      expect(emails[0]!.html).toContain(">Download the JSON Lines file</a>")
+    }).pipe(Effect.provide(testLayer(ROWS))))
+
   it.effect("parquet from a source that writes none: the job fails for good, its user is told once, no file is left", () =>
     Effect.gen(function*() {
       const job = yield* requestExport(alice, { ...ordersInput(), format: "parquet" })
@@ -106,6 +116,7 @@ describe("an export in each format", () => {
       expect(done.failure.userMessage).toContain("Parquet")
       const { emails, inApp } = yield* sentTo(job.jobId)
       expect([emails.length, inApp.length]).toStrictEqual([1, 1])
+      expect(emails[0]!.subject).toBe("Your export failed: Orders (2024-01-01 to 2024-03-31, Parquet)")
       expect(Option.isNone(yield* (yield* MemoryFiles).read(objectKeyFor({ ...done, attempts: 1 })))).toBe(true)
     }).pipe(Effect.provide(testLayer(ROWS))))
 })
