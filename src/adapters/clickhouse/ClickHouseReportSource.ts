@@ -89,6 +89,11 @@ export interface ClickHouseReportSourceOptions {
    * tests replace them, to run parameter-free SQL on a server too old to bind parameters.
    */
   readonly parametersOf?: (merchantId: MerchantId, report: ReportRequest) => QueryParameters
+  /**
+   * Whether to ask the server if it writes the export's CSV itself (ADR 53); `false` rewrites ClickHouse's CSV
+   * whatever the server, as on 18.16 (ADR 17). Asked by default; bench:export turns it off for its A/B.
+   */
+  readonly serverCsv?: boolean
 }
 
 /** A ReportSource over the client. */
@@ -108,7 +113,7 @@ export const make = (options: ClickHouseReportSourceOptions = {}) =>
     })
     // Whether the server writes the export's CSV itself (ADR 53): asked once, on the first CSV export, and kept once
     // known (a failed probe is the export's failure, retried as any other, and asked again next time).
-    let asWritten: boolean | undefined
+    let asWritten: boolean | undefined = options.serverCsv === false ? false : undefined
     const serverWritesCsv = Effect.suspend(() =>
       asWritten !== undefined
         ? Effect.succeed(asWritten)
