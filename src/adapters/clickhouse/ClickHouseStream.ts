@@ -8,7 +8,12 @@ import type { CsvPiece, FilePiece, SourceProgress } from "../../application/port
 import { csvResultOf } from "./CsvResultReader.js"
 import type { JsonRow } from "./JsonCompactReader.js"
 import { ClickHouseQueryError, JsonCompactReader, serverErrorOf } from "./JsonCompactReader.js"
-import { EXPORT_CSV_SETTING_NAMES, EXPORT_CSV_SETTINGS, sqlString } from "./NeutralisedCsv.js"
+import {
+  EXPORT_CSV_FUNCTION_NAMES,
+  EXPORT_CSV_SETTING_NAMES,
+  EXPORT_CSV_SETTINGS,
+  sqlString
+} from "./NeutralisedCsv.js"
 import { PARQUET_SETTINGS, parquetResultOf } from "./ParquetResultReader.js"
 
 export interface QueryOptions {
@@ -286,14 +291,19 @@ export const streamParquet = (
   )
 
 /**
- * Whether the server writes the export's CSV itself (ADR 53): it knows every setting of EXPORT_CSV_SETTINGS (CRLF
- * row ends since 22.x, NULL's text since 21.x; 18.16 knows neither). Asked of `system.settings`, there since 18.x.
+ * Whether the server writes the export's CSV itself (ADR 53): it knows every setting of EXPORT_CSV_SETTINGS and
+ * every function of the neutralising SQL that older servers lack (18.16 knows none of them). Asked of
+ * `system.settings` and `system.functions`, both there since 18.x.
  */
 export const writesExportCsv = (client: ClickHouseClient) =>
   Effect.tryPromise({
     try: async (signal) => {
       const result = await client.query({
-        query: `SELECT name FROM system.settings WHERE name IN (${EXPORT_CSV_SETTING_NAMES.map(sqlString).join(", ")})`,
+        query:
+          `SELECT name FROM system.settings WHERE name IN (${EXPORT_CSV_SETTING_NAMES.map(sqlString).join(", ")}) ` +
+          `UNION ALL SELECT name FROM system.functions WHERE name IN (${
+            EXPORT_CSV_FUNCTION_NAMES.map(sqlString).join(", ")
+          })`,
         format: "JSONEachRow",
         abort_signal: signal
       })
@@ -301,7 +311,11 @@ export const writesExportCsv = (client: ClickHouseClient) =>
     },
     catch: clientErrorOf
   }).pipe(
-    Effect.map((rows) => EXPORT_CSV_SETTING_NAMES.every((name) => rows.some((row) => row["name"] === name)))
+    Effect.map((rows) =>
+      [...EXPORT_CSV_SETTING_NAMES, ...EXPORT_CSV_FUNCTION_NAMES].every((name) =>
+        rows.some((row) => row["name"] === name)
+      )
+    )
   )
 
 /**

@@ -14,6 +14,8 @@ export const EXPORT_CSV_SETTINGS = {
 
 /** The settings a server must know for its CSV to be the export's: asked of `system.settings` once (ADR 53). */
 export const EXPORT_CSV_SETTING_NAMES: ReadonlyArray<string> = Object.keys(EXPORT_CSV_SETTINGS)
+/** The functions `neutralisedText` calls that not every server has (`ascii`, in newer servers only): asked of `system.functions`. */
+export const EXPORT_CSV_FUNCTION_NAMES: ReadonlyArray<string> = ["ascii"]
 
 type Range = readonly [number, number]
 
@@ -29,18 +31,40 @@ const classOf = (ranges: ReadonlyArray<Range>) =>
  */
 export const FORMULA_START_PATTERN = `^${classOf(LOOKED_PAST)}*${classOf(FORMULA_TRIGGERS.map((c) => [c, c]))}`
 
+const isLookedPast = (c: number) => LOOKED_PAST.some(([from, to]) => c >= from && c <= to)
+
+/**
+ * The ASCII characters that start plain text by the rule (neither looked past nor a trigger), as ranges: text that
+ * starts with one is never a formula, and most text does, so the server tries no pattern on it.
+ */
+const TEXT_STARTS: ReadonlyArray<Range> = Array.from({ length: 0x80 }, (_, c) => c).reduce<Array<[number, number]>>(
+  (ranges, c) => {
+    if (isLookedPast(c) || FORMULA_TRIGGERS.includes(c)) return ranges
+    const last = ranges.at(-1)
+    if (last !== undefined && last[1] === c - 1) last[1] = c
+    else ranges.push([c, c])
+    return ranges
+  },
+  []
+)
+
 /** A ClickHouse string literal: backslashes and quotes escaped. */
 export const sqlString = (text: string) => `'${text.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`
 
 /**
  * `startsLikeFormula` in SQL: text that starts like a formula and is not a plain number gets an apostrophe in front.
- * `toString` makes every non-integer column text, as ADR 6 quotes it (dates and decimals are printed as text already,
- * and ClickHouse quotes them in CSV as it quotes strings).
+ * As the domain's function does, the first byte decides for most text (`ascii`: its code, 0 for empty text); `if`
+ * evaluates the patterns only where it does not. `toString` makes every non-integer column text, as ADR 6 quotes it
+ * (dates and decimals are printed as text already, and ClickHouse quotes them in CSV as it quotes strings).
  */
 export const neutralisedText = (expression: string) => {
   const text = `toString(${expression})`
-  return `if(match(${text}, ${sqlString(FORMULA_START_PATTERN)}) AND NOT match(${text}, ` +
-    `${sqlString(PLAIN_NUMBER_PATTERN)}), concat('''', ${text}), ${text})`
+  const first = `ascii(${text})`
+  const plainStart = TEXT_STARTS.map(([from, to]) =>
+    from === to ? `${first} = ${from}` : `${first} BETWEEN ${from} AND ${to}`
+  ).join(" OR ")
+  return `if(${plainStart}, ${text}, if(match(${text}, ${sqlString(FORMULA_START_PATTERN)}) AND NOT match(${text}, ` +
+    `${sqlString(PLAIN_NUMBER_PATTERN)}), concat('''', ${text}), ${text}))`
 }
 
 /**
