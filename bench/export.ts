@@ -9,6 +9,9 @@
 // servers are Debian's ClickHouse 18.16 and s3rver, both on 127.0.0.1 and free ports, started here and stopped at
 // the end. 18.16 has no query parameters, so the pipeline runs the orders report's SQL with literal values through
 // the same streaming code.
+// `--engine chdb-http` runs every run as on ClickHouse, over HTTP, but against a server that writes the export's CSV
+// itself (ADR 53): chdb (ClickHouse 26.x) behind a streaming front of ClickHouse's HTTP interface
+// (bench/chdbHttpFront.ts), in a process of its own, its CPU counted as the server's.
 // `--engine chdb` runs the same query shape on chdb (ClickHouse 26.x) inside each run's process instead, for the
 // joined run, the pipeline (the chdb report source) and `server-write`: the engine writes the export's file to the
 // bucket itself (ADR 43), read back afterwards and checked against the pipeline's SHA-256, byte for byte.
@@ -66,7 +69,7 @@ const TABLE = "bench_order_lines"
 
 const USAGE = "Usage: npm run bench:export -- [--rows 1000000,10000000] [--rounds 1] " +
   `[--part-size-mib ${DEFAULT_PART_SIZE / (1024 * 1024)}] [--upload-concurrency ${DEFAULT_UPLOAD_CONCURRENCY}] ` +
-  "[--engine clickhouse|chdb] [--runs KIND,...] [--formats FORMAT,...|none] [--cpu-prof-dir DIR] [--trace-memory DIR]"
+  "[--engine clickhouse|chdb-http|chdb] [--runs KIND,...] [--formats FORMAT,...|none] [--cpu-prof-dir DIR] [--trace-memory DIR]"
 
 const { values: flags } = parseArgs({
   options: {
@@ -94,17 +97,21 @@ const partSize = integerFlag("part-size-mib", flags["part-size-mib"], 5, 64) * 1
 const uploadConcurrency = integerFlag("upload-concurrency", flags["upload-concurrency"], 1, 16)
 const cpuProfDir = flags["cpu-prof-dir"] === undefined ? undefined : resolve(flags["cpu-prof-dir"])
 const memoryTraceDir = flags["trace-memory"] === undefined ? undefined : resolve(flags["trace-memory"])
-if (flags.engine !== "clickhouse" && flags.engine !== "chdb") {
-  process.stderr.write(`--engine must be clickhouse or chdb\n${USAGE}\n`)
+if (flags.engine !== "clickhouse" && flags.engine !== "chdb" && flags.engine !== "chdb-http") {
+  process.stderr.write(`--engine must be clickhouse, chdb-http or chdb\n${USAGE}\n`)
   process.exit(2)
 }
-const engine: Engine = flags.engine
+/** The engine the bench names; the runs of `chdb-http` read a server over HTTP, as those of `clickhouse` do. */
+const engineFlag = flags.engine
+const engine: Engine = engineFlag === "chdb" ? "chdb" : "clickhouse"
 /**
  * The runs of each round, one after the other. On chdb the engine lives in the run's process, so the two baselines
  * that measure a server alone are left out; the engine writing the object itself is added (ADR 43).
  */
-const ENGINE_KINDS: ReadonlyArray<RunKind> = engine === "clickhouse"
+const ENGINE_KINDS: ReadonlyArray<RunKind> = engineFlag === "clickhouse"
   ? ["clickhouse-csv", "s3-upload", "clickhouse-to-s3", "pipeline"]
+  : engineFlag === "chdb-http"
+  ? ["clickhouse-csv", "s3-upload", "clickhouse-to-s3", "pipeline", "pipeline-rewrite"]
   : ["clickhouse-to-s3", "pipeline", "server-write"]
 /**
  * Beside the csv runs, one pipeline run in each other format (ADR 50), at the smallest N in the first round: for
@@ -276,6 +283,7 @@ const objectDigest = (client: S3Client, bucket: string, key: string) =>
  * Node), so that each run is plain `node` without a TypeScript loader in its memory and CPU.
  */
 const CHDB_THREAD_SOURCE = "\"./ChdbThread.ts\""
+const CHDB_HTTP_FRONT_BUILT = "chdbHttpFront.mjs"
 const CHDB_THREAD_BUILT = "ChdbThread.mjs"
 
 /** The engine's module, naming the JavaScript build of its thread's file; it fails the build if it names none. */
@@ -331,8 +339,45 @@ const bundleRuns = Effect.tryPromise(async () => {
     logLevel: "warning",
     external: ["chdb"]
   })
+  // The chdb-http engine's server, beside the runs so that it finds chdb in node_modules.
+  await build({
+    entryPoints: [join(ROOT, "bench", "chdbHttpFront.ts")],
+    outfile: join(outdir, CHDB_HTTP_FRONT_BUILT),
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: ESBUILD_NODE_TARGET,
+    logLevel: "warning",
+    external: ["chdb"]
+  })
   return join(outdir, "exportRuns.mjs")
 })
+
+/** The chdb-http engine's server (bench/chdbHttpFront.ts) on `dataDir`, in a process of its own, killed on release. */
+const startChdbHttpFront = (bundle: string, dataDir: string) =>
+  Effect.acquireRelease(
+    Effect.async<{ readonly url: URL; readonly pid: number; readonly kill: () => void }, Error>((resume) => {
+      mkdirSync(dataDir, { recursive: true })
+      const child = spawn(process.execPath, [join(dirname(bundle), CHDB_HTTP_FRONT_BUILT), dataDir], {
+        cwd: ROOT,
+        stdio: ["ignore", "pipe", "inherit"]
+      })
+      let output = ""
+      child.stdout.on("data", (chunk: Buffer) => {
+        output += chunk.toString("utf8")
+        const port = /^(\d+)\n/.exec(output)?.[1]
+        if (port !== undefined && child.pid !== undefined) {
+          resume(Effect.succeed({
+            url: new URL(`http://127.0.0.1:${port}/`),
+            pid: child.pid,
+            kill: () => void child.kill("SIGKILL")
+          }))
+        }
+      })
+      child.once("exit", (code) => resume(Effect.fail(new Error(`the chdb HTTP front ended with code ${code}`))))
+    }),
+    (front) => Effect.sync(() => front.kill())
+  )
 
 // ------------------------------------------------------------------------------------------------- the runs
 
@@ -467,15 +512,17 @@ const program = Effect.gen(function*() {
     (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
   )
   const chdbDataDir = join(workDir, "chdb")
-  const server = engine === "clickhouse"
+  if (cpuProfDir !== undefined) mkdirSync(cpuProfDir, { recursive: true })
+  if (memoryTraceDir !== undefined) mkdirSync(memoryTraceDir, { recursive: true })
+  const bundle = yield* step("bundling bench/exportRuns.ts with esbuild", "2 minutes", bundleRuns)
+  const server = engineFlag === "clickhouse"
     ? yield* step("starting ClickHouse 18.16", "2 minutes", startClickHouseServer)
+    : engineFlag === "chdb-http"
+    ? yield* step("starting the chdb HTTP front", "1 minute", startChdbHttpFront(bundle, chdbDataDir))
     : undefined
   const clickhouseUrl = server?.url.href ?? ""
   /** A statement on the engine, its result as text: over HTTP, or on a chdb session opened for it alone. */
   const engineSql = (sql: string) => server === undefined ? chdbSql(chdbDataDir, sql) : clickhouse(clickhouseUrl, sql)
-  if (cpuProfDir !== undefined) mkdirSync(cpuProfDir, { recursive: true })
-  if (memoryTraceDir !== undefined) mkdirSync(memoryTraceDir, { recursive: true })
-  const bundle = yield* step("bundling bench/exportRuns.ts with esbuild", "2 minutes", bundleRuns)
   const s3Client = yield* Effect.acquireRelease(
     Effect.sync(() =>
       new S3Client({
@@ -490,7 +537,14 @@ const program = Effect.gen(function*() {
   const version = (yield* step("asking the version", "30 seconds", engineSql("SELECT version()"))).trim()
   process.stdout.write(
     `machine: ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), ${fmt(totalmem() / 1024 ** 3, 1)} GiB, ` +
-      `Node ${process.version}; ${engine === "chdb" ? "chdb, in each run's process" : "ClickHouse"} ${version}; ` +
+      `Node ${process.version}; ` +
+      `${
+        engineFlag === "chdb"
+          ? "chdb, in each run's process"
+          : engineFlag === "chdb-http"
+          ? "chdb behind the bench's HTTP front"
+          : "ClickHouse"
+      } ${version}; ` +
       `part size ${partSize / MIB} MiB, ${uploadConcurrency} parts at once; runs: ` +
       `${Object.entries(WORKER_ENVIRONMENT).map(([name, value]) => `${name}=${value}`).join(" ")} ` +
       `node ${WORKER_NODE_OPTIONS.join(" ")} ${bundle} (the worker's process settings, ADR 19)\n`
@@ -560,6 +614,11 @@ const program = Effect.gen(function*() {
         )
         const key = kind === "s3-upload" ? settings.key : result.objectKey
         if (kind === "pipeline") pipelineSha256 = result.sha256
+        if (kind === "pipeline" || kind === "pipeline-rewrite") progress(`${kind}: the file's SHA-256 ${result.sha256}`)
+        if (kind === "pipeline-rewrite" && result.sha256 !== pipelineSha256) {
+          process.stderr.write(`pipeline-rewrite: the file's SHA-256 is not the pipeline's\n`)
+          invalid = true
+        }
         if (kind === "server-write" && key !== undefined) {
           // The engine tells no row count or hash: read back (after the clock), the file must be the pipeline's.
           const file = yield* step(
@@ -637,7 +696,7 @@ const program = Effect.gen(function*() {
   printFormats(formatResults, results)
   process.stdout.write("\n")
   if (!KINDS.includes("pipeline") || !KINDS.includes("clickhouse-to-s3")) {
-    process.stdout.write(`verdict (${engine}): not measured, --runs left out the pipeline or the joined run\n`)
+    process.stdout.write(`verdict (${engineFlag}): not measured, --runs left out the pipeline or the joined run\n`)
     return true
   }
   const speed = (n: number, kind: RunKind) =>
@@ -662,7 +721,7 @@ const program = Effect.gen(function*() {
     values.map((value, i) => `${value} at ${fmt(rowCounts[i]! / 1e6, 3)}M`).join(", ")
   // The verdict on issue 18's targets, in one line.
   process.stdout.write(
-    `verdict (${engine}, ${rounds} round${rounds === 1 ? "" : "s"}): targets ${met ? "met" : "NOT met"}` +
+    `verdict (${engineFlag}, ${rounds} round${rounds === 1 ? "" : "s"}): targets ${met ? "met" : "NOT met"}` +
       `${invalid ? "; a run was INVALID" : ""}: pipeline ÷ joined run ${atEach(ratios.map((r) => r.toFixed(2)))} ` +
       `(>= ${RATIO_TARGET}); peak RSS ${atEach(peaks.map((rss) => `${fmt(rss / MIB)} MiB`))} ` +
       `(< ${RSS_CEILING_MIB} MiB); ${fmt(rowCounts[0]! / 1e6, 3)}M to ${fmt(rowCounts.at(-1)! / 1e6, 3)}M ` +

@@ -5,7 +5,13 @@ import type { CollectionCount } from "../test/support/Collections.js"
 
 export const RESULT_PREFIX = "bench-result "
 
-export type RunKind = "clickhouse-csv" | "s3-upload" | "clickhouse-to-s3" | "pipeline" | "server-write"
+export type RunKind =
+  | "clickhouse-csv"
+  | "s3-upload"
+  | "clickhouse-to-s3"
+  | "pipeline"
+  | "pipeline-rewrite"
+  | "server-write"
 
 /**
  * The engine the rows come from: Debian's ClickHouse 18.16 over HTTP, or chdb (ClickHouse 26.x) inside the run's

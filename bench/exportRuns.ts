@@ -6,6 +6,9 @@
 //   - clickhouse-to-s3: the two baselines joined, the server's CSV straight into lib-storage with nothing between
 //     (no rewriting, no checks, no hash): how fast any pipeline from this server to this bucket can go here;
 //   - pipeline: the production streaming path, an export run by the application on the ClickHouse and S3 adapters;
+//   - pipeline-rewrite (chdb-http only): the same, with the ClickHouse source told not to ask whether the server
+//     writes the export's CSV itself: the server's CSV rewritten by the reader, as on 18.16 (ADR 17), for an A/B of
+//     ADR 53 on one server;
 //   - server-write (chdb only): the engine writes the export's file to the bucket itself, `INSERT INTO FUNCTION
 //     s3(...)`, no row through the worker (ADR 43).
 // With `--engine chdb`, the engine is chdb in the run's own process, on a data directory the bench loaded, opened
@@ -131,12 +134,15 @@ const clickhouseToS3 = async (settings: RunSettings, chdb: ChdbRuns | undefined)
  * An export of the orders report over the whole range, as the worker runs it: requested through the application
  * (job recorded, message queued, in memory), then run from its message on the ClickHouse and S3 adapters.
  */
-const runPipeline = (settings: RunSettings, chdb: ChdbRuns | undefined): Promise<Measured> => {
+const runPipeline = (settings: RunSettings, chdb: ChdbRuns | undefined, rewrite = false): Promise<Measured> => {
   // The catalogue's orders report with its SQL as the bench wrote it: literal values, since 18.16 binds none.
   const catalogue = (report: ReportRequest): ReportDefinition => ({ ...definitionOf(report), sql: settings.ordersSql })
   const reportSource = chdb !== undefined
     ? chdb.reportSource(settings, catalogue)
-    : Layer.effect(ReportSource, ClickHouseReportSource.make({ catalogue, parametersOf: () => ({}) })).pipe(
+    : Layer.effect(
+      ReportSource,
+      ClickHouseReportSource.make({ catalogue, parametersOf: () => ({}), ...(rewrite ? { serverCsv: false } : {}) })
+    ).pipe(
       Layer.provide(ClickHouseClient.layer({
         url: new URL(settings.clickhouseUrl),
         username: "default",
@@ -259,7 +265,7 @@ const measured = kind === "clickhouse-csv"
   ? await clickhouseToS3(settings, chdb)
   : kind === "server-write" && chdb !== undefined
   ? await chdb.serverWrite(settings)
-  : await runPipeline(settings, chdb)
+  : await runPipeline(settings, chdb, kind === "pipeline-rewrite")
 const cpu = process.cpuUsage(cpuBefore)
 chdb?.close()
 clearInterval(sampler)

@@ -14,67 +14,81 @@ const SPACE = 0x20
 const PLUS = 0x2b
 const MINUS = 0x2d
 const DOT = 0x2e
-const ZERO = 0x30
-const NINE = 0x39
 const EQUALS = 0x3d
 const AT = 0x40
-const UPPER_E = 0x45
-const LOWER_E = 0x65
 const DEL = 0x7f
 
 // The hot path of every export (a dozen cells a row, millions of rows): character codes rather than sets and
 // regular expressions wherever one character decides.
+
+/**
+ * The characters that start a formula (ADR 6): "=", "+", "-", "@", their full-width forms (which Excel reads as the
+ * same operators), tab and carriage return. With LOOKED_PAST, the one home of the rule: `startsLikeFormula` reads
+ * them through a table made from both, and the SQL that neutralises text on a server that writes the export's CSV
+ * itself is generated from them (src/adapters/clickhouse/NeutralisedCsv.ts).
+ */
+export const FORMULA_TRIGGERS: ReadonlyArray<number> = [
+  EQUALS,
+  PLUS,
+  MINUS,
+  AT,
+  TAB,
+  CR,
+  0xff1d,
+  0xff0b,
+  0xff0d,
+  0xff20
+]
+
+/**
+ * The characters looked past before a trigger, as ranges of code points, both ends included: a spreadsheet or the
+ * person reading the cell may look past them to the "=" behind, since they show nothing. The C0 controls and space,
+ * DEL and the C1 controls up to no-break space, soft hyphen, and Unicode's spaces, zero-width and direction marks.
+ * Tab and carriage return are in the first range but are triggers: a trigger is never looked past.
+ */
+export const LOOKED_PAST: ReadonlyArray<readonly [number, number]> = [
+  [0x00, SPACE],
+  [DEL, 0xa0],
+  [0xad, 0xad],
+  [0x1680, 0x1680],
+  [0x180e, 0x180e],
+  [0x2000, 0x200f],
+  [0x2028, 0x202f],
+  [0x205f, 0x206f],
+  [0x3000, 0x3000],
+  [0xfeff, 0xfeff]
+]
+
+/**
+ * A plain number ("-12.5", "+3e5", ".5", "1."): what a spreadsheet reads as a number, never a formula. The same
+ * source is the RE2 pattern of the SQL neutralisation.
+ */
+export const PLAIN_NUMBER_PATTERN = "^[+-]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][+-]?[0-9]+)?$"
+const PLAIN_NUMBER = new RegExp(PLAIN_NUMBER_PATTERN)
 
 /** What a leading character makes of a cell: looked past, the start of a formula, or the start of plain text. */
 const SKIPPED = 0
 const TRIGGER = 1
 const TEXT = 2
 
-/**
- * "=", "+", "-", "@" and their full-width forms (which Excel reads as the same operators), tab and carriage
- * return are triggers. Characters that show nothing are skipped, since a spreadsheet or the person reading the cell
- * may look past them to the "=" behind: the other C0 and C1 controls, space, DEL, and Unicode's spaces, zero-width
- * and direction marks. Anything else starts plain text.
- */
-const leadingKind = (c: number): number => {
-  if (c === EQUALS || c === PLUS || c === MINUS || c === AT || c === TAB || c === CR) return TRIGGER
-  if (c <= SPACE || c === DEL) return SKIPPED
-  if (c < 0x80) return TEXT
-  if (c === 0xff1d || c === 0xff0b || c === 0xff0d || c === 0xff20) return TRIGGER // ＝ ＋ － ＠
-  return c <= 0xa0 || c === 0xad || c === 0x1680 || c === 0x180e || (c >= 0x2000 && c <= 0x200f) ||
-      (c >= 0x2028 && c <= 0x202f) || (c >= 0x205f && c <= 0x206f) || c === 0x3000 || c === 0xfeff
-    ? SKIPPED
-    : TEXT
-}
+/** Every UTF-16 code unit's kind (64 KiB), made once from the two lists above. */
+const KINDS = (() => {
+  const kinds = new Uint8Array(0x10000).fill(TEXT)
+  for (const [from, to] of LOOKED_PAST) kinds.fill(SKIPPED, from, to + 1)
+  for (const c of FORMULA_TRIGGERS) kinds[c] = TRIGGER
+  return kinds
+})()
 
 /** The code unit at `i`: a string's UTF-16 unit or a byte of UTF-8, the same number for every ASCII character. */
 const unitAt = (text: string | Uint8Array, i: number): number =>
   typeof text === "string" ? text.charCodeAt(i) : text[i]!
 
-const isDigit = (c: number): boolean => c >= ZERO && c <= NINE
+// `ignoreBOM` keeps a leading U+FEFF as text, as the string form has it: "\uFEFF-1" is no plain number.
+const decoder = new TextDecoder("utf-8", { ignoreBOM: true })
 
-/** [from, to) is a plain number ("-12.5", "+3e5", ".5"): what a spreadsheet reads as a number, never a formula. */
-const isPlainNumber = (text: string | Uint8Array, from: number, to: number): boolean => {
-  let i = from
-  if (i < to && (unitAt(text, i) === PLUS || unitAt(text, i) === MINUS)) i++
-  const integral = i
-  while (i < to && isDigit(unitAt(text, i))) i++
-  let digits = i - integral
-  if (i < to && unitAt(text, i) === DOT) {
-    const fraction = ++i
-    while (i < to && isDigit(unitAt(text, i))) i++
-    digits += i - fraction
-  }
-  if (digits === 0) return false
-  if (i < to && (unitAt(text, i) === LOWER_E || unitAt(text, i) === UPPER_E)) {
-    i++
-    if (i < to && (unitAt(text, i) === PLUS || unitAt(text, i) === MINUS)) i++
-    const exponent = i
-    while (i < to && isDigit(unitAt(text, i))) i++
-    if (i === exponent) return false
-  }
-  return i === to
-}
+/** [from, to) is a plain number: only asked of text that starts with "+" or "-", so seldom. */
+const isPlainNumber = (text: string | Uint8Array, from: number, to: number): boolean =>
+  PLAIN_NUMBER.test(typeof text === "string" ? text.slice(from, to) : decoder.decode(text.subarray(from, to)))
 
 /**
  * Whether text would start a formula in a spreadsheet, so that it needs an apostrophe in front (ADR 6): after any
@@ -95,7 +109,7 @@ export const startsLikeFormula = (text: string | Uint8Array, from = 0, to = text
       else if (c < 0xf0) c = ((c & 0x0f) << 12) | ((text[i++]! & 0x3f) << 6) | (text[i++]! & 0x3f)
       else return false
     }
-    const kind = leadingKind(c)
+    const kind = KINDS[c]!
     if (kind === TEXT) return false
     if (kind === TRIGGER) return (c !== PLUS && c !== MINUS) || !isPlainNumber(text, from, to)
   }

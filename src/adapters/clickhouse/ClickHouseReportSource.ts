@@ -12,9 +12,10 @@ import { parquetSql } from "../../domain/Reports.js"
 import type { QueryParameters, ReportDefinition, ReportRequest, ReportRow } from "../../domain/Reports.js"
 import type { ClickHouseSettings } from "./ClickHouseClient.js"
 import * as ClickHouseClient from "./ClickHouseClient.js"
-import { streamCsv, streamParquet, streamQuery } from "./ClickHouseStream.js"
+import { streamCsv, streamParquet, streamQuery, writesExportCsv } from "./ClickHouseStream.js"
 import { firstRowsSql } from "./FirstRows.js"
 import type { ClickHouseQueryError } from "./JsonCompactReader.js"
+import { neutralisedCsvSql } from "./NeutralisedCsv.js"
 import { reportFailure, TIMEOUT_EXCEEDED } from "./ReportFailure.js"
 
 /**
@@ -88,6 +89,11 @@ export interface ClickHouseReportSourceOptions {
    * tests replace them, to run parameter-free SQL on a server too old to bind parameters.
    */
   readonly parametersOf?: (merchantId: MerchantId, report: ReportRequest) => QueryParameters
+  /**
+   * Whether to ask the server if it writes the export's CSV itself (ADR 53); `false` rewrites ClickHouse's CSV
+   * whatever the server, as on 18.16 (ADR 17). Asked by default; bench:export turns it off for its A/B.
+   */
+  readonly serverCsv?: boolean
 }
 
 /** A ReportSource over the client. */
@@ -105,6 +111,14 @@ export const make = (options: ClickHouseReportSourceOptions = {}) =>
       // The worker writes what it was told once every PROGRESS_INTERVAL: asking the server more often would be lost.
       progress: query.onProgress === undefined ? undefined : { every: PROGRESS_INTERVAL, report: query.onProgress }
     })
+    // Whether the server writes the export's CSV itself (ADR 53): asked once, on the first CSV export, and kept once
+    // known (a failed probe is the export's failure, retried as any other, and asked again next time).
+    let asWritten: boolean | undefined = options.serverCsv === false ? false : undefined
+    const serverWritesCsv = Effect.suspend(() =>
+      asWritten !== undefined
+        ? Effect.succeed(asWritten)
+        : Effect.tap(writesExportCsv(client), (known) => Effect.sync(() => void (asWritten = known)))
+    )
     /** The report's rows, from its SQL as `sqlOf` gives it. */
     const rowsBy = (query: ReportQuery, sqlOf: (definition: ReportDefinition) => string) =>
       Stream.suspend(() => {
@@ -125,19 +139,23 @@ export const make = (options: ClickHouseReportSourceOptions = {}) =>
       })
     return ReportSource.of({
       rows: (query) => rowsBy(query, (definition) => definition.sql),
-      // The server writes the CSV and the reader only rewrites what differs from ADR 6, byte by byte (ADR 17).
+      // The server writes the CSV: in ADR 6's dialect itself where it can (ADR 53), the reader then only checking
+      // it; otherwise the reader rewrites what differs from ADR 6, byte by byte (ADR 17).
       csv: (query) =>
-        Stream.suspend(() => {
-          const definition = catalogue(query.report)
-          let rowsRead = 0
-          return streamCsv(client, definition.sql, optionsOf(query, definition)).pipe(
-            Stream.tap((piece) => Effect.sync(() => void (rowsRead += piece.rows))),
-            Stream.mapError((error) => reportErrorOf(query, rowsRead, error)),
-            Stream.withSpan("ClickHouseReportSource.csv", {
-              attributes: { reportType: query.report._tag, jobId: query.jobId }
-            })
-          )
-        }),
+        Stream.unwrap(
+          Effect.map(Effect.mapError(serverWritesCsv, (error) => reportErrorOf(query, 0, error)), (written) => {
+            const definition = catalogue(query.report)
+            let rowsRead = 0
+            const sql = written ? neutralisedCsvSql(definition) : definition.sql
+            return streamCsv(client, sql, { ...optionsOf(query, definition), asWritten: written }).pipe(
+              Stream.tap((piece) => Effect.sync(() => void (rowsRead += piece.rows))),
+              Stream.mapError((error) => reportErrorOf(query, rowsRead, error)),
+              Stream.withSpan("ClickHouseReportSource.csv", {
+                attributes: { reportType: query.report._tag, jobId: query.jobId, serverWritesCsv: written }
+              })
+            )
+          })
+        ),
       parquet: (query) =>
         Stream.suspend(() => {
           const definition = catalogue(query.report)

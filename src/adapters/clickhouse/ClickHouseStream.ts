@@ -8,6 +8,12 @@ import type { CsvPiece, FilePiece, SourceProgress } from "../../application/port
 import { csvResultOf } from "./CsvResultReader.js"
 import type { JsonRow } from "./JsonCompactReader.js"
 import { ClickHouseQueryError, JsonCompactReader, serverErrorOf } from "./JsonCompactReader.js"
+import {
+  EXPORT_CSV_FUNCTION_NAMES,
+  EXPORT_CSV_SETTING_NAMES,
+  EXPORT_CSV_SETTINGS,
+  sqlString
+} from "./NeutralisedCsv.js"
 import { PARQUET_SETTINGS, parquetResultOf } from "./ParquetResultReader.js"
 
 export interface QueryOptions {
@@ -285,21 +291,52 @@ export const streamParquet = (
   )
 
 /**
+ * Whether the server writes the export's CSV itself (ADR 53): it knows every setting of EXPORT_CSV_SETTINGS and
+ * every function of the neutralising SQL that older servers lack (18.16 knows none of them). Asked of
+ * `system.settings` and `system.functions`, both there since 18.x.
+ */
+export const writesExportCsv = (client: ClickHouseClient) =>
+  Effect.tryPromise({
+    try: async (signal) => {
+      const result = await client.query({
+        query:
+          `SELECT name FROM system.settings WHERE name IN (${EXPORT_CSV_SETTING_NAMES.map(sqlString).join(", ")}) ` +
+          `UNION ALL SELECT name FROM system.functions WHERE name IN (${
+            EXPORT_CSV_FUNCTION_NAMES.map(sqlString).join(", ")
+          })`,
+        format: "JSONEachRow",
+        abort_signal: signal
+      })
+      return result.json<Readonly<Record<string, unknown>>>()
+    },
+    catch: clientErrorOf
+  }).pipe(
+    Effect.map((rows) =>
+      [...EXPORT_CSV_SETTING_NAMES, ...EXPORT_CSV_FUNCTION_NAMES].every((name) =>
+        rows.some((row) => row["name"] === name)
+      )
+    )
+  )
+
+/**
  * Runs `sql` (without a FORMAT clause: CSV is added) and streams its rows as the export's CSV, as `streamBody`
- * says: ClickHouse's CSV rewritten by a CsvResultReader, with the extremes that tell a whole result (ADR 17).
+ * says, with the extremes that tell a whole result (ADR 17). `asWritten`: `sql` neutralises its text
+ * (`neutralisedCsvSql`) and the server writes ADR 6's row ends and NULLs, so the reader checks and counts the rows
+ * and hands the bytes on (ADR 53); otherwise it rewrites ClickHouse's CSV to ADR 6.
  */
 export const streamCsv = (
   client: ClickHouseClient,
   sql: string,
-  options: QueryOptions & { readonly columns: number }
+  options: QueryOptions & { readonly columns: number; readonly asWritten?: boolean | undefined }
 ): Stream.Stream<CsvPiece, ClickHouseQueryError> =>
   // The body's bytes as they come, read by csvResultOf as chdb's are. The reader fails only once the body has
   // ended, when the server is done with the query, so it can sit outside streamBody's kill-on-leave scope.
   csvResultOf(
     streamBody(client, sql, options, {
       format: "CSV",
-      settings: { extremes: 1 },
+      settings: options.asWritten === true ? { extremes: 1, ...EXPORT_CSV_SETTINGS } : { extremes: 1 },
       reader: () => rawBytes
     }),
-    options.columns
+    options.columns,
+    options.asWritten === true
   )

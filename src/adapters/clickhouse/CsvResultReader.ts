@@ -7,6 +7,10 @@
 // A failure after the first bytes comes inside the body (the status is already 200), so the query runs with
 // `extremes = 1`: a whole result ends with a blank line and two rows (the columns' minimums and maximums), which the
 // server writes only once every row is out. A body counts as complete only if it ends with exactly that, or is empty.
+//
+// Where the server writes the export's CSV itself (ADR 53: CRLF row ends, NULL as an empty cell, formulas
+// neutralised in SQL, see NeutralisedCsv.ts), the reader is made `asWritten`: it checks every row as it does here,
+// and that no text cell starts like a formula, counts the rows and hands on the body's own bytes, without a copy.
 import { Chunk, Effect, Stream } from "effect"
 import type { CsvPiece } from "../../application/ports/ReportSource.js"
 import { startsLikeFormula } from "../../domain/Csv.js"
@@ -76,6 +80,25 @@ const moveRight = (bytes: Uint8Array, from: number, to: number, by: number): voi
 /** Where a row stopped being read: complete, waiting for more bytes, or not a row of this result. */
 const INCOMPLETE = -1
 const MALFORMED = -2
+/** A row as written by the server, holding text that starts like a formula: the SQL did not neutralise it. */
+const UNDEFUSED = -3
+
+/**
+ * How much of a chunk is joined to the row the last chunk cut, at first: enough for a row of most reports, so that
+ * only that row is copied, not the chunk (read `asWritten`, the rest of the chunk is handed on as it is).
+ */
+const JOIN_HEAD = 4096
+
+const merged = (pieces: ReadonlyArray<CsvPiece>): CsvPiece | undefined => {
+  if (pieces.length <= 1) return pieces[0]
+  const bytes = new Uint8Array(pieces.reduce((sum, piece) => sum + piece.bytes.length, 0))
+  let at = 0
+  for (const piece of pieces) {
+    bytes.set(piece.bytes, at)
+    at += piece.bytes.length
+  }
+  return { bytes, rows: pieces.reduce((sum, piece) => sum + piece.rows, 0) }
+}
 
 /**
  * An incremental reader of one CSV body of `columns` columns with ClickHouse's extremes at its end: `push` each
@@ -101,27 +124,48 @@ export class CsvResultReader {
   private rowCount = 0
   /** Where the output of the last row `row` read ended. */
   private written = 0
+  /** What the last `pass` read: where its last row of the result ended, how many it read, whether it stopped inside one. */
+  private passEnd = 0
+  private passRows = 0
+  private passInside = false
+  /** Body bytes after the end of the bytes being read: a failure's offset is told from the body's end. */
+  private bytesAfter = 0
 
-  constructor(private readonly columns: number) {}
+  /**
+   * `asWritten`: the server writes the export's CSV itself (ADR 53), so the rows are checked and counted and the
+   * body handed on as it came; otherwise ClickHouse's CSV is rewritten to ADR 6 (ADR 17).
+   */
+  constructor(private readonly columns: number, private readonly asWritten = false) {}
 
   /** How many rows have been handed on. */
   get rows(): number {
     return this.rowCount
   }
 
-  /** The export's CSV of the rows completed by `chunk`, if any. */
+  /** The export's CSV of the rows completed by `chunk`, if any, in one piece. */
   push(chunk: Uint8Array): CsvPiece | undefined {
-    this.read(chunk)
-    return this.piece()
+    return merged(this.pieces([chunk]))
+  }
+
+  /** The export's CSV of the rows completed by `chunks`, if any, in one piece. */
+  pushAll(chunks: Iterable<Uint8Array>): CsvPiece | undefined {
+    return merged(this.pieces(chunks))
   }
 
   /**
-   * The export's CSV of the rows completed by `chunks`, in one piece: a pull of many small reads costs what one
-   * large read does downstream, one piece and one copy of its rows.
+   * The export's CSV of the rows completed by `chunks`. Rewritten, in one piece: a pull of many small reads costs
+   * what one large read does downstream, one piece and one copy of its rows. As written, the chunks' own bytes (the
+   * rows of each, and a copy of a row cut between two): no copy of the body.
    */
-  pushAll(chunks: Iterable<Uint8Array>): CsvPiece | undefined {
+  pieces(chunks: Iterable<Uint8Array>): ReadonlyArray<CsvPiece> {
+    if (this.asWritten) {
+      const pieces: Array<CsvPiece> = []
+      for (const chunk of chunks) this.passChunk(chunk, pieces)
+      return pieces
+    }
     for (const chunk of chunks) this.read(chunk)
-    return this.piece()
+    const piece = this.piece()
+    return piece === undefined ? [] : [piece]
   }
 
   /** The rows written since the last piece, in a buffer of their own: `output` is written over by the next read. */
@@ -190,6 +234,159 @@ export class CsvResultReader {
     const output = new Uint8Array(Math.max(length, this.output.length * 2))
     output.set(this.output.subarray(0, this.outputEnd))
     this.output = output
+  }
+
+  /** Reads `chunk` as the server wrote it (ADR 53), adding the pieces of the rows it completes to `pieces`. */
+  private passChunk(chunk: Uint8Array, pieces: Array<CsvPiece>): void {
+    this.bodyBytes += chunk.length
+    if (this.state === "failed") {
+      this.keepFailureText(chunk, 0, chunk.length)
+      return
+    }
+    let from = 0
+    const pending = this.pending
+    if (pending !== undefined) {
+      this.pending = undefined
+      // The row the last chunk cut ends in this one: joined with as little of it as it takes, so that only that row
+      // is copied.
+      let head = Math.min(chunk.length, pending.length + JOIN_HEAD)
+      for (;;) {
+        const joined = this.join(pending, chunk.subarray(0, head))
+        this.bytesAfter = chunk.length - head
+        const stop = this.pass(joined, 0, 1)
+        this.bytesAfter = 0
+        if (this.failed()) {
+          this.keepFailureText(chunk, head, chunk.length)
+          return
+        }
+        if (this.passInside) {
+          if (head < chunk.length) {
+            head = chunk.length
+            continue
+          }
+          this.pendingFrom(joined, 0)
+          return
+        }
+        if (this.passRows > 0) pieces.push({ bytes: joined.slice(0, this.passEnd), rows: this.passRows })
+        from = stop - pending.length
+        break
+      }
+    }
+    const stop = this.pass(chunk, from, Number.POSITIVE_INFINITY)
+    if (this.failed()) return
+    if (this.passRows > 0) pieces.push({ bytes: chunk.subarray(from, this.passEnd), rows: this.passRows })
+    if (this.passInside) this.pendingFrom(chunk, stop)
+  }
+
+  /** Whether the body went wrong: a method, so that it is read afresh after a call that may have failed it. */
+  private failed(): boolean {
+    return this.state === "failed"
+  }
+
+  /** Keeps the row that `bytes` ends inside, from `at`, for the next chunk; a row past MAX_ROW_BYTES fails. */
+  private pendingFrom(bytes: Uint8Array, at: number): void {
+    if (bytes.length - at > MAX_ROW_BYTES) {
+      this.fail(bytes, at, `a row of more than ${MAX_ROW_BYTES} bytes, or a quote never closed,`, 0)
+      return
+    }
+    this.pending = copyOf(bytes, at, bytes.length)
+  }
+
+  /**
+   * Checks at most `most` rows (or blank lines) of `bytes` from `from`, as the server wrote them; returns where it
+   * stopped, and tells in `passEnd`, `passRows` and `passInside` where the result's rows it read end, how many
+   * they are, and whether it stopped inside a row that the bytes cut.
+   */
+  private pass(bytes: Uint8Array, from: number, most: number): number {
+    let at = from
+    let read = 0
+    let rows = 0
+    this.passEnd = from
+    this.passInside = false
+    while (at < bytes.length && read < most) {
+      // The blank line before the extremes is a bare LF, CRLF or not (checked on ClickHouse 26.x).
+      if (this.state === "rows" && bytes[at] === LF) {
+        this.state = "extremes"
+        at++
+        read++
+        continue
+      }
+      const start = at
+      const end = this.check(bytes, at)
+      if (end === INCOMPLETE) {
+        this.passInside = true
+        break
+      }
+      if (end < 0) {
+        this.fail(
+          bytes,
+          at,
+          end === UNDEFUSED
+            ? "text that starts like a formula, which the server should have neutralised,"
+            : `a row that is no CSV row of ${this.columns} cells as ADR 6 writes them`,
+          rows
+        )
+        break
+      }
+      at = end
+      read++
+      if (this.state === "rows") {
+        rows++
+        this.passEnd = at
+      } else if (++this.extremesRows > EXTREMES_ROWS) {
+        this.fail(bytes, start, "a row after the extremes", rows)
+        break
+      }
+    }
+    this.passRows = rows
+    this.rowCount += rows
+    return at
+  }
+
+  /**
+   * Checks the row starting at `from` as the server wrote it, in ADR 6's dialect already; returns where the next
+   * row starts, INCOMPLETE when the bytes end inside it, MALFORMED when it is not a row of `columns` cells of that
+   * dialect, UNDEFUSED when its text would run as a formula.
+   */
+  private check(bytes: Uint8Array, from: number): number {
+    const length = bytes.length
+    let p = from
+    let cells = 0
+    for (;;) {
+      if (p >= length) return INCOMPLETE
+      if (bytes[p] === QUOTE) {
+        const text = ++p
+        for (;;) {
+          while (p < length && bytes[p] !== QUOTE) p++
+          if (p + 1 >= length) return INCOMPLETE
+          if (bytes[p + 1] !== QUOTE) break
+          p += 2
+        }
+        // The text as written, doubled quotes and all, starts like a formula exactly when the text does.
+        if (startsLikeFormula(bytes, text, p)) return UNDEFUSED
+        p++
+      } else {
+        // A number, a bool, or NULL written as nothing: \N and the non-finite numbers are no cells of ADR 6.
+        const cell = p
+        let c = 0
+        while (p < length && (c = bytes[p]!) !== COMMA && c !== CR) {
+          if (UNQUOTED[c] === 0) return MALFORMED
+          p++
+        }
+        if (p >= length) return INCOMPLETE
+        if (isEmptyValue(bytes, cell, p) || startsLikeFormula(bytes, cell, p)) return MALFORMED
+      }
+      cells++
+      const next = bytes[p]
+      if (next === COMMA) {
+        p++
+      } else if (next === CR) {
+        if (p + 1 >= length) return INCOMPLETE
+        return bytes[p + 1] === LF && cells === this.columns ? p + 2 : MALFORMED
+      } else {
+        return MALFORMED
+      }
+    }
   }
 
   /** The body is over: throws unless it held a whole result. */
@@ -298,7 +495,7 @@ export class CsvResultReader {
 
   /** The body stopped being a result at `from` in `bytes`, the end of the body so far, after `rows` of this push. */
   private fail(bytes: Uint8Array, from: number, what: string, rows: number): void {
-    this.failedAt = { what, rows: this.rowCount + rows, offset: this.bodyBytes - bytes.length + from }
+    this.failedAt = { what, rows: this.rowCount + rows, offset: this.bodyBytes - this.bytesAfter - bytes.length + from }
     this.state = "failed"
     this.pending = undefined
     this.keepFailureText(bytes, from, bytes.length)
@@ -316,21 +513,20 @@ const readerFailure = (error: unknown): ClickHouseQueryError =>
 
 /**
  * A body of ClickHouse CSV with extremes, streamed through a CsvResultReader: the export's CSV, in pieces of whole
- * rows (one for each pull of the body, whatever its reads' sizes), and a failure unless the body held a whole result.
+ * rows (one for each pull of the body, whatever its reads' sizes; as written, a few for each pull, views of its
+ * reads), and a failure unless the body held a whole result.
  */
 export const csvResultOf = <E>(
   body: Stream.Stream<Uint8Array, E>,
-  columns: number
+  columns: number,
+  asWritten = false
 ): Stream.Stream<CsvPiece, E | ClickHouseQueryError> =>
   Stream.suspend(() => {
-    const reader = new CsvResultReader(columns)
+    const reader = new CsvResultReader(columns, asWritten)
     return body.pipe(
       Stream.mapChunksEffect((chunks) =>
         Effect.try({
-          try: () => {
-            const piece = reader.pushAll(chunks)
-            return piece === undefined ? Chunk.empty<CsvPiece>() : Chunk.of(piece)
-          },
+          try: () => Chunk.unsafeFromArray(reader.pieces(chunks) as Array<CsvPiece>),
           catch: readerFailure
         })
       ),

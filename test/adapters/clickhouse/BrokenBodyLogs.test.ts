@@ -22,14 +22,18 @@ const row = (n: number) =>
   `"o-${n}",1,"2024-01-02 03:04:05","delivered","C1","P1","SKU-1","Lamp ${SECRET}",2,"12.5","25","EUR"\n`
 const rows = row(1) + row(2)
 
-/** A client whose every query answers `body`, a few bytes at a time as a socket would, and whose KILLs succeed. */
+/**
+ * A client whose every query answers `body`, a few bytes at a time as a socket would, and whose KILLs succeed; asked
+ * for its settings, it knows none of the export's CSV (as 18.16), so the body is read as ClickHouse's CSV (ADR 53).
+ */
 const clientAnswering = (body: string): Client => {
   const bytes = Buffer.from(body)
   const pieces = Array.from({ length: Math.ceil(bytes.length / 50) }, (_, i) => bytes.subarray(i * 50, i * 50 + 50))
   return {
     exec: () =>
       Promise.resolve({ stream: Readable.from(pieces, { objectMode: false }), query_id: "q", response_headers: {} }),
-    command: () => Promise.resolve({ query_id: "k", response_headers: {} })
+    command: () => Promise.resolve({ query_id: "k", response_headers: {} }),
+    query: () => Promise.resolve({ json: () => Promise.resolve([]) })
   } as unknown as Client
 }
 

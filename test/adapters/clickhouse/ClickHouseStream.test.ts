@@ -10,7 +10,7 @@ import { setFlagsFromString } from "node:v8"
 import { runInNewContext } from "node:vm"
 import { ClickHouseClient } from "../../../src/adapters/clickhouse/ClickHouseClient.js"
 import * as ClickHouseReportSource from "../../../src/adapters/clickhouse/ClickHouseReportSource.js"
-import { streamCsv, streamQuery } from "../../../src/adapters/clickhouse/ClickHouseStream.js"
+import { streamCsv, streamQuery, writesExportCsv } from "../../../src/adapters/clickhouse/ClickHouseStream.js"
 import type { QueryOptions } from "../../../src/adapters/clickhouse/ClickHouseStream.js"
 import type { SourceProgress } from "../../../src/application/ports/ReportSource.js"
 import { encodeRow } from "../../../src/domain/Csv.js"
@@ -108,6 +108,9 @@ const SLOW_AGGREGATE =
 const ENDLESS_ROWS = "SELECT number FROM system.numbers"
 
 layer(clientOn1816, { timeout: Duration.seconds(60), excludeTestServices: true })("clickhouse-server 18.16", (it) => {
+  it.effect("18.16 does not write the export's CSV itself: no CRLF setting, so its CSV is rewritten (ADR 17, 53)", () =>
+    Effect.map(Effect.flatMap(ClickHouseClient, writesExportCsv), (writes) => expect(writes).toBe(false)))
+
   it.effect("streams a result of millions of rows, every row in order, in bounded memory", () =>
     Effect.gen(function*() {
       const total = 2_000_000

@@ -365,3 +365,111 @@ describe("CsvResultReader", () => {
     )
   })
 })
+
+/**
+ * A body as a server that writes the export's CSV itself writes it (ADR 53): text neutralised in SQL, quoted, quotes
+ * doubled, NULL empty, CRLF row ends; the blank line before the extremes a bare LF, as ClickHouse 26.x writes it.
+ */
+const writtenBodyOf = (rows: ReadonlyArray<ReportRow>): string =>
+  rows.length === 0 ? "" : rows.map(encodeRow).join("") + "\n" + encodeRow(rows[0]!) + encodeRow(rows.at(-1)!)
+
+/** The pieces through a reader `asWritten`, read only once every piece is in: they are views of the chunks. */
+const readAsWritten = (chunks: ReadonlyArray<Uint8Array>, columns: number, pull = 1) => {
+  const reader = new CsvResultReader(columns, true)
+  const pieces: Array<{ readonly bytes: Uint8Array; readonly rows: number }> = []
+  try {
+    for (let i = 0; i < chunks.length; i += pull) pieces.push(...reader.pieces(chunks.slice(i, i + pull)))
+    reader.end()
+    return {
+      text: pieces.map((piece) => decoder.decode(piece.bytes)).join(""),
+      rows: pieces.reduce((sum, piece) => sum + piece.rows, 0),
+      counted: reader.rows,
+      error: undefined
+    }
+  } catch (error) {
+    assert(error instanceof ClickHouseQueryError, String(error))
+    return { text: "", rows: 0, counted: reader.rows, error }
+  }
+}
+
+/** Cells the catalogue's columns hold: no float, so never NaN or an infinity. */
+const reportCell: FastCheck.Arbitrary<Cell> = FastCheck.oneof(
+  nastyText,
+  FastCheck.string({ unit: "grapheme", maxLength: 12 }),
+  FastCheck.integer(),
+  FastCheck.bigInt({ min: -(2n ** 70n), max: 2n ** 70n }),
+  FastCheck.boolean(),
+  FastCheck.constant(null)
+)
+const reportTable = (width: number) =>
+  FastCheck.array(FastCheck.array(reportCell, { minLength: width, maxLength: width }), { minLength: 1, maxLength: 12 })
+
+describe("CsvResultReader as written (ADR 53)", () => {
+  it.prop(
+    "hands on the body's rows as they came: the same file as the rewrite of ClickHouse's own CSV, rows counted",
+    [
+      FastCheck.integer({ min: 2, max: 6 }).chain((width) => reportTable(width)),
+      FastCheck.array(FastCheck.nat()),
+      pullSize
+    ],
+    ([rows, cuts, pull]) => {
+      const width = rows[0]!.length
+      const written = readAsWritten(piecesOf(writtenBodyOf(rows), cuts), width, pull)
+      expect(written.error).toBeUndefined()
+      expect(written.text).toBe(rows.map(encodeRow).join(""))
+      // Today's file, from 18.16's CSV rewritten: byte for byte the same.
+      expect(written.text).toBe(read(piecesOf(bodyOf(rows), cuts), width, { pull }).text)
+      expect(written.rows).toBe(rows.length)
+      expect(written.counted).toBe(rows.length)
+    },
+    { fastCheck: { numRuns: 400 } }
+  )
+
+  it.prop(
+    "a row longer than the join's first look, cut anywhere, is handed on whole",
+    [FastCheck.integer({ min: 4000, max: 20_000 }), FastCheck.array(FastCheck.nat(), { maxLength: 6 })],
+    ([length, cuts]) => {
+      const rows: ReadonlyArray<ReportRow> = [["a", 1], ["x".repeat(length), 2], ["b\"c", 3]]
+      const written = readAsWritten(piecesOf(writtenBodyOf(rows), cuts), 2)
+      expect(written.error).toBeUndefined()
+      expect(written.text).toBe(rows.map(encodeRow).join(""))
+    },
+    { fastCheck: { numRuns: 100 } }
+  )
+
+  it("text that starts like a formula fails the body: the server did not neutralise it", () => {
+    for (const text of ["=HYPERLINK(\"x\")", " @SUM(A1)", "\uff1d1", "-2+3", "\u200b+1"]) {
+      const body = `"o-1",1\r\n"${text.replace(/"/g, "\"\"")}",2\r\n\n"o-1",1\r\n"o-1",2\r\n`
+      const result = readAsWritten(piecesOf(body), 2)
+      expect(result.error?.message).toContain("starts like a formula")
+      expect(result.error?.message).not.toContain(text)
+    }
+    // Neutralised, and plain numbers, pass.
+    expect(readAsWritten(piecesOf(`"'=1",1\r\n"-12.5",2\r\n\n"'=1",1\r\n"-12.5",2\r\n`), 2).error).toBeUndefined()
+  })
+
+  it("ClickHouse's own CSV fails it: LF row ends, \\N and the non-finite numbers are no cells of the export's", () => {
+    for (
+      const body of [
+        "\"a\",1\n\n\"a\",1\n\"a\",1\n",
+        "\"a\",\\N\r\n\n\"a\",1\r\n\"a\",1\r\n",
+        "\"a\",nan\r\n\n\"a\",1\r\n\"a\",1\r\n"
+      ]
+    ) {
+      expect(readAsWritten(piecesOf(body), 2).error?.message).toContain("no CSV row of 2 cells")
+    }
+  })
+
+  it.prop(
+    "a body cut anywhere after its first byte and before its last fails, and so do rows after the extremes",
+    [FastCheck.integer({ min: 2, max: 4 }).chain((width) => reportTable(width)), FastCheck.nat()],
+    ([rows, at]) => {
+      const body = Buffer.from(writtenBodyOf(rows))
+      // Cut before its first byte, a body is empty: the empty result.
+      const cut = 1 + at % (body.length - 1)
+      expect(readAsWritten([body.subarray(0, cut)], rows[0]!.length).error).toBeDefined()
+      expect(readAsWritten([Buffer.concat([body, Buffer.from(encodeRow(rows[0]!))])], rows[0]!.length).error)
+        .toBeDefined()
+    }
+  )
+})
