@@ -18,6 +18,11 @@
 // `--enable-source-maps` to show what it would cost (ADR 47). `--compile-cache` gives every function and peer a V8
 // compile cache (NODE_COMPILE_CACHE) that one untimed cold start of its own wrote first, to show what shipping one
 // would buy where the runtime could read it (ADR 47 says why the stack does not).
+// `--snapshot` starts each function from a V8 startup snapshot of its own (ADR 52; bench/coldstartSnapshot.ts, built
+// here with the pinned Node binary and the function's process settings): `node --snapshot-blob <blob> <event>`, its
+// modules already evaluated; the peers run as before, plain `node`, as on Lambda's stock runtime. A snapshot moves
+// the import into Node's own start (the deserialisation), so this mode compares each process from its start to the
+// answer (`performance.now()` at the answer: Node's boot, the import or the handler's making, the answer).
 // `--cpu-prof-dir DIR` runs every process under `node --cpu-prof`, one .cpuprofile per run in DIR (the functions'
 // source maps name the modules; the peers have none).
 // Prints a table and the verdict: each function's median at most 1.5 times its peer's, each bundle at most 1 MiB.
@@ -27,12 +32,17 @@ import { build } from "esbuild"
 import type { Metafile } from "esbuild"
 import { spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
-import { BUNDLE_LIMIT_BYTES, lambdaBundleOptions, outputsOf } from "../scripts/LambdaBundle.js"
+import {
+  BUNDLE_LIMIT_BYTES,
+  lambdaBundleOptions,
+  lambdaSnapshotBundleOptions,
+  outputsOf
+} from "../scripts/LambdaBundle.js"
 import { NODE_MAJOR } from "../scripts/NodeTarget.js"
 import * as DynamoDb from "../src/adapters/dynamodb/DynamoDb.js"
 import * as DynamoDbJobStore from "../src/adapters/dynamodb/DynamoDbJobStore.js"
@@ -53,7 +63,8 @@ import { answerHelp, integerFlags } from "./flags.js"
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..")
 const RATIO_TARGET = 1.5
 const RUN_LIMIT_MILLIS = 30_000
-const USAGE = "Usage: npm run bench:coldstart -- [--runs 7] [--source-maps] [--compile-cache] [--cpu-prof-dir DIR]"
+const USAGE =
+  "Usage: npm run bench:coldstart -- [--runs 7] [--source-maps] [--compile-cache] [--snapshot] [--cpu-prof-dir DIR]"
 
 const { values: flags } = parseArgs({
   options: {
@@ -61,6 +72,7 @@ const { values: flags } = parseArgs({
     "cpu-prof-dir": { type: "string" },
     "source-maps": { type: "boolean", default: false },
     "compile-cache": { type: "boolean", default: false },
+    snapshot: { type: "boolean", default: false },
     help: { type: "boolean", default: false }
   },
   allowNegative: true,
@@ -111,6 +123,37 @@ const buildPeer = async (name: FunctionName) => {
   return { bundle: join(outdir, "index.mjs"), bytesAtStart: outputsOf(result.metafile).bytesAtStart }
 }
 
+/**
+ * `name`'s startup snapshot: bench/coldstartSnapshot.ts bundled as one CommonJS script, and the blob the pinned Node
+ * (this process's binary) builds from it, under the function's process settings (a blob is refused by another
+ * binary, and its heap was laid out under those flags).
+ */
+const buildSnapshot = async (name: FunctionName, environment: Record<string, string>) => {
+  const script = join(work, `snapshot-${name}.cjs`)
+  await build({
+    entryPoints: [join(ROOT, "bench", "coldstartSnapshot.ts")],
+    outfile: script,
+    ...lambdaSnapshotBundleOptions(join(ROOT, "src")),
+    define: { FUNCTION: JSON.stringify(name) }
+  })
+  const blob = join(work, `${name}.blob`)
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(process.execPath, ["--snapshot-blob", blob, "--build-snapshot", script], {
+      cwd: work,
+      env: environment,
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let output = ""
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")))
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")))
+    child.on("exit", (code) =>
+      code === 0
+        ? resolve()
+        : reject(new Error(`the ${name} snapshot: exit ${code}; its output:\n${output.slice(-3000)}`)))
+  })
+  return { blob, bytes: statSync(blob).size }
+}
+
 /** What Node loads of a function's bundle before its handler exists, from the metafile `npm run build` wrote. */
 const functionBytesAtStart = (name: FunctionName) =>
   outputsOf(JSON.parse(readFileSync(join(ROOT, "dist", "lambda", `${name}.meta.json`), "utf8")) as Metafile)
@@ -132,26 +175,34 @@ const context = {
 // Every collection's time from the import to the answer.
 const collections = new GCProfiler()
 collections.start()
+// Since the process's time origin: Node's own start, before any of the bundle.
 const started = performance.now()
 const { handler } = await import(pathToFileURL(bundle).href)
 const imported = performance.now()
 const answer = await handler(event, context)
 const answered = performance.now()
+const cpu = process.cpuUsage()
 const gcMillis = collections.stop().statistics.reduce((sum, collection) => sum + collection.cost, 0) / 1000
-process.stdout.write("\\nCOLDSTART " + JSON.stringify({ importMillis: imported - started, answerMillis: answered - imported, gcMillis, answer }) + "\\n")
+process.stdout.write("\\nCOLDSTART " + JSON.stringify({ bootMillis: started, importMillis: imported - started, answerMillis: answered - imported, gcMillis, cpuMillis: (cpu.user + cpu.system) / 1000, answer }) + "\\n")
 process.exit(0)
 `
 )
 
 interface ColdStart {
+  /** Node's own start, to the first statement of the runner (or of the snapshot's main). */
+  readonly bootMillis: number
   readonly importMillis: number
   readonly answerMillis: number
   readonly gcMillis: number
+  /** The process's CPU time (user + system) from its start to the answer. */
+  readonly cpuMillis: number
+  /** Measured here: from the spawn to the answer's line on the child's output. */
+  readonly wallMillis: number
   readonly answer: unknown
 }
 
 const coldStart = (
-  bundle: string,
+  start: { readonly bundle: string } | { readonly blob: string },
   event: unknown,
   environment: Record<string, string>,
   profileName: string
@@ -162,22 +213,31 @@ const coldStart = (
     const profiling = cpuProfDir === undefined
       ? []
       : ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`, `--cpu-prof-name=${profileName}.cpuprofile`]
-    const child = spawn(process.execPath, [...profiling, RUNNER, bundle, eventFile], {
-      cwd: dirname(bundle),
+    const [args, cwd] = "blob" in start
+      ? [["--snapshot-blob", start.blob, eventFile], work]
+      : [[RUNNER, start.bundle, eventFile], dirname(start.bundle)]
+    const spawned = performance.now()
+    let answeredAt: number | undefined
+    const child = spawn(process.execPath, [...profiling, ...args], {
+      cwd,
       env: environment,
       stdio: ["ignore", "pipe", "pipe"]
     })
     let output = ""
-    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")))
+    child.stdout.on("data", (chunk: Buffer) => {
+      output += chunk.toString("utf8")
+      if (answeredAt === undefined && output.includes("\nCOLDSTART ")) answeredAt = performance.now()
+    })
     child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")))
     const limit = setTimeout(() => child.kill("SIGKILL"), RUN_LIMIT_MILLIS)
     child.on("exit", (code) => {
       clearTimeout(limit)
       const line = output.split("\n").find((text) => text.startsWith("COLDSTART "))
       if (code !== 0 || line === undefined) {
-        reject(new Error(`${bundle} exited ${code}; its output:\n${output.slice(-2000)}`))
+        reject(new Error(`${JSON.stringify(start)} exited ${code}; its output:\n${output.slice(-2000)}`))
       } else {
-        resolve(JSON.parse(line.slice("COLDSTART ".length)) as ColdStart)
+        const measured = JSON.parse(line.slice("COLDSTART ".length)) as Omit<ColdStart, "wallMillis">
+        resolve({ ...measured, wallMillis: (answeredAt ?? performance.now()) - spawned })
       }
     })
   })
@@ -300,12 +360,25 @@ const program = Effect.gen(function*() {
     ...FUNCTIONS.map((name) => [`function ${name}`, functionBytesAtStart(name)] as const),
     ...FUNCTIONS.map((name) => [`peer ${name}`, peers[name].bytesAtStart] as const)
   ])
+  const snapshots: Partial<Record<FunctionName, { readonly blob: string; readonly bytes: number }>> = {}
+  if (flags.snapshot) {
+    progress(`building each function's startup snapshot with ${process.execPath} (${process.version})`)
+    for (const name of FUNCTIONS) {
+      snapshots[name] = yield* Effect.promise(() =>
+        buildSnapshot(name, { ...environment, ...processEnvironment(name) })
+      )
+    }
+  }
 
   const targets = FUNCTIONS.flatMap((name) =>
     (["peer", "function"] as const).map((kind) => ({
       name,
       kind,
-      bundle: kind === "peer" ? peers[name].bundle : functionBundle(name),
+      start: kind === "peer"
+        ? { bundle: peers[name].bundle }
+        : snapshots[name] !== undefined
+        ? { blob: snapshots[name].blob }
+        : { bundle: functionBundle(name) },
       environment: {
         ...environment,
         ...processEnvironment(name),
@@ -319,9 +392,7 @@ const program = Effect.gen(function*() {
     progress("writing each one's compile cache with an untimed cold start")
     for (const [i, target] of targets.entries()) {
       const event = target.name === "api" ? exportEvent(runs * targets.length + i) : workerEvent
-      yield* Effect.promise(() =>
-        coldStart(target.bundle, event, target.environment, `${target.kind}-${target.name}-0`)
-      )
+      yield* Effect.promise(() => coldStart(target.start, event, target.environment, `${target.kind}-${target.name}-0`))
     }
   }
   for (let run = 0; run < runs; run++) {
@@ -331,7 +402,7 @@ const program = Effect.gen(function*() {
       const event = target.name === "api" ? exportEvent(run * targets.length + order.indexOf(target)) : workerEvent
       const result = yield* Effect.promise(() =>
         coldStart(
-          target.bundle,
+          target.start,
           event,
           target.environment,
           `${target.kind}-${target.name}-${run + 1}`
@@ -344,10 +415,11 @@ const program = Effect.gen(function*() {
     }
     progress(`round ${run + 1} of ${runs} done`)
   }
-  return { results, sizes }
+  const blobBytes = Object.fromEntries(FUNCTIONS.map((name) => [name, snapshots[name]?.bytes]))
+  return { results, sizes, blobBytes }
 })
 
-const { results, sizes } = await Effect.runPromise(
+const { blobBytes, results, sizes } = await Effect.runPromise(
   program.pipe(Effect.scoped, Effect.provide(servers), Effect.timeout(Duration.minutes(10)))
 ).finally(() => rmSync(work, { recursive: true, force: true }))
 
@@ -356,36 +428,66 @@ const { results, sizes } = await Effect.runPromise(
 const row = (cells: ReadonlyArray<string | number>) => `| ${cells.join(" | ")} |`
 const ms = (n: number) => n.toFixed(0)
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`
-const total = (r: ColdStart) => r.importMillis + r.answerMillis
+const importAndAnswer = (r: ColdStart) => r.importMillis + r.answerMillis
+// A snapshot moves the import into Node's own start: from a snapshot, each process is compared whole, from its spawn
+// to its answer (the runner's own figures beside it, from the process's time origin).
+const total = flags.snapshot ? (r: ColdStart) => r.wallMillis : importAndAnswer
+const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`
 
 progress("")
 progress(row([
   "target",
   "loaded at start",
+  "boot ms",
   "import ms",
   "first answer ms",
   "GC ms (in both)",
-  "import + answer ms (median)",
+  "import + answer ms",
+  "start to answer ms",
+  "CPU ms",
+  flags.snapshot ? "spawn to answer ms (median)" : "import + answer ms (median)",
   "all runs"
 ]))
-progress(row(["---", "---:", "---:", "---:", "---:", "---:", "---"]))
+progress(row(["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---"]))
 for (const [key, list] of results) {
+  const [kind, name] = key.split(" ") as ["peer" | "function", FunctionName]
+  const blob = blobBytes[name]
   progress(row([
     key,
-    kib(sizes[key]!),
+    kind === "function" && blob !== undefined ? `blob ${mib(blob)}` : kib(sizes[key]!),
+    ms(median(list.map((r) => r.bootMillis))),
     ms(median(list.map((r) => r.importMillis))),
     ms(median(list.map((r) => r.answerMillis))),
     ms(median(list.map((r) => r.gcMillis))),
+    ms(median(list.map(importAndAnswer))),
+    ms(median(list.map((r) => r.bootMillis + r.importMillis + r.answerMillis))),
+    ms(median(list.map((r) => r.cpuMillis))),
     ms(median(list.map(total))),
     list.map((r) => ms(total(r))).join(", ")
   ]))
 }
 
+const ratioOf = (name: FunctionName, measure: (r: ColdStart) => number) =>
+  median(results.get(`function ${name}`)!.map(measure)) / median(results.get(`peer ${name}`)!.map(measure))
+if (flags.snapshot) {
+  progress("")
+  for (const name of FUNCTIONS) {
+    progress(
+      `${name} from its snapshot: spawn to answer ${ratioOf(name, total).toFixed(2)}x its peer, start to answer ` +
+        `${ratioOf(name, (r) => r.bootMillis + r.importMillis + r.answerMillis).toFixed(2)}x, CPU ` +
+        `${ratioOf(name, (r) => r.cpuMillis).toFixed(2)}x`
+    )
+  }
+}
+
 const verdicts = FUNCTIONS.flatMap((name) => {
-  const ratio = median(results.get(`function ${name}`)!.map(total)) / median(results.get(`peer ${name}`)!.map(total))
+  const ratio = ratioOf(name, total)
   const size = sizes[`function ${name}`]!
   return [
-    { text: `${name} ${ratio.toFixed(2)}x its peer (<= ${RATIO_TARGET})`, met: ratio <= RATIO_TARGET },
+    {
+      text: `${name} ${ratio.toFixed(2)}x its peer${flags.snapshot ? " from its snapshot" : ""} (<= ${RATIO_TARGET})`,
+      met: ratio <= RATIO_TARGET
+    },
     { text: `${name} loads ${kib(size)} at start (<= ${kib(BUNDLE_LIMIT_BYTES)})`, met: size <= BUNDLE_LIMIT_BYTES }
   ]
 })
