@@ -51,6 +51,17 @@ const subpathImportsPlugin = (sourceRoot: string): Plugin => ({
   }
 })
 
+/** What every build of a function's code shares, its bundle's and its startup snapshot's script's. */
+const functionCodeOptions: BuildOptions = {
+  bundle: true,
+  platform: "node",
+  target: ESBUILD_NODE_TARGET,
+  minify: true,
+  mainFields: ["module", "main"],
+  legalComments: "none",
+  logLevel: "warning"
+}
+
 /**
  * `index.mjs`, an ES module exporting `handler`, minified, for the pinned Node major, in `outdir` (the caller's,
  * with the entry point). `mainFields` prefers a package's ES module build: the AWS SDK's `dist-es` lets esbuild drop
@@ -60,20 +71,14 @@ const subpathImportsPlugin = (sourceRoot: string): Plugin => ({
  * own beside `index.mjs`, loaded if ever taken; everything else is in `index.mjs` and the chunks it imports.
  */
 export const lambdaBundleOptions = (sourceRoot: string): BuildOptions => ({
+  ...functionCodeOptions,
   entryNames: "index",
   chunkNames: "[name]-[hash]",
   outExtension: { ".js": ".mjs" },
   splitting: true,
-  bundle: true,
-  platform: "node",
-  target: ESBUILD_NODE_TARGET,
   format: "esm",
-  minify: true,
-  mainFields: ["module", "main"],
-  legalComments: "none",
   banner: { js: REQUIRE_SHIM },
-  plugins: [subpathImportsPlugin(sourceRoot)],
-  logLevel: "warning"
+  plugins: [subpathImportsPlugin(sourceRoot)]
 })
 
 /**
@@ -124,15 +129,9 @@ module.exports = new Proxy({}, {
  * SDK's lazily loaded paths stay lazy inside the file, evaluated only if ever taken.
  */
 export const lambdaSnapshotBundleOptions = (sourceRoot: string): BuildOptions => ({
-  bundle: true,
-  platform: "node",
-  target: ESBUILD_NODE_TARGET,
+  ...functionCodeOptions,
   format: "cjs",
-  minify: true,
-  mainFields: ["module", "main"],
-  legalComments: "none",
-  plugins: [subpathImportsPlugin(sourceRoot), deferredBuiltinsPlugin],
-  logLevel: "warning"
+  plugins: [subpathImportsPlugin(sourceRoot), deferredBuiltinsPlugin]
 })
 
 /** The size a bundle may have (issue 18, ADR 42): what Node loads of it before the handler exists. */
