@@ -35,7 +35,8 @@ const bundle = (name: "api" | "worker") => {
 
 /**
  * `-c functionRuntime=snapshot`: the custom runtime of ADR 52, on the architecture its blobs were built on, and only
- * when they were built under the options the stack gives the functions (a blob under other flags may not start).
+ * when they were built under the options the stack gives the functions: Node 24 started the worker's blob under
+ * other flags in a check (ADR 52), but nothing promises that a heap laid out under some flags runs under others.
  */
 const snapshot = (name: "api" | "worker"): { readonly code: Code; readonly architecture: "x64" | "arm64" } => {
   const directory = join(ROOT, "dist", "lambda", `${name}-snapshot`)
