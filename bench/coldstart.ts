@@ -18,6 +18,12 @@
 // `--enable-source-maps` to show what it would cost (ADR 47). `--compile-cache` gives every function and peer a V8
 // compile cache (NODE_COMPILE_CACHE) that one untimed cold start of its own wrote first, to show what shipping one
 // would buy where the runtime could read it (ADR 47 says why the stack does not).
+// `--snapshot` starts each function as the custom runtime ships it (ADR 52): `npm run build`'s
+// dist/lambda/<function>-snapshot/bootstrap, the pinned Node on the function's startup snapshot, speaking the Runtime
+// API to a fake of it here on 127.0.0.1 that hands it the same first event. The peers run as before, plain `node`, as
+// on Lambda's stock runtime. A snapshot moves the import into Node's own start (the deserialisation), so this mode
+// compares each process whole, from its spawn to its answer (for the function, its answer's POST to the Runtime
+// API; for the peer, its answer's line), with CPU beside it (the function's from /proc, in 10 ms ticks).
 // `--cpu-prof-dir DIR` runs every process under `node --cpu-prof`, one .cpuprofile per run in DIR (the functions'
 // source maps name the modules; the peers have none).
 // Prints a table and the verdict: each function's median at most 1.5 times its peer's, each bundle at most 1 MiB.
@@ -27,12 +33,13 @@ import { build } from "esbuild"
 import type { Metafile } from "esbuild"
 import { spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
 import { BUNDLE_LIMIT_BYTES, lambdaBundleOptions, outputsOf } from "../scripts/LambdaBundle.js"
+import { SNAPSHOT_FILES } from "../scripts/LambdaSnapshot.js"
 import { NODE_MAJOR } from "../scripts/NodeTarget.js"
 import * as DynamoDb from "../src/adapters/dynamodb/DynamoDb.js"
 import * as DynamoDbJobStore from "../src/adapters/dynamodb/DynamoDbJobStore.js"
@@ -43,6 +50,8 @@ import { newJob, transition } from "../src/domain/ExportJob.js"
 import { EmailAddress, makeExportJobId, Owner } from "../src/domain/Identifiers.js"
 import { ReportRequest } from "../src/domain/Reports.js"
 import { lambdaProcessEnvironment } from "../src/runtimes/lambda/LambdaProcessSettings.js"
+import type { RecordedRequest } from "../test/runtimes/lambda/FakeRuntimeApi.js"
+import { startFakeRuntimeApi } from "../test/runtimes/lambda/FakeRuntimeApi.js"
 import { httpEvent, sqsEvent, sqsRecord } from "../test/runtimes/lambda/LambdaEvents.js"
 import { DynaliteServer, DynaliteServerLive } from "../test/support/servers/DynaliteServer.js"
 import { FauxqsServer, FauxqsServerLive } from "../test/support/servers/FauxqsServer.js"
@@ -53,7 +62,8 @@ import { answerHelp, integerFlags } from "./flags.js"
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..")
 const RATIO_TARGET = 1.5
 const RUN_LIMIT_MILLIS = 30_000
-const USAGE = "Usage: npm run bench:coldstart -- [--runs 7] [--source-maps] [--compile-cache] [--cpu-prof-dir DIR]"
+const USAGE =
+  "Usage: npm run bench:coldstart -- [--runs 7] [--source-maps] [--compile-cache] [--snapshot] [--cpu-prof-dir DIR]"
 
 const { values: flags } = parseArgs({
   options: {
@@ -61,6 +71,7 @@ const { values: flags } = parseArgs({
     "cpu-prof-dir": { type: "string" },
     "source-maps": { type: "boolean", default: false },
     "compile-cache": { type: "boolean", default: false },
+    snapshot: { type: "boolean", default: false },
     help: { type: "boolean", default: false }
   },
   allowNegative: true,
@@ -111,6 +122,9 @@ const buildPeer = async (name: FunctionName) => {
   return { bundle: join(outdir, "index.mjs"), bytesAtStart: outputsOf(result.metafile).bytesAtStart }
 }
 
+/** `name` on the custom runtime, as `npm run build` wrote it: its bootstrap, Node and startup snapshot. */
+const snapshotDirectory = (name: FunctionName) => join(ROOT, "dist", "lambda", `${name}-snapshot`)
+
 /** What Node loads of a function's bundle before its handler exists, from the metafile `npm run build` wrote. */
 const functionBytesAtStart = (name: FunctionName) =>
   outputsOf(JSON.parse(readFileSync(join(ROOT, "dist", "lambda", `${name}.meta.json`), "utf8")) as Metafile)
@@ -132,26 +146,34 @@ const context = {
 // Every collection's time from the import to the answer.
 const collections = new GCProfiler()
 collections.start()
+// Since the process's time origin: Node's own start, before any of the bundle.
 const started = performance.now()
 const { handler } = await import(pathToFileURL(bundle).href)
 const imported = performance.now()
 const answer = await handler(event, context)
 const answered = performance.now()
+const cpu = process.cpuUsage()
 const gcMillis = collections.stop().statistics.reduce((sum, collection) => sum + collection.cost, 0) / 1000
-process.stdout.write("\\nCOLDSTART " + JSON.stringify({ importMillis: imported - started, answerMillis: answered - imported, gcMillis, answer }) + "\\n")
+process.stdout.write("\\nCOLDSTART " + JSON.stringify({ bootMillis: started, importMillis: imported - started, answerMillis: answered - imported, gcMillis, cpuMillis: (cpu.user + cpu.system) / 1000, answer }) + "\\n")
 process.exit(0)
 `
 )
 
 interface ColdStart {
+  /** Node's own start, to the first statement of the runner (or of the snapshot's main). */
+  readonly bootMillis: number
   readonly importMillis: number
   readonly answerMillis: number
   readonly gcMillis: number
+  /** The process's CPU time (user + system) from its start to the answer. */
+  readonly cpuMillis: number
+  /** Measured here: from the spawn to the answer's line on the child's output. */
+  readonly wallMillis: number
   readonly answer: unknown
 }
 
 const coldStart = (
-  bundle: string,
+  start: { readonly bundle: string },
   event: unknown,
   environment: Record<string, string>,
   profileName: string
@@ -162,25 +184,100 @@ const coldStart = (
     const profiling = cpuProfDir === undefined
       ? []
       : ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`, `--cpu-prof-name=${profileName}.cpuprofile`]
-    const child = spawn(process.execPath, [...profiling, RUNNER, bundle, eventFile], {
-      cwd: dirname(bundle),
+    const spawned = performance.now()
+    let answeredAt: number | undefined
+    const child = spawn(process.execPath, [...profiling, RUNNER, start.bundle, eventFile], {
+      cwd: dirname(start.bundle),
       env: environment,
       stdio: ["ignore", "pipe", "pipe"]
     })
     let output = ""
-    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")))
+    child.stdout.on("data", (chunk: Buffer) => {
+      output += chunk.toString("utf8")
+      if (answeredAt === undefined && output.includes("\nCOLDSTART ")) answeredAt = performance.now()
+    })
     child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")))
     const limit = setTimeout(() => child.kill("SIGKILL"), RUN_LIMIT_MILLIS)
     child.on("exit", (code) => {
       clearTimeout(limit)
       const line = output.split("\n").find((text) => text.startsWith("COLDSTART "))
       if (code !== 0 || line === undefined) {
-        reject(new Error(`${bundle} exited ${code}; its output:\n${output.slice(-2000)}`))
+        reject(new Error(`${JSON.stringify(start)} exited ${code}; its output:\n${output.slice(-2000)}`))
       } else {
-        resolve(JSON.parse(line.slice("COLDSTART ".length)) as ColdStart)
+        const measured = JSON.parse(line.slice("COLDSTART ".length)) as Omit<ColdStart, "wallMillis">
+        resolve({ ...measured, wallMillis: (answeredAt ?? performance.now()) - spawned })
       }
     })
   })
+
+/** The process's user + system CPU so far, from /proc (Linux), in milliseconds. */
+const cpuMillisOf = (pid: number): number => {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+  // utime and stime, fields 14 and 15 of the line (11 and 12 after the command's name), in ticks of 10 ms.
+  return (Number(fields[11]) + Number(fields[12])) * 10
+}
+
+/**
+ * A cold start on the custom runtime: `bootstrap` on a fake Runtime API that hands it `event`, timed from the spawn
+ * to its answer's POST; the process is then killed (Lambda would freeze it).
+ */
+const bootstrapColdStart = async (
+  directory: string,
+  event: unknown,
+  environment: Record<string, string>,
+  profileName: string
+): Promise<ColdStart> => {
+  const runtimeApi = await startFakeRuntimeApi()
+  const profiling = cpuProfDir === undefined
+    ? ""
+    : ` --cpu-prof --cpu-prof-dir=${cpuProfDir} --cpu-prof-name=${profileName}.cpuprofile`
+  try {
+    // The 15 minutes the runner's context gives: the worker starts no record with less than 2 minutes left.
+    runtimeApi.enqueue({ requestId: profileName, event, deadlineMillis: Date.now() + 900_000 })
+    const spawned = performance.now()
+    const child = spawn(join(directory, SNAPSHOT_FILES.bootstrap), [], {
+      cwd: directory,
+      env: {
+        ...environment,
+        ...(profiling === "" ? {} : { NODE_OPTIONS: `${environment["NODE_OPTIONS"] ?? ""}${profiling}`.trim() }),
+        LAMBDA_TASK_ROOT: directory,
+        AWS_LAMBDA_RUNTIME_API: runtimeApi.address,
+        AWS_LAMBDA_FUNCTION_NAME: profileName
+      },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let output = ""
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")))
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")))
+    const exited = new Promise<never>((_, reject) =>
+      child.on("exit", (code) => reject(new Error(`${directory}/bootstrap exited ${code}:\n${output.slice(-2000)}`)))
+    )
+    exited.catch(() => undefined)
+    const limit = setTimeout(() => child.kill("SIGKILL"), RUN_LIMIT_MILLIS)
+    const [post] = await Promise.race<ReadonlyArray<RecordedRequest>>([runtimeApi.posts(1), exited])
+    const wallMillis = performance.now() - spawned
+    const cpuMillis = cpuMillisOf(child.pid!)
+    clearTimeout(limit)
+    if (profiling !== "") {
+      child.kill("SIGINT")
+      await new Promise((resolve) => child.once("exit", resolve))
+    } else {
+      child.kill("SIGKILL")
+    }
+    if (!post!.path.endsWith("/response")) throw new Error(`${post!.path}: ${post!.body}\n${output.slice(-2000)}`)
+    return {
+      bootMillis: Number.NaN,
+      importMillis: Number.NaN,
+      answerMillis: Number.NaN,
+      gcMillis: Number.NaN,
+      cpuMillis,
+      wallMillis,
+      answer: JSON.parse(post!.body) as unknown
+    }
+  } finally {
+    await runtimeApi.close()
+  }
+}
 
 // ------------------------------------------------------------------------------------------------- events
 
@@ -300,12 +397,18 @@ const program = Effect.gen(function*() {
     ...FUNCTIONS.map((name) => [`function ${name}`, functionBytesAtStart(name)] as const),
     ...FUNCTIONS.map((name) => [`peer ${name}`, peers[name].bytesAtStart] as const)
   ])
+  const blobBytes = Object.fromEntries(
+    FUNCTIONS.map((name) => [
+      name,
+      flags.snapshot ? statSync(join(snapshotDirectory(name), SNAPSHOT_FILES.blob)).size : undefined
+    ])
+  )
 
   const targets = FUNCTIONS.flatMap((name) =>
     (["peer", "function"] as const).map((kind) => ({
       name,
       kind,
-      bundle: kind === "peer" ? peers[name].bundle : functionBundle(name),
+      start: kind === "peer" ? peers[name].bundle : functionBundle(name),
       environment: {
         ...environment,
         ...processEnvironment(name),
@@ -320,7 +423,7 @@ const program = Effect.gen(function*() {
     for (const [i, target] of targets.entries()) {
       const event = target.name === "api" ? exportEvent(runs * targets.length + i) : workerEvent
       yield* Effect.promise(() =>
-        coldStart(target.bundle, event, target.environment, `${target.kind}-${target.name}-0`)
+        coldStart({ bundle: target.start }, event, target.environment, `${target.kind}-${target.name}-0`)
       )
     }
   }
@@ -329,13 +432,11 @@ const program = Effect.gen(function*() {
     const order = targets.map((_, i) => targets[(i + run) % targets.length]!)
     for (const target of order) {
       const event = target.name === "api" ? exportEvent(run * targets.length + order.indexOf(target)) : workerEvent
+      const profileName = `${target.kind}-${target.name}-${run + 1}`
       const result = yield* Effect.promise(() =>
-        coldStart(
-          target.bundle,
-          event,
-          target.environment,
-          `${target.kind}-${target.name}-${run + 1}`
-        )
+        flags.snapshot && target.kind === "function"
+          ? bootstrapColdStart(snapshotDirectory(target.name), event, target.environment, profileName)
+          : coldStart({ bundle: target.start }, event, target.environment, profileName)
       )
       if (!target.valid(result.answer)) {
         return yield* Effect.dieMessage(`${target.kind} ${target.name} answered ${JSON.stringify(result.answer)}`)
@@ -344,48 +445,78 @@ const program = Effect.gen(function*() {
     }
     progress(`round ${run + 1} of ${runs} done`)
   }
-  return { results, sizes }
+  return { results, sizes, blobBytes }
 })
 
-const { results, sizes } = await Effect.runPromise(
+const { blobBytes, results, sizes } = await Effect.runPromise(
   program.pipe(Effect.scoped, Effect.provide(servers), Effect.timeout(Duration.minutes(10)))
 ).finally(() => rmSync(work, { recursive: true, force: true }))
 
 // ------------------------------------------------------------------------------------------------- report
 
 const row = (cells: ReadonlyArray<string | number>) => `| ${cells.join(" | ")} |`
-const ms = (n: number) => n.toFixed(0)
+// Not measured (a function on the custom runtime is timed from outside): "-".
+const ms = (n: number) => Number.isNaN(n) ? "-" : n.toFixed(0)
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`
-const total = (r: ColdStart) => r.importMillis + r.answerMillis
+const importAndAnswer = (r: ColdStart) => r.importMillis + r.answerMillis
+// A snapshot moves the import into Node's own start: from a snapshot, each process is compared whole, from its spawn
+// to its answer (the runner's own figures beside it, from the process's time origin).
+const total = flags.snapshot ? (r: ColdStart) => r.wallMillis : importAndAnswer
+const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`
 
 progress("")
 progress(row([
   "target",
   "loaded at start",
+  "boot ms",
   "import ms",
   "first answer ms",
   "GC ms (in both)",
-  "import + answer ms (median)",
+  "import + answer ms",
+  "start to answer ms",
+  "CPU ms",
+  flags.snapshot ? "spawn to answer ms (median)" : "import + answer ms (median)",
   "all runs"
 ]))
-progress(row(["---", "---:", "---:", "---:", "---:", "---:", "---"]))
+progress(row(["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---"]))
 for (const [key, list] of results) {
+  const [kind, name] = key.split(" ") as ["peer" | "function", FunctionName]
+  const blob = blobBytes[name]
   progress(row([
     key,
-    kib(sizes[key]!),
+    kind === "function" && blob !== undefined ? `blob ${mib(blob)}` : kib(sizes[key]!),
+    ms(median(list.map((r) => r.bootMillis))),
     ms(median(list.map((r) => r.importMillis))),
     ms(median(list.map((r) => r.answerMillis))),
     ms(median(list.map((r) => r.gcMillis))),
+    ms(median(list.map(importAndAnswer))),
+    ms(median(list.map((r) => r.bootMillis + r.importMillis + r.answerMillis))),
+    ms(median(list.map((r) => r.cpuMillis))),
     ms(median(list.map(total))),
     list.map((r) => ms(total(r))).join(", ")
   ]))
 }
 
+const ratioOf = (name: FunctionName, measure: (r: ColdStart) => number) =>
+  median(results.get(`function ${name}`)!.map(measure)) / median(results.get(`peer ${name}`)!.map(measure))
+if (flags.snapshot) {
+  progress("")
+  for (const name of FUNCTIONS) {
+    progress(
+      `${name} from its snapshot: spawn to answer ${ratioOf(name, total).toFixed(2)}x its peer, CPU ` +
+        `${ratioOf(name, (r) => r.cpuMillis).toFixed(2)}x`
+    )
+  }
+}
+
 const verdicts = FUNCTIONS.flatMap((name) => {
-  const ratio = median(results.get(`function ${name}`)!.map(total)) / median(results.get(`peer ${name}`)!.map(total))
+  const ratio = ratioOf(name, total)
   const size = sizes[`function ${name}`]!
   return [
-    { text: `${name} ${ratio.toFixed(2)}x its peer (<= ${RATIO_TARGET})`, met: ratio <= RATIO_TARGET },
+    {
+      text: `${name} ${ratio.toFixed(2)}x its peer${flags.snapshot ? " from its snapshot" : ""} (<= ${RATIO_TARGET})`,
+      met: ratio <= RATIO_TARGET
+    },
     { text: `${name} loads ${kib(size)} at start (<= ${kib(BUNDLE_LIMIT_BYTES)})`, met: size <= BUNDLE_LIMIT_BYTES }
   ]
 })

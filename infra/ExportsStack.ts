@@ -41,10 +41,24 @@ import {
 import { lambdaProcessEnvironment } from "../src/runtimes/lambda/LambdaProcessSettings.js"
 import { SWEEP_EVENT, SWEEP_SCHEDULE } from "../src/runtimes/lambda/SweepEvent.js"
 
+/**
+ * How the functions run: Lambda's Node runtime on the bundles (`index.handler`, arm64), or the custom runtime of
+ * ADR 52 on `dist/lambda/<function>-snapshot` (its `bootstrap`: the pinned Node binary on a startup snapshot), whose
+ * architecture is the one its blob was built on (the directory's manifest.json says which).
+ */
+export type FunctionRuntime =
+  | { readonly kind: "nodejs" }
+  | { readonly kind: "snapshot"; readonly architecture: "x64" | "arm64" }
+
 export interface ExportsStackProps extends StackProps {
-  /** The bundles `npm run build` makes: dist/lambda/api and dist/lambda/worker. */
+  /**
+   * The bundles `npm run build` makes: dist/lambda/api and dist/lambda/worker, or, with `functionRuntime` a snapshot,
+   * dist/lambda/api-snapshot and dist/lambda/worker-snapshot.
+   */
   readonly apiCode: Code
   readonly workerCode: Code
+  /** Lambda's Node runtime unless said otherwise. */
+  readonly functionRuntime?: FunctionRuntime
   /** The identity provider whose access tokens API Gateway verifies. */
   readonly jwtIssuer: string
   readonly jwtAudience: ReadonlyArray<string>
@@ -216,12 +230,22 @@ export class ExportsStack extends Stack {
       APP_BASE_URL: props.appBaseUrl
     }
 
+    // The environment is the same on both runtimes: the bootstrap's Node reads NODE_OPTIONS as Lambda's does, and
+    // the blob was built under the same options (scripts/LambdaSnapshot.ts; app.ts checks its manifest).
+    const functionRuntime = props.functionRuntime ?? { kind: "nodejs" }
+    const runtime = functionRuntime.kind === "nodejs"
+      ? { runtime: Runtime.NODEJS_24_X, architecture: Architecture.ARM_64, handler: "index.handler" }
+      : {
+        runtime: Runtime.PROVIDED_AL2023,
+        architecture: functionRuntime.architecture === "arm64" ? Architecture.ARM_64 : Architecture.X86_64,
+        // A custom runtime's bootstrap answers every invocation; Lambda passes the name on as _HANDLER only.
+        handler: "bootstrap"
+      }
+
     const apiLogs = new LogGroup(this, "ApiLogs", { retention: RetentionDays.ONE_MONTH })
     const api = new LambdaFunction(this, "Api", {
-      runtime: Runtime.NODEJS_24_X,
-      architecture: Architecture.ARM_64,
+      ...runtime,
       code: props.apiCode,
-      handler: "index.handler",
       memorySize: 512,
       timeout: Duration.seconds(10),
       logGroup: apiLogs,
@@ -241,10 +265,8 @@ export class ExportsStack extends Stack {
 
     const workerLogs = new LogGroup(this, "WorkerLogs", { retention: RetentionDays.ONE_MONTH })
     const worker = new LambdaFunction(this, "Worker", {
-      runtime: Runtime.NODEJS_24_X,
-      architecture: Architecture.ARM_64,
+      ...runtime,
       code: props.workerCode,
-      handler: "index.handler",
       memorySize: 1024,
       timeout: WORKER_TIMEOUT,
       logGroup: workerLogs,

@@ -51,6 +51,17 @@ const subpathImportsPlugin = (sourceRoot: string): Plugin => ({
   }
 })
 
+/** What every build of a function's code shares, its bundle's and its startup snapshot's script's. */
+const functionCodeOptions: BuildOptions = {
+  bundle: true,
+  platform: "node",
+  target: ESBUILD_NODE_TARGET,
+  minify: true,
+  mainFields: ["module", "main"],
+  legalComments: "none",
+  logLevel: "warning"
+}
+
 /**
  * `index.mjs`, an ES module exporting `handler`, minified, for the pinned Node major, in `outdir` (the caller's,
  * with the entry point). `mainFields` prefers a package's ES module build: the AWS SDK's `dist-es` lets esbuild drop
@@ -60,20 +71,67 @@ const subpathImportsPlugin = (sourceRoot: string): Plugin => ({
  * own beside `index.mjs`, loaded if ever taken; everything else is in `index.mjs` and the chunks it imports.
  */
 export const lambdaBundleOptions = (sourceRoot: string): BuildOptions => ({
+  ...functionCodeOptions,
   entryNames: "index",
   chunkNames: "[name]-[hash]",
   outExtension: { ".js": ".mjs" },
   splitting: true,
-  bundle: true,
-  platform: "node",
-  target: ESBUILD_NODE_TARGET,
   format: "esm",
-  minify: true,
-  mainFields: ["module", "main"],
-  legalComments: "none",
   banner: { js: REQUIRE_SHIM },
-  plugins: [subpathImportsPlugin(sourceRoot)],
-  logLevel: "warning"
+  plugins: [subpathImportsPlugin(sourceRoot)]
+})
+
+/**
+ * Node's built-in modules a snapshot must not hold (ADR 52): `http` and `https` load the HTTP parser's binding,
+ * whose handles V8 cannot serialise (`--build-snapshot` aborts: "global handle not serialized: HTTPParser"). The
+ * AWS SDK and the ClickHouse client import them at the top of modules that build nothing with them until a request.
+ */
+export const SNAPSHOT_DEFERRED_BUILTINS = ["http", "https"] as const
+
+/**
+ * Each of SNAPSHOT_DEFERRED_BUILTINS as a module that loads the real one on first use, after deserialisation: its
+ * export names are known at bundle time (esbuild's interop lists them), every value is read from the real module.
+ * A bundle whose code reads one of their values while it loads still fails the snapshot's build, as it should.
+ */
+const deferredBuiltinsPlugin: Plugin = {
+  name: "snapshot-deferred-builtins",
+  setup(build) {
+    const names = new RegExp(`^(node:)?(${SNAPSHOT_DEFERRED_BUILTINS.join("|")})$`)
+    build.onResolve({ filter: names }, (args) => ({
+      path: args.path.replace(/^node:/, ""),
+      namespace: "snapshot-deferred-builtin"
+    }))
+    build.onLoad({ filter: /.*/, namespace: "snapshot-deferred-builtin" }, (args) => {
+      const id = `node:${args.path}`
+      const exported = Object.keys(process.getBuiltinModule(id) as object)
+      return {
+        loader: "js",
+        contents: `const names = new Set(${JSON.stringify(exported)})
+let loaded
+const load = () => loaded ??= process.getBuiltinModule(${JSON.stringify(id)})
+module.exports = new Proxy({}, {
+  get: (_, key) => key === "__esModule" ? undefined : load()[key],
+  has: (_, key) => names.has(key),
+  ownKeys: () => [...names],
+  getOwnPropertyDescriptor: (_, key) =>
+    names.has(key) ? { configurable: true, enumerable: true, get: () => load()[key] } : undefined
+})
+`
+      }
+    })
+  }
+}
+
+/**
+ * The script a V8 startup snapshot is built from (`node --build-snapshot`, ADR 52): one CommonJS file with every
+ * module in it, since the snapshot's entry may `require` Node's built-in modules only, and `import()` has no place in
+ * it. The same transforms as `lambdaBundleOptions` (subpath imports, the SDK's ES modules), without splitting: the
+ * SDK's lazily loaded paths stay lazy inside the file, evaluated only if ever taken.
+ */
+export const lambdaSnapshotBundleOptions = (sourceRoot: string): BuildOptions => ({
+  ...functionCodeOptions,
+  format: "cjs",
+  plugins: [subpathImportsPlugin(sourceRoot), deferredBuiltinsPlugin]
 })
 
 /** The size a bundle may have (issue 18, ADR 42): what Node loads of it before the handler exists. */

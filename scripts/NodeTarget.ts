@@ -7,6 +7,9 @@ const manifest = JSON.parse(readFileSync(new URL("../package.json", import.meta.
   readonly devDependencies: Readonly<Record<string, string>>
 }
 
+/** The pinned version, e.g. 24.21.0: the binary a function's startup snapshot is built with and ships with (ADR 52). */
+export const NODE_VERSION = manifest.devDependencies["node"] ?? ""
+
 /** The pinned major, e.g. 24. */
 export const NODE_MAJOR = Number(manifest.devDependencies["node"]?.split(".")[0])
 

@@ -4,12 +4,16 @@
 //   dist/lambda/api/index.mjs      dist/lambda/api.zip      dist/lambda/api.meta.json
 //   dist/lambda/worker/index.mjs   dist/lambda/worker.zip   dist/lambda/worker.meta.json
 // The `.meta.json` files are esbuild's metafiles: which source files went into each bundle (tests read them).
+// Beside each bundle, the function for the custom runtime (ADR 52, scripts/LambdaSnapshot.ts): its startup snapshot
+// built by this Node binary, which it ships, for this machine's architecture:
+//   dist/lambda/api-snapshot/{bootstrap,node,snapshot.blob,manifest.json}   (and worker-snapshot)
 import { build } from "esbuild"
 import { createWriteStream, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { dirname, join, relative } from "node:path"
 import { fileURLToPath } from "node:url"
 import { ZipFile } from "yazl"
 import { BUNDLE_LIMIT_BYTES, lambdaBundleOptions, outputsOf } from "./LambdaBundle.js"
+import { buildLambdaSnapshot, SNAPSHOT_FILES } from "./LambdaSnapshot.js"
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..")
 const OUT = join(ROOT, "dist", "lambda")
@@ -50,5 +54,12 @@ for (const name of BUNDLES) {
       `${outputs.loadedAtStart.length} files (limit ${kib(BUNDLE_LIMIT_BYTES)}), ${kib(outputs.bytesLater)} more ` +
       `only if the SDK asks, zip ${size(join(OUT, `${name}.zip`))}, ${Object.keys(result.metafile.inputs).length} ` +
       "source files\n"
+  )
+  const snapshot = join(OUT, `${name}-snapshot`)
+  const manifest = await buildLambdaSnapshot(name, join(ROOT, "src"), snapshot, join(OUT, `${name}.snapshot.cjs`))
+  process.stdout.write(
+    `${relative(ROOT, snapshot)}: startup snapshot ${size(join(snapshot, SNAPSHOT_FILES.blob))} for Node ` +
+      `${manifest.node} on ${manifest.platform}-${manifest.arch} only (the binary beside it built it), NODE_OPTIONS ` +
+      `${JSON.stringify(manifest.nodeOptions)}\n`
   )
 }

@@ -1,10 +1,11 @@
 // The stack synthesised offline, and its resources checked against what the service relies on.
-import { describe, expect, it } from "@effect/vitest"
+import { afterAll, describe, expect, it } from "@effect/vitest"
 import { App } from "aws-cdk-lib"
 import { Match, Template } from "aws-cdk-lib/assertions"
 import { Code } from "aws-cdk-lib/aws-lambda"
 import { Duration } from "effect"
-import { readFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { DEFAULT_STAGE, EXPORTS_PREFIX, ExportsStack, MAX_RECEIVE_COUNT } from "../../infra/ExportsStack.js"
@@ -26,11 +27,16 @@ import { lambdaProcessEnvironment } from "../../src/runtimes/lambda/LambdaProces
 import { SWEEP_EVENT, SWEEP_SCHEDULE } from "../../src/runtimes/lambda/SweepEvent.js"
 import { WORKER_ENVIRONMENT, WORKER_NODE_OPTIONS } from "../../src/runtimes/WorkerProcessSettings.js"
 
-const synthesise = (storage: Pick<ExportsStackProps, "storageEndpoint" | "bucket"> = R2) => {
+const synthesise = (
+  storage: Pick<ExportsStackProps, "storageEndpoint" | "bucket"> = R2,
+  functions: Pick<ExportsStackProps, "functionRuntime" | "apiCode" | "workerCode"> = {
+    apiCode: Code.fromInline("export const handler = async () => ({})"),
+    workerCode: Code.fromInline("export const handler = async () => ({})")
+  }
+) => {
   const app = new App()
   const stack = new ExportsStack(app, "Exports", {
-    apiCode: Code.fromInline("export const handler = async () => ({})"),
-    workerCode: Code.fromInline("export const handler = async () => ({})"),
+    ...functions,
     jwtIssuer: "https://id.example.test/",
     jwtAudience: ["exports-api"],
     ...storage,
@@ -163,6 +169,48 @@ const needsTransitively = (graph: Map<string, Set<string>>, from: string, to: st
     })
   return visit(from)
 }
+
+describe("the AWS stack on the custom runtime (ADR 52)", () => {
+  // A custom runtime's code cannot be inline: a directory holding a bootstrap stands for dist/lambda/*-snapshot.
+  const directory = mkdtempSync(join(tmpdir(), "snapshot-code-"))
+  writeFileSync(join(directory, "bootstrap"), "#!/bin/sh\n", { mode: 0o755 })
+  afterAll(() => rmSync(directory, { recursive: true, force: true }))
+  const onSnapshot = (architecture: "x64" | "arm64") =>
+    Object.values(
+      synthesise(R2, {
+        functionRuntime: { kind: "snapshot", architecture },
+        apiCode: Code.fromAsset(directory),
+        workerCode: Code.fromAsset(directory)
+      }).findResources("AWS::Lambda::Function")
+    ) as Array<Resource>
+  const bootstrapped = (functions: Array<Resource>) => functions.filter((f) => f.Properties["Handler"] === "bootstrap")
+
+  it("runs both functions on provided.al2023, on the architecture their blobs were built on", () => {
+    for (const [architecture, name] of [["x64", "x86_64"], ["arm64", "arm64"]] as const) {
+      const functions = bootstrapped(onSnapshot(architecture))
+      expect(functions).toHaveLength(2)
+      for (const f of functions) {
+        expect(f.Properties["Runtime"]).toBe("provided.al2023")
+        expect(f.Properties["Architectures"]).toEqual([name])
+      }
+    }
+  })
+
+  it("gives each function the same environment as on Lambda's Node runtime, its process settings included", () => {
+    const functions = bootstrapped(onSnapshot("x64"))
+    const variablesByTable = (f: Resource) => variablesOf(f)["REPORT_SOURCE"] === "clickhouse" ? "worker" : "api"
+    for (const f of functions) {
+      const name = variablesByTable(f)
+      const [, stock] = name === "worker"
+        ? functionWith("REPORT_SOURCE", "clickhouse")
+        : functionWith("AUTH_TRUST_GATEWAY", "true")
+      expect(Object.keys(variablesOf(f)).sort()).toEqual(Object.keys(variablesOf(stock)).sort())
+      expect(variablesOf(f)).toMatchObject(lambdaProcessEnvironment(name))
+      expect(f.Properties["Timeout"]).toBe(stock.Properties["Timeout"])
+      expect(f.Properties["MemorySize"]).toBe(stock.Properties["MemorySize"])
+    }
+  })
+})
 
 describe("the AWS stack", () => {
   it("runs both functions on the Node major the project pins and tests on, the worker for 15 minutes", () => {

@@ -1,0 +1,6 @@
+// The worker's entry in its startup snapshot (ADR 52): `npm run build` evaluates this module, and with it every
+// module of the function, into the blob; the handler is made after deserialisation (SnapshotMain.ts).
+import { setSnapshotMain } from "./SnapshotMain.js"
+import { makeWorkerHandler } from "./WorkerFunction.js"
+
+setSnapshotMain(makeWorkerHandler)
