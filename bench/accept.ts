@@ -1,13 +1,16 @@
 // `npm run bench:accept [-- --rate 1000 --rounds 2 --closed-rounds 1 --duration 10 --warmup 3 --connections 50]`
 //
 // Loads POST /api/v1/reports/export of the embedded default (`npm start`: HTTP API, in-process workers, chdb,
-// local files) with autocannon. The verdict comes from open-loop runs: the service alone, offered `--rate` requests
-// per second in all (autocannon's overallRate) over 50 connections, against issue 18's targets:
+// local files). The verdict comes from open-loop runs: the service alone, offered `--rate` requests per second in
+// all over 50 connections, one request every 1/rate s, each timed from when it was due (bench/openLoop.ts; not
+// autocannon's overallRate, which sends each second's requests in a burst at its start: ADR 51), against issue 18's
+// targets:
 //   - p99 under 20 ms at an offered 1,000 requests/s, with at least 95% of the offered rate answered;
 //   - the server's event-loop delay p99 under 10 ms meanwhile (monitorEventLoopDelay, preloaded into the server by
 //     bench/loopDelayProbe.ts, so the server's code is the one `npm start` runs).
-// Then, as information, closed-loop runs beside a baseline: a bare node:http server that parses the same JSON body
-// and answers 202, each as fast as it can. Each server runs in a child process of its own, started fresh for every
+// Then, as information, closed-loop runs (autocannon) beside a baseline: a bare node:http server that parses the
+// same JSON body and answers 202, each as fast as it can; `--open-baseline` also runs that baseline in the open loop,
+// the machine's floor. Each server runs in a child process of its own, started fresh for every
 // run, one at a time, on 127.0.0.1 and a free port; load goes to loopback only, for a bounded time and number of
 // connections. Every request is a new export (a different user, day or time zone each time), so the service never
 // answers from an export already in progress. Prints one verdict line; exits with 0 when the targets are met, 1
