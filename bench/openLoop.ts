@@ -225,7 +225,11 @@ export const openLoop = (options: OpenLoopOptions): Promise<OpenLoopResult> =>
         if (connected === connections.length) begin()
       })
       connection.socket.once("error", (error) => {
-        if (start === 0) reject(error)
+        // A server that cannot be reached before the first request is due: the run stops, nothing reconnects.
+        if (start !== 0 || finished) return
+        finished = true
+        for (const other of connections) other.socket.destroy()
+        reject(error)
       })
     }
 
