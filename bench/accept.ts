@@ -19,7 +19,7 @@
 import autocannon from "autocannon"
 import { Duration, Effect } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs"
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { createServer } from "node:net"
 import { cpus, loadavg, tmpdir, totalmem } from "node:os"
 import { dirname, join } from "node:path"
@@ -445,6 +445,8 @@ interface Run {
   readonly loadgenCpu: number
   readonly serverCpu: number | undefined
   readonly peakRssBytes: number | undefined
+  /** The server's main thread over the measured run: ms on a core, and ms runnable but waiting for one. */
+  readonly mainThread: { readonly onCpuMs: number; readonly waitingMs: number } | undefined
   readonly rssAtReadyBytes: number | undefined
   readonly distinctJobs: number
   readonly duplicateJobIds: number
@@ -459,6 +461,19 @@ interface Run {
 
 const percentile = (sorted: Float64Array, q: number): number =>
   sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
+
+/**
+ * The server's main thread's scheduler counters (Linux's /proc schedstat: ns on a core, ns runnable but waiting for
+ * one): how much of a run the main thread lost to other processes. Undefined where /proc has no such file.
+ */
+const schedstatOf = (pid: number | undefined): { readonly onCpu: number; readonly waiting: number } | undefined => {
+  try {
+    const [onCpu, waiting] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, "utf8").trim().split(" ").map(Number)
+    return onCpu === undefined || waiting === undefined ? undefined : { onCpu, waiting }
+  } catch {
+    return undefined
+  }
+}
 
 const countFiles = (dir: string, suffix: string): number => {
   try {
@@ -498,12 +513,14 @@ const measure = async (kind: ServerKind, round: number, offeredRate: number | un
         warmupNon202 = non202Of(warm.statuses) + warm.errors
       }
       const before = await statsOf(child)
+      const schedBefore = schedstatOf(child.process.pid)
       resetLoopDelay(child)
       const runStarted = Date.now()
       process.stdout.write(`load ${options.duration} s… `)
       const measured = await load(child.port, options.duration, state, offeredRate)
       const loopDelay = await loopDelayOf(child)
       const after = await statsOf(child)
+      const schedAfter = schedstatOf(child.process.pid)
       const exportsFinished = kind === "service" ? countFiles(join(dataDir, "outbox"), ".eml") : undefined
       const died = child.exit === undefined
         ? undefined
@@ -548,6 +565,12 @@ const measure = async (kind: ServerKind, round: number, offeredRate: number | un
           ? (after.cpuMicros - before.cpuMicros) / (measured.seconds * 1e6)
           : undefined,
         peakRssBytes: after?.maxRssBytes,
+        mainThread: schedBefore !== undefined && schedAfter !== undefined
+          ? {
+            onCpuMs: (schedAfter.onCpu - schedBefore.onCpu) / 1e6,
+            waitingMs: (schedAfter.waiting - schedBefore.waiting) / 1e6
+          }
+          : undefined,
         rssAtReadyBytes: atReady?.rssBytes,
         distinctJobs: state.jobIds.size,
         duplicateJobIds: state.duplicateJobIds,
@@ -710,6 +733,9 @@ const main = async () => {
       (run.fromSendP99 === undefined || run.sendLagP99 === undefined ? "" : (
         `p99 from the actual send ${ms(run.fromSendP99)} ms, send lag p99 ${ms(run.sendLagP99)} ms; `
       )) +
+      (run.mainThread === undefined ? "" : (
+        `main thread on a core ${int(run.mainThread.onCpuMs)} ms, waiting for one ${int(run.mainThread.waitingMs)} ms; `
+      )) +
       `RSS once ready ` +
       `${mib(run.rssAtReadyBytes)} MiB; responses in each second of the ${run.seconds} s run: ` +
       Array.from(run.perSecond, (n) => n ?? 0).join(" ")
@@ -724,8 +750,9 @@ const main = async () => {
     "requests/s is responses / run time. Loop delay is " +
     `monitorEventLoopDelay in the server process over the measured run, sampled every ${LOOP_DELAY_RESOLUTION_MS} ms ` +
     "(each sample includes that interval). server CPU is the server process's CPU time over the run (every thread, " +
-    "100% = one core); loadgen CPU is this process's (the load generator's). Exports finished: emails the workers wrote by " +
-    "the end of the run, warm-up included." +
+    "100% = one core); loadgen CPU is this process's (the load generator's). The main thread's time on a core and " +
+    "waiting for one (runnable, other processes on the cores) is the server's main thread's schedstat over the " +
+    "run. Exports finished: emails the workers wrote by the end of the run, warm-up included." +
     (options.cpuProfile ? ` CPU profiles of the service: ${PROFILE_DIR}.` : "")
   ]
   for (const run of runs) {
