@@ -1,13 +1,16 @@
 // `npm run bench:accept [-- --rate 1000 --rounds 2 --closed-rounds 1 --duration 10 --warmup 3 --connections 50]`
 //
 // Loads POST /api/v1/reports/export of the embedded default (`npm start`: HTTP API, in-process workers, chdb,
-// local files) with autocannon. The verdict comes from open-loop runs: the service alone, offered `--rate` requests
-// per second in all (autocannon's overallRate) over 50 connections, against issue 18's targets:
+// local files). The verdict comes from open-loop runs: the service alone, offered `--rate` requests per second in
+// all over 50 connections, one request every 1/rate s, each timed from when it was due (bench/openLoop.ts; not
+// autocannon's overallRate, which sends each second's requests in a burst at its start: ADR 51), against issue 18's
+// targets:
 //   - p99 under 20 ms at an offered 1,000 requests/s, with at least 95% of the offered rate answered;
 //   - the server's event-loop delay p99 under 10 ms meanwhile (monitorEventLoopDelay, preloaded into the server by
 //     bench/loopDelayProbe.ts, so the server's code is the one `npm start` runs).
-// Then, as information, closed-loop runs beside a baseline: a bare node:http server that parses the same JSON body
-// and answers 202, each as fast as it can. Each server runs in a child process of its own, started fresh for every
+// Then, as information, closed-loop runs (autocannon) beside a baseline: a bare node:http server that parses the
+// same JSON body and answers 202, each as fast as it can; `--open-baseline` also runs that baseline in the open loop,
+// the machine's floor. Each server runs in a child process of its own, started fresh for every
 // run, one at a time, on 127.0.0.1 and a free port; load goes to loopback only, for a bounded time and number of
 // connections. Every request is a new export (a different user, day or time zone each time), so the service never
 // answers from an export already in progress. Prints one verdict line; exits with 0 when the targets are met, 1
@@ -16,7 +19,7 @@
 import autocannon from "autocannon"
 import { Duration, Effect } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs"
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { createServer } from "node:net"
 import { cpus, loadavg, tmpdir, totalmem } from "node:os"
 import { dirname, join } from "node:path"
@@ -34,6 +37,7 @@ import {
 } from "./childProtocol.js"
 import type { LoopDelayReply, LoopDelayRequest, ReadyLine, StatsReply } from "./childProtocol.js"
 import { answerHelp, integerFlags } from "./flags.js"
+import { openLoop } from "./openLoop.js"
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..")
 const PATH = "/api/v1/reports/export"
@@ -41,11 +45,14 @@ const P99_TARGET_MS = 20
 const LOOP_DELAY_P99_TARGET_MS = 10
 /** The share of the offered rate that must be answered for a run to count as carrying that load. */
 const RATE_KEPT_TARGET = 0.95
+/** Seconds before an unanswered request counts as timed out (the run is then invalid). */
+const REQUEST_TIMEOUT_SECONDS = 10
 
 // ---------------------------------------------------------------------------------------------------- options
 
 const USAGE = "Usage: npm run bench:accept -- [--rate 1000] [--rounds 2] [--closed-rounds 1] [--duration 10] " +
-  "[--warmup 3] [--connections 50] [--worker-concurrency 1 (0: none)] [--demo-rows 20000] [--cpu-prof]"
+  "[--warmup 3] [--connections 50] [--worker-concurrency 1 (0: none)] [--demo-rows 20000] [--cpu-prof] " +
+  "[--sender scheduled|autocannon] [--open-baseline] [--service-node-flags '--flag ...']"
 
 const { values: flags } = parseArgs({
   options: {
@@ -58,6 +65,9 @@ const { values: flags } = parseArgs({
     "cpu-prof": { type: "boolean", default: false },
     "worker-concurrency": { type: "string", default: "1" },
     "demo-rows": { type: "string", default: "20000" },
+    sender: { type: "string", default: "scheduled" },
+    "open-baseline": { type: "boolean", default: false },
+    "service-node-flags": { type: "string", default: "" },
     help: { type: "boolean", default: false }
   },
   strict: true
@@ -65,6 +75,12 @@ const { values: flags } = parseArgs({
 
 answerHelp(flags.help, USAGE)
 const integerFlag = integerFlags(USAGE)
+
+const senderFlag = (value: string): "scheduled" | "autocannon" => {
+  if (value === "scheduled" || value === "autocannon") return value
+  process.stderr.write(`--sender must be scheduled or autocannon\n${USAGE}\n`)
+  return process.exit(2)
+}
 
 const options = {
   duration: integerFlag("duration", flags.duration, 1, 120),
@@ -77,7 +93,15 @@ const options = {
   // 0: no in-process workers, the accept path alone; for information (what taking the workers off the event loop
   // could give at most), never the verdict's composition.
   workerConcurrency: integerFlag("worker-concurrency", flags["worker-concurrency"], 0, 16),
-  demoRows: integerFlag("demo-rows", flags["demo-rows"], 1000, 10_000_000)
+  demoRows: integerFlag("demo-rows", flags["demo-rows"], 1000, 10_000_000),
+  // How the open loop sends (ADR 51): "scheduled", one request every 1/rate s (the verdict's), or "autocannon", its
+  // overallRate, which sends each second's requests in a burst at its start, for comparison.
+  sender: senderFlag(flags.sender),
+  // Also runs the bare node:http baseline in the open loop, once a round: the floor of this machine, for information.
+  openBaseline: flags["open-baseline"],
+  // Node or V8 flags for the service's process (`--trace-gc`, `--max-semi-space-size=8`, ...), space-separated:
+  // to try a setting before it becomes the composition's.
+  serviceNodeFlags: flags["service-node-flags"].split(" ").filter((flag) => flag !== "")
 }
 
 // --------------------------------------------------------------------------------------------------- requests
@@ -189,6 +213,7 @@ const startChild = async (kind: ServerKind, dataDir: string): Promise<Child> => 
   const port = kind === "service" ? await freePort() : 0
   const profile = options.cpuProfile && kind === "service" ? ["--cpu-prof", "--cpu-prof-dir", PROFILE_DIR] : []
   if (profile.length > 0) mkdirSync(PROFILE_DIR, { recursive: true })
+  if (kind === "service") profile.push(...options.serviceNodeFlags)
   const probe = ["--import", "./bench/loopDelayProbe.ts"]
   const child = spawn(process.execPath, [...profile, "--import", "tsx", ...probe, entry], {
     cwd: ROOT,
@@ -282,13 +307,17 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 // ------------------------------------------------------------------------------------------------------- load
 
 interface Load {
-  readonly result: autocannon.Result
   readonly seconds: number
-  /** Every response's time in milliseconds, as autocannon measured it (its histogram keeps whole ms only). */
+  /** Every response's time in milliseconds (autocannon's histogram keeps whole ms only, so they are kept here). */
   readonly latencies: Float64Array
+  /** The scheduled open loop only: each response's time from its actual sending, and each send's lag (ms). */
+  readonly fromSend: Float64Array | undefined
+  readonly sendLag: Float64Array | undefined
   readonly statuses: Map<number, number>
   readonly perSecond: Array<number>
   readonly loadgenCpu: number
+  readonly errors: number
+  readonly timeouts: number
 }
 
 interface RunState {
@@ -301,8 +330,44 @@ interface RunState {
 
 const JOB_ID = /"jobId":"([^"]+)"/
 
-/** Load for `seconds`: as fast as the server answers, or `rate` requests per second in all (open loop). */
+const headersOf = (state: RunState, i: number): Record<string, string> => ({
+  authorization: `Bearer ${state.tokens[i % USERS]!}`,
+  "content-type": "application/json"
+})
+
+const recordJob = (state: RunState, status: number, body: string): void => {
+  if (status !== 202) return
+  const jobId = JOB_ID.exec(body)?.[1]
+  if (jobId === undefined) state.missingJobIds++
+  else if (state.jobIds.has(jobId)) state.duplicateJobIds++
+  else state.jobIds.add(jobId)
+}
+
+/**
+ * Load for `seconds`: as fast as the server answers (`rate` undefined), or `rate` requests per second in all: on a
+ * schedule (bench/openLoop.ts, the verdict's open loop), or with autocannon's `overallRate` (`--sender autocannon`:
+ * each connection's quota of the second sent back to back at its start, for comparison; ADR 51).
+ */
 const load = (port: number, seconds: number, state: RunState, rate: number | undefined): Promise<Load> =>
+  rate !== undefined && options.sender === "scheduled"
+    ? scheduledLoad(port, seconds, state, rate)
+    : autocannonLoad(port, seconds, state, rate)
+
+const scheduledLoad = (port: number, seconds: number, state: RunState, rate: number): Promise<Load> => {
+  const first = state.next
+  state.next += Math.round(rate * seconds)
+  return openLoop({
+    port,
+    connections: options.connections,
+    rate,
+    seconds,
+    timeoutSeconds: REQUEST_TIMEOUT_SECONDS,
+    request: (k) => ({ path: PATH, headers: headersOf(state, first + k), body: bodyOf(first + k) }),
+    onResponse: (status, body) => recordJob(state, status, body)
+  })
+}
+
+const autocannonLoad = (port: number, seconds: number, state: RunState, rate: number | undefined): Promise<Load> =>
   new Promise((resolve, reject) => {
     let latencies = new Float64Array(1 << 16)
     let count = 0
@@ -315,42 +380,31 @@ const load = (port: number, seconds: number, state: RunState, rate: number | und
       connections: options.connections,
       duration: seconds,
       pipelining: 1,
-      timeout: 10,
+      timeout: REQUEST_TIMEOUT_SECONDS,
       ...(rate === undefined ? {} : { overallRate: rate }),
       requests: [{
         method: "POST",
         path: PATH,
         setupRequest: (request) => {
           const i = state.next++
-          return {
-            ...request,
-            headers: {
-              ...request.headers,
-              authorization: `Bearer ${state.tokens[i % USERS]!}`,
-              "content-type": "application/json"
-            },
-            body: bodyOf(i)
-          }
+          return { ...request, headers: { ...request.headers, ...headersOf(state, i) }, body: bodyOf(i) }
         },
-        onResponse: (status, body) => {
-          if (status !== 202) return
-          const jobId = JOB_ID.exec(body)?.[1]
-          if (jobId === undefined) state.missingJobIds++
-          else if (state.jobIds.has(jobId)) state.duplicateJobIds++
-          else state.jobIds.add(jobId)
-        }
+        onResponse: (status, body) => recordJob(state, status, body)
       }]
     }, (error, result) => {
       if (error !== null) return reject(error)
       const cpu = process.cpuUsage(cpuBefore)
       const wallMicros = (performance.now() - started) * 1000
       resolve({
-        result,
         seconds: result.duration,
         latencies: latencies.subarray(0, count),
+        fromSend: undefined,
+        sendLag: undefined,
         statuses,
         perSecond,
-        loadgenCpu: (cpu.user + cpu.system) / wallMicros
+        loadgenCpu: (cpu.user + cpu.system) / wallMicros,
+        errors: result.errors,
+        timeouts: result.timeouts
       })
     })
     instance.on("response", (_client: unknown, status: number, _bytes: number, responseTime: number) => {
@@ -380,7 +434,9 @@ interface Run {
   readonly p50: number
   readonly p99: number
   readonly max: number
-  readonly autocannonP99: number
+  /** The scheduled open loop only: p99 of the responses' times from their actual sending, and of the sends' lag. */
+  readonly fromSendP99: number | undefined
+  readonly sendLagP99: number | undefined
   readonly statuses: string
   readonly non202: number
   readonly errors: number
@@ -389,6 +445,8 @@ interface Run {
   readonly loadgenCpu: number
   readonly serverCpu: number | undefined
   readonly peakRssBytes: number | undefined
+  /** The server's main thread over the measured run: ms on a core, and ms runnable but waiting for one. */
+  readonly mainThread: { readonly onCpuMs: number; readonly waitingMs: number } | undefined
   readonly rssAtReadyBytes: number | undefined
   readonly distinctJobs: number
   readonly duplicateJobIds: number
@@ -403,6 +461,19 @@ interface Run {
 
 const percentile = (sorted: Float64Array, q: number): number =>
   sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
+
+/**
+ * The server's main thread's scheduler counters (Linux's /proc schedstat: ns on a core, ns runnable but waiting for
+ * one): how much of a run the main thread lost to other processes. Undefined where /proc has no such file.
+ */
+const schedstatOf = (pid: number | undefined): { readonly onCpu: number; readonly waiting: number } | undefined => {
+  try {
+    const [onCpu, waiting] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, "utf8").trim().split(" ").map(Number)
+    return onCpu === undefined || waiting === undefined ? undefined : { onCpu, waiting }
+  } catch {
+    return undefined
+  }
+}
 
 const countFiles = (dir: string, suffix: string): number => {
   try {
@@ -439,15 +510,17 @@ const measure = async (kind: ServerKind, round: number, offeredRate: number | un
       if (options.warmup > 0) {
         process.stdout.write(`warm-up ${options.warmup} s… `)
         const warm = await load(child.port, options.warmup, state, offeredRate)
-        warmupNon202 = non202Of(warm.statuses) + warm.result.errors
+        warmupNon202 = non202Of(warm.statuses) + warm.errors
       }
       const before = await statsOf(child)
+      const schedBefore = schedstatOf(child.process.pid)
       resetLoopDelay(child)
       const runStarted = Date.now()
       process.stdout.write(`load ${options.duration} s… `)
       const measured = await load(child.port, options.duration, state, offeredRate)
       const loopDelay = await loopDelayOf(child)
       const after = await statsOf(child)
+      const schedAfter = schedstatOf(child.process.pid)
       const exportsFinished = kind === "service" ? countFiles(join(dataDir, "outbox"), ".eml") : undefined
       const died = child.exit === undefined
         ? undefined
@@ -462,8 +535,8 @@ const measure = async (kind: ServerKind, round: number, offeredRate: number | un
       const problems: Array<string> = []
       if (non202 > 0) problems.push(`${non202} responses other than 202 (${statusesOf(measured.statuses)})`)
       if (warmupNon202 > 0) problems.push(`${warmupNon202} responses other than 202 or errors during the warm-up`)
-      if (measured.result.errors > 0) {
-        problems.push(`${measured.result.errors} connection errors (${measured.result.timeouts} timeouts)`)
+      if (measured.errors > 0) {
+        problems.push(`${measured.errors} connection errors (${measured.timeouts} timeouts)`)
       }
       if (state.duplicateJobIds > 0) problems.push(`${state.duplicateJobIds} job ids answered twice`)
       if (state.missingJobIds > 0) problems.push(`${state.missingJobIds} 202 responses without a job id`)
@@ -480,17 +553,24 @@ const measure = async (kind: ServerKind, round: number, offeredRate: number | un
         p50: percentile(sorted, 0.5),
         p99: percentile(sorted, 0.99),
         max: sorted.length === 0 ? Number.NaN : sorted[sorted.length - 1]!,
-        autocannonP99: measured.result.latency.p99,
+        fromSendP99: measured.fromSend === undefined ? undefined : percentile(measured.fromSend.slice().sort(), 0.99),
+        sendLagP99: measured.sendLag === undefined ? undefined : percentile(measured.sendLag.slice().sort(), 0.99),
         statuses: statusesOf(measured.statuses),
         non202,
-        errors: measured.result.errors,
-        timeouts: measured.result.timeouts,
+        errors: measured.errors,
+        timeouts: measured.timeouts,
         perSecond: measured.perSecond,
         loadgenCpu: measured.loadgenCpu,
         serverCpu: before !== undefined && after !== undefined
           ? (after.cpuMicros - before.cpuMicros) / (measured.seconds * 1e6)
           : undefined,
         peakRssBytes: after?.maxRssBytes,
+        mainThread: schedBefore !== undefined && schedAfter !== undefined
+          ? {
+            onCpuMs: (schedAfter.onCpu - schedBefore.onCpu) / 1e6,
+            waitingMs: (schedAfter.waiting - schedBefore.waiting) / 1e6
+          }
+          : undefined,
         rssAtReadyBytes: atReady?.rssBytes,
         distinctJobs: state.jobIds.size,
         duplicateJobIds: state.duplicateJobIds,
@@ -583,10 +663,14 @@ const main = async () => {
         loadavg().map((l) => l.toFixed(2)).join(" ")
       })`,
       `machine: ${machine}`,
-      `load: autocannon, ${options.connections} connections, pipelining 1, ${options.warmup} s warm-up then ` +
+      `load: ${options.connections} connections, pipelining 1, ${options.warmup} s warm-up then ` +
       `${options.duration} s measured, POST ${PATH} on 127.0.0.1; servers in child processes, one at a time, ` +
-      `a fresh process per run. Open loop: ${int(options.rate)} req/s offered in all (overallRate), ` +
-      `${options.rounds} run(s) of the service; closed loop: ${options.closedRounds} baseline/service pair(s)`,
+      `a fresh process per run. Open loop: ${int(options.rate)} req/s offered in all, ` +
+      (options.sender === "scheduled"
+        ? "one request every 1/rate s, each timed from when it was due (bench/openLoop.ts)"
+        : "autocannon's overallRate (each connection's quota of a second sent back to back at its start)") +
+      `, ${options.rounds} run(s) of the service` + (options.openBaseline ? " and of the baseline" : "") +
+      `; closed loop (autocannon): ${options.closedRounds} baseline/service pair(s)`,
       `requests: every one a new export: ${USERS} users (tokens pre-signed with the data directory's jwt-secret), ` +
       `one-day "orders" ranges over 2024-2025, ${TIME_ZONES.length} time zones; user, day and zone never repeat ` +
       `in a run (${int(DISTINCT_REQUESTS)} distinct bodies); the same requests go to the baseline`,
@@ -596,17 +680,22 @@ const main = async () => {
         : `service: the npm start composition, DEMO_ROWS=${options.demoRows}, ` +
           `WORKER_CONCURRENCY=${options.workerConcurrency}, logs at warning and above; its in-process workers run ` +
           "the accepted (one-day) exports in the background during the load and share the CPU",
+      ...(options.serviceNodeFlags.length === 0 ? [] : [`service's node flags: ${options.serviceNodeFlags.join(" ")}`]),
       ""
     ].join("\n") + "\n"
   )
 
   const open: Array<Run> = []
-  for (let round = 1; round <= options.rounds; round++) open.push(await measure("service", round, options.rate))
+  const openBaseline: Array<Run> = []
+  for (let round = 1; round <= options.rounds; round++) {
+    if (options.openBaseline) openBaseline.push(await measure("baseline", round, options.rate))
+    open.push(await measure("service", round, options.rate))
+  }
   const closed: Array<Run> = []
   for (let round = 1; round <= options.closedRounds; round++) {
     for (const kind of ["baseline", "service"] as const) closed.push(await measure(kind, round, undefined))
   }
-  const runs = [...open, ...closed]
+  const runs = [...openBaseline, ...open, ...closed]
   const of = (kind: ServerKind) => closed.filter((run) => run.kind === kind)
   const baseline = of("baseline")
   const service = of("service")
@@ -617,6 +706,8 @@ const main = async () => {
     "",
     `open loop, ${int(options.rate)} req/s offered (the verdict):`,
     ...TABLE_HEAD,
+    ...openBaseline.map(rowOf),
+    ...(openBaseline.length === 0 ? [] : [medianRow("baseline", openBaseline)]),
     ...open.map(rowOf),
     medianRow("service", open),
     ...(closed.length === 0 ? [] : [
@@ -638,17 +729,30 @@ const main = async () => {
       `  ${run.round} ${run.kind.padEnd(8)} ${run.offeredRate === undefined ? "closed" : "open  "} statuses ` +
       `${run.statuses || "none"}; ${int(run.distinctJobs)} distinct job ids over warm-up and run; ` +
       `loop delay p50 ${run.loopDelay === undefined ? "n/a" : ms(run.loopDelay.p50Ms)} ms over ` +
-      `${run.loopDelay === undefined ? "n/a" : int(run.loopDelay.samples)} samples; RSS once ready ` +
+      `${run.loopDelay === undefined ? "n/a" : int(run.loopDelay.samples)} samples; ` +
+      (run.fromSendP99 === undefined || run.sendLagP99 === undefined ? "" : (
+        `p99 from the actual send ${ms(run.fromSendP99)} ms, send lag p99 ${ms(run.sendLagP99)} ms; `
+      )) +
+      (run.mainThread === undefined ? "" : (
+        `main thread on a core ${int(run.mainThread.onCpuMs)} ms, waiting for one ${int(run.mainThread.waitingMs)} ms; `
+      )) +
+      `RSS once ready ` +
       `${mib(run.rssAtReadyBytes)} MiB; responses in each second of the ${run.seconds} s run: ` +
       Array.from(run.perSecond, (n) => n ?? 0).join(" ")
     ),
     "",
-    "Latencies are every response's time as autocannon measured it, from the request's sending (an open loop's " +
-    "late sends are not counted as waiting); requests/s is responses / run time. Loop delay is " +
+    (options.sender === "scheduled"
+      ? "Open-loop latencies are every response's time from when its request was due (a send delayed behind a " +
+        "connection's earlier request counts as waiting); closed-loop ones from the request's sending, as " +
+        "autocannon measures. "
+      : "Latencies are every response's time as autocannon measured it, from the request's sending (an open " +
+        "loop's late sends are not counted as waiting). ") +
+    "requests/s is responses / run time. Loop delay is " +
     `monitorEventLoopDelay in the server process over the measured run, sampled every ${LOOP_DELAY_RESOLUTION_MS} ms ` +
     "(each sample includes that interval). server CPU is the server process's CPU time over the run (every thread, " +
-    "100% = one core); loadgen CPU is this process's (autocannon's). Exports finished: emails the workers wrote by " +
-    "the end of the run, warm-up included." +
+    "100% = one core); loadgen CPU is this process's (the load generator's). The main thread's time on a core and " +
+    "waiting for one (runnable, other processes on the cores) is the server's main thread's schedstat over the " +
+    "run. Exports finished: emails the workers wrote by the end of the run, warm-up included." +
     (options.cpuProfile ? ` CPU profiles of the service: ${PROFILE_DIR}.` : "")
   ]
   for (const run of runs) {
