@@ -9,37 +9,13 @@ import { Session } from "chdb"
 import { createServer } from "node:http"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
+import { HTTP_ONLY, readBody, TRAILING_FORMAT } from "../test/support/servers/ClickHouseHttpInterface.js"
 
 const dataDir = process.argv[2]
 if (dataDir === undefined) throw new Error("usage: chdbHttpFront <dataDir>")
 
-/** Parameters of the HTTP interface itself, not settings. */
-const HTTP_ONLY = new Set([
-  "query",
-  "query_id",
-  "database",
-  "default_format",
-  "user",
-  "password",
-  "compress",
-  "decompress",
-  "enable_http_compression",
-  "send_progress_in_http_headers",
-  "http_headers_progress_interval_ms",
-  "wait_end_of_query",
-  "buffer_size"
-])
-const TRAILING_FORMAT = /\s+FORMAT\s+([A-Za-z0-9_]+)\s*;?\s*$/i
 const ANSWERED_EMPTY = /^\s*KILL\s+QUERY\b|\bsystem\.processes\b/i
 const STREAMED = /^\s*(SELECT|WITH)\b/i
-
-const readBody = (request: IncomingMessage) =>
-  new Promise<string>((resolve, reject) => {
-    const chunks: Array<Buffer> = []
-    request.on("data", (chunk: Buffer) => chunks.push(chunk))
-    request.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")))
-    request.on("error", reject)
-  })
 
 /** Waits while the socket's buffer is full, as the server's write would. */
 const written = (response: ServerResponse, bytes: Uint8Array) =>

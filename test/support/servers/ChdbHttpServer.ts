@@ -12,6 +12,7 @@ import { ChdbEngine, chdbErrorFrom } from "../../../src/adapters/chdb/ChdbEngine
 import type { ChdbError } from "../../../src/adapters/chdb/ChdbEngine.js"
 import * as DemoSeed from "../../../src/adapters/chdb/DemoSeed.js"
 import { freshEngine } from "../../adapters/chdb/ChdbTestSupport.js"
+import { HTTP_ONLY, readBody, TRAILING_FORMAT } from "./ClickHouseHttpInterface.js"
 
 export interface ReceivedQuery {
   readonly queryId: string | null
@@ -35,28 +36,6 @@ export class ChdbHttpServer extends Context.Tag("test/ChdbHttpServer")<ChdbHttpS
     )
 }
 
-/** Parameters of the HTTP interface itself, not query settings. */
-const HTTP_ONLY = new Set([
-  "query",
-  "query_id",
-  "database",
-  "default_format",
-  "user",
-  "password",
-  "session_id",
-  "session_timeout",
-  "session_check",
-  "compress",
-  "decompress",
-  "enable_http_compression",
-  "send_progress_in_http_headers",
-  "http_headers_progress_interval_ms",
-  "wait_end_of_query",
-  "buffer_size",
-  "role",
-  "quota_key"
-])
-
 /** ClickHouse error names for the codes tests inject (the client reads the name from the message). */
 const CODE_NAMES: Readonly<Record<number, string>> = {
   47: "UNKNOWN_IDENTIFIER",
@@ -66,7 +45,6 @@ const CODE_NAMES: Readonly<Record<number, string>> = {
   394: "QUERY_WAS_CANCELLED"
 }
 
-const TRAILING_FORMAT = /\s+FORMAT\s+([A-Za-z0-9_]+)\s*;?\s*$/i
 const SETTING_NAME = /^[a-z][a-z0-9_]*$/
 const KILL = /^\s*KILL\s+QUERY\b/i
 
@@ -91,14 +69,6 @@ class ClickHouseFailure extends Error {
     super(message)
   }
 }
-
-const readBody = (request: IncomingMessage) =>
-  new Promise<string>((resolve, reject) => {
-    const chunks: Array<Buffer> = []
-    request.on("data", (chunk: Buffer) => chunks.push(chunk))
-    request.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")))
-    request.on("error", reject)
-  })
 
 const make = Effect.gen(function*() {
   const engine = yield* ChdbEngine
