@@ -327,29 +327,26 @@ const bundleRuns = Effect.tryPromise(async () => {
         "const require = __benchCreateRequire(import.meta.url);"
     }
   })
-  // The chdb engine starts its thread from the TypeScript file beside its module (ADR 44), which Node strips of its
-  // types but not under node_modules: the bundle's engine starts a JavaScript build of it instead.
-  await build({
-    entryPoints: [join(ROOT, "src", "adapters", "chdb", "ChdbThread.ts")],
-    outfile: join(outdir, CHDB_THREAD_BUILT),
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: ESBUILD_NODE_TARGET,
-    logLevel: "warning",
-    external: ["chdb"]
-  })
-  // The chdb-http engine's server, beside the runs so that it finds chdb in node_modules.
-  await build({
-    entryPoints: [join(ROOT, "bench", "chdbHttpFront.ts")],
-    outfile: join(outdir, CHDB_HTTP_FRONT_BUILT),
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: ESBUILD_NODE_TARGET,
-    logLevel: "warning",
-    external: ["chdb"]
-  })
+  // Beside the runs, so that each finds chdb in node_modules: the chdb engine's thread, which the engine starts from
+  // the TypeScript file beside its module (ADR 44), which Node strips of its types but not under node_modules; and
+  // the chdb-http engine's server.
+  for (
+    const [entry, built] of [
+      [join(ROOT, "src", "adapters", "chdb", "ChdbThread.ts"), CHDB_THREAD_BUILT],
+      [join(ROOT, "bench", "chdbHttpFront.ts"), CHDB_HTTP_FRONT_BUILT]
+    ] as const
+  ) {
+    await build({
+      entryPoints: [entry],
+      outfile: join(outdir, built),
+      bundle: true,
+      platform: "node",
+      format: "esm",
+      target: ESBUILD_NODE_TARGET,
+      logLevel: "warning",
+      external: ["chdb"]
+    })
+  }
   return join(outdir, "exportRuns.mjs")
 })
 
