@@ -121,7 +121,7 @@ const settingsInDeployGuide = () => {
   const names = new Set<string>()
   for (const line of section!.split("\n")) {
     const firstCell = /^\|([^|]*)\|/.exec(line)?.[1] ?? ""
-    for (const match of firstCell.matchAll(/`([A-Z][A-Z0-9_]*)`/g)) names.add(match[1]!)
+    for (const match of firstCell.matchAll(/`(_?[A-Z][A-Z0-9_]*)`/g)) names.add(match[1]!)
   }
   return names
 }
