@@ -9,11 +9,11 @@ import type { Owner } from "../domain/Identifiers.js"
 import { CurrentCatalogue } from "./CurrentCatalogue.js"
 import { recordCancel } from "./ExportAudit.js"
 import { getExport } from "./ExportQueries.js"
+import { inAppRetry } from "./ExportSchedules.js"
 import { cancelledNotificationFor } from "./Messages.js"
 import { ExportLinks } from "./ports/ExportLinks.js"
 import { InAppNotifier } from "./ports/InAppNotifier.js"
 import { JobStore } from "./ports/JobStore.js"
-import { inAppRetry } from "./RunExport.js"
 
 /**
  * A running job is written by its worker about once a second (its progress): a cancel that loses the race to such a

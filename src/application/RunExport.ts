@@ -37,6 +37,7 @@ import {
 } from "../domain/ExportJob.js"
 import { maskEmail } from "../domain/Identifiers.js"
 import { CurrentCatalogue } from "./CurrentCatalogue.js"
+import { inAppRetry, PROGRESS_INTERVAL } from "./ExportSchedules.js"
 import { ExportSettings } from "./ExportSettings.js"
 import type { ExportSettingsShape } from "./ExportSettings.js"
 import { failureEmailFor, inAppNotificationFor, successEmailFor } from "./Messages.js"
@@ -95,9 +96,6 @@ export const isLastReceive = (delivery: Delivery): boolean =>
 export const transientFailureRetry = Schedule.exponential(Duration.seconds(2)).pipe(
   Schedule.intersect(Schedule.recurs(2))
 )
-
-/** An in-app notice goes to a store of ours: four more tries, 200 ms to 1.6 s apart, ride out a blip. */
-export const inAppRetry = Schedule.exponential(Duration.millis(200)).pipe(Schedule.intersect(Schedule.recurs(4)))
 
 /** A notice's mark after its sending rides out a store blip: four more tries, 200 ms to 1.6 s apart. */
 export const markRetry = Schedule.exponential(Duration.millis(200)).pipe(Schedule.intersect(Schedule.recurs(4)))
@@ -221,12 +219,6 @@ const renewLease = (handle: JobHandle, holder: string) =>
       if (runningOut) return yield* error
     }
   })
-
-/**
- * How often a running attempt's progress is written, at most, and how often its worker looks whether the job was
- * cancelled: a cancel is noticed within about this long, on every runtime, since every store is read the same way.
- */
-export const PROGRESS_INTERVAL = Duration.seconds(1)
 
 /**
  * The percent is the source's share of what it will read, not the rows written over `totalRows`: those count
