@@ -9,11 +9,15 @@ export const UTF8_BOM = "\uFEFF"
 const QUOTES = /"/g
 
 const TAB = 0x09
+const LF = 0x0a
 const CR = 0x0d
 const SPACE = 0x20
+const QUOTE = 0x22
 const PLUS = 0x2b
+const COMMA = 0x2c
 const MINUS = 0x2d
 const DOT = 0x2e
+const SEMICOLON = 0x3b
 const EQUALS = 0x3d
 const AT = 0x40
 const DEL = 0x7f
@@ -78,6 +82,9 @@ const KINDS = (() => {
   for (const c of FORMULA_TRIGGERS) kinds[c] = TRIGGER
   return kinds
 })()
+
+/** Whether a cell whose first character is `c` is plain text by the rule: `c` is neither looked past nor a trigger. */
+export const startsPlainText = (c: number): boolean => KINDS[c] === TEXT
 
 /** The code unit at `i`: a string's UTF-16 unit or a byte of UTF-8, the same number for every ASCII character. */
 const unitAt = (text: string | Uint8Array, i: number): number =>
@@ -169,11 +176,6 @@ export const csvPreamble = (columns: ReadonlyArray<Column>, options: CsvOptions)
   (options.bom ? UTF8_BOM : "") + encodeHeader(columns)
 
 export const CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
-
-const QUOTE = 0x22
-const COMMA = 0x2c
-const SEMICOLON = 0x3b
-const LF = 0x0a
 
 const NO_CELLS: ReadonlySet<number> = new Set()
 

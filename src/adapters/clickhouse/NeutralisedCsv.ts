@@ -3,7 +3,7 @@
 // one rule (FORMULA_TRIGGERS, LOOKED_PAST, PLAIN_NUMBER_PATTERN). The CsvResultReader then checks and counts the
 // rows and hands the body on as it came. Servers without the settings (18.16) get ClickHouse's CSV rewritten (ADR 17).
 import type { ClickHouseSettings } from "@clickhouse/client"
-import { FORMULA_TRIGGERS, LOOKED_PAST, PLAIN_NUMBER_PATTERN } from "../../domain/Csv.js"
+import { FORMULA_TRIGGERS, LOOKED_PAST, PLAIN_NUMBER_PATTERN, startsPlainText } from "../../domain/Csv.js"
 import type { ReportDefinition } from "../../domain/Reports.js"
 
 /** What the server is asked for, beside the query's own settings: its CSV in ADR 6's row ends and NULLs. */
@@ -31,15 +31,13 @@ const classOf = (ranges: ReadonlyArray<Range>) =>
  */
 export const FORMULA_START_PATTERN = `^${classOf(LOOKED_PAST)}*${classOf(FORMULA_TRIGGERS.map((c) => [c, c]))}`
 
-const isLookedPast = (c: number) => LOOKED_PAST.some(([from, to]) => c >= from && c <= to)
-
 /**
  * The ASCII characters that start plain text by the rule (neither looked past nor a trigger), as ranges: text that
  * starts with one is never a formula, and most text does, so the server tries no pattern on it.
  */
 const TEXT_STARTS: ReadonlyArray<Range> = Array.from({ length: 0x80 }, (_, c) => c).reduce<Array<[number, number]>>(
   (ranges, c) => {
-    if (isLookedPast(c) || FORMULA_TRIGGERS.includes(c)) return ranges
+    if (!startsPlainText(c)) return ranges
     const last = ranges.at(-1)
     if (last !== undefined && last[1] === c - 1) last[1] = c
     else ranges.push([c, c])
