@@ -3,6 +3,7 @@
 import { DateTime } from "effect"
 import type { CancelledJob, FailedJob, SucceededJob } from "../domain/ExportJob.js"
 import { FILE_FORMATS } from "../domain/FileFormats.js"
+import { fileSize, rowCount } from "../domain/Quantities.js"
 import type { EmailMessage } from "./ports/EmailSender.js"
 import type { SignedLink } from "./ports/FileStore.js"
 import { InAppNotification } from "./ports/InAppNotifier.js"
@@ -10,25 +11,14 @@ import { InAppNotification } from "./ports/InAppNotifier.js"
 const escapeHtml = (text: string): string =>
   text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll("\"", "&quot;")
 
-const humanBytes = (bytes: number): string => {
-  if (bytes < 1024) return `${bytes} B`
-  const units = ["KB", "MB", "GB", "TB"]
-  let value = bytes / 1024
-  let unit = 0
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024
-    unit++
-  }
-  return `${value.toFixed(1)} ${units[unit]}`
-}
-
 /**
  * The export in the user's words: `reportTitle` is its report's title in the catalogue. The format is named because
  * two exports of one report in two formats are two files, and their messages must tell them apart.
  */
 const describe = (job: SucceededJob | FailedJob | CancelledJob, reportTitle: string): string => {
   const { params } = job.report
-  return `${reportTitle} (${params.dateFrom} to ${params.dateTo}, ${FILE_FORMATS[job.format].name})`
+  // The format after the brackets, not in them: its own name may hold some ("CSV (gzip)").
+  return `${reportTitle} (${params.dateFrom} to ${params.dateTo}) as ${FILE_FORMATS[job.format].name}`
 }
 
 const utc = (at: DateTime.Utc): string => `${DateTime.formatIso(at).slice(0, 16).replace("T", " ")} UTC`
@@ -50,7 +40,7 @@ export const inAppNotificationFor = (
     kind: job._tag === "Succeeded" ? "export_succeeded" : "export_failed",
     title: job._tag === "Succeeded" ? "Export ready" : "Export failed",
     body: job._tag === "Succeeded"
-      ? `${describe(job, reportTitle)}: ${job.result.rowCount} rows, ${humanBytes(job.result.byteSize)}. ` +
+      ? `${describe(job, reportTitle)}: ${rowCount(job.result.rowCount)}, ${fileSize(job.result.byteSize)}. ` +
         `Download it before ${utc(job.result.linkExpiresAt)}.`
       : `${describe(job, reportTitle)}: ${job.failure.userMessage}`,
     link,
@@ -85,7 +75,7 @@ export const successEmailFor = (
   link: SignedLink,
   exportPage: string
 ): EmailMessage => {
-  const summary = `${job.result.rowCount} rows, ${humanBytes(job.result.byteSize)}`
+  const summary = `${rowCount(job.result.rowCount)}, ${fileSize(job.result.byteSize)}`
   const expires = utc(link.expiresAt)
   return {
     to: job.email,

@@ -100,7 +100,7 @@ describe("an export in each format", () => {
     Effect.gen(function*() {
       const { job } = yield* exported("jsonl")
       const { emails, inApp } = yield* sentTo(job.jobId)
-      const described = "Orders (2024-01-01 to 2024-03-31, JSON Lines)"
+      const described = "Orders (2024-01-01 to 2024-03-31) as JSON Lines"
       expect(inApp.map((notice) => notice.body.startsWith(`${described}: ${ROWS} rows`))).toStrictEqual([true])
       expect(emails.map((email) => email.subject)).toStrictEqual([`Your export is ready: ${described}`])
       expect(emails[0]!.html).toContain(">Download the JSON Lines file</a>")
@@ -116,7 +116,7 @@ describe("an export in each format", () => {
       expect(done.failure.userMessage).toContain("Parquet")
       const { emails, inApp } = yield* sentTo(job.jobId)
       expect([emails.length, inApp.length]).toStrictEqual([1, 1])
-      expect(emails[0]!.subject).toBe("Your export failed: Orders (2024-01-01 to 2024-03-31, Parquet)")
+      expect(emails[0]!.subject).toBe("Your export failed: Orders (2024-01-01 to 2024-03-31) as Parquet")
       expect(Option.isNone(yield* (yield* MemoryFiles).read(objectKeyFor({ ...done, attempts: 1 })))).toBe(true)
     }).pipe(Effect.provide(testLayer(ROWS))))
 })

@@ -119,7 +119,7 @@ describe("the web app on npm start, in chromium", () => {
     const panel = page().getByRole("region", { name: "Notifications" })
     const notice = panel.getByRole("listitem").filter({ hasText: "Export ready" })
     await expect.poll(() => notice.isVisible()).toBe(true)
-    expect(await notice.textContent()).toContain("Orders (2025-01-01 to 2025-01-07, CSV)")
+    expect(await notice.textContent()).toContain("Orders (2025-01-01 to 2025-01-07) as CSV")
     await expect.poll(() => unreadCountOf(page())).toBe(0)
     await screenshot(page(), "notice")
   }, EXPORTING)

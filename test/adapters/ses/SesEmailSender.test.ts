@@ -96,7 +96,7 @@ describe("SesEmailSender on aws-ses-v2-local", () => {
       expect(email?.body.html).toBe(message.html)
       const text = email?.body.text ?? ""
       expect(text).toContain(link.url)
-      expect(text).toContain("48213 rows")
+      expect(text).toContain("48,213 rows")
       expect(text).toContain("2026-11-29 10:02 UTC")
       expect(email?.body.html).toContain(`href="${link.url.replaceAll("&", "&amp;")}"`)
     }).pipe(Effect.provide(sesEmailSenderOnLocalServer())))

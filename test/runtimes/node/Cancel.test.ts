@@ -168,7 +168,7 @@ describe("cancel over the npm run serve and npm run worker compositions, on clic
         expect(done.file?.rowCount).toBe(SHORT_ROWS)
         const emails = yield* emailsTo(ses, EmailAddress.make(recipient))
         expect(emails.map((email) => email.subject)).toStrictEqual([
-          "Your export is ready: Orders (2025-03-01 to 2025-03-01, CSV)"
+          "Your export is ready: Orders (2025-03-01 to 2025-03-01) as CSV"
         ])
         expect((yield* loggedQueries(finished)).map((query) => query.type)).toStrictEqual([2])
         expect(yield* loggedQueries(queued)).toStrictEqual([])

@@ -108,7 +108,7 @@ describe("the same message delivered more than once", () => {
         // Told once each way.
         const emails = yield* emailsTo(ses, EmailAddress.make(RECIPIENT))
         expect(emails.map((email) => email.subject)).toStrictEqual([
-          "Your export is ready: Orders (2025-01-01 to 2025-06-30, CSV)"
+          "Your export is ready: Orders (2025-01-01 to 2025-06-30) as CSV"
         ])
         expect((yield* api.notifications).map((n) => [n.jobId, n.kind])).toStrictEqual([[jobId, "export_succeeded"]])
       }).pipe(Effect.scoped, Effect.provide(localServers)),

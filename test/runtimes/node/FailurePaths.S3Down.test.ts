@@ -96,7 +96,7 @@ describe("S3 stopped mid-upload", () => {
         expect(notices[0]!.body).toContain(view.failure!.message)
         const emails = yield* emailsTo(ses, EmailAddress.make(RECIPIENT))
         expect(emails.map((email) => email.subject)).toStrictEqual([
-          "Your export failed: Orders (2025-01-01 to 2025-12-31, CSV)"
+          "Your export failed: Orders (2025-01-01 to 2025-12-31) as CSV"
         ])
         expect(emails[0]!.body.text).toContain(view.failure!.message)
 

@@ -86,7 +86,7 @@ describe("S3 silent at the completion of an upload", () => {
         expect(notices.map((n) => [n.jobId, n.kind])).toStrictEqual([[jobId, "export_failed"]])
         const emails = yield* emailsTo(ses, EmailAddress.make(RECIPIENT))
         expect(emails.map((email) => email.subject)).toStrictEqual([
-          "Your export failed: Orders (2025-01-01 to 2025-12-31, CSV)"
+          "Your export failed: Orders (2025-01-01 to 2025-12-31) as CSV"
         ])
 
         // The delivery was settled for good: nothing to come back, nothing dead-lettered.

@@ -77,7 +77,7 @@ describe("SQS down at request time", () => {
         expect(notices.map((n) => [n.jobId, n.kind])).toStrictEqual([[accepted.body.jobId, "export_succeeded"]])
         const emails = yield* emailsTo(ses, EmailAddress.make(RECIPIENT))
         expect(emails.map((email) => email.subject)).toStrictEqual([
-          "Your export is ready: Orders (2025-01-01 to 2025-03-31, CSV)"
+          "Your export is ready: Orders (2025-01-01 to 2025-03-31) as CSV"
         ])
         expect((yield* api.exports).map((job) => [job.jobId, job.status])).toStrictEqual([
           [accepted.body.jobId, "succeeded"],

@@ -95,7 +95,7 @@ describe("a worker killed mid-export", () => {
         expect(notices.map((n) => [n.jobId, n.kind])).toStrictEqual([[jobId, "export_succeeded"]])
         const emails = yield* emailsTo(ses, EmailAddress.make(RECIPIENT))
         expect(emails.map((email) => email.subject)).toStrictEqual([
-          "Your export is ready: Orders (2025-01-01 to 2025-06-30, CSV)"
+          "Your export is ready: Orders (2025-01-01 to 2025-06-30) as CSV"
         ])
 
         const depth = yield* eventually(sqs.depth(sqs.queueUrl), (d) => d.visible + d.inFlight === 0)

@@ -1,12 +1,13 @@
 import { useId, useState } from "react"
 import type { ExportView } from "../../../src/adapters/http/Api.ts"
 import { FILE_FORMATS } from "../../../src/domain/FileFormats.ts"
+import { fileSize } from "../../../src/domain/Quantities.ts"
 import { problemOf } from "../api/ApiProblem.ts"
 import { Link } from "../app/Link.tsx"
 import { exportPath } from "../app/Router.ts"
 import { cancel, download, exportAgain } from "./ExportCommands.ts"
 import { isInProgress } from "./ExportsStore.ts"
-import { count, exportTitle, isExpired, percentDone, progressWords, size, statusWords, when } from "./ExportWords.ts"
+import { count, exportTitle, isExpired, percentDone, progressWords, statusWords, when } from "./ExportWords.ts"
 
 type Action = "download" | "cancel" | "again"
 
@@ -67,7 +68,7 @@ export const ExportItem = ({ view, linked, onExportedAgain }: {
         </div>
         <div>
           <dt>Size</dt>
-          <dd>{bytes === undefined ? "–" : size(bytes)}</dd>
+          <dd>{bytes === undefined ? "–" : fileSize(bytes)}</dd>
         </div>
         <div>
           <dt>{expired ? "Link expired" : "Link expires"}</dt>

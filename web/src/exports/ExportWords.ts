@@ -39,18 +39,6 @@ export const statusWords = (view: ExportView): string => {
 const numbers = new Intl.NumberFormat()
 export const count = (n: number): string => numbers.format(n)
 
-const UNITS = ["bytes", "KB", "MB", "GB", "TB"] as const
-/** Decimal units, as file managers show them: "1.2 MB". */
-export const size = (bytes: number): string => {
-  let unit = 0
-  let value = bytes
-  while (value >= 1000 && unit < UNITS.length - 1) {
-    value /= 1000
-    unit++
-  }
-  return unit === 0 ? `${bytes} bytes` : `${value.toFixed(value < 10 ? 1 : 0)} ${UNITS[unit]}`
-}
-
 const dateTimes = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" })
 export const when = (at: DateTime.DateTime): string => dateTimes.format(DateTime.toDateUtc(at))
 
