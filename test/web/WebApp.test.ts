@@ -12,6 +12,7 @@ import { join } from "node:path"
 import type { Browser, BrowserContext, Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { ChdbEngine } from "../../src/adapters/chdb/ChdbEngine.js"
+import { EXPORT_FORMATS } from "../../src/domain/FileFormats.js"
 import { Orders } from "../../src/domain/Reports.js"
 import { readEml } from "../adapters/eml/EmlSupport.js"
 import {
@@ -49,6 +50,8 @@ const YEAR_TITLE = "Orders, 2025-01-01 to 2025-12-31, UTC"
 const YEAR_BEFORE = { report: "Orders", from: "2024-01-01", to: "2024-12-31" }
 const FEBRUARY_WEEK = { report: "Orders", from: "2025-02-01", to: "2025-02-07" }
 const FEBRUARY_WEEK_TITLE = "Orders, 2025-02-01 to 2025-02-07, UTC"
+/** A common phone's window (CSS pixels), the narrowest the app is checked at. */
+const PHONE = { viewport: { width: 360, height: 780 } }
 /** Cases that wait on exports. */
 const EXPORTING = 60_000
 
@@ -120,6 +123,8 @@ describe("the web app on npm start, in chromium", () => {
     const notice = panel.getByRole("listitem").filter({ hasText: "Export ready" })
     await expect.poll(() => notice.isVisible()).toBe(true)
     expect(await notice.textContent()).toContain("Orders (2025-01-01 to 2025-01-07) as CSV")
+    // Unread until the panel closes, and the words apart: "New: Export ready", not "New:Export ready".
+    expect(await notice.locator(".notice-title").textContent()).toBe("New: Export ready")
     await expect.poll(() => unreadCountOf(page())).toBe(0)
     await screenshot(page(), "notice")
   }, EXPORTING)
@@ -295,6 +300,48 @@ describe("the web app on npm start, in chromium", () => {
     await expect.poll(() => checked.getByRole("heading", { name: "Export", level: 1 }).isVisible()).toBe(true)
     await check("an export")
     expect(violations).toStrictEqual([])
+    expect(problems).toStrictEqual([])
+    await context.close()
+  })
+
+  it("fits a phone's width: no page scrolls sideways, whichever format is chosen; valid parameters are never called wrong", async () => {
+    const context = await browser.newContext({ ...PHONE, acceptDownloads: true, locale: "en-GB", timezoneId: "UTC" })
+    // Whether the preview ever asked to fix parameters that were valid: from the first render on, not by chance.
+    await context.addInitScript({
+      content: `new MutationObserver(() => {
+        if (document.body?.textContent?.includes("Fix the parameters")) globalThis.askedToFix = true
+      }).observe(document, { childList: true, subtree: true, characterData: true })`
+    })
+    const { page: phone, problems } = await watchedPage(context)
+    const overflows: Array<string> = []
+    // The document wider than the window: the whole page pans sideways (a wide table scrolls in its own box).
+    const check = async (what: string) => {
+      const [scrolled, window] = await phone.evaluate<[number, number]>(
+        "[document.documentElement.scrollWidth, innerWidth]"
+      )
+      if (scrolled > window) overflows.push(`${what}: ${scrolled} px in a ${window} px window`)
+    }
+    await phone.goto(`${base}/`)
+    await check("sign-in")
+    await signIn(phone, PERSON)
+    await chooseReport(phone, WEEK)
+    for (const format of EXPORT_FORMATS) {
+      await phone.getByLabel("File format").selectOption(format)
+      await check(`reports, ${format}`)
+    }
+    await expect.poll(() => phone.getByRole("table", { name: "Orders: first 100 rows" }).isVisible()).toBe(true)
+    await screenshot(phone, "phone-reports")
+    expect(await phone.evaluate(() => "askedToFix" in globalThis)).toBe(false)
+    await notificationsButton(phone).click()
+    await check("notifications")
+    await phone.getByRole("link", { name: "My exports" }).click()
+    await expect.poll(() => phone.getByRole("article").count()).toBeGreaterThan(0)
+    await check("my exports")
+    await phone.getByRole("article").first().getByRole("heading").getByRole("link").click()
+    await expect.poll(() => phone.getByRole("heading", { name: "Export", level: 1 }).isVisible()).toBe(true)
+    await check("an export")
+    await screenshot(phone, "phone-export")
+    expect(overflows).toStrictEqual([])
     expect(problems).toStrictEqual([])
     await context.close()
   })

@@ -25,6 +25,7 @@ export const Notice = ({ item, fresh, onProblem }: {
     <li className={`notice notice-${item.kind}`}>
       <p className="notice-title" id={titleId}>
         {fresh && <span className="new">New:</span>}
+        {fresh && " "}
         {item.title}
       </p>
       <p>{item.body}</p>

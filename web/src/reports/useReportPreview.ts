@@ -23,7 +23,9 @@ const SETTLE_MS = 300
  * still running for parameters since changed is abandoned.
  */
 export const useReportPreview = (reportType: string, query: Readonly<Record<string, string>> | undefined) => {
-  const [state, setState] = useState<PreviewState>({ _tag: "Waiting" })
+  // Valid parameters from the start are a preview on its way, not a wait for the person: "Waiting" is only ever the
+  // answer to parameters that are not valid (below).
+  const [state, setState] = useState<PreviewState>({ _tag: "Loading", last: undefined })
   const key = query === undefined ? undefined : JSON.stringify([reportType, query])
   useEffect(() => {
     if (key === undefined) return
