@@ -259,8 +259,11 @@ const bootstrapColdStart = async (
     const cpuMillis = cpuMillisOf(child.pid!)
     clearTimeout(limit)
     if (profiling !== "") {
-      child.kill("SIGINT")
-      await new Promise((resolve) => child.once("exit", resolve))
+      // Node writes the profile when the process exits, not when a signal kills it: closing the Runtime API under
+      // the next `next` makes the bootstrap exit on its own.
+      const stopped = new Promise((resolve) => child.once("exit", resolve))
+      await runtimeApi.close()
+      await stopped
     } else {
       child.kill("SIGKILL")
     }

@@ -1,11 +1,12 @@
 // The API as an AWS Lambda function behind an API Gateway HTTP API (payload format 2.0): the same HttpApi app as the
-// Node server, on the same production adapters, served as a web handler. With AUTH_TRUST_GATEWAY=true (the stack's
-// setting) the caller comes from the claims API Gateway's JWT authorizer verified, from events of the API and stage
-// AUTH_GATEWAY_API_ID and AUTH_GATEWAY_STAGE name (ADR 22); otherwise the function verifies the bearer token itself,
-// as the Node server does. Importing this module reads nothing of the environment: `makeApiHandler` does, so that
-// both entries can use it, the stock runtime's (api.ts) and the startup snapshot's (ApiSnapshot.ts, ADR 52), where
-// the import happens at build time and the settings only after the snapshot is deserialised.
-import { HttpApiBuilder, HttpServer } from "@effect/platform"
+// Node server, on the same production adapters, each event served as the app's own request (ApiGatewayHttp.ts).
+// With AUTH_TRUST_GATEWAY=true (the stack's setting) the caller comes from the claims API Gateway's JWT authorizer
+// verified, from events of the API and stage AUTH_GATEWAY_API_ID and AUTH_GATEWAY_STAGE name (ADR 22); otherwise the
+// function verifies the bearer token itself, as the Node server does. Importing this module reads nothing of the
+// environment: `makeApiHandler` does, so that both entries can use it, the stock runtime's (api.ts) and the startup
+// snapshot's (ApiSnapshot.ts, ADR 52), where the import happens at build time and the settings only after the
+// snapshot is deserialised.
+import { HttpServer } from "@effect/platform"
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda"
 import type { ConfigProvider } from "effect"
 import { Config, Context, Effect, Layer, Option } from "effect"
@@ -16,7 +17,7 @@ import * as JwtVerifier from "../../adapters/auth/JwtVerifier.js"
 import * as ApiApp from "../../adapters/http/ApiApp.js"
 import * as ApiAdapters from "../aws/ApiAdapters.js"
 import * as JsonLogLines from "../JsonLogLines.js"
-import { gatewayRequestOf, requestOf, resultOf } from "./ApiGatewayHttp.js"
+import { gatewayRequestOf, toGatewayHandler } from "./ApiGatewayHttp.js"
 
 /**
  * API_BASE_PATH (none): a custom domain's API mapping, e.g. `exports`; and AUTH_TRUST_GATEWAY (false) with, when
@@ -57,11 +58,11 @@ export const makeApiHandler = (
     JsonLogLines.layer,
     services
   )
-  const web = HttpApiBuilder.toWebHandler(layer)
-  return async (event) => {
+  const { handler } = toGatewayHandler(layer)
+  return (event) => {
     const context = Option.isSome(settings.gateway)
       ? Context.make(GatewayRequestContext, gatewayRequestOf(event))
       : Context.empty()
-    return resultOf(await web.handler(requestOf(event, settings.basePath), context))
+    return handler(event, settings.basePath, context)
   }
 }
