@@ -2,7 +2,6 @@
 // read the same everywhere it is named ("366 KB" in the list, not "357.6 KB" in the e-mail).
 
 const UNITS = ["bytes", "KB", "MB", "GB", "TB"] as const
-const ENGLISH_NUMBERS = new Intl.NumberFormat("en-US")
 
 /** Decimal units, as file managers and browsers' download lists show them: "1.2 MB", "366 KB", "512 bytes". */
 export const fileSize = (bytes: number): string => {
@@ -17,8 +16,8 @@ export const fileSize = (bytes: number): string => {
 }
 
 /**
- * "1 row", "25,291 rows". `numbers` groups the digits: the web app passes the reader's own locale, messages that
- * leave the app (the notices, the e-mails) are written in English and group as English does.
+ * "1 row", "25,291 rows", for messages that leave the app (the notices, the e-mails): they are written in English and
+ * group digits as English does. No Intl object is kept at module level: the Lambda functions' startup snapshots
+ * cannot hold one (ADR 52), and a message a job costs nothing to format afresh.
  */
-export const rowCount = (rows: number, numbers: Intl.NumberFormat = ENGLISH_NUMBERS): string =>
-  `${numbers.format(rows)} ${rows === 1 ? "row" : "rows"}`
+export const rowCount = (rows: number): string => `${rows.toLocaleString("en-US")} ${rows === 1 ? "row" : "rows"}`
