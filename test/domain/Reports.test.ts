@@ -14,6 +14,7 @@ import {
   ReportCatalogue,
   ReportRequest,
   SalesTrendParams,
+  TimeZone,
   TopProductsParams,
   wholeNumber
 } from "../../src/domain/Reports.js"
@@ -169,5 +170,48 @@ describe("export request validation", () => {
     const fields = issuesOf({ reportType: "orders", format: "pdf", params: { dateFrom: "x", dateTo: "y", z: 1 } })
       .map((issue) => issue.field)
     expect(fields).toEqual(expect.arrayContaining(["format", "params.dateFrom", "params.dateTo", "params.z"]))
+  })
+})
+
+describe("time zones", () => {
+  /** What the rule must answer: whether ICU builds a date format for the zone. */
+  const icuAccepts = (zone: string): boolean => {
+    try {
+      new Intl.DateTimeFormat("en-US", { timeZone: zone })
+      return true
+    } catch {
+      return false
+    }
+  }
+  const isTimeZone = Schema.is(TimeZone)
+
+  it("accepts exactly the zones ICU accepts: every listed zone, UTC, aliases and other letter cases", () => {
+    const names = [
+      ...Intl.supportedValuesOf("timeZone"),
+      "UTC",
+      "Etc/UTC",
+      "GMT",
+      "Asia/Kolkata",
+      "Asia/Calcutta",
+      "US/Eastern",
+      "europe/paris",
+      "EUROPE/PARIS",
+      "utc",
+      "Etc/GMT+5",
+      "+01:00",
+      "Mars/Olympus",
+      "Europe/Pariss",
+      "",
+      " UTC",
+      "Europe/Paris\u0000"
+    ]
+    expect(names.filter((name) => isTimeZone(name) !== icuAccepts(name))).toStrictEqual([])
+    expect(names.filter(isTimeZone).length).toBeGreaterThan(400)
+    expect(isTimeZone("Mars/Olympus")).toBe(false)
+  })
+
+  it("refuses a name longer than 64 characters, whatever ICU says", () => {
+    expect(isTimeZone(`Europe/${"x".repeat(60)}`)).toBe(false)
+    expect(isTimeZone("America/Argentina/ComodRivadavia")).toBe(icuAccepts("America/Argentina/ComodRivadavia"))
   })
 })
