@@ -35,7 +35,7 @@ import {
   LOOP_DELAY_RESOLUTION_MS,
   READY_PREFIX
 } from "./childProtocol.js"
-import type { LoopDelayReply, LoopDelayRequest, ReadyLine, StatsReply } from "./childProtocol.js"
+import type { GcWindow, LoopDelayReply, LoopDelayRequest, ReadyLine, StatsReply } from "./childProtocol.js"
 import { answerHelp, integerFlags } from "./flags.js"
 import { openLoop } from "./openLoop.js"
 
@@ -613,6 +613,13 @@ const rowOf = (run: Run): string =>
     run.exportsFinished === undefined ? "" : int(run.exportsFinished)
   } |`
 
+/** The main thread's collections over a run, and what it allocated a response (the figure the load does not move). */
+const gcText = (gc: GcWindow, responses: number): string =>
+  `main thread allocated ${int(gc.allocatedBytes / 2 ** 20)} MiB, ` +
+  `${responses === 0 ? "n/a" : int(gc.allocatedBytes / responses / 1024)} KiB a response; ` +
+  `${gc.young} young and ${gc.full} full collections, ${int(gc.pauseMs)} ms in all, the longest ` +
+  `${ms(gc.maxPauseMs)} ms; `
+
 const TABLE_HEAD = [
   "| run | server | responses | req/s | p50 ms | p99 ms | max ms | loop delay p99 ms | loop delay max ms | non-202 | " +
   "errors | server CPU | loadgen CPU | peak RSS MiB | exports finished |",
@@ -733,6 +740,7 @@ const main = async () => {
       (run.fromSendP99 === undefined || run.sendLagP99 === undefined ? "" : (
         `p99 from the actual send ${ms(run.fromSendP99)} ms, send lag p99 ${ms(run.sendLagP99)} ms; `
       )) +
+      (run.loopDelay?.gc === undefined ? "" : gcText(run.loopDelay.gc, run.responses)) +
       (run.mainThread === undefined ? "" : (
         `main thread on a core ${int(run.mainThread.onCpuMs)} ms, waiting for one ${int(run.mainThread.waitingMs)} ms; `
       )) +

@@ -56,6 +56,23 @@ export type LoopDelayRequest = "loop-delay-reset" | "loop-delay"
 export const isLoopDelayRequest = (message: unknown): message is LoopDelayRequest =>
   message === "loop-delay-reset" || message === "loop-delay"
 
+/** The collector's work in the server since the last reset, from V8's own record of each collection (`v8.GCProfiler`). */
+export interface GcWindow {
+  /** Young-generation collections (V8's scavenges and minor mark-sweeps). */
+  readonly young: number
+  /** Full collections (mark-compact). */
+  readonly full: number
+  /** Every collection's time on the main thread, and the longest one. */
+  readonly pauseMs: number
+  readonly maxPauseMs: number
+  /**
+   * What the main thread's heap grew by between collections, summed, plus its growth since the last one: the bytes
+   * it allocated in the window (a worker thread's heap is its own, not counted), a figure the machine's load does
+   * not move.
+   */
+  readonly allocatedBytes: number
+}
+
 /** The event loop's delay in the server since the last reset, as `monitorEventLoopDelay` measured it. */
 export interface LoopDelayReply {
   readonly type: "loopDelay"
@@ -63,6 +80,7 @@ export interface LoopDelayReply {
   readonly p50Ms: number
   readonly p99Ms: number
   readonly maxMs: number
+  readonly gc: GcWindow | undefined
 }
 
 export const isLoopDelayReply = (message: unknown): message is LoopDelayReply =>

@@ -24,6 +24,19 @@ describe("JobIds", () => {
       }
     }).pipe(Effect.provide(JobIds.Default)))
 
+  it.effect("each millisecond's first id has random bits of its own, past the batch they are read in", () =>
+    Effect.gen(function*() {
+      const ids = yield* JobIds
+      const randomBits = (id: string) => id.slice(14, 18) + id.slice(19, 23) + id.slice(24)
+      const seen = new Set<string>()
+      // Several batches' worth of milliseconds, one id each: none may reuse another's random bits.
+      for (let ms = 0; ms < 400; ms++) {
+        seen.add(randomBits(yield* ids.next))
+        yield* TestClock.adjust(1)
+      }
+      expect(seen.size).toBe(400)
+    }).pipe(Effect.provide(JobIds.Default)))
+
   it.effect("an id made in the same millisecond is the previous one plus one", () =>
     Effect.gen(function*() {
       const ids = yield* JobIds

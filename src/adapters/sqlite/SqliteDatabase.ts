@@ -178,7 +178,7 @@ const open = (options: SqliteDatabaseOptions): DatabaseSync => {
 }
 
 /** What `operation` failing with `error` is to the adapters above. */
-const failed = (operation: string) => (error: unknown) => new SqliteError({ operation, detail: detailOf(error) })
+export const failed = (operation: string) => (error: unknown) => new SqliteError({ operation, detail: detailOf(error) })
 
 interface GroupMember {
   readonly operation: string

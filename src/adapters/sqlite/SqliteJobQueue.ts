@@ -2,7 +2,7 @@
 // visibility timeout (renewed while its worker holds it), deleted when acknowledged, handed out again after a
 // backoff when retried, and moved to the dead letters once received too often. One message per job: the job store
 // writes it with the job, in the same transaction (ADR 27), and publishing it again changes nothing.
-import { Clock, Context, Deferred, Duration, Effect, Fiber, Layer, Option, Ref } from "effect"
+import { Clock, Context, Deferred, Duration, Effect, Fiber, FiberId, Layer, Option } from "effect"
 import type { Scope } from "effect"
 import { CurrentCatalogue } from "../../application/CurrentCatalogue.js"
 import { DeliverySource } from "../../application/ports/DeliverySource.js"
@@ -12,7 +12,7 @@ import { DEFAULT_QUEUE_BACKOFF, retryDelay } from "../../application/QueueBackof
 import type { QueueBackoff } from "../../application/QueueBackoff.js"
 import { DEAD_LETTER_RETENTION } from "../../application/Retention.js"
 import { QueueUnavailable } from "../../domain/Errors.js"
-import { SqliteDatabase } from "./SqliteDatabase.js"
+import { failed, SqliteDatabase } from "./SqliteDatabase.js"
 import type { SqliteDatabaseService, SqliteError } from "./SqliteDatabase.js"
 import { purgeExpired } from "./SqliteExpiry.js"
 
@@ -136,11 +136,15 @@ export const make = (
       (now) => Number(deleteOldDeadLetters.run(now - Duration.toMillis(DEAD_LETTER_RETENTION)).changes)
     )
 
-    // Publishing wakes the idle workers at once; without it they look again every pollInterval.
-    const wakeUp = yield* Ref.make(yield* Deferred.make<void>())
-    const wake = Effect.flatMap(Deferred.make<void>(), (next) => Ref.getAndSet(wakeUp, next)).pipe(
-      Effect.flatMap((current) => Deferred.succeed(current, undefined))
-    )
+    // Publishing wakes the idle workers at once; without it they look again every pollInterval. A plain variable
+    // swapped in one synchronous step, not a Ref: every accepted export publishes, and each effect step costs it
+    // (ADR 54).
+    let wakeUp = Deferred.unsafeMake<void>(FiberId.none)
+    const wakeNow = (): void => {
+      const current = wakeUp
+      wakeUp = Deferred.unsafeMake<void>(FiberId.none)
+      Deferred.unsafeDone(current, Effect.void)
+    }
 
     const deadLetter = (message: Received, reason: string, nowMillis: number) => {
       insertDeadLetter.run(message.jobId, message.body, message.receiveCount, reason, nowMillis)
@@ -255,7 +259,7 @@ export const make = (
 
     const receive: Effect.Effect<QueueDelivery> = Effect.gen(function*() {
       while (true) {
-        const woken = yield* Ref.get(wakeUp)
+        const woken = wakeUp
         const next = yield* poll
         if (Option.isSome(next)) return next.value
         yield* Effect.raceFirst(Deferred.await(woken), Effect.sleep(options.pollInterval))
@@ -267,19 +271,28 @@ export const make = (
     const hasMessage = db.prepare("SELECT 1 FROM messages WHERE job_id = ?")
     // The body is encoded only when it is to be written: not for a job that has its message already. An encoding
     // that throws is a bug, and stays a defect rather than the queue's failure.
+    const refused = (error: unknown) =>
+      Effect.fail(new QueueUnavailable({ detail: failed("JobQueue.publish")(error).message }))
+    // One synchronous step: the read, the write when there is one, and the wake-up.
     const publish = (jobId: string, body: () => string) =>
-      Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        const queued = yield* db.use("JobQueue.publish", () => hasMessage.get(jobId) !== undefined)
-        if (queued) return
-        const text = body()
-        yield* db.use("JobQueue.publish", () => {
-          enqueue(db, jobId, text, now)
-        })
-      }).pipe(
-        Effect.zipRight(wake),
-        Effect.catchTag("SqliteError", (error) => Effect.fail(new QueueUnavailable({ detail: error.message })))
-      )
+      Effect.clockWith((clock) => {
+        let queued: boolean
+        try {
+          queued = hasMessage.get(jobId) !== undefined
+        } catch (error) {
+          return refused(error)
+        }
+        if (!queued) {
+          const text = body()
+          try {
+            enqueue(db, jobId, text, clock.unsafeCurrentTimeMillis())
+          } catch (error) {
+            return refused(error)
+          }
+        }
+        wakeNow()
+        return Effect.void
+      })
 
     const handle = SqliteQueue.of({
       receive,

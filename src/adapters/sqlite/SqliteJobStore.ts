@@ -10,12 +10,13 @@ import type { JobPage } from "../../application/ports/JobStore.js"
 import { holdsIdempotencyKey, JobStore } from "../../application/ports/JobStore.js"
 import { messageFor } from "../../application/RequestExport.js"
 import { jobRetainedUntil } from "../../application/Retention.js"
-import { ExportLimitReached, JobConflict, JobStoreUnavailable } from "../../domain/Errors.js"
+import type { ExportLimitReached } from "../../domain/Errors.js"
+import { JobConflict, JobStoreUnavailable } from "../../domain/Errors.js"
 import { ExportJob, IDEMPOTENCY_WINDOW_MILLIS, isLive, sameRequestAs, transition } from "../../domain/ExportJob.js"
 import type { ExportJobId, Owner } from "../../domain/Identifiers.js"
 import { firstExportJobIdAt } from "../../domain/Identifiers.js"
 import { exportLimitReached } from "../../domain/TenantLimits.js"
-import { SqliteDatabase } from "./SqliteDatabase.js"
+import { failed, SqliteDatabase } from "./SqliteDatabase.js"
 import type { SqliteError } from "./SqliteDatabase.js"
 import { fillRetention, purgeExpired } from "./SqliteExpiry.js"
 import { enqueue } from "./SqliteJobQueue.js"
@@ -33,14 +34,37 @@ const unavailable = (error: SqliteError) => new JobStoreUnavailable({ detail: `S
 
 type Row = Record<string, unknown>
 
-const jobsOf = (rows: ReadonlyArray<Row>) =>
-  Effect.forEach(rows, (row) => {
+/** The rows' jobs, or the first row that does not decode as the store's failure. */
+const decodeRows = (rows: ReadonlyArray<Row>): Either.Either<Array<ExportJob>, JobStoreUnavailable> => {
+  const jobs: Array<ExportJob> = []
+  for (const row of rows) {
     const decoded = decodeJob(row["job"])
-    return decoded._tag === "Right"
-      ? Effect.succeed(decoded.right)
-      : Effect.fail(
+    if (Either.isLeft(decoded)) {
+      return Either.left(
         new JobStoreUnavailable({ detail: `undecodable job ${String(row["job_id"])}: ${decoded.left.message}` })
       )
+    }
+    jobs.push(decoded.right)
+  }
+  return Either.right(jobs)
+}
+
+const jobsOf = (rows: ReadonlyArray<Row>) =>
+  Either.match(decodeRows(rows), { onLeft: Effect.fail, onRight: Effect.succeed })
+
+/**
+ * A read and its rows' decoding in one synchronous step: the reads on the accept path (the same export in progress,
+ * an idempotency key's job) run for every request, and each step of an effect costs it allocation (ADR 54).
+ */
+const readJobs = (operation: string, read: () => ReadonlyArray<Row>) =>
+  Effect.suspend(() => {
+    let rows: ReadonlyArray<Row>
+    try {
+      rows = read()
+    } catch (error) {
+      return Effect.fail(unavailable(failed(operation)(error)))
+    }
+    return jobsOf(rows)
   })
 
 export const make = Effect.gen(function*() {
@@ -101,14 +125,14 @@ export const make = Effect.gen(function*() {
 
   const store = JobStore.of({
     create: (job, limits) =>
-      Effect.gen(function*() {
+      Effect.clockWith((clock) => {
         const json = encodeJob(job)
         const body = encodeMessage(messageFor(job))
-        const now = yield* Clock.currentTimeMillis
+        const now = clock.unsafeCurrentTimeMillis()
         const key = job.idempotencyKey
         // Committed with the other creates of this turn of the event loop (ADR 48); the checks below read the writes
         // of those before it in the group, so the caps and the idempotency key hold as in a transaction of its own.
-        const created = yield* db.groupTransaction("JobStore.create", (): boolean | ExportLimitReached => {
+        return db.groupTransaction("JobStore.create", (): boolean | ExportLimitReached => {
           if (exists.get(job.jobId) !== undefined) return false
           if (key !== undefined) {
             const last = lastWithKey.get(job.owner.merchantId, job.owner.userId, key)
@@ -144,31 +168,36 @@ export const make = Effect.gen(function*() {
           // The outbox: the job's message, in the job's own transaction.
           enqueue(db, job.jobId, body, now)
           return true
-        })
-        if (created instanceof ExportLimitReached) return yield* created
-        if (!created) return yield* new JobConflict({ jobId: job.jobId, expectedRevision: -1 })
+        }).pipe(
+          Effect.matchEffect({
+            onFailure: (error) => Effect.fail(unavailable(error)),
+            onSuccess: (created) =>
+              created === true ? Effect.void : Effect.fail(
+                created === false ? new JobConflict({ jobId: job.jobId, expectedRevision: -1 }) : created
+              )
+          })
+        )
       }).pipe(
-        Effect.catchTag("SqliteError", (error) => Effect.fail(unavailable(error))),
-        Effect.withSpan("JobStore.create")
+        // Without a stack trace: this span is on every accepted export, and capturing one costs more than the rest of
+        // the span (ADR 54).
+        Effect.withSpan("JobStore.create", { captureStackTrace: false })
       ),
 
     findByIdempotencyKey: (owner, key) =>
-      db.use("JobStore.findByIdempotencyKey", () => byKey.all(owner.merchantId, owner.userId, key)).pipe(
-        Effect.catchTag("SqliteError", (error) => Effect.fail(unavailable(error))),
-        Effect.flatMap(jobsOf),
-        Effect.map((jobs) => Option.fromNullable(jobs[0]))
+      Effect.map(
+        readJobs("JobStore.findByIdempotencyKey", () => byKey.all(owner.merchantId, owner.userId, key)),
+        (jobs) => Option.fromNullable(jobs[0])
       ),
 
     listActive,
 
     findActive: (owner, wanted) =>
-      db.use(
-        "JobStore.findActive",
-        () => activeForRequest.all(owner.merchantId, owner.userId, requestKeyOf(wanted))
-      ).pipe(
-        Effect.catchTag("SqliteError", (error) => Effect.fail(unavailable(error))),
-        Effect.flatMap(jobsOf),
-        Effect.map((jobs) => Option.fromNullable(jobs.find(sameRequestAs(wanted))))
+      Effect.map(
+        readJobs(
+          "JobStore.findActive",
+          () => activeForRequest.all(owner.merchantId, owner.userId, requestKeyOf(wanted))
+        ),
+        (jobs) => Option.fromNullable(jobs.find(sameRequestAs(wanted)))
       ),
 
     listActiveCreatedBefore: (before, limit, after) =>
@@ -203,7 +232,7 @@ export const make = Effect.gen(function*() {
         if (changes === 0) return yield* new JobConflict({ jobId: next.jobId, expectedRevision })
       }).pipe(
         Effect.catchTag("SqliteError", (error) => Effect.fail(unavailable(error))),
-        Effect.withSpan("JobStore.update")
+        Effect.withSpan("JobStore.update", { captureStackTrace: false })
       ),
 
     listByOwner: (owner, page) =>

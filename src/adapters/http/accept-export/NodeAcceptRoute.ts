@@ -7,6 +7,11 @@ import type { Headers, HttpApiGroup } from "@effect/platform"
 import { HttpApiSchema, HttpTraceContext } from "@effect/platform"
 import { Cause, Context, Effect, FiberId, FiberRef, FiberRefs, Option, Redacted, Runtime, Schema, Tracer } from "effect"
 import type { IncomingMessage, ServerResponse } from "node:http"
+import { CurrentCatalogue } from "../../../application/CurrentCatalogue.js"
+import { ExportSettings } from "../../../application/ExportSettings.js"
+import { JobIds } from "../../../application/JobIds.js"
+import { JobQueue } from "../../../application/ports/JobQueue.js"
+import { JobStore } from "../../../application/ports/JobStore.js"
 import { ExportApi } from "../Api.js"
 import {
   accessLog,
@@ -60,10 +65,13 @@ const declaredErrors = (() => {
   }))
 })()
 
-/** A declared error as the HttpApi answers it; a 503 or 429 also says how long to wait, which depends on its error. */
-const answerFor = (error: Effect.Effect.Error<ReturnType<typeof accept>>): Answer => {
+/**
+ * A declared error as the HttpApi answers it; a 503 or 429 also says how long to wait, which depends on its error.
+ * Undefined for an error the endpoint does not declare, which the types rule out: answered as a defect.
+ */
+const answerFor = (error: Effect.Effect.Error<ReturnType<typeof accept>>): Answer | undefined => {
   const declaredError = declaredErrors.find(({ is }) => is(error))
-  if (declaredError === undefined) throw new Error("unreachable: an error the endpoint does not declare")
+  if (declaredError === undefined) return undefined
   const headers = asksToWait(error) ? { "retry-after": retryAfterHeader(retryAfterOf(error)) } : {}
   return { status: declaredError.status, body: declaredError.encode(error), headers }
 }
@@ -102,14 +110,17 @@ const handle = (request: IncomingMessage, response: ServerResponse, requestId: s
   Effect.clockWith((clock) => {
     const started = clock.unsafeCurrentTimeMillis()
     return Effect.suspend(() => accept(request)).pipe(
-      Effect.catchAll((error) => Effect.succeed(answerFor(error))),
-      Effect.catchAllCause((cause) =>
-        Cause.isInterruptedOnly(cause) ?
-          Effect.failCause(cause) :
+      // A declared error, a defect and an interruption told apart in one step.
+      Effect.catchAllCause((cause): Effect.Effect<Answer> => {
+        const failure = Cause.failureOption(cause)
+        const answer = Option.isSome(failure) ? answerFor(failure.value) : undefined
+        if (answer !== undefined) return Effect.succeed(answer)
+        return Cause.isInterruptedOnly(cause) ?
+          Effect.failCause(Cause.stripFailures(cause)) :
           Effect.logError("request failed unexpectedly", cause).pipe(
             Effect.as({ status: 500, body: internalError(requestId), headers: {} })
           )
-      ),
+      }),
       Effect.flatMap((answer) =>
         Effect.map(accessLog("POST", request.url ?? PATH, answer.status, started, requestId), () => {
           write(response, requestId, answer)
@@ -146,7 +157,21 @@ const internalError = (requestId: string) => ({
  * goes away before its answer, as the platform does.
  */
 export const NodeAcceptRoute = Effect.map(
-  Effect.runtime<Effect.Effect.Context<ReturnType<typeof accept>>>(),
+  Effect.gen(function*() {
+    // The layer's runtime with only the services the program uses: every span and service a request adds copies its
+    // fiber's Context, which is the whole composition's otherwise (25 services in the embedded server's, ADR 54).
+    // Listed by their tags, so that one the program needs and this leaves out is a type error. The catalogue is a
+    // Reference, kept as the layer has it: a composition may give another.
+    const { fiberRefs, runtimeFlags } = yield* Effect.runtime<never>()
+    const context = Context.make(BearerAuthentication, yield* BearerAuthentication).pipe(
+      Context.add(JobStore, yield* JobStore),
+      Context.add(JobQueue, yield* JobQueue),
+      Context.add(JobIds, yield* JobIds),
+      Context.add(ExportSettings, yield* ExportSettings),
+      Context.add(CurrentCatalogue, yield* CurrentCatalogue)
+    )
+    return Runtime.make({ context, fiberRefs, runtimeFlags })
+  }),
   (runtime): FrontRoute => {
     const runFork = Runtime.runFork(runtime)
     return (request, response) => {
