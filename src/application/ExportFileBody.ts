@@ -1,6 +1,6 @@
-// The bytes of an export's file in the format its owner chose (ADR 50), from the report source's stream, with the
-// rows they hold counted into the attempt's tally as they pass. Every format streams: memory holds a piece of the
-// source's output and what is made of it, whatever the size of the report.
+// The bytes of an export's file in the format its owner chose (ADR 50), from the report source's stream, in pieces
+// that say how many of the report's rows they complete. Every format streams: memory holds a piece of the source's
+// output and what is made of it, whatever the size of the report.
 import * as NodeStream from "@effect/platform-node/NodeStream"
 import { Data, Stream } from "effect"
 import { constants, createGzip } from "node:zlib"
@@ -12,7 +12,6 @@ import type { Column } from "../domain/Reports.js"
 import type { FilePiece, ReportQuery } from "./ports/ReportSource.js"
 import type { ReportSource } from "./ports/ReportSource.js"
 import { piecesOfRows } from "./RowPieces.js"
-import type { Tally } from "./WriteFile.js"
 
 /**
  * zlib's level for `csv.gz`: 1 (`gzip --fast`). On 300k demo order lines (39 MB of CSV) level 1 packs 8.3 times at
@@ -28,49 +27,47 @@ class CompressionFailed extends Data.TaggedError("CompressionFailed")<{ readonly
 
 const encoder = new TextEncoder()
 
-/** Each piece's bytes, its rows counted into `tally` as it goes by. */
-const counting = <E>(pieces: Stream.Stream<FilePiece, E>, tally: Tally): Stream.Stream<Uint8Array, E> =>
-  Stream.map(pieces, (piece) => {
-    tally.rows += piece.rows
-    return piece.bytes
-  })
-
-/** The export's CSV (ADR 6): the optional byte order mark and the header, then the source's rows. */
-const csvFile = (
-  source: ReportSource["Type"],
-  query: ReportQuery,
-  columns: ReadonlyArray<Column>,
-  bom: boolean,
-  tally: Tally
-) =>
+/** The export's CSV (ADR 6): the optional byte order mark and the header, then the source's rows as they come. */
+const csvFile = (source: ReportSource["Type"], query: ReportQuery, columns: ReadonlyArray<Column>, bom: boolean) =>
   Stream.concat(
-    Stream.sync(() => encoder.encode(csvPreamble(columns, { bom }))),
-    counting(source.csv(query), tally)
+    Stream.sync((): FilePiece => ({ bytes: encoder.encode(csvPreamble(columns, { bom })), rows: 0 })),
+    source.csv(query)
   )
 
 /** The export's CSV in Excel's profile for ";" locales: always with a byte order mark, decimals with a comma. */
-const excelCsvFile = (
-  source: ReportSource["Type"],
-  query: ReportQuery,
-  columns: ReadonlyArray<Column>,
-  tally: Tally
-) => {
+const excelCsvFile = (source: ReportSource["Type"], query: ReportQuery, columns: ReadonlyArray<Column>) => {
   const decimalCells = new Set(columns.flatMap((column, i) => column.type === "decimal" ? [i] : []))
   return Stream.concat(
-    Stream.sync(() => toExcelCsv(encoder.encode(csvPreamble(columns, { bom: true })))),
-    Stream.map(counting(source.csv(query), tally), (rows) => toExcelCsv(rows, decimalCells))
+    Stream.sync((): FilePiece => ({ bytes: toExcelCsv(encoder.encode(csvPreamble(columns, { bom: true }))), rows: 0 })),
+    Stream.map(source.csv(query), (piece): FilePiece => ({ ...piece, bytes: toExcelCsv(piece.bytes, decimalCells) }))
   )
 }
 
-/** `bytes` gzip-compressed as they stream: one gzip member, ended only when `bytes` ends. */
-const gzipped = <E>(bytes: Stream.Stream<Uint8Array, E>): Stream.Stream<Uint8Array, E> =>
-  bytes.pipe(
-    NodeStream.pipeThroughDuplex(
-      () => createGzip({ level: GZIP_LEVEL, chunkSize: GZIP_CHUNK }),
-      (cause) => new CompressionFailed({ cause })
-    ),
-    Stream.catchAll((error) => error instanceof CompressionFailed ? Stream.die(error) : Stream.fail(error))
-  )
+/**
+ * `pieces` gzip-compressed as they stream: one gzip member, ended only when `pieces` ends. The rows of the pieces
+ * zlib has taken in are told with the next compressed piece; the last one, written after the input's end, tells
+ * the rest.
+ */
+const gzipped = <E>(pieces: Stream.Stream<FilePiece, E>): Stream.Stream<FilePiece, E> =>
+  Stream.suspend(() => {
+    let rowsIn = 0
+    return pieces.pipe(
+      Stream.map((piece) => {
+        rowsIn += piece.rows
+        return piece.bytes
+      }),
+      NodeStream.pipeThroughDuplex(
+        () => createGzip({ level: GZIP_LEVEL, chunkSize: GZIP_CHUNK }),
+        (cause) => new CompressionFailed({ cause })
+      ),
+      Stream.catchAll((error) => error instanceof CompressionFailed ? Stream.die(error) : Stream.fail(error)),
+      Stream.map((bytes): FilePiece => {
+        const rows = rowsIn
+        rowsIn = 0
+        return { bytes, rows }
+      })
+    )
+  })
 
 export interface FileBodyOptions {
   /** Start a plain `csv` file with a UTF-8 byte order mark (EXPORT_CSV_BOM); `csv-excel` always has one. */
@@ -78,27 +75,27 @@ export interface FileBodyOptions {
 }
 
 /**
- * The file of `query`'s report in `format`: what an attempt uploads. Fails as the source's stream fails; a source's
- * Parquet fails unless its file was whole (ReportSource).
+ * The file of `query`'s report in `format`: what an attempt uploads, in pieces that tell the rows they complete (the
+ * upload counts them as it takes the pieces in, WriteFile). Fails as the source's stream fails; a source's Parquet
+ * fails unless its file was whole (ReportSource).
  */
 export const fileBody = (
   source: ReportSource["Type"],
   query: ReportQuery,
   format: ExportFormat,
   columns: ReadonlyArray<Column>,
-  options: FileBodyOptions,
-  tally: Tally
-): Stream.Stream<Uint8Array, QueryTimeout | QueryFailed> => {
+  options: FileBodyOptions
+): Stream.Stream<FilePiece, QueryTimeout | QueryFailed> => {
   switch (format) {
     case "csv":
-      return csvFile(source, query, columns, options.csvBom, tally)
+      return csvFile(source, query, columns, options.csvBom)
     case "csv-excel":
-      return excelCsvFile(source, query, columns, tally)
+      return excelCsvFile(source, query, columns)
     case "csv.gz":
-      return gzipped(csvFile(source, query, columns, options.csvBom, tally))
+      return gzipped(csvFile(source, query, columns, options.csvBom))
     case "jsonl":
-      return counting(piecesOfRows(source.rows(query), jsonLineEncoder(columns)), tally)
+      return piecesOfRows(source.rows(query), jsonLineEncoder(columns))
     case "parquet":
-      return counting(source.parquet(query), tally)
+      return source.parquet(query)
   }
 }

@@ -12,7 +12,7 @@ import { fileBody } from "./ExportFileBody.js"
 import { ExportSettings } from "./ExportSettings.js"
 import { FileStore } from "./ports/FileStore.js"
 import { ReportSource } from "./ports/ReportSource.js"
-import type { SourceProgress } from "./ports/ReportSource.js"
+import type { FilePiece, SourceProgress } from "./ports/ReportSource.js"
 
 /**
  * What an attempt has written so far, counted as the rows stream by; the worker's progress timer reads it (RunExport).
@@ -66,20 +66,22 @@ export const writeFile = (job: RunningJob, tally: Tally = newTally()) =>
       onProgress: (progress: SourceProgress) => void (tally.source = progress)
     }
     // A piece is a read of the source's input, many rows at once, so the stream's cost per piece stays small beside
-    // the rows'.
-    const body = fileBody(source, query, job.format, definition.columns, { csvBom: settings.csvBom }, tally).pipe(
-      Stream.ensuring(Effect.sync(() => void (queryEnded = true))),
-      Stream.map((bytes) => {
-        digest.update(bytes)
-        tally.bytes += bytes.length
-        return bytes
-      })
+    // the rows'. The store reads each piece as it takes it in, in order: the rows, the bytes and the SHA-256 are
+    // counted there, in its pass over the pull, rather than in stream steps of their own (FileStore's Upload).
+    const body = fileBody(source, query, job.format, definition.columns, { csvBom: settings.csvBom }).pipe(
+      Stream.ensuring(Effect.sync(() => void (queryEnded = true)))
     )
+    const counted = (piece: FilePiece): Uint8Array => {
+      digest.update(piece.bytes)
+      tally.rows += piece.rows
+      tally.bytes += piece.bytes.length
+      return piece.bytes
+    }
 
     yield* files.upload(objectKey, body, {
       contentType: FILE_FORMATS[job.format].contentType,
       downloadName: downloadFileName(job.report, job.format)
-    }).pipe(Effect.raceFirst(queryDeadline))
+    }, counted).pipe(Effect.raceFirst(queryDeadline))
     yield* Effect.logInfo("file uploaded", { objectKey, rows: tally.rows, bytes: tally.bytes })
     return { objectKey, rowCount: tally.rows, byteSize: tally.bytes, sha256: digest.digest("hex") }
   }).pipe(Effect.withSpan("Exports.writeFile"))

@@ -5,12 +5,14 @@ import { cancelExport } from "../../src/application/CancelExport.js"
 import { handleDelivery } from "../../src/application/ExportWorker.js"
 import type { AuditTrail } from "../../src/application/ports/AuditTrail.js"
 import type { ExportLinks } from "../../src/application/ports/ExportLinks.js"
-import { FileStore } from "../../src/application/ports/FileStore.js"
+import { bytesReader, FileStore } from "../../src/application/ports/FileStore.js"
+import type { FileMetadata } from "../../src/application/ports/FileStore.js"
 import type { InAppNotifier } from "../../src/application/ports/InAppNotifier.js"
 import { encodeMessage } from "../../src/application/ports/JobQueue.js"
 import type { JobStore } from "../../src/application/ports/JobStore.js"
 import { ReportSource } from "../../src/application/ports/ReportSource.js"
 import { messageFor, requestExport } from "../../src/application/RequestExport.js"
+import type { ObjectKey } from "../../src/domain/ExportJob.js"
 import { alice, bob, drainQueue, ordersInput, sentTo, storedJob, testLayer } from "../support/Fixtures.js"
 
 /** The memory source, which sends a first piece of the file (its upload under way), then stalls until `release`. */
@@ -165,7 +167,12 @@ describe("cancelExport", () => {
             )
             return FileStore.of({
               ...files,
-              upload: (key, body, metadata) => Effect.zipLeft(files.upload(key, body, metadata), cancel)
+              upload: <A, E>(
+                key: ObjectKey,
+                body: Stream.Stream<A, E>,
+                metadata: FileMetadata,
+                bytesOf?: (piece: A) => Uint8Array
+              ) => Effect.zipLeft(files.upload(key, body, metadata, bytesReader(bytesOf)), cancel)
             })
           })
         ))

@@ -21,14 +21,15 @@ import { MemoryFiles } from "../../src/adapters/memory/MemoryFileStore.js"
 import { MemoryQueue } from "../../src/adapters/memory/MemoryJobQueue.js"
 import { handleDelivery, handleUnfinished } from "../../src/application/ExportWorker.js"
 import { EmailSender } from "../../src/application/ports/EmailSender.js"
-import { FileStore } from "../../src/application/ports/FileStore.js"
+import { bytesReader, FileStore } from "../../src/application/ports/FileStore.js"
+import type { FileMetadata } from "../../src/application/ports/FileStore.js"
 import { encodeMessage } from "../../src/application/ports/JobQueue.js"
 import { JobStore } from "../../src/application/ports/JobStore.js"
 import { ReportSource } from "../../src/application/ports/ReportSource.js"
 import { messageFor, requestExport } from "../../src/application/RequestExport.js"
 import { encodeRow } from "../../src/domain/Csv.js"
 import { JobStoreUnavailable, NotificationFailed } from "../../src/domain/Errors.js"
-import type { ExportJob } from "../../src/domain/ExportJob.js"
+import type { ExportJob, ObjectKey } from "../../src/domain/ExportJob.js"
 import {
   ChannelClaim,
   isLive,
@@ -665,8 +666,16 @@ describe("RunExport", () => {
         FileStore,
         Effect.map(MemoryFiles, (store) =>
           FileStore.of({
-            upload: (key, body, metadata) =>
-              Effect.zipLeft(store.upload(key, body, metadata), Effect.sleep(Duration.minutes(15))),
+            upload: <A, E>(
+              key: ObjectKey,
+              body: Stream.Stream<A, E>,
+              metadata: FileMetadata,
+              bytesOf?: (piece: A) => Uint8Array
+            ) =>
+              Effect.zipLeft(
+                store.upload(key, body, metadata, bytesReader(bytesOf)),
+                Effect.sleep(Duration.minutes(15))
+              ),
             signDownload: store.signDownload,
             remove: store.remove
           }))

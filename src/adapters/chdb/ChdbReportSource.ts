@@ -11,10 +11,11 @@ import type { PreviewQuery, ReportQuery } from "../../application/ports/ReportSo
 import type { QueryFailed, QueryTimeout } from "../../domain/Errors.js"
 import { parquetSql } from "../../domain/Reports.js"
 import type { Cell, Column, ReportDefinition, ReportRequest, ReportRow } from "../../domain/Reports.js"
-import { READ_SIZE } from "../clickhouse/ClickHouseStream.js"
+import { READ_SIZE, withOwnSpan } from "../clickhouse/ClickHouseStream.js"
 import { csvResultOf } from "../clickhouse/CsvResultReader.js"
 import { firstRowsSql } from "../clickhouse/FirstRows.js"
 import type { ClickHouseQueryError } from "../clickhouse/JsonCompactReader.js"
+import { EXPORT_CSV_SETTINGS, neutralisedCsvSql } from "../clickhouse/NeutralisedCsv.js"
 import { PARQUET_SETTINGS, parquetResultOf } from "../clickhouse/ParquetResultReader.js"
 import { reportFailure, TIMEOUT_EXCEEDED } from "../clickhouse/ReportFailure.js"
 import type { ChdbSettings, JsonRow } from "./ChdbEngine.js"
@@ -123,22 +124,30 @@ export const make = (catalogue?: (report: ReportRequest) => ReportDefinition) =>
             })
           ),
           Stream.mapError((error) => reportErrorOf(query, rowsRead, error)),
-          Stream.withSpan("ChdbReportSource.rows", { attributes: { reportType: query.report._tag } })
+          withOwnSpan("ChdbReportSource.rows", { attributes: { reportType: query.report._tag } })
         )
       })
-    // The engine writes the CSV and the reader rewrites what differs from ADR 6, as for the server (ADR 17).
+    // The engine writes the export's CSV itself, formulas neutralised in SQL, and the reader checks and counts it
+    // and hands the blocks on (ADR 53): chdb (ClickHouse 26.x) knows every setting and function it takes. Each block
+    // reaches this thread as an ArrayBuffer of its own, transferred from the engine's thread, which keeps no hold on
+    // it: nothing writes over the bytes the reader hands on.
     const csv = (query: ReportQuery) =>
       Stream.suspend(() => {
         const definition = definitionOf(query.report)
         let rowsRead = 0
-        const body = engine.streamBytes(definition.sql, queryParametersOf(query.merchantId, query.report), "CSV", {
-          settings: { ...settingsFor(query.timeout), extremes: 1 },
+        const sql = neutralisedCsvSql(definition)
+        const body = engine.streamBytes(sql, queryParametersOf(query.merchantId, query.report), "CSV", {
+          settings: { ...settingsFor(query.timeout), extremes: 1, ...EXPORT_CSV_SETTINGS },
           label: query.jobId
         })
-        return csvResultOf(body, definition.columns.length).pipe(
-          Stream.tap((piece) => Effect.sync(() => void (rowsRead += piece.rows))),
+        return csvResultOf(body, definition.columns.length, true).pipe(
+          // Counted in a synchronous step: an effect per piece costs a turn of the fiber's runtime.
+          Stream.mapChunks((pieces) => {
+            for (const piece of pieces) rowsRead += piece.rows
+            return pieces
+          }),
           Stream.mapError((error) => reportErrorOf(query, rowsRead, asChdbError(error))),
-          Stream.withSpan("ChdbReportSource.csv", { attributes: { reportType: query.report._tag } })
+          withOwnSpan("ChdbReportSource.csv", { attributes: { reportType: query.report._tag } })
         )
       })
     /**
@@ -169,7 +178,7 @@ export const make = (catalogue?: (report: ReportRequest) => ReportDefinition) =>
         )
       })).pipe(
         Stream.mapError((error) => reportErrorOf(query, 0, asChdbError(error))),
-        Stream.withSpan("ChdbReportSource.parquet", { attributes: { reportType: query.report._tag } })
+        withOwnSpan("ChdbReportSource.parquet", { attributes: { reportType: query.report._tag } })
       )
     // The engine stops at the limit (ADR 35); the rows are few, so they are read whole.
     const preview = (query: PreviewQuery) =>

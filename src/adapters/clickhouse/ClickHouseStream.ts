@@ -4,6 +4,7 @@
 import type { ClickHouseClient, ClickHouseSettings } from "@clickhouse/client"
 import * as NodeStream from "@effect/platform-node/NodeStream"
 import { Chunk, Duration, Effect, Stream } from "effect"
+import type { Tracer } from "effect"
 import type { CsvPiece, FilePiece, SourceProgress } from "../../application/ports/ReportSource.js"
 import { csvResultOf } from "./CsvResultReader.js"
 import type { JsonRow } from "./JsonCompactReader.js"
@@ -169,10 +170,25 @@ const reportProgress = (client: ClickHouseClient, queryId: string, progress: Pro
     Effect.forever
   )
 
-/** How a body is read: a reader of one body, made per query, and the format and settings it needs. */
-interface BodyFormat<A> {
+/**
+ * `stream` inside a span of its own, opened when the stream starts and ended with it, that the stream's own work does
+ * not run under. `Stream.withSpan` makes its span the parent of everything the stream runs by providing it to the
+ * stream's channel, and the channel then wraps every effect it runs, each wake-up of a body's read included, in a
+ * provide of its context (two FiberRef writes, each comparing contexts): ~7 a pull of the body, ~0.4 µs a row of an
+ * export's CPU (docs/performance.md). Logs and spans from inside the stream hang under the caller's span instead.
+ */
+export const withOwnSpan =
+  (name: string, options: Tracer.SpanOptions) => <A, E, R>(stream: Stream.Stream<A, E, R>): Stream.Stream<A, E, R> =>
+    Stream.unwrapScoped(Effect.as(Effect.makeSpanScoped(name, options), stream))
+
+/** The format a body is asked in and the settings it needs. */
+interface BodyRequest {
   readonly format: string
   readonly settings: ClickHouseSettings
+}
+
+/** A body read by a reader of one body, made per query. */
+interface BodyFormat<A> extends BodyRequest {
   readonly reader: () => {
     /** The items completed by a piece of the body. */
     readonly push: (chunk: Uint8Array) => ReadonlyArray<A>
@@ -182,81 +198,107 @@ interface BodyFormat<A> {
 }
 
 /**
- * Runs `sql` (without a FORMAT clause) in `body`'s format and streams what its reader makes of the response. The
- * stream fails with a ClickHouseQueryError when the server refuses the query, when it reports an error in the
+ * Runs `sql` (without a FORMAT clause) in `body`'s format and streams what its reader makes of the response, or,
+ * without a reader, the body's bytes as they come (no step of their own: a reader outside this scope judges them).
+ * The stream fails with a ClickHouseQueryError when the server refuses the query, when it reports an error in the
  * middle of the body, or when the body ends before the result does; it ends only after a whole result. Memory
  * holds one piece of the body (READ_SIZE) and what the reader made of it, whatever the size of the result.
  */
-const streamBody = <A>(
+function streamBody(
+  client: ClickHouseClient,
+  sql: string,
+  options: QueryOptions,
+  body: BodyRequest
+): Stream.Stream<Uint8Array, ClickHouseQueryError>
+function streamBody<A>(
   client: ClickHouseClient,
   sql: string,
   options: QueryOptions,
   body: BodyFormat<A>
-): Stream.Stream<A, ClickHouseQueryError> =>
-  Stream.unwrapScoped(Effect.gen(function*() {
-    const { queryId } = options
-    if (!QUERY_ID.test(queryId)) {
-      return yield* new ClickHouseQueryError({
-        code: undefined,
-        type: undefined,
-        kind: "client",
-        message: `invalid query id: ${JSON.stringify(queryId.slice(0, 200))}`
+): Stream.Stream<A, ClickHouseQueryError>
+function streamBody<A>(
+  client: ClickHouseClient,
+  sql: string,
+  options: QueryOptions,
+  body: BodyRequest | BodyFormat<A>
+): Stream.Stream<A | Uint8Array, ClickHouseQueryError> {
+  return Stream.unwrapScoped(
+    Effect.gen(function*() {
+      const { queryId } = options
+      if (!QUERY_ID.test(queryId)) {
+        return yield* new ClickHouseQueryError({
+          code: undefined,
+          type: undefined,
+          kind: "client",
+          message: `invalid query id: ${JSON.stringify(queryId.slice(0, 200))}`
+        })
+      }
+      const reader = "reader" in body ? body.reader() : undefined
+      // Whether the server is done with the query: it sent a whole result, or its error. Until then a consumer that
+      // leaves (interrupted, failed elsewhere, or satisfied early) leaves a query running: abort and kill it.
+      let settled = false
+      const controller = yield* Effect.acquireRelease(
+        Effect.sync(() => new AbortController()),
+        (controller) =>
+          settled ? Effect.void : Effect.zipRight(Effect.sync(() => controller.abort()), killQuery(client, queryId))
+      )
+      const settle = <B>(effect: Effect.Effect<B, ClickHouseQueryError>) =>
+        Effect.tapError(effect, (error) => Effect.sync(() => void (settled ||= error.kind === "server")))
+      // From before the request, so that a query that computes for minutes before its first row reports too; stopped
+      // with the scope, before the request is aborted.
+      if (options.progress !== undefined) yield* Effect.forkScoped(reportProgress(client, queryId, options.progress))
+
+      const result = yield* settle(Effect.tryPromise({
+        try: () =>
+          client.exec({
+            query: `${sql}\nFORMAT ${body.format}`,
+            query_id: queryId,
+            clickhouse_settings: { ...options.settings, ...body.settings },
+            ...(options.params !== undefined && Object.keys(options.params).length > 0
+              ? { query_params: options.params }
+              : {}),
+            abort_signal: controller.signal
+          }),
+        catch: clientErrorOf
+      }))
+
+      if (options.progress !== undefined) {
+        const progress = progressOfHeaders(result.response_headers)
+        if (progress !== undefined) options.progress.report(progress)
+      }
+
+      const end = settle(Effect.try({ try: () => reader?.end(), catch: clientErrorOf })).pipe(
+        Effect.zipRight(Effect.sync(() => void (settled = true)))
+      )
+      const bytes = NodeStream.fromReadable<ClickHouseQueryError, Uint8Array>(() => result.stream, clientErrorOf, {
+        chunkSize: READ_SIZE
       })
-    }
-    const reader = body.reader()
-    // Whether the server is done with the query: it sent a whole result, or its error. Until then a consumer that
-    // leaves (interrupted, failed elsewhere, or satisfied early) leaves a query running: abort and kill it.
-    let settled = false
-    const controller = yield* Effect.acquireRelease(
-      Effect.sync(() => new AbortController()),
-      (controller) =>
-        settled ? Effect.void : Effect.zipRight(Effect.sync(() => controller.abort()), killQuery(client, queryId))
-    )
-    const settle = <B>(effect: Effect.Effect<B, ClickHouseQueryError>) =>
-      Effect.tapError(effect, (error) => Effect.sync(() => void (settled ||= error.kind === "server")))
-    // From before the request, so that a query that computes for minutes before its first row reports too; stopped
-    // with the scope, before the request is aborted.
-    if (options.progress !== undefined) yield* Effect.forkScoped(reportProgress(client, queryId, options.progress))
-
-    const result = yield* settle(Effect.tryPromise({
-      try: () =>
-        client.exec({
-          query: `${sql}\nFORMAT ${body.format}`,
-          query_id: queryId,
-          clickhouse_settings: { ...options.settings, ...body.settings },
-          ...(options.params !== undefined && Object.keys(options.params).length > 0
-            ? { query_params: options.params }
-            : {}),
-          abort_signal: controller.signal
-        }),
-      catch: clientErrorOf
-    }))
-
-    if (options.progress !== undefined) {
-      const progress = progressOfHeaders(result.response_headers)
-      if (progress !== undefined) options.progress.report(progress)
-    }
-
-    const end = settle(Effect.try({ try: () => reader.end(), catch: clientErrorOf })).pipe(
-      Effect.zipRight(Effect.sync(() => void (settled = true)))
-    )
-    return NodeStream.fromReadable<ClickHouseQueryError, Uint8Array>(() => result.stream, clientErrorOf, {
-      chunkSize: READ_SIZE
-    }).pipe(
-      Stream.mapChunksEffect((chunks) =>
-        settle(Effect.try({
-          try: () => {
-            if (chunks.length === 1) return Chunk.unsafeFromArray(reader.push(Chunk.unsafeGet(chunks, 0)))
-            const items: Array<A> = []
-            for (const chunk of chunks) for (const item of reader.push(chunk)) items.push(item)
-            return Chunk.unsafeFromArray(items)
-          },
-          catch: clientErrorOf
-        }))
-      ),
-      Stream.concat(Stream.drain(Stream.fromEffect(end)))
-    )
-  }))
+      if (reader === undefined) {
+        const raw: Stream.Stream<A | Uint8Array, ClickHouseQueryError> = Stream.concat(
+          bytes,
+          Stream.drain(Stream.fromEffect(end))
+        )
+        return raw
+      }
+      return bytes.pipe(
+        Stream.mapChunksEffect((chunks) =>
+          settle(Effect.try({
+            try: () => {
+              if (chunks.length === 1) {
+                return Chunk.unsafeFromArray(reader.push(Chunk.unsafeGet(chunks, 0)))
+              }
+              const items: Array<A> = []
+              for (const chunk of chunks) for (const item of reader.push(chunk)) items.push(item)
+              return Chunk.unsafeFromArray(items)
+            },
+            catch: clientErrorOf
+          }))
+        ),
+        Stream.concat(Stream.drain(Stream.fromEffect(end)))
+      )
+    })
+  )
+}
 
 /**
  * Runs `sql` (without a FORMAT clause: JSONCompact is added) and streams its rows, as `streamBody` says. 64-bit
@@ -274,9 +316,6 @@ export const streamQuery = (
     reader: () => new JsonCompactReader(options.columns)
   })
 
-/** A body handed on as its bytes come, for a reader outside streamBody's scope to judge once it has ended. */
-const rawBytes = { push: (chunk: Uint8Array) => [chunk], end: () => {} }
-
 /**
  * Runs `sql` (without a FORMAT clause: Parquet is added) and streams the file the server writes, as `streamBody`
  * says, read by a ParquetResultReader: the bytes as they come, the last piece with the footer's row count (ADR 50).
@@ -287,7 +326,8 @@ export const streamParquet = (
   options: QueryOptions
 ): Stream.Stream<FilePiece, ClickHouseQueryError> =>
   parquetResultOf(
-    streamBody(client, sql, options, { format: "Parquet", settings: PARQUET_SETTINGS, reader: () => rawBytes })
+    // The body's bytes as they come, for the reader outside streamBody's scope to judge once it has ended.
+    streamBody(client, sql, options, { format: "Parquet", settings: PARQUET_SETTINGS })
   )
 
 /**
@@ -334,8 +374,7 @@ export const streamCsv = (
   csvResultOf(
     streamBody(client, sql, options, {
       format: "CSV",
-      settings: options.asWritten === true ? { extremes: 1, ...EXPORT_CSV_SETTINGS } : { extremes: 1 },
-      reader: () => rawBytes
+      settings: options.asWritten === true ? { extremes: 1, ...EXPORT_CSV_SETTINGS } : { extremes: 1 }
     }),
     options.columns,
     options.asWritten === true

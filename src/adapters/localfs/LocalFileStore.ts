@@ -8,8 +8,8 @@ import { Clock, Context, DateTime, Duration, Effect, Layer, Option, Redacted, Sc
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto"
 import { rmdir } from "node:fs/promises"
 import * as NodePath from "node:path"
-import type { FileMetadata, SignedLink } from "../../application/ports/FileStore.js"
-import { FileStore } from "../../application/ports/FileStore.js"
+import type { FileMetadata, SignedLink, Upload } from "../../application/ports/FileStore.js"
+import { bytesReader, FileStore } from "../../application/ports/FileStore.js"
 import { LinkSigningFailed, UploadFailed } from "../../domain/Errors.js"
 import { ObjectKey } from "../../domain/ExportJob.js"
 
@@ -175,8 +175,14 @@ export const make = (options: LocalFileStoreOptions) =>
         .update(`${SIGNATURE_SCHEME}\n${key}\n${expires}`, "utf8")
         .digest("base64url")
 
-    const upload = <E>(key: ObjectKey, body: Stream.Stream<Uint8Array, E>, metadata: FileMetadata) =>
+    const upload: Upload = <A, E>(
+      key: ObjectKey,
+      body: Stream.Stream<A, E>,
+      metadata: FileMetadata,
+      bytesOf?: (piece: A) => Uint8Array
+    ) =>
       Effect.gen(function*() {
+        const read = bytesReader(bytesOf)
         const failed = (step: string) => (error: PlatformError) =>
           new UploadFailed({ objectKey: key, detail: `${step}: ${error.message}`, retryable: isRetryable(error) })
         const target = yield* Option.match(targetOf(key), {
@@ -198,10 +204,12 @@ export const make = (options: LocalFileStoreOptions) =>
             )
             // One chunk is written before the next is pulled: the body waits for the disk, memory stays flat.
             // Each write is uninterruptible so that the descriptor is never closed under a write in flight.
-            yield* Stream.runForEach(body, (chunk) =>
-              chunk.length === 0
+            yield* Stream.runForEach(body, (piece) => {
+              const chunk = read(piece)
+              return chunk.length === 0
                 ? Effect.void
-                : Effect.uninterruptible(file.writeAll(chunk)).pipe(Effect.mapError(failed("write"))))
+                : Effect.uninterruptible(file.writeAll(chunk)).pipe(Effect.mapError(failed("write")))
+            })
             yield* file.sync.pipe(Effect.mapError(failed("fsync")))
           }))
           yield* fs.writeFileString(partialMetadata, JSON.stringify(metadata), { flag: "wx", mode: PRIVATE_FILE }).pipe(

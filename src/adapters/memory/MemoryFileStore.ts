@@ -1,8 +1,8 @@
 // Files in memory, published only once their whole body has arrived, with links that expire like presigned
 // ones: `open` refuses a link past its expiry, read on the Effect clock.
 import { Clock, DateTime, Duration, Effect, Layer, Option, Ref, Stream } from "effect"
-import { FileStore } from "../../application/ports/FileStore.js"
-import type { FileMetadata } from "../../application/ports/FileStore.js"
+import { bytesReader, FileStore } from "../../application/ports/FileStore.js"
+import type { FileMetadata, Upload } from "../../application/ports/FileStore.js"
 import { LinkSigningFailed, UploadFailed } from "../../domain/Errors.js"
 import type { ObjectKey } from "../../domain/ExportJob.js"
 import { FaultInjection } from "./FaultInjection.js"
@@ -32,14 +32,21 @@ export class MemoryFiles extends Effect.Service<MemoryFiles>()("exports/memory/M
     const files = yield* Ref.make(new Map<string, StoredFile>())
     const uploadsStarted = yield* Ref.make(0)
 
-    const upload = <E>(key: ObjectKey, body: Stream.Stream<Uint8Array, E>, metadata: FileMetadata) =>
+    const upload: Upload = <A, E>(
+      key: ObjectKey,
+      body: Stream.Stream<A, E>,
+      metadata: FileMetadata,
+      bytesOf?: (piece: A) => Uint8Array
+    ) =>
       Effect.gen(function*() {
+        const read = bytesReader(bytesOf)
         yield* Ref.update(uploadsStarted, (n) => n + 1)
         const fault = yield* faults.fire("upload")
         const parts: Array<Uint8Array> = []
         let size = 0
-        yield* Stream.runForEach(body, (part) =>
+        yield* Stream.runForEach(body, (piece) =>
           Effect.suspend(() => {
+            const part = read(piece)
             if (Option.isSome(fault) && size + part.length > fault.value.afterBytes) {
               return Effect.fail(
                 new UploadFailed({

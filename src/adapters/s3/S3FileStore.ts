@@ -33,8 +33,8 @@ import {
   Schema,
   Stream
 } from "effect"
-import type { FileMetadata, SignedLink } from "../../application/ports/FileStore.js"
-import { FileStore, MAX_LINK_TTL } from "../../application/ports/FileStore.js"
+import type { FileMetadata, SignedLink, Upload } from "../../application/ports/FileStore.js"
+import { bytesReader, FileStore, MAX_LINK_TTL } from "../../application/ports/FileStore.js"
 import { LinkSigningFailed, UploadFailed } from "../../domain/Errors.js"
 import type { ObjectKey } from "../../domain/ExportJob.js"
 import { AWS_REGION } from "../aws/AwsRegion.js"
@@ -307,8 +307,14 @@ export const make = (settings: S3FileStoreSettings) =>
      * (ADR 18). The object appears only with CompleteMultipartUpload, after every part has landed; on any failure
      * or interruption no more of the body is read, the parts in flight are let finish (each within its limit) and
      * the multipart upload is aborted, so nothing is visible. A body shorter than one part is a single PutObject.
+     * The body's pieces are read (`bytesOf`) as they are copied into parts, one stream step for each pull.
      */
-    const upload = <E>(key: ObjectKey, body: Stream.Stream<Uint8Array, E>, metadata: FileMetadata) =>
+    const upload: Upload = <A, E>(
+      key: ObjectKey,
+      body: Stream.Stream<A, E>,
+      metadata: FileMetadata,
+      pieceBytes?: (piece: A) => Uint8Array
+    ) =>
       Effect.suspend(() => {
         const target = {
           Bucket: bucket,
@@ -361,7 +367,7 @@ export const make = (settings: S3FileStoreSettings) =>
               )
             )
           )
-          const parts = yield* partsOf(body, partSize, buffers.take).pipe(
+          const parts = yield* partsOf(body, partSize, buffers, bytesReader(pieceBytes)).pipe(
             Stream.mapEffect(
               (part) =>
                 part.whole

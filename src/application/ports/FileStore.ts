@@ -21,15 +21,34 @@ export interface SignedLink {
 }
 
 /**
+ * Stores `body` under `key`. A body of pieces other than bytes is read through `bytesOf`, which the store calls once
+ * for each piece, in the body's order, as it takes the piece in, and before the object can appear: the caller's place
+ * to count and hash what it uploads without a stream step of its own (an export's rows, its SHA-256; each step costs
+ * Effect's runtime a turn for every pull of the body, docs/performance.md).
+ */
+export interface Upload {
+  <E>(key: ObjectKey, body: Stream.Stream<Uint8Array, E>, metadata: FileMetadata): Effect.Effect<void, UploadFailed | E>
+  <A, E>(
+    key: ObjectKey,
+    body: Stream.Stream<A, E>,
+    metadata: FileMetadata,
+    bytesOf: (piece: A) => Uint8Array
+  ): Effect.Effect<void, UploadFailed | E>
+}
+
+/**
+ * The bytes of an upload's pieces: `bytesOf` when the caller gave one, else the pieces themselves, which `Upload`'s
+ * first form types as bytes. For the adapters.
+ */
+export const bytesReader = <A>(bytesOf: ((piece: A) => Uint8Array) | undefined): (piece: A) => Uint8Array =>
+  bytesOf ?? ((piece) => piece as Uint8Array)
+
+/**
  * Object storage for finished exports. `upload` publishes the object only if the whole body arrived: when the
  * body fails or the upload is interrupted, nothing is left under the key.
  */
 export class FileStore extends Context.Tag("exports/FileStore")<FileStore, {
-  readonly upload: <E>(
-    key: ObjectKey,
-    body: Stream.Stream<Uint8Array, E>,
-    metadata: FileMetadata
-  ) => Effect.Effect<void, UploadFailed | E>
+  readonly upload: Upload
   readonly signDownload: (key: ObjectKey, ttl: Duration.Duration) => Effect.Effect<SignedLink, LinkSigningFailed>
   /**
    * Deletes the object under `key`, if there is one: a file that no record will name (its export was cancelled

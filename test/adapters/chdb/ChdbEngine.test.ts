@@ -46,6 +46,25 @@ describe("ChdbEngine", () => {
       expect(yield* engine.query("SELECT getSetting('max_execution_time')")).toEqual([[0]])
     }).pipe(Effect.provide(freshEngine())))
 
+  it.effect("hands on each block in a buffer of its own that nothing writes over afterwards (ADR 53's reader)", () =>
+    Effect.gen(function*() {
+      const engine = yield* ChdbEngine
+      // The CSV reader hands on views of the blocks as they came (ChdbReportSource): a block written over once handed
+      // on would change the file. Each block is held, with a copy taken as it arrived, to the end of the stream.
+      const blocks = Chunk.toReadonlyArray(
+        yield* Stream.runCollect(
+          engine.streamBytes("SELECT number, repeat('x', number % 50) FROM numbers(100000)", {}, "CSV", {
+            settings: { max_block_size: 1000 }
+          }).pipe(Stream.map((block) => ({ block, asItCame: block.slice() })))
+        )
+      )
+      expect(blocks.length).toBeGreaterThan(10)
+      for (const { asItCame, block } of blocks) expect(Buffer.from(block).equals(asItCame)).toBe(true)
+      // Each block is the whole of an ArrayBuffer that no other block shares: no pool, no view of one.
+      expect(new Set(blocks.map(({ block }) => block.buffer)).size).toBe(blocks.length)
+      for (const { block } of blocks) expect([block.byteOffset, block.byteLength]).toEqual([0, block.buffer.byteLength])
+    }).pipe(Effect.provide(freshEngine())))
+
   it.effect("refuses a setting name that is not a plain identifier", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(streamed("SELECT 1", {}, { "max_threads=1 --path": 1 }))

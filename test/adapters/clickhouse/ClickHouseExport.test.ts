@@ -4,17 +4,20 @@
 // job whose rows stream for seconds shows the server's progress in its record as they do.
 import { assert, expect, layer } from "@effect/vitest"
 import { parse } from "csv-parse/sync"
-import { Duration, Effect, Fiber, Layer, Option, Schedule, Stream } from "effect"
+import type { Stream } from "effect"
+import { Duration, Effect, Fiber, Layer, Option, Schedule } from "effect"
 import * as ClickHouseReportSource from "../../../src/adapters/clickhouse/ClickHouseReportSource.js"
 import * as HttpExportLinks from "../../../src/adapters/http/HttpExportLinks.js"
 import { DEFAULT_APP_BASE_URL } from "../../../src/adapters/http/HttpExportLinks.js"
 import * as MemoryAdapters from "../../../src/adapters/memory/MemoryAdapters.js"
 import * as S3FileStore from "../../../src/adapters/s3/S3FileStore.js"
 import { ExportSettings } from "../../../src/application/ExportSettings.js"
-import { FileStore } from "../../../src/application/ports/FileStore.js"
+import { bytesReader, FileStore } from "../../../src/application/ports/FileStore.js"
+import type { FileMetadata } from "../../../src/application/ports/FileStore.js"
 import { ReportSource } from "../../../src/application/ports/ReportSource.js"
 import { requestExport } from "../../../src/application/RequestExport.js"
 import { objectKeyFor } from "../../../src/domain/ExportJob.js"
+import type { ObjectKey } from "../../../src/domain/ExportJob.js"
 import type { Progress } from "../../../src/domain/ExportJob.js"
 import { definitionOf } from "../../../src/domain/Reports.js"
 import type { Column } from "../../../src/domain/Reports.js"
@@ -37,12 +40,19 @@ const countingS3Store = Layer.effect(
   Effect.map(FileStore, (store) =>
     FileStore.of({
       ...store,
-      upload: (key, body, metadata) =>
-        store.upload(
-          key,
-          Stream.tap(body, (bytes) => Effect.sync(() => void (uploadedBytes.count += bytes.length))),
-          metadata
-        )
+      upload: <A, E>(
+        key: ObjectKey,
+        body: Stream.Stream<A, E>,
+        metadata: FileMetadata,
+        bytesOf?: (piece: A) => Uint8Array
+      ) => {
+        const read = bytesReader(bytesOf)
+        return store.upload(key, body, metadata, (piece) => {
+          const bytes = read(piece)
+          uploadedBytes.count += bytes.length
+          return bytes
+        })
+      }
     }))
 ).pipe(
   Layer.provideMerge(Layer.unwrapEffect(Effect.map(S3rverServer, (info) => S3FileStore.layer(settingsFor(info)))))
