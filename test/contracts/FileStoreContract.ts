@@ -59,6 +59,20 @@ export const fileStoreContract = <R, E>(
         expectBytes(yield* readBack(key), concatenated(CHUNKS))
       })))
 
+    it.effect("a body of other pieces is read through bytesOf: once a piece, in order, all before the upload ends", () =>
+      withStore(Effect.gen(function*() {
+        const store = yield* FileStore
+        const key = freshKey()
+        const pieces = CHUNKS.map((bytes, index) => ({ index, bytes }))
+        const read: Array<number> = []
+        yield* store.upload(key, Stream.fromIterable(pieces), metadata, (piece) => {
+          read.push(piece.index)
+          return piece.bytes
+        })
+        expect(read).toStrictEqual(pieces.map((piece) => piece.index))
+        expectBytes(yield* readBack(key), concatenated(CHUNKS))
+      })))
+
     it.effect("uploading again under a key replaces the object", () =>
       withStore(Effect.gen(function*() {
         const store = yield* FileStore
