@@ -65,7 +65,8 @@ describe("the web app when an export's query times out", () => {
     await expect.poll(() => items.count()).toBe(2)
     await expect.poll(() => items.first().getByText("Failed", { exact: true }).isVisible(), { timeout: 60_000 })
       .toBe(true)
-    expect(await items.first().getByRole("button", { name: "Export again" }).isVisible()).toBe(true)
+    // The list's button for a failure uses the notice's words.
+    expect(await items.first().getByRole("button", { name: "Try again" }).isVisible()).toBe(true)
     expect(await items.first().textContent()).toMatch(/took too long/i)
     await screenshot(page, "failure-my-exports")
     expect(problems).toStrictEqual([])

@@ -105,7 +105,8 @@ export const ExportItem = ({ view, linked, onExportedAgain }: {
                   onExportedAgain?.(next)
                 }))}
           >
-            Export again
+            {/* A failure's button says what its notice's says; a cancelled or expired export is exported anew. */}
+            {view.status === "failed" ? "Try again" : "Export again"}
           </button>
         )}
       </div>
