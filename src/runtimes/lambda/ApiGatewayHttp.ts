@@ -277,18 +277,22 @@ const NO_BYTES = new Uint8Array(0)
 
 /**
  * The bytes of a body the web Response would have taken as they are (and the content type it would have given a
- * string), or undefined for a body only the web Response reads.
+ * string), the stream of a streamed body, to be read to its end, or undefined for a body only the web Response reads.
  */
 const plainBodyOf = (
   body: HttpServerResponse.HttpServerResponse["body"]
-): { readonly bytes: Uint8Array; readonly contentType?: string } | "stream" | undefined => {
+):
+  | { readonly bytes: Uint8Array; readonly contentType?: string }
+  | { readonly stream: Stream.Stream<Uint8Array, unknown> }
+  | undefined =>
+{
   switch (body._tag) {
     case "Empty":
       return { bytes: NO_BYTES }
     case "Uint8Array":
       return { bytes: body.body }
     case "Stream":
-      return "stream"
+      return { stream: body.stream }
     case "Raw": {
       const raw = body.body
       if (typeof raw === "string") return { bytes: Buffer.from(raw, "utf8"), contentType: "text/plain;charset=UTF-8" }
@@ -324,14 +328,12 @@ export const resultOf = async (
     else named[key] = named[key] === undefined ? trimmed : `${named[key]}, ${trimmed}`
   }
   if (!Cookies.isEmpty(response.cookies)) cookies.push(...Cookies.toSetCookieHeaders(response.cookies))
-  if (plain !== "stream" && plain.contentType !== undefined && named["content-type"] === undefined) {
+  if ("bytes" in plain && plain.contentType !== undefined && named["content-type"] === undefined) {
     named["content-type"] = plain.contentType
   }
   const headers = sortedByName(named)
-  const bytes = plain === "stream" && response.body._tag === "Stream"
-    ? Buffer.concat(Chunk.toArray(await Runtime.runPromise(runtime, Stream.runCollect(response.body.stream))))
-    : plain === "stream"
-    ? NO_BYTES
+  const bytes = "stream" in plain
+    ? Buffer.concat(Chunk.toArray(await Runtime.runPromise(runtime, Stream.runCollect(plain.stream))))
     : plain.bytes
   return gatewayResult(response.status, headers, cookies, bytes)
 }

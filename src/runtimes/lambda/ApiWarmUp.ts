@@ -53,9 +53,8 @@ const gatewayEvent = (
   isBase64Encoded: false
 })
 
-// UTC rather than a zone a caller names: the domain remembers which zones exist (Reports.ts), and a zone asked here
-// would be remembered in the blob, sparing that one zone's first check and no other's (the check builds an
-// Intl.DateTimeFormat, whose ICU state no snapshot keeps).
+// UTC: a name in the domain's list of zones (Reports.ts), so checking it builds that list into the blob, and with it
+// every listed zone's first check, without an Intl.DateTimeFormat, whose ICU state no snapshot keeps.
 const EXPORT = JSON.stringify({
   reportType: "orders",
   format: "csv",
