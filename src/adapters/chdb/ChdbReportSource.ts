@@ -11,7 +11,7 @@ import type { PreviewQuery, ReportQuery } from "../../application/ports/ReportSo
 import type { QueryFailed, QueryTimeout } from "../../domain/Errors.js"
 import { parquetSql } from "../../domain/Reports.js"
 import type { Cell, Column, ReportDefinition, ReportRequest, ReportRow } from "../../domain/Reports.js"
-import { READ_SIZE, withOwnSpan } from "../clickhouse/ClickHouseStream.js"
+import { countingRows, READ_SIZE, withOwnSpan } from "../clickhouse/ClickHouseStream.js"
 import { csvResultOf } from "../clickhouse/CsvResultReader.js"
 import { firstRowsSql } from "../clickhouse/FirstRows.js"
 import type { ClickHouseQueryError } from "../clickhouse/JsonCompactReader.js"
@@ -141,11 +141,7 @@ export const make = (catalogue?: (report: ReportRequest) => ReportDefinition) =>
           label: query.jobId
         })
         return csvResultOf(body, definition.columns.length, true).pipe(
-          // Counted in a synchronous step: an effect per piece costs a turn of the fiber's runtime.
-          Stream.mapChunks((pieces) => {
-            for (const piece of pieces) rowsRead += piece.rows
-            return pieces
-          }),
+          countingRows((rows) => void (rowsRead += rows)),
           Stream.mapError((error) => reportErrorOf(query, rowsRead, asChdbError(error))),
           withOwnSpan("ChdbReportSource.csv", { attributes: { reportType: query.report._tag } })
         )

@@ -12,7 +12,14 @@ import { parquetSql } from "../../domain/Reports.js"
 import type { QueryParameters, ReportDefinition, ReportRequest, ReportRow } from "../../domain/Reports.js"
 import type { ClickHouseSettings } from "./ClickHouseClient.js"
 import * as ClickHouseClient from "./ClickHouseClient.js"
-import { streamCsv, streamParquet, streamQuery, withOwnSpan, writesExportCsv } from "./ClickHouseStream.js"
+import {
+  countingRows,
+  streamCsv,
+  streamParquet,
+  streamQuery,
+  withOwnSpan,
+  writesExportCsv
+} from "./ClickHouseStream.js"
 import { firstRowsSql } from "./FirstRows.js"
 import type { ClickHouseQueryError } from "./JsonCompactReader.js"
 import { neutralisedCsvSql } from "./NeutralisedCsv.js"
@@ -148,11 +155,7 @@ export const make = (options: ClickHouseReportSourceOptions = {}) =>
             let rowsRead = 0
             const sql = written ? neutralisedCsvSql(definition) : definition.sql
             return streamCsv(client, sql, { ...optionsOf(query, definition), asWritten: written }).pipe(
-              // Counted in a synchronous step: an effect per piece costs a turn of the fiber's runtime.
-              Stream.mapChunks((pieces) => {
-                for (const piece of pieces) rowsRead += piece.rows
-                return pieces
-              }),
+              countingRows((rows) => void (rowsRead += rows)),
               Stream.mapError((error) => reportErrorOf(query, rowsRead, error)),
               withOwnSpan("ClickHouseReportSource.csv", {
                 attributes: { reportType: query.report._tag, jobId: query.jobId, serverWritesCsv: written }
