@@ -24,8 +24,7 @@ export const Notice = ({ item, fresh, onProblem }: {
   return (
     <li className={`notice notice-${item.kind}`}>
       <p className="notice-title" id={titleId}>
-        {fresh && <span className="new">New:</span>}
-        {fresh && " "}
+        {fresh && <span className="new">New:{" "}</span>}
         {item.title}
       </p>
       <p>{item.body}</p>
