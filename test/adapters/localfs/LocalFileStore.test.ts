@@ -13,6 +13,7 @@ import type { FileMetadata, SignedLink } from "../../../src/application/ports/Fi
 import type { ObjectKey } from "../../../src/domain/ExportJob.js"
 import { freshObjectKey } from "../../contracts/ContractSupport.js"
 import { allPrivate, modesUnder } from "../../support/FileModes.js"
+import { flipFirst } from "../../support/Tampering.js"
 import { localFileStoreInTempDir, PUBLIC_BASE_URL, SECRET, temporaryDirectory } from "./LocalFsSupport.js"
 
 class BodyBroke extends Data.TaggedError("BodyBroke")<{ readonly afterChunks: number }> {}
@@ -60,8 +61,6 @@ const filesUnder = (root: string, folder = ""): ReadonlyArray<string> =>
   })
 
 /** Flips the first character of a base64url string to another character of the alphabet. */
-const flipFirst = (text: string): string => (text.startsWith("A") ? "B" : "A") + text.slice(1)
-
 describe("LocalFileStore signed links", () => {
   it.effect("a link opens until its expiry, with the file's bytes and metadata", () =>
     withStore(Effect.gen(function*() {
