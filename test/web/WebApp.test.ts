@@ -2,7 +2,7 @@
 // a fresh DATA_DIR, its demo data large enough that a year of orders runs for seconds): sign in, preview, export,
 // the toast, the notice without a reload, the download checked against the rows queried directly, cancel, export
 // again, the e-mail's deep link, a keyboard-only run and axe-core. One server and one browser for the whole file;
-// a browser context per person. Screenshots of each step in .artifacts/web; click-to-toast times in
+// a browser context per person. Screenshots of each step in .artifacts/web/app; click-to-toast times in
 // .artifacts/web/click-to-toast.json (docs/performance.md).
 import { parse } from "csv-parse/sync"
 import { Effect } from "effect"
@@ -20,7 +20,7 @@ import {
   isFocused,
   launchChromium,
   newPerson,
-  screenshot,
+  screenshotsOf,
   seriousAxeViolations,
   tabTo,
   watchedPage
@@ -40,6 +40,7 @@ import {
 import { emailsFor } from "../support/EmbeddedProcess.js"
 import { expectOrdersCsvAsQueried } from "../support/EndToEnd.js"
 
+const screenshot = screenshotsOf("app")
 /** About 1.2 million order lines a merchant a year: a year of orders exports for seconds, long enough to cancel. */
 const DEMO_ROWS = 7_200_000
 const PERSON = { user: "web-user", merchant: "m-acme", email: "web-user@example.com" }

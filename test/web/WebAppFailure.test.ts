@@ -7,7 +7,13 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { Browser } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { launchChromium, newPerson, screenshot, seriousAxeViolations, watchedPage } from "../support/browser/Browser.js"
+import {
+  launchChromium,
+  newPerson,
+  screenshotsOf,
+  seriousAxeViolations,
+  watchedPage
+} from "../support/browser/Browser.js"
 import {
   chooseReport,
   expectToast,
@@ -17,6 +23,7 @@ import {
   unreadCountOf
 } from "../support/browser/WebAppSteps.js"
 
+const screenshot = screenshotsOf("failure")
 const PERSON = { user: "unlucky-user", merchant: "m-globex", email: "unlucky@example.com" }
 
 const dataDir = mkdtempSync(join(tmpdir(), "ade-web-faults-"))

@@ -1,8 +1,7 @@
 // Debian's chromium driven by playwright-core, for the web app's tests: one browser per test file, a context per
 // person (its own sessionStorage), pages that record what the Content-Security-Policy refused and what threw, a
-// screenshot per step (gitignored, under .artifacts/web), axe-core's verdict, and keyboard-only moves.
-import { readFileSync } from "node:fs"
-import { mkdirSync } from "node:fs"
+// screenshot per step (gitignored, under .artifacts/web/<suite>), axe-core's verdict, and keyboard-only moves.
+import { mkdirSync, readFileSync, rmSync } from "node:fs"
 import { createRequire } from "node:module"
 import { join } from "node:path"
 import { chromium } from "playwright-core"
@@ -49,13 +48,20 @@ export const watchedPage = async (context: BrowserContext): Promise<WatchedPage>
   return { page, problems }
 }
 
-let shots = 0
-/** A screenshot of the whole page as `.artifacts/web/NN-name.png`; returns its path. */
-export const screenshot = async (page: Page, name: string): Promise<string> => {
-  mkdirSync(ARTIFACTS, { recursive: true })
-  const path = join(ARTIFACTS, `${String(++shots).padStart(2, "0")}-${name}.png`)
-  await page.screenshot({ path, fullPage: true })
-  return path
+/**
+ * A test file's screenshots, each of the whole page as `.artifacts/web/<suite>/NN-name.png`, numbered in the order
+ * taken. The suite's folder is emptied first, so what is there is one run's steps, not an earlier run's beside them.
+ */
+export const screenshotsOf = (suite: string) => {
+  const folder = join(ARTIFACTS, suite)
+  rmSync(folder, { recursive: true, force: true })
+  mkdirSync(folder, { recursive: true })
+  let shots = 0
+  return async (page: Page, name: string): Promise<string> => {
+    const path = join(folder, `${String(++shots).padStart(2, "0")}-${name}.png`)
+    await page.screenshot({ path, fullPage: true })
+    return path
+  }
 }
 
 /** What the functions run in the page use of it; this program is typed for Node, without the DOM's types. */
