@@ -245,7 +245,8 @@ describe("RunExport", () => {
           // A hung query runs into its timeout while the test clock moves on, and its worker's progress timer wakes
           // every second meanwhile: a 30 s timeout keeps each case to a few dozen wakes instead of thousands.
         }).pipe(Effect.provide(testLayer(ROWS, { queryTimeout: Duration.seconds(30) }))),
-      { fastCheck: { numRuns: 120 } }
+      // 120 whole exports take 8-16 s on a loaded two-core machine: the file's 30 s default is too close for them.
+      { timeout: 120_000, fastCheck: { numRuns: 120 } }
     )
   })
 

@@ -109,3 +109,12 @@ export const awaitEvents = (
 
 export const exportEvents = (connection: EventStreamConnection, jobId: string) =>
   connection.events.filter((event) => event.event === "export" && event.data["jobId"] === jobId)
+
+/**
+ * The statuses an export's events went through, in order. An attempt that runs a second or more sends its progress
+ * as more "running" events, so how many there are depends on the machine's speed; each status counts once.
+ */
+export const statusesOf = (connection: EventStreamConnection, jobId: string) =>
+  exportEvents(connection, jobId).map((event) => event.data["status"]).filter((status, at, all) =>
+    at === 0 || status !== all[at - 1]
+  )

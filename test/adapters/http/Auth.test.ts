@@ -8,6 +8,7 @@ import { DEV_AUDIENCE, DEV_ISSUER } from "../../../src/adapters/auth/JwtVerifier
 import { apiTestLayer, TEST_SECRET, tokenFor } from "../../support/ApiHarness.js"
 import { alice, callerOf } from "../../support/Fixtures.js"
 import { makeLogCollector } from "../../support/LogCollector.js"
+import { withTamperedJwtSignature } from "../../support/Tampering.js"
 import { expectRefused, EXPORTS_PATH, getRaw, ordersBody, postExport, send } from "./HttpSupport.js"
 
 const secretKey = (secret: string) => new TextEncoder().encode(secret)
@@ -120,10 +121,7 @@ const refusals: ReadonlyArray<{ readonly name: string; readonly authorization: E
   { name: "an RS256 token when HS256 is pinned", authorization: Effect.map(rs256, (token) => `Bearer ${token}`) },
   {
     name: "a token whose signature was altered",
-    authorization: Effect.map(
-      signed(),
-      (token) => `Bearer ${token.slice(0, -4)}${token.endsWith("AAAA") ? "BBBB" : "AAAA"}`
-    )
+    authorization: Effect.map(signed(), (token) => `Bearer ${withTamperedJwtSignature(token)}`)
   },
   {
     name: "a token whose payload was altered (another merchant)",

@@ -15,8 +15,7 @@ import * as PublishingStores from "../../../src/adapters/inprocess/PublishingSto
 import type { EventStreamSettingsShape } from "../../../src/application/EventStream.js"
 import { EventStreamSettings } from "../../../src/application/EventStream.js"
 import { apiTestLayer, testJwtSettings, tokenFor } from "../../support/ApiHarness.js"
-import { awaitEvents, eventStream, exportEvents, openEventStream } from "../../support/EventStreamClient.js"
-import type { EventStreamConnection } from "../../support/EventStreamClient.js"
+import { awaitEvents, eventStream, exportEvents, openEventStream, statusesOf } from "../../support/EventStreamClient.js"
 import { alice, bob, callerOf, dayOf2024, drainQueue, testLayer } from "../../support/Fixtures.js"
 import { makeLogCollector } from "../../support/LogCollector.js"
 import { expectApiError, ordersBody, postExport } from "./HttpSupport.js"
@@ -47,9 +46,6 @@ const baseUrl = Effect.map(Server.HttpServer, (server: HttpServer.HttpServer) =>
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
 
 const acceptedJobId = (response: { readonly json: unknown }) => (response.json as { jobId: string }).jobId
-
-const statusesOf = (connection: EventStreamConnection, jobId: string) =>
-  exportEvents(connection, jobId).map((event) => event.data["status"])
 
 describe("GET /api/v1/events", () => {
   it.scopedLive("an export's events arrive queued, running, succeeded, then its notification, each with an id", () =>
@@ -136,7 +132,8 @@ describe("GET /api/v1/events", () => {
       first.close()
       yield* Effect.promise(() =>
         (async () => {
-          for (let attempt = 0; attempt < 50; attempt++) {
+          // The server notices the client leave on its own time: up to 10 s on a loaded machine.
+          for (let attempt = 0; attempt < 500; attempt++) {
             const again = await openEventStream(`${base}${EVENTS}`, bearer(token))
             again.close()
             if (again.status === 200) return

@@ -9,6 +9,7 @@ import { fileURLToPath, pathToFileURL } from "node:url"
 import { signDevToken } from "../../../src/adapters/auth/JwtVerifier.js"
 import { JWT_SECRET, localServers, localSettings } from "../../support/NodeStack.js"
 import { FauxqsServer } from "../../support/servers/FauxqsServer.js"
+import { withTamperedJwtSignature } from "../../support/Tampering.js"
 import { httpEvent } from "./LambdaEvents.js"
 
 const BUNDLE = join(dirname(fileURLToPath(import.meta.url)), "../../../dist/lambda/api/index.mjs")
@@ -231,7 +232,7 @@ describe("the API bundle in Lambda", () => {
             })
           )
         expect((yield* post(`Bearer ${token}`)).statusCode).toBe(202)
-        const forged = yield* post(`Bearer ${token.slice(0, -4)}AAAA`)
+        const forged = yield* post(`Bearer ${withTamperedJwtSignature(token)}`)
         expect(forged.statusCode).toBe(401)
         expect(forged.headers?.["www-authenticate"]).toContain("Bearer")
       }).pipe(Effect.scoped, Effect.provide(localServers)),

@@ -228,14 +228,12 @@ describe("cancel over the npm run serve and npm run worker compositions, on clic
         expect((yield* api.exportOf(jobId)).status).toBe("running")
 
         const cancel = yield* api.cancel(jobId)
-        const answeredAt = Date.now()
         expect([cancel.status, cancel.body.status, cancel.body.attempts]).toStrictEqual([200, "cancelled", 1])
 
-        // The worker notices: its query is gone from the server within 2 s of the cancel's answer (polled, the time
-        // measured from the answer). Cleaning up after it (the upload aborted, the log line) may take a little longer
-        // on a loaded machine, and is awaited apart.
+        // The worker notices: its query is gone from the server, and then its upload is aborted and the line logged.
+        // Within 2 s is CancelExport.test.ts's promise, on the test clock: a loaded machine's wall clock would make it
+        // a timed test here. The KILL below shows it was the worker's own check, not the query's end or timeout.
         yield* eventually(runningQueries(jobId), (queries) => queries === 0, "10 seconds")
-        const noticedAfter = Date.now() - answeredAt
         const stopped = Effect.gen(function*() {
           return {
             queries: yield* runningQueries(jobId),
@@ -256,7 +254,6 @@ describe("cancel over the npm run serve and npm run worker compositions, on clic
           "10 seconds"
         )
         expect(after).toStrictEqual({ queries: 0, bucket: { objects: [], uploads: [] }, onDisk: [], noticed: 1 })
-        expect(noticedAfter, "the worker stopped the query within 2 s of the cancel's answer").toBeLessThan(2_000)
 
         // The worker killed the query by its id and the query ended there, not at its end nor at its timeout: cancelled
         // (394) by the KILL, or unable to write (24) to the connection the worker had closed just before it.

@@ -70,12 +70,12 @@ describe("cancel and progress on the npm start composition (chdb)", () => {
         const cancelledAt = Date.now()
         const runningCancel = yield* call("POST", `/api/v1/reports/exports/${running}/cancel`)
         expect([runningCancel.status, (runningCancel.json as View).status]).toStrictEqual([200, "cancelled"])
-        // The worker noticed and aborted its upload: its partial file is gone within 2 s, and no file was published.
+        // The worker noticed and aborted its upload: its partial file is gone, and no file was published. Within 2 s
+        // is CancelExport.test.ts's promise, on the test clock: a loaded machine's wall clock would make it a timed
+        // test here.
         const files = join(dataDir, "files")
-        while (filesUnder(files).length > 0 && Date.now() - cancelledAt < 5_000) yield* Effect.sleep("50 millis")
-        const noticedAfter = Date.now() - cancelledAt
+        while (filesUnder(files).length > 0 && Date.now() - cancelledAt < 15_000) yield* Effect.sleep("50 millis")
         expect(filesUnder(files)).toStrictEqual([])
-        expect(noticedAfter, "the worker stopped within 2 s").toBeLessThan(2_000)
 
         // 3. A short export runs to its end; then the queued message has been taken and left, and nothing more lands.
         const finished = yield* request("2025-01-01", "2025-01-02")

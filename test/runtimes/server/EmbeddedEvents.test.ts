@@ -6,7 +6,7 @@ import { join } from "node:path"
 import { embeddedServerIn } from "../../support/EmbeddedInProcess.js"
 import { embeddedBearer } from "../../support/EmbeddedProcess.js"
 import { temporaryDataDir } from "../../support/EndToEnd.js"
-import { awaitEvents, eventStream, exportEvents } from "../../support/EventStreamClient.js"
+import { awaitEvents, eventStream, statusesOf } from "../../support/EventStreamClient.js"
 
 describe("npm start composition: the event stream", () => {
   it.scopedLive(
@@ -35,12 +35,7 @@ describe("npm start composition: the event stream", () => {
           }).then((r) => r.json() as Promise<{ jobId: string }>)
         )
         yield* awaitEvents(stream, (s) => s.events.some((event) => event.event === "notification"), 20_000)
-        const statuses = exportEvents(stream, accepted.jobId).map((event) => event.data["status"])
-        expect(statuses).toStrictEqual([
-          "queued",
-          "running",
-          "succeeded"
-        ])
+        expect(statusesOf(stream, accepted.jobId)).toStrictEqual(["queued", "running", "succeeded"])
         expect(stream.events.find((event) => event.event === "notification")!.data).toMatchObject({
           jobId: accepted.jobId,
           kind: "export_succeeded"
