@@ -44,8 +44,9 @@ const SWEEP_SOON_DEADLINE_MILLIS = 3_000
 const SWEEP_SOON = {
   EXPORT_DEADLINE: `${SWEEP_SOON_DEADLINE_MILLIS} millis`,
   SWEEP_INTERVAL: "1 second",
-  // Renewed every third of it: a held upload's lease stays live.
-  EXPORT_LEASE: "2 seconds"
+  // Renewed every third of it: a held upload's lease stays live, through a stall of seconds on a loaded machine
+  // (a job no worker took has no lease to wait out).
+  EXPORT_LEASE: "6 seconds"
 }
 /** The sweeper's line for a job it fails (src/application/RunExport.ts). */
 const SWEEPER_FAILS = "job is past its deadline and no worker holds it; failing it"

@@ -80,7 +80,7 @@ describe("HTTP API: the identity provider's keys out of reach", () => {
         const took = performance.now() - started
         expect(jwks.fetches()).toBe(fetchesBefore + 1)
         expect(took).toBeGreaterThanOrEqual(Duration.toMillis(FETCH_TIMEOUT) - 50)
-        expect(took).toBeLessThan(Duration.toMillis(FETCH_TIMEOUT) + 1500)
+        expect(took).toBeLessThan(Duration.toMillis(FETCH_TIMEOUT) + 8_000)
 
         // Back up: the same instance fetches the keys again and serves the same token.
         jwks.setMode("serving")

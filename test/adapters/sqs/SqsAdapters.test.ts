@@ -155,7 +155,7 @@ describe("SqsJobQueue", () => {
       expect(error).toMatchObject({ _tag: "QueueUnavailable", detail: "SendMessage failed: no answer within 300ms" })
       expect(silent.accepted()).toBe(1)
       expect(took).toBeGreaterThanOrEqual(250)
-      expect(took).toBeLessThan(3_000)
+      expect(took).toBeLessThan(10_000)
     }).pipe(Effect.provide(SilentServer.layer)))
 })
 
@@ -260,7 +260,7 @@ describe("SqsConsumer", () => {
       yield* Scope.close(scope, Exit.void)
       const took = Date.now() - started
       expect(took).toBeGreaterThanOrEqual(400)
-      expect(took).toBeLessThan(3_000)
+      expect(took).toBeLessThan(10_000)
       expect(yield* emails).toHaveLength(0)
       // Visible again at once, not after its visibility; and no consumer takes it any more.
       const back = yield* server.peek(server.queueUrl)
@@ -291,7 +291,7 @@ describe("SqsConsumer when SQS does not answer", () => {
         return took
       }).pipe(Effect.scoped, Effect.provide(env))
       expect(firstFailedAfter).toBeGreaterThanOrEqual(1_250)
-      expect(firstFailedAfter).toBeLessThan(4_000)
+      expect(firstFailedAfter).toBeLessThan(8_000)
       const backoffs = logs.lines.filter((line) => textOf(line).includes("backing off")).map(textOf)
       expect(backoffs[0]).toContain("ReceiveMessage failed: no answer within 1s 300ms")
     }).pipe(Effect.provide(SilentServer.layer)))

@@ -12,6 +12,7 @@ import { embeddedFaultsConfig } from "../../../src/runtimes/server/EmbeddedConfi
 import { embeddedServerIn } from "../../support/EmbeddedInProcess.js"
 import { temporaryDataDir } from "../../support/EndToEnd.js"
 import { testLayer } from "../../support/Fixtures.js"
+import { eventually } from "../../support/NodeStack.js"
 
 const faultsFrom = (value: string | undefined) =>
   embeddedFaultsConfig.pipe(
@@ -124,11 +125,15 @@ describe("npm start composition with EMBEDDED_FAULTS", () => {
             "The report took too long to prepare. Try a shorter date range, or split the export into several parts.",
           retryable: false
         })
-        const notices = yield* call<{ items: ReadonlyArray<{ jobId: string; kind: string; body: string }> }>(
-          `${base}/api/v1/notifications`,
-          { headers: auth }
+        // The notice is delivered just after the job is recorded Failed, so the failed status can come first.
+        const noticeOf = Effect.map(
+          call<{ items: ReadonlyArray<{ jobId: string; kind: string; body: string }> }>(
+            `${base}/api/v1/notifications`,
+            { headers: auth }
+          ),
+          (notices) => notices.body.items.find((item) => item.jobId === accepted.body.jobId)
         )
-        const notice = notices.body.items.find((item) => item.jobId === accepted.body.jobId)
+        const notice = yield* eventually(noticeOf, (found) => found !== undefined)
         expect(notice?.kind).toBe("export_failed")
         expect(notice?.body).toContain("took too long")
 
