@@ -42,3 +42,12 @@ export const lentPieces = <A, E, R>(
 /** A body of bytes, lent. */
 export const lentBytes = <E, R>(body: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Uint8Array, E, R> =>
   lentPieces(body, (bytes) => bytes, (_, bytes) => bytes)
+
+/** A stream's pieces, kept as a consumer that keeps them must (ReportSource's FilePiece): each copied as it comes. */
+export const collectedCopies = <A extends { readonly bytes: Uint8Array }, E, R>(
+  pieces: Stream.Stream<A, E, R>
+): Effect.Effect<ReadonlyArray<A>, E, R> =>
+  Effect.map(
+    Stream.runCollect(Stream.map(pieces, (piece) => ({ ...piece, bytes: piece.bytes.slice() }))),
+    Chunk.toReadonlyArray
+  )
