@@ -34,7 +34,10 @@ const csvFile = (source: ReportSource["Type"], query: ReportQuery, columns: Read
     source.csv(query)
   )
 
-/** The export's CSV in Excel's profile for ";" locales: always with a byte order mark, decimals with a comma. */
+/**
+ * The export's CSV in Excel's profile for ";" locales: always with a byte order mark, decimals with a comma. Each
+ * piece is rewritten into bytes of its own as it passes (`toExcelCsv` copies), so lent pieces need nothing more.
+ */
 const excelCsvFile = (source: ReportSource["Type"], query: ReportQuery, columns: ReadonlyArray<Column>) => {
   const decimalCells = new Set(columns.flatMap((column, i) => column.type === "decimal" ? [i] : []))
   return Stream.concat(
@@ -46,7 +49,8 @@ const excelCsvFile = (source: ReportSource["Type"], query: ReportQuery, columns:
 /**
  * `pieces` gzip-compressed as they stream: one gzip member, ended only when `pieces` ends. The rows of the pieces
  * zlib has taken in are told with the next compressed piece; the last one, written after the input's end, tells
- * the rest.
+ * the rest. Each piece is copied on its way in: zlib compresses on libuv's threads and holds its input past the
+ * next pull, and a source's pieces are lent only until then (FilePiece, ADR 57).
  */
 const gzipped = <E>(pieces: Stream.Stream<FilePiece, E>): Stream.Stream<FilePiece, E> =>
   Stream.suspend(() => {
@@ -54,7 +58,7 @@ const gzipped = <E>(pieces: Stream.Stream<FilePiece, E>): Stream.Stream<FilePiec
     return pieces.pipe(
       Stream.map((piece) => {
         rowsIn += piece.rows
-        return piece.bytes
+        return piece.bytes.slice()
       }),
       NodeStream.pipeThroughDuplex(
         () => createGzip({ level: GZIP_LEVEL, chunkSize: GZIP_CHUNK }),

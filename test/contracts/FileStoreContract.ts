@@ -1,11 +1,12 @@
 // The behaviour every FileStore must have: an object appears only once its whole body has arrived, and links
 // expire a ttl after the Effect clock's now. `readBack` is the test's own view of the storage (a GetObject on S3).
 import { describe, expect, it } from "@effect/vitest"
-import { Data, DateTime, Deferred, Duration, Effect, Exit, Fiber, Option, Stream, TestClock } from "effect"
+import { Chunk, Data, DateTime, Deferred, Duration, Effect, Exit, Fiber, Option, Stream, TestClock } from "effect"
 import type { Layer } from "effect"
 import { FileStore } from "../../src/application/ports/FileStore.js"
 import type { FileMetadata } from "../../src/application/ports/FileStore.js"
 import type { ObjectKey } from "../../src/domain/ExportJob.js"
+import { lentBytes, lentPieces } from "../support/LentPieces.js"
 import { freshObjectKey } from "./ContractSupport.js"
 
 /** Reads the object stored under a key, if any, bypassing the port. */
@@ -33,6 +34,16 @@ const CHUNKS: ReadonlyArray<Uint8Array> = [
   chunkOf(200_003, 3),
   chunkOf(17, 4)
 ]
+
+/**
+ * A body of ~20 MiB in pulls of one to three pieces (four S3 parts of S3's smallest size, so that the part
+ * buffers fill and wait while pieces of a pull are still to be copied), every piece's bytes its own.
+ */
+const LENT_PULLS: ReadonlyArray<ReadonlyArray<Uint8Array>> = Array.from(
+  { length: 60 },
+  (_, pull) =>
+    Array.from({ length: pull % 3 + 1 }, (_, i) => chunkOf(100_000 + 37_001 * ((pull + i) % 5), pull * 3 + i))
+)
 
 const concatenated = (chunks: ReadonlyArray<Uint8Array>): Uint8Array => Buffer.concat(chunks)
 
@@ -71,6 +82,29 @@ export const fileStoreContract = <R, E>(
         })
         expect(read).toStrictEqual(pieces.map((piece) => piece.index))
         expectBytes(yield* readBack(key), concatenated(CHUNKS))
+      })))
+
+    // FileStore's Upload: a piece's bytes are lent until the store pulls the body again (ADR 57).
+    it.effect("pieces are lent: a body that writes each pull over the last one's bytes is stored as it was pulled", () =>
+      withStore(Effect.gen(function*() {
+        const store = yield* FileStore
+        const key = freshKey()
+        const body = lentBytes(Stream.fromChunks(...LENT_PULLS.map((pull) => Chunk.unsafeFromArray([...pull]))))
+        yield* store.upload(key, body, metadata)
+        expectBytes(yield* readBack(key), concatenated(LENT_PULLS.flat()))
+      })))
+
+    it.effect("pieces read through bytesOf are lent too: stored as they were when the store pulled them", () =>
+      withStore(Effect.gen(function*() {
+        const store = yield* FileStore
+        const key = freshKey()
+        const pulls = LENT_PULLS.map((pull) => Chunk.unsafeFromArray(pull.map((bytes, index) => ({ index, bytes }))))
+        const body = lentPieces(Stream.fromChunks(...pulls), (piece) => piece.bytes, (piece, bytes) => ({
+          ...piece,
+          bytes
+        }))
+        yield* store.upload(key, body, metadata, (piece) => piece.bytes)
+        expectBytes(yield* readBack(key), concatenated(LENT_PULLS.flat()))
       })))
 
     it.effect("uploading again under a key replaces the object", () =>

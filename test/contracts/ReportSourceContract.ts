@@ -9,6 +9,7 @@ import { encodeRow } from "../../src/domain/Csv.js"
 import type { MerchantId } from "../../src/domain/Identifiers.js"
 import { definitionOf, OrderStatus, ReportRequest } from "../../src/domain/Reports.js"
 import type { Cell, ReportRow } from "../../src/domain/Reports.js"
+import { collectedCopies } from "../support/LentPieces.js"
 import { comparableObjects, comparableRows, readParquet } from "../support/ParquetFiles.js"
 import { jobIdAt } from "./ContractSupport.js"
 
@@ -70,13 +71,14 @@ export const reportSourceContract = <E>(
           source.rows({ jobId: jobIdAt(Date.now()), merchantId, report, timeout: Duration.seconds(60) })
         )).pipe(Effect.map(Chunk.toReadonlyArray))
 
+    // The pieces are lent until the next pull (FilePiece): copied as they come.
     const csvOf = (merchantId: MerchantId, report: ReportRequest) =>
       Effect.flatMap(ReportSource, (source) =>
-        Stream.runCollect(
+        collectedCopies(
           source.csv({ jobId: jobIdAt(Date.now()), merchantId, report, timeout: Duration.seconds(60) })
         )).pipe(Effect.map((pieces) => ({
-          text: Buffer.concat(Chunk.toReadonlyArray(pieces).map((piece) => piece.bytes)).toString("utf8"),
-          rows: Chunk.reduce(pieces, 0, (sum, piece) => sum + piece.rows)
+          text: Buffer.concat(pieces.map((piece) => piece.bytes)).toString("utf8"),
+          rows: pieces.reduce((sum, piece) => sum + piece.rows, 0)
         })))
 
     const previewOf = (merchantId: MerchantId, report: ReportRequest, limit: number) =>

@@ -105,14 +105,18 @@ const merged = (pieces: ReadonlyArray<CsvPiece>): CsvPiece | undefined => {
  * chunk (or `pushAll` the chunks of one pull) and get the export's CSV of the rows completed by it, then `end` once
  * the body is over. `push` never throws; `end` throws a ClickHouseQueryError unless the body was a whole result:
  * ClickHouse's exception, or where the body went wrong (BodyPosition), never its text. Rows that came before a
- * failure have been handed on, so a caller must not keep them unless `end` returns.
+ * failure have been handed on, so a caller must not keep them unless `end` returns. What a call returns is lent:
+ * the next call may write over it.
  */
 export class CsvResultReader {
   private state: "rows" | "extremes" | "failed" = "rows"
   private pending: Uint8Array | undefined = undefined
   /** Where a row cut by the last chunk is joined to the next chunk, reused: no new buffer per chunk. */
   private joined = new Uint8Array(0)
-  /** Where the rows of the chunks being read are written, reused; the piece handed on is a copy of them. */
+  /**
+   * Where the rows of the chunks being read are written, reused: the piece handed on is a view of it, lent until the
+   * next call of `pieces` writes over it (FilePiece, ADR 57).
+   */
   private output = new Uint8Array(0)
   /** The rows written to `output` since the last piece, and where they end. */
   private outputRows = 0
@@ -154,8 +158,9 @@ export class CsvResultReader {
 
   /**
    * The export's CSV of the rows completed by `chunks`. Rewritten, in one piece: a pull of many small reads costs
-   * what one large read does downstream, one piece and one copy of its rows. As written, the chunks' own bytes (the
-   * rows of each, and a copy of a row cut between two): no copy of the body.
+   * what one large read does downstream, one piece, a view of the reader's reused output, valid until the next call
+   * (the pieces of a FilePiece stream are lent, ADR 57). As written, the chunks' own bytes (the rows of each, and a
+   * copy of a row cut between two): no copy of the body.
    */
   pieces(chunks: Iterable<Uint8Array>): ReadonlyArray<CsvPiece> {
     if (this.asWritten) {
@@ -168,11 +173,14 @@ export class CsvResultReader {
     return piece === undefined ? [] : [piece]
   }
 
-  /** The rows written since the last piece, in a buffer of their own: `output` is written over by the next read. */
+  /**
+   * The rows written since the last piece, as a view of `output`: no copy and no garbage per pull (ADR 57). The next
+   * read writes over it, so the piece is lent until then.
+   */
   private piece(): CsvPiece | undefined {
     const rows = this.outputRows
     if (rows === 0) return undefined
-    const bytes = this.output.slice(0, this.outputEnd)
+    const bytes = this.output.subarray(0, this.outputEnd)
     this.outputRows = 0
     this.outputEnd = 0
     return { bytes, rows }
@@ -513,8 +521,8 @@ const readerFailure = (error: unknown): ClickHouseQueryError =>
 
 /**
  * A body of ClickHouse CSV with extremes, streamed through a CsvResultReader: the export's CSV, in pieces of whole
- * rows (one for each pull of the body, whatever its reads' sizes; as written, a few for each pull, views of its
- * reads), and a failure unless the body held a whole result.
+ * rows (one for each pull of the body, whatever its reads' sizes, lent until the next pull; as written, a few for
+ * each pull, views of its reads), and a failure unless the body held a whole result.
  */
 export const csvResultOf = <E>(
   body: Stream.Stream<Uint8Array, E>,

@@ -202,7 +202,8 @@ export const make = (options: LocalFileStoreOptions) =>
             const file = yield* fs.open(partialData, { flag: "wx", mode: PRIVATE_FILE }).pipe(
               Effect.mapError(failed("open"))
             )
-            // One chunk is written before the next is pulled: the body waits for the disk, memory stays flat.
+            // One chunk is written before the next is pulled: the body waits for the disk, memory stays flat, and a
+            // lent piece is written before the body may write over it (FileStore's Upload).
             // Each write is uninterruptible so that the descriptor is never closed under a write in flight.
             yield* Stream.runForEach(body, (piece) => {
               const chunk = read(piece)

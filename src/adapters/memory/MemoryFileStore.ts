@@ -56,7 +56,8 @@ export class MemoryFiles extends Effect.Service<MemoryFiles>()("exports/memory/M
                 })
               )
             }
-            parts.push(part)
+            // A copy: the piece's bytes are lent until the next pull (FileStore's Upload), and these are kept.
+            parts.push(part.slice())
             size += part.length
             return Effect.void
           }))

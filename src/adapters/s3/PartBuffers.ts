@@ -76,7 +76,8 @@ export const makePartBuffers = (partSize: number, limit: number): Effect.Effect<
  * One step of the stream for each pull of the body: its pieces are read through `bytesOf` (once each, in order) and
  * copied in one synchronous pass, the parts they fill passed on together at the pull's end. Only when no buffer is
  * free does the pass stop, pass on the parts filled so far (their upload is what frees one) and wait: that is what
- * holds the body back while every buffer is in flight.
+ * holds the body back while every buffer is in flight. Every piece of a pull is copied before the body is pulled
+ * again, so lent pieces (FileStore's Upload) are read while they hold their bytes: nothing may pull ahead of this.
  */
 export const partsOf = <A, E, R>(
   body: Stream.Stream<A, E, R>,

@@ -25,6 +25,11 @@ export interface SignedLink {
  * for each piece, in the body's order, as it takes the piece in, and before the object can appear: the caller's place
  * to count and hash what it uploads without a stream step of its own (an export's rows, its SHA-256; each step costs
  * Effect's runtime a turn for every pull of the body, docs/performance.md).
+ *
+ * The pieces' bytes are lent, not given: they are the store's to read only until it pulls the body again (or lets
+ * it go), and the body may then write its next pull over them. A store copies or writes every piece of a pull before
+ * its next pull, and keeps none of them beyond it: so a source can hand on views of a buffer it reuses, with no copy
+ * and no garbage per pull (ADR 57; the contract suite overwrites each pull's bytes at the next).
  */
 export interface Upload {
   <E>(key: ObjectKey, body: Stream.Stream<Uint8Array, E>, metadata: FileMetadata): Effect.Effect<void, UploadFailed | E>

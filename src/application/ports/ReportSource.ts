@@ -35,7 +35,12 @@ export interface SourceProgress {
   readonly totalRows: number
 }
 
-/** Bytes of a report's file, as a source streams them, and how many of the report's rows they complete. */
+/**
+ * Bytes of a report's file, as a source streams them, and how many of the report's rows they complete. The bytes are
+ * lent until the stream is pulled again, as FileStore's `Upload` takes them: a source may write its next pull over
+ * them (the ClickHouse source's rewritten rows are views of the reader's reused buffer, ADR 57), so whatever keeps
+ * a piece's bytes past the next pull, or hands them to something that may (zlib), copies them first.
+ */
 export interface FilePiece {
   readonly bytes: Uint8Array
   /** How many rows the bytes hold, or complete. */

@@ -16,6 +16,7 @@ import type { SourceProgress } from "../../../src/application/ports/ReportSource
 import { encodeRow } from "../../../src/domain/Csv.js"
 import { definitionOf, ReportRequest } from "../../../src/domain/Reports.js"
 import type { Column } from "../../../src/domain/Reports.js"
+import { collectedCopies } from "../../support/LentPieces.js"
 import { makeLogCollector } from "../../support/LogCollector.js"
 import { REPORT_READS } from "../../support/ReportReads.js"
 import { ClickHouseServer } from "../../support/servers/ClickHouseServer.js"
@@ -318,7 +319,7 @@ layer(clientOn1816, { timeout: Duration.seconds(60), excludeTestServices: true }
       const source = yield* sourceRunning(sql, [numberColumn, textColumn, numberColumn])
       const query = queryOf(acme, orders)
       const rows = Chunk.toReadonlyArray(yield* Stream.runCollect(source.rows(query)))
-      const pieces = Chunk.toReadonlyArray(yield* Stream.runCollect(source.csv(query)))
+      const pieces = yield* collectedCopies(source.csv(query))
       expect(rows).toHaveLength(texts.length * 3)
       expect(Buffer.concat(pieces.map((piece) => piece.bytes)).toString("utf8")).toBe(rows.map(encodeRow).join(""))
       expect(pieces.reduce((sum, piece) => sum + piece.rows, 0)).toBe(rows.length)

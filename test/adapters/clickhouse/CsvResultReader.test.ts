@@ -9,6 +9,7 @@ import { ClickHouseQueryError } from "../../../src/adapters/clickhouse/JsonCompa
 import { encodeRow } from "../../../src/domain/Csv.js"
 import type { Cell, ReportRow } from "../../../src/domain/Reports.js"
 import { CSV_HOSTILE_CHARACTERS } from "../../support/CsvText.js"
+import { collectedCopies } from "../../support/LentPieces.js"
 
 /** A cell as ClickHouse's CSV output format writes it. */
 const clickHouseCell = (cell: Cell): string => {
@@ -154,12 +155,11 @@ describe("CsvResultReader", () => {
       const pieces = yield* csvResultOf(Stream.fromChunks(...pulls), 3).pipe(
         Stream.mapChunks((chunk) => Chunk.of(chunk.length)),
         Stream.runCollect,
-        Effect.zip(Stream.runCollect(csvResultOf(Stream.fromChunks(...pulls), 3)))
+        Effect.zip(collectedCopies(csvResultOf(Stream.fromChunks(...pulls), 3)))
       )
-      const [perPull, all] = pieces
+      const [perPull, written] = pieces
       // A pull's chunk holds one piece at most: a pull whose reads complete no row holds none.
       expect(Chunk.toReadonlyArray(perPull).every((count) => count <= 1)).toBe(true)
-      const written = Chunk.toReadonlyArray(all)
       expect(written.length).toBeLessThanOrEqual(pulls.length)
       expect(written.length).toBeLessThan(reads.length / 4)
       expect(decoder.decode(Buffer.concat(written.map((piece) => piece.bytes)))).toBe(rows.map(encodeRow).join(""))
@@ -186,6 +186,18 @@ describe("CsvResultReader", () => {
     const body = "\\N,nan,-inf,+inf,inf,18446744073709551615,true,\"\\N\"\n\n" +
       "\\N,nan,-inf,+inf,inf,1,true,\"\"\n".repeat(2)
     expect(read(piecesOf(body), 8).text).toBe(",,,,,18446744073709551615,true,\"\\N\"\r\n")
+  })
+
+  it("rewritten rows are handed on as views of one reused buffer: lent until the next pull, no copy per pull", () => {
+    const rows: ReadonlyArray<ReportRow> = Array.from({ length: 40 }, (_, i) => [`o-${i}`, i, "=x"])
+    // The first read the largest, so that the buffer it makes room for holds every later one's rows.
+    const reads = piecesOf(bodyOf(rows), [400, 450, 500, 550, 600])
+    const reader = new CsvResultReader(3)
+    const pieces = reads.map((read) => reader.push(read)).filter((piece) => piece !== undefined)
+    reader.end()
+    expect(pieces.length).toBeGreaterThan(2)
+    expect(new Set(pieces.map((piece) => piece.bytes.buffer)).size).toBe(1)
+    expect(pieces.every((piece) => piece.bytes.byteOffset === 0)).toBe(true)
   })
 
   it("an empty body is an empty result", () => {
