@@ -138,6 +138,9 @@ export const make = Effect.gen(function*() {
     )
 
   const store = JobStore.of({
+    // No span of its own: on the embedded server the create is nearly all of `Exports.request` (the command's
+    // decoding and the publish are microseconds), which times it, and a span is ~20 KiB on every accepted export
+    // (ADR 54). The stores over a network (DynamoDB) keep theirs.
     create: (job, checks) =>
       Effect.clockWith((clock) => {
         const json = encodeJob(job)
@@ -204,11 +207,7 @@ export const make = Effect.gen(function*() {
             }
           })
         )
-      }).pipe(
-        // Without a stack trace: this span is on every accepted export, and capturing one costs more than the rest of
-        // the span (ADR 54).
-        Effect.withSpan("JobStore.create", { captureStackTrace: false })
-      ),
+      }),
 
     findByIdempotencyKey: (owner, key) =>
       Effect.map(
