@@ -1,11 +1,11 @@
 // The synchronous half of an export: validate, record the job, queue it, answer with its id. Nothing here
 // grows with the report's size, so it answers in milliseconds whatever was asked for.
 import type { Redacted } from "effect"
-import { Clock, DateTime, Effect, Either, Option, Schema } from "effect"
+import { Clock, DateTime, Effect, Either, FiberRef, FiberRefs, HashMap, Option, Schema } from "effect"
 import { IdempotencyKeyReused, JobStoreUnavailable } from "../domain/Errors.js"
+import type { ExportLimitReached, JobConflict } from "../domain/Errors.js"
 import {
   IDEMPOTENCY_WINDOW_MILLIS,
-  isOverdue,
   newJob,
   queueUnavailableFailure,
   sameRequest,
@@ -13,7 +13,7 @@ import {
 } from "../domain/ExportJob.js"
 import type { ExportJob } from "../domain/ExportJob.js"
 import { ExportFormat } from "../domain/FileFormats.js"
-import type { EmailAddress } from "../domain/Identifiers.js"
+import type { EmailAddress, ExportJobId } from "../domain/Identifiers.js"
 import type { Owner } from "../domain/Identifiers.js"
 import { ReportCatalogue } from "../domain/Reports.js"
 import type { ReportDefinition, ReportRequest } from "../domain/Reports.js"
@@ -86,30 +86,17 @@ const IdempotencyKey = Schema.String.pipe(
 const decodeKey = decodeInput(Schema.Struct({ "Idempotency-Key": Schema.optional(IdempotencyKey) }))
 
 /**
- * The owner's same export in progress, unless it is overdue (`isOverdue`): nothing is moving that one, and the
- * sweeper will fail it, so a new request starts the export afresh.
+ * The job a request with an idempotency key is answered with instead of starting another: the owner's newest job
+ * created with that key, while it holds it (`holdsIdempotencyKey`) within the window. The same key with another
+ * request is refused (IdempotencyKeyReused).
  */
-const inProgress = (
-  store: JobStore["Type"],
-  owner: Owner,
-  wanted: Pick<ExportJob, "report" | "format">
-) =>
-  Effect.gen(function*() {
-    const found = yield* store.findActive(owner, wanted)
-    if (Option.isNone(found)) return found
-    const { deadline } = yield* ExportSettings
-    const now = DateTime.unsafeMake(yield* Clock.currentTimeMillis)
-    return isOverdue(found.value, now, deadline) ? Option.none() : found
-  })
-
-/** A job this request should answer with instead of starting another: same key, or same export in progress. */
-const existingAnswer = (
+const keyedAnswer = (
   store: JobStore["Type"],
   owner: Owner,
   wanted: Pick<ExportJob, "report" | "format">,
-  key: string | undefined
+  key: string
 ) =>
-  key === undefined ? inProgress(store, owner, wanted) : Effect.gen(function*() {
+  Effect.gen(function*() {
     const now = yield* Clock.currentTimeMillis
     const prior = yield* store.findByIdempotencyKey(owner, key)
     if (
@@ -117,10 +104,47 @@ const existingAnswer = (
       now - prior.value.requestedAt.epochMillis < IDEMPOTENCY_WINDOW_MILLIS
     ) {
       if (!sameRequest(prior.value, wanted)) return yield* new IdempotencyKeyReused({ jobId: prior.value.jobId })
-      return Option.some(prior.value)
+      return prior
     }
-    return yield* inProgress(store, owner, wanted)
+    return Option.none<ExportJob>()
   })
+
+/** The fiber's log and span annotations set to `logs` and `spans`, both in one copy of its FiberRefs. */
+const setAnnotations = (logs: HashMap.HashMap<string, unknown>, spans: HashMap.HashMap<string, unknown>) =>
+  Effect.updateFiberRefs((fiberId, refs) =>
+    FiberRefs.updateManyAs(refs, {
+      entries: [
+        [FiberRef.currentLogAnnotations, [[fiberId, logs]]],
+        [FiberRef.currentTracerSpanAnnotations, [[fiberId, spans]]]
+      ]
+    })
+  )
+
+/**
+ * `Effect.annotateLogs({ jobId })` and `Effect.annotateSpans({ jobId })` in one step: each is a `locally` of its own
+ * (an acquire/use/release and two copies of the fiber's FiberRefs), and this runs once per accepted export (ADR 54's
+ * budget). The annotations are restored as they were afterwards, as `locally` restores them.
+ */
+const withJobId = (jobId: ExportJobId) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.withFiberRuntime((fiber) => {
+    const logs = fiber.getFiberRef(FiberRef.currentLogAnnotations)
+    const spans = fiber.getFiberRef(FiberRef.currentTracerSpanAnnotations)
+    return Effect.acquireUseRelease(
+      setAnnotations(HashMap.set(logs, "jobId", jobId), HashMap.set(spans, "jobId", jobId)),
+      () => self,
+      () => setAnnotations(logs, spans)
+    )
+  })
+
+/** What a request with an idempotency key is answered with after a refused create: its key's job, or `E`. */
+type KeyedAnswer<E> = Effect.Effect<Option.Option<ExportJob>, E | JobStoreUnavailable | IdempotencyKeyReused>
+
+/** Answers with a job recorded before this request, saying so on a line that names it. */
+const answeredWith = (existing: ExportJob) =>
+  Effect.logInfo("answering with the existing export", { status: existing._tag }).pipe(
+    Effect.annotateLogs({ jobId: existing.jobId }),
+    Effect.as(existing)
+  )
 
 /**
  * Validates `input`, records a Queued job and publishes it. When the queue refuses the message the job is marked
@@ -148,48 +172,48 @@ export const requestExport = Effect.fnUntraced(function*(
   const store = yield* JobStore
   const queue = yield* JobQueue
 
-  const existing = yield* existingAnswer(store, caller.owner, wanted, key)
-  if (Option.isSome(existing)) {
-    yield* Effect.logInfo("answering with the existing export", { status: existing.value._tag }).pipe(
-      Effect.annotateLogs({ jobId: existing.value.jobId })
-    )
-    return existing.value
+  if (key !== undefined) {
+    const prior = yield* keyedAnswer(store, caller.owner, wanted, key)
+    if (Option.isSome(prior)) return yield* answeredWith(prior.value)
   }
 
   const jobId = yield* JobIds.pipe(Effect.flatMap((ids) => ids.next))
   const requestedAt = DateTime.unsafeMake(yield* Clock.currentTimeMillis)
   const job = newJob({ jobId, owner: caller.owner, email: caller.email, ...wanted, requestedAt, idempotencyKey: key })
 
-  const { limits } = yield* ExportSettings
+  const { deadline, limits } = yield* ExportSettings
   return yield* Effect.gen(function*() {
-    const created = yield* store.create(job, limits).pipe(
-      Effect.as(true),
+    // The store answers with the same export in progress itself, judged with the create (JobStore's create): of
+    // identical requests racing, one starts the export and the others are answered with it.
+    const existing = yield* store.create(job, { limits, inProgressDeadline: deadline }).pipe(
       // A repeat of a request accepted a moment ago, racing its own first try, is answered as that one was, not
       // refused: the slot it would take is the one its first try holds.
-      Effect.catchTag("ExportLimitReached", (refused) =>
-        Effect.flatMap(
-          key === undefined ? Effect.succeedNone : existingAnswer(store, caller.owner, wanted, key),
-          Option.match({ onNone: () => Effect.fail(refused), onSome: () => Effect.succeed(false) })
-        )),
+      Effect.catchTag(
+        "ExportLimitReached",
+        (refused): KeyedAnswer<ExportLimitReached> =>
+          key === undefined ? Effect.fail(refused) : Effect.flatMap(
+            keyedAnswer(store, caller.owner, wanted, key),
+            (prior): Effect.Effect<Option.Option<ExportJob>, ExportLimitReached> =>
+              Option.isSome(prior) ? Effect.succeed(prior) : Effect.fail(refused)
+          )
+      ),
       // Another request with the same key won the race: answer as it was answered.
-      Effect.catchTag("JobConflict", (conflict) =>
-        key === undefined
-          ? Effect.fail(conflict)
-          : Effect.as(Effect.logInfo("same idempotency key created concurrently"), false))
-    )
-    if (!created) {
-      return yield* existingAnswer(store, caller.owner, wanted, key).pipe(
-        Effect.flatMap(
-          Option.match({
-            // The key is taken but its job cannot be read yet (a durable store between two writes): the client
-            // is told to retry, and its retry finds the job.
-            onNone: () =>
-              Effect.fail(new JobStoreUnavailable({ detail: "idempotency key claimed, its job not yet readable" })),
-            onSome: Effect.succeed
-          })
-        )
+      Effect.catchTag(
+        "JobConflict",
+        (conflict): KeyedAnswer<JobConflict> =>
+          key === undefined ? Effect.fail(conflict) : Effect.logInfo("same idempotency key created concurrently").pipe(
+            Effect.zipRight(keyedAnswer(store, caller.owner, wanted, key)),
+            Effect.flatMap((prior): Effect.Effect<Option.Option<ExportJob>, JobStoreUnavailable> =>
+              Option.isSome(prior) ? Effect.succeed(prior) : Effect.fail(
+                // The key is taken but its job cannot be read yet (a durable store between two writes): the client
+                // is told to retry, and its retry finds the job.
+                new JobStoreUnavailable({ detail: "idempotency key claimed, its job not yet readable" })
+              )
+            )
+          )
       )
-    }
+    )
+    if (Option.isSome(existing)) return yield* answeredWith(existing.value)
     yield* queue.publish(messageFor(job)).pipe(
       Effect.tapError((error) =>
         Effect.gen(function*() {
@@ -206,5 +230,5 @@ export const requestExport = Effect.fnUntraced(function*(
     )
     yield* Effect.logInfo("export accepted", { reportType: job.report._tag })
     return job
-  }).pipe(Effect.annotateLogs({ jobId }), Effect.annotateSpans({ jobId }))
+  }).pipe(withJobId(jobId))
 }, Effect.withSpan("Exports.request", { captureStackTrace: false }))

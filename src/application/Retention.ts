@@ -13,7 +13,10 @@ import type { InAppNotification } from "./ports/InAppNotifier.js"
 export const SUCCEEDED_JOB_RETENTION = Duration.days(7)
 /** How long a failed or cancelled job is kept after it finished. */
 export const FINISHED_JOB_RETENTION = Duration.days(30)
-/** How long a claim on an idempotency key is kept: far beyond the window in which the key means anything. */
+/**
+ * How long a claim on an idempotency key, or on an export in progress (DynamoDB's), is kept: far beyond the window in
+ * which the key means anything, and the deadline of an export in progress.
+ */
 export const IDEMPOTENCY_CLAIM_RETENTION = Duration.days(30)
 /** How long an in-app notification is kept after it was created. */
 export const NOTIFICATION_RETENTION = Duration.days(90)
@@ -39,7 +42,7 @@ export const finishedJobRetainedUntil = (job: FinishedJob): number =>
 export const jobRetainedUntil = (job: ExportJob): number | undefined =>
   isFinished(job) ? finishedJobRetainedUntil(job) : undefined
 
-/** When a claim on an idempotency key made for a job requested at `requestedAt` may go, in epoch milliseconds. */
+/** When a claim made for a job requested at `requestedAt` may go, in epoch milliseconds. */
 export const claimRetainedUntil = (requestedAt: DateTime.Utc): number =>
   DateTime.toEpochMillis(requestedAt) + Duration.toMillis(IDEMPOTENCY_CLAIM_RETENTION)
 

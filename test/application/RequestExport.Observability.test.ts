@@ -21,8 +21,8 @@ const tracedStore = Layer.effect(
   Effect.map(Effect.provide(JobStore, MemoryJobStore.layer), (store) =>
     JobStore.of({
       ...store,
-      create: (job) =>
-        store.create(job).pipe(
+      create: (job, checks) =>
+        store.create(job, checks).pipe(
           Effect.zipLeft(Effect.logDebug("store.create")),
           Effect.withSpan("test.create", { captureStackTrace: false })
         )
@@ -110,22 +110,29 @@ describe("RequestExport's spans and log annotations", () => {
       ])
     }))
 
-  it.effect("records no job id for a request answered with the export already in progress", () =>
+  it.effect("names the job in progress on the line of a request answered with it; its create's span, the id it tried", () =>
     Effect.gen(function*() {
       const { lines, spans } = yield* observe(
         false,
         Effect.zipRight(requestExport(alice, ordersInput()), requestExport(alice, ordersInput()))
       )
-      expect(shape(spans).map((span) => [span.name, span.attributes])).toStrictEqual([
+      const first = lines[0]?.jobId
+      const shown = shape(spans).map((span) => [span.name, span.attributes])
+      // The store answers with the export in progress from the create itself, so the second request's create has a
+      // span, with the id it would have recorded: nothing was recorded under it, and no line names it.
+      const tried = shown[4]?.[1] as { readonly jobId?: unknown } | undefined
+      expect(typeof tried?.jobId).toBe("string")
+      expect(tried?.jobId).not.toBe(first)
+      expect(shown).toStrictEqual([
         ["Exports.request", {}],
-        ["test.create", { jobId: lines[0]?.jobId }],
-        ["test.publish", { jobId: lines[0]?.jobId }],
-        ["Exports.request", {}]
+        ["test.create", { jobId: first }],
+        ["test.publish", { jobId: first }],
+        ["Exports.request", {}],
+        ["test.create", { jobId: tried?.jobId }]
       ])
-      expect(lines.at(-1)).toStrictEqual({
-        message: ["answering with the existing export", { status: "Queued" }],
-        level: "INFO",
-        jobId: lines[0]?.jobId
-      })
+      expect(lines.slice(3)).toStrictEqual([
+        { message: ["store.create"], level: "DEBUG", jobId: tried?.jobId },
+        { message: ["answering with the existing export", { status: "Queued" }], level: "INFO", jobId: first }
+      ])
     }))
 })

@@ -26,7 +26,6 @@ import {
   objectKeyFor,
   QueuedJob,
   queueUnavailableFailure,
-  sameRequestAs,
   Started,
   transition
 } from "../../src/domain/ExportJob.js"
@@ -204,45 +203,106 @@ export const jobStoreContract = <E>(
         expect(Option.isNone(yield* store.get(jobIdAt(BASE_MILLIS)))).toBe(true)
       })))
 
-    it.effect("findActive is the first match in listActive: the owner's newest active job for the same export", () =>
-      withStore(Effect.gen(function*() {
-        const store = yield* JobStore
-        const { alice, bobAtAcme } = uniqueOwners()
-        const otherReport = Schema.decodeUnknownSync(ReportRequest)({
-          _tag: "orders",
-          params: { dateFrom: "2024-01-01", dateTo: "2024-03-31", timezone: "Europe/Paris" }
+    describe("the same export in progress (a create with inProgressDeadline)", () => {
+      const DEADLINE = Duration.hours(6)
+      const answering = { inProgressDeadline: DEADLINE }
+      const otherReport = Schema.decodeUnknownSync(ReportRequest)({
+        _tag: "orders",
+        params: { dateFrom: "2024-01-01", dateTo: "2024-03-31", timezone: "Europe/Paris" }
+      })
+
+      /** Creates `job` expecting the answer `inProgress`, and nothing of `job` stored. */
+      const expectAnswered = (job: QueuedJob, inProgress: ExportJob) =>
+        Effect.gen(function*() {
+          const store = yield* JobStore
+          const answer = yield* store.create(job, answering)
+          expectSame(ExportJob, Option.getOrThrow(answer), inProgress)
+          expect(Option.isNone(yield* store.get(job.jobId))).toBe(true)
         })
-        const older = queuedJob(alice, BASE_MILLIS)
-        const newer = queuedJob(alice, BASE_MILLIS + 1_000)
-        const other = newJob({
-          jobId: jobIdAt(BASE_MILLIS + 2_000),
-          owner: alice,
-          email: older.email,
-          report: otherReport,
-          format: "csv",
-          requestedAt: DateTime.unsafeMake(BASE_MILLIS + 2_000)
+
+      /** Creates `job` with the check, expecting it recorded. */
+      const expectRecorded = (job: QueuedJob) =>
+        Effect.gen(function*() {
+          const store = yield* JobStore
+          expect(yield* store.create(job, answering)).toStrictEqual(Option.none())
+          expectSame(ExportJob, Option.getOrThrow(yield* store.get(job.jobId)), job)
         })
-        const colleagues = queuedJob(bobAtAcme, BASE_MILLIS + 3_000)
-        yield* Effect.forEach([older, newer, other, colleagues], (job) => store.create(job), { discard: true })
-        const wanted = { report, format: "csv" as const }
-        const expectFound = (jobId: ExportJobId | undefined) =>
-          Effect.gen(function*() {
-            const found = yield* store.findActive(alice, wanted)
-            const listed = (yield* store.listActive(alice)).find(sameRequestAs(wanted))
-            expect(Option.getOrUndefined(found)?.jobId).toBe(jobId)
-            expect(listed?.jobId).toBe(jobId)
+
+      it.effect("answers with the owner's same export while it is in progress, recording nothing; else records the job", () =>
+        withStore(Effect.gen(function*() {
+          const store = yield* JobStore
+          const { alice, aliceAtGlobex, bobAtAcme } = uniqueOwners()
+          const first = queuedJob(alice, BASE_MILLIS)
+          yield* expectRecorded(first)
+          yield* expectAnswered(queuedJob(alice, BASE_MILLIS + 1_000), first)
+          const running = after(first, startedAt(2_000))
+          yield* store.update(running, first.revision)
+          yield* expectAnswered(queuedJob(alice, BASE_MILLIS + 3_000), running)
+          // Nothing of it in progress: another report, a colleague, a namesake elsewhere.
+          yield* expectRecorded(newJob({
+            jobId: jobIdAt(BASE_MILLIS + 4_000),
+            owner: alice,
+            email: first.email,
+            report: otherReport,
+            format: "csv",
+            requestedAt: DateTime.unsafeMake(BASE_MILLIS + 4_000)
+          }))
+          yield* expectRecorded(queuedJob(bobAtAcme, BASE_MILLIS + 5_000))
+          yield* expectRecorded(queuedJob(aliceAtGlobex, BASE_MILLIS + 6_000))
+          // Once it is finished, the next one is recorded, and answers the one after it.
+          yield* store.update(after(running, Cancelled.make({ at: at(7_000) })), running.revision)
+          const again = queuedJob(alice, BASE_MILLIS + 8_000)
+          yield* expectRecorded(again)
+          yield* expectAnswered(queuedJob(alice, BASE_MILLIS + 9_000), again)
+        })))
+
+      it.effect("an export in progress past the deadline with no live lease answers nothing: the newer job answers next", () =>
+        withStore(Effect.gen(function*() {
+          const store = yield* JobStore
+          const { alice, bobAtAcme } = uniqueOwners()
+          const stale = queuedJob(alice, BASE_MILLIS)
+          yield* expectRecorded(stale)
+          const late = queuedJob(alice, BASE_MILLIS + Duration.toMillis(DEADLINE) + 1)
+          yield* expectRecorded(late)
+          // The stale one is still Queued: the newest same export in progress answers.
+          yield* expectAnswered(queuedJob(alice, BASE_MILLIS + Duration.toMillis(DEADLINE) + 2), late)
+          // A job running under a live lease is moving, however old its request.
+          const slow = queuedJob(bobAtAcme, BASE_MILLIS)
+          yield* expectRecorded(slow)
+          const leased = after(slow, startedAt(Duration.toMillis(DEADLINE)))
+          yield* store.update(leased, slow.revision)
+          yield* expectAnswered(queuedJob(bobAtAcme, BASE_MILLIS + Duration.toMillis(DEADLINE) + 1), leased)
+        })))
+
+      it.effect("answers before the caps are judged: a repeat at the cap is answered, not refused", () =>
+        withStore(Effect.gen(function*() {
+          const store = yield* JobStore
+          const { alice } = uniqueOwners()
+          const first = queuedJob(alice, BASE_MILLIS)
+          const caps = { exportsPerUser: 1, exportsPerMerchant: 1 }
+          yield* store.create(first, { ...answering, limits: caps })
+          const answer = yield* store.create(queuedJob(alice, BASE_MILLIS + 1), { ...answering, limits: caps })
+          expectSame(ExportJob, Option.getOrThrow(answer), first)
+        })))
+
+      it.effect("identical creates racing: one records its job, every other answers with it", () =>
+        withStore(Effect.gen(function*() {
+          const store = yield* JobStore
+          const { alice } = uniqueOwners()
+          const racers = Array.from({ length: 6 }, (_, i) => queuedJob(alice, BASE_MILLIS + i))
+          const answers = yield* Effect.all(racers.map((job) => store.create(job, answering)), {
+            concurrency: "unbounded"
           })
-        yield* expectFound(newer.jobId)
-        const running = after(newer, startedAt(5_000))
-        yield* store.update(running, newer.revision)
-        expectSame(ExportJob, Option.getOrThrow(yield* store.findActive(alice, wanted)), running)
-        yield* store.update(after(running, Cancelled.make({ at: at(6_000) })), running.revision)
-        yield* expectFound(older.jobId)
-        yield* store.update(after(older, Cancelled.make({ at: at(7_000) })), older.revision)
-        yield* expectFound(undefined)
-        expect(Option.getOrUndefined(yield* store.findActive(alice, { report: otherReport, format: "csv" }))?.jobId)
-          .toBe(other.jobId)
-      })))
+          const recorded = racers.filter((_, i) => Option.isNone(answers[i]!))
+          expect(recorded).toHaveLength(1)
+          for (const answer of answers) {
+            if (Option.isSome(answer)) expect(answer.value.jobId).toBe(recorded[0]!.jobId)
+          }
+          expect(idsOf(yield* store.listByOwner(alice, { limit: 10, after: undefined }))).toStrictEqual([
+            recorded[0]!.jobId
+          ])
+        })))
+    })
 
     it.effect("listByOwner returns only that owner's jobs: neither a colleague's nor a namesake's elsewhere", () =>
       withStore(Effect.gen(function*() {
@@ -457,7 +517,7 @@ export const jobStoreContract = <E>(
       const expectLimited = (job: QueuedJob, caps: ActiveExportLimits, scope: "user" | "merchant") =>
         Effect.gen(function*() {
           const store = yield* JobStore
-          const error = yield* Effect.flip(store.create(job, caps))
+          const error = yield* Effect.flip(store.create(job, { limits: caps }))
           expect(error).toMatchObject({
             _tag: "ExportLimitReached",
             scope,
@@ -471,14 +531,14 @@ export const jobStoreContract = <E>(
           const store = yield* JobStore
           const { alice, aliceAtGlobex, bobAtAcme } = uniqueOwners()
           const caps = limits(2, 10)
-          yield* store.create(queuedJob(alice, BASE_MILLIS), caps)
+          yield* store.create(queuedJob(alice, BASE_MILLIS), { limits: caps })
           const running = queuedJob(alice, BASE_MILLIS + 1)
-          yield* store.create(running, caps)
+          yield* store.create(running, { limits: caps })
           // Running holds its slot as Queued does.
           yield* store.update(after(running, startedAt(5)), running.revision)
           yield* expectLimited(queuedJob(alice, BASE_MILLIS + 2), caps, "user")
-          yield* store.create(queuedJob(bobAtAcme, BASE_MILLIS + 3), caps)
-          yield* store.create(queuedJob(aliceAtGlobex, BASE_MILLIS + 4), caps)
+          yield* store.create(queuedJob(bobAtAcme, BASE_MILLIS + 3), { limits: caps })
+          yield* store.create(queuedJob(aliceAtGlobex, BASE_MILLIS + 4), { limits: caps })
           expect(yield* store.listActive(alice)).toHaveLength(2)
         })))
 
@@ -487,12 +547,12 @@ export const jobStoreContract = <E>(
           const store = yield* JobStore
           const { alice, aliceAtGlobex, bobAtAcme } = uniqueOwners()
           const caps = limits(5, 3)
-          yield* store.create(queuedJob(alice, BASE_MILLIS), caps)
-          yield* store.create(queuedJob(alice, BASE_MILLIS + 1), caps)
-          yield* store.create(queuedJob(bobAtAcme, BASE_MILLIS + 2), caps)
+          yield* store.create(queuedJob(alice, BASE_MILLIS), { limits: caps })
+          yield* store.create(queuedJob(alice, BASE_MILLIS + 1), { limits: caps })
+          yield* store.create(queuedJob(bobAtAcme, BASE_MILLIS + 2), { limits: caps })
           yield* expectLimited(queuedJob(bobAtAcme, BASE_MILLIS + 3), caps, "merchant")
           yield* expectLimited(queuedJob(alice, BASE_MILLIS + 4), caps, "merchant")
-          yield* store.create(queuedJob(aliceAtGlobex, BASE_MILLIS + 5), caps)
+          yield* store.create(queuedJob(aliceAtGlobex, BASE_MILLIS + 5), { limits: caps })
         })))
 
       it.effect("every way a job finishes gives its slot back: completed, failed, cancelled, refused, swept, dead-lettered", () =>
@@ -531,7 +591,7 @@ export const jobStoreContract = <E>(
             const { alice } = uniqueOwners()
             const caps = limits(1, 1)
             const first = queuedJob(alice, BASE_MILLIS)
-            yield* store.create(first, caps)
+            yield* store.create(first, { limits: caps })
             yield* expectLimited(queuedJob(alice, BASE_MILLIS + 1), caps, "user")
             let current: ExportJob = first
             for (const next of steps(first)) {
@@ -549,7 +609,7 @@ export const jobStoreContract = <E>(
             )
             if (Either.isRight(claimed)) yield* store.update(claimed.right, current.revision)
             const next = queuedJob(alice, BASE_MILLIS + 2)
-            const refused = yield* Effect.either(store.create(next, caps))
+            const refused = yield* Effect.either(store.create(next, { limits: caps }))
             if (Either.isLeft(refused)) keptTheirSlot.push(ending)
             else yield* expectLimited(queuedJob(alice, BASE_MILLIS + 3), caps, "user")
           }
@@ -561,9 +621,9 @@ export const jobStoreContract = <E>(
           const store = yield* JobStore
           const { alice } = uniqueOwners()
           const caps = limits(2, 100)
-          yield* store.create(queuedJob(alice, BASE_MILLIS), caps)
+          yield* store.create(queuedJob(alice, BASE_MILLIS), { limits: caps })
           const racers = Array.from({ length: 6 }, (_, i) => queuedJob(alice, BASE_MILLIS + 1 + i))
-          const results = yield* Effect.all(racers.map((job) => store.create(job, caps)), {
+          const results = yield* Effect.all(racers.map((job) => store.create(job, { limits: caps })), {
             concurrency: "unbounded",
             mode: "either"
           })
@@ -577,12 +637,12 @@ export const jobStoreContract = <E>(
           const store = yield* JobStore
           const { alice, bobAtAcme } = uniqueOwners()
           const caps = limits(10, 2)
-          yield* store.create(queuedJob(alice, BASE_MILLIS), caps)
+          yield* store.create(queuedJob(alice, BASE_MILLIS), { limits: caps })
           const racers = Array.from({ length: 6 }, (_, i) =>
             queuedJob(i % 2 === 0 ? alice : bobAtAcme, BASE_MILLIS + 1 + i))
           const results = yield* Effect.all(
             racers.map((job) =>
-              store.create(job, caps)
+              store.create(job, { limits: caps })
             ),
             {
               concurrency: "unbounded",
@@ -599,16 +659,18 @@ export const jobStoreContract = <E>(
         withStore(Effect.gen(function*() {
           const store = yield* JobStore
           const { alice, bobAtAcme } = uniqueOwners()
-          yield* store.create(keyedJob(alice, BASE_MILLIS, "k"), limits(2, 3))
-          const refused = yield* Effect.flip(store.create(keyedJob(alice, BASE_MILLIS + 1, "k"), limits(2, 3)))
+          yield* store.create(keyedJob(alice, BASE_MILLIS, "k"), { limits: limits(2, 3) })
+          const refused = yield* Effect.flip(
+            store.create(keyedJob(alice, BASE_MILLIS + 1, "k"), { limits: limits(2, 3) })
+          )
           expect(refused._tag).toBe("JobConflict")
           // Had the refused create kept a user slot, this would be Alice's third.
-          yield* store.create(queuedJob(alice, BASE_MILLIS + 2), limits(2, 3))
+          yield* store.create(queuedJob(alice, BASE_MILLIS + 2), { limits: limits(2, 3) })
           // Refused by the merchant's cap once Alice's own slot is taken: that slot is given back.
           yield* expectLimited(queuedJob(alice, BASE_MILLIS + 3), limits(3, 2), "merchant")
-          yield* store.create(queuedJob(alice, BASE_MILLIS + 4), limits(3, 10))
+          yield* store.create(queuedJob(alice, BASE_MILLIS + 4), { limits: limits(3, 10) })
           yield* expectLimited(queuedJob(alice, BASE_MILLIS + 5), limits(3, 10), "user")
-          yield* store.create(queuedJob(bobAtAcme, BASE_MILLIS + 6), limits(1, 4))
+          yield* store.create(queuedJob(bobAtAcme, BASE_MILLIS + 6), { limits: limits(1, 4) })
           yield* expectLimited(queuedJob(bobAtAcme, BASE_MILLIS + 7), limits(2, 4), "merchant")
         })))
     })

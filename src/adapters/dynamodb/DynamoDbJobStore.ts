@@ -4,15 +4,17 @@
 // by the next job created with it.
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb"
 import type { NativeAttributeValue, QueryCommand } from "@aws-sdk/lib-dynamodb"
-import { Effect, Layer, Option, Schema } from "effect"
+import { Effect, Either, Layer, Option, Schema } from "effect"
+import type { Duration } from "effect"
 import type { JobPage } from "../../application/ports/JobStore.js"
-import { holdsIdempotencyKey, JobStore } from "../../application/ports/JobStore.js"
+import { holdsIdempotencyKey, inProgressAnswer, JobStore } from "../../application/ports/JobStore.js"
 import { claimRetainedUntil, jobRetainedUntil } from "../../application/Retention.js"
 import { ExportLimitReached, JobConflict, JobStoreUnavailable } from "../../domain/Errors.js"
-import { ExportJob, IDEMPOTENCY_WINDOW_MILLIS, sameRequestAs } from "../../domain/ExportJob.js"
+import { ExportJob, IDEMPOTENCY_WINDOW_MILLIS } from "../../domain/ExportJob.js"
 import type { QueuedJob } from "../../domain/ExportJob.js"
 import type { ExportJobId, Owner } from "../../domain/Identifiers.js"
 import { firstExportJobIdAt } from "../../domain/Identifiers.js"
+import { ReportRequest } from "../../domain/Reports.js"
 import type { ActiveExportLimits } from "../../domain/TenantLimits.js"
 import { DynamoDb, DynamoDbError, queryPages } from "./DynamoDb.js"
 import { ACTIVE_JOBS_BY_OWNER_INDEX, ACTIVE_JOBS_INDEX, ACTIVE_KEY, JOBS_BY_OWNER_INDEX } from "./DynamoDbTables.js"
@@ -28,6 +30,15 @@ export const ownerKeyOf = (owner: Owner): string => `${owner.merchantId}#${owner
 /** The key of the item claiming an idempotency key; JSON keeps user ids and keys that contain `#` apart. */
 const claimKeyOf = (owner: Owner, key: string): string =>
   `idem#${JSON.stringify([owner.merchantId, owner.userId, key])}`
+
+const encodeReport = Schema.encodeSync(ReportRequest)
+
+/**
+ * The key of the item naming the owner's export in progress of one request (the report, its parameters, the format):
+ * two jobs are the same request (`sameRequest`) exactly when their encoded reports are equal.
+ */
+const inProgressKeyOf = (job: Pick<ExportJob, "owner" | "report" | "format">): string =>
+  `active#${JSON.stringify([job.owner.merchantId, job.owner.userId, job.format, encodeReport(job.report)])}`
 
 /** The keys of the items listing the exports in progress of an owner and of their merchant (ADR 45). */
 const slotKeysOf = (owner: Owner) => ({
@@ -248,6 +259,84 @@ export const make = Effect.gen(function*() {
     )
   }
 
+  /** The job named by the claim item `key`, if any, and its id. */
+  const claimHolder = (key: string) =>
+    Effect.gen(function*() {
+      const holder = Option.flatMapNullable(yield* getItem(key), (item) => item["claimedBy"] as string | undefined)
+      if (Option.isNone(holder)) return Option.none()
+      return Option.some({ jobId: holder.value, job: yield* getJob(holder.value) })
+    })
+
+  /** The job in progress that the same export's claim names, when it answers `job` (`inProgressAnswer`). */
+  const inProgressOf = (job: QueuedJob, deadline: Duration.Duration) =>
+    Effect.map(
+      claimHolder(inProgressKeyOf(job)),
+      Option.flatMap((holder) => inProgressAnswer(Option.getOrUndefined(holder.job), job, deadline))
+    )
+
+  const putInProgress = (job: QueuedJob, condition: string, values?: Item) =>
+    db.call("PutItem", (documents, options) =>
+      documents.send(
+        new PutCommand({
+          TableName,
+          Item: {
+            jobId: inProgressKeyOf(job),
+            claimedBy: job.jobId,
+            expiresAt: epochSeconds(claimRetainedUntil(job.requestedAt))
+          },
+          ConditionExpression: condition,
+          ...(values === undefined ? {} : { ExpressionAttributeValues: values })
+        }),
+        options
+      ))
+
+  /**
+   * Claims the owner's same export for `job`, or answers with the job in progress that holds it. A claim whose job
+   * finished, is gone (rolled back or expired) or is overdue is taken over, conditionally on still naming that job,
+   * so of creates racing for it exactly one wins; the others answer with the winner, whose every other write came
+   * before its claim.
+   */
+  const claimInProgress = (job: QueuedJob, deadline: Duration.Duration) =>
+    putInProgress(job, "attribute_not_exists(jobId)").pipe(
+      Effect.as(Option.none<ExportJob>()),
+      onConditionFailed((taken) =>
+        Effect.gen(function*() {
+          const holder = yield* claimHolder(inProgressKeyOf(job))
+          if (Option.isNone(holder)) return yield* taken
+          const answer = inProgressAnswer(Option.getOrUndefined(holder.value.job), job, deadline)
+          if (Option.isSome(answer)) return answer
+          return yield* putInProgress(job, "claimedBy = :released", { ":released": holder.value.jobId }).pipe(
+            Effect.as(Option.none<ExportJob>()),
+            onConditionFailed((lost) =>
+              Effect.flatMap(
+                inProgressOf(job, deadline),
+                (winner) => Option.isSome(winner) ? Effect.succeed(winner) : Effect.fail(lost)
+              )
+            )
+          )
+        })
+      )
+    )
+
+  /** Deletes the claim item `key` while it names `job`; a claim naming another job is left alone. */
+  const release = (key: string, job: QueuedJob) =>
+    db.call("DeleteItem", (documents, options) =>
+      documents.send(
+        new DeleteCommand({
+          TableName,
+          Key: { jobId: key },
+          ConditionExpression: "claimedBy = :job",
+          ExpressionAttributeValues: { ":job": job.jobId }
+        }),
+        options
+      )).pipe(onConditionFailed(() => Effect.void))
+
+  const releaseInProgress = (job: QueuedJob) => release(inProgressKeyOf(job), job)
+
+  /** Takes back the job a create wrote and the slots it took, when the create is answered otherwise. */
+  const undo = (job: QueuedJob, heldSlots: boolean) =>
+    Effect.ignore(Effect.zipRight(rollBack(job), heldSlots ? releaseSlots(job) : Effect.void))
+
   const conflict = (jobId: ExportJobId, expectedRevision: number) => () =>
     Effect.fail(new JobConflict({ jobId, expectedRevision }))
 
@@ -281,28 +370,56 @@ export const make = Effect.gen(function*() {
         Effect.catchTag("DynamoDbError", (error) => Effect.fail(unavailable(error)))
       )
     },
-    // The job is written before its slots and its key are claimed, so a slot or a claim always names a job that
-    // exists (once a concurrent create that lost the key finds the winner's job at once); a lost slot or claim
-    // deletes the job it wrote and gives back the slots taken.
-    create: (job, limits) =>
+    // The job is written before its slots, its export in progress and its key are claimed, so a slot or a claim
+    // always names a job that exists (once a concurrent create that lost the key finds the winner's job at once); a
+    // lost slot or claim deletes the job it wrote and gives back what it took. The export in progress is claimed before
+    // the key: identical requests racing with one key (a client's retries) then all answer with the job in progress,
+    // rather than one of them with a job that is being taken back.
+    create: (job, checks) =>
       Effect.gen(function*() {
         const item = yield* itemOf(job)
+        const limits = checks?.limits
+        const deadline = checks?.inProgressDeadline
         yield* db.call("PutItem", (documents, options) =>
           documents.send(
             new PutCommand({ TableName, Item: item, ConditionExpression: "attribute_not_exists(jobId)" }),
             options
           )).pipe(onConditionFailed(conflict(job.jobId, -1)))
         if (limits !== undefined) {
-          yield* takeSlots(job, limits).pipe(Effect.tapError(() => Effect.ignore(rollBack(job))))
+          const taken = yield* Effect.either(
+            takeSlots(job, limits).pipe(Effect.tapError(() => Effect.ignore(rollBack(job))))
+          )
+          if (Either.isLeft(taken)) {
+            // The same export in progress answers a repeat at the cap, as it does below it.
+            if (taken.left._tag === "ExportLimitReached" && deadline !== undefined) {
+              const inProgress = yield* inProgressOf(job, deadline)
+              if (Option.isSome(inProgress)) return inProgress
+            }
+            return yield* taken.left
+          }
+        }
+        if (deadline !== undefined) {
+          const inProgress = yield* claimInProgress(job, deadline).pipe(
+            Effect.tapError(() => undo(job, limits !== undefined))
+          )
+          if (Option.isSome(inProgress)) {
+            yield* undo(job, limits !== undefined)
+            return inProgress
+          }
         }
         const key = job.idempotencyKey
-        if (key === undefined) return
-        yield* claim(job, key).pipe(
-          Effect.tapError(() =>
-            Effect.ignore(Effect.zipRight(rollBack(job), limits === undefined ? Effect.void : releaseSlots(job)))
-          ),
-          onConditionFailed(conflict(job.jobId, -1))
-        )
+        if (key !== undefined) {
+          yield* claim(job, key).pipe(
+            Effect.tapError(() =>
+              Effect.zipRight(
+                undo(job, limits !== undefined),
+                deadline === undefined ? Effect.void : Effect.ignore(releaseInProgress(job))
+              )
+            ),
+            onConditionFailed(conflict(job.jobId, -1))
+          )
+        }
+        return Option.none()
       }).pipe(
         Effect.catchTag("DynamoDbError", (error) => Effect.fail(unavailable(error))),
         Effect.withSpan("JobStore.create")
@@ -320,9 +437,6 @@ export const make = Effect.gen(function*() {
       ),
 
     listActive,
-
-    findActive: (owner, wanted) =>
-      Effect.map(listActive(owner), (active) => Option.fromNullable(active.find(sameRequestAs(wanted)))),
 
     get: (jobId) => getJob(jobId).pipe(Effect.catchTag("DynamoDbError", (error) => Effect.fail(unavailable(error)))),
 

@@ -3,7 +3,9 @@
 //
 // Jobs table (on-demand):
 //   key        jobId (S, HASH)               a job's UUIDv7, or `idem#["<merchantId>","<userId>","<key>"]` for the
-//                                            item that claims an idempotency key for a job
+//                                            item that claims an idempotency key for a job, or
+//                                            `active#["<merchantId>","<userId>","<format>",<report>]` for the item
+//                                            that claims an export (its encoded report) in progress for a job
 //   job item   job (S)                       the job as JSON, `Schema.encode(ExportJob)`
 //              ownerKey (S)                  `<merchantId>#<userId>` (merchant ids have no `#`)
 //              activeOwnerKey (S)            the same, only while the job is Queued or Running (a sparse index)
@@ -19,6 +21,9 @@
 //                                            is IDEMPOTENCY_WINDOW_MILLIS older, or once that job gave the key up
 //                                            (failed with QueueUnavailable, `holdsIdempotencyKey`)
 //              expiresAt (N)                 TTL: 30 days after requestedAt
+//   export item claimedBy (S)                the job created with the export's claim last; a create may take it
+//                                            over once that job is finished, gone or overdue (`inProgressAnswer`)
+//              expiresAt (N)                 TTL: 30 days after that job's requestedAt
 //   GSI byOwner        ownerKey (HASH), jobId (RANGE), projection ALL: listByOwner, newest first (UUIDv7 order)
 //   GSI activeByOwner  activeOwnerKey (HASH), jobId (RANGE), projection ALL: listActive
 //   GSI activeJobs     activeKey (HASH), jobId (RANGE), projection ALL: listActiveCreatedBefore, oldest first. One

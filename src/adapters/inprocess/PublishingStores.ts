@@ -1,6 +1,6 @@
 // The job store and the in-app notifier of a process that runs its own workers (the embedded server), each telling
 // the change feed what it wrote once the write has succeeded (ADR 33). Decorates whatever stores it is given.
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer, Option } from "effect"
 import { ChangeFeed } from "../../application/ports/ChangeFeed.js"
 import { InAppNotifier } from "../../application/ports/InAppNotifier.js"
 import { JobStore } from "../../application/ports/JobStore.js"
@@ -13,7 +13,12 @@ export const layer = Layer.effectContext(
     const feed = yield* ChangeFeed
     const publishing = JobStore.of({
       ...store,
-      create: (job, limits) => Effect.tap(store.create(job, limits), () => feed.publish({ _tag: "JobChanged", job })),
+      // A create answered with the same export in progress recorded nothing: there is no change to tell.
+      create: (job, checks) =>
+        Effect.tap(
+          store.create(job, checks),
+          (inProgress) => Option.isNone(inProgress) ? feed.publish({ _tag: "JobChanged", job }) : Effect.void
+        ),
       update: (next, expectedRevision) =>
         Effect.tap(store.update(next, expectedRevision), () => feed.publish({ _tag: "JobChanged", job: next }))
     })

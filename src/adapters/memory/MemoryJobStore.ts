@@ -3,7 +3,7 @@
 // the whole store. A finished job, and the idempotency key it holds, are evicted once their retention is over
 // (application/Retention.ts), as DynamoDB's TTL deletes them, so that a long-running server stays bounded.
 import { Effect, Layer, Option } from "effect"
-import { holdsIdempotencyKey, JobStore } from "../../application/ports/JobStore.js"
+import { holdsIdempotencyKey, inProgressAnswer, JobStore } from "../../application/ports/JobStore.js"
 import { jobRetainedUntil } from "../../application/Retention.js"
 import type { ExportLimitReached } from "../../domain/Errors.js"
 import { JobConflict } from "../../domain/Errors.js"
@@ -35,8 +35,8 @@ export const make = Effect.sync(() => {
   /** Each owner's job ids, oldest first. */
   const byOwner = new Map<string, Array<ExportJobId>>()
   /**
-   * Queued and Running jobs, oldest first, grouped by owner, report, format and dates: every request asks for the
-   * one that is the same export as itself (`findActive`), and under load an owner has many jobs in progress (the
+   * Queued and Running jobs, oldest first, grouped by owner, report, format and dates: every request's create asks
+   * for the one that is the same export as itself (`inProgressAnswer`), and under load an owner has many jobs in progress (the
    * workers fall behind), so the answer must not cost a comparison with each of them. Jobs that are the same export
    * share a group.
    */
@@ -120,13 +120,19 @@ export const make = Effect.sync(() => {
 
   return JobStore.of({
     // Only a create makes the store grow, so it is where expired jobs are swept.
-    create: (job, limits) =>
+    create: (job, checks) =>
       Effect.zipRight(
         whenEvictionDue(evictExpired),
-        Effect.suspend((): Effect.Effect<void, JobConflict | ExportLimitReached> => {
+        Effect.suspend((): Effect.Effect<Option.Option<ExportJob>, JobConflict | ExportLimitReached> => {
           if (jobs.has(job.jobId) || keyTaken(job)) {
             return Effect.fail(new JobConflict({ jobId: job.jobId, expectedRevision: -1 }))
           }
+          if (checks?.inProgressDeadline !== undefined) {
+            const newest = activeByRequest.get(requestKey(job.owner, job))?.findLast(sameRequestAs(job))
+            const answer = inProgressAnswer(newest, job, checks.inProgressDeadline)
+            if (Option.isSome(answer)) return Effect.succeed(answer)
+          }
+          const limits = checks?.limits
           const refused = limits === undefined ? Option.none() : exportLimitReached({
             user: activeCounts.get(ownerCountKey(job.owner)) ?? 0,
             merchant: activeCounts.get(merchantCountKey(job.owner)) ?? 0
@@ -139,7 +145,7 @@ export const make = Effect.sync(() => {
           byOwner.set(owner, ids)
           if (job.idempotencyKey !== undefined) byIdempotencyKey.set(keyOf(owner, job.idempotencyKey), job.jobId)
           track(job, true)
-          return Effect.void
+          return Effect.succeedNone
         })
       ),
     findByIdempotencyKey: (owner, key) =>
@@ -147,7 +153,8 @@ export const make = Effect.sync(() => {
         const id = byIdempotencyKey.get(keyOf(ownerKey(owner), key))
         return Option.fromNullable(id === undefined ? undefined : jobs.get(id))
       }),
-    // Nothing on a request's path asks for this (findActive does), so it is worked out when asked, newest first.
+    // Nothing on a request's path asks for this (the create reads its group), so it is worked out when asked, newest
+    // first.
     listActive: (owner) =>
       Effect.sync(() => {
         const ids = byOwner.get(ownerKey(owner)) ?? []
@@ -157,11 +164,6 @@ export const make = Effect.sync(() => {
           if (isActive(job)) active.push(job)
         }
         return active
-      }),
-    findActive: (owner, wanted) =>
-      Effect.sync(() => {
-        const group = activeByRequest.get(requestKey(owner, wanted))
-        return Option.fromNullable(group?.findLast(sameRequestAs(wanted)))
       }),
     listActiveCreatedBefore: (before, limit, after) =>
       Effect.sync(() => {

@@ -7,12 +7,12 @@ import { Clock, DateTime, Effect, Either, Layer, Option, Schema } from "effect"
 import { CurrentCatalogue } from "../../application/CurrentCatalogue.js"
 import { messageEncoderOf } from "../../application/ports/JobQueue.js"
 import type { JobPage } from "../../application/ports/JobStore.js"
-import { holdsIdempotencyKey, JobStore } from "../../application/ports/JobStore.js"
+import { holdsIdempotencyKey, inProgressAnswer, JobStore } from "../../application/ports/JobStore.js"
 import { messageFor } from "../../application/RequestExport.js"
 import { jobRetainedUntil } from "../../application/Retention.js"
-import type { ExportLimitReached } from "../../domain/Errors.js"
-import { JobConflict, JobStoreUnavailable } from "../../domain/Errors.js"
+import { ExportLimitReached, JobConflict, JobStoreUnavailable } from "../../domain/Errors.js"
 import { ExportJob, IDEMPOTENCY_WINDOW_MILLIS, isLive, sameRequestAs, transition } from "../../domain/ExportJob.js"
+import type { QueuedJob } from "../../domain/ExportJob.js"
 import type { ExportJobId, Owner } from "../../domain/Identifiers.js"
 import { firstExportJobIdAt } from "../../domain/Identifiers.js"
 import { exportLimitReached } from "../../domain/TenantLimits.js"
@@ -29,6 +29,14 @@ const decodeJob = Schema.decodeUnknownEither(JobJson)
 /** The exports that are the same request share a key: `sameRequestAs` then decides among the few that do. */
 export const requestKeyOf = ({ format, report }: Pick<ExportJob, "report" | "format">): string =>
   JSON.stringify([report._tag, format, report.params.dateFrom, report.params.dateTo])
+
+/**
+ * What a create's body decided: recorded (true), refused by the job's id or idempotency key (false), refused by a cap
+ * or an undecodable row, or answered with the same export in progress.
+ */
+type CreateOutcome = boolean | ExportLimitReached | JobStoreUnavailable | ExportJob
+
+type CreateRefusal = JobConflict | ExportLimitReached | JobStoreUnavailable
 
 const unavailable = (error: SqliteError) => new JobStoreUnavailable({ detail: `SQLite ${error.message}` })
 
@@ -117,6 +125,12 @@ export const make = Effect.gen(function*() {
     "SELECT job_id, job FROM jobs WHERE merchant_id = ? AND user_id = ? AND job_id < ? ORDER BY job_id DESC LIMIT ?"
   )
 
+  /** The owner's newest job in progress that is the same export as `job`, read inside its create's transaction. */
+  const newestSameExport = (job: QueuedJob): ExportJob | undefined | JobStoreUnavailable => {
+    const decoded = decodeRows(activeForRequest.all(job.owner.merchantId, job.owner.userId, requestKeyOf(job)))
+    return Either.isLeft(decoded) ? decoded.left : decoded.right.find(sameRequestAs(job))
+  }
+
   const listActive = (owner: Owner) =>
     db.use("JobStore.listActive", () => active.all(owner.merchantId, owner.userId)).pipe(
       Effect.catchTag("SqliteError", (error) => Effect.fail(unavailable(error))),
@@ -124,15 +138,21 @@ export const make = Effect.gen(function*() {
     )
 
   const store = JobStore.of({
-    create: (job, limits) =>
+    // No span of its own: on the embedded server the create is nearly all of `Exports.request` (the command's
+    // decoding and the publish are microseconds), which times it, and a span is ~20 KiB on every accepted export
+    // (ADR 54). The stores over a network (DynamoDB) keep theirs.
+    create: (job, checks) =>
       Effect.clockWith((clock) => {
         const json = encodeJob(job)
         const body = encodeMessage(messageFor(job))
         const now = clock.unsafeCurrentTimeMillis()
         const key = job.idempotencyKey
+        const deadline = checks?.inProgressDeadline
+        const limits = checks?.limits
         // Committed with the other creates of this turn of the event loop (ADR 48); the checks below read the writes
-        // of those before it in the group, so the caps and the idempotency key hold as in a transaction of its own.
-        return db.groupTransaction("JobStore.create", (): boolean | ExportLimitReached => {
+        // of those before it in the group, so the same export in progress, the caps and the idempotency key hold as in
+        // a transaction of its own.
+        return db.groupTransaction("JobStore.create", (): CreateOutcome => {
           if (exists.get(job.jobId) !== undefined) return false
           if (key !== undefined) {
             const last = lastWithKey.get(job.owner.merchantId, job.owner.userId, key)
@@ -145,6 +165,12 @@ export const make = Effect.gen(function*() {
                 onRight: (prior) => !holdsIdempotencyKey(prior)
               })
             ) return false
+          }
+          if (deadline !== undefined) {
+            const newest = newestSameExport(job)
+            if (newest instanceof JobStoreUnavailable) return newest
+            const answer = inProgressAnswer(newest, job, deadline)
+            if (Option.isSome(answer)) return answer.value
           }
           if (limits !== undefined) {
             const { merchantId, userId } = job.owner
@@ -171,17 +197,17 @@ export const make = Effect.gen(function*() {
         }).pipe(
           Effect.matchEffect({
             onFailure: (error) => Effect.fail(unavailable(error)),
-            onSuccess: (created) =>
-              created === true ? Effect.void : Effect.fail(
-                created === false ? new JobConflict({ jobId: job.jobId, expectedRevision: -1 }) : created
-              )
+            onSuccess: (outcome): Effect.Effect<Option.Option<ExportJob>, CreateRefusal> => {
+              if (outcome === true) return Effect.succeedNone
+              if (outcome === false) return Effect.fail(new JobConflict({ jobId: job.jobId, expectedRevision: -1 }))
+              if (outcome instanceof ExportLimitReached || outcome instanceof JobStoreUnavailable) {
+                return Effect.fail(outcome)
+              }
+              return Effect.succeed(Option.some(outcome))
+            }
           })
         )
-      }).pipe(
-        // Without a stack trace: this span is on every accepted export, and capturing one costs more than the rest of
-        // the span (ADR 54).
-        Effect.withSpan("JobStore.create", { captureStackTrace: false })
-      ),
+      }),
 
     findByIdempotencyKey: (owner, key) =>
       Effect.map(
@@ -190,15 +216,6 @@ export const make = Effect.gen(function*() {
       ),
 
     listActive,
-
-    findActive: (owner, wanted) =>
-      Effect.map(
-        readJobs(
-          "JobStore.findActive",
-          () => activeForRequest.all(owner.merchantId, owner.userId, requestKeyOf(wanted))
-        ),
-        (jobs) => Option.fromNullable(jobs.find(sameRequestAs(wanted)))
-      ),
 
     listActiveCreatedBefore: (before, limit, after) =>
       db.use(

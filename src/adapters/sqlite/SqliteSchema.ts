@@ -11,9 +11,9 @@ export interface Migration {
 
 /**
  * Jobs are kept as their schema's encoded JSON (`job`), with the columns the queries select and order by beside
- * it. `request_key` groups the exports that are the same request (report, format, dates) for `findActive`. A
- * message is its job's (one per job: `job_id` is its key); it is in flight while a worker holds it, and invisible
- * until `visible_at` after a receive or a retry.
+ * it. `request_key` groups the exports that are the same request (report, format, dates) for the create's check of
+ * the same export in progress. A message is its job's (one per job: `job_id` is its key); it is in flight while a
+ * worker holds it, and invisible until `visible_at` after a receive or a retry.
  */
 const initial = `
 CREATE TABLE jobs (

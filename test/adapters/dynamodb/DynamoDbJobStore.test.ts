@@ -4,7 +4,7 @@
 // Config.
 import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb"
 import { assert, describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, DateTime, Effect, Either, Exit, Layer, Option, Redacted } from "effect"
+import { ConfigProvider, DateTime, Duration, Effect, Either, Exit, Layer, Option, Redacted } from "effect"
 import { createServer } from "node:net"
 import type { AddressInfo } from "node:net"
 import { inspect } from "node:util"
@@ -162,10 +162,12 @@ describe("DynamoDB JobStore", () => {
           }),
           options
         ))
-      yield* store.create(queuedJobOf(alice, { millis: BASE_MILLIS + 2_000 }), limits)
-      yield* store.create(queuedJobOf(alice, { millis: BASE_MILLIS + 3_000 }), limits)
+      yield* store.create(queuedJobOf(alice, { millis: BASE_MILLIS + 2_000 }), { limits: limits })
+      yield* store.create(queuedJobOf(alice, { millis: BASE_MILLIS + 3_000 }), { limits: limits })
       // The two slots held by jobs in progress are not freed.
-      const refused = yield* Effect.flip(store.create(queuedJobOf(alice, { millis: BASE_MILLIS + 4_000 }), limits))
+      const refused = yield* Effect.flip(
+        store.create(queuedJobOf(alice, { millis: BASE_MILLIS + 4_000 }), { limits: limits })
+      )
       expect(refused).toMatchObject({ _tag: "ExportLimitReached", scope: "user", limit: 2 })
     }).pipe(Effect.provide(stores)))
 
@@ -247,14 +249,16 @@ describe("DynamoDB adapters, server unreachable", () => {
       const job = queuedJobOf(alice, { idempotencyKey: "k" })
       const calls = Effect.gen(function*() {
         const store = yield* JobStore
-        return [
+        const calls: ReadonlyArray<Effect.Effect<unknown, { readonly _tag: string }>> = [
           store.create(job),
+          store.create(job, { inProgressDeadline: Duration.hours(6) }),
           store.get(job.jobId),
           store.update(after(job, startedAt(1)), 0),
           store.listByOwner(alice, { limit: 10, after: undefined }),
           store.listActive(alice),
           store.findByIdempotencyKey(alice, "k")
-        ] as const
+        ]
+        return calls
       })
       for (const call of yield* Effect.provide(calls, layer)) {
         const exit = yield* Effect.exit(Effect.provide(call, layer))

@@ -70,6 +70,24 @@ describe("SQLite JobStore: the outbox", () => {
       expect(yield* receiveAllBodies).toStrictEqual([encodeMessage(messageFor(first))])
     })))
 
+  it.effect("identical requests racing start one export, and the others are answered with it", () =>
+    Effect.gen(function*() {
+      const memory = yield* Layer.build(testLayer(20))
+      const dir = yield* temporaryDataDir("ade-sqlite-")
+      // Creates wait for the end of the turn to commit together (ADR 48): every request here has read the store
+      // before the first job is written, so only a check made inside the create itself can see the others.
+      const { answers, bodies, listed } = yield* Effect.gen(function*() {
+        const answers = yield* Effect.all(Array.from({ length: 5 }, () => requestExport(alice, ordersInput())), {
+          concurrency: "unbounded"
+        })
+        const listed = yield* Effect.flatMap(JobStore, (store) => store.listActive(alice.owner))
+        return { answers, bodies: yield* receiveAllBodies, listed }
+      }).pipe(Effect.provide(adaptersAt(join(dir, SqliteDatabase.DATABASE_FILE))), Effect.provide(memory))
+      expect(listed).toHaveLength(1)
+      expect(answers.map((job) => job.jobId)).toStrictEqual(answers.map(() => listed[0]!.jobId))
+      expect(bodies).toHaveLength(1)
+    }).pipe(Effect.scoped))
+
   it.effect("a request whose process dies before publishing is run to the end by the next process, once", () =>
     Effect.gen(function*() {
       const dir = yield* temporaryDataDir("ade-sqlite-")
