@@ -118,7 +118,7 @@ const REQUEST_TIMEOUT_MILLIS = 30_000
 const CONNECTION_TIMEOUT_MILLIS = 3_000
 
 /** The SDK client on `settings`, destroyed (its sockets closed) when the scope closes. */
-export const makeClient = (settings: SqsSettingsShape): Effect.Effect<SQSClient, never, Scope.Scope> => {
+export const make = (settings: SqsSettingsShape): Effect.Effect<SQSClient, never, Scope.Scope> => {
   const credentials = settings.credentials
   return Effect.acquireRelease(
     Effect.sync(() =>
@@ -148,7 +148,7 @@ export const makeClient = (settings: SqsSettingsShape): Effect.Effect<SQSClient,
 /** The SDK client on the SqsSettings in context, destroyed (its sockets closed) when the layer is released. */
 export const layer: Layer.Layer<SqsClient, never, SqsSettings> = Layer.scoped(
   SqsClient,
-  Effect.flatMap(SqsSettings, makeClient)
+  Effect.flatMap(SqsSettings, make)
 )
 
 /** A short description of an SDK or network error: its name and code, never its message (it holds addresses). */

@@ -81,7 +81,7 @@ const settingsConfig = Config.all({
 const portsOn = (settings: Config.Config.Success<typeof settingsConfig>) =>
   Effect.gen(function*() {
     const db = yield* DynamoDb.make(settings.dynamoDb)
-    const sqs = yield* SqsClient.makeClient(settings.sqs)
+    const sqs = yield* SqsClient.make(settings.sqs)
     const s3 = yield* S3FileStore.makeClient(settings.s3)
     const clients = Context.make(DynamoDb.DynamoDb, db).pipe(
       Context.add(SqsClient.SqsClient, sqs),
