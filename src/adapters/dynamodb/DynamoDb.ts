@@ -4,6 +4,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb"
 import { QueryCommand } from "@aws-sdk/lib-dynamodb"
 import type { NativeAttributeValue } from "@aws-sdk/lib-dynamodb"
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb"
+import type { Scope } from "effect"
 import { Config, ConfigError, Context, Data, Duration, Effect, Either, Layer, Option, Redacted } from "effect"
 import { regionConfig } from "../aws/AwsRegion.js"
 
@@ -102,54 +103,54 @@ export class DynamoDb extends Context.Tag("exports/dynamodb/DynamoDb")<DynamoDb,
   ) => Effect.Effect<A, DynamoDbError>
 }>() {}
 
-/** The client for `settings`, destroyed (its sockets closed) when the layer's scope closes. */
-export const layer = (settings: DynamoDbSettings): Layer.Layer<DynamoDb> =>
-  Layer.scoped(
-    DynamoDb,
-    Effect.map(
-      Effect.acquireRelease(
-        Effect.sync(() =>
-          new DynamoDBClient({
-            region: settings.region,
-            ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint }),
-            ...(settings.maxAttempts === undefined ? {} : { maxAttempts: settings.maxAttempts }),
-            ...(settings.credentials === undefined ? {} : {
-              credentials: {
-                accessKeyId: Redacted.value(settings.credentials.accessKeyId),
-                secretAccessKey: Redacted.value(settings.credentials.secretAccessKey)
-              }
-            })
+/** The client for `settings`, destroyed (its sockets closed) when the scope closes. */
+export const make = (settings: DynamoDbSettings): Effect.Effect<DynamoDb["Type"], never, Scope.Scope> =>
+  Effect.map(
+    Effect.acquireRelease(
+      Effect.sync(() =>
+        new DynamoDBClient({
+          region: settings.region,
+          ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint }),
+          ...(settings.maxAttempts === undefined ? {} : { maxAttempts: settings.maxAttempts }),
+          ...(settings.credentials === undefined ? {} : {
+            credentials: {
+              accessKeyId: Redacted.value(settings.credentials.accessKeyId),
+              secretAccessKey: Redacted.value(settings.credentials.secretAccessKey)
+            }
           })
-        ),
-        (client) => Effect.sync(() => client.destroy())
+        })
       ),
-      (client) => {
-        const documents = DynamoDBDocumentClient.from(client, {
-          marshallOptions: { removeUndefinedValues: true }
-        })
-        return DynamoDb.of({
-          documents,
-          tables: settings.tables,
-          call: (operation, run) =>
-            Effect.tryPromise({
-              try: (abortSignal) => run(documents, { abortSignal }),
-              catch: (cause) => errorOf(operation, cause)
-            }).pipe(
-              Effect.timeoutFail({
-                duration: DYNAMODB_CALL_TIMEOUT,
-                onTimeout: () =>
-                  new DynamoDbError({
-                    operation,
-                    name: "TimeoutError",
-                    detail: `no answer within ${Duration.format(DYNAMODB_CALL_TIMEOUT)}`
-                  })
-              }),
-              Effect.withSpan(`DynamoDb.${operation}`)
-            )
-        })
-      }
-    )
+      (client) => Effect.sync(() => client.destroy())
+    ),
+    (client) => {
+      const documents = DynamoDBDocumentClient.from(client, {
+        marshallOptions: { removeUndefinedValues: true }
+      })
+      return DynamoDb.of({
+        documents,
+        tables: settings.tables,
+        call: (operation, run) =>
+          Effect.tryPromise({
+            try: (abortSignal) => run(documents, { abortSignal }),
+            catch: (cause) => errorOf(operation, cause)
+          }).pipe(
+            Effect.timeoutFail({
+              duration: DYNAMODB_CALL_TIMEOUT,
+              onTimeout: () =>
+                new DynamoDbError({
+                  operation,
+                  name: "TimeoutError",
+                  detail: `no answer within ${Duration.format(DYNAMODB_CALL_TIMEOUT)}`
+                })
+            }),
+            Effect.withSpan(`DynamoDb.${operation}`)
+          )
+      })
+    }
   )
+
+/** The client for `settings` as a layer, destroyed when the layer's scope closes. */
+export const layer = (settings: DynamoDbSettings): Layer.Layer<DynamoDb> => Layer.scoped(DynamoDb, make(settings))
 
 /** The client with its settings from the environment; a missing or malformed setting fails with its name. */
 export const layerConfig: Layer.Layer<DynamoDb, ConfigError.ConfigError> = Layer.unwrapEffect(

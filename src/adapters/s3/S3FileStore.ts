@@ -33,6 +33,7 @@ import {
   Schema,
   Stream
 } from "effect"
+import type { Scope } from "effect"
 import type { FileMetadata, SignedLink, Upload } from "../../application/ports/FileStore.js"
 import { bytesReader, FileStore, MAX_LINK_TTL } from "../../application/ports/FileStore.js"
 import { LinkSigningFailed, UploadFailed } from "../../domain/Errors.js"
@@ -194,16 +195,15 @@ export class S3FileStoreSetupFailed extends Schema.TaggedError<S3FileStoreSetupF
 /** The S3 client the file store calls. */
 export class S3 extends Context.Tag("exports/s3/S3Client")<S3, S3Client>() {}
 
-/** The client for `settings`, destroyed (its sockets closed) when the layer's scope closes. */
-const clientLayer = (settings: S3FileStoreSettings): Layer.Layer<S3> =>
-  Layer.scoped(
-    S3,
-    // The constructor does no I/O: credentials and endpoints are resolved at the first request.
-    Effect.acquireRelease(
-      Effect.sync(() => signUploadsWithoutPayload(new S3Client(clientConfig(settings)))),
-      (client) => Effect.sync(() => client.destroy())
-    )
+/** The client for `settings`, destroyed (its sockets closed) when the scope closes. */
+export const makeClient = (settings: S3FileStoreSettings): Effect.Effect<S3Client, never, Scope.Scope> =>
+  // The constructor does no I/O: credentials and endpoints are resolved at the first request.
+  Effect.acquireRelease(
+    Effect.sync(() => signUploadsWithoutPayload(new S3Client(clientConfig(settings)))),
+    (client) => Effect.sync(() => client.destroy())
   )
+
+const clientLayer = (settings: S3FileStoreSettings): Layer.Layer<S3> => Layer.scoped(S3, makeClient(settings))
 
 const isPositive = (duration: Duration.Duration) => Duration.isFinite(duration) && Duration.toMillis(duration) > 0
 

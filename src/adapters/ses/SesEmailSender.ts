@@ -2,6 +2,7 @@
 // job. The client is built without network I/O and destroyed with its scope.
 import { SendEmailCommand, SESv2Client } from "@aws-sdk/client-sesv2"
 import type { SendEmailCommandInput } from "@aws-sdk/client-sesv2"
+import type { Scope } from "effect"
 import { Config, ConfigError, Context, Duration, Effect, Either, Layer, Option, Redacted } from "effect"
 import type { EmailMessage } from "../../application/ports/EmailSender.js"
 import { EmailSender } from "../../application/ports/EmailSender.js"
@@ -45,27 +46,28 @@ const ADDRESS_LIKE = /[^\s@<>"'(),;:[\]]+@[^\s@<>"'(),;:[\]]+/g
 /** The SESv2 client the sender calls. */
 export class SesClient extends Context.Tag("exports/ses/SesClient")<SesClient, SESv2Client>() {}
 
+/** The client for `settings`, destroyed (its sockets closed) when the scope closes. */
+export const makeClient = (settings: SesClientSettings): Effect.Effect<SESv2Client, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.sync(() =>
+      new SESv2Client({
+        region: settings.region,
+        maxAttempts: SEND_MAX_ATTEMPTS,
+        ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint.href }),
+        ...(settings.credentials === undefined ? {} : {
+          credentials: {
+            accessKeyId: Redacted.value(settings.credentials.accessKeyId),
+            secretAccessKey: Redacted.value(settings.credentials.secretAccessKey)
+          }
+        })
+      })
+    ),
+    (client) => Effect.sync(() => client.destroy())
+  )
+
 /** The client for `settings`: one per scope, destroyed (its sockets closed) on release. */
 const clientLayer = (settings: SesClientSettings): Layer.Layer<SesClient> =>
-  Layer.scoped(
-    SesClient,
-    Effect.acquireRelease(
-      Effect.sync(() =>
-        new SESv2Client({
-          region: settings.region,
-          maxAttempts: SEND_MAX_ATTEMPTS,
-          ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint.href }),
-          ...(settings.credentials === undefined ? {} : {
-            credentials: {
-              accessKeyId: Redacted.value(settings.credentials.accessKeyId),
-              secretAccessKey: Redacted.value(settings.credentials.secretAccessKey)
-            }
-          })
-        })
-      ),
-      (client) => Effect.sync(() => client.destroy())
-    )
-  )
+  Layer.scoped(SesClient, makeClient(settings))
 
 /** The request for one message. Pure, so that what the local server does not keep (tags, configuration set) is tested. */
 export const sendEmailInput = (

@@ -1,6 +1,7 @@
 // The SQS client shared by the publisher and the consumer, and the settings both read. Building it does no
 // network I/O: a Lambda container whose layer failed to build stays poisoned.
 import { SQSClient } from "@aws-sdk/client-sqs"
+import type { Scope } from "effect"
 import { Config, ConfigError, Context, Data, Duration, Effect, Either, Layer, Option, Redacted } from "effect"
 import { regionConfig } from "../aws/AwsRegion.js"
 
@@ -116,36 +117,38 @@ export class SqsClient extends Context.Tag("exports/sqs/SqsClient")<SqsClient, S
 const REQUEST_TIMEOUT_MILLIS = 30_000
 const CONNECTION_TIMEOUT_MILLIS = 3_000
 
+/** The SDK client on `settings`, destroyed (its sockets closed) when the scope closes. */
+export const make = (settings: SqsSettingsShape): Effect.Effect<SQSClient, never, Scope.Scope> => {
+  const credentials = settings.credentials
+  return Effect.acquireRelease(
+    Effect.sync(() =>
+      new SQSClient({
+        region: settings.region,
+        ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint }),
+        ...(credentials === undefined ? {} : {
+          credentials: {
+            accessKeyId: Redacted.value(credentials.accessKeyId),
+            secretAccessKey: Redacted.value(credentials.secretAccessKey),
+            ...(credentials.sessionToken === undefined
+              ? {}
+              : { sessionToken: Redacted.value(credentials.sessionToken) })
+          }
+        }),
+        requestHandler: {
+          connectionTimeout: CONNECTION_TIMEOUT_MILLIS,
+          requestTimeout: REQUEST_TIMEOUT_MILLIS,
+          throwOnRequestTimeout: true
+        }
+      })
+    ),
+    (client) => Effect.sync(() => client.destroy())
+  )
+}
+
 /** The SDK client on the SqsSettings in context, destroyed (its sockets closed) when the layer is released. */
 export const layer: Layer.Layer<SqsClient, never, SqsSettings> = Layer.scoped(
   SqsClient,
-  Effect.gen(function*() {
-    const settings = yield* SqsSettings
-    const credentials = settings.credentials
-    return yield* Effect.acquireRelease(
-      Effect.sync(() =>
-        new SQSClient({
-          region: settings.region,
-          ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint }),
-          ...(credentials === undefined ? {} : {
-            credentials: {
-              accessKeyId: Redacted.value(credentials.accessKeyId),
-              secretAccessKey: Redacted.value(credentials.secretAccessKey),
-              ...(credentials.sessionToken === undefined
-                ? {}
-                : { sessionToken: Redacted.value(credentials.sessionToken) })
-            }
-          }),
-          requestHandler: {
-            connectionTimeout: CONNECTION_TIMEOUT_MILLIS,
-            requestTimeout: REQUEST_TIMEOUT_MILLIS,
-            throwOnRequestTimeout: true
-          }
-        })
-      ),
-      (client) => Effect.sync(() => client.destroy())
-    )
-  })
+  Effect.flatMap(SqsSettings, make)
 )
 
 /** A short description of an SDK or network error: its name and code, never its message (it holds addresses). */

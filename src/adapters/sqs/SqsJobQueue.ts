@@ -11,9 +11,8 @@ import * as SqsClient from "./SqsClient.js"
 export const JOB_ID_ATTRIBUTE = "jobId"
 
 /** The publisher on the client and settings in context. */
-export const layer: Layer.Layer<JobQueue, never, SqsClient.SqsClient | SqsClient.SqsSettings> = Layer.effect(
-  JobQueue,
-  Effect.gen(function*() {
+export const make: Effect.Effect<JobQueue["Type"], never, SqsClient.SqsClient | SqsClient.SqsSettings> = Effect.gen(
+  function*() {
     const client = yield* SqsClient.SqsClient
     const { callTimeout, queueUrl } = yield* SqsClient.SqsSettings
     return JobQueue.of({
@@ -32,7 +31,13 @@ export const layer: Layer.Layer<JobQueue, never, SqsClient.SqsClient | SqsClient
           )
       })
     })
-  })
+  }
+)
+
+/** The publisher on the client and settings in context. */
+export const layer: Layer.Layer<JobQueue, never, SqsClient.SqsClient | SqsClient.SqsSettings> = Layer.effect(
+  JobQueue,
+  make
 )
 
 /** The publisher on the environment's settings (SQS_*). */
