@@ -36,9 +36,9 @@ export const make = Effect.sync(() => {
   const byOwner = new Map<string, Array<ExportJobId>>()
   /**
    * Queued and Running jobs, oldest first, grouped by owner, report, format and dates: every request's create asks
-   * for the one that is the same export as itself (`inProgressAnswer`), and under load an owner has many jobs in progress (the
-   * workers fall behind), so the answer must not cost a comparison with each of them. Jobs that are the same export
-   * share a group.
+   * for the one that is the same export as itself (`inProgressAnswer`), and under load an owner has many jobs in
+   * progress (the workers fall behind), so the answer must not cost a comparison with each of them. Jobs that are
+   * the same export share a group.
    */
   const activeByRequest = new Map<string, Array<ExportJob>>()
   /** The newest job created with each (owner, idempotency key). */

@@ -1,6 +1,7 @@
 // The production adapters every API runtime answers on (the Node server and the Lambda function): jobs and
 // notifications in DynamoDB, the SQS publisher, S3 or R2 for download links, readiness checks on the queue and
-// both tables, and the report source for previews (ClickHouse over HTTP; `npm run serve` takes REPORT_SOURCE's). Kept apart from the runtimes so that a Lambda bundle imports these and no server of its own.
+// both tables, and the report source for previews (ClickHouse over HTTP; `npm run serve` takes REPORT_SOURCE's).
+// Kept apart from the runtimes so that a Lambda bundle imports these and no server of its own.
 // Built as one scoped effect over one settings record (ADR 59): each adapter's settings read with its own `Config`,
 // each SDK client made once, every port made over them, rather than a layer per client, per setting and per port,
 // whose building was most of what the API's first answer spent on its adapters.
