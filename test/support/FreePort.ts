@@ -11,3 +11,10 @@ export const freePort = Effect.async<number>((resume) => {
     server.close(() => resume(Effect.succeed(port)))
   })
 })
+
+/**
+ * A loopback port nothing listens on, for a provider that is down: a free port, left free. Connections to it are
+ * refused (ECONNREFUSED) unless another process on the machine binds it meanwhile, which the tests accept: one of
+ * about 28,000 ephemeral ports, in the seconds a test uses it.
+ */
+export const closedPort: Effect.Effect<number> = freePort

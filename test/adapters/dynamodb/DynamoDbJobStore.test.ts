@@ -5,8 +5,6 @@
 import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb"
 import { assert, describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, DateTime, Duration, Effect, Either, Exit, Layer, Option, Redacted } from "effect"
-import { createServer } from "node:net"
-import type { AddressInfo } from "node:net"
 import { inspect } from "node:util"
 import * as DynamoDb from "../../../src/adapters/dynamodb/DynamoDb.js"
 import * as DynamoDbInAppNotifier from "../../../src/adapters/dynamodb/DynamoDbInAppNotifier.js"
@@ -28,6 +26,7 @@ import {
 import type { ExportJob, JobEvent } from "../../../src/domain/ExportJob.js"
 import type { ExportJobId } from "../../../src/domain/Identifiers.js"
 import { jobIdAt, queuedJobOf, uniqueOwners } from "../../contracts/ContractSupport.js"
+import { closedPort } from "../../support/FreePort.js"
 import { DynamoDbOnDynalite } from "../../support/servers/DynaliteServer.js"
 
 const BASE_MILLIS = Date.parse("2024-04-02T10:00:00Z")
@@ -56,15 +55,6 @@ const rawItem = (table: "jobs" | "notifications", key: Record<string, string>) =
     ))
 
 const epochSeconds = (millis: number) => Math.floor(millis / 1000)
-
-/** A loopback port nothing listens on: bound, then released. */
-const closedPort = Effect.async<number>((resume) => {
-  const server = createServer()
-  server.listen(0, "127.0.0.1", () => {
-    const { port } = server.address() as AddressInfo
-    server.close(() => resume(Effect.succeed(port)))
-  })
-})
 
 describe("DynamoDB JobStore", () => {
   it.effect("two updates from the same revision, sent at once: exactly one lands", () =>

@@ -12,9 +12,10 @@ import type { EmailMessage } from "../../../src/application/ports/EmailSender.js
 import { FailedJob, SucceededJob } from "../../../src/domain/ExportJob.js"
 import { EmailAddress } from "../../../src/domain/Identifiers.js"
 import { jobIdAt, uniqueSuffix } from "../../contracts/ContractSupport.js"
+import { closedPort } from "../../support/FreePort.js"
 import { makeLogCollector } from "../../support/LogCollector.js"
 import type { LogCollector } from "../../support/LogCollector.js"
-import { closedPort, SesLocalServer } from "../../support/servers/SesLocalServer.js"
+import { SesLocalServer } from "../../support/servers/SesLocalServer.js"
 import { FROM, sesEmailSenderOnLocalServer, settingsFor } from "./SesSupport.js"
 
 const finishedJobFields = (recipient: EmailAddress) => {

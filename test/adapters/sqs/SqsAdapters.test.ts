@@ -4,8 +4,6 @@ import { SendMessageCommand } from "@aws-sdk/client-sqs"
 import type { ReceiveMessageCommandOutput } from "@aws-sdk/client-sqs"
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, DateTime, Duration, Effect, Either, Exit, Layer, Option, Scope } from "effect"
-import { createServer } from "node:net"
-import type { AddressInfo } from "node:net"
 import { MemoryOutbox } from "../../../src/adapters/memory/MemoryEmailSender.js"
 import * as SqsClient from "../../../src/adapters/sqs/SqsClient.js"
 import type { SqsSettingsShape } from "../../../src/adapters/sqs/SqsClient.js"
@@ -18,6 +16,7 @@ import { messageFor, requestExport } from "../../../src/application/RequestExpor
 import { Lease, Started, transition } from "../../../src/domain/ExportJob.js"
 import type { ExportJobId } from "../../../src/domain/Identifiers.js"
 import { alice, ordersInput, testLayer } from "../../support/Fixtures.js"
+import { closedPort } from "../../support/FreePort.js"
 import { makeLogCollector } from "../../support/LogCollector.js"
 import type { LoggedLine } from "../../support/LogCollector.js"
 import { FauxqsServer, FauxqsServerLive, MAX_RECEIVE_COUNT } from "../../support/servers/FauxqsServer.js"
@@ -125,21 +124,15 @@ describe("SqsJobQueue", () => {
 
   it.live("answers QueueUnavailable when the queue cannot be reached, naming no address", () =>
     Effect.gen(function*() {
-      const closedPort = yield* Effect.async<number>((resume) => {
-        const probe = createServer()
-        probe.listen(0, "127.0.0.1", () => {
-          const { port } = probe.address() as AddressInfo
-          probe.close(() => resume(Effect.succeed(port)))
-        })
-      })
-      const endpoint = `http://127.0.0.1:${closedPort}`
+      const port = yield* closedPort
+      const endpoint = `http://127.0.0.1:${port}`
       const env = envOf({ settings: { endpoint, queueUrl: `${endpoint}/000000000000/exports` } })
       const error = yield* requestExport(alice, ordersInput()).pipe(Effect.flip, Effect.provide(env))
       expect(error._tag).toBe("QueueUnavailable")
       if (error._tag !== "QueueUnavailable") return
       expect(error.detail).toMatch(/^SendMessage /)
       expect(error.detail).not.toContain("127.0.0.1")
-      expect(error.detail).not.toContain(String(closedPort))
+      expect(error.detail).not.toContain(String(port))
     }))
 
   it.live("answers QueueUnavailable at the call's limit when the queue never answers", () =>

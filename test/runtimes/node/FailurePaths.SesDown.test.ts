@@ -6,6 +6,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { EmailAddress } from "../../../src/domain/Identifiers.js"
 import { expectOrdersCsvAsQueried } from "../../support/EndToEnd.js"
+import { closedPort } from "../../support/FreePort.js"
 import { makeLogCollector } from "../../support/LogCollector.js"
 import {
   apiClient,
@@ -22,7 +23,7 @@ import {
   waitForExport
 } from "../../support/NodeStack.js"
 import { FauxqsServer } from "../../support/servers/FauxqsServer.js"
-import { closedPort, SesLocalServer } from "../../support/servers/SesLocalServer.js"
+import { SesLocalServer } from "../../support/servers/SesLocalServer.js"
 
 const RECIPIENT = "ses-down@example.test"
 const USER = { sub: "ses-down-user", merchantId: "m-acme", email: RECIPIENT }

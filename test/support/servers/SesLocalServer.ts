@@ -3,7 +3,6 @@
 import { Context, Effect, Layer, Schema } from "effect"
 import type { Server } from "node:http"
 import { createRequire } from "node:module"
-import { createServer } from "node:net"
 import type { AddressInfo } from "node:net"
 import type { EmailAddress } from "../../../src/domain/Identifiers.js"
 
@@ -70,12 +69,3 @@ export const make = Effect.gen(function*() {
 export class SesLocalServer extends Context.Tag("test/SesLocalServer")<SesLocalServer, SesLocalServerService>() {
   static readonly layer: Layer.Layer<SesLocalServer> = Layer.scoped(SesLocalServer, make)
 }
-
-/** A port on 127.0.0.1 that nothing listens on (it was free a moment ago): a provider that is down. */
-export const closedPort: Effect.Effect<number> = Effect.async<number>((resume) => {
-  const probe = createServer()
-  probe.listen(0, "127.0.0.1", () => {
-    const { port } = probe.address() as AddressInfo
-    probe.close(() => resume(Effect.succeed(port)))
-  })
-})
