@@ -84,6 +84,44 @@ describe("S3LinkFileStore's links", () => {
   }
 })
 
+describe("S3LinkFileStore's links on the default credential chain", () => {
+  // A function's role on AWS S3: no static keys, the chain's first source the environment, with a session token.
+  const ROLE = {
+    AWS_ACCESS_KEY_ID: "ASIAEXAMPLE",
+    AWS_SECRET_ACCESS_KEY: SECRET,
+    AWS_SESSION_TOKEN: "IQoJb3JpZ2luX2VjEXAMPLE//token+/="
+  }
+
+  it.effect("are the presigner's, the session token signed in", () =>
+    Effect.acquireUseRelease(
+      Effect.sync(() => {
+        const before = Object.fromEntries(Object.keys(ROLE).map((name) => [name, process.env[name]]))
+        Object.assign(process.env, ROLE)
+        return before
+      }),
+      () =>
+        Effect.promise(async () => {
+          const settings = {
+            ...base,
+            bucket: "acme-exports",
+            region: "eu-west-1",
+            endpoint: Option.none(),
+            credentials: Option.none()
+          }
+          const [theirs, ours] = await Promise.all([presignerLink(settings, KEYS[0]!), ownLink(settings, KEYS[0]!)])
+          expect(parts(ours)).toEqual(parts(theirs))
+          expect(new URL(ours).searchParams.get("X-Amz-Security-Token")).toBe(ROLE.AWS_SESSION_TOKEN)
+        }),
+      (before) =>
+        Effect.sync(() => {
+          for (const [name, value] of Object.entries(before)) {
+            if (value === undefined) delete process.env[name]
+            else process.env[name] = value
+          }
+        })
+    ))
+})
+
 describe("S3LinkFileStore on s3rver", () => {
   const metadata = { contentType: "text/csv; charset=utf-8", downloadName: "Bestellungen März \"2024\".csv" }
 
