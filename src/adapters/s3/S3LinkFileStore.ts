@@ -112,7 +112,7 @@ const credentialsOf = (settings: S3FileStoreSettings) =>
       })
   })
 
-/** The signer S3FileStore's links are signed with, made without an S3 client. Makes no I/O. */
+/** The signer of this store's links, made without an S3 client. Makes no I/O. */
 export const makeSigner = (settings: S3FileStoreSettings): SignatureV4 =>
   new SignatureV4({
     service: "s3",
@@ -133,6 +133,10 @@ export const signGet = (
   signedAt: Date
 ) => presignedUrl(signer, settings, "GET", key, expiresIn, signedAt)
 
+/**
+ * The file store on `settings`, checked by S3FileStore's rules: links signed here, uploads and removals through
+ * S3FileStore once asked for (in this scope). Makes no I/O and no SDK client.
+ */
 export const make = (
   settings: S3FileStoreSettings
 ): Effect.Effect<FileStore["Type"], S3FileStoreSetupFailed, Scope.Scope> =>
