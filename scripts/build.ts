@@ -49,11 +49,12 @@ for (const name of BUNDLES) {
   await zipDirectory(directory, join(OUT, `${name}.zip`))
   const outputs = outputsOf(result.metafile)
   const kib = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`
+  const sources = Object.keys(result.metafile.inputs).length
   process.stdout.write(
     `${relative(ROOT, join(directory, "index.mjs"))}: ${kib(outputs.bytesAtStart)} loaded at start in ` +
       `${outputs.loadedAtStart.length} files (limit ${kib(BUNDLE_LIMIT_BYTES)}), ${kib(outputs.bytesLater)} more ` +
-      `only if the SDK asks, zip ${size(join(OUT, `${name}.zip`))}, ${Object.keys(result.metafile.inputs).length} ` +
-      "source files\n"
+      `only when an import() asks (the SDK's; the API's uploads), zip ${size(join(OUT, `${name}.zip`))}, ` +
+      `${sources} source files\n`
   )
   const snapshot = join(OUT, `${name}-snapshot`)
   const manifest = await buildLambdaSnapshot(name, join(ROOT, "src"), snapshot, join(OUT, `${name}.snapshot.cjs`))

@@ -16,7 +16,8 @@ import * as DynamoDbInAppNotifier from "../../adapters/dynamodb/DynamoDbInAppNot
 import * as DynamoDbJobStore from "../../adapters/dynamodb/DynamoDbJobStore.js"
 import { ReadinessChecks } from "../../adapters/http/HealthHttp.js"
 import * as HttpExportLinks from "../../adapters/http/HttpExportLinks.js"
-import * as S3FileStore from "../../adapters/s3/S3FileStore.js"
+import * as S3LinkFileStore from "../../adapters/s3/S3LinkFileStore.js"
+import { s3FileStoreSettingsConfig } from "../../adapters/s3/S3Settings.js"
 import * as SqsClient from "../../adapters/sqs/SqsClient.js"
 import * as SqsJobQueue from "../../adapters/sqs/SqsJobQueue.js"
 import { ExportSettings } from "../../application/ExportSettings.js"
@@ -69,25 +70,24 @@ const readinessChecks = (
 const settingsConfig = Config.all({
   dynamoDb: DynamoDb.dynamoDbSettingsConfig,
   sqs: SqsClient.sqsSettingsConfig,
-  s3: S3FileStore.s3FileStoreSettingsConfig,
+  s3: s3FileStoreSettingsConfig,
   // The links a cancel's in-app notice leads to; the API's own paths, so APP_BASE_URL may be left unset here.
   appBaseUrl: HttpExportLinks.appBaseUrlConfig(),
   exportSettings: ExportSettings.config
 })
 
 /**
- * Every port the API needs but its report source, on `settings`: the three SDK clients made once each (closed with
- * the scope), then every port over them. Making them does no I/O.
+ * Every port the API needs but its report source, on `settings`: the DynamoDB and SQS clients made once each (closed
+ * with the scope), then every port over them; the file store signs its links without an S3 client (ADR 61). Making
+ * them does no I/O.
  */
 const portsOn = (settings: Config.Config.Success<typeof settingsConfig>) =>
   Effect.gen(function*() {
     const db = yield* DynamoDb.make(settings.dynamoDb)
     const sqs = yield* SqsClient.make(settings.sqs)
-    const s3 = yield* S3FileStore.makeClient(settings.s3)
     const clients = Context.make(DynamoDb.DynamoDb, db).pipe(
       Context.add(SqsClient.SqsClient, sqs),
-      Context.add(SqsClient.SqsSettings, settings.sqs),
-      Context.add(S3FileStore.S3, s3)
+      Context.add(SqsClient.SqsSettings, settings.sqs)
     )
     const ports = yield* Effect.provide(
       Effect.all({
@@ -95,7 +95,8 @@ const portsOn = (settings: Config.Config.Success<typeof settingsConfig>) =>
         notifier: DynamoDbInAppNotifier.make,
         audit: DynamoDbAuditTrail.make,
         queue: SqsJobQueue.make,
-        files: S3FileStore.make(settings.s3)
+        // Links signed with SigV4 alone: no S3 client at start (ADR 61).
+        files: S3LinkFileStore.make(settings.s3)
       }),
       clients
     )

@@ -9,6 +9,8 @@ import type { HeadObjectCommandOutput } from "@aws-sdk/client-s3"
 import { Effect, Layer, Option, Redacted } from "effect"
 import * as S3FileStore from "../../../src/adapters/s3/S3FileStore.js"
 import type { S3FileStoreSettings } from "../../../src/adapters/s3/S3FileStore.js"
+import * as S3LinkFileStore from "../../../src/adapters/s3/S3LinkFileStore.js"
+import { FileStore } from "../../../src/application/ports/FileStore.js"
 import { S3RVER_ACCESS_KEY, S3rverServer } from "../../support/servers/S3rverServer.js"
 import type { S3rverInfo } from "../../support/servers/S3rverServer.js"
 
@@ -72,3 +74,15 @@ export const openUploads = Effect.gen(function*() {
   const answer = yield* Effect.promise(() => client.send(new ListMultipartUploadsCommand({ Bucket: bucket })))
   return (answer.Uploads ?? []).map((upload) => upload.Key ?? "")
 })
+
+/**
+ * A fresh s3rver and the API's store on it (S3LinkFileStore: links signed without an S3 client), with S3FileStore's
+ * client beside it for the test's own view of the bucket.
+ */
+export const s3LinkFileStoreOnS3rver = (overrides: Partial<S3FileStoreSettings> = {}) =>
+  Layer.unwrapEffect(Effect.map(S3rverServer, (info) => {
+    const settings = { ...settingsFor(info), ...overrides }
+    return Layer.scoped(FileStore, S3LinkFileStore.make(settings)).pipe(
+      Layer.merge(Layer.scoped(S3FileStore.S3, S3FileStore.makeClient(settings)))
+    )
+  })).pipe(Layer.provideMerge(S3rverServer.layer()))

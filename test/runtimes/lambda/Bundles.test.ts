@@ -29,6 +29,10 @@ const NOT_IN_PRODUCTION = [
 
 // What the AWS SDK loads with import() only on paths a function does not take: the only code left out of a cold start.
 const LOADED_ONLY_IF_ASKED = /^node_modules\/(@aws-sdk|@smithy|bowser)\//
+// The API's file store signs links without an S3 client (ADR 61); the uploads it never makes would load S3FileStore.
+const API_LOADED_ONLY_IF_UPLOADING = /^src\/adapters\/s3\/(S3FileStore|PartBuffers)\.ts$/
+const loadedOnlyIfAsked = (name: "api" | "worker") => (input: string) =>
+  LOADED_ONLY_IF_ASKED.test(input) || (name === "api" && API_LOADED_ONLY_IF_UPLOADING.test(input))
 
 const FORBIDDEN = [
   /node_modules\/chdb\//,
@@ -61,9 +65,20 @@ describe("the Lambda bundles", () => {
       // The chunks left for later are the SDK's own, so that nothing of the function's hides from the limit there.
       expect(outputs.loadedLater.length).toBeGreaterThan(0)
       const later = outputs.inputsOf(outputs.loadedLater)
-      expect(later.filter((input) => !LOADED_ONLY_IF_ASKED.test(input))).toStrictEqual([])
+      expect(later.filter((input) => !loadedOnlyIfAsked(name)(input))).toStrictEqual([])
     })
   }
+
+  it("the API loads no S3 client at start: its links are signed with SigV4 alone (ADR 61)", () => {
+    const outputs = outputsOf(metafileOf("api"))
+    const atStart = outputs.inputsOf(outputs.loadedAtStart)
+    expect(atStart.filter((input) => /node_modules\/@aws-sdk\/(client-s3|s3-request-presigner)\//.test(input)))
+      .toStrictEqual([])
+    expect(atStart.filter((input) => input.startsWith("src/adapters/s3/"))).toStrictEqual([
+      "src/adapters/s3/S3LinkFileStore.ts",
+      "src/adapters/s3/S3Settings.ts"
+    ])
+  })
 
   it("both hold the ClickHouse client (the API for previews, ADR 35); the worker no HTTP server", () => {
     expect(inputsOf("worker").some((input) => input.includes("node_modules/@clickhouse/client"))).toBe(true)
