@@ -6,7 +6,7 @@
 import { defaultProvider } from "@aws-sdk/credential-provider-node"
 import { Hash } from "@smithy/core/serde"
 import { SignatureV4 } from "@smithy/signature-v4"
-import { Clock, DateTime, Duration, Effect, Either, Option, Redacted, Scope } from "effect"
+import { Clock, DateTime, Duration, Effect, Either, Option, Redacted, Schedule, Scope } from "effect"
 import type { Stream } from "effect"
 import * as Http from "node:http"
 import * as Https from "node:https"
@@ -82,6 +82,15 @@ const presignedUrl = async (
   ).join("&")
   return `${address.protocol}//${host}${address.path}${query === "" ? "" : `?${query}`}`
 }
+
+/** Throttling or a server's error: the same HEAD may pass a moment later. */
+const isTransient = (status: number) => status === 429 || status >= 500
+
+/** Two more tries of a HEAD after the first, as the SDK's standard retries: jittered, from 100 ms. */
+const HEAD_RETRIES = Schedule.exponential(Duration.millis(100)).pipe(
+  Schedule.jittered,
+  Schedule.intersect(Schedule.recurs(2))
+)
 
 /** The HTTP status of a HEAD on `url`, its body left unread; cancelled with `signal`. */
 const headStatus = (url: string, signal: AbortSignal): Promise<number> =>
@@ -188,12 +197,22 @@ export const make = (
         )
         // The HEAD's own URL lives only as long as the call may take, from the wall clock's now: it is sent at once,
         // to a server that judges it by its own clock (as the SDK signs a request), whatever `Clock` the link is on.
+        // A failed connection, throttling or a 5xx is tried again within the call's limit, as the SDK's client did.
         const headFor = Math.ceil(Duration.toSeconds(quickCallTimeout))
-        const status = yield* within(
-          (signal) =>
+        const attempt = Effect.tryPromise({
+          try: (signal) =>
             presignedUrl(signer, settings, "HEAD", key, headFor, new Date()).then((url) => headStatus(url, signal)),
-          "HeadObject",
-          (error) => `HeadObject: ${describe(error)}`
+          catch: (error) => `HeadObject: ${describe(error)}`
+        }).pipe(
+          Effect.filterOrFail((status) => !isTransient(status), (status) => `HeadObject: HTTP ${status}`),
+          Effect.retry({ schedule: HEAD_RETRIES })
+        )
+        const status = yield* attempt.pipe(
+          Effect.mapError(refuse),
+          Effect.timeoutFail({
+            duration: quickCallTimeout,
+            onTimeout: () => refuse(`HeadObject: no answer within ${Duration.format(quickCallTimeout)}`)
+          })
         )
         if (status === 404) return yield* refuse("no such object")
         if (status !== 200) return yield* refuse(`HeadObject: HTTP ${status}`)

@@ -176,4 +176,27 @@ describe("S3LinkFileStore on s3rver", () => {
         secretAccessKey: Redacted.make(SECRET)
       })
     }))))
+
+  it.live("a HEAD whose connection fails is tried again, twice at most, as the SDK's client did", () =>
+    Effect.gen(function*() {
+      const { faults } = yield* S3rverServer
+      const store = yield* FileStore
+      const key = freshObjectKey()
+      yield* store.upload(key, Stream.make(new Uint8Array([1])), metadata)
+      const heads = () => faults.seen.filter((request) => request.method === "HEAD" && request.key === key)
+
+      // The first HEAD's connection is reset: the second answers, and the link is made.
+      faults.set((request) => request.method === "HEAD" && heads().length === 0 ? "reset" : "pass")
+      const link = yield* store.signDownload(key, Duration.hours(24))
+      expect(link.url).toContain(key)
+      expect(heads().map((request) => request.action)).toEqual(["reset", "pass"])
+
+      // Every HEAD reset: three tries, then refused with what went wrong.
+      faults.set((request) => request.method === "HEAD" ? "reset" : "pass")
+      const before = heads().length
+      const error = yield* Effect.flip(store.signDownload(key, Duration.hours(24)))
+      expect(error._tag).toBe("LinkSigningFailed")
+      expect(error.detail).toMatch(/^HeadObject: /)
+      expect(heads().length - before).toBe(3)
+    }).pipe(Effect.provide(s3LinkFileStoreOnS3rver())))
 })
