@@ -1,6 +1,7 @@
 // The embedded database itself: its settings (WAL, synchronous, busy timeout, foreign keys, an exclusive lock), its
 // file modes, its migrations (a database at any older version is brought to the latest, a newer one is refused, a
-// failing step leaves the version before it), its transactions, its checkpoints off the commits' path, and one process at a time on a data directory.
+// failing step leaves the version before it), its transactions, its checkpoints off the commits' path, and one
+// process at a time on a data directory.
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import { chmodSync, existsSync, statSync, writeFileSync } from "node:fs"
