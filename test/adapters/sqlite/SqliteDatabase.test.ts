@@ -260,7 +260,7 @@ describe("SqliteDatabase", () => {
 
   // The commits' pages reach the database file on the checkpointer's interval (ADR 60), long before the WAL holds
   // the 10,000 pages at which SQLite would checkpoint inside a commit, on the event loop.
-  it.scopedLive("what was committed is checkpointed into the database file soon after, not at the WAL's autocheckpoint", () =>
+  it.scopedLive("commits reach the database file within a few checkpoint intervals, not at the autocheckpoint", () =>
     Effect.gen(function*() {
       const dir = yield* temporaryDataDir("ade-sqlite-")
       const path = join(dir, "notes.sqlite")
