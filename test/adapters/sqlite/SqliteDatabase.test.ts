@@ -1,9 +1,10 @@
 // The embedded database itself: its settings (WAL, synchronous, busy timeout, foreign keys, an exclusive lock), its
 // file modes, its migrations (a database at any older version is brought to the latest, a newer one is refused, a
-// failing step leaves the version before it), its transactions, and one process at a time on a data directory.
+// failing step leaves the version before it), its transactions, its checkpoints off the commits' path, and one
+// process at a time on a data directory.
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Exit, Fiber, Layer, Scope } from "effect"
-import { chmodSync, existsSync, writeFileSync } from "node:fs"
+import { chmodSync, existsSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { DatabaseSync } from "node:sqlite"
 import * as SqliteDatabase from "../../../src/adapters/sqlite/SqliteDatabase.js"
@@ -23,11 +24,19 @@ const steps: ReadonlyArray<Migration> = [
 ]
 
 /** The database at `path` opened with `migrations`, for as long as the returned scope is open. */
-const openAt = (path: string, migrations?: ReadonlyArray<Migration>) =>
+const openAt = (
+  path: string,
+  migrations?: ReadonlyArray<Migration>,
+  checkpointInterval?: SqliteDatabase.SqliteDatabaseOptions["checkpointInterval"]
+) =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
     const context = yield* Layer.buildWithScope(
-      SqliteDatabase.layer({ path, ...(migrations === undefined ? {} : { migrations }) }),
+      SqliteDatabase.layer({
+        path,
+        ...(migrations === undefined ? {} : { migrations }),
+        ...(checkpointInterval === undefined ? {} : { checkpointInterval })
+      }),
       scope
     )
     return { db: Context.get(context, SqliteDatabase.SqliteDatabase), scope }
@@ -247,5 +256,43 @@ describe("SqliteDatabase", () => {
       writeFileSync(path, "not a database, only text long enough to fill a header of one hundred bytes ".repeat(3))
       const refused = yield* Effect.flip(openAt(path))
       expect(refused.message).toContain(`cannot open ${path}: file is not a database`)
+    }))
+
+  // The commits' pages reach the database file on the checkpointer's interval (ADR 60), long before the WAL holds
+  // the 10,000 pages at which SQLite would checkpoint inside a commit, on the event loop.
+  it.scopedLive("commits reach the database file within a few checkpoint intervals, not at the autocheckpoint", () =>
+    Effect.gen(function*() {
+      const dir = yield* temporaryDataDir("ade-sqlite-")
+      const path = join(dir, "notes.sqlite")
+      const { db } = yield* openAt(path, steps, "10 millis")
+      const before = statSync(path).size
+      const insert = db.prepare("INSERT INTO notes (text) VALUES (?)")
+      // ~200 KiB: some 50 pages, far below the autocheckpoint's 10,000.
+      yield* db.transaction("notes", () => {
+        for (let i = 0; i < 200; i++) insert.run(`note ${i} `.padEnd(1_000, "."))
+      })
+      yield* Effect.promise(() => expect.poll(() => statSync(path).size).toBeGreaterThan(before + 150_000))
+    }))
+
+  it.scopedLive("closed while the checkpointer runs, the database keeps every commit and reopens whole", () =>
+    Effect.gen(function*() {
+      const dir = yield* temporaryDataDir("ade-sqlite-")
+      const path = join(dir, "notes.sqlite")
+      const { db, scope } = yield* openAt(path, steps, "1 millis")
+      const insert = db.prepare("INSERT INTO notes (text) VALUES (?)")
+      // Commits one at a time, each a turn apart, so checkpoints and their flushes fall between them and the scope
+      // closes with one of them likely in flight.
+      for (let i = 0; i < 300; i++) {
+        yield* db.transaction("note", () => insert.run(`note ${i}`))
+        if (i % 10 === 0) yield* Effect.sleep("1 millis")
+      }
+      yield* Scope.close(scope, Exit.void)
+      const plain = new DatabaseSync(path)
+      try {
+        expect(plain.prepare("SELECT count(*) AS n FROM notes").get()?.["n"]).toBe(300)
+        expect(plain.prepare("PRAGMA integrity_check").get()?.["integrity_check"]).toBe("ok")
+      } finally {
+        plain.close()
+      }
     }))
 })
