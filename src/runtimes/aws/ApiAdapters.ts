@@ -8,8 +8,6 @@
 import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs"
 import { GetCommand } from "@aws-sdk/lib-dynamodb"
 import { Config, Context, Effect, Layer } from "effect"
-import * as ClickHouseClient from "../../adapters/clickhouse/ClickHouseClient.js"
-import * as ClickHouseReportSource from "../../adapters/clickhouse/ClickHouseReportSource.js"
 import * as DynamoDb from "../../adapters/dynamodb/DynamoDb.js"
 import * as DynamoDbAuditTrail from "../../adapters/dynamodb/DynamoDbAuditTrail.js"
 import * as DynamoDbInAppNotifier from "../../adapters/dynamodb/DynamoDbInAppNotifier.js"
@@ -28,7 +26,7 @@ import { FileStore } from "../../application/ports/FileStore.js"
 import { InAppNotifier } from "../../application/ports/InAppNotifier.js"
 import { JobQueue } from "../../application/ports/JobQueue.js"
 import { JobStore } from "../../application/ports/JobStore.js"
-import { ReportSource } from "../../application/ports/ReportSource.js"
+import { withClickHouseReportSource } from "./ClickHouseReportSourcePorts.js"
 
 // A key no item has: a GetItem on it reads nothing but proves the table, the credentials and the network.
 const PROBE_KEY = "readiness-probe"
@@ -120,11 +118,4 @@ export const layerWithoutReportSource = Layer.scopedContext(Effect.flatMap(setti
  * Every port the API needs, the report source (for previews, ADR 35) ClickHouse over HTTP (CLICKHOUSE_*), whose
  * client opens no connection until the first preview.
  */
-export const layer = Layer.scopedContext(
-  Effect.gen(function*() {
-    const settings = yield* Config.all({ ports: settingsConfig, clickHouse: ClickHouseClient.clickHouseSettingsConfig })
-    const ports = yield* portsOn(settings.ports)
-    const reportSource = yield* Layer.build(ClickHouseReportSource.layer(settings.clickHouse))
-    return Context.add(ports, ReportSource, Context.get(reportSource, ReportSource))
-  })
-)
+export const layer = withClickHouseReportSource(settingsConfig, portsOn)

@@ -3,8 +3,6 @@
 // over HTTP. Kept apart from the runtimes so that a Lambda bundle imports these and nothing of the embedded engine.
 // Built as ApiAdapters is (ADR 59): one scoped effect over one settings record, each SDK client made once.
 import { Config, Context, Effect, Layer } from "effect"
-import * as ClickHouseClient from "../../adapters/clickhouse/ClickHouseClient.js"
-import * as ClickHouseReportSource from "../../adapters/clickhouse/ClickHouseReportSource.js"
 import * as DynamoDb from "../../adapters/dynamodb/DynamoDb.js"
 import * as DynamoDbInAppNotifier from "../../adapters/dynamodb/DynamoDbInAppNotifier.js"
 import * as DynamoDbJobStore from "../../adapters/dynamodb/DynamoDbJobStore.js"
@@ -17,7 +15,7 @@ import { ExportLinks } from "../../application/ports/ExportLinks.js"
 import { FileStore } from "../../application/ports/FileStore.js"
 import { InAppNotifier } from "../../application/ports/InAppNotifier.js"
 import { JobStore } from "../../application/ports/JobStore.js"
-import { ReportSource } from "../../application/ports/ReportSource.js"
+import { withClickHouseReportSource } from "./ClickHouseReportSourcePorts.js"
 
 /** The settings of every port but the report source: each adapter's own `Config`, read in one go. */
 const settingsConfig = Config.all({
@@ -57,11 +55,4 @@ const portsOn = (settings: Config.Config.Success<typeof settingsConfig>) =>
 export const layerWithoutReportSource = Layer.scopedContext(Effect.flatMap(settingsConfig, portsOn))
 
 /** Every port an export needs, the report source ClickHouse over HTTP (CLICKHOUSE_*). */
-export const layer = Layer.scopedContext(
-  Effect.gen(function*() {
-    const settings = yield* Config.all({ ports: settingsConfig, clickHouse: ClickHouseClient.clickHouseSettingsConfig })
-    const ports = yield* portsOn(settings.ports)
-    const reportSource = yield* Layer.build(ClickHouseReportSource.layer(settings.clickHouse))
-    return Context.add(ports, ReportSource, Context.get(reportSource, ReportSource))
-  })
-)
+export const layer = withClickHouseReportSource(settingsConfig, portsOn)
