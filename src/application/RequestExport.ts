@@ -139,6 +139,15 @@ const withJobId = (jobId: ExportJobId) => <A, E, R>(self: Effect.Effect<A, E, R>
 /** What a request with an idempotency key is answered with after a refused create: its key's job, or `E`. */
 type KeyedAnswer<E> = Effect.Effect<Option.Option<ExportJob>, E | JobStoreUnavailable | IdempotencyKeyReused>
 
+/** The key's job (`keyedAnswer`), or `otherwise` when it has none. */
+const keyedAnswerOr = <E>(
+  store: JobStore["Type"],
+  owner: Owner,
+  wanted: Pick<ExportJob, "report" | "format">,
+  key: string,
+  otherwise: () => E
+): KeyedAnswer<E> => Effect.filterOrFail(keyedAnswer(store, owner, wanted, key), Option.isSome, otherwise)
+
 /** Answers with a job recorded before this request, saying so on a line that names it. */
 const answeredWith = (existing: ExportJob) =>
   Effect.logInfo("answering with the existing export", { status: existing._tag }).pipe(
@@ -191,25 +200,18 @@ export const requestExport = Effect.fnUntraced(function*(
       Effect.catchTag(
         "ExportLimitReached",
         (refused): KeyedAnswer<ExportLimitReached> =>
-          key === undefined ? Effect.fail(refused) : Effect.flatMap(
-            keyedAnswer(store, caller.owner, wanted, key),
-            (prior): Effect.Effect<Option.Option<ExportJob>, ExportLimitReached> =>
-              Option.isSome(prior) ? Effect.succeed(prior) : Effect.fail(refused)
-          )
+          key === undefined ? Effect.fail(refused) : keyedAnswerOr(store, caller.owner, wanted, key, () => refused)
       ),
       // Another request with the same key won the race: answer as it was answered.
       Effect.catchTag(
         "JobConflict",
         (conflict): KeyedAnswer<JobConflict> =>
-          key === undefined ? Effect.fail(conflict) : Effect.logInfo("same idempotency key created concurrently").pipe(
-            Effect.zipRight(keyedAnswer(store, caller.owner, wanted, key)),
-            Effect.flatMap((prior): Effect.Effect<Option.Option<ExportJob>, JobStoreUnavailable> =>
-              Option.isSome(prior) ? Effect.succeed(prior) : Effect.fail(
-                // The key is taken but its job cannot be read yet (a durable store between two writes): the client
-                // is told to retry, and its retry finds the job.
-                new JobStoreUnavailable({ detail: "idempotency key claimed, its job not yet readable" })
-              )
-            )
+          key === undefined ? Effect.fail(conflict) : Effect.zipRight(
+            Effect.logInfo("same idempotency key created concurrently"),
+            // The key is taken but its job cannot be read yet (a durable store between two writes): the client is
+            // told to retry, and its retry finds the job.
+            keyedAnswerOr(store, caller.owner, wanted, key, () =>
+              new JobStoreUnavailable({ detail: "idempotency key claimed, its job not yet readable" }))
           )
       )
     )
